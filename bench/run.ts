@@ -1,0 +1,74 @@
+/**
+ * `npm run bench`: every benchmark, several runs each, medians printed and written to
+ * bench/results.json. Benchmarks are programs, not tests: they assert nothing, they measure.
+ *
+ *   npm run bench -- --runs 5 --only hw
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { median } from '../src/base/stats.ts';
+import { writeFileAtomic } from '../src/base/system.ts';
+import { formatTable } from '../src/base/table.ts';
+import { benchRandom, benchRandomLlcOnly, benchRandomTranslationOnly, benchSequential, benchSequentialTranslationOnly } from './hw-access.ts';
+import type { BenchFigure } from './types.ts';
+
+interface Bench {
+  group: string;
+  run: () => BenchFigure[] | Promise<BenchFigure[]>;
+}
+
+const benches: Bench[] = [
+  { group: 'hw', run: () => [benchSequential()] },
+  { group: 'hw', run: () => [benchRandom()] },
+  { group: 'hw', run: () => [benchRandomLlcOnly()] },
+  { group: 'hw', run: () => [benchSequentialTranslationOnly()] },
+  { group: 'hw', run: () => [benchRandomTranslationOnly()] },
+];
+
+/** Benchmarks contributed by other layers, loaded if present (each exports `benchmarks`). */
+const OPTIONAL_MODULES = ['./host-frames.ts', './dedup.ts', './guest-malloc.ts'];
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const runsAt = args.indexOf('--runs');
+  const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 3;
+  const onlyAt = args.indexOf('--only');
+  const only = onlyAt >= 0 ? args[onlyAt + 1] : undefined;
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const m of OPTIONAL_MODULES) {
+    try {
+      const mod = (await import(path.join(here, m))) as { benchmarks?: Bench[] };
+      if (mod.benchmarks) benches.push(...mod.benchmarks);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    }
+  }
+  const samples = new Map<string, { values: number[]; unit: string; target?: string }>();
+  for (const b of benches) {
+    if (only && b.group !== only) continue;
+    for (let r = 0; r < runs; r++) {
+      for (const f of await b.run()) {
+        const s = samples.get(f.name) ?? { values: [], unit: f.unit, target: f.target };
+        s.values.push(f.value);
+        samples.set(f.name, s);
+      }
+    }
+  }
+  const figures = [...samples].map(([name, s]) => ({
+    name,
+    median: Number(median(s.values).toPrecision(4)),
+    unit: s.unit,
+    target: s.target ?? '',
+    runs: s.values.map((v) => Number(v.toPrecision(4))),
+  }));
+  process.stdout.write(formatTable(['benchmark', 'median', 'unit', 'target', 'runs'], figures.map((f) => [f.name, f.median, f.unit, f.target, f.runs.join(' ')])));
+  const out = {
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '', node: process.version, loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))) },
+    runsPerBenchmark: runs,
+    figures,
+  };
+  writeFileAtomic(path.join(here, 'results.json'), JSON.stringify(out, null, 2) + '\n');
+}
+
+await main();

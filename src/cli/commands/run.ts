@@ -1,0 +1,58 @@
+/**
+ * `unimem run <experiment|file.yaml|file.json> [--quick] [--json] [--seed N] [--out DIR]`
+ * Runs one experiment, prints its tables (or its JSON with --json) and, with --out, writes its CSVs,
+ * report.html and results.json into DIR.
+ */
+import type { Command } from 'commander';
+import type { System } from '../../base/system.ts';
+import { resolveExperimentConfig } from '../../config/load.ts';
+import { findExperiment } from '../../experiments/index.ts';
+import type { Experiment, ExperimentResult } from '../../experiments/types.ts';
+import { renderHtmlReport } from '../../report/html.ts';
+import { resultFiles, toJson, writeFiles } from '../../report/results.ts';
+import { renderText } from '../../report/text.ts';
+import { DEFAULT_SEED, parseSeed } from '../options.ts';
+import { terminalProgress } from '../progress.ts';
+
+export interface RunOptions {
+  quick?: boolean;
+  json?: boolean;
+  seed?: number;
+  out?: string;
+}
+
+/** Run one experiment with its validated config, drawing progress on a terminal. */
+export function runExperiment(sys: System, exp: Experiment, config: unknown, opts: RunOptions): ExperimentResult {
+  const progress = terminalProgress(sys, Boolean(opts.json));
+  try {
+    const r = exp.run(config, { seed: opts.seed ?? DEFAULT_SEED, progress });
+    // The experiment cannot tell a quick config from a small one; the caller knows which it asked for.
+    return opts.quick === undefined ? r : { ...r, quick: opts.quick };
+  } finally {
+    progress.finish();
+  }
+}
+
+export function registerRun(program: Command, sys: System): void {
+  program
+    .command('run')
+    .description('run one experiment by name (`unimem config list`) or from a YAML/JSON config file')
+    .argument('<experiment>', 'experiment name, or a YAML/JSON config file')
+    .option('--quick', 'smaller run that finishes in under a minute')
+    .option('--json', 'print the results as JSON on standard output')
+    .option('--seed <n>', 'seed of every random choice', parseSeed)
+    .option('--out <dir>', 'write CSV files, report.html and results.json here')
+    .action(async (name: string, opts: RunOptions) => {
+      const resolved = resolveExperimentConfig(sys, name, Boolean(opts.quick));
+      const result = runExperiment(sys, resolved.experiment, resolved.config, {
+        ...opts,
+        quick: resolved.quick,
+        seed: opts.seed ?? resolved.seed,
+      });
+      if (opts.out) {
+        const html = await renderHtmlReport([result], { findExperiment });
+        writeFiles(sys, opts.out, resultFiles(result, [{ name: 'report.html', content: html }]));
+      }
+      sys.write(opts.json ? toJson(result) : renderText(result));
+    });
+}

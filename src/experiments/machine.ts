@@ -1,0 +1,218 @@
+/**
+ * The `machine` experiment: the cost of address translation by page size, native and nested, for
+ * three access patterns. It runs the machine model on its own (no host or guest allocators): one
+ * vCPU, a working set mapped on first touch, then a measured stream of 8-byte loads.
+ *
+ * What it shows: the two-dimensional walk of Bhargava et al. (ASPLOS'08) multiplies the cost of a
+ * TLB miss, and large pages in *both* dimensions are what bring it down, which is the premise of
+ * UCat's cooperative 2 MiB mapping (research/ucat.md §4).
+ */
+import { z } from 'zod';
+import { Rng } from '../base/rng.ts';
+import { ratio, round } from '../base/stats.ts';
+import { PageSize, PAGE_SIZE_BYTES } from '../base/units.ts';
+import { CPU_PRESETS, cpuPreset } from '../hw/cpu.ts';
+import { FlatSpace } from '../hw/flatspace.ts';
+import { diffSnapshots } from '../hw/counters.ts';
+import { resolveTier, TierMap, TIER_PRESETS } from '../hw/tiers.ts';
+import { Machine, VCpu } from '../hw/vcpu.ts';
+import { ScrambledZipfianGenerator } from '../workload/zipfian.ts';
+import type { Experiment, ExperimentResult, ResultSeries } from './types.ts';
+
+/** Translation modes: guest (or native) page size, and EPT page size (null = native). */
+export const MACHINE_MODES: Record<string, { guest: PageSize; host: PageSize | null }> = {
+  'native-4K': { guest: PageSize.Size4K, host: null },
+  'native-2M': { guest: PageSize.Size2M, host: null },
+  'nested-4K/4K': { guest: PageSize.Size4K, host: PageSize.Size4K },
+  'nested-4K/2M': { guest: PageSize.Size4K, host: PageSize.Size2M },
+  'nested-2M/4K': { guest: PageSize.Size2M, host: PageSize.Size4K },
+  'nested-2M/2M': { guest: PageSize.Size2M, host: PageSize.Size2M },
+  'nested-1G/1G': { guest: PageSize.Size1G, host: PageSize.Size1G },
+};
+
+export const MACHINE_PATTERNS = ['sequential', 'uniform', 'zipfian'] as const;
+type Pattern = (typeof MACHINE_PATTERNS)[number];
+
+const MiB = 1024 * 1024;
+
+export const machineSchema = z
+  .object({
+    cpu: z.enum(Object.keys(CPU_PRESETS) as [string, ...string[]]).describe('CPU preset: TLB geometry, PSC/NTLB, caches, clock').meta({ source: 'src/hw/cpu.ts cites each preset (AMD/Intel optimization guides, WikiChip, ChampSim defaults)' }),
+    dramTier: z.enum(Object.keys(TIER_PRESETS) as [string, ...string[]]).describe('memory tier holding data and page tables').meta({ source: 'src/hw/tiers.ts cites each preset (Yang et al. FAST 2020; Pond ASPLOS 2023)' }),
+    workingSetMiB: z.number().int().min(4).max(64 * 1024).describe('bytes touched by each pattern').meta({ unit: 'MiB', source: 'choice: above the 2048 x 4 KiB L2 TLB reach (8 MiB), within the 2048 x 2 MiB reach (4 GiB)' }),
+    accesses: z.number().int().min(1000).max(1e9).describe('measured 8-byte loads per pattern and mode').meta({ unit: 'loads', source: 'choice: enough for stable miss rates' }),
+    warmupAccesses: z.number().int().min(0).max(1e9).describe('loads of the same pattern before measuring (excluded by snapshot difference)').meta({ unit: 'loads', source: 'ChampSim-style warm-up (roi_stats)' }),
+    sequentialStride: z.number().int().min(8).max(4096).describe('bytes between consecutive addresses of the sequential pattern').meta({ unit: 'bytes', source: 'choice: one load per 64 B cache line' }),
+    zipfianConstant: z.number().gt(0).lt(1).describe('skew of the zipfian pattern over pages').meta({ source: 'YCSB CoreWorkload zipfian constant 0.99' }),
+    patterns: z.array(z.enum(MACHINE_PATTERNS)).min(1).describe('access patterns to run').meta({ source: 'issue: sequential, uniform random over a working set, zipfian' }),
+    modes: z.array(z.enum(Object.keys(MACHINE_MODES) as [string, ...string[]])).min(1).describe('translation modes: native or nested, guest/EPT page sizes').meta({ source: 'Bhargava et al. ASPLOS 2008 (2-D walk); x86-64 4K/2M/1G leaves' }),
+  })
+  .strict();
+
+export type MachineConfig = z.infer<typeof machineSchema>;
+
+const DEFAULT_MODES = ['native-4K', 'native-2M', 'nested-4K/4K', 'nested-4K/2M', 'nested-2M/4K', 'nested-2M/2M'];
+
+export interface MachineRow {
+  pattern: Pattern;
+  mode: string;
+  accesses: number;
+  tlbMisses: number;
+  /** L2 TLB misses (walks) per access. */
+  tlbMissRate: number;
+  /** L2 TLB misses per thousand accesses. */
+  tlbMpka: number;
+  /** L1 DTLB misses per access. */
+  l1TlbMissRate: number;
+  walkRefsPerMiss: number;
+  /** Walk references that went to memory (missed every cache), per miss. */
+  walkMemRefsPerMiss: number;
+  translationCyclesPerAccess: number;
+  cyclesPerWalk: number;
+  dataCyclesPerAccess: number;
+  /** Page-table pages of both dimensions, 4 KiB each. */
+  tableFrames: number;
+}
+
+/** Address generator for one pattern: offsets within the working set, 8-byte aligned. */
+function makePattern(pattern: Pattern, config: MachineConfig, rng: Rng): () => number {
+  const bytes = config.workingSetMiB * MiB;
+  if (pattern === 'sequential') {
+    let off = -config.sequentialStride;
+    return () => {
+      off += config.sequentialStride;
+      if (off >= bytes) off = 0;
+      return off;
+    };
+  }
+  if (pattern === 'uniform') return () => rng.nextInt(bytes / 8) * 8;
+  // Zipfian over 4 KiB pages (hot pages scattered by YCSB's FNV scrambling), uniform within a page.
+  const pages = bytes / 4096;
+  const zipf = new ScrambledZipfianGenerator(rng, 0, pages - 1, config.zipfianConstant);
+  return () => zipf.next() * 4096 + rng.nextInt(512) * 8;
+}
+
+export function runMachineCase(config: MachineConfig, pattern: Pattern, modeName: string, seed: number): MachineRow {
+  const mode = MACHINE_MODES[modeName];
+  const cpu = cpuPreset(config.cpu);
+  const tiers = new TierMap([resolveTier(TIER_PRESETS[config.dramTier], 0, cpu.clockGHz)], [2 ** 32]);
+  const machine = new Machine(cpu, tiers);
+  const space = new FlatSpace({ guestPageSize: mode.guest, hostPageSize: mode.host });
+  const vcpu = new VCpu(machine, space, 0);
+  const bytes = config.workingSetMiB * MiB;
+  // Map the whole working set first, so the measurement sees translation, not faults.
+  const step = Math.min(PAGE_SIZE_BYTES[mode.guest], mode.host === null ? Infinity : PAGE_SIZE_BYTES[mode.host]);
+  for (let off = 0; off < bytes; off += step) vcpu.load(space.base + off, 8);
+  const next = makePattern(pattern, config, new Rng(seed).fork(`machine/${pattern}`));
+  for (let i = 0; i < config.warmupAccesses; i++) vcpu.load(space.base + next(), 8);
+  const before = vcpu.counters.snapshot();
+  for (let i = 0; i < config.accesses; i++) vcpu.load(space.base + next(), 8);
+  const d = diffSnapshots(before, vcpu.counters.snapshot());
+  const walks = d.walks;
+  const memRefs = Object.keys(d)
+    .filter((k) => k.startsWith('walkRefsMem.'))
+    .reduce((t, k) => t + d[k], 0);
+  return {
+    pattern,
+    mode: modeName,
+    accesses: d.accesses,
+    tlbMisses: walks,
+    tlbMissRate: round(ratio(walks, d.accesses), 6),
+    tlbMpka: round(ratio(walks * 1000, d.accesses), 3),
+    l1TlbMissRate: round(ratio(d.l1TlbMisses, d.accesses), 6),
+    walkRefsPerMiss: round(ratio(d.walkRefs, walks), 3),
+    walkMemRefsPerMiss: round(ratio(memRefs, walks), 3),
+    translationCyclesPerAccess: round(ratio(d.translationCycles, d.accesses), 3),
+    cyclesPerWalk: round(ratio(d.walkCycles, walks), 1),
+    dataCyclesPerAccess: round(ratio(d.dataCycles, d.accesses), 3),
+    tableFrames: space.guest.liveTables + (space.ept?.liveTables ?? 0),
+  };
+}
+
+export const machineExperiment: Experiment<typeof machineSchema> = {
+  name: 'machine',
+  title: 'Machine model: translation cost by page size, native and nested',
+  description:
+    'Runs the machine model alone (one vCPU, Zen 2 geometry by default) over a working set mapped on first touch, ' +
+    'for sequential, uniform random and zipfian (YCSB scrambled, 0.99) 8-byte loads, under native 4K/2M paging and nested ' +
+    'paging with every combination of 4K and 2M guest and EPT pages. It reports the L2 TLB miss rate, walk references per ' +
+    'miss (a cold nested 4K/4K walk makes 24, Bhargava et al. ASPLOS 2008) and translation cycles per access. ' +
+    'Large pages must be used in both dimensions to cut the nested walk, the premise of UCat.',
+  schema: machineSchema,
+  defaults(quick: boolean): MachineConfig {
+    return {
+      cpu: 'zen2',
+      dramTier: 'ddr4',
+      workingSetMiB: quick ? 256 : 1024,
+      accesses: quick ? 200_000 : 2_000_000,
+      warmupAccesses: quick ? 50_000 : 500_000,
+      sequentialStride: 64,
+      zipfianConstant: 0.99,
+      patterns: [...MACHINE_PATTERNS],
+      modes: [...DEFAULT_MODES],
+    };
+  },
+  run(config, ctx): ExperimentResult {
+    const rows: MachineRow[] = [];
+    const total = config.patterns.length * config.modes.length;
+    ctx.progress.phase('machine', total);
+    for (const pattern of config.patterns) {
+      for (const mode of config.modes) {
+        ctx.progress.update(rows.length, `${pattern} ${mode}`);
+        rows.push(runMachineCase(config, pattern, mode, ctx.seed));
+      }
+    }
+    ctx.progress.update(total);
+    const columns = ['pattern', 'mode', 'tlbMissRate', 'tlbMpka', 'walkRefsPerMiss', 'walkMemRefsPerMiss', 'translationCyclesPerAccess', 'cyclesPerWalk', 'dataCyclesPerAccess', 'tableFrames'] as const;
+    const find = (p: string, m: string) => rows.find((r) => r.pattern === p && r.mode === m);
+    const summary: Record<string, number> = {};
+    const u44 = find('uniform', 'nested-4K/4K');
+    const u22 = find('uniform', 'nested-2M/2M');
+    const n4 = find('uniform', 'native-4K');
+    if (u44 && u22) {
+      summary.uniformNested4K4KRefsPerMiss = u44.walkRefsPerMiss;
+      summary.uniformNested2M2MRefsPerMiss = u22.walkRefsPerMiss;
+      summary.uniformTlbMissReduction2M2M = round(ratio(u44.tlbMissRate - u22.tlbMissRate, u44.tlbMissRate), 4);
+      summary.uniformTranslationCycleReduction2M2M = round(ratio(u44.translationCyclesPerAccess - u22.translationCyclesPerAccess, u44.translationCyclesPerAccess), 4);
+    }
+    if (u44 && n4) summary.uniformNestedOverNativeTranslationCost = round(ratio(u44.translationCyclesPerAccess, n4.translationCyclesPerAccess), 3);
+    const series: ResultSeries[] = [
+      {
+        name: 'translation-cycles',
+        title: 'Translation cycles per access by page size',
+        x: 'mode',
+        y: 'translation cycles per access',
+        yUnit: 'cycles',
+        kind: 'bar',
+        points: rows.map((r) => ({ series: r.pattern, x: r.mode, y: r.translationCyclesPerAccess })),
+      },
+      {
+        name: 'tlb-miss-rate',
+        title: 'L2 TLB misses per thousand accesses by page size',
+        x: 'mode',
+        y: 'misses per 1000 accesses',
+        yUnit: 'MPKA',
+        kind: 'bar',
+        points: rows.map((r) => ({ series: r.pattern, x: r.mode, y: r.tlbMpka })),
+      },
+    ];
+    return {
+      experiment: 'machine',
+      title: this.title,
+      seed: ctx.seed,
+      quick: config.accesses < 1_000_000,
+      config,
+      summary,
+      comparisons: [],
+      tables: [
+        {
+          name: 'translation',
+          title: `Translation cost, ${config.cpu}, ${config.workingSetMiB} MiB working set, ${config.accesses} loads per case`,
+          columns: [...columns],
+          rows: rows.map((r) => columns.map((c) => r[c])),
+        },
+      ],
+      series,
+    };
+  },
+};

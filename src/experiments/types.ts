@@ -1,0 +1,75 @@
+/**
+ * The experiment seam: a validated config and a seed in, a results object out. Printing, plotting
+ * and writing files happen elsewhere (src/report, src/cli).
+ *
+ * Contract: `run` is deterministic (same config and seed give a byte-identical `ExperimentResult`
+ * once serialised), never touches the process (no console, no files, no clock in results), and
+ * reports progress only through `ctx.progress`.
+ */
+import type { z } from 'zod';
+import type { Progress } from '../base/progress.ts';
+
+export interface RunContext {
+  seed: number;
+  progress: Progress;
+}
+
+/** One table of results: column names and rows of numbers or text. */
+export interface ResultTable {
+  name: string;
+  title: string;
+  columns: string[];
+  rows: (string | number)[][];
+}
+
+/** A time series or x/y data set for plots: one row per point, with a `series` label per row. */
+export interface ResultSeries {
+  name: string;
+  title: string;
+  x: string;
+  y: string;
+  /** Unit of the y axis, e.g. "MiB" or "cycles". */
+  yUnit: string;
+  /** Plot kind the report should draw. */
+  kind: 'line' | 'bar';
+  points: { series: string; x: number | string; y: number }[];
+}
+
+/** One of our figures next to the paper's. */
+export interface PaperComparison {
+  metric: string;
+  paper: string;
+  ours: number;
+  unit: string;
+  note: string;
+}
+
+export interface ExperimentResult {
+  experiment: string;
+  title: string;
+  seed: number;
+  quick: boolean;
+  config: unknown;
+  /** Headline figures (the contract fields issues spell out live here). */
+  summary: Record<string, number>;
+  comparisons: PaperComparison[];
+  tables: ResultTable[];
+  series: ResultSeries[];
+}
+
+export interface Experiment<S extends z.ZodType = z.ZodType> {
+  name: string;
+  title: string;
+  /** What it reproduces from the seeds and how: shown in the report and docs/experiments.md. */
+  description: string;
+  /**
+   * Optional: how to read the results (which figure answers which question, what a good value
+   * looks like). Shown under the description in the report and docs/experiments.md.
+   */
+  howToRead?: string;
+  /** Schema of the experiment's configuration (validates input, documents parameters). */
+  schema: S;
+  /** Default configuration; `quick` gives a smaller run that finishes in well under a minute. */
+  defaults(quick: boolean): z.infer<S>;
+  run(config: z.infer<S>, ctx: RunContext): ExperimentResult;
+}

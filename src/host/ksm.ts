@@ -1,0 +1,605 @@
+/**
+ * KSM: kernel same-page merging of VM memory, modelled on Linux `mm/ksm.c` and
+ * Documentation/admin-guide/mm/ksm.rst (research/dedup.md §4), stepped in simulated time.
+ *
+ * Contract (the sharing-engine seam, DESIGN.md): KSM acts on frames and mappings only, through
+ * HostVm's `shareFrame` / `mapShared` / `splitHugeMapping`; every TLB flush it causes is a real
+ * call on the VM (counted by the VM) and is also attributed to KSM here. It only looks at VMs
+ * registered as mergeable (`madvise(MADV_MERGEABLE)` on the VMM's guest RAM), never at pool
+ * (page-cache) frames, and never merges two pages whose fingerprints differ; with a `confirm`
+ * hook it also compares bytes before a merge (image pages).
+ *
+ * ksmd. Wakes every `sleepMillisecs` (+ wake-up latency, see KSM_DEFAULTS) and scans
+ * `pagesToScan` present pages, continuing a cursor over the mm_slot list (VMs in registration
+ * order, a new VM inserted just behind the cursor as `ksm_enter` does) and, inside a VM, over its
+ * guest-physical pages in address order (VMA order). When the cursor wraps, a full scan ends:
+ * `full_scans`++, the unstable tree is emptied.
+ *
+ * Per page (`cmp_and_merge_page`):
+ *   1. already a KSM page -> nothing to do;
+ *   2. stable tree search by content; a hit with room (< max_page_sharing mappings) -> merge into it;
+ *   3. checksum (= fingerprint) differs from the one stored at the last visit -> volatile, store, stop;
+ *   4. use_zero_pages and zero content -> map the zero page;
+ *   5. unstable tree search-or-insert; a hit -> both pages become one new KSM page, put into the
+ *      stable tree (a new dup of a chain when the existing KSM pages are full).
+ * Merge mechanics: the page that becomes the KSM page is write-protected (`write_protect_page`,
+ * one ptep_clear_flush when it was writable); a page merged into a KSM page is write-protected and
+ * then has its mapping replaced (`replace_page`): two flushes, the EPT entry zapped through the MMU
+ * notifier, its old frame freed. A 2 MiB mapping is split first (one more flush). A later write
+ * takes the COW break in HostVm (new private frame, one flush, counted at the VM).
+ *
+ * Trees. Linux keeps both trees as red-black trees sorted by memcmp of page contents; a lookup finds
+ * the node with equal content. Here contents are fingerprints, so a Map keyed by fingerprint is the
+ * same lookup. Unstable-tree entries are re-validated on a hit (the page may have changed since it
+ * was inserted, as in Linux, where the memcmp on the current content decides).
+ *
+ * Per-page state (Linux's `rmap_item`, 64 B each) lives in typed arrays per VM indexed by
+ * guest-physical page: stored checksum, state bits, smart-scan age and remaining skips.
+ */
+import { invariant } from '../base/assert.ts';
+import { UserError } from '../base/errors.ts';
+import { ZERO_FINGERPRINT } from '../base/hash.ts';
+import { PageSize, PAGE_4K } from '../base/units.ts';
+import { FrameFlag, type HostMemory } from './frames.ts';
+import type { HostVm } from './vm.ts';
+
+export interface KsmParams {
+  /** Pages scanned per wake-up (sysfs pages_to_scan). */
+  pagesToScan: number;
+  /** Sleep between wake-ups, ms (sysfs sleep_millisecs). */
+  sleepMillisecs: number;
+  /** Wake-up latency added to each sleep, ns (timer granularity). */
+  wakeLatencyNs: number;
+  /** ksmd CPU time per scanned page, ns. */
+  scanCostNs: number;
+  /** Maximum mappings of one KSM page before a new dup is started (sysfs max_page_sharing). */
+  maxPageSharing: number;
+  /** Map zero-filled pages to the zero page instead of a KSM page (sysfs use_zero_pages). */
+  useZeroPages: boolean;
+  /** Skip pages that repeatedly failed to merge (sysfs smart_scan, Linux 6.7). */
+  smartScan: boolean;
+  /** 'none' or 'scan-time' (sysfs advisor_mode, Linux 6.8). */
+  advisorMode: 'none' | 'scan-time';
+  /** Target duration of a full scan for the advisor, s. */
+  advisorTargetScanTimeSec: number;
+  advisorMinPagesToScan: number;
+  advisorMaxPagesToScan: number;
+  /** Maximum share of one CPU the advisor may give ksmd, percent. */
+  advisorMaxCpu: number;
+}
+
+/**
+ * Linux defaults (Documentation/admin-guide/mm/ksm.rst; research/dedup.md §4), the configuration
+ * the SoCC'22 scripts used (dedup.md §1.6), and two figures measured on this machine
+ * (research/hostcheck.md §2): ksmd costs about 3 µs per scanned page, and the measured scan rates
+ * (4.15k pages/s at 100 pages / 20 ms; 38.7k at 1000 / 20 ms; about 190k at 10000 / 20 ms) fit a
+ * period of sleep + about 4 ms (one jiffy at HZ=250 plus timer slack) + the batch's CPU time.
+ */
+export const KSM_DEFAULTS: Readonly<KsmParams> = {
+  pagesToScan: 100,
+  sleepMillisecs: 20,
+  wakeLatencyNs: 4_000_000,
+  scanCostNs: 3000,
+  maxPageSharing: 256,
+  useZeroPages: false,
+  smartScan: false,
+  advisorMode: 'none',
+  advisorTargetScanTimeSec: 200,
+  advisorMinPagesToScan: 500,
+  advisorMaxPagesToScan: 30000,
+  advisorMaxCpu: 70,
+};
+
+/** Bytes of one rmap_item on 64-bit Linux (general_profit subtracts them). */
+export const RMAP_ITEM_BYTES = 64;
+/** Refcounts are 16-bit per frame: the zero page starts a new frame past this many mappings. */
+const ZERO_PAGE_MAX_MAPPINGS = 65000;
+
+/** State bits per guest page. */
+const enum Rm {
+  /** An rmap_item exists. */
+  Item = 1,
+  /** A checksum was stored. */
+  Checksum = 2,
+  /** Inserted in the unstable tree (counted in pages_unshared until revisited). */
+  Unstable = 4,
+  /** Mapped to a KSM page (stable tree) or the zero page. */
+  Stable = 8,
+  Zero = 16,
+}
+
+/** One mergeable VM (Linux mm_slot) and its rmap items. */
+class MmSlot {
+  readonly regStart: Float64Array;
+  readonly regFirst: Float64Array;
+  readonly pages: number;
+  readonly checksum: Float64Array;
+  readonly state: Uint8Array;
+  readonly age: Uint8Array;
+  readonly skips: Uint8Array;
+  items = 0;
+  dead = false;
+  constructor(readonly vm: HostVm) {
+    const n = vm.regions.length;
+    this.regStart = new Float64Array(n);
+    this.regFirst = new Float64Array(n + 1);
+    let pages = 0;
+    for (let i = 0; i < n; i++) {
+      this.regStart[i] = vm.regions[i].gpaStart;
+      this.regFirst[i] = pages;
+      pages += vm.regions[i].bytes / PAGE_4K;
+    }
+    this.regFirst[n] = pages;
+    this.pages = pages;
+    this.checksum = new Float64Array(pages);
+    this.state = new Uint8Array(pages);
+    this.age = new Uint8Array(pages);
+    this.skips = new Uint8Array(pages);
+  }
+  gpaOf(index: number): number {
+    let r = 0;
+    while (index >= this.regFirst[r + 1]) r++;
+    return this.regStart[r] + (index - this.regFirst[r]) * PAGE_4K;
+  }
+  indexOf(gpa: number): number {
+    for (let r = 0; r < this.regStart.length; r++) {
+      const off = gpa - this.regStart[r];
+      const idx = Math.floor(off / PAGE_4K);
+      if (off >= 0 && idx < this.regFirst[r + 1] - this.regFirst[r]) return this.regFirst[r] + idx;
+    }
+    return -1;
+  }
+}
+
+/** The sysfs counters (/sys/kernel/mm/ksm) plus what the model attributes to ksmd. */
+export interface KsmCounters {
+  pagesShared: number;
+  pagesSharing: number;
+  pagesUnshared: number;
+  pagesVolatile: number;
+  fullScans: number;
+  pagesScanned: number;
+  pagesSkipped: number;
+  stableNodeChains: number;
+  stableNodeDups: number;
+  ksmZeroPages: number;
+  rmapItems: number;
+  /** (pages_sharing + ksm_zero_pages) * 4096 - rmap_items * 64, bytes. */
+  generalProfit: number;
+  /** Merges done (pages mapped to a KSM page or the zero page). */
+  merges: number;
+  /** TLB flushes issued by ksmd (write_protect_page, replace_page, THP splits). */
+  tlbFlushes: number;
+  /** Huge mappings split before a merge. */
+  hugeSplits: number;
+  /** Merge candidates whose bytes were compared, and those that differed. */
+  byteConfirms: number;
+  byteMismatches: number;
+  /** ksmd CPU time, ns. */
+  cpuNs: number;
+  /** pages_to_scan now (the advisor changes it). */
+  pagesToScan: number;
+}
+
+/** Optional byte comparison before a merge: true when the two pages hold the same bytes (or bytes are unknown). */
+export type KsmConfirm = (vmA: HostVm, gpaA: number, vmB: HostVm, gpaB: number) => boolean;
+
+export function resolveKsmParams(overrides: Partial<KsmParams> = {}): KsmParams {
+  const p = { ...KSM_DEFAULTS, ...overrides };
+  const intMin = (k: keyof KsmParams, min: number): void => {
+    const v = p[k] as number;
+    if (!Number.isInteger(v) || v < min) throw new UserError(`ksm.${k}: must be an integer >= ${min}, got ${String(v)}`);
+  };
+  intMin('pagesToScan', 1);
+  intMin('sleepMillisecs', 0);
+  intMin('maxPageSharing', 2);
+  intMin('advisorMinPagesToScan', 1);
+  intMin('advisorMaxPagesToScan', 1);
+  if (!(p.wakeLatencyNs >= 0) || !(p.scanCostNs >= 0)) throw new UserError('ksm.wakeLatencyNs and ksm.scanCostNs must be non-negative');
+  if (p.advisorMode !== 'none' && p.advisorMode !== 'scan-time') throw new UserError(`ksm.advisorMode: 'none' or 'scan-time', got '${String(p.advisorMode)}'`);
+  if (!(p.advisorTargetScanTimeSec > 0) || !(p.advisorMaxCpu > 0 && p.advisorMaxCpu <= 100)) throw new UserError('ksm.advisorTargetScanTimeSec must be positive and advisorMaxCpu in (0, 100]');
+  return p;
+}
+
+export class Ksm {
+  readonly params: KsmParams;
+  private readonly slots: MmSlot[] = [];
+  private readonly slotOfVm = new Map<number, MmSlot>();
+  /** Cursor: slot index and page index in it. */
+  private curSlot = 0;
+  private curPage = 0;
+  /** The cursor is on the list head (no slot being scanned): true at the start and after each full scan. */
+  private atHead = true;
+  /** Stable tree: fingerprint -> KSM frames (more than one = a chain of dups). */
+  private readonly stable = new Map<number, number[]>();
+  /** Unstable tree: fingerprint -> vmId * 2^32 + page index; emptied at each full scan. */
+  private unstable = new Map<number, number>();
+  private zeroFrames: number[] = [];
+  private nextWakeNs = 0;
+  private scanStartNs = 0;
+  private scanCpuNs = 0;
+  private ewmaScanNs = 0;
+  private pagesToScan: number;
+  private unshared = 0;
+  private rmapItems = 0;
+  private readonly c = {
+    fullScans: 0,
+    pagesScanned: 0,
+    pagesSkipped: 0,
+    merges: 0,
+    tlbFlushes: 0,
+    hugeSplits: 0,
+    byteConfirms: 0,
+    byteMismatches: 0,
+    cpuNs: 0,
+  };
+  private nowNs = 0;
+
+  constructor(
+    private readonly memory: HostMemory,
+    params: Partial<KsmParams> = {},
+    private readonly confirm: KsmConfirm | null = null,
+  ) {
+    this.params = resolveKsmParams(params);
+    this.pagesToScan = this.params.pagesToScan;
+  }
+
+  /** madvise(MADV_MERGEABLE) over the VM's guest RAM: its mm_slot goes just behind the cursor. */
+  register(vm: HostVm): void {
+    invariant(!this.slotOfVm.has(vm.id), `VM ${vm.id} is already mergeable`);
+    const slot = new MmSlot(vm);
+    this.slotOfVm.set(vm.id, slot);
+    // Between full scans the cursor is on the list head, so "just behind the cursor" is the tail.
+    if (this.atHead || this.slots.length === 0) {
+      this.slots.push(slot);
+      return;
+    }
+    this.slots.splice(this.curSlot, 0, slot);
+    this.curSlot++;
+  }
+
+  /** The VM exits (or MADV_UNMERGEABLE without unmerging): its rmap items go away. Call before destroying it. */
+  unregister(vm: HostVm): void {
+    const slot = this.slotOfVm.get(vm.id);
+    if (!slot) return;
+    this.slotOfVm.delete(vm.id);
+    for (let i = 0; i < slot.pages; i++) if (slot.state[i] & Rm.Unstable) this.unshared--;
+    this.rmapItems -= slot.items;
+    slot.dead = true;
+    const wasScanning = !this.atHead;
+    const at = this.slots.indexOf(slot);
+    this.slots.splice(at, 1);
+    if (at < this.curSlot) this.curSlot--;
+    else if (at === this.curSlot) this.curPage = 0;
+    if (this.curSlot >= this.slots.length) {
+      this.curSlot = 0;
+      this.curPage = 0;
+      if (wasScanning) {
+        this.atHead = true;
+        this.endFullScan();
+      }
+    }
+  }
+
+  get simulatedNs(): number {
+    return this.nowNs;
+  }
+
+  /** Run ksmd up to simulated time `toNs`. */
+  advance(toNs: number): void {
+    while (this.nextWakeNs <= toNs) {
+      this.nowNs = this.nextWakeNs;
+      const scanned = this.scanBatch(this.pagesToScan);
+      const cpu = scanned * this.params.scanCostNs;
+      this.c.cpuNs += cpu;
+      this.scanCpuNs += cpu;
+      this.nextWakeNs += this.params.sleepMillisecs * 1e6 + this.params.wakeLatencyNs + cpu;
+    }
+    this.nowNs = Math.max(this.nowNs, toNs);
+  }
+
+  /** Scan up to `budget` present pages; returns the number scanned. */
+  private scanBatch(budget: number): number {
+    let scanned = 0;
+    // Bound the walk: at most one full pass over all slots without finding a present page.
+    let total = 0;
+    for (const s of this.slots) total += s.pages;
+    let visited = 0;
+    while (scanned < budget && this.slots.length > 0 && visited <= total) {
+      if (this.atHead) {
+        this.atHead = false;
+        this.curSlot = 0;
+        this.curPage = 0;
+      }
+      const slot = this.slots[this.curSlot];
+      if (this.curPage >= slot.pages) {
+        this.curPage = 0;
+        this.curSlot++;
+        if (this.curSlot >= this.slots.length) {
+          // The end of a full scan ends the batch (scan_get_next_rmap_item returns NULL).
+          this.curSlot = 0;
+          this.atHead = true;
+          this.endFullScan();
+          break;
+        }
+        continue;
+      }
+      const idx = this.curPage++;
+      visited++;
+      const r = this.visit(slot, idx);
+      if (r > 0) scanned++;
+    }
+    this.c.pagesScanned += scanned;
+    return scanned;
+  }
+
+  private endFullScan(): void {
+    this.c.fullScans++;
+    this.unstable = new Map();
+    const scanNs = this.nowNs - this.scanStartNs;
+    if (this.params.advisorMode === 'scan-time' && scanNs > 0) this.advise(scanNs);
+    this.scanStartNs = this.nowNs;
+    this.scanCpuNs = 0;
+  }
+
+  /**
+   * Advisor, scan-time mode: after each full scan, scale pages_to_scan so a full scan takes the
+   * target time, using an EWMA of the scan time (weight 0.3 for the newest scan), within the
+   * min/max bounds and the CPU cap (Linux 6.8 `scan_time_advisor`, simplified: see docs/ksm.md).
+   */
+  private advise(scanNs: number): void {
+    const p = this.params;
+    this.ewmaScanNs = this.ewmaScanNs === 0 ? scanNs : 0.3 * scanNs + 0.7 * this.ewmaScanNs;
+    let pts = Math.round((this.pagesToScan * this.ewmaScanNs) / (p.advisorTargetScanTimeSec * 1e9));
+    const periodNs = p.sleepMillisecs * 1e6 + p.wakeLatencyNs;
+    // CPU share of a batch of n pages: n*c / (period + n*c) <= maxCpu  ->  n <= maxCpu*period / (c*(1-maxCpu)).
+    const f = p.advisorMaxCpu / 100;
+    const cpuCap = f >= 1 || p.scanCostNs === 0 ? Infinity : Math.floor((f * periodNs) / (p.scanCostNs * (1 - f)));
+    pts = Math.min(pts, cpuCap, p.advisorMaxPagesToScan);
+    this.pagesToScan = Math.max(p.advisorMinPagesToScan, pts);
+  }
+
+  /** One guest page at the cursor. Returns 1 when it counted as scanned (present, not skipped). */
+  private visit(slot: MmSlot, idx: number): number {
+    const vm = slot.vm;
+    const gpa = slot.gpaOf(idx);
+    const frame = vm.frameOf(gpa);
+    const st = slot.state;
+    if (frame < 0) {
+      if (st[idx] & Rm.Item) this.dropItem(slot, idx);
+      return 0;
+    }
+    const mem = this.memory;
+    const fl = mem.flags(frame);
+    // Page cache (pool) pages are never KSM's: only anonymous memory is merged.
+    if (fl & FrameFlag.Pool) return 0;
+    if (!(st[idx] & Rm.Item)) {
+      st[idx] = Rm.Item;
+      slot.items++;
+      this.rmapItems++;
+      slot.age[idx] = 0;
+      slot.skips[idx] = 0;
+    }
+    if (st[idx] & Rm.Unstable) {
+      st[idx] &= ~Rm.Unstable;
+      this.unshared--;
+    }
+    if (fl & FrameFlag.Ksm && mem.owner(frame) === -1) return 1; // already merged
+    st[idx] &= ~(Rm.Stable | Rm.Zero);
+    if (this.params.smartScan && this.shouldSkip(slot, idx)) {
+      this.c.pagesSkipped++;
+      return 0;
+    }
+    this.cmpAndMerge(slot, idx, gpa, frame);
+    return 1;
+  }
+
+  private dropItem(slot: MmSlot, idx: number): void {
+    if (slot.state[idx] & Rm.Unstable) this.unshared--;
+    slot.state[idx] = 0;
+    slot.items--;
+    this.rmapItems--;
+  }
+
+  /** smart_scan (Linux 6.7 `should_skip_rmap_item`): after 3 failed visits, skip 1, 2, 4, then 8 scans. */
+  private shouldSkip(slot: MmSlot, idx: number): boolean {
+    const age = slot.age[idx];
+    if (age !== 255) slot.age[idx] = age + 1;
+    if (age < 3) return false;
+    if (slot.skips[idx] > 0) {
+      slot.skips[idx]--;
+      return true;
+    }
+    slot.skips[idx] = age <= 3 ? 1 : age <= 5 ? 2 : age <= 8 ? 4 : 8;
+    return false;
+  }
+
+  private cmpAndMerge(slot: MmSlot, idx: number, gpa: number, frame: number): void {
+    const mem = this.memory;
+    const vm = slot.vm;
+    const fp = mem.fingerprint(frame);
+    // 1. Stable tree.
+    const kframe = this.stableSearch(fp);
+    if (kframe >= 0) {
+      this.mergeInto(vm, gpa, kframe);
+      slot.state[idx] |= Rm.Stable;
+      slot.age[idx] = 0;
+      return;
+    }
+    // 2. Checksum: changed since the last visit -> volatile.
+    const st = slot.state;
+    if (!(st[idx] & Rm.Checksum) || slot.checksum[idx] !== fp) {
+      slot.checksum[idx] = fp;
+      st[idx] |= Rm.Checksum;
+      return;
+    }
+    // 3. Zero pages.
+    if (this.params.useZeroPages && fp === ZERO_FINGERPRINT) {
+      this.mergeInto(vm, gpa, this.zeroFrame());
+      st[idx] |= Rm.Zero;
+      slot.age[idx] = 0;
+      return;
+    }
+    // 4. Unstable tree search or insert.
+    const hit = this.unstable.get(fp);
+    if (hit !== undefined) {
+      const ovmId = Math.floor(hit / 2 ** 32);
+      const oidx = hit % 2 ** 32;
+      const oslot = this.slotOfVm.get(ovmId);
+      if (oslot && !(oslot === slot && oidx === idx)) {
+        const ogpa = oslot.gpaOf(oidx);
+        const of = oslot.vm.frameOf(ogpa);
+        if (of >= 0 && mem.owner(of) === ovmId && mem.fingerprint(of) === fp && this.confirmed(oslot.vm, ogpa, vm, gpa)) {
+          // The tree page becomes the KSM page (write-protected in place), this page is merged into it.
+          const k = this.makeKsmPage(oslot.vm, ogpa);
+          this.stableInsert(fp, k);
+          if (oslot.state[oidx] & Rm.Unstable) {
+            oslot.state[oidx] &= ~Rm.Unstable;
+            this.unshared--;
+          }
+          oslot.state[oidx] |= Rm.Stable;
+          oslot.age[oidx] = 0;
+          this.mergeInto(vm, gpa, k);
+          st[idx] |= Rm.Stable;
+          slot.age[idx] = 0;
+          this.unstable.delete(fp);
+          return;
+        }
+      }
+    }
+    this.unstable.set(fp, slot.vm.id * 2 ** 32 + idx);
+    st[idx] |= Rm.Unstable;
+    this.unshared++;
+  }
+
+  private confirmed(vmA: HostVm, gpaA: number, vmB: HostVm, gpaB: number): boolean {
+    if (this.confirm === null) return true;
+    this.c.byteConfirms++;
+    if (this.confirm(vmA, gpaA, vmB, gpaB)) return true;
+    this.c.byteMismatches++;
+    return false;
+  }
+
+  /** A live KSM frame for `fp` with room for one more mapping, or -1. Drops dead dups. */
+  private stableSearch(fp: number): number {
+    const dups = this.stable.get(fp);
+    if (dups === undefined) return -1;
+    const mem = this.memory;
+    let found = -1;
+    for (let i = dups.length - 1; i >= 0; i--) {
+      const f = dups[i];
+      if (!this.liveKsm(f, fp)) {
+        dups.splice(i, 1);
+        continue;
+      }
+      if (found < 0 && mem.refcount(f) < this.params.maxPageSharing) found = f;
+    }
+    if (dups.length === 0) this.stable.delete(fp);
+    return found;
+  }
+
+  private liveKsm(f: number, fp: number): boolean {
+    const mem = this.memory;
+    const fl = mem.flags(f);
+    return (fl & FrameFlag.Allocated) !== 0 && (fl & FrameFlag.Ksm) !== 0 && mem.owner(f) === -1 && mem.refcount(f) > 0 && mem.fingerprint(f) === fp;
+  }
+
+  private stableInsert(fp: number, frame: number): void {
+    const dups = this.stable.get(fp);
+    if (dups === undefined) this.stable.set(fp, [frame]);
+    else if (!dups.includes(frame)) dups.push(frame);
+  }
+
+  /** Split a 2 MiB mapping around `gpa` (KSM splits THPs before merging); counted as ksmd's. */
+  private splitIfHuge(vm: HostVm, gpa: number): void {
+    const before = vm.counters.tlbFlushes;
+    if (vm.splitHugeMapping(gpa)) this.c.hugeSplits++;
+    this.c.tlbFlushes += vm.counters.tlbFlushes - before;
+  }
+
+  /** try_to_merge_one_page with no KSM page yet: write-protect the page in place; it becomes the KSM page. */
+  private makeKsmPage(vm: HostVm, gpa: number): number {
+    this.splitIfHuge(vm, gpa);
+    const before = vm.counters.tlbFlushes;
+    const f = vm.shareFrame(gpa, FrameFlag.Ksm);
+    this.c.tlbFlushes += vm.counters.tlbFlushes - before;
+    return f;
+  }
+
+  /** write_protect_page + replace_page: map `kframe` at `gpa` read-only, freeing the page's old frame. */
+  private mergeInto(vm: HostVm, gpa: number, kframe: number): void {
+    this.splitIfHuge(vm, gpa);
+    const before = vm.counters.tlbFlushes;
+    vm.shareFrame(gpa, FrameFlag.Ksm); // write_protect_page: ptep_clear_flush when writable
+    vm.mapShared(gpa, kframe, true); // replace_page: ptep_clear_flush, set_pte_at_notify, put the old page
+    this.c.tlbFlushes += vm.counters.tlbFlushes - before;
+    this.c.merges++;
+  }
+
+  /**
+   * The zero page: a host frame of zeros (Ksm|Readonly), a new one past the 16-bit refcount. A zero
+   * frame whose last mapping went (COW breaks) is freed by the VM like any KSM page and dropped here.
+   */
+  private zeroFrame(): number {
+    const mem = this.memory;
+    this.zeroFrames = this.zeroFrames.filter((f) => this.isZeroFrame(f));
+    for (let i = 0; i < this.zeroFrames.length; i++) if (mem.refcount(this.zeroFrames[i]) < ZERO_PAGE_MAX_MAPPINGS) return this.zeroFrames[i];
+    const f = mem.alloc(0, PageSize.Size4K, -1, FrameFlag.Ksm | FrameFlag.Readonly);
+    if (f < 0) throw new UserError('ksm: no host memory left for the zero page');
+    mem.setFingerprint(f, ZERO_FINGERPRINT);
+    this.zeroFrames.push(f);
+    return f;
+  }
+
+  private isZeroFrame(f: number): boolean {
+    const mem = this.memory;
+    const fl = mem.flags(f);
+    return (fl & FrameFlag.Allocated) !== 0 && (fl & FrameFlag.Ksm) !== 0 && mem.owner(f) === -1 && mem.fingerprint(f) === ZERO_FINGERPRINT;
+  }
+
+  /** The sysfs counters now. pages_shared/pages_sharing are recounted from the frames themselves. */
+  counters(): KsmCounters {
+    const mem = this.memory;
+    let shared = 0;
+    let sharing = 0;
+    let chains = 0;
+    let dupsInChains = 0;
+    for (const [fp, dups] of this.stable) {
+      let live = 0;
+      for (const f of dups) {
+        if (!this.liveKsm(f, fp)) continue;
+        live++;
+        sharing += mem.refcount(f) - 1;
+      }
+      shared += live;
+      if (live > 1) {
+        chains++;
+        dupsInChains += live;
+      }
+    }
+    let zero = 0;
+    for (const f of this.zeroFrames) if (this.isZeroFrame(f)) zero += mem.refcount(f);
+    const rm = this.rmapItems;
+    return {
+      pagesShared: shared,
+      pagesSharing: sharing,
+      pagesUnshared: this.unshared,
+      pagesVolatile: Math.max(0, rm - shared - sharing - this.unshared - zero),
+      fullScans: this.c.fullScans,
+      pagesScanned: this.c.pagesScanned,
+      pagesSkipped: this.c.pagesSkipped,
+      stableNodeChains: chains,
+      stableNodeDups: dupsInChains,
+      ksmZeroPages: zero,
+      rmapItems: rm,
+      generalProfit: (sharing + zero) * PAGE_4K - rm * RMAP_ITEM_BYTES,
+      merges: this.c.merges,
+      tlbFlushes: this.c.tlbFlushes,
+      hugeSplits: this.c.hugeSplits,
+      byteConfirms: this.c.byteConfirms,
+      byteMismatches: this.c.byteMismatches,
+      cpuNs: this.c.cpuNs,
+      pagesToScan: this.pagesToScan,
+    };
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * The vCPU access path seam, between applications/workloads and the machine model.
+ *
+ * Contract: `load`/`store` of a guest-virtual address and a size return the cycles the access cost
+ * (translation plus data); counters update in place inside the implementation; nothing is
+ * allocated per access. An access that crosses a page boundary is charged as the accesses it
+ * makes. Faults (guest page fault, EPT violation, copy-on-write) are resolved inside the call and
+ * their cost is included.
+ */
+export interface AccessPath {
+  load(gva: number, size: number): number;
+  store(gva: number, size: number): number;
+}

@@ -1,0 +1,131 @@
+/**
+ * Memory tiers: what a cache miss costs depending on where the line lives. Presets carry their
+ * sources; `resolveTier` turns nanoseconds into cycles at a core clock before any run starts.
+ *
+ * The latency model distinguishes sequential and random reads (Optane merges adjacent 64 B
+ * requests into one 256 B media access, which is why its sequential read is about half its random
+ * read) and counts media writes per `mediaLine` bytes (write amplification of sub-line writes).
+ */
+export interface TierPreset {
+  name: string;
+  kind: 'dram' | 'nvm' | 'cxl';
+  /** Idle read latency for a line adjacent to the previous access to this tier, ns. */
+  seqReadNs: number;
+  /** Idle read latency for a random line, ns. */
+  randReadNs: number;
+  /** Latency of a write that reaches the memory controller, ns (posted; rarely on the critical path). */
+  writeNs: number;
+  /** Media access granularity, bytes. */
+  mediaLine: number;
+  /** Per-DIMM (or per-device) bandwidth, GB/s. */
+  readGBps: number;
+  writeGBps: number;
+  source: string;
+}
+
+export const TIER_PRESETS: Record<string, TierPreset> = {
+  /**
+   * DDR4-2666 DRAM on the Cascade Lake testbed of Yang et al., FAST'20 (Fig. 2 region): about 80 ns
+   * sequential and 100 ns random idle read latency; Optane's 305 ns random read is described there
+   * as "about 3x slower than local DRAM". Bandwidth: one DDR4-2666 channel is 21.3 GB/s theoretical.
+   */
+  ddr4: {
+    name: 'ddr4',
+    kind: 'dram',
+    seqReadNs: 80,
+    randReadNs: 100,
+    writeNs: 90,
+    mediaLine: 64,
+    readGBps: 21.3,
+    writeGBps: 21.3,
+    source: 'Yang et al., FAST 2020 (DRAM on the same Cascade Lake testbed, ~80/~100 ns; exact Fig. 2 values to verify); DDR4-2666 channel 21.3 GB/s',
+  },
+  /**
+   * Intel Optane DC PMM (1st gen) in App Direct mode, Yang et al., FAST'20: 169 ns sequential and
+   * 305 ns random idle read; 256 B XPLine media granularity; 6.6 GB/s read and 2.3 GB/s write per
+   * DIMM. Stores are durable once in the iMC's WPQ (ADR), so write latency is DRAM-class.
+   */
+  optane: {
+    name: 'optane',
+    kind: 'nvm',
+    seqReadNs: 169,
+    randReadNs: 305,
+    writeNs: 90,
+    mediaLine: 256,
+    readGBps: 6.6,
+    writeGBps: 2.3,
+    source: 'Yang et al., "An Empirical Guide to the Behavior and Use of Scalable Persistent Memory", FAST 2020',
+  },
+  /**
+   * CXL-attached DRAM: local DRAM plus 70-150 ns (Pond, Li et al., ASPLOS'23: +70-90 ns for small
+   * switchless pools; larger pools more). We take +110 ns, the middle of the range.
+   */
+  cxl: {
+    name: 'cxl',
+    kind: 'cxl',
+    seqReadNs: 80 + 110,
+    randReadNs: 100 + 110,
+    writeNs: 90 + 110,
+    mediaLine: 64,
+    readGBps: 32,
+    writeGBps: 32,
+    source: 'Li et al., "Pond: CXL-Based Memory Pooling Systems for Cloud Platforms", ASPLOS 2023 (+70-150 ns over local DRAM); Sun et al. MICRO 2023',
+  },
+};
+
+/** A tier with latencies in cycles, for hot paths. */
+export interface ResolvedTier {
+  id: number;
+  name: string;
+  kind: 'dram' | 'nvm' | 'cxl';
+  seqReadCycles: number;
+  randReadCycles: number;
+  writeCycles: number;
+  mediaLine: number;
+}
+
+export function resolveTier(preset: TierPreset, id: number, clockGHz: number): ResolvedTier {
+  return {
+    id,
+    name: preset.name,
+    kind: preset.kind,
+    seqReadCycles: Math.round(preset.seqReadNs * clockGHz),
+    randReadCycles: Math.round(preset.randReadNs * clockGHz),
+    writeCycles: Math.round(preset.writeNs * clockGHz),
+    mediaLine: preset.mediaLine,
+  };
+}
+
+/**
+ * Which tier holds a host-physical frame. Host memory is laid out tier after tier (DRAM frames
+ * first, then NVM, ...), so the map is a short sorted list of frame boundaries.
+ */
+export class TierMap {
+  /** First frame past each tier, ascending. */
+  private readonly ends: Float64Array;
+  readonly tiers: ResolvedTier[];
+  readonly firstFrames: number[];
+
+  constructor(tiers: ResolvedTier[], frameCounts: number[]) {
+    this.tiers = tiers;
+    this.ends = new Float64Array(tiers.length);
+    this.firstFrames = [];
+    let end = 0;
+    for (let i = 0; i < tiers.length; i++) {
+      this.firstFrames.push(end);
+      end += frameCounts[i];
+      this.ends[i] = end;
+    }
+  }
+
+  /** Tier id of a host frame number. */
+  tierOfFrame(frame: number): number {
+    const ends = this.ends;
+    for (let i = 0; i < ends.length; i++) if (frame < ends[i]) return i;
+    return ends.length - 1;
+  }
+
+  frameCount(tier: number): number {
+    return this.ends[tier] - this.firstFrames[tier];
+  }
+}

@@ -1,0 +1,309 @@
+/**
+ * A set-associative translation cache with LRU replacement, used for L1 DTLBs, the L2 STLB, the
+ * nested TLB (guest-physical -> host-physical) and the paging-structure caches. One class, because
+ * all of them map a key (a page or table-prefix number tagged with its size) to a number.
+ *
+ * Layout (ChampSim `lru.cc` style): flat arrays indexed `set * ways + way`.
+ *   key[i]   page number * 4 + size id, or -1 when the way is invalid
+ *   value[i] payload (host frame number, or child table index for a paging-structure cache)
+ *   flags[i] permission bits of the cached translation (bit 0: writable)
+ *   stamp[i] (up to 16 ways) last use for LRU, 0 for a way never used or invalidated
+ * `sizeCount` counts valid entries per size so lookups skip sizes the array holds none of.
+ *
+ * Replacement is true LRU in both of two implementations, chosen by associativity:
+ * - up to 16 ways: a last-use stamp per way; lookups scan the set (a few compares);
+ * - wider (fully associative L1 DTLBs of 64-72 entries): a hash index from key to way and a
+ *   doubly linked recency list per set, so lookup, refresh and victim choice are O(1) instead of a
+ *   scan of every way.
+ */
+const SCAN_MAX_WAYS = 16;
+
+export class TranslationCache {
+  readonly sets: number;
+  readonly ways: number;
+  readonly key: Float64Array;
+  readonly value: Float64Array;
+  readonly flags: Uint8Array;
+  /** Valid entries per size id (0..3). */
+  readonly sizeCount = new Int32Array(4);
+  valid = 0;
+  /** sets - 1 when the set count is a power of two (index by mask), else -1 (index by modulo). */
+  private readonly setMask: number;
+  // Scan mode.
+  private readonly stamp: Float64Array;
+  private clock = 0;
+  // Indexed mode (ways > SCAN_MAX_WAYS): open-addressing hash of key -> way, recency lists.
+  private readonly indexed: boolean;
+  private readonly hashKeys: Float64Array;
+  private readonly hashWays: Int32Array;
+  private readonly hashBits: number;
+  private readonly prev: Int32Array;
+  private readonly next: Int32Array;
+  /** Per set: most and least recently used way (global way index), -1 when empty. */
+  private readonly head: Int32Array;
+  private readonly tail: Int32Array;
+  /** Per set: ways never used yet (filled in order). */
+  private readonly fill: Int32Array;
+
+  /** `mode` forces an implementation (for differential tests); by default it follows associativity. */
+  constructor(
+    readonly name: string,
+    entries: number,
+    ways: number,
+    mode?: 'scan' | 'indexed',
+  ) {
+    if (entries <= 0) {
+      this.sets = 0;
+      this.ways = 0;
+    } else {
+      if (entries % ways !== 0) throw new Error(`${name}: ${entries} entries is not a multiple of ${ways} ways`);
+      this.sets = entries / ways;
+      this.ways = ways;
+    }
+    this.setMask = this.sets > 0 && (this.sets & (this.sets - 1)) === 0 ? this.sets - 1 : -1;
+    const n = this.sets * this.ways;
+    this.key = new Float64Array(n).fill(-1);
+    this.value = new Float64Array(n);
+    this.flags = new Uint8Array(n);
+    this.indexed = this.ways > 0 && (mode ? mode === 'indexed' : this.ways > SCAN_MAX_WAYS);
+    this.stamp = new Float64Array(this.indexed ? 0 : n);
+    let bits = 0;
+    if (this.indexed) while (1 << bits < n * 4) bits++;
+    this.hashBits = bits;
+    this.hashKeys = new Float64Array(this.indexed ? 1 << bits : 0).fill(-1);
+    this.hashWays = new Int32Array(this.indexed ? 1 << bits : 0);
+    this.prev = new Int32Array(this.indexed ? n : 0);
+    this.next = new Int32Array(this.indexed ? n : 0);
+    this.head = new Int32Array(this.indexed ? this.sets : 0).fill(-1);
+    this.tail = new Int32Array(this.indexed ? this.sets : 0).fill(-1);
+    this.fill = new Int32Array(this.indexed ? this.sets : 0);
+  }
+
+  get entries(): number {
+    return this.sets * this.ways;
+  }
+
+  private setOf(pageNumber: number): number {
+    return this.setMask >= 0 ? pageNumber & this.setMask : pageNumber % this.sets;
+  }
+
+  /** Way index holding (pageNumber, size), refreshed as most recently used; -1 on a miss. */
+  lookup(pageNumber: number, size: number): number {
+    if (this.sizeCount[size] === 0) return -1;
+    const k = pageNumber * 4 + size;
+    if (this.indexed) {
+      const i = this.hashFind(k);
+      if (i >= 0) this.touch(i, this.setOf(pageNumber));
+      return i;
+    }
+    const base = this.setOf(pageNumber) * this.ways;
+    const end = base + this.ways;
+    const keys = this.key;
+    for (let i = base; i < end; i++) {
+      if (keys[i] === k) {
+        this.stamp[i] = ++this.clock;
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** Like lookup, but leaves the LRU order alone (for tests and invariant checks). */
+  peek(pageNumber: number, size: number): number {
+    if (this.sets === 0) return -1;
+    const k = pageNumber * 4 + size;
+    if (this.indexed) return this.hashFind(k);
+    const base = this.setOf(pageNumber) * this.ways;
+    for (let i = base; i < base + this.ways; i++) if (this.key[i] === k) return i;
+    return -1;
+  }
+
+  /** Insert (or refresh) an entry, evicting the set's least recently used way. Returns the way. */
+  insert(pageNumber: number, size: number, value: number, flags: number): number {
+    if (this.sets === 0) return -1;
+    const k = pageNumber * 4 + size;
+    const set = this.setOf(pageNumber);
+    let victim: number;
+    if (this.indexed) {
+      victim = this.hashFind(k);
+      if (victim < 0 && this.fill[set] < this.ways) {
+        // A way never used since the last flush: not in the recency list yet.
+        victim = set * this.ways + this.fill[set]++;
+        this.linkFront(victim, set);
+      } else {
+        // The entry itself, or the least recently used way (invalidated ways sit at the tail).
+        if (victim < 0) victim = this.tail[set];
+        this.touch(victim, set);
+      }
+    } else {
+      const base = set * this.ways;
+      const end = base + this.ways;
+      const keys = this.key;
+      const stamps = this.stamp;
+      victim = -1;
+      for (let i = base; i < end; i++) {
+        if (keys[i] === k) {
+          victim = i;
+          break;
+        }
+      }
+      if (victim < 0) {
+        // The least recently used way; invalid ways have stamp 0 and so come first.
+        victim = base;
+        let oldest = stamps[base];
+        for (let i = base + 1; i < end; i++) {
+          if (stamps[i] < oldest) {
+            oldest = stamps[i];
+            victim = i;
+          }
+        }
+      }
+      stamps[victim] = ++this.clock;
+    }
+    const prev = this.key[victim];
+    if (prev !== k) {
+      if (prev !== -1) {
+        this.sizeCount[prev & 3]--; // low bits of the key are the size (exact below 2^53)
+        if (this.indexed) this.hashDelete(prev);
+      } else this.valid++;
+      this.sizeCount[size]++;
+      this.key[victim] = k;
+      if (this.indexed) this.hashInsert(k, victim);
+    }
+    this.value[victim] = value;
+    this.flags[victim] = flags;
+    return victim;
+  }
+
+  /** Drop (pageNumber, size) if present. Returns whether an entry was dropped. */
+  invalidate(pageNumber: number, size: number): boolean {
+    if (this.sets === 0) return false;
+    const i = this.peek(pageNumber, size);
+    if (i < 0) return false;
+    if (this.indexed) {
+      this.hashDelete(this.key[i]);
+      // Keep the way in its recency list as the least recently used, so it is reused first.
+      const set = this.setOf(pageNumber);
+      this.unlink(i, set);
+      this.linkBack(i, set);
+    }
+    this.key[i] = -1;
+    if (!this.indexed) this.stamp[i] = 0;
+    this.sizeCount[size]--;
+    this.valid--;
+    return true;
+  }
+
+  /** Drop everything. Costs what is live: nothing when already empty. */
+  flush(): number {
+    const dropped = this.valid;
+    if (dropped === 0) return 0;
+    this.key.fill(-1);
+    this.sizeCount.fill(0);
+    this.valid = 0;
+    if (!this.indexed) this.stamp.fill(0);
+    if (this.indexed) {
+      this.hashKeys.fill(-1);
+      this.head.fill(-1);
+      this.tail.fill(-1);
+      this.fill.fill(0);
+    }
+    return dropped;
+  }
+
+  /** Valid entries of one set in LRU order, most recent first, as page numbers (for tests). */
+  lruOrder(pageNumberInSet: number): number[] {
+    const set = this.setOf(pageNumberInSet);
+    if (this.indexed) {
+      const out: number[] = [];
+      for (let i = this.head[set]; i >= 0; i = this.next[i]) if (this.key[i] !== -1) out.push(Math.floor(this.key[i] / 4));
+      return out;
+    }
+    const base = set * this.ways;
+    const ways: number[] = [];
+    for (let i = base; i < base + this.ways; i++) if (this.key[i] !== -1) ways.push(i);
+    return ways.sort((a, b) => this.stamp[b] - this.stamp[a]).map((i) => Math.floor(this.key[i] / 4));
+  }
+
+  // ---- indexed mode ----
+
+  private hashSlot(k: number): number {
+    // Mix the low and high 32 bits of the key (keys reach 2^38 for 48-bit addresses).
+    const h = Math.imul((k | 0) ^ Math.imul((k / 4294967296) | 0, 0x85ebca6b), 0x9e3779b1);
+    return h >>> (32 - this.hashBits);
+  }
+
+  private hashFind(k: number): number {
+    const mask = (1 << this.hashBits) - 1;
+    const keys = this.hashKeys;
+    for (let s = this.hashSlot(k); ; s = (s + 1) & mask) {
+      const hk = keys[s];
+      if (hk === k) return this.hashWays[s];
+      if (hk === -1) return -1;
+    }
+  }
+
+  private hashInsert(k: number, way: number): void {
+    const mask = (1 << this.hashBits) - 1;
+    let s = this.hashSlot(k);
+    while (this.hashKeys[s] !== -1) s = (s + 1) & mask;
+    this.hashKeys[s] = k;
+    this.hashWays[s] = way;
+  }
+
+  /** Linear-probing deletion with backward shift (no tombstones). */
+  private hashDelete(k: number): void {
+    const mask = (1 << this.hashBits) - 1;
+    const keys = this.hashKeys;
+    let s = this.hashSlot(k);
+    while (keys[s] !== k) {
+      if (keys[s] === -1) return;
+      s = (s + 1) & mask;
+    }
+    let hole = s;
+    for (let j = (hole + 1) & mask; keys[j] !== -1; j = (j + 1) & mask) {
+      const home = this.hashSlot(keys[j]);
+      // Move j into the hole if its home slot is not cyclically within (hole, j].
+      const between = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+      if (!between) {
+        keys[hole] = keys[j];
+        this.hashWays[hole] = this.hashWays[j];
+        hole = j;
+      }
+    }
+    keys[hole] = -1;
+  }
+
+  private unlink(i: number, set: number): void {
+    const p = this.prev[i];
+    const n = this.next[i];
+    if (p >= 0) this.next[p] = n;
+    else this.head[set] = n;
+    if (n >= 0) this.prev[n] = p;
+    else this.tail[set] = p;
+  }
+
+  private linkFront(i: number, set: number): void {
+    const h = this.head[set];
+    this.prev[i] = -1;
+    this.next[i] = h;
+    if (h >= 0) this.prev[h] = i;
+    else this.tail[set] = i;
+    this.head[set] = i;
+  }
+
+  private linkBack(i: number, set: number): void {
+    const t = this.tail[set];
+    this.next[i] = -1;
+    this.prev[i] = t;
+    if (t >= 0) this.next[t] = i;
+    else this.head[set] = i;
+    this.tail[set] = i;
+  }
+
+  private touch(i: number, set: number): void {
+    if (this.head[set] === i) return;
+    this.unlink(i, set);
+    this.linkFront(i, set);
+  }
+}

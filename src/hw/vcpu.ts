@@ -1,0 +1,603 @@
+/**
+ * A virtual CPU's memory path: TLBs, paging-structure caches, the nested TLB, the walker and the
+ * data caches, with a cycle account. One `Machine` holds what vCPUs share (the last-level cache,
+ * the tier map); each `VCpu` holds its private structures.
+ *
+ * The walker issues the reference sequence of Bhargava et al. (ASPLOS'08): in a nested walk each of
+ * the guest's n table pages is found by an m-step walk of the EPT, then its entry is read, and the
+ * final guest-physical address takes one more EPT walk: (n+1)(m+1)-1 references when nothing is
+ * cached (24 for 4K/4K, 19 for 2M/4K and 4K/2M, 15 for 2M/2M). Paging-structure caches skip upper
+ * levels of either dimension; the nested TLB skips a whole EPT walk.
+ *
+ * Hot path rules: no allocation, no closures, results written into fields (`outHpa`, ...). A
+ * repeated access to the page (and line) of the previous access takes a fast path that is exact:
+ * re-touching the most recently used entry of an LRU set changes no replacement order.
+ */
+import { PageSize, PAGE_SIZE_SHIFT } from '../base/units.ts';
+import { DataCache } from './cache.ts';
+import { VcpuCounters } from './counters.ts';
+import type { CpuPreset } from './cpu.ts';
+import type { TlbInvalidator, TranslationFaultHandler } from './faults.ts';
+import { PageTable, PteFlag, ENTRIES, LEVEL_SPAN } from './pagetable.ts';
+import { TierMap, type ResolvedTier } from './tiers.ts';
+import { TranslationCache } from './tlb.ts';
+
+const POW2 = [4096, 2 * 1024 * 1024, 1024 * 1024 * 1024];
+/**
+ * Offset masks per page size. `addr & mask` is exact for addresses below 2^53 because every page
+ * size is at most 2^30: the 32-bit reduction keeps the low bits.
+ */
+const OFFSET_MASK = [4095, 2 * 1024 * 1024 - 1, 1024 * 1024 * 1024 - 1];
+
+/** The shared part of the host: last-level cache and which tier holds each frame. */
+export class Machine {
+  readonly llc: DataCache | null;
+  readonly vcpus: VCpu[] = [];
+  readonly tiers: ResolvedTier[];
+
+  constructor(
+    readonly cpu: CpuPreset,
+    readonly tierMap: TierMap,
+  ) {
+    this.llc = cpu.llc ? new DataCache('llc', cpu.llc.bytes, cpu.llc.ways, cpu.llc.latency) : null;
+    this.tiers = tierMap.tiers;
+  }
+
+  /** Full flush on every vCPU (INVEPT all-context), counted on each. */
+  flushAll(): void {
+    for (const v of this.vcpus) v.flushAll();
+  }
+}
+
+/** What a vCPU translates through. Native: `ept` is null and `guest` maps straight to host frames. */
+export interface AddressSpace {
+  guest: PageTable;
+  ept: PageTable | null;
+  faults: TranslationFaultHandler;
+}
+
+/** One TLB array and the page sizes it holds (bit i set: holds size i). */
+interface TlbArray {
+  cache: TranslationCache;
+  sizes: PageSize[];
+}
+
+function buildArrays(prefix: string, configs: CpuPreset['l1Tlb']): TlbArray[] {
+  return configs.map((c, i) => ({ cache: new TranslationCache(`${prefix}${i}`, c.entries, c.ways), sizes: [...c.sizes].sort() }));
+}
+
+/** Largest size an array holds that is not larger than `size` (a 1G page "smashed" into 2M entries). */
+function storedSize(a: TlbArray, size: PageSize): number {
+  let best = -1;
+  for (let i = 0; i < a.sizes.length; i++) if (a.sizes[i] <= size && a.sizes[i] > best) best = a.sizes[i];
+  return best;
+}
+
+const WRITABLE = 1;
+const MAX_FAULT_RETRIES = 8;
+
+export class VCpu implements TlbInvalidator {
+  readonly counters = new VcpuCounters();
+  readonly l1: TlbArray[];
+  readonly l2: TlbArray[];
+  /** Paging-structure caches indexed by level (2, 3, 4), per dimension. */
+  readonly guestPsc: TranslationCache[];
+  readonly hostPsc: TranslationCache[];
+  readonly ntlb: TranslationCache;
+  readonly l1d: DataCache | null;
+  readonly l2cache: DataCache | null;
+  private readonly llc: DataCache | null;
+  /** Latency of the LLC lookup that precedes a memory access (0 without a cache model). */
+  private readonly llcLatency: number;
+  private readonly tierMap: TierMap;
+  private readonly tiers: ResolvedTier[];
+  private readonly cpu: CpuPreset;
+  private readonly lastTierLine: Float64Array;
+
+  // Fast path: the page of the previous translation (exact, see header).
+  private fastBase = -1;
+  private fastLimit = -1;
+  private fastHostBase = 0;
+  private fastWritable = false;
+  private fastSize: PageSize = PageSize.Size4K;
+  private lastLine = -1;
+  private lastLineDirty = false;
+  /** Latency of a hit in the first cache level (L1D, or the LLC when there are no private caches). */
+  private lineHitLatency = 0;
+
+  // Results of the slow paths, written in place.
+  outHpa = 0;
+  private nestedHpa = 0;
+  private nestedSize: PageSize = PageSize.Size4K;
+  private nestedWritable = false;
+  private faulted = false;
+
+  constructor(
+    readonly machine: Machine,
+    public space: AddressSpace,
+    readonly id: number,
+  ) {
+    const cpu = machine.cpu;
+    this.cpu = cpu;
+    this.l1 = buildArrays('l1tlb', cpu.l1Tlb);
+    this.l2 = buildArrays('l2tlb', cpu.l2Tlb);
+    const psc = (p: string) => [
+      new TranslationCache(`${p}psc-unused0`, 0, 1),
+      new TranslationCache(`${p}psc-unused1`, 0, 1),
+      new TranslationCache(`${p}psc2`, cpu.psc.l2[0], cpu.psc.l2[1]),
+      new TranslationCache(`${p}psc3`, cpu.psc.l3[0], cpu.psc.l3[1]),
+      new TranslationCache(`${p}psc4`, cpu.psc.l4[0], cpu.psc.l4[1]),
+    ];
+    this.guestPsc = psc('g');
+    this.hostPsc = psc('h');
+    this.ntlb = new TranslationCache('ntlb', cpu.ntlb[0], cpu.ntlb[1]);
+    this.l1d = cpu.l1d ? new DataCache('l1d', cpu.l1d.bytes, cpu.l1d.ways, cpu.l1d.latency) : null;
+    this.l2cache = cpu.l2 ? new DataCache('l2', cpu.l2.bytes, cpu.l2.ways, cpu.l2.latency) : null;
+    this.llc = machine.llc;
+    this.llcLatency = this.llc ? this.llc.latency : 0;
+    this.lineHitLatency = this.l1d ? this.l1d.latency : this.llcLatency;
+    this.tierMap = machine.tierMap;
+    this.tiers = machine.tiers;
+    this.lastTierLine = new Float64Array(this.tiers.length).fill(-2);
+    machine.vcpus.push(this);
+  }
+
+  get nested(): boolean {
+    return this.space.ept !== null;
+  }
+
+  load(gva: number, size: number): number {
+    return this.access(gva, size, false);
+  }
+
+  store(gva: number, size: number): number {
+    return this.access(gva, size, true);
+  }
+
+  /** One access of `size` bytes at `gva`; split at 4 KiB boundaries. Returns its cycles. */
+  access(gva: number, size: number, write: boolean): number {
+    // Fastest path: same translation and same cache line as the previous access (sequential code).
+    if (gva >= this.fastBase && gva + size <= this.fastLimit && (!write || this.fastWritable)) {
+      const hpa = this.fastHostBase + (gva - this.fastBase);
+      const line = Math.floor(hpa / 64);
+      if (line === this.lastLine && hpa + size <= line * 64 + 64 && (!write || this.lastLineDirty)) {
+        const c = this.counters;
+        c.accesses++;
+        if (write) c.stores++;
+        else c.loads++;
+        c.l1TlbHits[this.fastSize]++;
+        if (this.l1d !== null) c.dataL1dHits++;
+        else c.dataLlcHits++;
+        const cycles = this.lineHitLatency;
+        c.dataCycles += cycles;
+        return cycles;
+      }
+    }
+    const pageEnd = gva - (gva & 4095) + 4096;
+    if (gva + size > pageEnd) {
+      const first = pageEnd - gva;
+      return this.access(gva, first, write) + this.access(pageEnd, size - first, write);
+    }
+    const c = this.counters;
+    c.accesses++;
+    if (write) c.stores++;
+    else c.loads++;
+    let cycles = 0;
+    let hpa: number;
+    if (gva >= this.fastBase && gva < this.fastLimit && (!write || this.fastWritable)) {
+      // L1 DTLB hit on the most recently used entry; its latency overlaps the L1D lookup (VIPT).
+      c.l1TlbHits[this.fastSize]++;
+      hpa = this.fastHostBase + (gva - this.fastBase);
+    } else {
+      cycles = this.translateSlow(gva, write);
+      hpa = this.outHpa;
+    }
+    const firstLine = Math.floor(hpa / 64);
+    const lastLine = Math.floor((hpa + size - 1) / 64);
+    let data = 0;
+    for (let line = firstLine; line <= lastLine; line++) data += this.dataLine(line, write);
+    c.dataCycles += data;
+    return cycles + data;
+  }
+
+  /** Translate `gva` when the fast path missed: L1 arrays, L2 arrays, then a walk. Sets `outHpa`. */
+  private translateSlow(gva: number, write: boolean): number {
+    const c = this.counters;
+    // L1 arrays.
+    for (let a = 0; a < this.l1.length; a++) {
+      const arr = this.l1[a];
+      const cache = arr.cache;
+      for (let k = 0; k < arr.sizes.length; k++) {
+        const s = arr.sizes[k];
+        if (cache.sizeCount[s] === 0) continue;
+        const span = POW2[s];
+        const way = cache.lookup(Math.floor(gva / span), s);
+        if (way >= 0 && (!write || cache.flags[way] & WRITABLE)) {
+          c.l1TlbHits[s]++;
+          this.setFast(gva, s, cache.value[way] * 4096, (cache.flags[way] & WRITABLE) !== 0);
+          return 0;
+        }
+      }
+    }
+    c.l1TlbMisses++;
+    let cycles = this.cpu.l2TlbLatency;
+    for (let a = 0; a < this.l2.length; a++) {
+      const arr = this.l2[a];
+      const cache = arr.cache;
+      for (let k = 0; k < arr.sizes.length; k++) {
+        const s = arr.sizes[k];
+        if (cache.sizeCount[s] === 0) continue;
+        const span = POW2[s];
+        const way = cache.lookup(Math.floor(gva / span), s);
+        if (way >= 0 && (!write || cache.flags[way] & WRITABLE)) {
+          c.l2TlbHits[s]++;
+          const base = cache.value[way] * 4096;
+          const flags = cache.flags[way];
+          this.fillL1(gva, s, base + (gva & (span - 1)), flags);
+          c.translationCycles += cycles;
+          return cycles;
+        }
+      }
+    }
+    c.l2TlbMisses++;
+    cycles += this.walk(gva, write);
+    c.translationCycles += cycles;
+    return cycles;
+  }
+
+  private setFast(gva: number, size: PageSize, pageHpa: number, writable: boolean): void {
+    const span = POW2[size];
+    this.fastBase = gva - (gva & (span - 1));
+    this.fastLimit = this.fastBase + span;
+    this.fastHostBase = pageHpa;
+    this.fastWritable = writable;
+    this.fastSize = size;
+    this.outHpa = pageHpa + (gva & (span - 1));
+  }
+
+  /** Insert into the first L1 array that can hold `size` (smashing larger pages) and make it the fast path. */
+  private fillL1(gva: number, size: PageSize, hpa: number, flags: number): void {
+    for (let a = 0; a < this.l1.length; a++) {
+      const s = storedSize(this.l1[a], size);
+      if (s < 0) continue;
+      const span = POW2[s];
+      const base = hpa - (gva & (span - 1));
+      this.l1[a].cache.insert(Math.floor(gva / span), s, base / 4096, flags);
+      this.setFast(gva, s as PageSize, base, (flags & WRITABLE) !== 0);
+      return;
+    }
+    this.outHpa = hpa;
+    this.fastBase = this.fastLimit = -1;
+  }
+
+  private fillL2(gva: number, size: PageSize, hpa: number, flags: number): void {
+    for (let a = 0; a < this.l2.length; a++) {
+      const s = storedSize(this.l2[a], size);
+      if (s < 0) continue;
+      const span = POW2[s];
+      this.l2[a].cache.insert(Math.floor(gva / span), s, (hpa - (gva & (span - 1))) / 4096, flags);
+      return;
+    }
+  }
+
+  /** A full walk, retried after each fault the handlers resolve. Sets `outHpa`, fills the TLBs. */
+  private walk(gva: number, write: boolean): number {
+    const c = this.counters;
+    c.walks++;
+    let cycles = 0;
+    for (let attempt = 0; attempt < MAX_FAULT_RETRIES; attempt++) {
+      this.faulted = false;
+      const r = this.space.ept ? this.walkNested(gva, write) : this.walkNative(gva, write);
+      cycles += r;
+      if (!this.faulted) {
+        c.walkCycles += r;
+        return cycles;
+      }
+    }
+    throw new Error(`vCPU ${this.id}: translation of 0x${gva.toString(16)} still faults after ${MAX_FAULT_RETRIES} retries`);
+  }
+
+  /** One-dimensional walk of `space.guest` (host frames). */
+  private walkNative(gva: number, write: boolean): number {
+    const pt = this.space.guest;
+    let cycles = 0;
+    let t = pt.root;
+    let level = 4;
+    // Deepest paging-structure cache hit first.
+    for (let L = 2; L <= 4; L++) {
+      const psc = this.guestPsc[L];
+      if (psc.valid === 0) continue;
+      const way = psc.lookup(Math.floor(gva / LEVEL_SPAN[L]), 0);
+      if (way >= 0) {
+        this.counters.pscHits++;
+        t = psc.value[way];
+        level = L - 1;
+        break;
+      }
+    }
+    if (level === 4) this.counters.pscMisses++;
+    const entries = pt.entry;
+    for (; level >= 1; level--) {
+      const slot = t * ENTRIES + ((gva / LEVEL_SPAN[level]) & 511);
+      cycles += this.walkRef(pt.frameOf(t) * 4096 + (slot & 511) * 8, true);
+      const e = entries[slot];
+      const f = e & 7;
+      if (!(f & PteFlag.Present)) return cycles + this.guestFault(gva, write);
+      const payload = (e - f) / 8;
+      if (level === 1 || f & PteFlag.Huge) {
+        if (write && !(f & PteFlag.Writable)) return cycles + this.guestFault(gva, write);
+        const size = (level - 1) as PageSize;
+        const hpa = payload * 4096 + (gva & OFFSET_MASK[size]);
+        const flags = f & PteFlag.Writable ? WRITABLE : 0;
+        this.counters.walksBySize[size]++;
+        this.fillL2(gva, size, hpa, flags);
+        this.fillL1(gva, size, hpa, flags);
+        return cycles;
+      }
+      if (level >= 2) this.guestPsc[level].insert(Math.floor(gva / LEVEL_SPAN[level]), 0, payload, 0);
+      t = payload;
+    }
+    throw new Error('walkNative: fell off the last level');
+  }
+
+  /** Two-dimensional walk: guest table (guest frames) through the EPT (host frames). */
+  private walkNested(gva: number, write: boolean): number {
+    const pt = this.space.guest;
+    let cycles = 0;
+    let t = pt.root;
+    let level = 4;
+    for (let L = 2; L <= 4; L++) {
+      const psc = this.guestPsc[L];
+      if (psc.valid === 0) continue;
+      const way = psc.lookup(Math.floor(gva / LEVEL_SPAN[L]), 0);
+      if (way >= 0) {
+        this.counters.pscHits++;
+        t = psc.value[way];
+        level = L - 1;
+        break;
+      }
+    }
+    if (level === 4) this.counters.pscMisses++;
+    const entries = pt.entry;
+    for (; level >= 1; level--) {
+      const slot = t * ENTRIES + ((gva / LEVEL_SPAN[level]) & 511);
+      const entryGpa = pt.frameOf(t) * 4096 + (slot & 511) * 8;
+      cycles += this.nestedTranslate(entryGpa, false);
+      if (this.faulted) return cycles;
+      cycles += this.walkRef(this.nestedHpa, true);
+      const e = entries[slot];
+      const f = e & 7;
+      if (!(f & PteFlag.Present)) return cycles + this.guestFault(gva, write);
+      const payload = (e - f) / 8;
+      if (level === 1 || f & PteFlag.Huge) {
+        if (write && !(f & PteFlag.Writable)) return cycles + this.guestFault(gva, write);
+        const guestSize = (level - 1) as PageSize;
+        const dataGpa = payload * 4096 + (gva & OFFSET_MASK[guestSize]);
+        cycles += this.nestedTranslate(dataGpa, write);
+        if (this.faulted) return cycles;
+        // The combined translation is only as large as the smaller of the two pages (splintering).
+        const size = this.nestedSize < guestSize ? this.nestedSize : guestSize;
+        const flags = f & PteFlag.Writable && this.nestedWritable ? WRITABLE : 0;
+        this.counters.walksBySize[size]++;
+        this.fillL2(gva, size, this.nestedHpa, flags);
+        this.fillL1(gva, size, this.nestedHpa, flags);
+        return cycles;
+      }
+      if (level >= 2) this.guestPsc[level].insert(Math.floor(gva / LEVEL_SPAN[level]), 0, payload, 0);
+      t = payload;
+    }
+    throw new Error('walkNested: fell off the last level');
+  }
+
+  /** Guest-physical to host-physical through the nested TLB or an EPT walk. Sets nestedHpa/Size/Writable. */
+  private nestedTranslate(gpa: number, write: boolean): number {
+    const c = this.counters;
+    const ntlb = this.ntlb;
+    if (ntlb.valid > 0) {
+      for (let s = 0; s < 3; s++) {
+        if (ntlb.sizeCount[s] === 0) continue;
+        const way = ntlb.lookup(Math.floor(gpa / POW2[s]), s);
+        if (way >= 0 && (!write || ntlb.flags[way] & WRITABLE)) {
+          c.ntlbHits++;
+          this.nestedHpa = ntlb.value[way] * 4096 + (gpa & OFFSET_MASK[s]);
+          this.nestedSize = s as PageSize;
+          this.nestedWritable = (ntlb.flags[way] & WRITABLE) !== 0;
+          return 0;
+        }
+      }
+    }
+    c.ntlbMisses++;
+    const ept = this.space.ept as PageTable;
+    let cycles = 0;
+    let t = ept.root;
+    let level = 4;
+    for (let L = 2; L <= 4; L++) {
+      const psc = this.hostPsc[L];
+      if (psc.valid === 0) continue;
+      const way = psc.lookup(Math.floor(gpa / LEVEL_SPAN[L]), 0);
+      if (way >= 0) {
+        c.pscHits++;
+        t = psc.value[way];
+        level = L - 1;
+        break;
+      }
+    }
+    const entries = ept.entry;
+    for (; level >= 1; level--) {
+      const slot = t * ENTRIES + ((gpa / LEVEL_SPAN[level]) & 511);
+      cycles += this.walkRef(ept.frameOf(t) * 4096 + (slot & 511) * 8, false);
+      const e = entries[slot];
+      const f = e & 7;
+      if (!(f & PteFlag.Present)) return cycles + this.eptFault(gpa, write);
+      const payload = (e - f) / 8;
+      if (level === 1 || f & PteFlag.Huge) {
+        if (write && !(f & PteFlag.Writable)) return cycles + this.eptFault(gpa, write);
+        const size = (level - 1) as PageSize;
+        const span = POW2[size];
+        this.nestedHpa = payload * 4096 + (gpa & (span - 1));
+        this.nestedSize = size;
+        this.nestedWritable = (f & PteFlag.Writable) !== 0;
+        ntlb.insert(Math.floor(gpa / span), size, payload, this.nestedWritable ? WRITABLE : 0);
+        return cycles;
+      }
+      if (level >= 2) this.hostPsc[level].insert(Math.floor(gpa / LEVEL_SPAN[level]), 0, payload, 0);
+      t = payload;
+    }
+    throw new Error('nestedTranslate: fell off the last level');
+  }
+
+  private guestFault(gva: number, write: boolean): number {
+    this.counters.guestFaults++;
+    this.faulted = true;
+    const cost = this.space.faults.guestPageFault(gva, write);
+    this.counters.faultCycles += cost;
+    return cost;
+  }
+
+  private eptFault(gpa: number, write: boolean): number {
+    this.counters.eptViolations++;
+    this.faulted = true;
+    const cost = this.space.faults.eptViolation(gpa, write);
+    this.counters.faultCycles += cost;
+    return cost;
+  }
+
+  /** One page-walk reference to host-physical `hpa`, through the data caches. */
+  private walkRef(hpa: number, guestDimension: boolean): number {
+    const c = this.counters;
+    c.walkRefs++;
+    if (guestDimension) c.walkRefsGuest++;
+    else c.walkRefsHost++;
+    const line = Math.floor(hpa / 64);
+    this.lastLine = -1;
+    const l1d = this.l1d;
+    if (l1d !== null && l1d.access(line, false)) {
+      c.walkRefsL1d++;
+      return l1d.latency;
+    }
+    const l2 = this.l2cache;
+    if (l2 !== null && l2.access(line, false)) {
+      c.walkRefsL2++;
+      return l2.latency;
+    }
+    const llc = this.llc;
+    if (llc !== null) {
+      if (llc.access(line, false)) {
+        c.walkRefsLlc++;
+        return llc.latency;
+      }
+      this.noteLlcEviction(llc);
+    }
+    const tier = this.tierMap.tierOfFrame(Math.floor(line / 64));
+    c.walkRefsMem[tier]++;
+    return this.llcLatency + this.memoryLatency(tier, line);
+  }
+
+  /** One data line through L1D, L2, LLC and memory. */
+  private dataLine(line: number, write: boolean): number {
+    const c = this.counters;
+    if (line === this.lastLine && (!write || this.lastLineDirty)) {
+      // The line of the previous access is most recently used in the first level: a hit there.
+      if (this.l1d !== null) c.dataL1dHits++;
+      else c.dataLlcHits++;
+      return this.lineHitLatency;
+    }
+    // Without any cache model nothing is ever a hit, so the repeat shortcut stays off.
+    this.lastLine = this.llc !== null ? line : -1;
+    this.lastLineDirty = write;
+    const l1d = this.l1d;
+    if (l1d !== null && l1d.access(line, write)) {
+      c.dataL1dHits++;
+      return l1d.latency;
+    }
+    const l2 = this.l2cache;
+    if (l2 !== null && l2.access(line, write)) {
+      c.dataL2Hits++;
+      return l2.latency;
+    }
+    const llc = this.llc;
+    if (llc !== null) {
+      if (llc.access(line, write)) {
+        c.dataLlcHits++;
+        return llc.latency;
+      }
+      this.noteLlcEviction(llc);
+    }
+    const tier = this.tierMap.tierOfFrame(Math.floor(line / 64));
+    c.dataMem[tier]++;
+    return this.llcLatency + this.memoryLatency(tier, line);
+  }
+
+  /** Read latency of a line from its tier: sequential when within one media line of the tier's previous access. */
+  private memoryLatency(tier: number, line: number): number {
+    const t = this.tiers[tier];
+    const prev = this.lastTierLine[tier];
+    this.lastTierLine[tier] = line;
+    const linesPerMedia = t.mediaLine / 64;
+    const d = line - prev;
+    return d >= 0 && d <= linesPerMedia ? t.seqReadCycles : t.randReadCycles;
+  }
+
+  private noteLlcEviction(llc: DataCache): void {
+    const victim = llc.evictedDirtyLine;
+    if (victim < 0) return;
+    const tier = this.tierMap.tierOfFrame(Math.floor(victim / 64));
+    this.counters.writebacks[tier]++;
+    this.counters.mediaBytesWritten[tier] += this.tiers[tier].mediaLine;
+  }
+
+  // ---- Invalidation (TlbInvalidator) ----
+
+  /** INVLPG: drop the translations of one guest-virtual page (every size) and the guest PSCs (Intel SDM: INVLPG invalidates all paging-structure-cache entries of the current PCID). */
+  invalidatePage(gva: number): void {
+    const c = this.counters;
+    c.flushPage++;
+    c.flushCycles += this.cpu.invlpgCycles;
+    for (const arr of [this.l1, this.l2]) {
+      for (const a of arr) for (const s of a.sizes) a.cache.invalidate(Math.floor(gva / POW2[s]), s);
+    }
+    for (let L = 2; L <= 4; L++) this.guestPsc[L].flush();
+    this.fastBase = this.fastLimit = -1;
+  }
+
+  /** Everything cached for this VM: TLBs, both dimensions' PSCs and the nested TLB (INVEPT/INVVPID single-context). */
+  flushVm(): void {
+    this.counters.flushVm++;
+    this.counters.flushCycles += this.cpu.flushVmCycles;
+    this.dropAll();
+  }
+
+  flushAll(): void {
+    this.counters.flushAll++;
+    this.counters.flushCycles += this.cpu.flushAllCycles;
+    this.dropAll();
+  }
+
+  private dropAll(): void {
+    for (const a of this.l1) a.cache.flush();
+    for (const a of this.l2) a.cache.flush();
+    for (let L = 2; L <= 4; L++) {
+      this.guestPsc[L].flush();
+      this.hostPsc[L].flush();
+    }
+    this.ntlb.flush();
+    this.fastBase = this.fastLimit = -1;
+  }
+
+  /** Whether some TLB array holds a translation for `gva` (for tests; no LRU update). */
+  tlbHolds(gva: number): boolean {
+    for (const arr of [this.l1, this.l2]) {
+      for (const a of arr) for (const s of a.sizes) if (a.cache.peek(Math.floor(gva / POW2[s]), s) >= 0) return true;
+    }
+    return false;
+  }
+
+  /** Empty the private data caches (for cold-walk measurements). */
+  clearCaches(): void {
+    this.l1d?.clear();
+    this.l2cache?.clear();
+    this.lastLine = -1;
+  }
+}
+
+export { PAGE_SIZE_SHIFT };

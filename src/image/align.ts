@@ -1,0 +1,153 @@
+/**
+ * Aligning a set of images (dedup.md §1.3-§1.4): plan the global library map over the set, write
+ * one linker script per image and relink it with ld in the aligned layout; optionally link
+ * randomised ASLR instances and rewrite them through trampoline tables.
+ *
+ * Inputs are Unikraft-style build directories: an image plus `build/lib*.o`. The libraries an
+ * image links are found by attribution (in address order, which is the compact link order). When
+ * the same library comes from several build directories, the first one's object is used for every
+ * image (the authors' "copy_objs" step, which makes a library byte-identical everywhere).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InputError } from '../base/errors.ts';
+import { Rng } from '../base/rng.ts';
+import { readElf } from './elf.ts';
+import { attributeLibraries, findObjectDir, readLibraryObjects } from './attribution.ts';
+import { aslrScript, alignedScript } from './linker-script.ts';
+import { IMAGE_BASE, objectSizes, planAlignment, regionSize, type AlignmentPlan, type ObjectSizes } from './planner.ts';
+import { LDFLAGS, runJobs } from './toolchain.ts';
+import { rewriteForAslr, trampolineTableSize, type RewriteStats } from './trampoline.ts';
+
+export interface AlignInput {
+  name: string;
+  /** Libraries in link order (the application library last). */
+  libraries: string[];
+}
+
+export interface LinkedImage {
+  name: string;
+  elf: string;
+  instance: number;
+  /** Libraries in layout order. */
+  libraries: string[];
+  trampolines?: RewriteStats;
+}
+
+const objPaths = (objDir: string, libs: string[]): string[] => libs.map((l) => path.join(objDir, `lib${l}.o`));
+
+function librarySizes(objDir: string, libs: Iterable<string>): Map<string, ObjectSizes> {
+  const sizes = new Map<string, ObjectSizes>();
+  for (const l of libs) sizes.set(l, objectSizes(readElf(path.join(objDir, `lib${l}.o`))));
+  return sizes;
+}
+
+/** Link every input in the aligned layout into `outDir/<name>.elf`; objects come from `objDir`. */
+export function linkAligned(inputs: AlignInput[], objDir: string, outDir: string): { plan: AlignmentPlan; images: LinkedImage[] } {
+  fs.mkdirSync(outDir, { recursive: true });
+  const sizes = librarySizes(objDir, new Set(inputs.flatMap((i) => i.libraries)));
+  const plan = planAlignment(inputs, sizes);
+  const images: LinkedImage[] = [];
+  const jobs = inputs.map((a) => {
+    const elf = path.join(outDir, `${a.name}.elf`);
+    const lds = path.join(outDir, `${a.name}.lds`);
+    fs.writeFileSync(lds, alignedScript(plan, a.libraries));
+    images.push({ name: a.name, elf, instance: 0, libraries: a.libraries });
+    return { output: elf, argv: ['ld', ...LDFLAGS, '-T', lds, '-o', elf, ...objPaths(objDir, a.libraries)] };
+  });
+  runJobs(jobs, outDir);
+  return { plan, images };
+}
+
+/**
+ * Link `instances` randomised ASLR instances of every input into `outDir/<name>.<i>.elf` and rewrite
+ * them through trampoline tables. The library order of instance i of image n comes from
+ * `seed` forked by "aslr/<n>/<i>"; the last library (the application) stays last, as the authors do.
+ */
+export function linkAslr(inputs: AlignInput[], objDir: string, outDir: string, instances: number, seed: number): LinkedImage[] {
+  fs.mkdirSync(outDir, { recursive: true });
+  const libs = new Set(inputs.flatMap((i) => i.libraries));
+  const sizes = librarySizes(objDir, libs);
+  const tables = new Map<string, number>();
+  for (const l of libs) tables.set(l, trampolineTableSize(readElf(path.join(objDir, `lib${l}.o`))));
+  const rng = new Rng(seed);
+  const images: LinkedImage[] = [];
+  const jobs: { output: string; argv: string[] }[] = [];
+  for (const a of inputs) {
+    for (let i = 0; i < instances; i++) {
+      const order = rng.fork(`aslr/${a.name}/${i}`).shuffle(a.libraries.slice(0, -1));
+      order.push(a.libraries[a.libraries.length - 1]);
+      const elf = path.join(outDir, `${a.name}.${i}.elf`);
+      const lds = path.join(outDir, `${a.name}.${i}.lds`);
+      fs.writeFileSync(lds, aslrScript(IMAGE_BASE, order.map((l) => ({ name: l, sizes: sizes.get(l)!, tableSize: tables.get(l)! })), regionSize));
+      images.push({ name: a.name, elf, instance: i, libraries: order });
+      // --emit-relocs keeps the final relocations, which tell the rewriter which fields are addresses;
+      // the second link, without them, is the instance itself (same loaded bytes, smaller file).
+      jobs.push({ output: `${elf}.rel`, argv: ['ld', ...LDFLAGS, '--emit-relocs', '-T', lds, '-o', `${elf}.rel`, ...objPaths(objDir, order)] });
+      jobs.push({ output: elf, argv: ['ld', ...LDFLAGS, '-T', lds, '-o', elf, ...objPaths(objDir, order)] });
+    }
+  }
+  runJobs(jobs, outDir);
+  for (const img of images) {
+    img.trampolines = rewriteForAslr(`${img.elf}.rel`, img.elf, img.libraries);
+    fs.rmSync(`${img.elf}.rel`);
+  }
+  return images;
+}
+
+export interface AlignedResult {
+  source: string;
+  elf: string;
+  instance: number;
+  variant: 'aligned' | 'aligned-aslr';
+  before: { fileBytes: number; virtualBytes: number };
+  after: { fileBytes: number; virtualBytes: number };
+}
+
+function sizesOf(file: string): { fileBytes: number; virtualBytes: number } {
+  const elf = readElf(file);
+  return { fileBytes: elf.bytes.length, virtualBytes: elf.segments.filter((s) => s.type === 1).reduce((n, s) => n + s.memsz, 0) };
+}
+
+/**
+ * Align existing images (each with a `build/lib*.o` next to it, or one shared `objDir`) into
+ * `outDir`, which receives `build/` (the objects used), the aligned images and their scripts.
+ */
+export function alignImages(
+  elfs: string[],
+  options: { outDir: string; objDir?: string; aslrInstances?: number; seed?: number },
+): { plan: AlignmentPlan; images: AlignedResult[] } {
+  const outDir = path.resolve(options.outDir);
+  const build = path.join(outDir, 'build');
+  fs.mkdirSync(build, { recursive: true });
+  const inputs: AlignInput[] = [];
+  const names = new Set<string>();
+  for (const elfPath of elfs) {
+    const objDir = options.objDir ?? findObjectDir(elfPath);
+    if (!objDir) throw new InputError(elfPath, 'no build/lib*.o next to the image (give --objs DIR)');
+    const ranges = attributeLibraries(readElf(elfPath), readLibraryObjects(objDir));
+    const order: string[] = [];
+    for (const r of [...ranges].sort((a, b) => a.start - b.start)) if (r.kind === 'text' && !order.includes(r.library)) order.push(r.library);
+    if (order.length === 0) throw new InputError(elfPath, `no library of ${objDir} found in the image's symbols`);
+    for (const l of order) {
+      const dst = path.join(build, `lib${l}.o`);
+      if (!fs.existsSync(dst)) fs.copyFileSync(path.join(objDir, `lib${l}.o`), dst);
+    }
+    let name = path.basename(elfPath).replace(/\.elf$/, '');
+    while (names.has(name)) name += '_';
+    names.add(name);
+    inputs.push({ name, libraries: order });
+  }
+  const { plan, images } = linkAligned(inputs, build, outDir);
+  const aslr = options.aslrInstances ? linkAslr(inputs, build, path.join(outDir, 'aslr'), options.aslrInstances, options.seed ?? 1) : [];
+  const sourceOf = (name: string): string => elfs[inputs.findIndex((i) => i.name === name)];
+  const results: AlignedResult[] = [...images, ...aslr].map((img) => ({
+    source: sourceOf(img.name),
+    elf: img.elf,
+    instance: img.instance,
+    variant: img.trampolines ? 'aligned-aslr' : 'aligned',
+    before: sizesOf(sourceOf(img.name)),
+    after: sizesOf(img.elf),
+  }));
+  return { plan, images: results };
+}

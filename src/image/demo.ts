@@ -1,0 +1,279 @@
+/**
+ * The demo image set builder (`unimem image demo`, `buildDemoSet`).
+ *
+ * 1. Generate the libraries' bulk C (demo-gen.ts) and compile every library, Unikraft-style, into
+ *    one relocatable object `build/lib<name>.o` (gcc per source file, then `ld -r`), in the default
+ *    build and in the DCE build (-ffunction-sections -fdata-sections). Objects are cached under the
+ *    OS temporary directory, keyed by the content hash of everything they depend on.
+ * 2. Link every application image with ld: compact (Unikraft's layout), DCE (compact + --gc-sections),
+ *    aligned (global library map, one generated script per image) and aligned-with-ASLR instances
+ *    (shuffled library order, trampoline tables written by the rewriter).
+ * 3. Run every image (each is a static Linux executable) and check all variants print the same line.
+ *
+ * Directory layout (Unikraft-like: each variant directory holds its images and a build/ of objects):
+ *
+ *   DIR/manifest.json
+ *   DIR/compact/build/lib<name>.o   default-build objects     DIR/compact/<app>.elf
+ *   DIR/dce/build/lib<name>.o       DCE-build objects         DIR/dce/<app>.elf
+ *   DIR/aligned/build -> ../compact/build                     DIR/aligned/<app>.elf, <app>.lds
+ *   DIR/aligned-aslr/build -> ../compact/build                DIR/aligned-aslr/<app>.<i>.elf, .lds
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { InputError } from '../base/errors.ts';
+import { readElf, SHF_ALLOC } from './elf.ts';
+import { DEMO_ROOT, loadDemoSpec, type DemoSpec } from './demo-spec.ts';
+import { generateAppMain, generateLibrarySource } from './demo-gen.ts';
+import { compactScript } from './linker-script.ts';
+import { IMAGE_BASE, type AlignmentPlan } from './planner.ts';
+import { buildKey, CFLAGS, DCE_CFLAGS, LDFLAGS, runJobs } from './toolchain.ts';
+import { linkAligned, linkAslr } from './align.ts';
+import type { RewriteStats } from './trampoline.ts';
+
+export type BuildVariant = 'default' | 'dce';
+export type ImageVariant = 'compact' | 'dce' | 'aligned' | 'aligned-aslr';
+export const IMAGE_VARIANTS: ImageVariant[] = ['compact', 'dce', 'aligned', 'aligned-aslr'];
+
+export interface DemoOptions {
+  /** Where to put the set; default: a cache directory under the OS temporary directory. */
+  outDir?: string;
+  /** Builds to produce: 'default' gives compact, aligned and ASLR images; 'dce' the DCE images. */
+  variants?: BuildVariant[];
+  /** Number of applications (the first N of demo/demo.json); at least 2. Default: all. */
+  count?: number;
+  /** Randomised ASLR instances per application (0: none). Default 1. */
+  aslrInstances?: number;
+  /** Seed of the ASLR library orders. */
+  seed?: number;
+}
+
+export interface DemoImage {
+  /** Application name. */
+  name: string;
+  variant: ImageVariant;
+  /** ASLR instance number (aligned-aslr only), else 0. */
+  instance: number;
+  /** Absolute path of the ELF executable. */
+  elf: string;
+  /** Directory of the per-library objects it was linked from. */
+  objDir: string;
+  /** Libraries in the order they are laid out in the image (link order; shuffled for ASLR). */
+  libraries: string[];
+  /** What the image prints when run (the same for every variant of one application). */
+  output: string;
+  /** Trampoline statistics (aligned-aslr only). */
+  trampolines?: RewriteStats;
+}
+
+export interface DemoManifest {
+  magic: 'unimem-demo-manifest';
+  version: 1;
+  /** Content hash of the inputs and options; a directory is reused only under the same key. */
+  key: string;
+  dir: string;
+  seed: number;
+  images: DemoImage[];
+  /** The global library map of the aligned images (absent without the default build). */
+  plan?: AlignmentPlan;
+}
+
+const MANIFEST = 'manifest.json';
+
+function resolveOptions(o: DemoOptions, spec: DemoSpec): Required<Omit<DemoOptions, 'outDir'>> {
+  const count = o.count ?? spec.apps.length;
+  if (!Number.isInteger(count) || count < 2 || count > spec.apps.length) {
+    throw new InputError('demo', `count must be an integer in 2..${spec.apps.length}, got ${o.count}`);
+  }
+  return {
+    variants: (['default', 'dce'] as BuildVariant[]).filter((v) => (o.variants ?? ['default', 'dce']).includes(v)),
+    count,
+    aslrInstances: o.aslrInstances ?? 1,
+    seed: o.seed ?? 1,
+  };
+}
+
+/** Where `buildDemoSet` caches a set built with these options when no outDir is given. */
+export function defaultDemoDir(options: DemoOptions = {}): string {
+  const spec = loadDemoSpec();
+  return path.join(os.tmpdir(), `unimem-demo-${buildKey(DEMO_ROOT, { images: resolveOptions(options, spec) })}`);
+}
+
+/** Read a manifest written by `buildDemoSet`, with absolute paths. */
+export function readManifest(dir: string): DemoManifest {
+  const file = path.join(dir, MANIFEST);
+  let m: DemoManifest;
+  try {
+    m = JSON.parse(fs.readFileSync(file, 'utf8')) as DemoManifest;
+  } catch (e) {
+    throw new InputError(file, `cannot read the demo manifest (${(e as Error).message})`);
+  }
+  if (m.magic !== 'unimem-demo-manifest' || m.version !== 1) throw new InputError(file, 'not a unimem demo manifest (bad magic or version)');
+  const abs = path.resolve(dir);
+  return { ...m, dir: abs, images: m.images.map((i) => ({ ...i, elf: path.join(abs, i.elf), objDir: path.join(abs, i.objDir) })) };
+}
+
+function cachedManifest(dir: string, key: string): DemoManifest | undefined {
+  if (!fs.existsSync(path.join(dir, MANIFEST))) return undefined;
+  try {
+    const m = readManifest(dir);
+    if (m.key === key && m.images.every((i) => fs.existsSync(i.elf))) return m;
+  } catch {
+    // an unreadable old manifest is rebuilt
+  }
+  return undefined;
+}
+
+/** Compile every library in one build variant into `lib<name>.o` files (cached by content). */
+function buildObjects(spec: DemoSpec, variant: BuildVariant): string {
+  const key = buildKey(DEMO_ROOT, { objects: variant });
+  const dir = path.join(os.tmpdir(), `unimem-objs-${variant}-${key}`);
+  if (fs.existsSync(path.join(dir, 'done'))) return dir;
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  const jobs: { output: string; argv: string[] }[] = [];
+  const parts = new Map<string, string[]>();
+  // Sources are compiled from inside src/ by relative name (`<lib>/<file>.c`), so the file symbol in
+  // each object names its library and no build path leaks into the objects.
+  const srcRoot = path.join(tmp, 'src');
+  for (const lib of spec.libraries.values()) {
+    const srcDir = path.join(srcRoot, lib.name);
+    fs.mkdirSync(srcDir, { recursive: true });
+    const sources: string[] = [];
+    for (const f of lib.sources) sources.push(writeText(path.join(srcDir, path.basename(f)), fs.readFileSync(f, 'utf8')));
+    const gen = generateLibrarySource(spec, lib);
+    if (gen) sources.push(writeText(path.join(srcDir, 'gen.c'), gen));
+    if (lib.isApp) sources.push(writeText(path.join(srcDir, 'main.c'), generateAppMain(spec, lib.name.slice(4))));
+    const objs: string[] = [];
+    sources.forEach((src, i) => {
+      const o = path.join(srcDir, `${i}.o`);
+      objs.push(o);
+      const flags = variant === 'dce' ? [...CFLAGS, ...DCE_CFLAGS] : CFLAGS;
+      const rel = path.relative(srcRoot, src);
+      jobs.push({ output: o, argv: ['gcc', ...flags, `-frandom-seed=${rel}`, '-I', path.join(DEMO_ROOT, 'include'), '-c', rel, '-o', o] });
+    });
+    parts.set(lib.name, objs);
+  }
+  // Largest first, so the parallel build is not left waiting on one big file at the end.
+  const weight = (j: { argv: string[] }): number => fs.statSync(path.join(srcRoot, j.argv[j.argv.length - 3])).size;
+  jobs.sort((a, b) => weight(b) - weight(a));
+  runJobs(jobs, srcRoot);
+  const build = path.join(tmp, 'build');
+  fs.mkdirSync(build);
+  runJobs(
+    [...parts].map(([name, objs]) => ({ output: '', argv: ['ld', '-r', '-o', path.join(build, `lib${name}.o`), ...objs] })),
+    tmp,
+  );
+  fs.writeFileSync(path.join(tmp, 'done'), '');
+  publish(tmp, dir);
+  return dir;
+}
+
+function writeText(file: string, text: string): string {
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+/** Move a finished build into place; if another process won the race, keep theirs. */
+function publish(tmp: string, dir: string): void {
+  try {
+    fs.renameSync(tmp, dir);
+  } catch {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function runImage(elf: string): string {
+  try {
+    return execFileSync(elf, [], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    throw new Error(`demo image ${elf} did not run cleanly: ${(e as Error).message}`);
+  }
+}
+
+/** Every loaded section must be one the layout names: anything else would be an orphan placed by ld. */
+function checkNoOrphans(elf: string, allowed: RegExp): void {
+  for (const s of readElf(elf).sections) {
+    if (s.flags & SHF_ALLOC && !allowed.test(s.name)) throw new Error(`${elf}: unexpected loaded section ${s.name}`);
+  }
+}
+
+/**
+ * Build (or reuse) the demo set. Synchronous; the first build takes seconds (compiles), later calls
+ * with the same inputs return the cached manifest at once.
+ */
+export function buildDemoSet(options: DemoOptions = {}): DemoManifest {
+  const spec = loadDemoSpec();
+  const opts = resolveOptions(options, spec);
+  const key = buildKey(DEMO_ROOT, { images: opts });
+  const dir = path.resolve(options.outDir ?? defaultDemoDir(options));
+  const cached = cachedManifest(dir, key);
+  if (cached) return cached;
+
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  const apps = spec.apps.slice(0, opts.count);
+  const images: DemoImage[] = [];
+  const relImage = (img: DemoImage): DemoImage => ({ ...img, elf: path.relative(tmp, img.elf), objDir: path.relative(tmp, img.objDir) });
+  const objPaths = (objDir: string, libs: string[]): string[] => libs.map((l) => path.join(objDir, `lib${l}.o`));
+  let plan: AlignmentPlan | undefined;
+
+  for (const variant of opts.variants) {
+    const objRoot = buildObjects(spec, variant);
+    const imgVariant: ImageVariant = variant === 'default' ? 'compact' : 'dce';
+    const vdir = path.join(tmp, imgVariant);
+    const objDir = path.join(vdir, 'build');
+    fs.mkdirSync(objDir, { recursive: true });
+    for (const lib of spec.libraries.values()) {
+      const src = path.join(objRoot, 'build', `lib${lib.name}.o`);
+      const dst = path.join(objDir, `lib${lib.name}.o`);
+      try {
+        fs.linkSync(src, dst);
+      } catch {
+        fs.copyFileSync(src, dst);
+      }
+    }
+    const script = writeText(path.join(vdir, 'link.lds'), compactScript(IMAGE_BASE));
+    const jobs = apps.map((a) => {
+      const elf = path.join(vdir, `${a.name}.elf`);
+      const gc = variant === 'dce' ? ['--gc-sections'] : [];
+      images.push({ name: a.name, variant: imgVariant, instance: 0, elf, objDir, libraries: a.linkOrder, output: '' });
+      return { output: elf, argv: ['ld', ...LDFLAGS, ...gc, '-T', script, '-o', elf, ...objPaths(objDir, a.linkOrder)] };
+    });
+    runJobs(jobs, vdir);
+    if (variant !== 'default') continue;
+
+    // The aligned layout and the ASLR instances use the default-build objects.
+    const inputs = apps.map((a) => ({ name: a.name, libraries: a.linkOrder }));
+    const adir = path.join(tmp, 'aligned');
+    fs.mkdirSync(adir);
+    fs.symlinkSync('../compact/build', path.join(adir, 'build'));
+    const aligned = linkAligned(inputs, objDir, adir);
+    plan = aligned.plan;
+    for (const img of aligned.images) images.push({ ...img, variant: 'aligned', objDir: path.join(adir, 'build'), output: '' });
+    if (opts.aslrInstances > 0) {
+      const sdir = path.join(tmp, 'aligned-aslr');
+      fs.mkdirSync(sdir);
+      fs.symlinkSync('../compact/build', path.join(sdir, 'build'));
+      for (const img of linkAslr(inputs, objDir, sdir, opts.aslrInstances, opts.seed)) {
+        images.push({ ...img, variant: 'aligned-aslr', objDir: path.join(sdir, 'build'), output: '' });
+      }
+    }
+  }
+
+  for (const img of images) {
+    checkNoOrphans(img.elf, /^(\.text|\.rodata|\.data|\.bss|\.ind)(\..+)?$|^\.uk_inittab$/);
+    img.output = runImage(img.elf);
+  }
+  for (const img of images) {
+    const ref = images.find((i) => i.name === img.name)!;
+    if (img.output !== ref.output) throw new Error(`${img.elf} printed ${JSON.stringify(img.output)}, ${ref.elf} printed ${JSON.stringify(ref.output)}`);
+  }
+  const manifest: DemoManifest = { magic: 'unimem-demo-manifest', version: 1, key, dir: '.', seed: opts.seed, images: images.map(relImage), plan };
+  fs.writeFileSync(path.join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+  if (options.outDir) fs.rmSync(dir, { recursive: true, force: true });
+  publish(tmp, dir);
+  return readManifest(dir);
+}

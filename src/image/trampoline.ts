@@ -1,0 +1,167 @@
+/**
+ * Trampoline tables for ASLR (dedup.md §1.4, after the authors' `aslr/binary_rewriter.py`;
+ * the slot format follows their SLT v2 for calls and v1 for everything else).
+ *
+ * Each ASLR instance places libraries in its own random order. A library's bytes would then differ
+ * between instances wherever an instruction reaches outside the library. The rewriter finds those
+ * instructions (decoded with iced-x86) and sends each through a slot of the library's own table
+ * `.ind.<lib>`, which sits at a fixed distance after the library's region:
+ *
+ *   site in the library (same bytes in every instance)      slot in .ind.<lib> (per instance)
+ *   call rel32 X          ->  call slot                       jmp X
+ *   jmp rel32 X / jcc X   ->  jmp slot / jcc slot             jmp X
+ *   other (rip-relative,  ->  jmp slot; nop...                copy of the instruction, its rip
+ *   absolute address)                                         displacement adjusted; jmp back
+ *
+ * Slots are numbered in instruction order, so the site-to-slot displacement depends only on the
+ * library's own layout: the library's pages are byte-identical in every instance, and only the
+ * table pages (and data) are private.
+ *
+ * Which instructions reach outside: a near branch or a RIP-relative operand whose target is outside
+ * the library's text+rodata region (decoder), or any field holding an absolute address (an
+ * R_X86_64_32/32S/64 relocation kept by `ld --emit-relocs`). The table size is computed beforehand
+ * from the library object alone, with the same rules applied to its symbols, so it is the same for
+ * every instance.
+ */
+import * as fs from 'node:fs';
+import {
+  readElf,
+  R_X86_64_32,
+  R_X86_64_32S,
+  R_X86_64_64,
+  SHN_ABS,
+  SHN_UNDEF,
+  type ElfFile,
+  type ElfSection,
+} from './elf.ts';
+import { inputSectionKind, PAGE, alignUp } from './planner.ts';
+import { sweep, type DecodedInstruction } from './x86.ts';
+
+const isAbsolute = (type: number): boolean => type === R_X86_64_32 || type === R_X86_64_32S || type === R_X86_64_64;
+const slotBytes = (ins: DecodedInstruction): number => (ins.branch !== null ? 5 : ins.length + 5);
+
+export interface RewriteStats {
+  /** Instructions sent through a table slot. */
+  sites: number;
+  branches: number;
+  ripRelative: number;
+  absolute: number;
+  /** Table bytes used (slots), over all libraries. */
+  tableBytes: number;
+}
+
+/** Relocation offsets and types of one code section, sorted by offset. */
+function codeRelocs(elf: ElfFile, text: ElfSection): { offset: number; type: number; symbol: number }[] {
+  const list = elf.relocations.filter((r) => r.target === text.index).flatMap((r) => r.relocations);
+  return list.sort((a, b) => a.offset - b.offset);
+}
+
+/**
+ * Table size (page-rounded) a library needs, from its relocatable object: one slot per instruction
+ * whose relocations point outside its text and rodata or hold an absolute address.
+ */
+export function trampolineTableSize(obj: ElfFile): number {
+  let bytes = 0;
+  for (const text of obj.sections) {
+    if (inputSectionKind(text.name) !== 'text' || text.size === 0) continue;
+    const relocs = codeRelocs(obj, text);
+    const outside = relocs.filter((r) => {
+      if (isAbsolute(r.type)) return true;
+      const sym = obj.symbols[r.symbol];
+      if (!sym || sym.shndx === SHN_UNDEF || sym.shndx === SHN_ABS || sym.shndx >= obj.sections.length) return true;
+      const k = inputSectionKind(obj.sections[sym.shndx].name);
+      return k !== 'text' && k !== 'rodata';
+    });
+    let i = 0;
+    sweep(obj.bytes.subarray(text.offset, text.offset + text.size), 0, (ins) => {
+      while (i < outside.length && outside[i].offset < ins.ip) i++;
+      if (i < outside.length && outside[i].offset < ins.ip + ins.length) bytes += slotBytes(ins);
+    });
+  }
+  return alignUp(Math.max(bytes, 1), PAGE);
+}
+
+function writeJmp(buf: Uint8Array, at: number, fromIp: number, toIp: number, opcode: number[] = [0xe9]): void {
+  const rel = toIp - (fromIp + opcode.length + 4);
+  if (rel < -0x80000000 || rel > 0x7fffffff) throw new Error(`branch from 0x${fromIp.toString(16)} to 0x${toIp.toString(16)} out of rel32 range`);
+  buf.set(opcode, at);
+  new DataView(buf.buffer, buf.byteOffset + at + opcode.length, 4).setInt32(0, rel, true);
+}
+
+function sectionByName(elf: ElfFile, name: string): ElfSection | undefined {
+  return elf.sections.find((s) => s.name === name);
+}
+
+/**
+ * Rewrite one ASLR instance. `relocFile` is the instance linked with --emit-relocs (analysed),
+ * `outFile` the same link without them (patched in place): identical loaded bytes, smaller file.
+ */
+export function rewriteForAslr(relocFile: string, outFile: string, libraries: string[]): RewriteStats {
+  const elf = readElf(relocFile);
+  const out = fs.readFileSync(outFile);
+  const outElf = readElf(outFile);
+  const stats: RewriteStats = { sites: 0, branches: 0, ripRelative: 0, absolute: 0, tableBytes: 0 };
+  for (const lib of libraries) {
+    const text = sectionByName(elf, `.text.${lib}`);
+    const table = sectionByName(elf, `.ind.${lib}`);
+    if (!text || !table) throw new Error(`${relocFile}: library ${lib} has no .text/.ind section`);
+    const rodata = sectionByName(elf, `.rodata.${lib}`);
+    const lo = text.addr;
+    const hi = rodata && rodata.size > 0 ? rodata.addr + rodata.size : text.addr + text.size;
+    const outside = (a: number): boolean => a < lo || a >= hi;
+    const relocs = codeRelocs(elf, text);
+    const code = Uint8Array.from(elf.bytes.subarray(text.offset, text.offset + text.size));
+    const slots = new Uint8Array(table.size).fill(0xcc);
+    let used = 0;
+    let r = 0;
+    sweep(elf.bytes.subarray(text.offset, text.offset + text.size), text.addr, (ins) => {
+      let absolute = false;
+      while (r < relocs.length && relocs[r].offset < ins.ip) r++;
+      for (let k = r; k < relocs.length && relocs[k].offset < ins.ip + ins.length; k++) if (isAbsolute(relocs[k].type)) absolute = true;
+      const farBranch = ins.branch !== null && outside(ins.target);
+      const farRip = ins.ipRelAddress >= 0 && outside(ins.ipRelAddress);
+      if (!absolute && !farBranch && !farRip) return;
+      if (ins.invalid) throw new Error(`${relocFile}: undecodable instruction at 0x${ins.ip.toString(16)}`);
+      const need = slotBytes(ins);
+      if (used + need > slots.length) throw new Error(`${relocFile}: trampoline table of ${lib} overflows (${slots.length} bytes)`);
+      const slotIp = table.addr + used;
+      const at = ins.ip - text.addr;
+      if (ins.branch !== null && !absolute && !farRip) {
+        // Branch: the site now targets its slot; the slot jumps on to the instance's target.
+        const opcode = ins.branch === 'call' ? [0xe8] : ins.branch === 'jmp' ? [0xe9] : [0x0f, code[at + ins.length - 5]];
+        if (ins.length !== opcode.length + 4) throw new Error(`${relocFile}: unexpected ${ins.branch} encoding at 0x${ins.ip.toString(16)}`);
+        writeJmp(code, at, ins.ip, slotIp, opcode);
+        writeJmp(slots, used, slotIp, ins.target);
+        stats.branches++;
+      } else {
+        if (ins.length < 5) throw new Error(`${relocFile}: ${ins.length}-byte instruction at 0x${ins.ip.toString(16)} cannot hold a jmp`);
+        const copy = code.slice(at, at + ins.length);
+        if (ins.ipRelAddress >= 0) {
+          // Same target from the slot's address: displacement grows by the distance moved.
+          const dv = new DataView(copy.buffer, ins.displacementOffset, 4);
+          const disp = dv.getInt32(0, true) + (ins.ip - slotIp);
+          if (disp < -0x80000000 || disp > 0x7fffffff) throw new Error(`${relocFile}: displacement out of range in slot of 0x${ins.ip.toString(16)}`);
+          dv.setInt32(0, disp, true);
+        }
+        slots.set(copy, used);
+        writeJmp(slots, used + ins.length, slotIp + ins.length, ins.ip + ins.length);
+        writeJmp(code, at, ins.ip, slotIp);
+        code.fill(0x90, at + 5, at + ins.length);
+        if (farRip) stats.ripRelative++;
+        else stats.absolute++;
+      }
+      stats.sites++;
+      used += need;
+    });
+    stats.tableBytes += used;
+    const outText = sectionByName(outElf, `.text.${lib}`);
+    const outTable = sectionByName(outElf, `.ind.${lib}`);
+    if (!outText || !outTable || outText.addr !== text.addr || outTable.addr !== table.addr || outText.size !== text.size) {
+      throw new Error(`${outFile}: layout differs from ${relocFile}`);
+    }
+    out.set(code, outText.offset);
+    out.set(slots, outTable.offset);
+  }
+  fs.writeFileSync(outFile, out);
+  return stats;
+}

@@ -1,0 +1,3 @@
+/** The simulation layer, re-exported in dependency order. */
+export * from './vm.ts';
+export * from './host.ts';

@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { silentProgress } from '../../src/base/progress.ts';
+import { memorySystem } from '../../src/base/system.ts';
+import { main } from '../../src/cli/main.ts';
+import { findExperiment } from '../../src/experiments/index.ts';
+import { imageSizeExperiment } from '../../src/experiments/image-size.ts';
+
+test('image-size measures every variant and finds aligned images larger but far more shareable', () => {
+  const config = imageSizeExperiment.defaults(true);
+  const r = imageSizeExperiment.run(config, { seed: 1, progress: silentProgress });
+  const s = r.summary;
+  assert.ok(s.images >= 4 * 20);
+  assert.ok(s.alignedFileGrowth > 0 && s.alignedVirtualGrowth > 0, 'alignment inflates');
+  assert.ok(s.aslrFileGrowth > 0);
+  assert.ok(s.dceFileGrowth < 0, 'DCE shrinks');
+  assert.ok(s.alignedMergeablePages > s.compactMergeablePages);
+  assert.ok(s.aslrMergeablePages > s.compactMergeablePages);
+  const variants = r.tables.find((t) => t.name === 'variants')!;
+  assert.deepEqual(variants.rows.map((row) => row[0]), ['compact', 'dce', 'aligned', 'aligned-aslr']);
+  // Deterministic: a second run gives the same result.
+  assert.deepEqual(imageSizeExperiment.run(config, { seed: 1, progress: silentProgress }), r);
+});
+
+test('unimem run image-size --quick --json prints the result on standard output', async () => {
+  assert.ok(findExperiment('image-size'));
+  const sys = memorySystem();
+  assert.equal(await main(['run', 'image-size', '--quick', '--json'], sys), 0);
+  const out = JSON.parse(sys.stdout.join(''));
+  assert.equal(out.experiment, 'image-size');
+  assert.equal(typeof out.summary.alignedFileGrowth, 'number');
+});

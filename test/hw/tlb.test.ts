@@ -1,0 +1,160 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PageSize } from '../../src/base/units.ts';
+import { CPU_PRESETS, validateCpuPreset } from '../../src/hw/cpu.ts';
+import { DataCache } from '../../src/hw/cache.ts';
+import { FlatSpace } from '../../src/hw/flatspace.ts';
+import { resolveTier, TierMap, TIER_PRESETS } from '../../src/hw/tiers.ts';
+import { TranslationCache } from '../../src/hw/tlb.ts';
+import { Machine, VCpu } from '../../src/hw/vcpu.ts';
+
+test('LRU: a hit refreshes an entry, an insert evicts the least recently used way', () => {
+  const c = new TranslationCache('t', 4, 4);
+  for (const p of [1, 2, 3, 4]) c.insert(p, 0, p * 10, 1);
+  assert.deepEqual(c.lruOrder(0), [4, 3, 2, 1]);
+  assert.ok(c.lookup(1, 0) >= 0);
+  assert.deepEqual(c.lruOrder(0), [1, 4, 3, 2]);
+  c.insert(5, 0, 50, 1);
+  assert.equal(c.peek(2, 0), -1, 'page 2 was least recently used');
+  assert.deepEqual(c.lruOrder(0), [5, 1, 4, 3]);
+  assert.equal(c.value[c.peek(5, 0)], 50);
+});
+
+test('entries of different page sizes with the same number do not alias', () => {
+  const c = new TranslationCache('t', 8, 2);
+  c.insert(7, PageSize.Size4K, 1, 1);
+  assert.equal(c.lookup(7, PageSize.Size2M), -1);
+  c.insert(7, PageSize.Size2M, 2, 1);
+  assert.equal(c.value[c.lookup(7, PageSize.Size4K)], 1);
+  assert.equal(c.value[c.lookup(7, PageSize.Size2M)], 2);
+  assert.ok(c.invalidate(7, PageSize.Size4K));
+  assert.equal(c.lookup(7, PageSize.Size4K), -1);
+  assert.ok(c.lookup(7, PageSize.Size2M) >= 0);
+});
+
+function zen2Native() {
+  const cpu = CPU_PRESETS.zen2;
+  const tiers = new TierMap([resolveTier(TIER_PRESETS.ddr4, 0, cpu.clockGHz)], [1 << 30]);
+  const machine = new Machine(cpu, tiers);
+  const space = new FlatSpace({ guestPageSize: PageSize.Size4K, hostPageSize: null });
+  return { machine, space, vcpu: new VCpu(machine, space, 0) };
+}
+
+/** L2 TLB misses per pass over `pages` consecutive 4K pages, after a warm-up pass. */
+function l2MissesPerPass(pages: number): number {
+  const { space, vcpu } = zen2Native();
+  for (let pass = 0; pass < 2; pass++) for (let i = 0; i < pages; i++) vcpu.load(space.base + i * 4096, 8);
+  const before = vcpu.counters.l2TlbMisses;
+  for (let i = 0; i < pages; i++) vcpu.load(space.base + i * 4096, 8);
+  return vcpu.counters.l2TlbMisses - before;
+}
+
+test('TLB reach: a working set at the L2 TLB reach hits, one page more per set misses', () => {
+  const l2 = CPU_PRESETS.zen2.l2Tlb[0];
+  const sets = l2.entries / l2.ways;
+  assert.equal(l2MissesPerPass(l2.entries), 0, '2048 pages fit 128 sets x 16 ways exactly');
+  assert.equal(l2MissesPerPass(l2.entries - sets), 0);
+  // 17 pages per set under cyclic access: LRU evicts each page just before its reuse.
+  assert.equal(l2MissesPerPass(l2.entries + sets), l2.entries + sets);
+});
+
+test('invalidation: INVLPG drops one page, a VM flush drops this VM only, a full flush drops all', () => {
+  const cpu = CPU_PRESETS.zen2;
+  const tiers = new TierMap([resolveTier(TIER_PRESETS.ddr4, 0, cpu.clockGHz)], [1 << 30]);
+  const machine = new Machine(cpu, tiers);
+  const mk = (id: number) => {
+    const space = new FlatSpace({ guestPageSize: PageSize.Size4K, hostPageSize: PageSize.Size4K });
+    return { space, vcpu: new VCpu(machine, space, id) };
+  };
+  const a = mk(0);
+  const b = mk(1);
+  const pagesA = [0, 1, 2].map((i) => a.space.base + i * 4096);
+  const pagesB = [0, 1].map((i) => b.space.base + i * 4096);
+  for (const p of pagesA) a.vcpu.load(p, 8);
+  for (const p of pagesB) b.vcpu.load(p, 8);
+
+  a.vcpu.invalidatePage(pagesA[1]);
+  assert.equal(a.vcpu.tlbHolds(pagesA[1]), false);
+  assert.ok(a.vcpu.tlbHolds(pagesA[0]) && a.vcpu.tlbHolds(pagesA[2]));
+  assert.equal(a.vcpu.counters.flushPage, 1);
+  // The dropped page walks again; the others still hit.
+  const walks = a.vcpu.counters.walks;
+  a.vcpu.load(pagesA[0], 8);
+  assert.equal(a.vcpu.counters.walks, walks);
+  a.vcpu.load(pagesA[1], 8);
+  assert.equal(a.vcpu.counters.walks, walks + 1);
+
+  a.vcpu.flushVm();
+  assert.ok(pagesA.every((p) => !a.vcpu.tlbHolds(p)));
+  assert.ok(pagesB.every((p) => b.vcpu.tlbHolds(p)), 'the other VM keeps its translations');
+  assert.equal(a.vcpu.ntlb.valid, 0, 'a VM flush drops the nested TLB too');
+  assert.equal(a.vcpu.counters.flushVm, 1);
+
+  for (const p of pagesA) a.vcpu.load(p, 8);
+  machine.flushAll();
+  assert.ok([...pagesA.map((p) => a.vcpu.tlbHolds(p)), ...pagesB.map((p) => b.vcpu.tlbHolds(p))].every((h) => !h));
+  assert.equal(a.vcpu.counters.flushAll + b.vcpu.counters.flushAll, 2);
+  assert.ok(a.vcpu.counters.flushCycles > 0);
+});
+
+test('every CPU preset validates; a broken geometry is reported', () => {
+  for (const [name, p] of Object.entries(CPU_PRESETS)) assert.deepEqual(validateCpuPreset(p), [], name);
+  const broken = { ...CPU_PRESETS.zen2, l2Tlb: [{ entries: 2048, ways: 12, sizes: [PageSize.Size4K] }] };
+  assert.deepEqual(validateCpuPreset(broken), ['l2Tlb[0]: 2048 entries do not divide into 12 ways']);
+});
+
+test('data cache: LRU replacement and dirty write-backs', () => {
+  const c = new DataCache('c', 64 * 2, 2, 1); // one set, two ways
+  assert.equal(c.access(1, true), false);
+  assert.equal(c.access(2, false), false);
+  assert.equal(c.access(1, false), true);
+  assert.equal(c.access(3, false), false, 'evicts line 2, the LRU way');
+  assert.equal(c.evictedDirtyLine, -1, 'line 2 was clean');
+  assert.equal(c.contains(2), false);
+  c.access(4, false); // evicts line 1, which is dirty
+  assert.equal(c.evictedDirtyLine, 1);
+});
+
+test('tier latency: NVM random reads cost more than DRAM, sequential less than random', () => {
+  const clock = 2;
+  const dram = resolveTier(TIER_PRESETS.ddr4, 0, clock);
+  const nvm = resolveTier(TIER_PRESETS.optane, 1, clock);
+  assert.equal(nvm.randReadCycles, 610);
+  assert.equal(nvm.seqReadCycles, 338);
+  assert.ok(dram.randReadCycles < nvm.randReadCycles);
+  const map = new TierMap([dram, nvm], [100, 200]);
+  assert.equal(map.tierOfFrame(99), 0);
+  assert.equal(map.tierOfFrame(100), 1);
+  assert.equal(map.tierOfFrame(299), 1);
+});
+
+test('the hash-indexed LRU (wide arrays) behaves exactly like the scanning LRU', async () => {
+  const fc = await import('fast-check');
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('lookup' as const), page: fc.integer({ min: 0, max: 40 }), size: fc.integer({ min: 0, max: 2 }) }),
+    fc.record({ kind: fc.constant('insert' as const), page: fc.integer({ min: 0, max: 40 }), size: fc.integer({ min: 0, max: 2 }) }),
+    fc.record({ kind: fc.constant('invalidate' as const), page: fc.integer({ min: 0, max: 40 }), size: fc.integer({ min: 0, max: 2 }) }),
+    fc.record({ kind: fc.constant('flush' as const), page: fc.constant(0), size: fc.constant(0) }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 300 }), fc.constantFrom(1, 2, 4), (ops, sets) => {
+      const ways = 8;
+      const scan = new TranslationCache('scan', sets * ways, ways, 'scan');
+      const indexed = new TranslationCache('indexed', sets * ways, ways, 'indexed');
+      for (const o of ops) {
+        if (o.kind === 'lookup') assert.equal(scan.lookup(o.page, o.size) >= 0, indexed.lookup(o.page, o.size) >= 0);
+        else if (o.kind === 'insert') {
+          scan.insert(o.page, o.size, o.page * 3, 1);
+          indexed.insert(o.page, o.size, o.page * 3, 1);
+        } else if (o.kind === 'invalidate') assert.equal(scan.invalidate(o.page, o.size), indexed.invalidate(o.page, o.size));
+        else {
+          scan.flush();
+          indexed.flush();
+        }
+        assert.equal(scan.valid, indexed.valid);
+      }
+      for (let s = 0; s < sets; s++) assert.deepEqual(indexed.lruOrder(s), scan.lruOrder(s));
+    }),
+    { numRuns: 300, seed: 7 },
+  );
+});

@@ -1,0 +1,127 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PageSize } from '../../src/base/units.ts';
+import { CPU_PRESETS, type CpuPreset } from '../../src/hw/cpu.ts';
+import { FlatSpace } from '../../src/hw/flatspace.ts';
+import { resolveTier, TierMap, TIER_PRESETS } from '../../src/hw/tiers.ts';
+import { Machine, VCpu } from '../../src/hw/vcpu.ts';
+
+/** Zen 2 geometry with every translation cache optionally removed, for analytical walk counts. */
+function preset(opts: { psc: boolean; ntlb: boolean }): CpuPreset {
+  const base = CPU_PRESETS.zen2;
+  return {
+    ...base,
+    psc: opts.psc ? base.psc : { l4: [0, 1], l3: [0, 1], l2: [0, 1] },
+    ntlb: opts.ntlb ? base.ntlb : [0, 1],
+  };
+}
+
+function setup(guest: PageSize, host: PageSize | null, cpu: CpuPreset) {
+  const tiers = new TierMap([resolveTier(TIER_PRESETS.ddr4, 0, cpu.clockGHz)], [1 << 30]);
+  const machine = new Machine(cpu, tiers);
+  const space = new FlatSpace({ guestPageSize: guest, hostPageSize: host });
+  const vcpu = new VCpu(machine, space, 0);
+  return { space, vcpu };
+}
+
+/** Map the page first (faults resolved), flush every translation cache, then count one cold walk. */
+function coldWalkRefs(guest: PageSize, host: PageSize | null, cpu = preset({ psc: false, ntlb: false }), gvaOffset = 0): number {
+  const { space, vcpu } = setup(guest, host, cpu);
+  const gva = space.base + gvaOffset;
+  vcpu.load(gva, 8);
+  vcpu.flushAll();
+  const before = vcpu.counters.walkRefs;
+  vcpu.load(gva + 64, 8);
+  return vcpu.counters.walkRefs - before;
+}
+
+const S4K = PageSize.Size4K;
+const S2M = PageSize.Size2M;
+const S1G = PageSize.Size1G;
+
+test('a cold nested 4K/4K walk makes 24 references (Bhargava et al.)', () => {
+  assert.equal(coldWalkRefs(S4K, S4K), 24);
+});
+
+test('cold nested walks with large pages: 4K/2M and 2M/4K make 19, 2M/2M 15', () => {
+  assert.equal(coldWalkRefs(S4K, S2M), 19);
+  assert.equal(coldWalkRefs(S2M, S4K), 19);
+  assert.equal(coldWalkRefs(S2M, S2M), 15);
+});
+
+test('cold nested walks with 1 GiB pages follow (n+1)(m+1)-1', () => {
+  assert.equal(coldWalkRefs(S1G, S4K), 3 * 5 - 1); // n=2, m=4
+  assert.equal(coldWalkRefs(S4K, S1G), 5 * 3 - 1); // n=4, m=2
+  assert.equal(coldWalkRefs(S2M, S1G), 4 * 3 - 1); // n=3, m=2: 11
+  assert.equal(coldWalkRefs(S1G, S1G), 3 * 3 - 1);
+});
+
+test('cold native walks make 4, 3 and 2 references for 4K, 2M and 1G pages', () => {
+  assert.equal(coldWalkRefs(S4K, null), 4);
+  assert.equal(coldWalkRefs(S2M, null), 3);
+  assert.equal(coldWalkRefs(S1G, null), 2);
+});
+
+test('a native walk makes one fewer reference per cached upper level', () => {
+  const cpu = preset({ psc: true, ntlb: false });
+  const { space, vcpu } = setup(S4K, null, cpu);
+  const gva = space.base;
+  const others = [gva + 4096, gva + 2 * 1024 * 1024, gva + 1024 * 1024 * 1024];
+  for (const a of [gva, ...others]) vcpu.load(a, 8); // map everything first: no fault in what we count
+  vcpu.flushAll();
+  vcpu.load(gva, 8); // a full walk again: fills PSC levels 4, 3, 2
+  // Another 4K page in the same 2 MiB region: the PDE cache holds its page table -> 1 reference.
+  const refs = (addr: number) => {
+    const before = vcpu.counters.walkRefs;
+    vcpu.load(addr, 8);
+    return vcpu.counters.walkRefs - before;
+  };
+  assert.equal(refs(gva + 4096), 1);
+  // Another 2 MiB region in the same 1 GiB: the PDPTE cache holds the PD -> 2 references.
+  assert.equal(refs(gva + 2 * 1024 * 1024), 2);
+  // Another 1 GiB region in the same 512 GiB: the PML4E cache holds the PDPT -> 3 references.
+  assert.equal(refs(gva + 1024 * 1024 * 1024), 3);
+});
+
+test('the nested TLB removes the EPT walk of a guest-physical page it holds', () => {
+  const cpu = preset({ psc: false, ntlb: true });
+  const { space, vcpu } = setup(S4K, S4K, cpu);
+  const gva = space.base;
+  vcpu.load(gva, 8);
+  // INVLPG drops the page's TLB entries (and guest PSCs) but not the nested TLB, which still holds
+  // the four guest table pages and the data page.
+  vcpu.invalidatePage(gva);
+  const before = vcpu.counters.walkRefs;
+  vcpu.load(gva + 8, 8);
+  assert.equal(vcpu.counters.walkRefs - before, 4, 'only the four guest-entry reads remain');
+});
+
+test('a TLB hit makes no walk reference, and a walk fills both TLB levels', () => {
+  const { space, vcpu } = setup(S4K, S4K, CPU_PRESETS.zen2);
+  vcpu.load(space.base, 8);
+  const walks = vcpu.counters.walks;
+  vcpu.load(space.base + 100, 8);
+  assert.equal(vcpu.counters.walks, walks);
+  assert.ok(vcpu.tlbHolds(space.base));
+  // 64 other pages push it out of Zen 2's 64-entry L1 DTLB but not out of the 2048-entry L2.
+  for (let i = 1; i <= 64; i++) vcpu.load(space.base + i * 4096, 8);
+  const walksAfter = vcpu.counters.walks;
+  vcpu.load(space.base + 200, 8);
+  assert.equal(vcpu.counters.walks, walksAfter, 'the L2 TLB still held it');
+  assert.equal(vcpu.counters.l2TlbHits[S4K], 1);
+});
+
+test('guest 2M pages over host 4K pages give 4K TLB entries (splintering)', () => {
+  const { space, vcpu } = setup(S2M, S4K, CPU_PRESETS.zen2);
+  vcpu.load(space.base, 8);
+  assert.equal(vcpu.counters.walksBySize[S4K], 1);
+  assert.equal(vcpu.counters.walksBySize[S2M], 0);
+  const walks = vcpu.counters.walks;
+  vcpu.load(space.base + 8192, 8); // same guest 2M page, other host 4K page: walks again
+  assert.equal(vcpu.counters.walks, walks + 1);
+  const b = setup(S2M, S2M, CPU_PRESETS.zen2);
+  b.vcpu.load(b.space.base, 8);
+  b.vcpu.load(b.space.base + 8192, 8);
+  assert.equal(b.vcpu.counters.walks, 1, '2M/2M: one entry covers the whole 2 MiB');
+  assert.equal(b.vcpu.counters.walksBySize[S2M], 1);
+});
