@@ -3,12 +3,12 @@
  * host-physical line number (address / 64). Both data accesses and page-walk references go
  * through the hierarchy (ChampSim's page-table walker also issues its reads to the data caches).
  *
- * Layout: flat arrays indexed `set * ways + way`, sized so that one set of tags and one set of
- * stamps each fit a host cache line for 16 ways (simulating big caches is dominated by the host's
- * own cache misses):
- *   tag[i]    line number / sets (the bits above the set index), -1 when invalid
- *   stamp[i]  last-use time for LRU, 32 bits (0: never used); renumbered per set when the clock would wrap
- *   dirty[i]  written since fill
+ * Layout: one block of 2 * ways 32-bit words per set, `[tags... | stamps...]`, so that a lookup and
+ * the victim choice on a miss touch one contiguous 128 B run of host memory for 16 ways (simulating
+ * big caches is dominated by the host's own cache misses on these arrays):
+ *   tag     line number / sets (the bits above the set index), -1 when invalid
+ *   stamp   last-use time for LRU, 32 bits (0: never used); renumbered per set when the clock would wrap
+ *   dirty   written since fill (a separate byte array, touched only on writes and evictions)
  * An eviction of a dirty line is a write-back, counted by the owner (the vCPU) against the tier
  * that holds the line.
  */
@@ -17,8 +17,11 @@ const STAMP_LIMIT = 0xffffffff;
 export class DataCache {
   readonly sets: number;
   readonly ways: number;
+  /** Tags, indexed `set * 2 * ways + way`. */
   private readonly tag: Int32Array;
+  /** Stamps over the same buffer, indexed `set * 2 * ways + ways + way`. */
   private readonly stamp: Uint32Array;
+  /** Dirty bits, indexed `set * ways + way`. */
   private readonly dirty: Uint8Array;
   private clock = 0;
   /** sets - 1 for a power-of-two set count (index by mask, exact below 2^53), else -1. */
@@ -39,8 +42,10 @@ export class DataCache {
     this.sets = lines / ways;
     this.ways = ways;
     this.setMask = (this.sets & (this.sets - 1)) === 0 ? this.sets - 1 : -1;
-    this.tag = new Int32Array(lines).fill(-1);
-    this.stamp = new Uint32Array(lines);
+    const words = new ArrayBuffer(lines * 8);
+    this.tag = new Int32Array(words);
+    this.stamp = new Uint32Array(words);
+    for (let set = 0; set < this.sets; set++) this.tag.fill(-1, set * 2 * ways, set * 2 * ways + ways);
     this.dirty = new Uint8Array(lines);
   }
 
@@ -49,34 +54,36 @@ export class DataCache {
     const set = this.setMask >= 0 ? lineNumber & this.setMask : lineNumber % this.sets;
     // Tags stay below 2^31 for any host of less than 2^31 * sets * 64 bytes.
     const tag = (lineNumber - set) / this.sets;
-    const base = set * this.ways;
-    const end = base + this.ways;
+    const ways = this.ways;
+    const base = set * 2 * ways;
+    const end = base + ways;
     const tags = this.tag;
     const stamps = this.stamp;
     if (++this.clock === STAMP_LIMIT) this.renumber();
     this.evictedDirtyLine = -1;
+    // One pass: find the tag and, in case it misses, the least recently used way (invalid ways
+    // have stamp 0 and so come first).
+    let victim = base;
+    let oldest = STAMP_LIMIT;
     for (let i = base; i < end; i++) {
       if (tags[i] === tag) {
-        stamps[i] = this.clock;
-        if (write) this.dirty[i] = 1;
+        stamps[i + ways] = this.clock;
+        if (write) this.dirty[set * ways + (i - base)] = 1;
         this.hits++;
         return true;
       }
-    }
-    // Miss: the least recently used way; invalid ways have stamp 0 and so come first.
-    let victim = base;
-    let oldest = stamps[base];
-    for (let i = base + 1; i < end; i++) {
-      if (stamps[i] < oldest) {
-        oldest = stamps[i];
+      const st = stamps[i + ways];
+      if (st < oldest) {
+        oldest = st;
         victim = i;
       }
     }
     this.misses++;
-    if (tags[victim] !== -1 && this.dirty[victim]) this.evictedDirtyLine = tags[victim] * this.sets + set;
+    const d = set * ways + (victim - base);
+    if (tags[victim] !== -1 && this.dirty[d]) this.evictedDirtyLine = tags[victim] * this.sets + set;
     tags[victim] = tag;
-    stamps[victim] = this.clock;
-    this.dirty[victim] = write ? 1 : 0;
+    stamps[victim + ways] = this.clock;
+    this.dirty[d] = write ? 1 : 0;
     return false;
   }
 
@@ -84,27 +91,32 @@ export class DataCache {
   contains(lineNumber: number): boolean {
     const set = this.setMask >= 0 ? lineNumber & this.setMask : lineNumber % this.sets;
     const tag = (lineNumber - set) / this.sets;
-    for (let i = set * this.ways; i < (set + 1) * this.ways; i++) if (this.tag[i] === tag) return true;
+    const base = set * 2 * this.ways;
+    for (let i = base; i < base + this.ways; i++) if (this.tag[i] === tag) return true;
     return false;
   }
 
   clear(): void {
-    this.tag.fill(-1);
-    this.stamp.fill(0);
+    const ways = this.ways;
+    for (let set = 0; set < this.sets; set++) {
+      this.tag.fill(-1, set * 2 * ways, set * 2 * ways + ways);
+      this.stamp.fill(0, set * 2 * ways + ways, set * 2 * ways + 2 * ways);
+    }
     this.dirty.fill(0);
   }
 
   /** Replace stamps by their rank within each set (same LRU order), so the 32-bit clock can restart. */
   private renumber(): void {
+    const ways = this.ways;
     const order: number[] = [];
     for (let set = 0; set < this.sets; set++) {
-      const base = set * this.ways;
+      const base = set * 2 * ways;
       order.length = 0;
-      for (let w = 0; w < this.ways; w++) order.push(base + w);
-      order.sort((a, b) => this.stamp[a] - this.stamp[b]);
+      for (let w = 0; w < ways; w++) order.push(base + w);
+      order.sort((a, b) => this.stamp[a + ways] - this.stamp[b + ways]);
       // Invalid ways keep stamp 0 so that they stay the first victims.
-      for (let r = 0; r < order.length; r++) this.stamp[order[r]] = this.tag[order[r]] === -1 ? 0 : r + 1;
+      for (let r = 0; r < order.length; r++) this.stamp[order[r] + ways] = this.tag[order[r]] === -1 ? 0 : r + 1;
     }
-    this.clock = this.ways + 1;
+    this.clock = ways + 1;
   }
 }

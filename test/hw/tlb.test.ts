@@ -115,6 +115,45 @@ test('data cache: LRU replacement and dirty write-backs', () => {
   assert.equal(c.evictedDirtyLine, 1);
 });
 
+test('data cache: matches a reference LRU over many sets, across a clock wrap, with write-backs', async () => {
+  const fc = await import('fast-check');
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ line: fc.integer({ min: 0, max: 63 }), write: fc.boolean() }), { maxLength: 400 }),
+      fc.constantFrom(1, 2, 4),
+      fc.integer({ min: 0, max: 399 }),
+      (ops, ways, wrapAt) => {
+        const sets = 4;
+        const c = new DataCache('c', 64 * sets * ways, ways, 1);
+        // Reference: per set, lines in recency order (most recent last) and their dirty bits.
+        const ref = Array.from({ length: sets }, () => [] as { line: number; dirty: boolean }[]);
+        ops.forEach(({ line, write }, k) => {
+          // Force the 32-bit stamp clock to wrap mid-sequence: renumbering must keep the LRU order.
+          if (k === wrapAt) (c as unknown as { clock: number }).clock = 0xffffffff - 1;
+          const set = ref[line % sets];
+          const at = set.findIndex((e) => e.line === line);
+          let expectHit = false;
+          let expectVictim = -1;
+          if (at >= 0) {
+            expectHit = true;
+            const [e] = set.splice(at, 1);
+            set.push({ line, dirty: e.dirty || write });
+          } else {
+            if (set.length === ways) {
+              const [v] = set.splice(0, 1);
+              if (v.dirty) expectVictim = v.line;
+            }
+            set.push({ line, dirty: write });
+          }
+          assert.equal(c.access(line, write), expectHit, `op ${k}: line ${line}`);
+          assert.equal(c.evictedDirtyLine, expectHit ? -1 : expectVictim, `op ${k}: victim`);
+        });
+        for (let line = 0; line < 64; line++) assert.equal(c.contains(line), ref[line % sets].some((e) => e.line === line));
+      },
+    ),
+  );
+});
+
 test('tier latency: NVM random reads cost more than DRAM, sequential less than random', () => {
   const clock = 2;
   const dram = resolveTier(TIER_PRESETS.ddr4, 0, clock);
