@@ -208,6 +208,14 @@ export function translationOnly(p: CpuPreset): CpuPreset {
   return { ...p, name: `${p.name}-translation`, l1d: null, l2: null, llc: null };
 }
 
+/**
+ * A preset without paging-structure caches and without a nested TLB: every walk starts from the
+ * root in both dimensions, the setting of Bhargava et al.'s (n+1)(m+1)-1 reference count.
+ */
+export function withoutTranslationCaches(p: CpuPreset): CpuPreset {
+  return { ...p, name: `${p.name}-nopsc`, psc: { l4: [0, 1], l3: [0, 1], l2: [0, 1] }, ntlb: [0, 1] };
+}
+
 export function cpuPreset(name: string): CpuPreset {
   const p = CPU_PRESETS[name];
   if (!p) throw new Error(`unknown CPU preset '${name}' (known: ${Object.keys(CPU_PRESETS).join(', ')})`);

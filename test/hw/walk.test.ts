@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PageSize } from '../../src/base/units.ts';
-import { CPU_PRESETS, type CpuPreset } from '../../src/hw/cpu.ts';
+import { CPU_PRESETS, withoutTranslationCaches, type CpuPreset } from '../../src/hw/cpu.ts';
 import { FlatSpace } from '../../src/hw/flatspace.ts';
 import { resolveTier, TierMap, TIER_PRESETS } from '../../src/hw/tiers.ts';
 import { Machine, VCpu } from '../../src/hw/vcpu.ts';
@@ -9,11 +9,8 @@ import { Machine, VCpu } from '../../src/hw/vcpu.ts';
 /** Zen 2 geometry with every translation cache optionally removed, for analytical walk counts. */
 function preset(opts: { psc: boolean; ntlb: boolean }): CpuPreset {
   const base = CPU_PRESETS.zen2;
-  return {
-    ...base,
-    psc: opts.psc ? base.psc : { l4: [0, 1], l3: [0, 1], l2: [0, 1] },
-    ntlb: opts.ntlb ? base.ntlb : [0, 1],
-  };
+  const bare = withoutTranslationCaches(base);
+  return { ...base, psc: opts.psc ? base.psc : bare.psc, ntlb: opts.ntlb ? base.ntlb : bare.ntlb };
 }
 
 function setup(guest: PageSize, host: PageSize | null, cpu: CpuPreset) {
