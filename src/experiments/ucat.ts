@@ -25,7 +25,7 @@ export const ucatSchema = z
     cpu: z.enum(Object.keys(CPU_PRESETS) as [string, ...string[]]).describe('CPU preset: TLB geometry, PSC/NTLB, caches, clock').meta({ source: 'src/hw/cpu.ts; icelake is the Intel generation closest to the Optane DCPMM servers UCat used (research/ucat.md §1.3)' }),
     dramTier: z.enum(tierNames).describe('host DRAM tier preset').meta({ source: 'src/hw/tiers.ts (DDR4, Yang et al. FAST 2020)' }),
     nvmTier: z.enum(tierNames).describe('host NVM tier preset').meta({ source: 'src/hw/tiers.ts (Optane DCPMM, Yang et al. FAST 2020); UCat cites ndctl/ipmctl, i.e. real Optane' }),
-    hostDramMiB: z.number().int().min(16).max(1 << 20).describe('host DRAM').meta({ unit: 'MiB', source: 'issue example 32 GiB, scaled down by the VM-size factor (docs/ucat-experiment.md)' }),
+    hostDramMiB: z.number().int().min(16).max(1 << 20).describe('host DRAM').meta({ unit: 'MiB', source: 'issue example 32 GiB scaled down 16x, with VMs 8x smaller, so the fleet\'s footprint still exceeds DRAM about twofold (docs/ucat-experiment.md)' }),
     hostNvmMiB: z.number().int().min(16).max(1 << 22).describe('host NVM').meta({ unit: 'MiB', source: 'issue example 256 GiB (8x DRAM), scaled like DRAM' }),
     vms: z.number().int().min(2).max(4096).describe('VMs; even ones run memcached/memslap, odd ones the document store/YCSB').meta({ unit: 'VMs', source: 'issue example: 64 VMs; half memslap, half YCSB' }),
     vmDramMiB: z.number().int().min(2).max(1 << 20).describe('guest memory per VM on the DRAM tier (typed region under the tier-aware host; part of one untyped region otherwise)').meta({ unit: 'MiB', source: 'choice: host DRAM / VMs, so the fleet asks for exactly the host DRAM' }),
@@ -52,32 +52,81 @@ interface Agg {
   vms: number;
   ops: number;
   accesses: number;
+  l1TlbMisses: number;
   walks: number;
   walkCycles: number;
   translationCycles: number;
+  computeCycles: number;
+  memoryCycles: number;
+  dataCycles: number;
+  /** Data lines served by memory, [DRAM, NVM]. */
+  dataLinesMem: [number, number];
   requestedBytes: number;
   reservedBytes: number;
+  /** Largest number of guest 2 MiB leaves of one VM. */
+  maxLeaves2M: number;
   opsPerVm: number;
   hostOps: number;
 }
 
 function aggregate(vms: VmResult[], clockHz: number, share: number): Agg {
-  const a: Agg = { vms: vms.length, ops: 0, accesses: 0, walks: 0, walkCycles: 0, translationCycles: 0, requestedBytes: 0, reservedBytes: 0, opsPerVm: 0, hostOps: 0 };
+  const a: Agg = {
+    vms: vms.length,
+    ops: 0,
+    accesses: 0,
+    l1TlbMisses: 0,
+    walks: 0,
+    walkCycles: 0,
+    translationCycles: 0,
+    computeCycles: 0,
+    memoryCycles: 0,
+    dataCycles: 0,
+    dataLinesMem: [0, 0],
+    requestedBytes: 0,
+    reservedBytes: 0,
+    maxLeaves2M: 0,
+    opsPerVm: 0,
+    hostOps: 0,
+  };
   const rates: number[] = [];
   for (const v of vms) {
     a.ops += v.ops;
     a.accesses += v.accesses;
+    a.l1TlbMisses += v.l1TlbMisses;
     a.walks += v.walks;
     a.walkCycles += v.walkCycles;
     a.translationCycles += v.translationCycles;
+    a.computeCycles += v.computeCycles;
+    a.memoryCycles += v.memoryCycles;
+    a.dataCycles += v.dataCycles;
+    a.dataLinesMem[0] += v.dataLinesMem[0];
+    a.dataLinesMem[1] += v.dataLinesMem[1];
     a.requestedBytes += v.requestedBytes;
     a.reservedBytes += v.reservedBytes;
+    a.maxLeaves2M = Math.max(a.maxLeaves2M, v.leaves2M);
     const cycles = v.computeCycles + v.memoryCycles;
     rates.push(cycles > 0 ? (v.ops * clockHz) / cycles : 0);
   }
   a.opsPerVm = mean(rates);
   a.hostOps = rates.reduce((t, r) => t + r * share, 0);
   return a;
+}
+
+/** Run-phase figures of one workload in one configuration (the "workloads" table). */
+interface WorkloadFigures {
+  fragmentation: number;
+  tlbMissRatio: number;
+  tlbMpka: number;
+  /** L1 DTLB misses (L2 TLB hits and walks) per thousand accesses. */
+  l1TlbMpka: number;
+  walkCyclesPerAccess: number;
+  /** Cycles of one operation (compute + memory), and where they go: modelled compute, translation (L2 TLB lookups and walks), data lines. */
+  cyclesPerOp: number;
+  computeCyclesPerOp: number;
+  translationCyclesPerOp: number;
+  dataCyclesPerOp: number;
+  /** Share of the data lines served by memory that came from NVM. */
+  nvmLineShare: number;
 }
 
 export interface UcatRow {
@@ -89,14 +138,16 @@ export interface UcatRow {
   fragmentation: number;
   tlbMissRatio: number;
   tlbMpka: number;
+  l1TlbMpka: number;
   walkCyclesPerAccess: number;
   translationCyclesPerAccess: number;
   memslapOpsPerVm: number;
   memslapHostOps: number;
   ycsbOpsPerVm: number;
   ycsbHostOps: number;
-  /** Per workload: fragmentation, miss ratio, MPKA, walk cycles per access. */
-  perWorkload: Record<WorkloadName, { fragmentation: number; tlbMissRatio: number; tlbMpka: number; walkCyclesPerAccess: number }>;
+  /** Largest number of 2 MiB guest leaves (translations) one VM of this configuration mapped. */
+  maxLeaves2M: number;
+  perWorkload: Record<WorkloadName, WorkloadFigures>;
 }
 
 function toRow(f: FleetResult, clockHz: number, cores: number): UcatRow {
@@ -105,11 +156,17 @@ function toRow(f: FleetResult, clockHz: number, cores: number): UcatRow {
   const ms = aggregate(f.vms.filter((v) => v.workload === 'memslap'), clockHz, share);
   const yc = aggregate(f.vms.filter((v) => v.workload === 'ycsb'), clockHz, share);
   const frag = (a: Agg) => round(ratio(a.reservedBytes - a.requestedBytes, a.requestedBytes), 4);
-  const per = (a: Agg) => ({
+  const per = (a: Agg): WorkloadFigures => ({
     fragmentation: frag(a),
     tlbMissRatio: round(ratio(a.walks, a.accesses), 6),
     tlbMpka: round(ratio(a.walks * 1000, a.accesses), 3),
+    l1TlbMpka: round(ratio(a.l1TlbMisses * 1000, a.accesses), 3),
     walkCyclesPerAccess: round(ratio(a.walkCycles, a.accesses), 3),
+    cyclesPerOp: round(ratio(a.computeCycles + a.memoryCycles, a.ops), 1),
+    computeCyclesPerOp: round(ratio(a.computeCycles, a.ops), 1),
+    translationCyclesPerOp: round(ratio(a.translationCycles, a.ops), 1),
+    dataCyclesPerOp: round(ratio(a.dataCycles, a.ops), 1),
+    nvmLineShare: round(ratio(a.dataLinesMem[1], a.dataLinesMem[0] + a.dataLinesMem[1]), 4),
   });
   return {
     configuration: f.configuration,
@@ -120,17 +177,23 @@ function toRow(f: FleetResult, clockHz: number, cores: number): UcatRow {
     fragmentation: frag(all),
     tlbMissRatio: round(ratio(all.walks, all.accesses), 6),
     tlbMpka: round(ratio(all.walks * 1000, all.accesses), 3),
+    l1TlbMpka: round(ratio(all.l1TlbMisses * 1000, all.accesses), 3),
     walkCyclesPerAccess: round(ratio(all.walkCycles, all.accesses), 3),
     translationCyclesPerAccess: round(ratio(all.translationCycles, all.accesses), 3),
     memslapOpsPerVm: round(ms.opsPerVm, 1),
     memslapHostOps: round(ms.hostOps, 1),
     ycsbOpsPerVm: round(yc.opsPerVm, 1),
     ycsbHostOps: round(yc.hostOps, 1),
+    maxLeaves2M: all.maxLeaves2M,
     perWorkload: { memslap: per(ms), ycsb: per(yc) },
   };
 }
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+/** A share as a plain percentage (no sign). */
+const pc = (x: number) => `${(x * 100).toFixed(1)}%`;
+/** Share of an operation's cycles that one part takes. */
+const share = (w: WorkloadFigures, part: 'computeCyclesPerOp' | 'translationCyclesPerOp' | 'dataCyclesPerOp') => round(ratio(w[part], w.cyclesPerOp), 4);
 
 export const ucatExperiment: Experiment<typeof ucatSchema> = {
   name: 'ucat',
@@ -145,10 +208,13 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
     '+14.8% YCSB). See docs/ucat-experiment.md for the scaling and why our figures differ.',
   howToRead:
     'The "configurations" table has one row per configuration: host memory at the end (DRAM, NVM, total, EPT tables), guest ' +
-    'internal fragmentation (reserved over requested, minus one), L2 TLB misses of the run phase (ratio and per thousand accesses), ' +
-    'walk cycles per access, and run-phase throughput per VM and for the host. The comparisons put UCat against stock OSv next ' +
-    'to the paper. Memory reduction comes from slabs (memslap\'s 4098-byte values take two pages under OSv\'s size paths); TLB ' +
-    'reduction from 2 MiB pages in both dimensions; throughput gains are small because compute per request dominates.',
+    'internal fragmentation (reserved over requested, minus one), TLB misses of the run phase (L2 misses, i.e. page walks, as a ' +
+    'ratio and per thousand accesses; L1 DTLB misses per thousand accesses), walk cycles per access, and run-phase throughput per ' +
+    'VM and for the host. The "workloads" table splits the same by workload and adds where an operation\'s cycles go (modelled ' +
+    'compute, translation, data lines) and the share of memory-served data lines that came from NVM. The comparisons put UCat ' +
+    'against stock OSv next to the paper. Memory reduction comes from slabs (memslap\'s 4098-byte values take two pages under ' +
+    'OSv\'s size paths); the L2 TLB misses vanish with 2 MiB pages in both dimensions; throughput moves with translation cycles ' +
+    'and with how much of each workload\'s data sits in NVM (docs/ucat-experiment.md).',
   schema: ucatSchema,
   defaults(quick: boolean): UcatConfig {
     return {
@@ -201,9 +267,23 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
       tlbMpkaOsv: osv.tlbMpka,
       tlbMpkaUcat: ucat.tlbMpka,
       walkCycleReduction: round(reduction(osv.walkCyclesPerAccess, ucat.walkCyclesPerAccess), 4),
+      l1TlbMissReduction: round(reduction(osv.l1TlbMpka, ucat.l1TlbMpka), 4),
+      maxLeaves2MUcat: ucat.maxLeaves2M,
+      memslapTranslationShareOsv: share(osv.perWorkload.memslap, 'translationCyclesPerOp'),
+      memslapDataShareOsv: share(osv.perWorkload.memslap, 'dataCyclesPerOp'),
+      memslapNvmLineShareOsv: osv.perWorkload.memslap.nvmLineShare,
+      memslapNvmLineShareUcat: ucat.perWorkload.memslap.nvmLineShare,
+      ycsbTranslationShareOsv: share(osv.perWorkload.ycsb, 'translationCyclesPerOp'),
+      ycsbComputeShareOsv: share(osv.perWorkload.ycsb, 'computeCyclesPerOp'),
+      ycsbNvmLineShareOsv: osv.perWorkload.ycsb.nvmLineShare,
+      ycsbNvmLineShareUcat: ucat.perWorkload.ycsb.nvmLineShare,
       fleetMemoryOverDramOsv: round(ratio(osv.totalMiB, config.hostDramMiB), 3),
     };
 
+    const ms = { osv: osv.perWorkload.memslap, ucat: ucat.perWorkload.memslap };
+    // A value and memcached's "\r\n" suffix, in 64-byte lines (at least; one more when it straddles).
+    const valueLines = Math.ceil((config.memslapValueBytes + 2) / 64);
+    const yc = { osv: osv.perWorkload.ycsb, ucat: ucat.perWorkload.ycsb };
     const comparisons: PaperComparison[] = [
       {
         metric: 'memory consumption, UCat vs stock OSv',
@@ -222,10 +302,12 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
         ours: summary.tlbMissReduction,
         unit: 'fraction less',
         note:
-          `L2 TLB misses per access in the run phase: ${osv.tlbMissRatio} vs ${ucat.tlbMissRatio} (${osv.tlbMpka} vs ${ucat.tlbMpka} MPKA). ` +
-          'With 2 MiB pages in both dimensions a 128 MiB VM needs 64 TLB entries, so nearly every miss disappears. Our vCPUs are ' +
-          'never descheduled and keep their TLBs, the paper measured whole VMs (guest kernel, network stack, other processes) with ' +
-          'perf, and real 2 MiB backing is not always available; all of these keep real misses above ours.',
+          `L2 TLB misses (page walks) per access in the run phase: ${osv.tlbMissRatio} vs ${ucat.tlbMissRatio} (${osv.tlbMpka} vs ${ucat.tlbMpka} MPKA). ` +
+          `A UCat VM maps at most ${ucat.maxLeaves2M} 2 MiB pages, backed by 2 MiB host pages, far below the 2048-entry L2 TLB; ` +
+          'the load phase takes the compulsory misses, the run phase touches no new page, nothing flushes a vCPU\'s TLB, and the ' +
+          'model sees only the stores\' data accesses (no code, guest kernel or network stack), so no walk is left. L1 DTLB ' +
+          `misses, which the L2 TLB serves: ${osv.l1TlbMpka} vs ${ucat.l1TlbMpka} MPKA. The paper measured whole VMs with perf ` +
+          'on real hardware, where those other sources keep misses above zero.',
       },
       {
         metric: 'memslap throughput, UCat vs stock OSv',
@@ -233,10 +315,12 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
         ours: summary.memslapSpeedup,
         unit: 'fraction faster',
         note:
-          `Host ops/s of the memslap VMs: ${osv.memslapHostOps} vs ${ucat.memslapHostOps}. Each get costs a modelled 5,000 compute ` +
-          'cycles (network stack, parsing; docs/workloads.md) on top of its memory accesses, so translation savings move ' +
-          'throughput by a few per cent; UCat places bulk values on NVM once its DRAM share is used, where the tier-unaware host ' +
-          'gave early VMs DRAM first-come first-served.',
+          `Host ops/s of the memslap VMs: ${osv.memslapHostOps} vs ${ucat.memslapHostOps}. Under stock OSv a get spends ` +
+          `${pc(summary.memslapTranslationShareOsv)} of its ${ms.osv.cyclesPerOp} cycles on translation and ${pc(summary.memslapDataShareOsv)} ` +
+          `on data: the machine model charges each of the ${valueLines} lines of a ${config.memslapValueBytes}-byte value its full memory latency in turn ` +
+          `(no prefetching or memory-level parallelism). UCat removes the translation cycles but reads ${pc(ms.ucat.nvmLineShare)} of its memory lines from NVM, ` +
+          `against ${pc(ms.osv.nvmLineShare)} under stock OSv: its back-end gives every VM the same DRAM share, while the tier-unaware ` +
+          'host hands DRAM out first come, first served, and the memslap VMs, which allocate fastest in simulated time, took most of it. Not tuned.',
       },
       {
         metric: 'YCSB throughput, UCat vs stock OSv',
@@ -245,18 +329,35 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
         unit: 'fraction faster',
         note:
           `Host ops/s of the YCSB VMs (workload ${config.ycsbWorkload}): ${osv.ycsbHostOps} vs ${ucat.ycsbHostOps}. A document ` +
-          'operation costs a modelled 20,000-25,000 compute cycles, so memory and translation are a small share of it; the paper ' +
-          'ran MongoDB, whose per-operation memory traffic is larger than our B+-tree and record model.',
+          `operation costs 20,000-25,000 modelled compute cycles, ${pc(summary.ycsbComputeShareOsv)} of its cycles under stock OSv. ` +
+          `UCat gains the translation share (${pc(summary.ycsbTranslationShareOsv)}) and DRAM: under stock OSv the YCSB VMs got the ` +
+          `DRAM the memslap VMs left and read ${pc(yc.osv.nvmLineShare)} of their memory lines from NVM, against ${pc(yc.ucat.nvmLineShare)} ` +
+          'under UCat. The paper ran MongoDB, whose per-operation memory traffic is larger than our B+-tree and record model.',
       },
     ];
 
-    const columns = ['configuration', 'dramMiB', 'nvmMiB', 'totalMiB', 'eptTableMiB', 'fragmentation', 'tlbMissRatio', 'tlbMpka', 'walkCyclesPerAccess', 'translationCyclesPerAccess', 'memslapOpsPerVm', 'memslapHostOps', 'ycsbOpsPerVm', 'ycsbHostOps'] as const;
+    const columns = ['configuration', 'dramMiB', 'nvmMiB', 'totalMiB', 'eptTableMiB', 'fragmentation', 'tlbMissRatio', 'tlbMpka', 'l1TlbMpka', 'walkCyclesPerAccess', 'translationCyclesPerAccess', 'memslapOpsPerVm', 'memslapHostOps', 'ycsbOpsPerVm', 'ycsbHostOps'] as const;
     const scale = `${config.vms} VMs of ${config.vmDramMiB}+${config.vmNvmMiB} MiB on ${config.hostDramMiB} MiB DRAM + ${config.hostNvmMiB} MiB NVM, ${config.cores} cores (issue example 64 x 1 GiB on 32 + 256 GiB, scaled)`;
     const workloadRows: (string | number)[][] = [];
     for (const r of rows) {
       for (const w of ['memslap', 'ycsb'] as const) {
         const p = r.perWorkload[w];
-        workloadRows.push([r.configuration, w, p.fragmentation, p.tlbMissRatio, p.tlbMpka, p.walkCyclesPerAccess, w === 'memslap' ? r.memslapOpsPerVm : r.ycsbOpsPerVm, w === 'memslap' ? r.memslapHostOps : r.ycsbHostOps]);
+        workloadRows.push([
+          r.configuration,
+          w,
+          p.fragmentation,
+          p.tlbMissRatio,
+          p.tlbMpka,
+          p.l1TlbMpka,
+          p.walkCyclesPerAccess,
+          p.cyclesPerOp,
+          p.computeCyclesPerOp,
+          p.translationCyclesPerOp,
+          p.dataCyclesPerOp,
+          p.nvmLineShare,
+          w === 'memslap' ? r.memslapOpsPerVm : r.ycsbOpsPerVm,
+          w === 'memslap' ? r.memslapHostOps : r.ycsbHostOps,
+        ]);
       }
     }
     const series: ResultSeries[] = [
@@ -310,7 +411,7 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
         {
           name: 'workloads',
           title: `Per workload (run phase; memslap get, YCSB ${config.ycsbWorkload}): ${scale}`,
-          columns: ['configuration', 'workload', 'fragmentation', 'tlbMissRatio', 'tlbMpka', 'walkCyclesPerAccess', 'opsPerVm', 'hostOps'],
+          columns: ['configuration', 'workload', 'fragmentation', 'tlbMissRatio', 'tlbMpka', 'l1TlbMpka', 'walkCyclesPerAccess', 'cyclesPerOp', 'computeCyclesPerOp', 'translationCyclesPerOp', 'dataCyclesPerOp', 'nvmLineShare', 'opsPerVm', 'hostOps'],
           rows: workloadRows,
         },
         {

@@ -67,6 +67,24 @@ function buildArrays(prefix: string, configs: CpuPreset['l1Tlb']): TlbArray[] {
 }
 
 /** Largest size an array holds that is not larger than `size` (a 1G page "smashed" into 2M entries). */
+/**
+ * The array a translation of `size` goes to: the one that keeps the most of it (a 2 MiB translation
+ * goes to a 2 MiB array rather than being smashed into a 4 KiB one); ties go to the first listed.
+ * -1 when no array holds this size or a smaller one.
+ */
+function bestArray(arrays: readonly TlbArray[], size: PageSize): number {
+  let best = -1;
+  let bestSize = -1;
+  for (let a = 0; a < arrays.length; a++) {
+    const s = storedSize(arrays[a], size);
+    if (s > bestSize) {
+      bestSize = s;
+      best = a;
+    }
+  }
+  return best;
+}
+
 function storedSize(a: TlbArray, size: PageSize): number {
   let best = -1;
   for (let i = 0; i < a.sizes.length; i++) if (a.sizes[i] <= size && a.sizes[i] > best) best = a.sizes[i];
@@ -257,28 +275,28 @@ export class VCpu implements TlbInvalidator {
 
   /** Insert into the first L1 array that can hold `size` (smashing larger pages) and make it the fast path. */
   private fillL1(gva: number, size: PageSize, hpa: number, flags: number): void {
-    for (let a = 0; a < this.l1.length; a++) {
-      const s = storedSize(this.l1[a], size);
-      if (s < 0) continue;
-      const span = POW2[s];
-      const base = hpa - (gva & (span - 1));
-      this.l1[a].cache.insert(Math.floor(gva / span), s, base / 4096, flags);
-      this.setFast(gva, s as PageSize, base, (flags & WRITABLE) !== 0);
+    const a = bestArray(this.l1, size);
+    if (a < 0) {
+      this.outHpa = hpa;
+      this.fastBase = this.fastLimit = -1;
       return;
     }
-    this.outHpa = hpa;
-    this.fastBase = this.fastLimit = -1;
+    const s = storedSize(this.l1[a], size);
+    const span = POW2[s];
+    const base = hpa - (gva & (span - 1));
+    this.l1[a].cache.insert(Math.floor(gva / span), s, base / 4096, flags);
+    this.setFast(gva, s as PageSize, base, (flags & WRITABLE) !== 0);
   }
 
+
   private fillL2(gva: number, size: PageSize, hpa: number, flags: number): void {
-    for (let a = 0; a < this.l2.length; a++) {
-      const s = storedSize(this.l2[a], size);
-      if (s < 0) continue;
-      const span = POW2[s];
-      this.l2[a].cache.insert(Math.floor(gva / span), s, (hpa - (gva & (span - 1))) / 4096, flags);
-      return;
-    }
+    const a = bestArray(this.l2, size);
+    if (a < 0) return;
+    const s = storedSize(this.l2[a], size);
+    const span = POW2[s];
+    this.l2[a].cache.insert(Math.floor(gva / span), s, (hpa - (gva & (span - 1))) / 4096, flags);
   }
+
 
   /** A full walk, retried after each fault the handlers resolve. Sets `outHpa`, fills the TLBs. */
   private walk(gva: number, write: boolean): number {

@@ -60,6 +60,20 @@ test('a small fleet runs end to end; two runs with one seed give identical JSON'
   }
   // Slab classes waste less than OSv's power-of-two pools and page rounding.
   assert.ok(cell(a, 'configurations', 'osv-slab', 'fragmentation') < cell(a, 'configurations', 'osv', 'fragmentation'));
+  // UCat's 2 MiB footprint per VM is the handful of translations that explains its missing walks.
+  assert.ok(a.summary.maxLeaves2MUcat > 0 && a.summary.maxLeaves2MUcat < 2048, `maxLeaves2MUcat ${a.summary.maxLeaves2MUcat}`);
+  // The cycle split the notes quote accounts for each operation's cycles (the run phase takes no faults).
+  for (const c of config.configurations) {
+    for (const w of ['memslap', 'ycsb']) {
+      const total = cell(a, 'workloads', c, 'cyclesPerOp', w);
+      const parts = cell(a, 'workloads', c, 'computeCyclesPerOp', w) + cell(a, 'workloads', c, 'translationCyclesPerOp', w) + cell(a, 'workloads', c, 'dataCyclesPerOp', w);
+      assert.ok(Math.abs(total - parts) <= 0.002 * total, `${c} ${w}: ${total} vs ${parts}`);
+      const nvm = cell(a, 'workloads', c, 'nvmLineShare', w);
+      assert.ok(nvm >= 0 && nvm <= 1, `${c} ${w}: nvmLineShare ${nvm}`);
+    }
+  }
+  // Slabs alone put less on NVM than stock OSv: the smaller fleet fits more of host DRAM.
+  assert.ok(cell(a, 'configurations', 'osv-slab', 'nvmMiB') < cell(a, 'configurations', 'osv', 'nvmMiB'));
   // Host accounting: frames counted per tier equal the frames the allocator handed out.
   for (const c of config.configurations) assert.equal(cell(a, 'accounting', c, 'residentFrames'), cell(a, 'accounting', c, 'allocatedFrames'), c);
 });

@@ -97,6 +97,23 @@ test('invalidation: INVLPG drops one page, a VM flush drops this VM only, a full
   assert.ok(a.vcpu.counters.flushCycles > 0);
 });
 
+test('split L1 DTLBs: a 2 MiB translation fills the 2 MiB array, a 1 GiB one the 1 GiB array (Ice Lake)', () => {
+  for (const [size, span] of [[PageSize.Size2M, 2 * 1024 * 1024], [PageSize.Size1G, 1024 * 1024 * 1024]] as const) {
+    const cpu = CPU_PRESETS.icelake;
+    const machine = new Machine(cpu, new TierMap([resolveTier(TIER_PRESETS.ddr4, 0, cpu.clockGHz)], [2 ** 32]));
+    const space = new FlatSpace({ guestPageSize: size, hostPageSize: null });
+    const vcpu = new VCpu(machine, space, 0);
+    vcpu.load(space.base, 8); // fault and walk
+    const c = vcpu.counters;
+    const missesBefore = c.l1TlbMisses;
+    const hitsBefore = c.l1TlbHits[size];
+    // Other 4 KiB pages of the same large page: hits in the large-page L1 array, no L1 miss.
+    for (let k = 1; k <= 100; k++) vcpu.load(space.base + ((k * 4096 * 7) % span), 8);
+    assert.equal(c.l1TlbMisses, missesBefore, `size ${size}`);
+    assert.equal(c.l1TlbHits[size] - hitsBefore, 100, `size ${size}`);
+  }
+});
+
 test('every CPU preset validates; a broken geometry is reported', () => {
   for (const [name, p] of Object.entries(CPU_PRESETS)) assert.deepEqual(validateCpuPreset(p), [], name);
   const broken = { ...CPU_PRESETS.zen2, l2Tlb: [{ entries: 2048, ways: 12, sizes: [PageSize.Size4K] }] };

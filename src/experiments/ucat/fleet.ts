@@ -9,7 +9,8 @@
  * snapshot that excludes the load phase is exact.
  *
  * Measured: host frames per tier at the end (data + EPT tables + guest page tables, which are
- * guest data to the host); guest malloc requested/reserved bytes at the end; vCPU counters and
+ * guest data to the host); guest malloc requested/reserved bytes and guest page-table leaves at the
+ * end; vCPU counters (TLB misses, walk and data cycles, data lines served per memory tier) and
  * workload cycles of the run phase only (snapshot difference).
  */
 import { Rng } from '../../base/rng.ts';
@@ -59,9 +60,14 @@ export interface VmResult {
   translationCycles: number;
   dataCycles: number;
   l1TlbMisses: number;
+  /** Data lines served by memory, per host tier [DRAM, NVM] (cache misses of the run phase). */
+  dataLinesMem: number[];
   requestedBytes: number;
   reservedBytes: number;
   misses: number;
+  /** Guest page-table leaves at the end, per size: the translations the VM's footprint needs. */
+  leaves4K: number;
+  leaves2M: number;
 }
 
 export interface FleetResult {
@@ -154,6 +160,7 @@ export function runFleet(config: UcatConfiguration, p: FleetParams, seed: number
     const d = diffSnapshots(s.before ?? s.vm.vcpu.counters.snapshot(), s.vm.vcpu.counters.snapshot());
     const run = s.runner.counts.run;
     const total = s.vm.guest.stats().total;
+    const kernel = s.vm.guest.kernelStats();
     return {
       vm: i,
       workload: s.workload,
@@ -166,9 +173,12 @@ export function runFleet(config: UcatConfiguration, p: FleetParams, seed: number
       translationCycles: d.translationCycles,
       dataCycles: d.dataCycles,
       l1TlbMisses: d.l1TlbMisses,
+      dataLinesMem: [d['dataMem.tier0'], d['dataMem.tier1']],
       requestedBytes: total.requestedBytes,
       reservedBytes: total.reservedBytes,
       misses: run.misses,
+      leaves4K: kernel.leaves4K,
+      leaves2M: kernel.leaves2M,
     };
   });
   let eptTableFrames = 0;
