@@ -66,6 +66,8 @@ export interface KsmParams {
   advisorMaxPagesToScan: number;
   /** Maximum share of one CPU the advisor may give ksmd, percent. */
   advisorMaxCpu: number;
+  /** How often a chain's lookup walks all its dups to prune stale ones, ms (sysfs stable_node_chains_prune_millisecs). */
+  stableNodeChainsPruneMillisecs: number;
 }
 
 /**
@@ -88,6 +90,7 @@ export const KSM_DEFAULTS: Readonly<KsmParams> = {
   advisorMinPagesToScan: 500,
   advisorMaxPagesToScan: 30000,
   advisorMaxCpu: 70,
+  stableNodeChainsPruneMillisecs: 2000,
 };
 
 /** Bytes of one rmap_item on 64-bit Linux (general_profit subtracts them). */
@@ -151,6 +154,20 @@ class MmSlot {
   }
 }
 
+/**
+ * A stable-tree node: one KSM frame, or a chain of dups once max_page_sharing was reached
+ * (Linux `stable_node_chain`). The newest dup is last, standing for the head of Linux's hlist,
+ * where `stable_node_chain_add_dup` puts a new dup and where a lookup starts.
+ */
+class StableNode {
+  readonly dups: number[];
+  /** Simulated time from which the next lookup walks the whole chain (chain_prune_time). */
+  pruneAtNs = 0;
+  constructor(frame: number) {
+    this.dups = [frame];
+  }
+}
+
 /** The sysfs counters (/sys/kernel/mm/ksm) plus what the model attributes to ksmd. */
 export interface KsmCounters {
   pagesShared: number;
@@ -195,6 +212,7 @@ export function resolveKsmParams(overrides: Partial<KsmParams> = {}): KsmParams 
   intMin('maxPageSharing', 2);
   intMin('advisorMinPagesToScan', 1);
   intMin('advisorMaxPagesToScan', 1);
+  intMin('stableNodeChainsPruneMillisecs', 0);
   if (!(p.wakeLatencyNs >= 0) || !(p.scanCostNs >= 0)) throw new UserError('ksm.wakeLatencyNs and ksm.scanCostNs must be non-negative');
   if (p.advisorMode !== 'none' && p.advisorMode !== 'scan-time') throw new UserError(`ksm.advisorMode: 'none' or 'scan-time', got '${String(p.advisorMode)}'`);
   if (!(p.advisorTargetScanTimeSec > 0) || !(p.advisorMaxCpu > 0 && p.advisorMaxCpu <= 100)) throw new UserError('ksm.advisorTargetScanTimeSec must be positive and advisorMaxCpu in (0, 100]');
@@ -210,8 +228,8 @@ export class Ksm {
   private curPage = 0;
   /** The cursor is on the list head (no slot being scanned): true at the start and after each full scan. */
   private atHead = true;
-  /** Stable tree: fingerprint -> KSM frames (more than one = a chain of dups). */
-  private readonly stable = new Map<number, number[]>();
+  /** Stable tree: fingerprint -> KSM frame or chain of dups. */
+  private readonly stable = new Map<number, StableNode>();
   /** Unstable tree: fingerprint -> vmId * 2^32 + page index; emptied at each full scan. */
   private unstable = new Map<number, number>();
   private zeroFrames: number[] = [];
@@ -222,6 +240,8 @@ export class Ksm {
   private pagesToScan: number;
   private unshared = 0;
   private rmapItems = 0;
+  /** Guest pages of all registered VMs (bounds a batch's walk). */
+  private totalPages = 0;
   private readonly c = {
     fullScans: 0,
     pagesScanned: 0,
@@ -249,6 +269,7 @@ export class Ksm {
     invariant(!this.slotOfVm.has(vm.id), `VM ${vm.id} is already mergeable`);
     const slot = new MmSlot(vm);
     this.slotOfVm.set(vm.id, slot);
+    this.totalPages += slot.pages;
     // Between full scans the cursor is on the list head, so "just behind the cursor" is the tail.
     if (this.atHead || this.slots.length === 0) {
       this.slots.push(slot);
@@ -263,6 +284,7 @@ export class Ksm {
     const slot = this.slotOfVm.get(vm.id);
     if (!slot) return;
     this.slotOfVm.delete(vm.id);
+    this.totalPages -= slot.pages;
     for (let i = 0; i < slot.pages; i++) if (slot.state[i] & Rm.Unstable) this.unshared--;
     this.rmapItems -= slot.items;
     slot.dead = true;
@@ -302,8 +324,7 @@ export class Ksm {
   private scanBatch(budget: number): number {
     let scanned = 0;
     // Bound the walk: at most one full pass over all slots without finding a present page.
-    let total = 0;
-    for (const s of this.slots) total += s.pages;
+    const total = this.totalPages;
     let visited = 0;
     while (scanned < budget && this.slots.length > 0 && visited <= total) {
       if (this.atHead) {
@@ -480,21 +501,49 @@ export class Ksm {
     return false;
   }
 
-  /** A live KSM frame for `fp` with room for one more mapping, or -1. Drops dead dups. */
+  /**
+   * A live KSM frame for `fp` with room for one more mapping, or -1 (Linux `stable_node_dup`).
+   * The walk starts at the newest dup and stops at the first one with room, so a chain of
+   * thousands of full zero-page dups costs one step per lookup, not one per dup; only once per
+   * `stableNodeChainsPruneMillisecs` does a lookup walk the whole chain and prefer the fullest dup
+   * with room (packing sharers, as Linux does when it prunes). Dead dups met on the way are
+   * dropped (get_ksm_page finding a stale node removes it).
+   */
   private stableSearch(fp: number): number {
-    const dups = this.stable.get(fp);
-    if (dups === undefined) return -1;
+    const node = this.stable.get(fp);
+    if (node === undefined) return -1;
+    const dups = node.dups;
     const mem = this.memory;
+    const max = this.params.maxPageSharing;
+    const prune = this.nowNs >= node.pruneAtNs;
+    if (prune) node.pruneAtNs = this.nowNs + this.params.stableNodeChainsPruneMillisecs * 1e6;
     let found = -1;
+    let foundAt = -1;
+    let foundRefs = -1;
     for (let i = dups.length - 1; i >= 0; i--) {
       const f = dups[i];
       if (!this.liveKsm(f, fp)) {
         dups.splice(i, 1);
+        if (foundAt > i) foundAt--;
         continue;
       }
-      if (found < 0 && mem.refcount(f) < this.params.maxPageSharing) found = f;
+      const refs = mem.refcount(f);
+      if (refs < max && refs > foundRefs) {
+        found = f;
+        foundAt = i;
+        foundRefs = refs;
+        if (!prune) break;
+      }
     }
-    if (dups.length === 0) this.stable.delete(fp);
+    if (dups.length === 0) {
+      this.stable.delete(fp);
+      return -1;
+    }
+    // Move the dup found to the head so the next lookup finds it first (Linux does the same when it still has room after this merge).
+    if (found >= 0 && foundAt !== dups.length - 1 && foundRefs + 1 < max) {
+      dups.splice(foundAt, 1);
+      dups.push(found);
+    }
     return found;
   }
 
@@ -504,10 +553,11 @@ export class Ksm {
     return (fl & FrameFlag.Allocated) !== 0 && (fl & FrameFlag.Ksm) !== 0 && mem.owner(f) === -1 && mem.refcount(f) > 0 && mem.fingerprint(f) === fp;
   }
 
+  /** A new KSM page for `fp`: a new stable node, or a new dup at the head of the existing chain. */
   private stableInsert(fp: number, frame: number): void {
-    const dups = this.stable.get(fp);
-    if (dups === undefined) this.stable.set(fp, [frame]);
-    else if (!dups.includes(frame)) dups.push(frame);
+    const node = this.stable.get(fp);
+    if (node === undefined) this.stable.set(fp, new StableNode(frame));
+    else node.dups.push(frame);
   }
 
   /** Split a 2 MiB mapping around `gpa` (KSM splits THPs before merging); counted as ksmd's. */
@@ -564,9 +614,9 @@ export class Ksm {
     let sharing = 0;
     let chains = 0;
     let dupsInChains = 0;
-    for (const [fp, dups] of this.stable) {
+    for (const [fp, node] of this.stable) {
       let live = 0;
-      for (const f of dups) {
+      for (const f of node.dups) {
         if (!this.liveKsm(f, fp)) continue;
         live++;
         sharing += mem.refcount(f) - 1;

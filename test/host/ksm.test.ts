@@ -1,6 +1,7 @@
 /** KSM (src/host/ksm.ts): merging rules, copy-on-write, counters, flush accounting, huge pages, chains. */
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { contentFingerprint, ZERO_FINGERPRINT } from '../../src/base/hash.ts';
 import { MiB, PAGE_2M, PAGE_4K } from '../../src/base/units.ts';
 import { FrameFlag, HostBackend, Ksm, type HostVm, type KsmParams } from '../../src/host/index.ts';
@@ -224,4 +225,138 @@ describe('KSM', () => {
     runScans(k2, 1);
     assert.ok(k2.counters().pagesToScan >= 500, 'a 0.24 s scan against a 0.05 s target raises pages_to_scan to at least the advisor minimum');
   });
+
+  it('a chain lookup finds a dup with room again after a COW break freed a mapping in an older, full dup', () => {
+    const b = host();
+    // max 2: pages of VMs 0-1 form dup A, VMs 2-3 dup B; VM 0 then writes its page, so A has room.
+    const vms = Array.from({ length: 5 }, () => vmWith(b, [42]));
+    const k = ksmOn(b, vms.slice(0, 4), { maxPageSharing: 2, stableNodeChainsPruneMillisecs: 0 });
+    runScans(k, 3);
+    assert.equal(k.counters().pagesShared, 2);
+    const dupA = vms[1].frameOf(0);
+    vms[0].eptViolation(0, true);
+    vms[0].setContent(0, 43);
+    k.register(vms[4]);
+    runScans(k, 3);
+    assert.equal(vms[4].frameOf(0), dupA, 'the new page joined the older dup that had room instead of staying unmerged');
+    const c = k.counters();
+    assert.equal(c.pagesShared, 2);
+    assert.equal(c.pagesSharing, 2);
+    b.checkInvariants();
+  });
 });
+
+/** Content alphabet of the property tests: 0 is the zero page, the others are modelled contents. */
+const fpOf = (v: number): number => (v === 0 ? ZERO_FINGERPRINT : contentFingerprint(77, v, 0));
+
+/** Recount from the EPTs: KSM pages (stable tree) and their extra mappings, and zero-page mappings. */
+function recountAll(b: HostBackend, useZeroPages: boolean): { shared: number; sharing: number; zero: number } {
+  const seen = new Map<number, number>();
+  let zero = 0;
+  for (const vm of b.liveVms()) {
+    vm.ept.forEachLeaf((_a, f) => {
+      if (!(b.memory.flags(f) & FrameFlag.Ksm)) return;
+      // With use_zero_pages every zero page KSM touches maps the zero page, never a stable KSM page.
+      if (useZeroPages && b.memory.fingerprint(f) === ZERO_FINGERPRINT) zero++;
+      else seen.set(f, (seen.get(f) ?? 0) + 1);
+    });
+  }
+  let sharing = 0;
+  for (const n of seen.values()) sharing += n - 1;
+  return { shared: seen.size, sharing, zero };
+}
+
+describe('KSM properties', () => {
+  const setup = fc.record({
+    contents: fc.array(fc.array(fc.nat({ max: 4 }), { minLength: 1, maxLength: 10 }), { minLength: 2, maxLength: 4 }),
+    maxPageSharing: fc.constantFrom(2, 3, 5, 256),
+    useZeroPages: fc.boolean(),
+  });
+
+  it('never merges different contents; a write to a merged page is private to the writer; counters match the frames', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('scan' as const), ms: fc.integer({ min: 1, max: 400 }) }),
+      fc.record({ kind: fc.constant('write' as const), vm: fc.nat(), page: fc.nat(), value: fc.nat({ max: 5 }) }),
+    );
+    fc.assert(
+      fc.property(setup, fc.array(op, { minLength: 1, maxLength: 40 }), ({ contents, maxPageSharing, useZeroPages }, ops) => {
+        const b = host();
+        const vms = contents.map((row) => vmWith(b, row.map(fpOf)));
+        const expected = contents.map((row) => row.map(fpOf));
+        const k = ksmOn(b, vms, { maxPageSharing, useZeroPages });
+        let t = 0;
+        for (const o of ops) {
+          if (o.kind === 'scan') {
+            t += o.ms * 1e6;
+            k.advance(t);
+          } else {
+            const v = o.vm % vms.length;
+            const p = o.page % expected[v].length;
+            const gpa = p * PAGE_4K;
+            const framesBefore = vms.map((w) => expected[vms.indexOf(w)].map((_, q) => w.frameOf(q * PAGE_4K)));
+            vms[v].eptViolation(gpa, true);
+            vms[v].setContent(gpa, fpOf(o.value));
+            expected[v][p] = fpOf(o.value);
+            // The writer now owns its page; nobody else maps that frame.
+            assert.equal(b.memory.owner(vms[v].frameOf(gpa)), vms[v].id);
+            assert.equal(b.memory.refcount(vms[v].frameOf(gpa)), 1);
+            vms.forEach((w, i) => {
+              if (i !== v) framesBefore[i].forEach((f, q) => assert.equal(w.frameOf(q * PAGE_4K), f, 'the write moved nobody else'));
+            });
+          }
+          // Every page still reads what was last written to it, so no merge changed any content.
+          vms.forEach((vm, i) => expected[i].forEach((fp, p) => assert.equal(vm.contentOf(p * PAGE_4K), fp, `VM ${i} page ${p}`)));
+          const c = k.counters();
+          const r = recountAll(b, useZeroPages);
+          assert.equal(c.pagesShared, r.shared);
+          assert.equal(c.pagesSharing, r.sharing);
+          assert.equal(c.ksmZeroPages, r.zero);
+          assert.equal(c.generalProfit, (c.pagesSharing + c.ksmZeroPages) * PAGE_4K - c.rmapItems * 64);
+        }
+        b.checkInvariants();
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('after enough full scans the saving equals the duplicate pages (chains of max_page_sharing, the zero page)', () => {
+    fc.assert(
+      fc.property(setup, ({ contents, maxPageSharing, useZeroPages }) => {
+        const b = host();
+        const vms = contents.map((row) => vmWith(b, row.map(fpOf)));
+        const before = b.memory.allocatedFrames;
+        const k = ksmOn(b, vms, { maxPageSharing, useZeroPages });
+        runScans(k, 4);
+        b.checkInvariants();
+        // Worked out by hand: n copies of a content in the scan order fill dups of maxPageSharing
+        // mappings each; a remainder of 2 or more starts one more dup, a remainder of 1 stays alone
+        // (every dup is full and it has no partner in the unstable tree). Zero pages with
+        // use_zero_pages all map one zero page, which costs one frame.
+        const copies = new Map<number, number>();
+        for (const row of contents) for (const v of row) copies.set(v, (copies.get(v) ?? 0) + 1);
+        let saving = 0;
+        let dups = 0;
+        let sharing = 0;
+        for (const [v, n] of copies) {
+          if (v === 0 && useZeroPages) {
+            saving += n - 1;
+            continue;
+          }
+          const d = Math.floor(n / maxPageSharing) + (n % maxPageSharing >= 2 ? 1 : 0);
+          const alone = n % maxPageSharing === 1 ? 1 : 0;
+          dups += d;
+          sharing += n - d - alone;
+          saving += n - d - alone;
+        }
+        assert.equal(before - b.memory.allocatedFrames, saving);
+        const c = k.counters();
+        assert.equal(c.pagesShared, dups);
+        assert.equal(c.pagesSharing, sharing);
+        // The usual case (fewer copies than max_page_sharing, no zero page): one KSM page per distinct content, every other copy saved.
+        if (maxPageSharing === 256 && !useZeroPages) assert.equal(saving, contents.flat().length - copies.size);
+      }),
+      { numRuns: 80 },
+    );
+  });
+});
+

@@ -1,6 +1,7 @@
 /** Loaders (src/host/loader.ts): standard copy loader and the load-time pool loader. */
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { contentFingerprint } from '../../src/base/hash.ts';
 import { MiB, PAGE_4K } from '../../src/base/units.ts';
 import { checkPoolInvariants, FrameFlag, HostBackend, LibraryPool, loadCopy, loadFromPool, pageList, poolImage } from '../../src/host/index.ts';
@@ -65,4 +66,64 @@ describe('loaders', () => {
     pool.release();
     assert.equal(b.memory.allocatedFrames, 0);
   });
+
+  it('pool pages stay read-only and shared under any writes; memory is pool + private + copied-on-write + tables', () => {
+    // Pool of up to 4 entries; each image maps a subset of them back to back from 0x100000 and has
+    // a few private pages after them; VMs load random images and write random pages. Everything
+    // lies in the first 2 MiB of guest-physical memory, so each VM has at most 4 EPT table pages.
+    const setup = fc.record({
+      entries: fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 4 }),
+      images: fc.array(fc.record({ uses: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }), privatePages: fc.integer({ min: 0, max: 3 }) }), { minLength: 1, maxLength: 3 }),
+      vms: fc.array(fc.nat(), { minLength: 1, maxLength: 5 }),
+      writes: fc.array(fc.record({ vm: fc.nat(), page: fc.nat(), value: fc.nat({ max: 3 }) }), { maxLength: 30 }),
+    });
+    fc.assert(
+      fc.property(setup, ({ entries, images, vms: picks, writes }) => {
+        const b = host();
+        const pool = new LibraryPool(b.memory);
+        entries.forEach((n, e) => pool.addEntry(`lib${e}`, Array.from({ length: n }, (_, i) => contentFingerprint(50, e, i))));
+        const imgs = images.map((im, j) => {
+          const shared: { gpa: number; entry: string }[] = [];
+          let gpa = 0x100000;
+          entries.forEach((n, e) => {
+            if (!im.uses[e]) return;
+            shared.push({ gpa, entry: `lib${e}` });
+            gpa += n * PAGE_4K;
+          });
+          const priv = pages(gpa, Array.from({ length: im.privatePages }, (_, i) => contentFingerprint(60, j, i)));
+          return { img: poolImage(pool, shared, priv), end: gpa + im.privatePages * PAGE_4K };
+        });
+        const vms = picks.map((pick) => {
+          const vm = newVm(b);
+          const { img } = imgs[pick % imgs.length];
+          loadFromPool(vm, img, b.costs);
+          return { vm, img: imgs[pick % imgs.length] };
+        });
+        const poolFp = new Map<number, number>();
+        for (let e = 0; e < entries.length; e++) for (const f of pool.framesOf(`lib${e}`)) poolFp.set(f, b.memory.fingerprint(f));
+        const copied = new Set<string>();
+        for (const w of writes) {
+          const v = vms[w.vm % vms.length];
+          const n = (v.img.end - 0x100000) / PAGE_4K;
+          if (n === 0) continue;
+          const gpa = 0x100000 + (w.page % n) * PAGE_4K;
+          const wasPool = (b.memory.flags(v.vm.frameOf(gpa)) & FrameFlag.Pool) !== 0;
+          v.vm.eptViolation(gpa, true);
+          v.vm.setContent(gpa, contentFingerprint(70, w.value, 0));
+          if (wasPool) copied.add(`${v.vm.id}:${gpa}`);
+          assert.equal(b.memory.owner(v.vm.frameOf(gpa)), v.vm.id, 'a written page is private to its writer');
+          checkPoolInvariants(b);
+        }
+        // No pool frame ever changed content, and none is mapped writable (checkPoolInvariants).
+        for (const [f, fp] of poolFp) assert.equal(b.memory.fingerprint(f), fp);
+        const privatePages = vms.reduce((t, v) => t + v.img.img.private.gpa.length, 0);
+        // EPT tables: the root always, plus PDPT, PD and PT once anything is mapped.
+        const tables = vms.reduce((t, v) => t + (v.img.end > 0x100000 ? 4 : 1), 0);
+        assert.equal(b.memory.allocatedFrames, pool.frames + privatePages + copied.size + tables);
+        b.checkInvariants();
+      }),
+      { numRuns: 80 },
+    );
+  });
 });
+
