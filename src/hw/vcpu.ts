@@ -22,6 +22,12 @@ import { PageTable, PteFlag, ENTRIES, LEVEL_SPAN } from './pagetable.ts';
 import { TierMap, type ResolvedTier } from './tiers.ts';
 import { TranslationCache } from './tlb.ts';
 
+/** Which level served the last line that went through the caches (`VCpu.servedBy`). */
+const SERVED_L1D = 0;
+const SERVED_L2 = 1;
+const SERVED_LLC = 2;
+const SERVED_MEMORY = 3;
+
 const POW2 = [4096, 2 * 1024 * 1024, 1024 * 1024 * 1024];
 /**
  * Offset masks per page size. `addr & mask` is exact for addresses below 2^53 because every page
@@ -120,6 +126,9 @@ export class VCpu implements TlbInvalidator {
   private fastSize: PageSize = PageSize.Size4K;
   private lastLine = -1;
   private lastLineDirty = false;
+  /** Level (SERVED_*) and tier of the last line through `throughCaches`. */
+  private servedBy = SERVED_L1D;
+  private servedTier = 0;
   /** Latency of a hit in the first cache level (L1D, or the LLC when there are no private caches). */
   private lineHitLatency = 0;
 
@@ -486,29 +495,14 @@ export class VCpu implements TlbInvalidator {
     c.walkRefs++;
     if (guestDimension) c.walkRefsGuest++;
     else c.walkRefsHost++;
-    const line = Math.floor(hpa / 64);
     this.lastLine = -1;
-    const l1d = this.l1d;
-    if (l1d !== null && l1d.access(line, false)) {
-      c.walkRefsL1d++;
-      return l1d.latency;
-    }
-    const l2 = this.l2cache;
-    if (l2 !== null && l2.access(line, false)) {
-      c.walkRefsL2++;
-      return l2.latency;
-    }
-    const llc = this.llc;
-    if (llc !== null) {
-      if (llc.access(line, false)) {
-        c.walkRefsLlc++;
-        return llc.latency;
-      }
-      this.noteLlcEviction(llc);
-    }
-    const tier = this.tierMap.tierOfFrame(Math.floor(line / 64));
-    c.walkRefsMem[tier]++;
-    return this.llcLatency + this.memoryLatency(tier, line);
+    const cycles = this.throughCaches(Math.floor(hpa / 64), false);
+    const level = this.servedBy;
+    if (level === SERVED_L1D) c.walkRefsL1d++;
+    else if (level === SERVED_L2) c.walkRefsL2++;
+    else if (level === SERVED_LLC) c.walkRefsLlc++;
+    else c.walkRefsMem[this.servedTier]++;
+    return cycles;
   }
 
   /** One data line through L1D, L2, LLC and memory. */
@@ -523,26 +517,42 @@ export class VCpu implements TlbInvalidator {
     // Without any cache model nothing is ever a hit, so the repeat shortcut stays off.
     this.lastLine = this.llc !== null ? line : -1;
     this.lastLineDirty = write;
+    const cycles = this.throughCaches(line, write);
+    const level = this.servedBy;
+    if (level === SERVED_L1D) c.dataL1dHits++;
+    else if (level === SERVED_L2) c.dataL2Hits++;
+    else if (level === SERVED_LLC) c.dataLlcHits++;
+    else c.dataMem[this.servedTier]++;
+    return cycles;
+  }
+
+  /**
+   * One line through L1D, L2, LLC and memory, for data and walk references alike. Returns the
+   * cycles; the level that served it goes to `servedBy` (and the tier to `servedTier` when memory
+   * did), so the callers count it under their own counters without an allocation.
+   */
+  private throughCaches(line: number, write: boolean): number {
     const l1d = this.l1d;
     if (l1d !== null && l1d.access(line, write)) {
-      c.dataL1dHits++;
+      this.servedBy = SERVED_L1D;
       return l1d.latency;
     }
     const l2 = this.l2cache;
     if (l2 !== null && l2.access(line, write)) {
-      c.dataL2Hits++;
+      this.servedBy = SERVED_L2;
       return l2.latency;
     }
     const llc = this.llc;
     if (llc !== null) {
       if (llc.access(line, write)) {
-        c.dataLlcHits++;
+        this.servedBy = SERVED_LLC;
         return llc.latency;
       }
       this.noteLlcEviction(llc);
     }
     const tier = this.tierMap.tierOfFrame(Math.floor(line / 64));
-    c.dataMem[tier]++;
+    this.servedBy = SERVED_MEMORY;
+    this.servedTier = tier;
     return this.llcLatency + this.memoryLatency(tier, line);
   }
 
