@@ -2,8 +2,9 @@
  * `npm run bench`: every benchmark, several runs each, medians printed and written to
  * bench/results.json. Benchmarks are programs, not tests: they assert nothing, they measure.
  *
- *   npm run bench -- --runs 5 --only hw
+ *   npm run bench -- --runs 5 --only hw   (only that group; the other figures in results.json stay)
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,22 @@ const benches: Bench[] = [
 
 /** Benchmarks contributed by other layers, loaded if present (each exports `benchmarks`). */
 const OPTIONAL_MODULES = ['./host-frames.ts', './dedup.ts', './guest-malloc.ts'];
+
+interface Figure {
+  name: string;
+  median: number;
+  unit: string;
+  target: string;
+  runs: number[];
+}
+
+function previousFigures(file: string): Figure[] {
+  try {
+    return (JSON.parse(fs.readFileSync(file, 'utf8')) as { figures?: Figure[] }).figures ?? [];
+  } catch {
+    return [];
+  }
+}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -63,12 +80,15 @@ async function main(): Promise<void> {
     runs: s.values.map((v) => Number(v.toPrecision(4))),
   }));
   process.stdout.write(formatTable(['benchmark', 'median', 'unit', 'target', 'runs'], figures.map((f) => [f.name, f.median, f.unit, f.target, f.runs.join(' ')])));
+  const resultsFile = path.join(here, 'results.json');
+  // With --only, the other groups' figures of an earlier run stay in the file.
+  const kept = only ? previousFigures(resultsFile).filter((f) => !figures.some((g) => g.name === f.name)) : [];
   const out = {
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '', node: process.version, loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))) },
     runsPerBenchmark: runs,
-    figures,
+    figures: [...kept, ...figures],
   };
-  writeFileAtomic(path.join(here, 'results.json'), JSON.stringify(out, null, 2) + '\n');
+  writeFileAtomic(resultsFile, JSON.stringify(out, null, 2) + '\n');
 }
 
 await main();
