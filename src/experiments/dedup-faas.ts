@@ -185,6 +185,18 @@ function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigRun[], b
         kind: 'line',
         points: runs.flatMap((r) => r.memoryMiB.map((y, x) => ({ series: r.config.name, x, y }))),
       },
+      {
+        name: 'load',
+        title: 'Load work per instance: pages copied (standard loader) against pages mapped (pool)',
+        x: 'configuration',
+        y: 'pages per instance',
+        yUnit: 'pages',
+        kind: 'bar',
+        points: runs.flatMap((r) => [
+          { series: 'copied', x: r.config.name, y: round(r.loadPagesCopied, 1) },
+          { series: 'mapped', x: r.config.name, y: round(r.loadPagesMapped, 1) },
+        ]),
+      },
     ],
   };
 }
