@@ -12,6 +12,7 @@
  * VM series (when enabled), one row per live VM and tier per sample:
  *   time_ns, vm, tier, resident4k, resident2m, table, shared
  */
+import { PageSize } from '../base/units.ts';
 import type { HostMemory } from './frames.ts';
 import type { HostVm } from './vm.ts';
 
@@ -178,6 +179,9 @@ export function vmSnapshot(vm: HostVm, memory: HostMemory): Record<string, numbe
     splits: c.splits,
     tlbFlushes: c.tlbFlushes,
     faultCycles: c.faultCycles,
+    // Leaves of the EPT itself: 2 MiB where a huge frame backs the range, 4 KiB otherwise.
+    eptLeaves4k: vm.ept.leaves[PageSize.Size4K],
+    eptLeaves2m: vm.ept.leaves[PageSize.Size2M],
   };
   for (const t of memory.tiers) {
     out[`${t.name}.resident4k`] = c.resident4k[t.id];

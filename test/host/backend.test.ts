@@ -341,6 +341,8 @@ describe('accounting and destruction', () => {
     assert.equal(snap['host.ddr4.allocated'], 10 + vm.counters.tableFrames[0]);
     assert.equal(snap['vms.backed4k'], 11);
     assert.equal(vmSnapshot(vm, h.memory)['optane.resident4k'], 1);
+    assert.equal(vmSnapshot(vm, h.memory).eptLeaves4k, 11, 'ten DRAM pages and one NVM page, all 4 KiB leaves');
+    assert.equal(vmSnapshot(vm, h.memory).eptLeaves2m, 0);
   });
 
   it('property: random faults, unmaps, shares and destroys keep refcounts balanced and return every frame', () => {
