@@ -125,6 +125,10 @@ export class VCpu implements TlbInvalidator {
   private fastWritable = false;
   private fastSize: PageSize = PageSize.Size4K;
   private lastLine = -1;
+  /** Guest-virtual window [lineLo, lineHi) of the fastest path (see `access`); empty when -1. */
+  private lineLo = -1;
+  private lineHi = -1;
+  private lineWritable = false;
   private lastLineDirty = false;
   /** Level (SERVED_*) and tier of the last line through `throughCaches`. */
   private servedBy = SERVED_L1D;
@@ -183,22 +187,20 @@ export class VCpu implements TlbInvalidator {
 
   /** One access of `size` bytes at `gva`; split at 4 KiB boundaries. Returns its cycles. */
   access(gva: number, size: number, write: boolean): number {
-    // Fastest path: same translation and same cache line as the previous access (sequential code).
-    if (gva >= this.fastBase && gva + size <= this.fastLimit && (!write || this.fastWritable)) {
-      const hpa = this.fastHostBase + (gva - this.fastBase);
-      const line = Math.floor(hpa / 64);
-      if (line === this.lastLine && hpa + size <= line * 64 + 64 && (!write || this.lastLineDirty)) {
-        const c = this.counters;
-        c.accesses++;
-        if (write) c.stores++;
-        else c.loads++;
-        c.l1TlbHits[this.fastSize]++;
-        if (this.l1d !== null) c.dataL1dHits++;
-        else c.dataLlcHits++;
-        const cycles = this.lineHitLatency;
-        c.dataCycles += cycles;
-        return cycles;
-      }
+    // Fastest path: inside the guest-virtual window of the previous access's line, which is the
+    // most recently used line of the first cache level under the most recently used L1 DTLB entry
+    // (sequential code). Writes need the line dirty already and the page writable.
+    if (gva >= this.lineLo && gva + size <= this.lineHi && (!write || this.lineWritable)) {
+      const c = this.counters;
+      c.accesses++;
+      if (write) c.stores++;
+      else c.loads++;
+      c.l1TlbHits[this.fastSize]++;
+      if (this.l1d !== null) c.dataL1dHits++;
+      else c.dataLlcHits++;
+      const cycles = this.lineHitLatency;
+      c.dataCycles += cycles;
+      return cycles;
     }
     const pageEnd = gva - (gva & 4095) + 4096;
     if (gva + size > pageEnd) {
@@ -224,7 +226,20 @@ export class VCpu implements TlbInvalidator {
     let data = 0;
     for (let line = firstLine; line <= lastLine; line++) data += this.dataLine(line, write);
     c.dataCycles += data;
+    // Open the fastest path for the rest of this line when both the line and the translation are
+    // the most recently used ones (a walk reference in between closed it: lastLine is then -1).
+    if (firstLine === lastLine && this.lastLine === firstLine && gva >= this.fastBase && gva < this.fastLimit) {
+      this.lineLo = gva - (hpa & 63);
+      this.lineHi = this.lineLo + 64;
+      this.lineWritable = this.lastLineDirty && this.fastWritable;
+    } else {
+      this.closeLineWindow();
+    }
     return cycles + data;
+  }
+
+  private closeLineWindow(): void {
+    this.lineLo = this.lineHi = -1;
   }
 
   /** Translate `gva` when the fast path missed: L1 arrays, L2 arrays, then a walk. Sets `outHpa`. */
@@ -274,6 +289,7 @@ export class VCpu implements TlbInvalidator {
 
   private setFast(gva: number, size: PageSize, pageHpa: number, writable: boolean): void {
     const span = POW2[size];
+    this.closeLineWindow();
     this.fastBase = gva - (gva & (span - 1));
     this.fastLimit = this.fastBase + span;
     this.fastHostBase = pageHpa;
@@ -288,6 +304,7 @@ export class VCpu implements TlbInvalidator {
     if (a < 0) {
       this.outHpa = hpa;
       this.fastBase = this.fastLimit = -1;
+      this.closeLineWindow();
       return;
     }
     const s = storedSize(this.l1[a], size);
@@ -496,6 +513,7 @@ export class VCpu implements TlbInvalidator {
     if (guestDimension) c.walkRefsGuest++;
     else c.walkRefsHost++;
     this.lastLine = -1;
+    this.closeLineWindow();
     const cycles = this.throughCaches(Math.floor(hpa / 64), false);
     const level = this.servedBy;
     if (level === SERVED_L1D) c.walkRefsL1d++;
@@ -586,6 +604,7 @@ export class VCpu implements TlbInvalidator {
     }
     for (let L = 2; L <= 4; L++) this.guestPsc[L].flush();
     this.fastBase = this.fastLimit = -1;
+    this.closeLineWindow();
   }
 
   /** Everything cached for this VM: TLBs, both dimensions' PSCs and the nested TLB (INVEPT/INVVPID single-context). */
@@ -610,6 +629,7 @@ export class VCpu implements TlbInvalidator {
     }
     this.ntlb.flush();
     this.fastBase = this.fastLimit = -1;
+    this.closeLineWindow();
   }
 
   /** Whether some TLB array holds a translation for `gva` (for tests; no LRU update). */
@@ -620,11 +640,23 @@ export class VCpu implements TlbInvalidator {
     return false;
   }
 
+  /**
+   * Forget the fast paths (most recent translation and line) without touching any modelled state,
+   * so that the next access takes the full lookup. For the differential test that the fast paths
+   * are exact: the counters and cycles must not change.
+   */
+  forgetFastPaths(): void {
+    this.fastBase = this.fastLimit = -1;
+    this.lastLine = -1;
+    this.closeLineWindow();
+  }
+
   /** Empty the private data caches (for cold-walk measurements). */
   clearCaches(): void {
     this.l1d?.clear();
     this.l2cache?.clear();
     this.lastLine = -1;
+    this.closeLineWindow();
   }
 }
 

@@ -214,3 +214,35 @@ test('the hash-indexed LRU (wide arrays) behaves exactly like the scanning LRU',
     { numRuns: 300, seed: 7 },
   );
 });
+
+test('the fast paths are exact: forgetting them before every access changes no counter and no cycle', async () => {
+  const fc = await import('fast-check');
+  const op = fc.record({
+    kind: fc.constantFrom('load', 'load', 'store', 'next', 'next', 'invlpg', 'flushVm'),
+    page: fc.integer({ min: 0, max: 5 }),
+    offset: fc.integer({ min: 0, max: 4095 }),
+    size: fc.constantFrom(1, 4, 8, 8, 16, 64),
+  });
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 200 }), fc.constantFrom('zen2', 'icelake'), fc.boolean(), (ops, preset, hugeGuest) => {
+      const run = (forget: boolean) => {
+        const cpu = CPU_PRESETS[preset];
+        const machine = new Machine(cpu, new TierMap([resolveTier(TIER_PRESETS.ddr4, 0, cpu.clockGHz)], [1 << 30]));
+        const space = new FlatSpace({ guestPageSize: hugeGuest ? PageSize.Size2M : PageSize.Size4K, hostPageSize: PageSize.Size4K });
+        const vcpu = new VCpu(machine, space, 0);
+        let cycles = 0;
+        let last = space.base;
+        for (const o of ops) {
+          if (forget) vcpu.forgetFastPaths();
+          const gva = o.kind === 'next' ? last + o.size : space.base + o.page * 4096 + o.offset;
+          if (o.kind === 'invlpg') vcpu.invalidatePage(gva);
+          else if (o.kind === 'flushVm') vcpu.flushVm();
+          else cycles += vcpu.access(gva, o.size, o.kind === 'store');
+          last = gva;
+        }
+        return { cycles, counters: vcpu.counters.snapshot() };
+      };
+      assert.deepEqual(run(false), run(true));
+    }),
+  );
+});
