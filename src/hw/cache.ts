@@ -45,8 +45,8 @@ export class DataCache {
     const words = new ArrayBuffer(lines * 8);
     this.tag = new Int32Array(words);
     this.stamp = new Uint32Array(words);
-    for (let set = 0; set < this.sets; set++) this.tag.fill(-1, set * 2 * ways, set * 2 * ways + ways);
     this.dirty = new Uint8Array(lines);
+    this.clear();
   }
 
   /** Look up a line; on a miss, fill it (evicting the LRU way). Returns whether it hit. */

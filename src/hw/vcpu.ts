@@ -72,25 +72,32 @@ function buildArrays(prefix: string, configs: CpuPreset['l1Tlb']): TlbArray[] {
   return configs.map((c, i) => ({ cache: new TranslationCache(`${prefix}${i}`, c.entries, c.ways), sizes: [...c.sizes].sort() }));
 }
 
-/** Largest size an array holds that is not larger than `size` (a 1G page "smashed" into 2M entries). */
 /**
- * The array a translation of `size` goes to: the one that keeps the most of it (a 2 MiB translation
- * goes to a 2 MiB array rather than being smashed into a 4 KiB one); ties go to the first listed.
- * -1 when no array holds this size or a smaller one.
+ * Where a translation of each page size goes, worked out once per vCPU: the array that keeps the
+ * most of it (a 2 MiB translation goes to a 2 MiB array rather than being smashed into a 4 KiB
+ * one; ties go to the first listed), and the size it is stored as there. `array[size]` is -1 when
+ * no array holds this size or a smaller one.
  */
-function bestArray(arrays: readonly TlbArray[], size: PageSize): number {
-  let best = -1;
-  let bestSize = -1;
-  for (let a = 0; a < arrays.length; a++) {
-    const s = storedSize(arrays[a], size);
-    if (s > bestSize) {
-      bestSize = s;
-      best = a;
-    }
-  }
-  return best;
+interface FillTargets {
+  array: Int8Array;
+  size: Int8Array;
 }
 
+function fillTargets(arrays: readonly TlbArray[]): FillTargets {
+  const t: FillTargets = { array: new Int8Array(3).fill(-1), size: new Int8Array(3).fill(-1) };
+  for (let size = 0; size < 3; size++) {
+    for (let a = 0; a < arrays.length; a++) {
+      const s = storedSize(arrays[a], size);
+      if (s > t.size[size]) {
+        t.size[size] = s;
+        t.array[size] = a;
+      }
+    }
+  }
+  return t;
+}
+
+/** Largest size an array holds that is not larger than `size` (a 1G page "smashed" into 2M entries). */
 function storedSize(a: TlbArray, size: PageSize): number {
   let best = -1;
   for (let i = 0; i < a.sizes.length; i++) if (a.sizes[i] <= size && a.sizes[i] > best) best = a.sizes[i];
@@ -104,6 +111,8 @@ export class VCpu implements TlbInvalidator {
   readonly counters = new VcpuCounters();
   readonly l1: TlbArray[];
   readonly l2: TlbArray[];
+  private readonly l1Fill: FillTargets;
+  private readonly l2Fill: FillTargets;
   /** Paging-structure caches indexed by level (2, 3, 4), per dimension. */
   readonly guestPsc: TranslationCache[];
   readonly hostPsc: TranslationCache[];
@@ -152,6 +161,8 @@ export class VCpu implements TlbInvalidator {
     this.cpu = cpu;
     this.l1 = buildArrays('l1tlb', cpu.l1Tlb);
     this.l2 = buildArrays('l2tlb', cpu.l2Tlb);
+    this.l1Fill = fillTargets(this.l1);
+    this.l2Fill = fillTargets(this.l2);
     const psc = (p: string) => [
       new TranslationCache(`${p}psc-unused0`, 0, 1),
       new TranslationCache(`${p}psc-unused1`, 0, 1),
@@ -298,31 +309,29 @@ export class VCpu implements TlbInvalidator {
     this.outHpa = pageHpa + (gva & (span - 1));
   }
 
-  /** Insert into the first L1 array that can hold `size` (smashing larger pages) and make it the fast path. */
+  /** Insert into the L1 array that keeps the most of `size` (see `fillTargets`) and make it the fast path. */
   private fillL1(gva: number, size: PageSize, hpa: number, flags: number): void {
-    const a = bestArray(this.l1, size);
+    const a = this.l1Fill.array[size];
     if (a < 0) {
       this.outHpa = hpa;
       this.fastBase = this.fastLimit = -1;
       this.closeLineWindow();
       return;
     }
-    const s = storedSize(this.l1[a], size);
+    const s = this.l1Fill.size[size];
     const span = POW2[s];
     const base = hpa - (gva & (span - 1));
     this.l1[a].cache.insert(Math.floor(gva / span), s, base / 4096, flags);
     this.setFast(gva, s as PageSize, base, (flags & WRITABLE) !== 0);
   }
 
-
   private fillL2(gva: number, size: PageSize, hpa: number, flags: number): void {
-    const a = bestArray(this.l2, size);
+    const a = this.l2Fill.array[size];
     if (a < 0) return;
-    const s = storedSize(this.l2[a], size);
+    const s = this.l2Fill.size[size];
     const span = POW2[s];
     this.l2[a].cache.insert(Math.floor(gva / span), s, (hpa - (gva & (span - 1))) / 4096, flags);
   }
-
 
   /** A full walk, retried after each fault the handlers resolve. Sets `outHpa`, fills the TLBs. */
   private walk(gva: number, write: boolean): number {

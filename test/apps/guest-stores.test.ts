@@ -14,6 +14,7 @@ import type { AllocHint, GuestAllocator } from '../../src/guest/allocator.ts';
 import type { AccessPath } from '../../src/hw/access.ts';
 import { SimHost } from '../../src/sim/index.ts';
 import { ALL_FIELDS, Operation, OpKind } from '../../src/workload/op.ts';
+import { lastAtOrBelow } from './mocks.ts';
 
 const MiB = 1024 * 1024;
 
@@ -27,14 +28,7 @@ class RecordingAllocator implements GuestAllocator {
   }
   /** Index of the last block starting at or below `addr`, or -1. */
   private floor(addr: number): number {
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.starts[mid] <= addr) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return hi;
+    return lastAtOrBelow(this.starts, addr);
   }
   private note(addr: number): number {
     const i = this.floor(addr) + 1;

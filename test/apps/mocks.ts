@@ -8,6 +8,18 @@ import type { AccessPath } from '../../src/hw/access.ts';
 
 const ALIGN = 16;
 
+/** Index of the last element of increasing `sorted` that is at most `x`, or -1 (binary search). */
+export function lastAtOrBelow(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] <= x) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return hi;
+}
+
 export class MockAllocator implements GuestAllocator {
   /** Block starts in increasing order (bump allocation keeps them sorted). */
   private starts: number[] = [];
@@ -88,14 +100,7 @@ export class MockAllocator implements GuestAllocator {
 
   /** Whether [addr, addr + size) lies inside one live block. */
   covers(addr: number, size: number): boolean {
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.starts[mid] <= addr) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    const i = hi;
+    const i = lastAtOrBelow(this.starts, addr);
     if (i < 0 || !this.live[i]) return false;
     return addr + size <= this.starts[i] + this.sizes[i];
   }
