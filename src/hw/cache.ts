@@ -3,27 +3,29 @@
  * host-physical line number (address / 64). Both data accesses and page-walk references go
  * through the hierarchy (ChampSim's page-table walker also issues its reads to the data caches).
  *
- * Layout: one block of 2 * ways 32-bit words per set, `[tags... | stamps...]`, so that a lookup and
- * the victim choice on a miss touch one contiguous 128 B run of host memory for 16 ways (simulating
- * big caches is dominated by the host's own cache misses on these arrays):
- *   tag     line number / sets (the bits above the set index), -1 when invalid
- *   stamp   last-use time for LRU, 32 bits (0: never used); renumbered per set when the clock would wrap
- *   dirty   written since fill (a separate byte array, touched only on writes and evictions)
+ * Layout: each set is a run of `ways` 32-bit words kept in recency order, most recently used first
+ * (a move-to-front list). A word is `tag * 2 + dirty`, -1 for an invalid way; invalid ways sit at
+ * the tail, so they are the first victims. The tag is the line number / sets (the bits above the
+ * set index).
+ *
+ * Why recency order rather than a last-use stamp per way: finding the LRU victim by stamps is a
+ * search for a minimum whose branches the host cannot predict, and it is the hot spot of every
+ * experiment (each line and each page-walk reference passes up to three levels). In recency order
+ * the victim is the last word, a hit in the most recently used way (the common case for L1D) is
+ * the first compare, and the move-to-front shift is a loop of fixed, predictable length. It also
+ * halves the state (no stamps) and needs no clock, so nothing wraps.
+ *
  * An eviction of a dirty line is a write-back, counted by the owner (the vCPU) against the tier
  * that holds the line.
  */
-const STAMP_LIMIT = 0xffffffff;
+/** Tags must fit in 30 bits so that `tag * 2 + dirty` stays a non-negative 32-bit integer. */
+const TAG_LIMIT = 2 ** 30;
 
 export class DataCache {
   readonly sets: number;
   readonly ways: number;
-  /** Tags, indexed `set * 2 * ways + way`. */
-  private readonly tag: Int32Array;
-  /** Stamps over the same buffer, indexed `set * 2 * ways + ways + way`. */
-  private readonly stamp: Uint32Array;
-  /** Dirty bits, indexed `set * ways + way`. */
-  private readonly dirty: Uint8Array;
-  private clock = 0;
+  /** Per set, `ways` words in recency order (see the header), indexed `set * ways + rank`. */
+  private readonly word: Int32Array;
   /** sets - 1 for a power-of-two set count (index by mask, exact below 2^53), else -1. */
   private readonly setMask: number;
   /** Line number of the last dirty victim, or -1: read by the caller right after `access`. */
@@ -42,48 +44,41 @@ export class DataCache {
     this.sets = lines / ways;
     this.ways = ways;
     this.setMask = (this.sets & (this.sets - 1)) === 0 ? this.sets - 1 : -1;
-    const words = new ArrayBuffer(lines * 8);
-    this.tag = new Int32Array(words);
-    this.stamp = new Uint32Array(words);
-    this.dirty = new Uint8Array(lines);
+    this.word = new Int32Array(lines);
     this.clear();
   }
 
   /** Look up a line; on a miss, fill it (evicting the LRU way). Returns whether it hit. */
   access(lineNumber: number, write: boolean): boolean {
     const set = this.setMask >= 0 ? lineNumber & this.setMask : lineNumber % this.sets;
-    // Tags stay below 2^31 for any host of less than 2^31 * sets * 64 bytes.
     const tag = (lineNumber - set) / this.sets;
-    const ways = this.ways;
-    const base = set * 2 * ways;
-    const end = base + ways;
-    const tags = this.tag;
-    const stamps = this.stamp;
-    if (++this.clock === STAMP_LIMIT) this.renumber();
+    const base = set * this.ways;
+    const end = base + this.ways;
+    const words = this.word;
     this.evictedDirtyLine = -1;
-    // One pass: find the tag and, in case it misses, the least recently used way (invalid ways
-    // have stamp 0 and so come first).
-    let victim = base;
-    let oldest = STAMP_LIMIT;
-    for (let i = base; i < end; i++) {
-      if (tags[i] === tag) {
-        stamps[i + ways] = this.clock;
-        if (write) this.dirty[set * ways + (i - base)] = 1;
+    // An invalid word (-1) never matches: tags are non-negative.
+    const first = words[base];
+    if (first >> 1 === tag) {
+      // The most recently used way: no reordering.
+      if (write) words[base] = first | 1;
+      this.hits++;
+      return true;
+    }
+    for (let i = base + 1; i < end; i++) {
+      const w = words[i];
+      if (w >> 1 === tag) {
+        for (let j = i; j > base; j--) words[j] = words[j - 1];
+        words[base] = write ? w | 1 : w;
         this.hits++;
         return true;
       }
-      const st = stamps[i + ways];
-      if (st < oldest) {
-        oldest = st;
-        victim = i;
-      }
     }
     this.misses++;
-    const d = set * ways + (victim - base);
-    if (tags[victim] !== -1 && this.dirty[d]) this.evictedDirtyLine = tags[victim] * this.sets + set;
-    tags[victim] = tag;
-    stamps[victim + ways] = this.clock;
-    this.dirty[d] = write ? 1 : 0;
+    if (tag >= TAG_LIMIT) throw new Error(`${this.name}: line ${lineNumber} is beyond the modelled host memory (tag over 30 bits)`);
+    const victim = words[end - 1];
+    if (victim !== -1 && (victim & 1) !== 0) this.evictedDirtyLine = (victim >> 1) * this.sets + set;
+    for (let j = end - 1; j > base; j--) words[j] = words[j - 1];
+    words[base] = tag * 2 + (write ? 1 : 0);
     return false;
   }
 
@@ -91,32 +86,12 @@ export class DataCache {
   contains(lineNumber: number): boolean {
     const set = this.setMask >= 0 ? lineNumber & this.setMask : lineNumber % this.sets;
     const tag = (lineNumber - set) / this.sets;
-    const base = set * 2 * this.ways;
-    for (let i = base; i < base + this.ways; i++) if (this.tag[i] === tag) return true;
+    const base = set * this.ways;
+    for (let i = base; i < base + this.ways; i++) if (this.word[i] !== -1 && this.word[i] >> 1 === tag) return true;
     return false;
   }
 
   clear(): void {
-    const ways = this.ways;
-    for (let set = 0; set < this.sets; set++) {
-      this.tag.fill(-1, set * 2 * ways, set * 2 * ways + ways);
-      this.stamp.fill(0, set * 2 * ways + ways, set * 2 * ways + 2 * ways);
-    }
-    this.dirty.fill(0);
-  }
-
-  /** Replace stamps by their rank within each set (same LRU order), so the 32-bit clock can restart. */
-  private renumber(): void {
-    const ways = this.ways;
-    const order: number[] = [];
-    for (let set = 0; set < this.sets; set++) {
-      const base = set * 2 * ways;
-      order.length = 0;
-      for (let w = 0; w < ways; w++) order.push(base + w);
-      order.sort((a, b) => this.stamp[a + ways] - this.stamp[b + ways]);
-      // Invalid ways keep stamp 0 so that they stay the first victims.
-      for (let r = 0; r < order.length; r++) this.stamp[order[r] + ways] = this.tag[order[r]] === -1 ? 0 : r + 1;
-    }
-    this.clock = ways + 1;
+    this.word.fill(-1);
   }
 }

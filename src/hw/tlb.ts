@@ -3,15 +3,19 @@
  * nested TLB (guest-physical -> host-physical) and the paging-structure caches. One class, because
  * all of them map a key (a page or table-prefix number tagged with its size) to a number.
  *
- * Layout (ChampSim `lru.cc` style): flat arrays indexed `set * ways + way`.
+ * Layout: flat arrays indexed `set * ways + i`.
  *   key[i]   page number * 4 + size id, or -1 when the way is invalid
  *   value[i] payload (host frame number, or child table index for a paging-structure cache)
  *   flags[i] permission bits of the cached translation (bit 0: writable)
- *   stamp[i] (up to 16 ways) last use for LRU, 0 for a way never used or invalidated
  * `sizeCount` counts valid entries per size so lookups skip sizes the array holds none of.
  *
  * Replacement is true LRU in both of two implementations, chosen by associativity:
- * - up to 16 ways: a last-use stamp per way; lookups scan the set (a few compares);
+ * - up to 16 ways: each set is kept in recency order, most recently used first, invalid ways at
+ *   the tail (a move-to-front list). A lookup scans from the front (a hit on the most recent entry
+ *   is the first compare), the victim is the last way, and a hit or fill shifts the entries before
+ *   it by one. This replaces a last-use stamp per way, whose victim search is a minimum over
+ *   stamps with branches the host cannot predict. The way a lookup or insert returns is where the
+ *   entry is now (the front of its set), valid until the next operation on the cache.
  * - wider (fully associative L1 DTLBs of 64-72 entries): a hash index from key to way and a
  *   doubly linked recency list per set, so lookup, refresh and victim choice are O(1) instead of a
  *   scan of every way.
@@ -29,9 +33,6 @@ export class TranslationCache {
   valid = 0;
   /** sets - 1 when the set count is a power of two (index by mask), else -1 (index by modulo). */
   private readonly setMask: number;
-  // Scan mode.
-  private readonly stamp: Float64Array;
-  private clock = 0;
   // Indexed mode (ways > SCAN_MAX_WAYS): open-addressing hash of key -> way, recency lists.
   private readonly indexed: boolean;
   private readonly hashKeys: Float64Array;
@@ -66,7 +67,6 @@ export class TranslationCache {
     this.value = new Float64Array(n);
     this.flags = new Uint8Array(n);
     this.indexed = this.ways > 0 && (mode ? mode === 'indexed' : this.ways > SCAN_MAX_WAYS);
-    this.stamp = new Float64Array(this.indexed ? 0 : n);
     let bits = 0;
     if (this.indexed) while (1 << bits < n * 4) bits++;
     this.hashBits = bits;
@@ -99,10 +99,11 @@ export class TranslationCache {
     const base = this.setOf(pageNumber) * this.ways;
     const end = base + this.ways;
     const keys = this.key;
-    for (let i = base; i < end; i++) {
+    if (keys[base] === k) return base;
+    for (let i = base + 1; i < end; i++) {
       if (keys[i] === k) {
-        this.stamp[i] = ++this.clock;
-        return i;
+        this.moveToFront(base, i);
+        return base;
       }
     }
     return -1;
@@ -136,29 +137,19 @@ export class TranslationCache {
         this.touch(victim, set);
       }
     } else {
+      // The entry itself, or the least recently used way (the tail; invalid ways sit there).
       const base = set * this.ways;
       const end = base + this.ways;
       const keys = this.key;
-      const stamps = this.stamp;
-      victim = -1;
+      let at = end - 1;
       for (let i = base; i < end; i++) {
         if (keys[i] === k) {
-          victim = i;
+          at = i;
           break;
         }
       }
-      if (victim < 0) {
-        // The least recently used way; invalid ways have stamp 0 and so come first.
-        victim = base;
-        let oldest = stamps[base];
-        for (let i = base + 1; i < end; i++) {
-          if (stamps[i] < oldest) {
-            oldest = stamps[i];
-            victim = i;
-          }
-        }
-      }
-      stamps[victim] = ++this.clock;
+      this.moveToFront(base, at);
+      victim = base;
     }
     const prev = this.key[victim];
     if (prev !== k) {
@@ -187,8 +178,17 @@ export class TranslationCache {
       this.unlink(i, set);
       this.linkBack(i, set);
     }
-    this.key[i] = -1;
-    if (!this.indexed) this.stamp[i] = 0;
+    if (this.indexed) this.key[i] = -1;
+    else {
+      // Close the gap and park the invalid way at the tail, where it is the next victim.
+      const end = this.setOf(pageNumber) * this.ways + this.ways;
+      for (let j = i; j < end - 1; j++) {
+        this.key[j] = this.key[j + 1];
+        this.value[j] = this.value[j + 1];
+        this.flags[j] = this.flags[j + 1];
+      }
+      this.key[end - 1] = -1;
+    }
     this.sizeCount[size]--;
     this.valid--;
     return true;
@@ -201,7 +201,6 @@ export class TranslationCache {
     this.key.fill(-1);
     this.sizeCount.fill(0);
     this.valid = 0;
-    if (!this.indexed) this.stamp.fill(0);
     if (this.indexed) {
       this.hashKeys.fill(-1);
       this.head.fill(-1);
@@ -219,10 +218,28 @@ export class TranslationCache {
       for (let i = this.head[set]; i >= 0; i = this.next[i]) if (this.key[i] !== -1) out.push(Math.floor(this.key[i] / 4));
       return out;
     }
-    const base = set * this.ways;
-    const ways: number[] = [];
-    for (let i = base; i < base + this.ways; i++) if (this.key[i] !== -1) ways.push(i);
-    return ways.sort((a, b) => this.stamp[b] - this.stamp[a]).map((i) => Math.floor(this.key[i] / 4));
+    const out: number[] = [];
+    for (let i = set * this.ways; i < (set + 1) * this.ways; i++) if (this.key[i] !== -1) out.push(Math.floor(this.key[i] / 4));
+    return out;
+  }
+
+  /** Scan mode: move way `i` to the front `base` of its set, shifting the ways before it back by one. */
+  private moveToFront(base: number, i: number): void {
+    if (i === base) return;
+    const keys = this.key;
+    const values = this.value;
+    const flags = this.flags;
+    const k = keys[i];
+    const v = values[i];
+    const f = flags[i];
+    for (let j = i; j > base; j--) {
+      keys[j] = keys[j - 1];
+      values[j] = values[j - 1];
+      flags[j] = flags[j - 1];
+    }
+    keys[base] = k;
+    values[base] = v;
+    flags[base] = f;
   }
 
   // ---- indexed mode ----

@@ -18,7 +18,7 @@ import { DataCache } from './cache.ts';
 import { VcpuCounters } from './counters.ts';
 import type { CpuPreset } from './cpu.ts';
 import type { TlbInvalidator, TranslationFaultHandler } from './faults.ts';
-import { PageTable, PteFlag, ENTRIES, LEVEL_SPAN } from './pagetable.ts';
+import { PageTable, PteFlag, ENTRIES as TABLE_ENTRIES, LEVEL_SPAN as TABLE_LEVEL_SPAN } from './pagetable.ts';
 import { TierMap, type ResolvedTier } from './tiers.ts';
 import { TranslationCache } from './tlb.ts';
 
@@ -27,6 +27,17 @@ const SERVED_L1D = 0;
 const SERVED_L2 = 1;
 const SERVED_LLC = 2;
 const SERVED_MEMORY = 3;
+
+/**
+ * Module-local copies of the page-table constants the walk reads on every step. The TypeScript
+ * loader turns an imported binding into a getter call on the exporting module, which the JIT does
+ * not always inline on this path; a local constant folds.
+ */
+const ENTRIES = TABLE_ENTRIES;
+const LEVEL_SPAN: readonly number[] = TABLE_LEVEL_SPAN;
+const PTE_PRESENT = PteFlag.Present;
+const PTE_WRITABLE = PteFlag.Writable;
+const PTE_HUGE = PteFlag.Huge;
 
 const POW2 = [4096, 2 * 1024 * 1024, 1024 * 1024 * 1024];
 /**
@@ -108,7 +119,8 @@ const WRITABLE = 1;
 const MAX_FAULT_RETRIES = 8;
 
 export class VCpu implements TlbInvalidator {
-  readonly counters = new VcpuCounters();
+  /** Counters as of the last access; read them through `counters`, which adds the open window's accesses. */
+  private readonly stats = new VcpuCounters();
   readonly l1: TlbArray[];
   readonly l2: TlbArray[];
   private readonly l1Fill: FillTargets;
@@ -138,6 +150,9 @@ export class VCpu implements TlbInvalidator {
   private lineLo = -1;
   private lineHi = -1;
   private lineWritable = false;
+  /** Accesses served by the open line window and not yet added to the counters. */
+  private windowLoads = 0;
+  private windowStores = 0;
   private lastLineDirty = false;
   /** Level (SERVED_*) and tier of the last line through `throughCaches`. */
   private servedBy = SERVED_L1D;
@@ -188,37 +203,45 @@ export class VCpu implements TlbInvalidator {
     return this.space.ept !== null;
   }
 
+  /*
+   * load, store and access test the fastest path themselves and are small enough for the JIT to
+   * inline into the caller's loop, so an access inside the line window costs no call; everything
+   * else goes to `accessOutsideWindow`.
+   *
+   * The fastest path: inside the guest-virtual window of the previous access's line, which is the
+   * most recently used line of the first cache level under the most recently used L1 DTLB entry
+   * (sequential code). Writes need the line dirty already and the page writable. Such accesses
+   * are counted in bulk when the window closes (`settleWindow`): each is one L1 DTLB hit and one
+   * first-level cache hit of `lineHitLatency` cycles.
+   */
   load(gva: number, size: number): number {
-    return this.access(gva, size, false);
+    if (gva >= this.lineLo && gva + size <= this.lineHi) {
+      this.windowLoads++;
+      return this.lineHitLatency;
+    }
+    return this.accessOutsideWindow(gva, size, false);
   }
 
   store(gva: number, size: number): number {
-    return this.access(gva, size, true);
+    if (gva >= this.lineLo && gva + size <= this.lineHi && this.lineWritable) {
+      this.windowStores++;
+      return this.lineHitLatency;
+    }
+    return this.accessOutsideWindow(gva, size, true);
   }
 
   /** One access of `size` bytes at `gva`; split at 4 KiB boundaries. Returns its cycles. */
   access(gva: number, size: number, write: boolean): number {
-    // Fastest path: inside the guest-virtual window of the previous access's line, which is the
-    // most recently used line of the first cache level under the most recently used L1 DTLB entry
-    // (sequential code). Writes need the line dirty already and the page writable.
-    if (gva >= this.lineLo && gva + size <= this.lineHi && (!write || this.lineWritable)) {
-      const c = this.counters;
-      c.accesses++;
-      if (write) c.stores++;
-      else c.loads++;
-      c.l1TlbHits[this.fastSize]++;
-      if (this.l1d !== null) c.dataL1dHits++;
-      else c.dataLlcHits++;
-      const cycles = this.lineHitLatency;
-      c.dataCycles += cycles;
-      return cycles;
-    }
+    return write ? this.store(gva, size) : this.load(gva, size);
+  }
+
+  private accessOutsideWindow(gva: number, size: number, write: boolean): number {
     const pageEnd = gva - (gva & 4095) + 4096;
     if (gva + size > pageEnd) {
       const first = pageEnd - gva;
       return this.access(gva, first, write) + this.access(pageEnd, size - first, write);
     }
-    const c = this.counters;
+    const c = this.stats;
     c.accesses++;
     if (write) c.stores++;
     else c.loads++;
@@ -240,6 +263,7 @@ export class VCpu implements TlbInvalidator {
     // Open the fastest path for the rest of this line when both the line and the translation are
     // the most recently used ones (a walk reference in between closed it: lastLine is then -1).
     if (firstLine === lastLine && this.lastLine === firstLine && gva >= this.fastBase && gva < this.fastLimit) {
+      if (this.windowLoads + this.windowStores !== 0) this.settleWindow();
       this.lineLo = gva - (hpa & 63);
       this.lineHi = this.lineLo + 64;
       this.lineWritable = this.lastLineDirty && this.fastWritable;
@@ -251,11 +275,32 @@ export class VCpu implements TlbInvalidator {
 
   private closeLineWindow(): void {
     this.lineLo = this.lineHi = -1;
+    if (this.windowLoads + this.windowStores !== 0) this.settleWindow();
+  }
+
+  /** Add the accesses served by the open line window to the counters (see `access`). */
+  private settleWindow(): void {
+    const c = this.stats;
+    const n = this.windowLoads + this.windowStores;
+    c.accesses += n;
+    c.loads += this.windowLoads;
+    c.stores += this.windowStores;
+    c.l1TlbHits[this.fastSize] += n;
+    if (this.l1d !== null) c.dataL1dHits += n;
+    else c.dataLlcHits += n;
+    c.dataCycles += n * this.lineHitLatency;
+    this.windowLoads = this.windowStores = 0;
+  }
+
+  /** The counters, including accesses still pending in the open line window. */
+  get counters(): VcpuCounters {
+    if (this.windowLoads + this.windowStores !== 0) this.settleWindow();
+    return this.stats;
   }
 
   /** Translate `gva` when the fast path missed: L1 arrays, L2 arrays, then a walk. Sets `outHpa`. */
   private translateSlow(gva: number, write: boolean): number {
-    const c = this.counters;
+    const c = this.stats;
     // L1 arrays.
     for (let a = 0; a < this.l1.length; a++) {
       const arr = this.l1[a];
@@ -335,7 +380,7 @@ export class VCpu implements TlbInvalidator {
 
   /** A full walk, retried after each fault the handlers resolve. Sets `outHpa`, fills the TLBs. */
   private walk(gva: number, write: boolean): number {
-    const c = this.counters;
+    const c = this.stats;
     c.walks++;
     let cycles = 0;
     for (let attempt = 0; attempt < MAX_FAULT_RETRIES; attempt++) {
@@ -362,27 +407,27 @@ export class VCpu implements TlbInvalidator {
       if (psc.valid === 0) continue;
       const way = psc.lookup(Math.floor(gva / LEVEL_SPAN[L]), 0);
       if (way >= 0) {
-        this.counters.pscHits++;
+        this.stats.pscHits++;
         t = psc.value[way];
         level = L - 1;
         break;
       }
     }
-    if (level === 4) this.counters.pscMisses++;
+    if (level === 4) this.stats.pscMisses++;
     const entries = pt.entry;
     for (; level >= 1; level--) {
       const slot = t * ENTRIES + ((gva / LEVEL_SPAN[level]) & 511);
       cycles += this.walkRef(pt.frameOf(t) * 4096 + (slot & 511) * 8, true);
       const e = entries[slot];
       const f = e & 7;
-      if (!(f & PteFlag.Present)) return cycles + this.guestFault(gva, write);
+      if (!(f & PTE_PRESENT)) return cycles + this.guestFault(gva, write);
       const payload = (e - f) / 8;
-      if (level === 1 || f & PteFlag.Huge) {
-        if (write && !(f & PteFlag.Writable)) return cycles + this.guestFault(gva, write);
+      if (level === 1 || f & PTE_HUGE) {
+        if (write && !(f & PTE_WRITABLE)) return cycles + this.guestFault(gva, write);
         const size = (level - 1) as PageSize;
         const hpa = payload * 4096 + (gva & OFFSET_MASK[size]);
-        const flags = f & PteFlag.Writable ? WRITABLE : 0;
-        this.counters.walksBySize[size]++;
+        const flags = f & PTE_WRITABLE ? WRITABLE : 0;
+        this.stats.walksBySize[size]++;
         this.fillL2(gva, size, hpa, flags);
         this.fillL1(gva, size, hpa, flags);
         return cycles;
@@ -404,13 +449,13 @@ export class VCpu implements TlbInvalidator {
       if (psc.valid === 0) continue;
       const way = psc.lookup(Math.floor(gva / LEVEL_SPAN[L]), 0);
       if (way >= 0) {
-        this.counters.pscHits++;
+        this.stats.pscHits++;
         t = psc.value[way];
         level = L - 1;
         break;
       }
     }
-    if (level === 4) this.counters.pscMisses++;
+    if (level === 4) this.stats.pscMisses++;
     const entries = pt.entry;
     for (; level >= 1; level--) {
       const slot = t * ENTRIES + ((gva / LEVEL_SPAN[level]) & 511);
@@ -420,18 +465,18 @@ export class VCpu implements TlbInvalidator {
       cycles += this.walkRef(this.nestedHpa, true);
       const e = entries[slot];
       const f = e & 7;
-      if (!(f & PteFlag.Present)) return cycles + this.guestFault(gva, write);
+      if (!(f & PTE_PRESENT)) return cycles + this.guestFault(gva, write);
       const payload = (e - f) / 8;
-      if (level === 1 || f & PteFlag.Huge) {
-        if (write && !(f & PteFlag.Writable)) return cycles + this.guestFault(gva, write);
+      if (level === 1 || f & PTE_HUGE) {
+        if (write && !(f & PTE_WRITABLE)) return cycles + this.guestFault(gva, write);
         const guestSize = (level - 1) as PageSize;
         const dataGpa = payload * 4096 + (gva & OFFSET_MASK[guestSize]);
         cycles += this.nestedTranslate(dataGpa, write);
         if (this.faulted) return cycles;
         // The combined translation is only as large as the smaller of the two pages (splintering).
         const size = this.nestedSize < guestSize ? this.nestedSize : guestSize;
-        const flags = f & PteFlag.Writable && this.nestedWritable ? WRITABLE : 0;
-        this.counters.walksBySize[size]++;
+        const flags = f & PTE_WRITABLE && this.nestedWritable ? WRITABLE : 0;
+        this.stats.walksBySize[size]++;
         this.fillL2(gva, size, this.nestedHpa, flags);
         this.fillL1(gva, size, this.nestedHpa, flags);
         return cycles;
@@ -444,7 +489,7 @@ export class VCpu implements TlbInvalidator {
 
   /** Guest-physical to host-physical through the nested TLB or an EPT walk. Sets nestedHpa/Size/Writable. */
   private nestedTranslate(gpa: number, write: boolean): number {
-    const c = this.counters;
+    const c = this.stats;
     const ntlb = this.ntlb;
     if (ntlb.valid > 0) {
       for (let s = 0; s < 3; s++) {
@@ -481,15 +526,15 @@ export class VCpu implements TlbInvalidator {
       cycles += this.walkRef(ept.frameOf(t) * 4096 + (slot & 511) * 8, false);
       const e = entries[slot];
       const f = e & 7;
-      if (!(f & PteFlag.Present)) return cycles + this.eptFault(gpa, write);
+      if (!(f & PTE_PRESENT)) return cycles + this.eptFault(gpa, write);
       const payload = (e - f) / 8;
-      if (level === 1 || f & PteFlag.Huge) {
-        if (write && !(f & PteFlag.Writable)) return cycles + this.eptFault(gpa, write);
+      if (level === 1 || f & PTE_HUGE) {
+        if (write && !(f & PTE_WRITABLE)) return cycles + this.eptFault(gpa, write);
         const size = (level - 1) as PageSize;
         const span = POW2[size];
         this.nestedHpa = payload * 4096 + (gpa & (span - 1));
         this.nestedSize = size;
-        this.nestedWritable = (f & PteFlag.Writable) !== 0;
+        this.nestedWritable = (f & PTE_WRITABLE) !== 0;
         ntlb.insert(Math.floor(gpa / span), size, payload, this.nestedWritable ? WRITABLE : 0);
         return cycles;
       }
@@ -500,24 +545,24 @@ export class VCpu implements TlbInvalidator {
   }
 
   private guestFault(gva: number, write: boolean): number {
-    this.counters.guestFaults++;
+    this.stats.guestFaults++;
     this.faulted = true;
     const cost = this.space.faults.guestPageFault(gva, write);
-    this.counters.faultCycles += cost;
+    this.stats.faultCycles += cost;
     return cost;
   }
 
   private eptFault(gpa: number, write: boolean): number {
-    this.counters.eptViolations++;
+    this.stats.eptViolations++;
     this.faulted = true;
     const cost = this.space.faults.eptViolation(gpa, write);
-    this.counters.faultCycles += cost;
+    this.stats.faultCycles += cost;
     return cost;
   }
 
   /** One page-walk reference to host-physical `hpa`, through the data caches. */
   private walkRef(hpa: number, guestDimension: boolean): number {
-    const c = this.counters;
+    const c = this.stats;
     c.walkRefs++;
     if (guestDimension) c.walkRefsGuest++;
     else c.walkRefsHost++;
@@ -534,7 +579,7 @@ export class VCpu implements TlbInvalidator {
 
   /** One data line through L1D, L2, LLC and memory. */
   private dataLine(line: number, write: boolean): number {
-    const c = this.counters;
+    const c = this.stats;
     if (line === this.lastLine && (!write || this.lastLineDirty)) {
       // The line of the previous access is most recently used in the first level: a hit there.
       if (this.l1d !== null) c.dataL1dHits++;
@@ -597,15 +642,15 @@ export class VCpu implements TlbInvalidator {
     const victim = llc.evictedDirtyLine;
     if (victim < 0) return;
     const tier = this.tierMap.tierOfFrame(Math.floor(victim / 64));
-    this.counters.writebacks[tier]++;
-    this.counters.mediaBytesWritten[tier] += this.tiers[tier].mediaLine;
+    this.stats.writebacks[tier]++;
+    this.stats.mediaBytesWritten[tier] += this.tiers[tier].mediaLine;
   }
 
   // ---- Invalidation (TlbInvalidator) ----
 
   /** INVLPG: drop the translations of one guest-virtual page (every size) and the guest PSCs (Intel SDM: INVLPG invalidates all paging-structure-cache entries of the current PCID). */
   invalidatePage(gva: number): void {
-    const c = this.counters;
+    const c = this.stats;
     c.flushPage++;
     c.flushCycles += this.cpu.invlpgCycles;
     for (const arr of [this.l1, this.l2]) {
@@ -618,14 +663,14 @@ export class VCpu implements TlbInvalidator {
 
   /** Everything cached for this VM: TLBs, both dimensions' PSCs and the nested TLB (INVEPT/INVVPID single-context). */
   flushVm(): void {
-    this.counters.flushVm++;
-    this.counters.flushCycles += this.cpu.flushVmCycles;
+    this.stats.flushVm++;
+    this.stats.flushCycles += this.cpu.flushVmCycles;
     this.dropAll();
   }
 
   flushAll(): void {
-    this.counters.flushAll++;
-    this.counters.flushCycles += this.cpu.flushAllCycles;
+    this.stats.flushAll++;
+    this.stats.flushCycles += this.cpu.flushAllCycles;
     this.dropAll();
   }
 
