@@ -30,8 +30,6 @@ export class DataCache {
   private readonly setMask: number;
   /** Line number of the last dirty victim, or -1: read by the caller right after `access`. */
   evictedDirtyLine = -1;
-  hits = 0;
-  misses = 0;
 
   constructor(
     readonly name: string,
@@ -61,7 +59,6 @@ export class DataCache {
     if (first >> 1 === tag) {
       // The most recently used way: no reordering.
       if (write) words[base] = first | 1;
-      this.hits++;
       return true;
     }
     for (let i = base + 1; i < end; i++) {
@@ -69,11 +66,9 @@ export class DataCache {
       if (w >> 1 === tag) {
         for (let j = i; j > base; j--) words[j] = words[j - 1];
         words[base] = write ? w | 1 : w;
-        this.hits++;
-        return true;
+          return true;
       }
     }
-    this.misses++;
     if (tag >= TAG_LIMIT) throw new Error(`${this.name}: line ${lineNumber} is beyond the modelled host memory (tag over 30 bits)`);
     const victim = words[end - 1];
     if (victim !== -1 && (victim & 1) !== 0) this.evictedDirtyLine = (victim >> 1) * this.sets + set;

@@ -60,6 +60,12 @@ export function tableIndex(addr: number, level: number): number {
 }
 
 const INITIAL_TABLES = 16;
+/**
+ * Entries are 32-bit (`payload * 8 + flags` below 2^31), so a payload is below 2^28: frames up to
+ * 1 TiB of memory. Half the bytes of a 64-bit entry matters on the walker's path, where the leaf
+ * tables of a large working set do not fit in the simulating host's caches.
+ */
+const MAX_FRAMES = 2 ** 28;
 
 /** Result of a lookup, filled in place (no allocation per lookup). */
 export class Translation {
@@ -80,7 +86,7 @@ export class PageTable {
   /** Present entries per table, so empty tables can be released. */
   private tableUsed = new Uint16Array(INITIAL_TABLES);
   /** Packed entries, see the header. */
-  entry = new Float64Array(INITIAL_TABLES * ENTRIES);
+  entry = new Int32Array(INITIAL_TABLES * ENTRIES);
   private tableCount = 0;
   private freeTables: number[] = [];
   /** Number of live table pages (page-table memory = tables * 4 KiB). */
@@ -143,7 +149,7 @@ export class PageTable {
     const tu = new Uint16Array(n);
     tu.set(this.tableUsed);
     this.tableUsed = tu;
-    const e = new Float64Array(n * ENTRIES);
+    const e = new Int32Array(n * ENTRIES);
     e.set(this.entry);
     this.entry = e;
   }
@@ -157,6 +163,7 @@ export class PageTable {
     const shift = PAGE_SIZE_SHIFT[size];
     if (addr % 2 ** shift !== 0) throw new Error(`map: address 0x${addr.toString(16)} is not aligned to its page size`);
     if (frame % 2 ** (shift - 12) !== 0) throw new Error(`map: frame ${frame} is not aligned to its page size`);
+    if (frame + 2 ** (shift - 12) > MAX_FRAMES) throw new Error(`map: frame ${frame} is beyond the ${MAX_FRAMES} frames (1 TiB) a 32-bit entry holds`);
     const leaf = leafLevel(size);
     let t = this.root;
     for (let level = LEVELS; level > leaf; level--) {
