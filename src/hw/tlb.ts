@@ -10,12 +10,14 @@
  * `sizeCount` counts valid entries per size so lookups skip sizes the array holds none of.
  *
  * Replacement is true LRU in both of two implementations, chosen by associativity:
- * - up to 16 ways: each set is kept in recency order, most recently used first, invalid ways at
- *   the tail (a move-to-front list). A lookup scans from the front (a hit on the most recent entry
- *   is the first compare), the victim is the last way, and a hit or fill shifts the entries before
- *   it by one. This replaces a last-use stamp per way, whose victim search is a minimum over
- *   stamps with branches the host cannot predict. The way a lookup or insert returns is where the
- *   entry is now (the front of its set), valid until the next operation on the cache.
+ * - up to 16 ways: each set is a ring in recency order starting at `front[set]`, most recently
+ *   used first, invalid ways at the tail. A lookup tries the front first (a hit on the most recent
+ *   entry is one compare), then scans the set; a hit at rank r shifts the r entries before it by
+ *   one. A fill after a miss moves the front back by one way, onto the tail: the least recently
+ *   used way is the victim, and nothing moves. This replaces a last-use stamp per way, whose victim
+ *   search is a minimum over stamps with branches the host cannot predict. The way a lookup or
+ *   insert returns is where the entry is now (the front of its set), valid until the next
+ *   operation on the cache.
  * - wider (fully associative L1 DTLBs of 64-72 entries): a hash index from key to way and a
  *   doubly linked recency list per set, so lookup, refresh and victim choice are O(1) instead of a
  *   scan of every way.
@@ -31,6 +33,11 @@ export class TranslationCache {
   /** Valid entries per size id (0..3). */
   readonly sizeCount = new Int32Array(4);
   valid = 0;
+  /**
+   * The key the last missing lookup looked for, or -1. Only `insert` adds keys, so the key stays
+   * absent until it is inserted, and that insert (the fill after a miss) can skip its search.
+   */
+  private missedKey = -1;
   /** sets - 1 when the set count is a power of two (index by mask), else -1 (index by modulo). */
   private readonly setMask: number;
   // Indexed mode (ways > SCAN_MAX_WAYS): open-addressing hash of key -> way, recency lists.
@@ -42,6 +49,8 @@ export class TranslationCache {
   private readonly next: Int32Array;
   /** Per set: most and least recently used way (global way index), -1 when empty. */
   private readonly head: Int32Array;
+  /** Scan mode: per set, the way offset (0..ways-1) of the most recently used entry. */
+  private readonly front: Uint8Array;
   private readonly tail: Int32Array;
   /** Per set: ways never used yet (filled in order). */
   private readonly fill: Int32Array;
@@ -75,6 +84,7 @@ export class TranslationCache {
     this.prev = new Int32Array(this.indexed ? n : 0);
     this.next = new Int32Array(this.indexed ? n : 0);
     this.head = new Int32Array(this.indexed ? this.sets : 0).fill(-1);
+    this.front = new Uint8Array(this.indexed ? 0 : this.sets);
     this.tail = new Int32Array(this.indexed ? this.sets : 0).fill(-1);
     this.fill = new Int32Array(this.indexed ? this.sets : 0);
   }
@@ -94,18 +104,17 @@ export class TranslationCache {
     if (this.indexed) {
       const i = this.hashFind(k);
       if (i >= 0) this.touch(i, this.setOf(pageNumber));
+      else this.missedKey = k;
       return i;
     }
-    const base = this.setOf(pageNumber) * this.ways;
+    const set = this.setOf(pageNumber);
+    const base = set * this.ways;
     const end = base + this.ways;
     const keys = this.key;
-    if (keys[base] === k) return base;
-    for (let i = base + 1; i < end; i++) {
-      if (keys[i] === k) {
-        this.moveToFront(base, i);
-        return base;
-      }
-    }
+    const mru = base + this.front[set];
+    if (keys[mru] === k) return mru;
+    for (let i = base; i < end; i++) if (keys[i] === k) return this.raise(set, i);
+    this.missedKey = k;
     return -1;
   }
 
@@ -124,9 +133,11 @@ export class TranslationCache {
     if (this.sets === 0) return -1;
     const k = pageNumber * 4 + size;
     const set = this.setOf(pageNumber);
+    const knownAbsent = k === this.missedKey;
+    if (knownAbsent) this.missedKey = -1;
     let victim: number;
     if (this.indexed) {
-      victim = this.hashFind(k);
+      victim = knownAbsent ? -1 : this.hashFind(k);
       if (victim < 0 && this.fill[set] < this.ways) {
         // A way never used since the last flush: not in the recency list yet.
         victim = set * this.ways + this.fill[set]++;
@@ -137,19 +148,26 @@ export class TranslationCache {
         this.touch(victim, set);
       }
     } else {
-      // The entry itself, or the least recently used way (the tail; invalid ways sit there).
+      // The entry itself, raised to the front, or else the least recently used way (the tail;
+      // invalid ways sit there), which becomes the front by moving the ring's start back by one.
       const base = set * this.ways;
       const end = base + this.ways;
       const keys = this.key;
-      let at = end - 1;
-      for (let i = base; i < end; i++) {
-        if (keys[i] === k) {
-          at = i;
-          break;
+      victim = -1;
+      if (!knownAbsent) {
+        for (let i = base; i < end; i++) {
+          if (keys[i] === k) {
+            victim = this.raise(set, i);
+            break;
+          }
         }
       }
-      this.moveToFront(base, at);
-      victim = base;
+      if (victim < 0) {
+        const f = this.front[set];
+        const newFront = f === 0 ? this.ways - 1 : f - 1;
+        this.front[set] = newFront;
+        victim = base + newFront;
+      }
     }
     const prev = this.key[victim];
     if (prev !== k) {
@@ -180,14 +198,19 @@ export class TranslationCache {
     }
     if (this.indexed) this.key[i] = -1;
     else {
-      // Close the gap and park the invalid way at the tail, where it is the next victim.
-      const end = this.setOf(pageNumber) * this.ways + this.ways;
-      for (let j = i; j < end - 1; j++) {
-        this.key[j] = this.key[j + 1];
-        this.value[j] = this.value[j + 1];
-        this.flags[j] = this.flags[j + 1];
+      // Close the gap (ranks after it move up by one) and park the invalid way at the tail, where
+      // it is the next victim.
+      const set = this.setOf(pageNumber);
+      const base = set * this.ways;
+      const f = this.front[set];
+      const tail = f === 0 ? this.ways - 1 : f - 1;
+      let p = i - base;
+      while (p !== tail) {
+        const q = p === this.ways - 1 ? 0 : p + 1;
+        this.copyWay(base + q, base + p);
+        p = q;
       }
-      this.key[end - 1] = -1;
+      this.key[base + tail] = -1;
     }
     this.sizeCount[size]--;
     this.valid--;
@@ -219,27 +242,42 @@ export class TranslationCache {
       return out;
     }
     const out: number[] = [];
-    for (let i = set * this.ways; i < (set + 1) * this.ways; i++) if (this.key[i] !== -1) out.push(Math.floor(this.key[i] / 4));
+    const base = set * this.ways;
+    for (let r = 0; r < this.ways; r++) {
+      const i = base + ((this.front[set] + r) % this.ways);
+      if (this.key[i] !== -1) out.push(Math.floor(this.key[i] / 4));
+    }
     return out;
   }
 
-  /** Scan mode: move way `i` to the front `base` of its set, shifting the ways before it back by one. */
-  private moveToFront(base: number, i: number): void {
-    if (i === base) return;
-    const keys = this.key;
-    const values = this.value;
-    const flags = this.flags;
-    const k = keys[i];
-    const v = values[i];
-    const f = flags[i];
-    for (let j = i; j > base; j--) {
-      keys[j] = keys[j - 1];
-      values[j] = values[j - 1];
-      flags[j] = flags[j - 1];
+  /**
+   * Scan mode: make way `i` the most recently used of its set. The entries of lower rank (more
+   * recent) move one rank down, each into the next way of the ring. Returns the way it is now in.
+   */
+  private raise(set: number, i: number): number {
+    const ways = this.ways;
+    const base = set * ways;
+    const f = this.front[set];
+    let p = i - base;
+    if (p === f) return i;
+    const k = this.key[i];
+    const v = this.value[i];
+    const fl = this.flags[i];
+    while (p !== f) {
+      const q = p === 0 ? ways - 1 : p - 1;
+      this.copyWay(base + q, base + p);
+      p = q;
     }
-    keys[base] = k;
-    values[base] = v;
-    flags[base] = f;
+    this.key[base + f] = k;
+    this.value[base + f] = v;
+    this.flags[base + f] = fl;
+    return base + f;
+  }
+
+  private copyWay(from: number, to: number): void {
+    this.key[to] = this.key[from];
+    this.value[to] = this.value[from];
+    this.flags[to] = this.flags[from];
   }
 
   // ---- indexed mode ----
