@@ -3,17 +3,18 @@
  * host-physical line number (address / 64). Both data accesses and page-walk references go
  * through the hierarchy (ChampSim's page-table walker also issues its reads to the data caches).
  *
- * Layout: each set is a run of `ways` 32-bit words kept in recency order, most recently used first
- * (a move-to-front list). A word is `tag * 2 + dirty`, -1 for an invalid way; invalid ways sit at
- * the tail, so they are the first victims. The tag is the line number / sets (the bits above the
+ * Layout: each set is a ring of `ways` 32-bit words in recency order, starting at `front[set]`
+ * (most recently used first). A word is `tag * 2 + dirty`, -1 for an invalid way; invalid ways sit
+ * at the tail, so they are the first victims. The tag is the line number / sets (the bits above the
  * set index).
  *
- * Why recency order rather than a last-use stamp per way: finding the LRU victim by stamps is a
+ * Why a recency ring rather than a last-use stamp per way: finding the LRU victim by stamps is a
  * search for a minimum whose branches the host cannot predict, and it is the hot spot of every
- * experiment (each line and each page-walk reference passes up to three levels). In recency order
- * the victim is the last word, a hit in the most recently used way (the common case for L1D) is
- * the first compare, and the move-to-front shift is a loop of fixed, predictable length. It also
- * halves the state (no stamps) and needs no clock, so nothing wraps.
+ * experiment (each line and each page-walk reference passes up to three levels). In the ring a hit
+ * in the most recently used way (the common case for L1D) is the first compare, a hit at rank r
+ * shifts the r words before it by one, and a miss moves the ring's start back by one way onto the
+ * tail, the victim, so nothing shifts at all. It also halves the state (no stamps) and needs no
+ * clock, so nothing wraps.
  *
  * An eviction of a dirty line is a write-back, counted by the owner (the vCPU) against the tier
  * that holds the line.
@@ -26,6 +27,8 @@ export class DataCache {
   readonly ways: number;
   /** Per set, `ways` words in recency order (see the header), indexed `set * ways + rank`. */
   private readonly word: Int32Array;
+  /** Per set, the offset (0..ways-1) of its most recently used way. */
+  private readonly front: Uint8Array;
   /** sets - 1 for a power-of-two set count (index by mask, exact below 2^53), else -1. */
   private readonly setMask: number;
   /** Line number of the last dirty victim, or -1: read by the caller right after `access`. */
@@ -42,7 +45,9 @@ export class DataCache {
     this.sets = lines / ways;
     this.ways = ways;
     this.setMask = (this.sets & (this.sets - 1)) === 0 ? this.sets - 1 : -1;
+    if (ways > 255) throw new Error(`${name}: ${ways} ways; at most 255 are modelled`);
     this.word = new Int32Array(lines);
+    this.front = new Uint8Array(this.sets);
     this.clear();
   }
 
@@ -50,30 +55,38 @@ export class DataCache {
   access(lineNumber: number, write: boolean): boolean {
     const set = this.setMask >= 0 ? lineNumber & this.setMask : lineNumber % this.sets;
     const tag = (lineNumber - set) / this.sets;
-    const base = set * this.ways;
-    const end = base + this.ways;
+    const ways = this.ways;
+    const base = set * ways;
     const words = this.word;
+    const f = this.front[set];
     this.evictedDirtyLine = -1;
     // An invalid word (-1) never matches: tags are non-negative.
-    const first = words[base];
+    const first = words[base + f];
     if (first >> 1 === tag) {
-      // The most recently used way: no reordering.
-      if (write) words[base] = first | 1;
+      if (write) words[base + f] = first | 1;
       return true;
     }
-    for (let i = base + 1; i < end; i++) {
+    for (let i = base; i < base + ways; i++) {
       const w = words[i];
       if (w >> 1 === tag) {
-        for (let j = i; j > base; j--) words[j] = words[j - 1];
-        words[base] = write ? w | 1 : w;
-          return true;
+        // Raise it to the front: the more recent words move one way along the ring.
+        let p = i - base;
+        while (p !== f) {
+          const q = p === 0 ? ways - 1 : p - 1;
+          words[base + p] = words[base + q];
+          p = q;
+        }
+        words[base + f] = write ? w | 1 : w;
+        return true;
       }
     }
     if (tag >= TAG_LIMIT) throw new Error(`${this.name}: line ${lineNumber} is beyond the modelled host memory (tag over 30 bits)`);
-    const victim = words[end - 1];
+    // Miss: the tail (least recently used, or invalid) becomes the front.
+    const tail = f === 0 ? ways - 1 : f - 1;
+    const victim = words[base + tail];
     if (victim !== -1 && (victim & 1) !== 0) this.evictedDirtyLine = (victim >> 1) * this.sets + set;
-    for (let j = end - 1; j > base; j--) words[j] = words[j - 1];
-    words[base] = tag * 2 + (write ? 1 : 0);
+    this.front[set] = tail;
+    words[base + tail] = tag * 2 + (write ? 1 : 0);
     return false;
   }
 
