@@ -154,6 +154,13 @@ export class VCpu implements TlbInvalidator {
   private windowLoads = 0;
   private windowStores = 0;
   private lastLineDirty = false;
+  /**
+   * What a repeat of `lastLine` costs and where it is counted: with a cache model, a hit in the
+   * first level (`lineHitLatency`, `repeatTier` -1); without one, a sequential read of the line's
+   * tier (the tier's previous access was this very line), counted as memory of `repeatTier`.
+   */
+  private repeatLatency = 0;
+  private repeatTier = -1;
   /** Level (SERVED_*) and tier of the last line through `throughCaches`. */
   private servedBy = SERVED_L1D;
   private servedTier = 0;
@@ -193,6 +200,7 @@ export class VCpu implements TlbInvalidator {
     this.llc = machine.llc;
     this.llcLatency = this.llc ? this.llc.latency : 0;
     this.lineHitLatency = this.l1d ? this.l1d.latency : this.llcLatency;
+    this.repeatLatency = this.lineHitLatency;
     this.tierMap = machine.tierMap;
     this.tiers = machine.tiers;
     this.lastTierLine = new Float64Array(this.tiers.length).fill(-2);
@@ -212,12 +220,13 @@ export class VCpu implements TlbInvalidator {
    * most recently used line of the first cache level under the most recently used L1 DTLB entry
    * (sequential code). Writes need the line dirty already and the page writable. Such accesses
    * are counted in bulk when the window closes (`settleWindow`): each is one L1 DTLB hit and one
-   * first-level cache hit of `lineHitLatency` cycles.
+   * repeat of the line (`repeatLatency`: a first-level cache hit, or without a cache model a
+   * sequential read of the line's tier).
    */
   load(gva: number, size: number): number {
     if (gva >= this.lineLo && gva + size <= this.lineHi) {
       this.windowLoads++;
-      return this.lineHitLatency;
+      return this.repeatLatency;
     }
     return this.accessOutsideWindow(gva, size, false);
   }
@@ -225,7 +234,7 @@ export class VCpu implements TlbInvalidator {
   store(gva: number, size: number): number {
     if (gva >= this.lineLo && gva + size <= this.lineHi && this.lineWritable) {
       this.windowStores++;
-      return this.lineHitLatency;
+      return this.repeatLatency;
     }
     return this.accessOutsideWindow(gva, size, true);
   }
@@ -236,6 +245,8 @@ export class VCpu implements TlbInvalidator {
   }
 
   private accessOutsideWindow(gva: number, size: number, write: boolean): number {
+    // Count the window's accesses while `repeatLatency` and `fastSize` still describe them.
+    if (this.windowLoads + this.windowStores !== 0) this.settleWindow();
     const pageEnd = gva - (gva & 4095) + 4096;
     if (gva + size > pageEnd) {
       const first = pageEnd - gva;
@@ -263,7 +274,6 @@ export class VCpu implements TlbInvalidator {
     // Open the fastest path for the rest of this line when both the line and the translation are
     // the most recently used ones (a walk reference in between closed it: lastLine is then -1).
     if (firstLine === lastLine && this.lastLine === firstLine && gva >= this.fastBase && gva < this.fastLimit) {
-      if (this.windowLoads + this.windowStores !== 0) this.settleWindow();
       this.lineLo = gva - (hpa & 63);
       this.lineHi = this.lineLo + 64;
       this.lineWritable = this.lastLineDirty && this.fastWritable;
@@ -286,9 +296,8 @@ export class VCpu implements TlbInvalidator {
     c.loads += this.windowLoads;
     c.stores += this.windowStores;
     c.l1TlbHits[this.fastSize] += n;
-    if (this.l1d !== null) c.dataL1dHits += n;
-    else c.dataLlcHits += n;
-    c.dataCycles += n * this.lineHitLatency;
+    this.countLineRepeats(n);
+    c.dataCycles += n * this.repeatLatency;
     this.windowLoads = this.windowStores = 0;
   }
 
@@ -581,21 +590,34 @@ export class VCpu implements TlbInvalidator {
   private dataLine(line: number, write: boolean): number {
     const c = this.stats;
     if (line === this.lastLine && (!write || this.lastLineDirty)) {
-      // The line of the previous access is most recently used in the first level: a hit there.
-      if (this.l1d !== null) c.dataL1dHits++;
-      else c.dataLlcHits++;
-      return this.lineHitLatency;
+      // A repeat of the previous access's line: most recently used in the first cache level, or
+      // without a cache model the last line its tier served (see `repeatLatency`).
+      this.countLineRepeats(1);
+      return this.repeatLatency;
     }
-    // Without any cache model nothing is ever a hit, so the repeat shortcut stays off.
-    this.lastLine = this.llc !== null ? line : -1;
-    this.lastLineDirty = write;
+    this.lastLine = line;
     const cycles = this.throughCaches(line, write);
     const level = this.servedBy;
     if (level === SERVED_L1D) c.dataL1dHits++;
     else if (level === SERVED_L2) c.dataL2Hits++;
     else if (level === SERVED_LLC) c.dataLlcHits++;
     else c.dataMem[this.servedTier]++;
+    if (this.llc === null) {
+      // No cache model: a repeat reads the same line of the same tier again, a sequential read, and
+      // a write needs nothing more (there is no line to dirty).
+      this.repeatTier = this.servedTier;
+      this.repeatLatency = this.llcLatency + this.tiers[this.servedTier].seqReadCycles;
+      this.lastLineDirty = true;
+    } else this.lastLineDirty = write;
     return cycles;
+  }
+
+  /** Count `n` repeats of `lastLine` (see `repeatLatency`). */
+  private countLineRepeats(n: number): void {
+    const c = this.stats;
+    if (this.repeatTier >= 0) c.dataMem[this.repeatTier] += n;
+    else if (this.l1d !== null) c.dataL1dHits += n;
+    else c.dataLlcHits += n;
   }
 
   /**
