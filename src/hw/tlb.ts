@@ -38,6 +38,9 @@ export class TranslationCache {
    * absent until it is inserted, and that insert (the fill after a miss) can skip its search.
    */
   private missedKey = -1;
+  /** The keys `insert` and `lookup` pass to their bodies (see `insert`). */
+  private insertingKey = -1;
+  private lookingKey = -1;
   /** sets - 1 when the set count is a power of two (index by mask), else -1 (index by modulo). */
   private readonly setMask: number;
   // Indexed mode (ways > SCAN_MAX_WAYS): open-addressing hash of key -> way, recency lists.
@@ -97,17 +100,25 @@ export class TranslationCache {
     return this.setMask >= 0 ? pageNumber & this.setMask : pageNumber % this.sets;
   }
 
-  /** Way index holding (pageNumber, size), refreshed as most recently used; -1 on a miss. */
+  /**
+   * Way index holding (pageNumber, size), refreshed as most recently used; -1 on a miss. Like
+   * `insert`, a small front that hands the key to its body in a field (see `insert`).
+   */
   lookup(pageNumber: number, size: number): number {
     if (this.sizeCount[size] === 0) return -1;
-    const k = pageNumber * 4 + size;
+    this.lookingKey = pageNumber * 4 + size;
+    return this.lookupKey(this.setOf(pageNumber));
+  }
+
+  /** Find `lookingKey` in `set`: the body of `lookup`. */
+  private lookupKey(set: number): number {
+    const k = this.lookingKey;
     if (this.indexed) {
       const i = this.hashFind(k);
-      if (i >= 0) this.touch(i, this.setOf(pageNumber));
+      if (i >= 0) this.touch(i, set);
       else this.missedKey = k;
       return i;
     }
-    const set = this.setOf(pageNumber);
     const base = set * this.ways;
     const end = base + this.ways;
     const keys = this.key;
@@ -128,11 +139,20 @@ export class TranslationCache {
     return -1;
   }
 
-  /** Insert (or refresh) an entry, evicting the set's least recently used way. Returns the way. */
+  /**
+   * Insert (or refresh) an entry, evicting the set's least recently used way. Returns the way.
+   * Small enough to be inlined into the caller: the key, a double above 2^31 for 4 KiB pages of a
+   * 48-bit address space, reaches the body in a field, as V8 would box it as a call argument.
+   */
   insert(pageNumber: number, size: number, value: number, flags: number): number {
     if (this.sets === 0) return -1;
-    const k = pageNumber * 4 + size;
-    const set = this.setOf(pageNumber);
+    this.insertingKey = pageNumber * 4 + size;
+    return this.insertKey(this.setOf(pageNumber), size, value, flags);
+  }
+
+  /** Insert `insertingKey` (of `size`) into `set`: the body of `insert`. */
+  private insertKey(set: number, size: number, value: number, flags: number): number {
+    const k = this.insertingKey;
     const knownAbsent = k === this.missedKey;
     if (knownAbsent) this.missedKey = -1;
     let victim: number;

@@ -167,6 +167,14 @@ export class VCpu implements TlbInvalidator {
   /** Latency of a hit in the first cache level (L1D, or the LLC when there are no private caches). */
   private lineHitLatency = 0;
 
+  /**
+   * The guest-virtual address being translated, the walker's input register. A field rather than
+   * an argument, as are the small-integer pairs `nestedTranslate` and `walkRef` take: V8 boxes a
+   * double passed to a call it does not inline, so a 48-bit address as an argument would allocate
+   * a heap number on every walk.
+   */
+  private walkGva = 0;
+
   // Results of the slow paths, written in place.
   outHpa = 0;
   private nestedHpa = 0;
@@ -263,7 +271,8 @@ export class VCpu implements TlbInvalidator {
       c.l1TlbHits[this.fastSize]++;
       hpa = this.fastHostBase + (gva - this.fastBase);
     } else {
-      cycles = this.translateSlow(gva, write);
+      this.walkGva = gva;
+      cycles = this.translateSlow(write);
       hpa = this.outHpa;
     }
     const firstLine = Math.floor(hpa / 64);
@@ -307,8 +316,9 @@ export class VCpu implements TlbInvalidator {
     return this.stats;
   }
 
-  /** Translate `gva` when the fast path missed: L1 arrays, L2 arrays, then a walk. Sets `outHpa`. */
-  private translateSlow(gva: number, write: boolean): number {
+  /** Translate `walkGva` when the fast path missed: L1 arrays, L2 arrays, then a walk. Sets `outHpa`. */
+  private translateSlow(write: boolean): number {
+    const gva = this.walkGva;
     const c = this.stats;
     // L1 arrays.
     for (let a = 0; a < this.l1.length; a++) {
@@ -321,7 +331,7 @@ export class VCpu implements TlbInvalidator {
         const way = cache.lookup(Math.floor(gva / span), s);
         if (way >= 0 && (!write || cache.flags[way] & WRITABLE)) {
           c.l1TlbHits[s]++;
-          this.setFast(gva, s, cache.value[way] * 4096, (cache.flags[way] & WRITABLE) !== 0);
+          this.setFast(s, cache.value[way], (cache.flags[way] & WRITABLE) !== 0);
           return 0;
         }
       }
@@ -340,20 +350,24 @@ export class VCpu implements TlbInvalidator {
           c.l2TlbHits[s]++;
           const base = cache.value[way] * 4096;
           const flags = cache.flags[way];
-          this.fillL1(gva, s, base + (gva & (span - 1)), flags);
+          this.outHpa = base + (gva & (span - 1));
+          this.fillL1(s, flags);
           c.translationCycles += cycles;
           return cycles;
         }
       }
     }
     c.l2TlbMisses++;
-    cycles += this.walk(gva, write);
+    cycles += this.walk(write);
     c.translationCycles += cycles;
     return cycles;
   }
 
-  private setFast(gva: number, size: PageSize, pageHpa: number, writable: boolean): void {
+  /** Make the page of `walkGva`, of `size`, at host frame `pageFrame`, the fast path. Sets `outHpa`. */
+  private setFast(size: PageSize, pageFrame: number, writable: boolean): void {
+    const gva = this.walkGva;
     const span = POW2[size];
+    const pageHpa = pageFrame * 4096;
     this.closeLineWindow();
     this.fastBase = gva - (gva & (span - 1));
     this.fastLimit = this.fastBase + span;
@@ -363,38 +377,46 @@ export class VCpu implements TlbInvalidator {
     this.outHpa = pageHpa + (gva & (span - 1));
   }
 
-  /** Insert into the L1 array that keeps the most of `size` (see `fillTargets`) and make it the fast path. */
-  private fillL1(gva: number, size: PageSize, hpa: number, flags: number): void {
+  /**
+   * Insert the translation of `walkGva` to `outHpa` into the L1 array that keeps the most of `size`
+   * (see `fillTargets`) and make it the fast path. Inputs come in fields (see `walkGva`).
+   */
+  private fillL1(size: PageSize, flags: number): void {
+    const gva = this.walkGva;
     const a = this.l1Fill.array[size];
     if (a < 0) {
-      this.outHpa = hpa;
       this.fastBase = this.fastLimit = -1;
       this.closeLineWindow();
       return;
     }
     const s = this.l1Fill.size[size];
     const span = POW2[s];
-    const base = hpa - (gva & (span - 1));
-    this.l1[a].cache.insert(Math.floor(gva / span), s, base / 4096, flags);
-    this.setFast(gva, s as PageSize, base, (flags & WRITABLE) !== 0);
+    const pageFrame = (this.outHpa - (gva & (span - 1))) / 4096;
+    this.l1[a].cache.insert(Math.floor(gva / span), s, pageFrame, flags);
+    this.setFast(s as PageSize, pageFrame, (flags & WRITABLE) !== 0);
   }
 
-  private fillL2(gva: number, size: PageSize, hpa: number, flags: number): void {
+  /** Insert the translation of `walkGva` to `outHpa` into the L2 array for `size`. */
+  private fillL2(size: PageSize, flags: number): void {
     const a = this.l2Fill.array[size];
     if (a < 0) return;
+    const gva = this.walkGva;
     const s = this.l2Fill.size[size];
     const span = POW2[s];
-    this.l2[a].cache.insert(Math.floor(gva / span), s, (hpa - (gva & (span - 1))) / 4096, flags);
+    this.l2[a].cache.insert(Math.floor(gva / span), s, (this.outHpa - (gva & (span - 1))) / 4096, flags);
   }
 
   /** A full walk, retried after each fault the handlers resolve. Sets `outHpa`, fills the TLBs. */
-  private walk(gva: number, write: boolean): number {
+  private walk(write: boolean): number {
     const c = this.stats;
     c.walks++;
     let cycles = 0;
+    const gva = this.walkGva;
     for (let attempt = 0; attempt < MAX_FAULT_RETRIES; attempt++) {
+      // A fault handler may run code that translates other addresses: restore the input.
+      this.walkGva = gva;
       this.faulted = false;
-      const r = this.space.ept ? this.walkNested(gva, write) : this.walkNative(gva, write);
+      const r = this.space.ept ? this.walkNested(write) : this.walkNative(write);
       cycles += r;
       if (!this.faulted) {
         c.walkCycles += r;
@@ -405,7 +427,8 @@ export class VCpu implements TlbInvalidator {
   }
 
   /** One-dimensional walk of `space.guest` (host frames). */
-  private walkNative(gva: number, write: boolean): number {
+  private walkNative(write: boolean): number {
+    const gva = this.walkGva;
     const pt = this.space.guest;
     let cycles = 0;
     let t = pt.root;
@@ -426,7 +449,7 @@ export class VCpu implements TlbInvalidator {
     const entries = pt.entry;
     for (; level >= 1; level--) {
       const slot = t * ENTRIES + ((gva / LEVEL_SPAN[level]) & 511);
-      cycles += this.walkRef(pt.frameOf(t) * 4096 + (slot & 511) * 8, true);
+      cycles += this.walkRef(pt.frameOf(t) * 64 + ((slot & 511) >> 3), true);
       const e = entries[slot];
       const f = e & 7;
       if (!(f & PTE_PRESENT)) return cycles + this.guestFault(gva, write);
@@ -437,8 +460,9 @@ export class VCpu implements TlbInvalidator {
         const hpa = payload * 4096 + (gva & OFFSET_MASK[size]);
         const flags = f & PTE_WRITABLE ? WRITABLE : 0;
         this.stats.walksBySize[size]++;
-        this.fillL2(gva, size, hpa, flags);
-        this.fillL1(gva, size, hpa, flags);
+        this.outHpa = hpa;
+        this.fillL2(size, flags);
+        this.fillL1(size, flags);
         return cycles;
       }
       if (level >= 2) this.guestPsc[level].insert(Math.floor(gva / LEVEL_SPAN[level]), 0, payload, 0);
@@ -448,7 +472,8 @@ export class VCpu implements TlbInvalidator {
   }
 
   /** Two-dimensional walk: guest table (guest frames) through the EPT (host frames). */
-  private walkNested(gva: number, write: boolean): number {
+  private walkNested(write: boolean): number {
+    const gva = this.walkGva;
     const pt = this.space.guest;
     let cycles = 0;
     let t = pt.root;
@@ -468,10 +493,9 @@ export class VCpu implements TlbInvalidator {
     const entries = pt.entry;
     for (; level >= 1; level--) {
       const slot = t * ENTRIES + ((gva / LEVEL_SPAN[level]) & 511);
-      const entryGpa = pt.frameOf(t) * 4096 + (slot & 511) * 8;
-      cycles += this.nestedTranslate(entryGpa, false);
+      cycles += this.nestedTranslate(pt.frameOf(t), (slot & 511) * 8, false);
       if (this.faulted) return cycles;
-      cycles += this.walkRef(this.nestedHpa, true);
+      cycles += this.walkRef(Math.floor(this.nestedHpa / 64), true);
       const e = entries[slot];
       const f = e & 7;
       if (!(f & PTE_PRESENT)) return cycles + this.guestFault(gva, write);
@@ -479,15 +503,15 @@ export class VCpu implements TlbInvalidator {
       if (level === 1 || f & PTE_HUGE) {
         if (write && !(f & PTE_WRITABLE)) return cycles + this.guestFault(gva, write);
         const guestSize = (level - 1) as PageSize;
-        const dataGpa = payload * 4096 + (gva & OFFSET_MASK[guestSize]);
-        cycles += this.nestedTranslate(dataGpa, write);
+        cycles += this.nestedTranslate(payload, gva & OFFSET_MASK[guestSize], write);
         if (this.faulted) return cycles;
         // The combined translation is only as large as the smaller of the two pages (splintering).
         const size = this.nestedSize < guestSize ? this.nestedSize : guestSize;
         const flags = f & PTE_WRITABLE && this.nestedWritable ? WRITABLE : 0;
         this.stats.walksBySize[size]++;
-        this.fillL2(gva, size, this.nestedHpa, flags);
-        this.fillL1(gva, size, this.nestedHpa, flags);
+        this.outHpa = this.nestedHpa;
+        this.fillL2(size, flags);
+        this.fillL1(size, flags);
         return cycles;
       }
       if (level >= 2) this.guestPsc[level].insert(Math.floor(gva / LEVEL_SPAN[level]), 0, payload, 0);
@@ -496,8 +520,12 @@ export class VCpu implements TlbInvalidator {
     throw new Error('walkNested: fell off the last level');
   }
 
-  /** Guest-physical to host-physical through the nested TLB or an EPT walk. Sets nestedHpa/Size/Writable. */
-  private nestedTranslate(gpa: number, write: boolean): number {
+  /**
+   * Guest-physical `gpaFrame * 4096 + offset` to host-physical through the nested TLB or an EPT
+   * walk. Sets nestedHpa/Size/Writable. The address comes in two small integers (see `walkGva`).
+   */
+  private nestedTranslate(gpaFrame: number, offset: number, write: boolean): number {
+    const gpa = gpaFrame * 4096 + offset;
     const c = this.stats;
     const ntlb = this.ntlb;
     if (ntlb.valid > 0) {
@@ -532,7 +560,7 @@ export class VCpu implements TlbInvalidator {
     const entries = ept.entry;
     for (; level >= 1; level--) {
       const slot = t * ENTRIES + ((gpa / LEVEL_SPAN[level]) & 511);
-      cycles += this.walkRef(ept.frameOf(t) * 4096 + (slot & 511) * 8, false);
+      cycles += this.walkRef(ept.frameOf(t) * 64 + ((slot & 511) >> 3), false);
       const e = entries[slot];
       const f = e & 7;
       if (!(f & PTE_PRESENT)) return cycles + this.eptFault(gpa, write);
@@ -569,15 +597,15 @@ export class VCpu implements TlbInvalidator {
     return cost;
   }
 
-  /** One page-walk reference to host-physical `hpa`, through the data caches. */
-  private walkRef(hpa: number, guestDimension: boolean): number {
+  /** One page-walk reference to host-physical line `line` (address / 64), through the data caches. */
+  private walkRef(line: number, guestDimension: boolean): number {
     const c = this.stats;
     c.walkRefs++;
     if (guestDimension) c.walkRefsGuest++;
     else c.walkRefsHost++;
     this.lastLine = -1;
     this.closeLineWindow();
-    const cycles = this.throughCaches(Math.floor(hpa / 64), false);
+    const cycles = this.throughCaches(line, false);
     const level = this.servedBy;
     if (level === SERVED_L1D) c.walkRefsL1d++;
     else if (level === SERVED_L2) c.walkRefsL2++;
