@@ -253,8 +253,7 @@ export class VCpu implements TlbInvalidator {
   }
 
   private accessOutsideWindow(gva: number, size: number, write: boolean): number {
-    // Count the window's accesses while `repeatLatency` and `fastSize` still describe them.
-    if (this.windowLoads + this.windowStores !== 0) this.settleWindow();
+    this.settleWindow();
     const pageEnd = gva - (gva & 4095) + 4096;
     if (gva + size > pageEnd) {
       const first = pageEnd - gva;
@@ -294,13 +293,18 @@ export class VCpu implements TlbInvalidator {
 
   private closeLineWindow(): void {
     this.lineLo = this.lineHi = -1;
-    if (this.windowLoads + this.windowStores !== 0) this.settleWindow();
   }
 
-  /** Add the accesses served by the open line window to the counters (see `access`). */
+  /**
+   * Add the accesses served by the line window to the counters (see `load`). Called where the
+   * counters are read and at the start of every access outside the window: `fastSize` and
+   * `repeatLatency`, which describe the pending accesses, change only later in such an access, so
+   * closing the window (a flush, a walk) need not settle.
+   */
   private settleWindow(): void {
-    const c = this.stats;
     const n = this.windowLoads + this.windowStores;
+    if (n === 0) return;
+    const c = this.stats;
     c.accesses += n;
     c.loads += this.windowLoads;
     c.stores += this.windowStores;
@@ -312,7 +316,7 @@ export class VCpu implements TlbInvalidator {
 
   /** The counters, including accesses still pending in the open line window. */
   get counters(): VcpuCounters {
-    if (this.windowLoads + this.windowStores !== 0) this.settleWindow();
+    this.settleWindow();
     return this.stats;
   }
 
