@@ -39,6 +39,7 @@
 import { invariant, InvariantError } from '../base/assert.ts';
 import { UserError } from '../base/errors.ts';
 import { formatBytes, PageSize, PAGE_4K } from '../base/units.ts';
+import { MAX_MAPPABLE_FRAMES } from '../hw/pagetable.ts';
 import { TIER_PRESETS, type TierPreset } from '../hw/tiers.ts';
 
 /** Per-frame flag bits. */
@@ -70,8 +71,11 @@ const SEG_FRAMES = 1 << SEG_SHIFT;
 const SEG_MASK = SEG_FRAMES - 1;
 /** Bytes of state per frame (see the header). */
 export const FRAME_STATE_BYTES = 15;
-/** Frame numbers stay below 2^31 so bit operators (buddy XOR, segment shift) are exact: 8 TiB. */
-const MAX_FRAMES = 2 ** 31;
+/**
+ * Every host frame must fit an EPT entry (32-bit page-table entries: 1 TiB), which also keeps frame
+ * numbers below 2^31, where the bit operators (buddy XOR, segment shift) are exact.
+ */
+const MAX_FRAMES = MAX_MAPPABLE_FRAMES;
 
 /** One segment of per-frame state: four views over one ArrayBuffer. */
 class FrameSegment {

@@ -63,9 +63,10 @@ const INITIAL_TABLES = 16;
 /**
  * Entries are 32-bit (`payload * 8 + flags` below 2^31), so a payload is below 2^28: frames up to
  * 1 TiB of memory. Half the bytes of a 64-bit entry matters on the walker's path, where the leaf
- * tables of a large working set do not fit in the simulating host's caches.
+ * tables of a large working set do not fit in the simulating host's caches. The host's memory is
+ * sized within this bound (`HostMemory`), so a frame beyond it is a bug, not bad input.
  */
-const MAX_FRAMES = 2 ** 28;
+export const MAX_MAPPABLE_FRAMES = 2 ** 28;
 
 /** Result of a lookup, filled in place (no allocation per lookup). */
 export class Translation {
@@ -163,7 +164,7 @@ export class PageTable {
     const shift = PAGE_SIZE_SHIFT[size];
     if (addr % 2 ** shift !== 0) throw new Error(`map: address 0x${addr.toString(16)} is not aligned to its page size`);
     if (frame % 2 ** (shift - 12) !== 0) throw new Error(`map: frame ${frame} is not aligned to its page size`);
-    if (frame + 2 ** (shift - 12) > MAX_FRAMES) throw new Error(`map: frame ${frame} is beyond the ${MAX_FRAMES} frames (1 TiB) a 32-bit entry holds`);
+    if (frame + 2 ** (shift - 12) > MAX_MAPPABLE_FRAMES) throw new Error(`map: frame ${frame} is beyond the ${MAX_MAPPABLE_FRAMES} frames (1 TiB) a 32-bit entry holds`);
     const leaf = leafLevel(size);
     let t = this.root;
     for (let level = LEVELS; level > leaf; level--) {

@@ -21,6 +21,8 @@ describe('HostMemory construction', () => {
     assert.throws(() => new HostMemory([{ tier: 'hbm9', bytes: MiB(4) }]), /unknown memory tier 'hbm9'/);
     assert.throws(() => new HostMemory([]), UserError);
     assert.throws(() => new HostMemory([{ tier: 'ddr4', bytes: MiB(4) }, { tier: 'ddr4', bytes: MiB(4) }]), /listed twice/);
+    // Every host frame must fit a 32-bit EPT entry: 1 TiB in total, across tiers.
+    assert.throws(() => new HostMemory([{ tier: 'ddr4', bytes: GiB(512) }, { tier: 'optane', bytes: GiB(513) }]), /more than 1\.00 TiB in total/);
   });
 
   it('numbers frames tier after tier, as hw TierMap does', () => {
