@@ -72,12 +72,6 @@ export interface CoreResident {
   noteSwitchIn(cycles: number, flushed: boolean): void;
 }
 
-/**
- * Streams the prefetcher tracks at once. Intel's L2 streamer "can track up to 32 streams" (Intel
- * 64 and IA-32 Optimization Reference Manual, data prefetching); AMD does not publish a figure, so
- * every preset uses 32.
- */
-export const PREFETCH_STREAMS = 32;
 /** Largest stride, in lines, the stride detector follows; strides stay within one 4 KiB page. */
 const MAX_STRIDE_LINES = 16;
 /** Lines per 4 KiB page: hardware prefetchers do not cross a physical 4 KiB page. */
@@ -109,9 +103,10 @@ export class Core {
   readonly usesTier: Uint8Array;
   // Stream prefetcher: per tracked stream, the last line, the stride in lines, and whether the
   // stride has been seen twice in a row (the stream is detected).
-  readonly streamLast = new Float64Array(PREFETCH_STREAMS).fill(-1);
-  readonly streamStride = new Int32Array(PREFETCH_STREAMS);
-  readonly streamConfirmed = new Uint8Array(PREFETCH_STREAMS);
+  private readonly streams: number;
+  private readonly streamLast: Float64Array;
+  private readonly streamStride: Int32Array;
+  private readonly streamConfirmed: Uint8Array;
   private streamVictim = 0;
 
   constructor(
@@ -141,6 +136,10 @@ export class Core {
     this.eptTagged = [this.ntlb, ...this.hostPsc.slice(2)];
     this.lastTierLine = new Float64Array(tierCount).fill(-2);
     this.usesTier = new Uint8Array(tierCount);
+    this.streams = cpu.prefetchStreams;
+    this.streamLast = new Float64Array(this.streams).fill(-1);
+    this.streamStride = new Int32Array(this.streams);
+    this.streamConfirmed = new Uint8Array(this.streams);
   }
 
   /**
@@ -224,10 +223,12 @@ export class Core {
    * oldest allocated one (round robin, deterministic).
    */
   prefetchCovers(line: number): boolean {
+    const streams = this.streams;
+    if (streams === 0) return false;
     const last = this.streamLast;
     const page = Math.floor(line / LINES_PER_PAGE);
     let retrain = -1;
-    for (let i = 0; i < PREFETCH_STREAMS; i++) {
+    for (let i = 0; i < streams; i++) {
       const l = last[i];
       if (l < 0 || Math.floor(l / LINES_PER_PAGE) !== page) continue;
       const d = line - l;
@@ -249,7 +250,7 @@ export class Core {
       return false;
     }
     const v = this.streamVictim;
-    this.streamVictim = v + 1 === PREFETCH_STREAMS ? 0 : v + 1;
+    this.streamVictim = v + 1 === streams ? 0 : v + 1;
     last[v] = line;
     this.streamStride[v] = 0;
     this.streamConfirmed[v] = 0;

@@ -58,6 +58,8 @@ export interface CpuPreset {
    * the limit of memory-level parallelism for independent misses and for a detected stream.
    */
   outstandingMisses: number;
+  /** Streams the core's stream prefetcher tracks (0: no prefetcher). */
+  prefetchStreams: number;
   /** Direct cost of invalidations, cycles (the refill misses that follow are simulated, not charged here). */
   invlpgCycles: number;
   flushVmCycles: number;
@@ -88,6 +90,14 @@ const INVALIDATION = { invlpgCycles: 200, flushVmCycles: 500, flushAllCycles: 50
  * simulated, not included. Converted at each preset's clock.
  */
 const VCPU_SWITCH_MICROS = 2;
+/**
+ * Streams the prefetcher tracks at once. Intel's L2 streamer tracks up to 32 streams (Intel 64 and
+ * IA-32 Architectures Optimization Reference Manual, "Data Prefetching"); AMD does not publish a
+ * figure, so every preset uses 32 [assumption for the AMD presets; ChampSim's default L2C
+ * prefetcher is off, we keep the streamer on for every preset].
+ */
+const PREFETCH_STREAMS = 32;
+
 const switchCycles = (clockGHz: number) => Math.round(VCPU_SWITCH_MICROS * 1000 * clockGHz);
 
 export const CPU_PRESETS: Record<string, CpuPreset> = {
@@ -112,6 +122,7 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     l2: { bytes: 512 * 1024, ways: 8, latency: 12 },
     llc: { bytes: 16 * 1024 * 1024, ways: 16, latency: 39, scope: 'per-cluster', clusterCores: 4 },
     outstandingMisses: 22,
+    prefetchStreams: PREFETCH_STREAMS,
     ...INVALIDATION,
     vcpuSwitchCycles: switchCycles(2.25),
     source: 'WikiChip Zen 2 (from AMD Software Optimization Guide for family 17h); 7-cpu.com Zen 2 latencies; PSC sizes: ChampSim defaults',
@@ -134,6 +145,7 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     l2: { bytes: 512 * 1024, ways: 8, latency: 12 },
     llc: { bytes: 32 * 1024 * 1024, ways: 16, latency: 46, scope: 'per-cluster', clusterCores: 8 },
     outstandingMisses: 24,
+    prefetchStreams: PREFETCH_STREAMS,
     ...INVALIDATION,
     vcpuSwitchCycles: switchCycles(2.45),
     source: 'AMD Software Optimization Guide for family 19h (pub. 56665) [verify]; PSC sizes: ChampSim defaults',
@@ -156,6 +168,7 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     l2: { bytes: 1024 * 1024, ways: 8, latency: 14 },
     llc: { bytes: 32 * 1024 * 1024, ways: 16, latency: 50, scope: 'per-cluster', clusterCores: 8 },
     outstandingMisses: 24,
+    prefetchStreams: PREFETCH_STREAMS,
     ...INVALIDATION,
     vcpuSwitchCycles: switchCycles(2.4),
     source: 'AMD Software Optimization Guide for family 19h (pub. 57647) [verify]; PSC sizes: ChampSim defaults',
@@ -187,6 +200,7 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     l2: { bytes: 1280 * 1024, ways: 20, latency: 14 },
     llc: { bytes: 1536 * 1024, ways: 12, latency: 50, scope: 'per-core' },
     outstandingMisses: 12,
+    prefetchStreams: PREFETCH_STREAMS,
     ...INVALIDATION,
     vcpuSwitchCycles: switchCycles(2.3),
     source: 'Intel 64 and IA-32 Architectures Optimization Reference Manual, Sunny Cove [verify]; PSC sizes: ChampSim defaults',
@@ -218,6 +232,7 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     l2: { bytes: 2 * 1024 * 1024, ways: 16, latency: 16 },
     llc: { bytes: 1920 * 1024, ways: 15, latency: 60, scope: 'per-core' },
     outstandingMisses: 16,
+    prefetchStreams: PREFETCH_STREAMS,
     ...INVALIDATION,
     vcpuSwitchCycles: switchCycles(2.0),
     source: 'Intel 64 and IA-32 Architectures Optimization Reference Manual, Golden Cove [verify]; PSC sizes: ChampSim defaults',
@@ -242,6 +257,7 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     l2: { bytes: 512 * 1024, ways: 8, latency: 10 },
     llc: { bytes: 2 * 1024 * 1024, ways: 16, latency: 20, scope: 'per-core' },
     outstandingMisses: 16,
+    prefetchStreams: PREFETCH_STREAMS,
     ...INVALIDATION,
     vcpuSwitchCycles: switchCycles(4.0),
     source: 'ChampSim champsim_config.json defaults (github.com/ChampSim/ChampSim)',
@@ -298,6 +314,7 @@ export function validateCpuPreset(p: CpuPreset): string[] {
     if (!(cc.bytes > 0 && (cc.bytes / 64) % cc.ways === 0)) problems.push(`${c}: ${cc.bytes} B do not divide into ${cc.ways}-way sets of 64 B`);
   }
   if (!(p.clockGHz > 0)) problems.push('clockGHz must be positive');
+  if (!(Number.isInteger(p.prefetchStreams) && p.prefetchStreams >= 0)) problems.push('prefetchStreams must be a non-negative integer');
   if (!(Number.isInteger(p.outstandingMisses) && p.outstandingMisses >= 1)) problems.push('outstandingMisses must be a positive integer');
   if (p.llc?.scope === 'per-cluster' && !(Number.isInteger(p.llc.clusterCores) && (p.llc.clusterCores as number) >= 1)) problems.push('llc: a per-cluster LLC needs clusterCores >= 1');
   for (const s of [PageSize.Size4K, PageSize.Size2M, PageSize.Size1G]) {

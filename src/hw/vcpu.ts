@@ -654,7 +654,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     else if (level === SERVED_LLC) c.walkRefsLlc++;
     else {
       c.walkRefsMem[this.servedTier]++;
-      return cycles + this.memoryRead(this.servedTier, line);
+      return cycles + this.llcLatency + this.memoryRead(this.servedTier, line);
     }
     return cycles;
   }
@@ -691,8 +691,9 @@ export class VCpu implements TlbInvalidator, CoreResident {
   /**
    * The memory part of a data line that missed every cache: covered by a detected stream, the
    * line costs its share of the tier's bandwidth (or the core's miss limit over the sequential
-   * latency, whichever is slower); otherwise a read (or, without a cache model, a store: the tier's
-   * write latency), overlapped with other independent misses inside a `beginIndependent` bracket.
+   * latency, whichever is slower: the prefetches run ahead, so the LLC lookup is hidden too);
+   * otherwise the LLC lookup plus a read (or, without a cache model, a store: the tier's write
+   * latency), overlapped with other independent misses inside a `beginIndependent` bracket.
    */
   private dataFromMemory(tier: number, line: number, write: boolean): number {
     const t = this.tiers[tier];
@@ -705,11 +706,11 @@ export class VCpu implements TlbInvalidator, CoreResident {
       const missBound = t.seqReadCycles / this.mlpLimit;
       return bandwidthBound > missBound ? bandwidthBound : missBound;
     }
-    let cost: number;
+    let cost = this.llcLatency;
     if (write && this.llc === null) {
       this.lastTierLine[tier] = line;
-      cost = t.writeCycles;
-    } else cost = this.memoryLatency(tier, line);
+      cost += t.writeCycles;
+    } else cost += this.memoryLatency(tier, line);
     return this.independentDepth > 0 ? this.overlapMiss(cost) : cost;
   }
 
@@ -770,9 +771,9 @@ export class VCpu implements TlbInvalidator, CoreResident {
 
   /**
    * One line through L1D, L2 and LLC, for data and walk references alike. Returns the cycles of the
-   * cache levels (and of any write-back the fills caused); the level that served it goes to
-   * `servedBy`, and when every level missed, the tier to `servedTier`: the caller adds the memory
-   * part (dependent for walks, possibly prefetched or overlapped for data). No allocation.
+   * level that served it (and of any write-back the fills caused); the level goes to `servedBy`,
+   * and when every level missed, the tier to `servedTier`: the caller adds the LLC lookup and the
+   * memory part (dependent for walks, possibly prefetched or overlapped for data). No allocation.
    */
   private throughCaches(line: number, write: boolean): number {
     let cycles = 0;
@@ -802,7 +803,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     }
     this.servedBy = SERVED_MEMORY;
     this.servedTier = this.tierMap.tierOfFrame(Math.floor(line / 64));
-    return cycles + this.llcLatency;
+    return cycles;
   }
 
   /**
