@@ -296,7 +296,7 @@ export const machineExperiment: Experiment<typeof machineSchema> = {
       coSchedulingVmsPerCore: [1, 2, 4, 8],
       coSchedulingModes: ['nested-4K/4K', 'nested-2M/2M'],
       coSchedulingWorkingSetMiB: 4,
-      coSchedulingAccessesPerVm: quick ? 300_000 : 1_500_000,
+      coSchedulingAccessesPerVm: quick ? 200_000 : 1_000_000,
       quantumMs: 3,
     };
   },

@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { UserError } from '../base/errors.ts';
 import { mean, ratio, reduction, round, speedup } from '../base/stats.ts';
+import { PageSize } from '../base/units.ts';
 import { CPU_PRESETS, cpuPreset } from '../hw/cpu.ts';
 import { TIER_PRESETS } from '../hw/tiers.ts';
 import { YCSB_CORE_WORKLOADS } from '../workload/ycsb.ts';
@@ -252,6 +253,7 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
     ctx.progress.update(perFleet * config.configurations.length);
 
     const osv = rows.find((r) => r.configuration === 'osv')!;
+    const l2Entries2M = cpuPreset(config.cpu).l2Tlb.filter((a) => a.sizes.includes(PageSize.Size2M)).reduce((t, a) => t + a.entries, 0);
     const ucat = rows.find((r) => r.configuration === 'ucat')!;
     const summary: Record<string, number> = {
       memoryReduction: round(reduction(osv.totalMiB, ucat.totalMiB), 4),
@@ -300,7 +302,8 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
         unit: 'fraction less',
         note:
           `L2 TLB misses (page walks) per access in the run phase: ${osv.tlbMissRatio} vs ${ucat.tlbMissRatio} (${osv.tlbMpka} vs ${ucat.tlbMpka} MPKA). ` +
-          `A UCat VM maps at most ${ucat.maxLeaves2M} 2 MiB pages, backed by 2 MiB host pages, far below the 2048-entry L2 TLB; ` +
+          `A UCat VM maps at most ${ucat.maxLeaves2M} 2 MiB pages, backed by 2 MiB host pages, far below the ${l2Entries2M}-entry L2 TLB ` +
+          `even when the ${Math.ceil(config.vms / config.cores)} VMs of a core share it (VPID-tagged entries survive the switches); ` +
           'the load phase takes the compulsory misses, the run phase touches no new page, nothing flushes a vCPU\'s TLB, and the ' +
           'model sees only the stores\' data accesses (no code, guest kernel or network stack), so no walk is left. L1 DTLB ' +
           `misses, which the L2 TLB serves: ${osv.l1TlbMpka} vs ${ucat.l1TlbMpka} MPKA. The paper measured whole VMs with perf ` +
@@ -314,8 +317,8 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
         note:
           `Host ops/s of the memslap VMs: ${osv.memslapHostOps} vs ${ucat.memslapHostOps}. Under stock OSv a get spends ` +
           `${pc(summary.memslapTranslationShareOsv)} of its ${ms.osv.cyclesPerOp} cycles on translation and ${pc(summary.memslapDataShareOsv)} ` +
-          `on data: the machine model charges each of the ${valueLines} lines of a ${config.memslapValueBytes}-byte value its full memory latency in turn ` +
-          `(no prefetching or memory-level parallelism). UCat removes the translation cycles but reads ${pc(ms.ucat.nvmLineShare)} of its memory lines from NVM, ` +
+          `on data: the ${valueLines} lines of a ${config.memslapValueBytes}-byte value are copied as independent misses that overlap, and once the ` +
+          `core's stream prefetcher has detected the copy in a 4 KiB page, at the core's share of the tier's bandwidth. UCat removes the translation cycles but reads ${pc(ms.ucat.nvmLineShare)} of its memory lines from NVM, ` +
           `against ${pc(ms.osv.nvmLineShare)} under stock OSv: its back-end gives every VM the same DRAM share, while the tier-unaware ` +
           'host hands DRAM out first come, first served, and the memslap VMs, which allocate fastest in simulated time, took most of it. Not tuned.',
       },
