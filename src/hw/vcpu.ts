@@ -1,7 +1,9 @@
 /**
  * A virtual CPU's memory path: TLBs, paging-structure caches, the nested TLB, the walker and the
- * data caches, with a cycle account. One `Machine` holds what vCPUs share (the last-level cache,
- * the tier map); each `VCpu` holds its private structures.
+ * data caches, with a cycle account. One `Machine` holds the host's cores, last-level cache(s) and
+ * tier map; each `Core` (core.ts) holds the translation structures, private caches and stream
+ * prefetcher its vCPUs share; each `VCpu` holds its fast paths, its counters and its place in an
+ * overlap batch of independent misses.
  *
  * The walker issues the reference sequence of Bhargava et al. (ASPLOS'08): in a nested walk each of
  * the guest's n table pages is found by an m-step walk of the EPT, then its entry is read, and the
