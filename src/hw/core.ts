@@ -105,6 +105,8 @@ export class Core {
   // stride has been seen twice in a row (the stream is detected).
   private readonly streams: number;
   private readonly streamLast: Float64Array;
+  /** The 4 KiB page of each stream's last line (-1 when unused): the scan compares pages only. */
+  private readonly streamPage: Float64Array;
   private readonly streamStride: Int32Array;
   private readonly streamConfirmed: Uint8Array;
   private streamVictim = 0;
@@ -138,6 +140,7 @@ export class Core {
     this.usesTier = new Uint8Array(tierCount);
     this.streams = cpu.prefetchStreams;
     this.streamLast = new Float64Array(this.streams).fill(-1);
+    this.streamPage = new Float64Array(this.streams).fill(-1);
     this.streamStride = new Int32Array(this.streams);
     this.streamConfirmed = new Uint8Array(this.streams);
   }
@@ -226,12 +229,12 @@ export class Core {
     const streams = this.streams;
     if (streams === 0) return false;
     const last = this.streamLast;
+    const pages = this.streamPage;
     const page = Math.floor(line / LINES_PER_PAGE);
     let retrain = -1;
     for (let i = 0; i < streams; i++) {
-      const l = last[i];
-      if (l < 0 || Math.floor(l / LINES_PER_PAGE) !== page) continue;
-      const d = line - l;
+      if (pages[i] !== page) continue;
+      const d = line - last[i];
       // A repeat of the stream's last line (no cache model) is no new request: nothing changes.
       if (d === 0) return false;
       if (d === this.streamStride[i]) {
@@ -252,6 +255,7 @@ export class Core {
     const v = this.streamVictim;
     this.streamVictim = v + 1 === streams ? 0 : v + 1;
     last[v] = line;
+    pages[v] = page;
     this.streamStride[v] = 0;
     this.streamConfirmed[v] = 0;
     return false;
