@@ -3,7 +3,7 @@
  * the full model, then with one mechanism taken out at a time (leave one out). Not part of
  * `npm run bench` (it measures results, not speed); run it by hand:
  *
- *   node --import tsx bench/ucat-attribution.ts [seed]
+ *   node --import tsx bench/ucat-attribution.ts [seed] [variant index]
  *
  * Mechanisms are taken out through the presets, so the code paths are the model's own:
  * - time-sliced cores: as many cores as VMs (each vCPU alone on its core), with the per-core LLC
@@ -21,6 +21,8 @@ import { VCpu } from '../src/hw/vcpu.ts';
 import { ucatExperiment, type UcatConfig } from '../src/experiments/ucat.ts';
 
 const seed = Number(process.argv[2] ?? 1);
+/** Run one variant only (its index), e.g. to run them side by side. */
+const only = process.argv[3] === undefined ? -1 : Number(process.argv[3]);
 const base = ucatExperiment.defaults(true) as UcatConfig;
 const cpuName = base.cpu;
 const originalCpu: CpuPreset = CPU_PRESETS[cpuName];
@@ -83,8 +85,8 @@ function restore(): void {
 }
 
 const header = ['variant', ...KEYS, 'memslapHostOps osv', 'memslapHostOps ucat', 'ycsbHostOps osv', 'ycsbHostOps ucat'];
-process.stdout.write(header.join('\t') + '\n');
-for (const v of variants) {
+if (only < 0) process.stdout.write(header.join('\t') + '\n');
+for (const v of variants.filter((_, i) => only < 0 || i === only)) {
   const config = v.apply();
   try {
     const r = ucatExperiment.run(config, { seed, progress: silentProgress });

@@ -706,7 +706,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
       const share = t.readBytesPerCycle / this.machine.tierUsers[tier];
       const bandwidthBound = 64 / share;
       const missBound = t.seqReadCycles / this.mlpLimit;
-      return bandwidthBound > missBound ? bandwidthBound : missBound;
+      // Whole cycles, like every other cost: a fractional result would be boxed as a heap number.
+      return Math.round(bandwidthBound > missBound ? bandwidthBound : missBound);
     }
     let cost = this.llcLatency;
     if (write && this.llc === null) {
@@ -831,7 +832,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     const c = this.stats;
     c.writebacks[tier]++;
     c.mediaBytesWritten[tier] += t.mediaLine;
-    const cycles = t.mediaLine / (t.writeBytesPerCycle / this.machine.tierUsers[tier]);
+    const cycles = Math.round(t.mediaLine / (t.writeBytesPerCycle / this.machine.tierUsers[tier]));
     c.writebackCycles += cycles;
     return cycles;
   }
