@@ -105,8 +105,8 @@ export class Core {
   // stride has been seen twice in a row (the stream is detected).
   private readonly streams: number;
   private readonly streamLast: Float64Array;
-  /** The 4 KiB page of each stream's last line (-1 when unused): the scan compares pages only. */
-  private readonly streamPage: Float64Array;
+  /** The 4 KiB page of each stream's last line (-1 when unused; host frames are below 2^28): the scan compares pages only. */
+  private readonly streamPage: Int32Array;
   private readonly streamStride: Int32Array;
   private readonly streamConfirmed: Uint8Array;
   private streamVictim = 0;
@@ -140,7 +140,7 @@ export class Core {
     this.usesTier = new Uint8Array(tierCount);
     this.streams = cpu.prefetchStreams;
     this.streamLast = new Float64Array(this.streams).fill(-1);
-    this.streamPage = new Float64Array(this.streams).fill(-1);
+    this.streamPage = new Int32Array(this.streams).fill(-1);
     this.streamStride = new Int32Array(this.streams);
     this.streamConfirmed = new Uint8Array(this.streams);
   }
@@ -230,7 +230,7 @@ export class Core {
     if (streams === 0) return false;
     const last = this.streamLast;
     const pages = this.streamPage;
-    const page = Math.floor(line / LINES_PER_PAGE);
+    const page = Math.floor(line / LINES_PER_PAGE) | 0;
     let retrain = -1;
     for (let i = 0; i < streams; i++) {
       if (pages[i] !== page) continue;
