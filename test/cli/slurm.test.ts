@@ -109,9 +109,9 @@ class SlurmCluster {
       await c.boot();
       return c;
     } catch (e) {
-      const logs = ['munged.log', 'slurmctld.log', 'slurmd.log'].map((f) => `${f}: ${c.tail(f, 3)}`).join('\n');
+      const logs = ['munged.log', 'slurmctld.log', 'slurmd.log'].map((f) => `${f}: ${c.tail(f, 3)}`).join('; ');
       c.stop();
-      throw new Error(`${(e as Error).message}\n${logs}`);
+      throw new Error(`${(e as Error).message}; ${logs}`);
     }
   }
 
