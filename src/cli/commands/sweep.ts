@@ -74,7 +74,8 @@ function planFor(sys: System, target: string, opts: SweepOptions) {
 }
 
 /** `--emit`: validate the whole grid, then write the batch system's job files into DIR. */
-function emitJobs(sys: System, target: string, opts: SweepOptions & { emit: EmitTarget }): void {
+export function emitSweepJobs(sys: System, target: string, opts: SweepOptions & { emit: EmitTarget }): void {
+  checkEmitOptions(opts);
   const { resolved, plan } = planFor(sys, target, opts);
   const total = plan.points.length;
   const shards = opts.shards ?? Math.min(total, MAX_DEFAULT_SHARDS);
@@ -96,13 +97,9 @@ function emitJobs(sys: System, target: string, opts: SweepOptions & { emit: Emit
   sys.write(emitted.howTo);
 }
 
-export async function runSweepCommand(sys: System, target: string, opts: SweepOptions, modules: string[] = []): Promise<SweepFile | null> {
+export async function runSweepCommand(sys: System, target: string, opts: SweepOptions, modules: string[] = []): Promise<SweepFile> {
   if (opts.vary.length === 0) throw new UserError('sweep: give at least one --vary key=v1,v2,...');
   checkEmitOptions(opts);
-  if (opts.emit) {
-    emitJobs(sys, target, { ...opts, emit: opts.emit });
-    return null;
-  }
   if (opts.shard && opts.shard.count > 1 && !opts.out) throw new UserError('--shard: give --out <file> for the shard\'s results (merge them with unimem merge)');
   const { plan } = planFor(sys, target, opts);
   const mine = shardPoints(plan.points, opts.shard);
@@ -138,7 +135,8 @@ export function registerSweep(program: Command, sys: System): void {
     .option('--shards <n>', 'with --emit: number of shards, one batch task each (default: one per grid point)', parsePositiveInt('--shards'))
     .option('--image <ref>', `with --emit k8s: container image with node 20 and unimem on its PATH (default ${DEFAULT_IMAGE})`)
     .action(async (target: string, opts: SweepOptions) => {
-      await runSweepCommand(sys, target, opts);
+      if (opts.emit) emitSweepJobs(sys, target, { ...opts, emit: opts.emit });
+      else await runSweepCommand(sys, target, opts);
     });
 }
 
