@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { UserError } from '../../base/errors.ts';
 import type { System } from '../../base/system.ts';
-import { resolveExperimentConfig } from '../../config/load.ts';
-import { parseAxis, parseShard, planSweep, shardPoints, type Axis, type Shard } from '../../config/sweep.ts';
+import { resolveExperimentConfig, type ResolvedConfig } from '../../config/load.ts';
+import { parseAxis, parseShard, planSweep, shardPoints, type Axis, type Shard, type SweepPlan } from '../../config/sweep.ts';
 import { toJson } from '../../report/results.ts';
 import { mergeSweeps, parseSweepFile, renderSweepText, sweepToCsv, type SweepFile } from '../../report/sweep.ts';
 import { MAX_DEFAULT_SHARDS, k8sFiles, parseEmitTarget, slurmFiles, type EmitTarget } from '../emit.ts';
@@ -49,6 +49,24 @@ function emit(sys: System, f: SweepFile, opts: { out?: string; csv?: string; jso
   sys.write(opts.json ? toJson(f) : renderSweepText(f));
 }
 
+export async function runSweepCommand(sys: System, target: string, opts: SweepOptions, modules: string[] = []): Promise<SweepFile> {
+  if (opts.vary.length === 0) throw new UserError('sweep: give at least one --vary key=v1,v2,...');
+  if (opts.shard && opts.shard.count > 1 && !opts.out) throw new UserError('--shard: give --out <file> for the shard\'s results (merge them with unimem merge)');
+  const resolved = resolveExperimentConfig(sys, target, Boolean(opts.quick));
+  const plan = planOf(resolved, opts);
+  const mine = shardPoints(plan.points, opts.shard);
+  const progress = terminalProgress(sys, Boolean(opts.json));
+  let results;
+  try {
+    results = await executePoints(plan, mine, { jobs: opts.jobs ?? os.availableParallelism(), modules, progress });
+  } finally {
+    progress.finish();
+  }
+  const f = sweepFile(plan, opts.shard ?? null, results);
+  emit(sys, f, opts);
+  return f;
+}
+
 function checkEmitOptions(opts: SweepOptions): void {
   if (!opts.emit) {
     if (opts.shards !== undefined) throw new UserError('--shards: only with --emit slurm|k8s (one run takes --shard i/N)');
@@ -60,9 +78,9 @@ function checkEmitOptions(opts: SweepOptions): void {
   if (opts.image !== undefined && opts.emit !== 'k8s') throw new UserError('--image: only with --emit k8s');
 }
 
-function planFor(sys: System, target: string, opts: SweepOptions) {
-  const resolved = resolveExperimentConfig(sys, target, Boolean(opts.quick));
-  const plan = planSweep({
+/** The sweep's plan: the base configuration with every grid point validated. */
+function planOf(resolved: ResolvedConfig, opts: SweepOptions): SweepPlan {
+  return planSweep({
     experiment: resolved.experiment,
     source: resolved.file ?? `${resolved.experiment.name} defaults`,
     base: resolved.config,
@@ -70,13 +88,12 @@ function planFor(sys: System, target: string, opts: SweepOptions) {
     quick: resolved.quick,
     axes: opts.vary,
   });
-  return { resolved, plan };
 }
 
 /** `--emit`: validate the whole grid, then write the batch system's job files into DIR. */
 export function emitSweepJobs(sys: System, target: string, opts: SweepOptions & { emit: EmitTarget }): void {
-  checkEmitOptions(opts);
-  const { resolved, plan } = planFor(sys, target, opts);
+  const resolved = resolveExperimentConfig(sys, target, Boolean(opts.quick));
+  const plan = planOf(resolved, opts);
   const total = plan.points.length;
   const shards = opts.shards ?? Math.min(total, MAX_DEFAULT_SHARDS);
   if (shards > total) throw new UserError(`--shards ${shards}: the sweep has only ${total} grid points (give at most ${total})`);
@@ -95,24 +112,6 @@ export function emitSweepJobs(sys: System, target: string, opts: SweepOptions & 
   for (const dir of emitted.dirs) sys.mkdirp(dir);
   for (const f of emitted.files) sys.writeFileAtomic(f.path, f.text);
   sys.write(emitted.howTo);
-}
-
-export async function runSweepCommand(sys: System, target: string, opts: SweepOptions, modules: string[] = []): Promise<SweepFile> {
-  if (opts.vary.length === 0) throw new UserError('sweep: give at least one --vary key=v1,v2,...');
-  checkEmitOptions(opts);
-  if (opts.shard && opts.shard.count > 1 && !opts.out) throw new UserError('--shard: give --out <file> for the shard\'s results (merge them with unimem merge)');
-  const { plan } = planFor(sys, target, opts);
-  const mine = shardPoints(plan.points, opts.shard);
-  const progress = terminalProgress(sys, Boolean(opts.json));
-  let results;
-  try {
-    results = await executePoints(plan, mine, { jobs: opts.jobs ?? os.availableParallelism(), modules, progress });
-  } finally {
-    progress.finish();
-  }
-  const f = sweepFile(plan, opts.shard ?? null, results);
-  emit(sys, f, opts);
-  return f;
 }
 
 export function registerSweep(program: Command, sys: System): void {
@@ -135,6 +134,7 @@ export function registerSweep(program: Command, sys: System): void {
     .option('--shards <n>', 'with --emit: number of shards, one batch task each (default: one per grid point)', parsePositiveInt('--shards'))
     .option('--image <ref>', `with --emit k8s: container image with node 20 and unimem on its PATH (default ${DEFAULT_IMAGE})`)
     .action(async (target: string, opts: SweepOptions) => {
+      checkEmitOptions(opts);
       if (opts.emit) emitSweepJobs(sys, target, { ...opts, emit: opts.emit });
       else await runSweepCommand(sys, target, opts);
     });
