@@ -38,10 +38,6 @@ export interface SweepOptions {
   image?: string;
 }
 
-/** This installation's command line, by absolute path, for the generated Slurm scripts. */
-const UNIMEM_BIN = fileURLToPath(new URL('../../../bin/unimem.js', import.meta.url));
-const DEFAULT_IMAGE = 'unimem:0.1.0';
-
 /** Write the sweep's JSON (and CSV if asked), then print its table or JSON. */
 function emit(sys: System, f: SweepFile, opts: { out?: string; csv?: string; json?: boolean }): void {
   if (opts.csv) sys.writeFileAtomic(opts.csv, sweepToCsv(f));
@@ -66,6 +62,10 @@ export async function runSweepCommand(sys: System, target: string, opts: SweepOp
   emit(sys, f, opts);
   return f;
 }
+
+/** This installation's command line, by absolute path, for the generated Slurm scripts. */
+const UNIMEM_BIN = fileURLToPath(new URL('../../../bin/unimem.js', import.meta.url));
+const DEFAULT_IMAGE = 'unimem:0.1.0';
 
 function checkEmitOptions(opts: SweepOptions): void {
   if (!opts.emit) {
