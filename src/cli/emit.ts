@@ -68,7 +68,7 @@ function sweepArgs(req: EmitRequest, target: string): string[] {
   return args;
 }
 
-/** A Kubernetes object name (DNS-1123 label, at most 63 characters) for this sweep. */
+/** A Kubernetes object name (DNS-1123 label, at most 63 characters, so 57 leave room for `-merge`) for this sweep. */
 export function jobName(experiment: string): string {
   const slug = experiment.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
   return `unimem-sweep-${slug}`.slice(0, 57).replace(/-+$/, '');
@@ -90,7 +90,7 @@ function header(req: EmitRequest, what: string): string[] {
 export function slurmFiles(req: EmitRequest, unimem: readonly string[]): Emitted {
   // #SBATCH lines take no quoting, so a path there must be one word.
   if (/\s/.test(req.dir)) throw new UserError(`--out ${req.dir}: Slurm's #SBATCH lines cannot hold a directory name with spaces`);
-  const q = (p: string): string => shQuote(p);
+  const q = shQuote;
   const d = (...parts: string[]): string => path.join(req.dir, ...parts);
   const base = baseFileName(req);
   const target = base ? d(base) : req.experiment;
