@@ -18,7 +18,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { cli, tempDir, write } from '../fixtures/cli.ts';
+import { cli, write } from '../fixtures/cli.ts';
 
 const PROGRAMS = ['munged', 'slurmctld', 'slurmd', 'sbatch', 'squeue', 'scontrol', 'scancel', 'sinfo'];
 const SEARCH = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/bin'].filter(Boolean);
@@ -244,15 +244,23 @@ const unavailable = slurmUnavailable();
 describe('unimem sweep --emit slurm on a real single-node Slurm cluster', { skip: unavailable ?? false }, () => {
   let cluster: SlurmCluster | undefined;
   let notStarted = '';
-  let tmp: ReturnType<typeof tempDir>;
+  // The sweeps' folder lives in the cluster's, so stopping the cluster (also on a signal) removes both.
+  let work = '';
   let base = '';
   let whole = '';
   // A quick machine sweep: 4 points, about a second each.
   const vary = ['--vary', 'accesses=4000,8000', '--vary', 'seed=1,2'];
 
   before(async () => {
-    tmp = tempDir('unimem-slurm-test-');
-    base = write(tmp.dir, 'base.yaml', [
+    try {
+      cluster = await SlurmCluster.start();
+    } catch (e) {
+      notStarted = `Slurm could not start here: ${(e as Error).message}`;
+      return;
+    }
+    work = path.join(cluster.dir, 'work');
+    fs.mkdirSync(work);
+    base = write(work, 'base.yaml', [
       'experiment: machine',
       'quick: true',
       'config:',
@@ -262,20 +270,11 @@ describe('unimem sweep --emit slurm on a real single-node Slurm cluster', { skip
       '  modes: [native-4K, nested-4K/4K]',
       '',
     ].join('\n'));
-    whole = path.join(tmp.dir, 'whole.json');
-    try {
-      cluster = await SlurmCluster.start();
-    } catch (e) {
-      notStarted = `Slurm could not start here: ${(e as Error).message}`;
-      return;
-    }
-    const r = await cli(['sweep', base, ...vary, '--jobs', '1', '--out', whole, '--csv', path.join(tmp.dir, 'whole.csv')]);
+    whole = path.join(work, 'whole.json');
+    const r = await cli(['sweep', base, ...vary, '--jobs', '1', '--out', whole, '--csv', path.join(work, 'whole.csv')]);
     assert.equal(r.code, 0, r.stderr);
   });
-  after(() => {
-    cluster?.stop();
-    tmp?.cleanup();
-  });
+  after(() => cluster?.stop());
 
   const emit = async (dir: string, shards: number) => {
     const r = await cli(['sweep', base, ...vary, '--emit', 'slurm', '--shards', String(shards), '--out', dir]);
@@ -299,14 +298,14 @@ describe('unimem sweep --emit slurm on a real single-node Slurm cluster', { skip
   it('runs the emitted job array and the dependent merge job; the merged file is the unsharded sweep', async (t) => {
     const c = started(t);
     if (!c) return;
-    const dir = path.join(tmp.dir, 'four');
+    const dir = path.join(work, 'four');
     await emit(dir, 4);
     const { array, merge } = submit(c, dir);
     const tasks = [0, 1, 2, 3].map((i) => `${array}_${i}`);
     const states = await c.wait([...tasks, merge], 240_000);
     assert.deepEqual([...states.values()], ['COMPLETED', 'COMPLETED', 'COMPLETED', 'COMPLETED', 'COMPLETED'], logs(dir));
     assert.equal(fs.readFileSync(path.join(dir, 'sweep.json'), 'utf8'), fs.readFileSync(whole, 'utf8'));
-    assert.equal(fs.readFileSync(path.join(dir, 'sweep.csv'), 'utf8'), fs.readFileSync(path.join(tmp.dir, 'whole.csv'), 'utf8'));
+    assert.equal(fs.readFileSync(path.join(dir, 'sweep.csv'), 'utf8'), fs.readFileSync(path.join(work, 'whole.csv'), 'utf8'));
     // One point per shard, each written by its own array task.
     for (let i = 0; i < 4; i++) assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'results', `shard-${i}.json`), 'utf8')).shard, { index: i, count: 4 });
   });
@@ -314,7 +313,7 @@ describe('unimem sweep --emit slurm on a real single-node Slurm cluster', { skip
   it('a cancelled shard cancels the merge job, merge names its points (exit 2), and re-running that shard alone completes the sweep', async (t) => {
     const c = started(t);
     if (!c) return;
-    const dir = path.join(tmp.dir, 'two');
+    const dir = path.join(work, 'two');
     await emit(dir, 2);
     // Held at submission, so shard 1 is cancelled before it can run, whatever the machine's speed.
     const first = submit(c, dir, ['--hold']);
