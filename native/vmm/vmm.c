@@ -65,10 +65,9 @@
 #define PTE_U 0x4ul
 #define PTE_PS 0x80ul
 
-#ifndef PR_SET_VMA
-#define PR_SET_VMA 0x53564d41
-#define PR_SET_VMA_ANON_NAME 0
-#endif
+/* Guest memory sits at this host address in every VMM, so a sampler can tell it from the VMM's
+ * own memory in /proc/PID/smaps by address (anonymous VMA names need CONFIG_ANON_VMA_NAME). */
+#define GUEST_HVA 0x100000000000ul
 
 struct options {
 	const char *elf;
@@ -141,7 +140,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		else usage();
 	}
 	if (!o->elf == !o->description) usage();
-	if (strlen(o->cmdline) >= CMDLINE_MAX) die("--cmdline: longer than %d bytes", CMDLINE_MAX - 1);
+	if (strlen(o->cmdline) >= CMDLINE_MAX - 128) die("--cmdline: longer than %d bytes", CMDLINE_MAX - 129);
 }
 
 static int kvm_ioctl(int fd, unsigned long req, void *arg, const char *what)
@@ -355,8 +354,18 @@ static void write_boot_structures(struct vm *v, const char *cmdline, uint64_t gd
 	put32(v, ZERO_PAGE_ADDR + 0x2f4, 1);
 }
 
-static void setup_vcpu(struct vm *v, const char *cmdline)
+/* The command line the guest sees: the user's, then what the platform library needs to know. */
+static const char *guest_cmdline(struct vm *v, const char *user)
 {
+	static char buf[CMDLINE_MAX];
+	long khz = ioctl(v->vcpu, KVM_GET_TSC_KHZ, 0);
+	snprintf(buf, sizeof buf, "%s%sunimem.image_end=%llu unimem.tsc_khz=%ld", user, *user ? " " : "", (unsigned long long)v->image_end, khz > 0 ? khz : 0);
+	return buf;
+}
+
+static void setup_vcpu(struct vm *v, const char *user_cmdline)
+{
+	const char *cmdline = guest_cmdline(v, user_cmdline);
 	uint64_t gdt[4];
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
@@ -410,10 +419,8 @@ static void create_vm(struct vm *v, const struct options *o)
 	v->vm = kvm_ioctl(v->kvm, KVM_CREATE_VM, 0, "KVM_CREATE_VM");
 	v->mem_size = o->mem_mib << 20;
 	/* Like Firecracker: private anonymous memory, allocated on first touch. */
-	v->mem = mmap(NULL, v->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	v->mem = mmap((void *)GUEST_HVA, v->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
 	if (v->mem == MAP_FAILED) die("guest memory: mmap of %lu MiB failed (%s)", o->mem_mib, strerror(errno));
-	/* Named, so a sampler can tell guest memory from the VMM's own in smaps. Best effort. */
-	prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)v->mem, v->mem_size, "unimem-guest");
 	if (o->mergeable && madvise(v->mem, v->mem_size, MADV_MERGEABLE) < 0) die("madvise(MADV_MERGEABLE): %s", strerror(errno));
 }
 

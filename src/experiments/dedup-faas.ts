@@ -8,8 +8,8 @@ import { z } from 'zod';
 import { Rng } from '../base/rng.ts';
 import { ratio, round } from '../base/stats.ts';
 import { KSM_DEFAULTS } from '../host/index.ts';
-import { prepareImages } from './dedup/images.ts';
-import { runSharingConfig, SHARING_CONFIGS, type ConfigRun, type FaasModel } from './dedup/faas.ts';
+import { prepareImages, type ImageSet } from './dedup/images.ts';
+import { runSharingConfig, SHARING_CONFIGS, type ConfigRun, type FaasModel, type SharingConfig } from './dedup/faas.ts';
 import type { Experiment, ExperimentResult } from './types.ts';
 
 export const faasModelFields = {
@@ -95,13 +95,12 @@ export const dedupFaasExperiment: Experiment<typeof dedupFaasSchema> = {
   },
   run(config, ctx): ExperimentResult {
     ctx.progress.phase('build demo images', 1);
-    const set = prepareImages(config.applications, config.aslrInstances, ctx.seed, ['compact', 'dce', 'aligned', 'aligned-aslr']);
+    const { set, configs, model } = describeDedupFaas(config, ctx.seed);
     ctx.progress.update(1);
-    const model = faasModelOf(config);
     const rng = new Rng(ctx.seed).fork('dedup-faas');
     const runs: ConfigRun[] = [];
-    ctx.progress.phase('dedup-faas', SHARING_CONFIGS.length);
-    for (const c of SHARING_CONFIGS) {
+    ctx.progress.phase('dedup-faas', configs.length);
+    for (const c of configs) {
       ctx.progress.update(runs.length, c.name);
       runs.push(runSharingConfig(set, c, model, rng.fork(c.name)));
     }
@@ -110,7 +109,12 @@ export const dedupFaasExperiment: Experiment<typeof dedupFaasSchema> = {
   },
 };
 
-function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigRun[], byteConfirmed: number): ExperimentResult {
+/** What runs, on either host: images, configurations compared, the FaaS model (src/realhost runs it on this machine). */
+export function describeDedupFaas(config: DedupFaasConfig, seed: number): { set: ImageSet; configs: readonly SharingConfig[]; model: FaasModel } {
+  return { set: prepareImages(config.applications, config.aslrInstances, seed, ['compact', 'dce', 'aligned', 'aligned-aslr']), configs: SHARING_CONFIGS, model: faasModelOf(config) };
+}
+
+export function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigRun[], byteConfirmed: number): ExperimentResult {
   const by = (name: string): ConfigRun => runs.find((r) => r.config.name === name)!;
   const none = by('no sharing');
   const cksm = by('compact + KSM');

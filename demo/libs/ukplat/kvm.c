@@ -44,7 +44,6 @@ static u64 kvm_rand_state;
 static const char *kvm_cmdline;
 static u64 kvm_tsc_khz;
 
-extern char _end[] __attribute__((weak));
 
 static inline void wrmsr(u32 msr, u64 v)
 {
@@ -100,6 +99,8 @@ static void __attribute__((noreturn)) kvm_exit_port(u64 status)
 	}
 }
 
+static u64 cmdline_value(const char *key);
+
 /* Largest RAM end in the e820 map of the boot parameters (Linux zero page layout). */
 static u64 e820_top(const u8 *zp)
 {
@@ -140,7 +141,6 @@ u64 ukplat_kvm_setup(const u8 *boot_params)
 	kvm_cmdline = (const char *)(u64) * (const u32 *)(boot_params + 0x228);
 	kvm_mem_top = e820_top(boot_params);
 	kvm_mmap_low = kvm_mem_top - USER_STACK_BYTES;
-	kvm_brk_start = kvm_brk = _end ? ((u64)_end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1) : kvm_mem_top / 2;
 	kvm_rand_state = rdtsc() | 1;
 
 	strings = (char *)(kvm_mem_top - 32);
@@ -156,6 +156,30 @@ u64 ukplat_kvm_setup(const u8 *boot_params)
 	sp[6] = 25, sp[7] = (u64)(strings + 16); /* AT_RANDOM */
 	sp[8] = 0, sp[9] = 0;                    /* AT_NULL */
 	return (u64)sp;
+}
+
+/*
+ * First code at CPL3 (native speed): the heap starts after the image (the VMM passes the image's
+ * end), then the boot work of the FaaS model that the experiment's description asks for on the
+ * command line (src/experiments/dedup/faas.ts): `unimem.init_kib` of heap and stack written with
+ * per-instance content (`unimem.instance`), as the simulated host writes them at boot.
+ */
+void ukplat_kvm_user_init(void)
+{
+	u64 end = cmdline_value("unimem.image_end");
+	u64 base = (end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	u64 words = cmdline_value("unimem.init_kib") * 128;
+	u64 x = cmdline_value("unimem.instance") * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull;
+	u64 *p = (u64 *)base;
+	if (base + words * 8 > kvm_mmap_low)
+		words = 0;
+	for (u64 i = 0; i < words; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = x;
+	}
+	kvm_brk_start = kvm_brk = base + words * 8;
 }
 
 /* System calls at CPL0. Linux numbers and error codes (x86-64). */
@@ -212,7 +236,7 @@ static u64 cmdline_value(const char *key)
 		while (k < n && p[k] == key[k])
 			k++;
 		if (k == n && p[n] == '=') {
-			for (p += n + 1; *p >= '0' && *p <= '9'; p++)
+			for (p += n + 1; (*p >= '0' && *p <= '9'); p++)
 				v = v * 10 + (u64)(*p - '0');
 			return v;
 		}
@@ -224,11 +248,11 @@ static u64 cmdline_value(const char *key)
 	return 0;
 }
 
-/* Nanoseconds since boot from the TSC; its rate comes from the VMM (`tsc_khz=` on the command line). */
+/* Nanoseconds since boot from the TSC; its rate comes from the VMM (`unimem.tsc_khz=` on the command line). */
 static u64 kvm_now_ns(void)
 {
 	if (!kvm_tsc_khz)
-		kvm_tsc_khz = cmdline_value("tsc_khz");
+		kvm_tsc_khz = cmdline_value("unimem.tsc_khz");
 	if (!kvm_tsc_khz)
 		kvm_tsc_khz = 1000000;
 	u64 t = rdtsc();
@@ -436,5 +460,11 @@ __asm__(".text\n"
 	"	push %rax\n"
 	"	pushq $0x2\n"
 	"	pushq $0x2b\n"
-	"	pushq $ukplat_linux_entry\n"
-	"	iretq\n");
+	"	pushq $ukplat_kvm_user_entry\n"
+	"	iretq\n"
+	"ukplat_kvm_user_entry:\n"
+	"	mov %rsp, %rbx\n"
+	"	and $-16, %rsp\n"
+	"	call ukplat_kvm_user_init\n"
+	"	mov %rbx, %rsp\n"
+	"	jmp ukplat_linux_entry\n");

@@ -72,6 +72,8 @@ export interface ConfigRun {
   memoryMiB: number[];
   /** Host memory at the end, bytes. */
   endBytes: number;
+  /** KSM pages_sharing per second, through the convergence phase (empty without KSM). */
+  ksmPagesSharing: number[];
   ksm: KsmCounters | null;
   /** KSM after running to convergence with the VMs frozen (two more full scans); null without KSM. */
   converged: { endBytes: number; ksm: KsmCounters } | null;
@@ -114,6 +116,7 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
   const tr = new Translation();
   const overhead = MiB(model.vmmOverheadMiB);
   const memoryMiB: number[] = [];
+  const ksmPagesSharing: number[] = [];
   let loadCopied = 0;
   let loadMapped = 0;
   let loadCycles = 0;
@@ -173,6 +176,7 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
     }
     if (ksm) ksm.advance(t);
     if (t % 1e9 === 0) memoryMiB.push(Math.round((hostBytes() / MiB(1)) * 100) / 100);
+    if (ksm && t % 1e9 === 0) ksmPagesSharing.push(ksm.counters().pagesSharing);
   }
   const endBytes = hostBytes();
   let flushesAll = 0;
@@ -190,6 +194,7 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
     while (ksm.counters().fullScans < target) {
       t += 1e9;
       ksm.advance(t);
+      ksmPagesSharing.push(ksm.counters().pagesSharing);
     }
     converged = { endBytes: hostBytes(), ksm: ksm.counters() };
   }
@@ -199,6 +204,7 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
     config,
     memoryMiB,
     endBytes,
+    ksmPagesSharing,
     ksm: ksmEnd,
     converged,
     flushesKsm,
