@@ -36,11 +36,12 @@ export function stateFile(): string {
   return process.env.UNIMEM_REALHOST_STATE ?? path.join(fs.existsSync('/run') ? '/run' : os.tmpdir(), 'unimem-realhost.json');
 }
 
-/** Start time of a process in clock ticks since boot, or -1 when it is gone. */
+/** Start time of a process in clock ticks since boot, or -1 when it is gone (or a zombie). */
 export function processStart(pid: number): number {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' || fields[0] === 'X' ? -1 : Number(fields[19]);
   } catch {
     return -1;
   }
@@ -70,8 +71,10 @@ function killProc(p: Proc): void {
   try {
     process.kill(p.pid, 'SIGKILL');
   } catch {
-    // already gone
+    return; // already gone
   }
+  // Until it is gone (its memory freed), so that what follows (KSM unmerge) sees the machine without it.
+  for (let i = 0; i < 300 && alive(p); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
 }
 
 /** Undo everything a state records; returns what was cleaned (for the log). */
