@@ -22,7 +22,7 @@ export const faasModelFields = {
   invocationsPerSecond: z.number().min(0.001).max(1000).describe('mean invocations per second per instance (Poisson)').meta({ unit: '1/s', source: 'assumption; Azure Functions trace (Shahrad et al. ATC\'20): most functions are invoked rarely' }),
   workingSetsKiB: z.array(z.number().int().min(4).max(1 << 20)).min(1).describe('working set written per invocation, per application (cycled)').meta({ unit: 'KiB', source: 'assumption: small functions that fit a 16 MiB unikernel (Unikraft: 2-6 MB suffice, dedup.md §5)' }),
   jitter: z.number().min(0).lt(1).describe('uniform relative jitter of the working set').meta({ source: 'src/workload/faas.ts default 0.1' }),
-  vmmOverheadMiB: z.number().min(0).max(1024).describe('host memory of each VM\'s VMM (Firecracker process)').meta({ unit: 'MiB', source: 'Firecracker NSDI\'20: about 3 MB per VM; SPECIFICATION.md bounds it at 5 MiB (dedup.md §6)' }),
+  vmmOverheadMiB: z.number().min(0).max(1024).describe('host memory of each VM\'s VMM process (without guest memory)').meta({ unit: 'MiB', source: 'measured: unimem-vmm\'s private memory outside guest RAM, 40 KiB per VM (smaps, median of 8 VMs; npm run bench -- --only realhost; docs/realhost.md). Firecracker: about 3 MB (NSDI\'20), at most 5 MiB (SPECIFICATION.md, dedup.md §6)' }),
   pagesToScan: z.number().int().min(1).max(100000).describe('KSM pages_to_scan').meta({ unit: 'pages', source: 'Linux default 100, used by the SoCC\'22 scripts (dedup.md §1.6)' }),
   sleepMillisecs: z.number().int().min(0).max(10000).describe('KSM sleep_millisecs').meta({ unit: 'ms', source: 'Linux default 20, used by the SoCC\'22 scripts (dedup.md §1.6)' }),
   maxPageSharing: z.number().int().min(2).max(65535).describe('KSM max_page_sharing').meta({ unit: 'mappings', source: 'Linux default 256 (dedup.md §1.6)' }),
@@ -66,7 +66,7 @@ export function faasDefaults(): Omit<DedupFaasConfig, 'instances' | 'durationSec
     invocationsPerSecond: 0.2,
     workingSetsKiB: [128, 512, 1024, 256],
     jitter: 0.1,
-    vmmOverheadMiB: 3,
+    vmmOverheadMiB: 0.04,
     pagesToScan: KSM_DEFAULTS.pagesToScan,
     sleepMillisecs: KSM_DEFAULTS.sleepMillisecs,
     maxPageSharing: KSM_DEFAULTS.maxPageSharing,
@@ -82,7 +82,7 @@ export const dedupFaasExperiment: Experiment<typeof dedupFaasSchema> = {
   title: 'Page sharing for FaaS unikernels: KSM on compact, DCE and aligned images against the load-time pool loader',
   description:
     'Starts up to 1000 FaaS unikernels back to back from the demo images (real gcc/ld builds) on one simulated host and samples host memory every simulated second ' +
-    '(frames counted once however many VMs map them, plus Firecracker\'s per-VM VMM overhead) for six configurations: no sharing; compact, dead-code-eliminated and library-aligned images ' +
+    '(frames counted once however many VMs map them, plus the per-VM VMM overhead measured from unimem-vmm) for six configurations: no sharing; compact, dead-code-eliminated and library-aligned images ' +
     'with KSM (Linux defaults, 100 pages every 20 ms); the load-time loader that maps a library pool built from description files; and the same with per-instance ASLR images. ' +
     'Also the load work per instance (pages copied against pages mapped). Reproduces SoCC\'22: aligned images with KSM and a library pool use up to 3x less memory.',
   howToRead:

@@ -18,7 +18,7 @@
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildPool, imageKey } from '../image/index.ts';
+import { buildPool } from '../image/index.ts';
 import type { ConfigRun, FaasModel, SharingConfig } from '../experiments/dedup/faas.ts';
 import type { ImageSet, PreparedImage } from '../experiments/dedup/images.ts';
 import type { KsmCounters } from '../host/index.ts';
@@ -128,12 +128,18 @@ export async function runRealConfig(desc: FaasDescription, config: SharingConfig
   state.addDir(work);
   let poolBytes = 0;
   let bootImages: BootImage[];
+  /** Per image: pages the loader copies and pages it maps from the pool. */
+  let load: { copied: number; mapped: number }[];
   if (config.loader === 'pool') {
     const poolDir = path.join(work, 'pool');
-    buildPool(poolDir, images.map((i) => i.elf));
+    const built = buildPool(poolDir, images.map((i) => i.elf));
     poolBytes = dirBytes(path.join(poolDir, 'entries'));
-    bootImages = images.map((i) => ({ description: path.join(poolDir, 'images', `${imageKey(i.elf)}.json`) }));
-  } else bootImages = images.map((i) => ({ elf: i.elf }));
+    bootImages = built.images.map((i) => ({ description: i.description }));
+    load = built.images.map((i) => ({ copied: Math.ceil(i.privateBytes / 4096), mapped: i.sharedBytes / 4096 }));
+  } else {
+    bootImages = images.map((i) => ({ elf: i.elf }));
+    load = images.map((i) => ({ copied: i.copyPages.gpa.length, mapped: 0 }));
+  }
   if (config.ksm) {
     state.rememberKsm(readSettings());
     applySettings(settingsOf(m.ksm));
@@ -209,7 +215,7 @@ export async function runRealConfig(desc: FaasDescription, config: SharingConfig
   state.removeDir(work);
   if (config.ksm) state.restoreKsm();
   const n = Math.max(1, vms.length);
-  const copied = config.loader === 'pool' ? 0 : images.reduce((s, i) => s + i.copyPages.gpa.length, 0) / images.length;
+  const perVm = (f: (l: { copied: number; mapped: number }) => number): number => vms.reduce((s, _, i) => s + f(load[i % load.length]), 0) / n;
   return {
     config,
     memoryMiB,
@@ -220,8 +226,8 @@ export async function runRealConfig(desc: FaasDescription, config: SharingConfig
     flushesKsm: flushes ? flushes.explicit.ksmd : 0,
     flushesVm: flushes ? flushes.explicit.vmm + flushes.explicit.vcpu : 0,
     cowBreaks,
-    loadPagesCopied: copied,
-    loadPagesMapped: config.loader === 'pool' ? poolBytes / 4096 / n : 0,
+    loadPagesCopied: perVm((l) => l.copied),
+    loadPagesMapped: perVm((l) => l.mapped),
     loadMicros: Math.round(median(setups) * 10) / 10,
     poolPages: poolBytes / 4096,
     invocations: 0,

@@ -134,8 +134,11 @@ u64 ukplat_kvm_setup(const u8 *boot_params)
 	__asm__ volatile("mov %0, %%cr4" ::"r"(cr4));
 	wrmsr(0xc0000080, rdmsr(0xc0000080) | 1);                           /* EFER.SCE */
 	wrmsr(0xc0000081, ((u64)(0x18 | 3) << 48) | ((u64)KERNEL_CS << 32)); /* STAR */
-	extern void ukplat_kvm_syscall_entry(void);
-	wrmsr(0xc0000082, (u64)ukplat_kvm_syscall_entry);                   /* LSTAR */
+	/* LSTAR. RIP-relative, not an absolute address: the library's bytes must not depend on where
+	 * it is placed (ASLR instances share them, src/image/trampoline.ts). */
+	u64 entry;
+	__asm__("lea ukplat_kvm_syscall_entry(%%rip), %0" : "=r"(entry));
+	wrmsr(0xc0000082, entry);
 	wrmsr(0xc0000084, 0x47700);                                          /* SFMASK: TF, DF, IF, AC, NT */
 
 	kvm_cmdline = (const char *)(u64) * (const u32 *)(boot_params + 0x228);
@@ -278,12 +281,20 @@ static long sys_getrandom(u8 *buf, u64 len)
 	return (long)len;
 }
 
+static void uname_field(char *u, int i, const char *s)
+{
+	kvm_memcpy(u + 65 * i, s, kvm_strlen(s));
+}
+
+/* Field by field: a table of string pointers would put absolute addresses into .rodata. */
 static long sys_uname(char *u)
 {
-	static const char *const fields[5] = { "Linux", "unikernel", "6.1.0-unimem", "#1", "x86_64" };
 	kvm_memset(u, 0, 65 * 6);
-	for (int i = 0; i < 5; i++)
-		kvm_memcpy(u + 65 * i, fields[i], kvm_strlen(fields[i]));
+	uname_field(u, 0, "Linux");
+	uname_field(u, 1, "unikernel");
+	uname_field(u, 2, "6.1.0-unimem");
+	uname_field(u, 3, "#1");
+	uname_field(u, 4, "x86_64");
 	return 0;
 }
 
@@ -460,7 +471,8 @@ __asm__(".text\n"
 	"	push %rax\n"
 	"	pushq $0x2\n"
 	"	pushq $0x2b\n"
-	"	pushq $ukplat_kvm_user_entry\n"
+	"	lea ukplat_kvm_user_entry(%rip), %rcx\n"
+	"	push %rcx\n"
 	"	iretq\n"
 	"ukplat_kvm_user_entry:\n"
 	"	mov %rsp, %rbx\n"
