@@ -27,6 +27,7 @@ export const faasModelFields = {
   sleepMillisecs: z.number().int().min(0).max(10000).describe('KSM sleep_millisecs').meta({ unit: 'ms', source: 'Linux default 20, used by the SoCC\'22 scripts (dedup.md §1.6)' }),
   maxPageSharing: z.number().int().min(2).max(65535).describe('KSM max_page_sharing').meta({ unit: 'mappings', source: 'Linux default 256 (dedup.md §1.6)' }),
   useZeroPages: z.boolean().describe('KSM use_zero_pages').meta({ source: 'Linux default 0, used by the SoCC\'22 scripts (dedup.md §1.6)' }),
+  bssAtBoot: z.enum(['all', 'none']).optional().describe('bss pages touched at boot: all (zero-filled) or none (left to the guest\'s own writes, which the model does not know)').meta({ source: 'choice, default all; the real host shows what a guest touches (docs/realhost.md)' }),
   stepMs: z.number().int().min(1).max(1000).describe('simulation step interleaving invocations and ksmd').meta({ unit: 'ms', source: 'choice: one ksmd period (sleep_millisecs)' }),
 };
 
@@ -54,6 +55,7 @@ export function faasModelOf(c: Omit<DedupFaasConfig, 'aslrInstances' | 'applicat
     vmmOverheadMiB: c.vmmOverheadMiB,
     ksm: { pagesToScan: c.pagesToScan, sleepMillisecs: c.sleepMillisecs, maxPageSharing: c.maxPageSharing, useZeroPages: c.useZeroPages },
     stepMs: c.stepMs,
+    bssAtBoot: c.bssAtBoot,
   };
 }
 

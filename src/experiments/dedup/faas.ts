@@ -64,6 +64,12 @@ export interface FaasModel {
   ksm: Partial<KsmParams>;
   /** Simulation step, ms (invocations and ksmd are interleaved at this granularity). */
   stepMs: number;
+  /**
+   * Which bss pages boot touches (a convention, docs/realhost.md): 'all' zero-fills every bss page
+   * (the default: a unikernel that clears its bss), 'none' leaves them to the guest's own writes,
+   * which this model does not know (a real guest touches a few).
+   */
+  bssAtBoot?: 'all' | 'none';
 }
 
 export interface ConfigRun {
@@ -140,7 +146,7 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
     loadMapped += r.pagesMapped;
     loadCycles += r.cycles;
     // Boot: bss zero-filled on first touch, heap initialised, a stack.
-    for (let k = 0; k < img.zeroPages.length; k++) if (!vm.ept.lookup(img.zeroPages[k], tr)) vm.eptViolation(img.zeroPages[k], true);
+    if (model.bssAtBoot !== 'none') for (let k = 0; k < img.zeroPages.length; k++) if (!vm.ept.lookup(img.zeroPages[k], tr)) vm.eptViolation(img.zeroPages[k], true);
     const heapBase = alignUp(img.imageEnd, PAGE_4K);
     const initPages = Math.ceil((model.heapInitKiB + model.stackKiB) / 4);
     for (let k = 0; k < initPages; k++) write(vm, heapBase + k * PAGE_4K, contentFingerprint(vm.id + 1, k, 1));
