@@ -18,6 +18,7 @@
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { median } from '../base/stats.ts';
 import { buildPool } from '../image/index.ts';
 import type { ConfigRun, FaasModel, SharingConfig } from '../experiments/dedup/faas.ts';
 import type { ImageSet, PreparedImage } from '../experiments/dedup/images.ts';
@@ -60,11 +61,6 @@ export interface RealRunOptions {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-const median = (xs: number[]): number => {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 function vmstat(name: string): number {
   const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(fs.readFileSync('/proc/vmstat', 'utf8'));
@@ -119,91 +115,28 @@ async function stopAll(vms: LiveVm[], state: RunState): Promise<void> {
   for (const v of vms) state.removeProcess(v.pid);
 }
 
-/** Run one configuration of the description on this machine. */
-export async function runRealConfig(desc: FaasDescription, config: SharingConfig, state: RunState, opts: RealRunOptions = {}): Promise<RealConfigRun> {
-  const m = desc.model;
-  const images = desc.set.byVariant.get(config.variant);
-  if (!images) throw new Error(`no ${config.variant} images in the description`);
-  const work = fs.mkdtempSync(path.join(opts.workRoot ?? '/dev/shm', 'unimem-run-'));
-  state.addDir(work);
-  let poolBytes = 0;
-  let bootImages: BootImage[];
+interface LoadPlan {
+  bootImages: BootImage[];
   /** Per image: pages the loader copies and pages it maps from the pool. */
-  let load: { copied: number; mapped: number }[];
-  if (config.loader === 'pool') {
-    const poolDir = path.join(work, 'pool');
-    const built = buildPool(poolDir, images.map((i) => i.elf));
-    poolBytes = dirBytes(path.join(poolDir, 'entries'));
-    bootImages = built.images.map((i) => ({ description: i.description }));
-    load = built.images.map((i) => ({ copied: Math.ceil(i.privateBytes / 4096), mapped: i.sharedBytes / 4096 }));
-  } else {
-    bootImages = images.map((i) => ({ elf: i.elf }));
-    load = images.map((i) => ({ copied: i.copyPages.gpa.length, mapped: 0 }));
-  }
-  if (config.ksm) {
-    state.rememberKsm(readSettings());
-    applySettings(settingsOf(m.ksm));
-  } else state.restoreKsm();
-  const ksmBase = readCounters();
-  const cowBase = vmstat('cow_ksm');
-  const recorder = opts.countFlushes ? new FlushRecorder(path.join(work, 'perf.data')) : null;
-  if (recorder?.pid) state.addProcess(recorder.pid, 'perf');
+  load: { copied: number; mapped: number }[];
+  /** The pool's files on tmpfs (0 without a pool). */
+  poolBytes: number;
+}
 
-  const vms: LiveVm[] = [];
-  const memoryMiB: number[] = [];
-  const ksmPagesSharing: number[] = [];
-  const hostBytes = (): number => vms.reduce((n, v) => {
-    const r = readRollup(v.pid);
-    return n + (r ? r.pss - r.pssShmem : 0);
-  }, poolBytes);
-  const sample = (): void => {
-    memoryMiB.push(Math.round((hostBytes() / 1048576) * 100) / 100);
-    if (config.ksm) ksmPagesSharing.push(readCounters().pages_sharing);
+/** What each VM boots: ELFs, or descriptions of a pool built from the images into `work`. */
+function planLoad(config: SharingConfig, images: PreparedImage[], work: string): LoadPlan {
+  if (config.loader !== 'pool') return { bootImages: images.map((i) => ({ elf: i.elf })), load: images.map((i) => ({ copied: i.copyPages.gpa.length, mapped: 0 })), poolBytes: 0 };
+  const poolDir = path.join(work, 'pool');
+  const built = buildPool(poolDir, images.map((i) => i.elf));
+  return {
+    bootImages: built.images.map((i) => ({ description: i.description })),
+    load: built.images.map((i) => ({ copied: Math.ceil(i.privateBytes / 4096), mapped: i.sharedBytes / 4096 })),
+    poolBytes: dirBytes(path.join(poolDir, 'entries')),
   };
-  const launch = (i: number): void => {
-    const image = images[i % images.length];
-    const consoleFile = path.join(work, `console-${i}.txt`);
-    const cmdline = `unimem.instance=${i + 1} unimem.init_kib=${m.heapInitKiB + m.stackKiB}`;
-    const child = startVmm({ image: bootImages[i % images.length], memMiB: m.vmMemoryMiB, mergeable: config.ksm, cmdline }, consoleFile);
-    if (child.pid === undefined) throw new Error('unimem-vmm could not be started');
-    state.addProcess(child.pid);
-    vms.push({ child, pid: child.pid, consoleFile, image });
-  };
+}
 
-  const t0 = Date.now();
-  const gapMs = 1000 / m.launchPerSecond;
-  let next = 0;
-  for (let second = 0; second <= m.durationSec; second++) {
-    while (next < m.instances && next * gapMs <= second * 1000) {
-      await sleep(t0 + next * gapMs - Date.now());
-      launch(next++);
-    }
-    await sleep(t0 + second * 1000 - Date.now());
-    sample();
-    opts.log?.(`${config.name}: ${second}/${m.durationSec} s, ${vms.length} VMs, ${memoryMiB[memoryMiB.length - 1]} MiB`);
-  }
-  const endBytes = hostBytes();
-  const ksmEnd = config.ksm ? ksmCounters(readCounters(), ksmBase, m) : null;
-  let converged: ConfigRun['converged'] = null;
-  if (ksmEnd) {
-    // As the simulator: two more full scans with the VMs left alone (bounded).
-    const target = ksmEnd.fullScans + 2;
-    const limit = Date.now() + (opts.convergeTimeoutSec ?? 120) * 1000;
-    let second = m.durationSec;
-    while (readCounters().full_scans - ksmBase.full_scans < target && Date.now() < limit) {
-      second++;
-      await sleep(t0 + second * 1000 - Date.now());
-      ksmPagesSharing.push(readCounters().pages_sharing);
-      opts.log?.(`${config.name}: converging, ${readCounters().full_scans - ksmBase.full_scans}/${target} full scans`);
-    }
-    converged = { endBytes: hostBytes(), ksm: ksmCounters(readCounters(), ksmBase, m) };
-  }
-  const splits = vms.map((v) => readSplit(v.pid)).filter((s) => s !== null);
-  const flushes = recorder ? await recorder.stop() : null;
-  if (recorder?.pid) state.removeProcess(recorder.pid);
-  const cowBreaks = vmstat('cow_ksm') - cowBase;
-  await stopAll(vms, state);
-
+/** Boot failures (console without the image's line) and start-to-entry times from the consoles. */
+function readConsoles(desc: FaasDescription, vms: LiveVm[]): { bootFailures: number; setups: number[] } {
   let bootFailures = 0;
   const setups: number[] = [];
   for (const v of vms) {
@@ -212,15 +145,115 @@ export async function runRealConfig(desc: FaasDescription, config: SharingConfig
     const t = /setup_us=([\d.]+)/.exec(text);
     if (t) setups.push(Number(t[1]));
   }
+  return { bootFailures, setups };
+}
+
+/** One configuration in progress: its VMs, samples and clock. */
+class ConfigRunner {
+  readonly vms: LiveVm[] = [];
+  readonly memoryMiB: number[] = [];
+  readonly ksmPagesSharing: number[] = [];
+  readonly t0 = Date.now();
+  readonly ksmBase = readCounters();
+
+  constructor(
+    private readonly desc: FaasDescription,
+    private readonly config: SharingConfig,
+    private readonly images: PreparedImage[],
+    private readonly plan: LoadPlan,
+    private readonly state: RunState,
+    private readonly work: string,
+    private readonly log?: (line: string) => void,
+  ) {}
+
+  hostBytes(): number {
+    return this.vms.reduce((n, v) => {
+      const r = readRollup(v.pid);
+      return n + (r ? r.pss - r.pssShmem : 0);
+    }, this.plan.poolBytes);
+  }
+
+  private launch(i: number): void {
+    const m = this.desc.model;
+    const consoleFile = path.join(this.work, `console-${i}.txt`);
+    const cmdline = `unimem.instance=${i + 1} unimem.init_kib=${m.heapInitKiB + m.stackKiB}`;
+    const child = startVmm({ image: this.plan.bootImages[i % this.images.length], memMiB: m.vmMemoryMiB, mergeable: this.config.ksm, cmdline }, consoleFile);
+    if (child.pid === undefined) throw new Error('unimem-vmm could not be started');
+    this.state.addProcess(child.pid);
+    this.vms.push({ child, pid: child.pid, consoleFile, image: this.images[i % this.images.length] });
+  }
+
+  /** Launch back to back at launchPerSecond, sampling every second until durationSec. */
+  async launchAndSample(): Promise<void> {
+    const m = this.desc.model;
+    const gapMs = 1000 / m.launchPerSecond;
+    let next = 0;
+    for (let second = 0; second <= m.durationSec; second++) {
+      while (next < m.instances && next * gapMs <= second * 1000) {
+        await sleep(this.t0 + next * gapMs - Date.now());
+        this.launch(next++);
+      }
+      await sleep(this.t0 + second * 1000 - Date.now());
+      this.memoryMiB.push(Math.round((this.hostBytes() / 1048576) * 100) / 100);
+      if (this.config.ksm) this.ksmPagesSharing.push(readCounters().pages_sharing);
+      this.log?.(`${this.config.name}: ${second}/${m.durationSec} s, ${this.vms.length} VMs, ${this.memoryMiB[this.memoryMiB.length - 1]} MiB`);
+    }
+  }
+
+  /** As the simulator: two more full scans with the VMs left alone (bounded), sampled every second. */
+  async converge(fullScansAtEnd: number, timeoutSec: number): Promise<void> {
+    const target = fullScansAtEnd + 2;
+    const limit = Date.now() + timeoutSec * 1000;
+    const scans = (): number => readCounters().full_scans - this.ksmBase.full_scans;
+    for (let second = this.desc.model.durationSec + 1; scans() < target && Date.now() < limit; second++) {
+      await sleep(this.t0 + second * 1000 - Date.now());
+      this.ksmPagesSharing.push(readCounters().pages_sharing);
+      this.log?.(`${this.config.name}: converging, ${scans()}/${target} full scans`);
+    }
+  }
+}
+
+/** Run one configuration of the description on this machine. */
+export async function runRealConfig(desc: FaasDescription, config: SharingConfig, state: RunState, opts: RealRunOptions = {}): Promise<RealConfigRun> {
+  const m = desc.model;
+  const images = desc.set.byVariant.get(config.variant);
+  if (!images) throw new Error(`no ${config.variant} images in the description`);
+  const work = fs.mkdtempSync(path.join(opts.workRoot ?? '/dev/shm', 'unimem-run-'));
+  state.addDir(work);
+  const plan = planLoad(config, images, work);
+  if (config.ksm) {
+    state.rememberKsm(readSettings());
+    applySettings(settingsOf(m.ksm));
+  } else state.restoreKsm();
+  const cowBase = vmstat('cow_ksm');
+  const recorder = opts.countFlushes ? new FlushRecorder(path.join(work, 'perf.data')) : null;
+  if (recorder?.pid) state.addProcess(recorder.pid, 'perf');
+
+  const run = new ConfigRunner(desc, config, images, plan, state, work, opts.log);
+  await run.launchAndSample();
+  const endBytes = run.hostBytes();
+  const ksmEnd = config.ksm ? ksmCounters(readCounters(), run.ksmBase, m) : null;
+  let converged: ConfigRun['converged'] = null;
+  if (ksmEnd) {
+    await run.converge(ksmEnd.fullScans, opts.convergeTimeoutSec ?? 120);
+    converged = { endBytes: run.hostBytes(), ksm: ksmCounters(readCounters(), run.ksmBase, m) };
+  }
+  const splits = run.vms.map((v) => readSplit(v.pid)).filter((x) => x !== null);
+  const flushes = recorder ? await recorder.stop() : null;
+  if (recorder?.pid) state.removeProcess(recorder.pid);
+  const cowBreaks = vmstat('cow_ksm') - cowBase;
+  await stopAll(run.vms, state);
+  const { bootFailures, setups } = readConsoles(desc, run.vms);
   state.removeDir(work);
   if (config.ksm) state.restoreKsm();
-  const n = Math.max(1, vms.length);
-  const perVm = (f: (l: { copied: number; mapped: number }) => number): number => vms.reduce((s, _, i) => s + f(load[i % load.length]), 0) / n;
+  const n = Math.max(1, run.vms.length);
+  const perVm = (f: (l: { copied: number; mapped: number }) => number): number => run.vms.reduce((t, _, i) => t + f(plan.load[i % plan.load.length]), 0) / n;
+  const med = (xs: number[]): number => (xs.length ? median(xs) : 0);
   return {
     config,
-    memoryMiB,
+    memoryMiB: run.memoryMiB,
     endBytes,
-    ksmPagesSharing,
+    ksmPagesSharing: run.ksmPagesSharing,
     ksm: ksmEnd,
     converged,
     flushesKsm: flushes ? flushes.explicit.ksmd : 0,
@@ -228,16 +261,16 @@ export async function runRealConfig(desc: FaasDescription, config: SharingConfig
     cowBreaks,
     loadPagesCopied: perVm((l) => l.copied),
     loadPagesMapped: perVm((l) => l.mapped),
-    loadMicros: Math.round(median(setups) * 10) / 10,
-    poolPages: poolBytes / 4096,
+    loadMicros: Math.round(med(setups) * 10) / 10,
+    poolPages: plan.poolBytes / 4096,
     invocations: 0,
-    started: vms.length,
+    started: run.vms.length,
     flushes,
-    vmmPssBytes: median(splits.map((s) => s.vmmPss)),
-    vmmPrivateBytes: median(splits.map((s) => s.vmmPrivate)),
-    setupMicros: median(setups),
-    poolRssBytes: splits.reduce((s, x) => s + x.poolRss, 0),
-    poolPssBytes: splits.reduce((s, x) => s + x.poolPss, 0),
+    vmmPssBytes: med(splits.map((x) => x.vmmPss)),
+    vmmPrivateBytes: med(splits.map((x) => x.vmmPrivate)),
+    setupMicros: med(setups),
+    poolRssBytes: splits.reduce((t, x) => t + x.poolRss, 0),
+    poolPssBytes: splits.reduce((t, x) => t + x.poolPss, 0),
     bootFailures,
   };
 }

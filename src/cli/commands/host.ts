@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { UserError } from '../../base/errors.ts';
-import { round } from '../../base/stats.ts';
+import { median, round } from '../../base/stats.ts';
 import type { System } from '../../base/system.ts';
 import type { ExperimentResult, ResultTable } from '../../experiments/types.ts';
 import { hostCheck } from '../../realhost/check.ts';
@@ -77,10 +77,6 @@ export interface HostedRunOptions {
   out?: string;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? 0 : s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** `unimem run <experiment> --host real|both`. */
 export async function runHosted(sys: System, name: string, config: unknown, opts: HostedRunOptions): Promise<void> {
