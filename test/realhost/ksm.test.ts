@@ -45,7 +45,6 @@ describe('real KSM', skip, () => {
     assert.ok(readOnlyPages >= 2);
     assert.ok(run.converged!.ksm.pagesSharing >= 3 * readOnlyPages, `pages_sharing ${run.converged!.ksm.pagesSharing}, read-only pages ${readOnlyPages}`);
     assert.ok(run.converged!.ksm.pagesShared > 0);
-    assert.ok(run.converged!.endBytes < run.memoryMiB[1] * 1048576, 'memory fell as KSM merged');
     assert.deepEqual(readSettings(), before);
     assert.deepEqual(leftovers(), dirsBefore);
     assert.equal(fs.existsSync(stateFile()), false);
