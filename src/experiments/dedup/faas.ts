@@ -111,6 +111,9 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
   const ksm = config.ksm ? new Ksm(mem, model.ksm) : null;
   const appNames = [...new Set(images.map((i) => i.name))];
   const instances: Instance[] = [];
+  // Each instance's next invocation time, which every step reads for every instance: a flat array
+  // rather than a walk over the instance objects (10,000 instances x 6,000 steps).
+  const nextAt = new Float64Array(model.instances);
   const tr = new Translation();
   const overhead = MiB(model.vmmOverheadMiB);
   const memoryMiB: number[] = [];
@@ -147,6 +150,7 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
     const next = new Invocation();
     arrivals.next(next);
     next.timeNs += i * launchGapNs;
+    nextAt[instances.length] = next.timeNs;
     instances.push({ vm, arrivals, next, heapBase: heapBase + initPages * PAGE_4K, invocations: 0 });
     ksm?.register(vm);
   };
@@ -163,6 +167,7 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
   for (let t = 0; t <= endNs; t += stepNs) {
     while (started < model.instances && started * launchGapNs <= t) start(started++);
     for (let k = 0; k < instances.length; k++) {
+      if (nextAt[k] > t) continue;
       const inst = instances[k];
       while (inst.next.timeNs <= t) {
         invoke(inst);
@@ -170,6 +175,7 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
         inst.arrivals.next(inst.next);
         inst.next.timeNs += launch;
       }
+      nextAt[k] = inst.next.timeNs;
     }
     if (ksm) ksm.advance(t);
     if (t % 1e9 === 0) memoryMiB.push(Math.round((hostBytes() / MiB(1)) * 100) / 100);
@@ -185,9 +191,9 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
   const flushesKsm = ksmEnd ? ksmEnd.tlbFlushes : 0;
   let converged: ConfigRun['converged'] = null;
   if (ksm) {
-    const target = ksm.counters().fullScans + 2;
+    const target = ksm.fullScans + 2;
     let t = endNs;
-    while (ksm.counters().fullScans < target) {
+    while (ksm.fullScans < target) {
       t += 1e9;
       ksm.advance(t);
     }
