@@ -147,10 +147,12 @@ class MmSlot {
     }
     this.regFirst[n] = pages;
     this.pages = pages;
-    this.checksum = new Float64Array(pages);
-    this.state = new Uint8Array(pages);
-    this.age = new Uint8Array(pages);
-    this.skips = new Uint8Array(pages);
+    // One buffer for the four arrays: a VM's rmap state is one allocation, not four.
+    const buf = new ArrayBuffer(pages * 11);
+    this.checksum = new Float64Array(buf, 0, pages);
+    this.state = new Uint8Array(buf, pages * 8, pages);
+    this.age = new Uint8Array(buf, pages * 9, pages);
+    this.skips = new Uint8Array(buf, pages * 10, pages);
   }
   gpaOf(index: number): number {
     let r = 0;
@@ -272,7 +274,7 @@ class StableNode {
   pruneAtNs = 0;
   /**
    * The last lookup walked the whole chain, every dup was live and none had room, and since then
-   * no dup was added and no dup lost a mapping or died (see `Ksm.fullChainOfFrame`): a lookup
+   * no dup was added and no dup lost a mapping or died (see `Ksm.nodeOfFrame`): a lookup
    * would walk the same full dups again and find nothing, so it need not walk them.
    */
   allFull = false;
@@ -344,11 +346,14 @@ export class Ksm {
   /** Stable tree: fingerprint -> KSM frame or chain of dups. */
   private readonly stable = new Map<number, StableNode>();
   /**
-   * The dups of the chains marked `allFull`, to their chain. HostMemory reports every KSM frame
-   * that loses a mapping or is freed (the only ways a full, live dup gains room or dies), and
-   * the chain of such a frame loses its mark.
+   * The chain each KSM frame was added to. HostMemory reports every KSM frame that loses a
+   * mapping or is freed (the only ways a full, live dup gains room or dies), and the chain of
+   * such a frame loses its `allFull` mark. An entry left by a frame that died and was reused
+   * costs that chain at most one needless full walk.
    */
-  private readonly fullChainOfFrame = new Map<number, StableNode>();
+  private readonly nodeOfFrame = new Map<number, StableNode>();
+  /** Chains marked `allFull` now (none: a reported frame needs no lookup). */
+  private fullChains = 0;
   /** Unstable tree: fingerprint -> vmId * 2^32 + page index; emptied at each full scan. */
   private readonly unstable = new FingerprintTable();
   private zeroFrames: number[] = [];
@@ -386,19 +391,15 @@ export class Ksm {
 
   /** A KSM frame lost a mapping or was freed: its chain, if marked full, may have room again. */
   private frameChanged(frame: number): void {
-    if (this.fullChainOfFrame.size === 0) return;
-    const node = this.fullChainOfFrame.get(frame);
-    if (node !== undefined) this.unmarkFull(node);
+    if (this.fullChains === 0) return;
+    const node = this.nodeOfFrame.get(frame);
+    if (node !== undefined && node.allFull) this.setAllFull(node, false);
   }
 
-  private markFull(node: StableNode): void {
-    node.allFull = true;
-    for (const f of node.dups) this.fullChainOfFrame.set(f, node);
-  }
-
-  private unmarkFull(node: StableNode): void {
-    node.allFull = false;
-    for (const f of node.dups) if (this.fullChainOfFrame.get(f) === node) this.fullChainOfFrame.delete(f);
+  private setAllFull(node: StableNode, full: boolean): void {
+    if (node.allFull === full) return;
+    node.allFull = full;
+    this.fullChains += full ? 1 : -1;
   }
 
   /** madvise(MADV_MERGEABLE) over the VM's guest RAM: its mm_slot goes just behind the cursor. */
@@ -684,6 +685,7 @@ export class Ksm {
       const refs = mem.liveSharedRefcount(f, FRAME_KSM, fp);
       if (refs < 0) {
         dups.splice(i, 1);
+        if (this.nodeOfFrame.get(f) === node) this.nodeOfFrame.delete(f);
         if (foundAt > i) foundAt--;
         continue;
       }
@@ -699,7 +701,7 @@ export class Ksm {
       return -1;
     }
     // Nothing found: the walk covered the whole chain and left only live, full dups.
-    if (found < 0) this.markFull(node);
+    if (found < 0) this.setAllFull(node, true);
     // Move the dup found to the head so the next lookup finds it first (Linux does the same when it still has room after this merge).
     if (found >= 0 && foundAt !== dups.length - 1 && foundRefs + 1 < max) {
       dups.splice(foundAt, 1);
@@ -719,9 +721,10 @@ export class Ksm {
       node = new StableNode(frame);
       this.stable.set(fp, node);
     } else {
-      if (node.allFull) this.unmarkFull(node);
+      this.setAllFull(node, false);
       node.dups.push(frame);
     }
+    this.nodeOfFrame.set(frame, node);
   }
 
   /** Split a 2 MiB mapping around `gpa` (KSM splits THPs before merging); counted as ksmd's. */

@@ -24,7 +24,7 @@
  * KVM's rule that a 2 MiB EPT leaf needs both a 2 MiB host mapping and a 2 MiB-aligned GPA range
  * inside one memslot (`kvm_mmu_max_mapping_level`).
  */
-import { invariant, InvariantError } from '../base/assert.ts';
+import { invariant as importedInvariant, InvariantError } from '../base/assert.ts';
 import { UserError } from '../base/errors.ts';
 import { ZERO_FINGERPRINT as IMPORTED_ZERO_FINGERPRINT } from '../base/hash.ts';
 import { PageSize, PAGE_2M as IMPORTED_PAGE_2M, PAGE_4K as IMPORTED_PAGE_4K } from '../base/units.ts';
@@ -40,6 +40,7 @@ import { MemoryMapFlag, type MemoryMapEntry } from './memmap.ts';
  * turns each use of an imported binding into a getter call on the exporting module (see the speed
  * section of docs/machine.md).
  */
+const invariant: typeof importedInvariant = importedInvariant;
 const PAGE_4K = IMPORTED_PAGE_4K;
 const PAGE_2M = IMPORTED_PAGE_2M;
 const ZERO_FINGERPRINT = IMPORTED_ZERO_FINGERPRINT;
