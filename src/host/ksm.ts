@@ -187,7 +187,7 @@ class MmSlot {
  * fingerprints boxes every key as a heap number, and with millions of unshared pages per full
  * scan its lookups and inserts dominated the scan.
  */
-class FingerprintTable {
+export class FingerprintTable {
   private keys = new Float64Array(1024).fill(-1);
   private values = new Float64Array(1024);
   private bits = 10;
