@@ -38,6 +38,7 @@
  */
 import { invariant } from '../base/assert.ts';
 import { UserError } from '../base/errors.ts';
+import { NumberTable } from '../base/number-table.ts';
 import { ZERO_FINGERPRINT as IMPORTED_ZERO_FINGERPRINT } from '../base/hash.ts';
 import { PageSize, PAGE_4K as IMPORTED_PAGE_4K } from '../base/units.ts';
 import { FrameFlag, type HostMemory } from './frames.ts';
@@ -182,88 +183,6 @@ class MmSlot {
 }
 
 /**
- * The unstable tree: fingerprint -> a non-negative number (vmId * 2^32 + page index), -1 when
- * absent. Open addressing with linear probing over typed arrays: a Map keyed by 53-bit
- * fingerprints boxes every key as a heap number, and with millions of unshared pages per full
- * scan its lookups and inserts dominated the scan.
- */
-export class FingerprintTable {
-  private keys = new Float64Array(1024).fill(-1);
-  private values = new Float64Array(1024);
-  private bits = 10;
-  size = 0;
-
-  private slotOf(k: number): number {
-    // Mix the low and high 32 bits (fingerprints are below 2^53).
-    const h = Math.imul((k | 0) ^ Math.imul((k / 4294967296) | 0, 0x85ebca6b), 0x9e3779b1);
-    return h >>> (32 - this.bits);
-  }
-
-  get(k: number): number {
-    const keys = this.keys;
-    const mask = keys.length - 1;
-    for (let s = this.slotOf(k); ; s = (s + 1) & mask) {
-      const x = keys[s];
-      if (x === k) return this.values[s];
-      if (x === -1) return -1;
-    }
-  }
-
-  set(k: number, v: number): void {
-    if ((this.size + 1) * 2 > this.keys.length) this.grow();
-    const keys = this.keys;
-    const mask = keys.length - 1;
-    let s = this.slotOf(k);
-    while (keys[s] !== -1 && keys[s] !== k) s = (s + 1) & mask;
-    if (keys[s] === -1) {
-      keys[s] = k;
-      this.size++;
-    }
-    this.values[s] = v;
-  }
-
-  /** Remove `k` if present (backward-shift deletion: no tombstones). */
-  delete(k: number): void {
-    const keys = this.keys;
-    const mask = keys.length - 1;
-    let s = this.slotOf(k);
-    while (keys[s] !== k) {
-      if (keys[s] === -1) return;
-      s = (s + 1) & mask;
-    }
-    let hole = s;
-    for (let j = (hole + 1) & mask; keys[j] !== -1; j = (j + 1) & mask) {
-      const home = this.slotOf(keys[j]);
-      // Move j into the hole unless its home slot lies cyclically within (hole, j].
-      const between = hole <= j ? home > hole && home <= j : home > hole || home <= j;
-      if (!between) {
-        keys[hole] = keys[j];
-        this.values[hole] = this.values[j];
-        hole = j;
-      }
-    }
-    keys[hole] = -1;
-    this.size--;
-  }
-
-  clear(): void {
-    if (this.size === 0) return;
-    this.keys.fill(-1);
-    this.size = 0;
-  }
-
-  private grow(): void {
-    const oldKeys = this.keys;
-    const oldValues = this.values;
-    this.bits++;
-    this.keys = new Float64Array(1 << this.bits).fill(-1);
-    this.values = new Float64Array(1 << this.bits);
-    this.size = 0;
-    for (let i = 0; i < oldKeys.length; i++) if (oldKeys[i] !== -1) this.set(oldKeys[i], oldValues[i]);
-  }
-}
-
-/**
  * A stable-tree node: one KSM frame, or a chain of dups once max_page_sharing was reached
  * (Linux `stable_node_chain`). The newest dup is last, standing for the head of Linux's hlist,
  * where `stable_node_chain_add_dup` puts a new dup and where a lookup starts.
@@ -355,7 +274,7 @@ export class Ksm {
   /** Chains marked `allFull` now (none: a reported frame needs no lookup). */
   private fullChains = 0;
   /** Unstable tree: fingerprint -> vmId * 2^32 + page index; emptied at each full scan. */
-  private readonly unstable = new FingerprintTable();
+  private readonly unstable = new NumberTable();
   private zeroFrames: number[] = [];
   private nextWakeNs = 0;
   private scanStartNs = 0;

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { contentFingerprint, ZERO_FINGERPRINT } from '../../src/base/hash.ts';
 import { MiB, PAGE_2M, PAGE_4K } from '../../src/base/units.ts';
 import { FrameFlag, HostBackend, Ksm, type HostVm, type KsmParams } from '../../src/host/index.ts';
-import { FingerprintTable } from '../../src/host/ksm.ts';
+import { NumberTable } from '../../src/base/number-table.ts';
 
 function host(huge: 'never' | 'always' = 'never'): HostBackend {
   return new HostBackend({ tiers: [{ tier: 'ddr4', bytes: MiB(256) }], variant: 'baseline', policy: { hugeBacking: huge } });
@@ -267,13 +267,13 @@ describe('KSM', () => {
   });
 });
 
-describe('KSM unstable-tree table', () => {
+describe('NumberTable (the unstable tree)', () => {
   it('behaves as a Map from fingerprints to non-negative numbers under random set, get and delete', () => {
     fc.assert(
       fc.property(
         fc.array(fc.tuple(fc.constantFrom('set', 'get', 'delete', 'clear'), fc.oneof(fc.nat({ max: 40 }), fc.constantFrom(0, 2 ** 53 - 1, 2 ** 32, 2 ** 32 + 1)), fc.nat()), { maxLength: 400 }),
         (ops) => {
-          const t = new FingerprintTable();
+          const t = new NumberTable();
           const m = new Map<number, number>();
           for (const [op, k, v] of ops) {
             if (op === 'set') {
@@ -297,7 +297,7 @@ describe('KSM unstable-tree table', () => {
   });
 
   it('keeps every entry through growth and deletions', () => {
-    const t = new FingerprintTable();
+    const t = new NumberTable();
     const keys = Array.from({ length: 5000 }, (_, i) => contentFingerprint(5, i, 0));
     keys.forEach((k, i) => t.set(k, i));
     keys.forEach((k, i) => {
