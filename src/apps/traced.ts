@@ -1,0 +1,402 @@
+/**
+ * A traced program inside a guest: a real program's recorded life (src/trace/types.ts), replayed
+ * so that the guest allocator under test decides where its memory lives.
+ *
+ * Replay, event by event:
+ * - Allocation events (malloc, calloc, realloc, posix_memalign, aligned_alloc, free) drive the
+ *   guest's malloc, which chooses each object's guest-virtual address, and so its page size and
+ *   tier. The object is entered in the interval map of live allocations (intervals.ts).
+ * - Every access is translated from the program's address to the object that held that address
+ *   at that moment, and from there to the guest address the allocator chose. An access that runs
+ *   past the object's end is cut at the end (libc's string functions read whole words).
+ * - Every other address is the program's own memory: text (instruction fetches), static data,
+ *   stack, and the host libc's heap metadata (chunk headers, arenas, the mappings its allocator
+ *   took with mmap). A unikernel loads the program's segments one after another in its own
+ *   address space, so these pages are packed in first-touch order into two areas of the guest's
+ *   mmap space, one for text and one for data, built from 2 MiB anonymous mappings: the guest's
+ *   page policy (2 MiB pages or 4 KiB) applies to them as to any mapping, and under a tiered
+ *   guest they sit in the first tier (DRAM), as kernel and program images do.
+ *   mmap, munmap and brk events are counted: the pages they cover are program memory as above.
+ * - Loads and stores go through the vCPU access path (guest page table, EPT, TLBs, caches,
+ *   tiers); a Modify is a load and a store of the same bytes, an instruction fetch a load (the
+ *   machine model has no separate instruction TLB or cache).
+ *
+ * Cost: the cycles the access path returns, plus a compute cost: `cyclesPerInstruction` per
+ * recorded instruction when the trace has instructions, else `cyclesPerRequest` per request
+ * (Marker events, or the header's `meta.requests` when the trace has no markers). Guest page
+ * faults and EPT violations are a start-up cost of the program's first touches; they are counted
+ * apart (the vCPU's faultCycles) and the caller decides whether a throughput includes them.
+ *
+ * Hot path: one `find` in the interval map (the last object found is checked first), one page-map
+ * lookup for program memory (the last page is cached), no allocation per event.
+ */
+import type { AccessPath } from '../hw/access.ts';
+import { AllocHint, type GuestAllocator } from '../guest/allocator.ts';
+import { TraceOp, type TraceHeader, type TraceReader } from '../trace/types.ts';
+import { LiveObjects, PageMap } from './intervals.ts';
+
+const PAGE = 4096;
+const CHUNK = 2 * 1024 * 1024;
+const PAGES_PER_CHUNK = CHUNK / PAGE;
+
+/** A trace that can be read from the start any number of times (one reader per replaying VM). */
+export interface TraceSource {
+  readonly header: TraceHeader;
+  open(): TraceReader;
+}
+
+/** What the replay needs of the guest kernel: anonymous mappings for the program's own areas. */
+export interface ProgramAreaSource {
+  /** Reserve an anonymous mapping of `bytes` in allocator tier `tier`; its start, or -1. */
+  mmap(bytes: number, tier: number, align?: number): number;
+}
+
+export interface TraceCosts {
+  /** Compute cycles per recorded instruction (traces with instructions). */
+  cyclesPerInstruction: number;
+  /** Compute cycles per request (traces without instructions). */
+  cyclesPerRequest: number;
+}
+
+/** Counters of one replay (owned, plain numbers; `snapshot` copies them). */
+export class ReplayCounters {
+  events = 0;
+  instructions = 0;
+  loads = 0;
+  stores = 0;
+  modifies = 0;
+  /** Accesses (a Modify counts once) that fell in a live object, and the rest. */
+  objectAccesses = 0;
+  programAccesses = 0;
+  /** Accesses cut at the end of their object. */
+  clippedAccesses = 0;
+  allocations = 0;
+  frees = 0;
+  reallocs = 0;
+  mmaps = 0;
+  munmaps = 0;
+  brks = 0;
+  markers = 0;
+  /** free() or realloc() of an address the replay does not know (a call the shim missed). */
+  unknownFrees = 0;
+  /** Allocations at an address still live (a free the shim missed): the old object is dropped. */
+  staleObjects = 0;
+  /** Bytes requested by live objects, now and at peak. */
+  liveBytes = 0;
+  peakLiveBytes = 0;
+  /** Program pages packed into the text and data areas. */
+  textPages = 0;
+  dataPages = 0;
+  /** Cycles the access path returned (translation, data, faults). */
+  memoryCycles = 0;
+
+  get accesses(): number {
+    return this.instructions + this.loads + this.stores + this.modifies;
+  }
+
+  snapshot(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(this)) if (typeof v === 'number') out[k] = v;
+    out.accesses = this.accesses;
+    return out;
+  }
+}
+
+/** One packed area of program pages (text or data) in the guest's mmap space. */
+class ProgramArea {
+  private readonly pages = new PageMap(1024);
+  private chunks = new Float64Array(16);
+  private used = 0;
+  private lastPage = -1;
+  private lastBase = 0;
+
+  constructor(
+    private readonly kernel: ProgramAreaSource,
+    private readonly tier: number,
+  ) {}
+
+  get pageCount(): number {
+    return this.used;
+  }
+
+  /** Guest address of program address `addr` (its page is packed on first touch). */
+  translate(addr: number): number {
+    const page = Math.floor(addr / PAGE);
+    if (page !== this.lastPage) {
+      let index = this.pages.get(page);
+      if (index < 0) index = this.place(page);
+      this.lastPage = page;
+      this.lastBase = this.chunks[index >>> 9] + (index & (PAGES_PER_CHUNK - 1)) * PAGE;
+    }
+    return this.lastBase + (addr - page * PAGE);
+  }
+
+  private place(page: number): number {
+    const index = this.used++;
+    const chunk = index >>> 9;
+    if (chunk >= this.chunks.length) {
+      const c = new Float64Array(this.chunks.length * 2);
+      c.set(this.chunks);
+      this.chunks = c;
+    }
+    if ((index & (PAGES_PER_CHUNK - 1)) === 0) {
+      const start = this.kernel.mmap(CHUNK, this.tier, CHUNK);
+      if (start < 0) throw new RangeError('guest: no memory left for the program\'s own pages');
+      this.chunks[chunk] = start;
+    }
+    this.pages.set(page, index);
+    return index;
+  }
+}
+
+export interface TracedProgramOptions {
+  costs: TraceCosts;
+  /** Allocator tier of the program's own areas (0: the untyped tier, or DRAM under UCat). */
+  programTier?: number;
+}
+
+export class TracedProgram {
+  readonly counters = new ReplayCounters();
+  readonly header: TraceHeader;
+  private readonly reader: TraceReader;
+  private readonly objects = new LiveObjects();
+  private readonly text: ProgramArea;
+  private readonly data: ProgramArea;
+  /** Requests the header promises when the trace carries no Marker events. */
+  readonly headerRequests: number;
+  private finished = false;
+
+  constructor(
+    private readonly malloc: GuestAllocator,
+    kernel: ProgramAreaSource,
+    private readonly path: AccessPath,
+    source: TraceSource,
+    readonly options: TracedProgramOptions,
+  ) {
+    this.reader = source.open();
+    this.header = this.reader.header;
+    const tier = options.programTier ?? 0;
+    this.text = new ProgramArea(kernel, tier);
+    this.data = new ProgramArea(kernel, tier);
+    const r = Number(this.header.meta.requests);
+    this.headerRequests = Number.isFinite(r) && r > 0 ? r : 0;
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  /** Total events the header announces (0 when it gives no counts). */
+  get totalEvents(): number {
+    let n = 0;
+    for (const v of Object.values(this.header.counts)) n += v;
+    return n;
+  }
+
+  /** Replay up to `maxEvents` events; returns how many ran. */
+  step(maxEvents: number): number {
+    let n = 0;
+    while (n < maxEvents && !this.finished) {
+      const batch = this.reader.next();
+      if (batch === null) {
+        this.finished = true;
+        this.reader.close();
+        break;
+      }
+      // A batch is consumed whole: readers overwrite it on the next call.
+      const { op, addr, size, arg } = batch;
+      for (let i = 0; i < batch.length; i++) this.replay(op[i], addr[i], size[i], arg[i]);
+      n += batch.length;
+      this.counters.events += batch.length;
+    }
+    return n;
+  }
+
+  private replay(op: number, addr: number, size: number, arg: number): void {
+    const c = this.counters;
+    switch (op) {
+      case TraceOp.Load:
+        c.loads++;
+        c.memoryCycles += this.access(addr, size, false);
+        return;
+      case TraceOp.Store:
+        c.stores++;
+        c.memoryCycles += this.access(addr, size, true);
+        return;
+      case TraceOp.Modify:
+        c.modifies++;
+        c.memoryCycles += this.access(addr, size, false);
+        c.memoryCycles += this.repeat(size, true);
+        return;
+      case TraceOp.Instr:
+        c.instructions++;
+        c.memoryCycles += this.fetch(addr, size);
+        return;
+      case TraceOp.Malloc:
+      case TraceOp.Calloc:
+        this.allocate(addr, size, 0);
+        return;
+      case TraceOp.PosixMemalign:
+      case TraceOp.AlignedAlloc:
+        this.allocate(addr, size, arg);
+        return;
+      case TraceOp.Realloc:
+        this.reallocate(addr, size, arg);
+        return;
+      case TraceOp.Free:
+        this.release(addr);
+        return;
+      case TraceOp.Mmap:
+        c.mmaps++;
+        return;
+      case TraceOp.Munmap:
+        c.munmaps++;
+        return;
+      case TraceOp.Brk:
+        c.brks++;
+        return;
+      case TraceOp.Marker:
+        c.markers++;
+        return;
+      default:
+        throw new RangeError(`trace event with unknown op ${op}`);
+    }
+  }
+
+  // The guest address and size of the last translated access, for Modify's store.
+  private lastGva = 0;
+  private lastSize = 0;
+
+  /** Charge one data access at program address `addr`. */
+  private access(addr: number, size: number, write: boolean): number {
+    const c = this.counters;
+    const objects = this.objects;
+    const bytes = size > 0 ? size : 1;
+    if (objects.find(addr) >= 0) {
+      const id = objects.foundId;
+      c.objectAccesses++;
+      const end = objects.objectEnd(id);
+      const inside = addr + bytes <= end ? bytes : end - addr;
+      if (inside < bytes) c.clippedAccesses++;
+      const gva = objects.objectGva(id) + (addr - objects.objectStart(id));
+      this.lastGva = gva;
+      this.lastSize = inside;
+      return write ? this.path.store(gva, inside) : this.path.load(gva, inside);
+    }
+    c.programAccesses++;
+    return this.programAccess(this.data, addr, bytes, write);
+  }
+
+  /** The store half of a Modify: the bytes the load just read. */
+  private repeat(size: number, write: boolean): number {
+    void size;
+    return write ? this.path.store(this.lastGva, this.lastSize) : this.path.load(this.lastGva, this.lastSize);
+  }
+
+  private fetch(addr: number, size: number): number {
+    this.counters.programAccesses++;
+    return this.programAccess(this.text, addr, size > 0 ? size : 1, false);
+  }
+
+  /** An access to the program's own pages; split where it crosses a program page. */
+  private programAccess(area: ProgramArea, addr: number, bytes: number, write: boolean): number {
+    const pageEnd = (Math.floor(addr / PAGE) + 1) * PAGE;
+    const first = addr + bytes <= pageEnd ? bytes : pageEnd - addr;
+    let gva = area.translate(addr);
+    this.lastGva = gva;
+    this.lastSize = first;
+    let cycles = write ? this.path.store(gva, first) : this.path.load(gva, first);
+    if (first < bytes) {
+      gva = area.translate(pageEnd);
+      cycles += write ? this.path.store(gva, bytes - first) : this.path.load(gva, bytes - first);
+    }
+    this.counters.textPages = this.text.pageCount;
+    this.counters.dataPages = this.data.pageCount;
+    return cycles;
+  }
+
+  private allocate(addr: number, bytes: number, alignment: number): void {
+    const c = this.counters;
+    if (addr === 0) return; // the call failed in the program: nothing to place
+    c.allocations++;
+    const stale = this.objects.idAt(addr);
+    if (stale >= 0) {
+      c.staleObjects++;
+      this.drop(stale);
+    }
+    const size = bytes > 0 ? bytes : 1;
+    const gva = alignment > 8 ? this.malloc.memalign(alignment, size, AllocHint.Default) : this.malloc.malloc(size, AllocHint.Default);
+    this.objects.add(addr, size, gva);
+    c.liveBytes += size;
+    if (c.liveBytes > c.peakLiveBytes) c.peakLiveBytes = c.liveBytes;
+  }
+
+  private reallocate(addr: number, bytes: number, old: number): void {
+    const c = this.counters;
+    c.reallocs++;
+    if (addr === 0) return; // failed realloc: the old block stays
+    const id = old === 0 ? -1 : this.objects.idAt(old);
+    if (id < 0) {
+      if (old !== 0) c.unknownFrees++;
+      this.allocate(addr, bytes, 0);
+      c.allocations--;
+      return;
+    }
+    // The program's copy (libc's memcpy) is in the trace as accesses; the guest allocator only
+    // decides whether the block moves.
+    const size = bytes > 0 ? bytes : 1;
+    const oldGva = this.objects.objectGva(id);
+    c.liveBytes -= this.objects.objectEnd(id) - this.objects.objectStart(id);
+    this.objects.remove(id);
+    const stale = this.objects.idAt(addr);
+    if (stale >= 0) {
+      c.staleObjects++;
+      this.drop(stale);
+    }
+    const gva = this.malloc.realloc(oldGva, size, AllocHint.Default);
+    this.objects.add(addr, size, gva);
+    c.liveBytes += size;
+    if (c.liveBytes > c.peakLiveBytes) c.peakLiveBytes = c.liveBytes;
+  }
+
+  private release(addr: number): void {
+    const c = this.counters;
+    if (addr === 0) return;
+    const id = this.objects.idAt(addr);
+    if (id < 0) {
+      c.unknownFrees++;
+      return;
+    }
+    c.frees++;
+    this.drop(id);
+  }
+
+  private drop(id: number): void {
+    this.counters.liveBytes -= this.objects.objectEnd(id) - this.objects.objectStart(id);
+    this.malloc.free(this.objects.objectGva(id));
+    this.objects.remove(id);
+  }
+
+  /** Live objects (tests and statistics). */
+  get liveObjects(): number {
+    return this.objects.live;
+  }
+
+  /** The guest address the program address `addr` maps to now (tests): object, else -1. */
+  objectGvaOf(addr: number): number {
+    const id = this.objects.find(addr);
+    return id < 0 ? -1 : this.objects.objectGva(id) + (addr - this.objects.objectStart(id));
+  }
+
+  /** Compute cycles of the replay so far (see the header comment). */
+  computeCycles(requests: number): number {
+    const costs = this.options.costs;
+    return this.header.withInstructions ? this.counters.instructions * costs.cyclesPerInstruction : requests * costs.cyclesPerRequest;
+  }
+
+  /** Requests replayed so far: Marker events, or the header's count once the trace is done. */
+  get requests(): number {
+    if (this.counters.markers > 0) return this.counters.markers;
+    return this.finished ? this.headerRequests : 0;
+  }
+}
