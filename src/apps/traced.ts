@@ -15,7 +15,7 @@
  *   address space, so these pages are packed in first-touch order into two areas of the guest's
  *   mmap space, one for text and one for data, built from 2 MiB anonymous mappings: the guest's
  *   page policy (2 MiB pages or 4 KiB) applies to them as to any mapping, and under a tiered
- *   guest they sit in the first tier (DRAM), as kernel and program images do.
+ *   guest they sit in the first tier (DRAM) while it has room, as kernel and program images do.
  *   mmap, munmap and brk events are counted: the pages they cover are program memory as above.
  * - Loads and stores go through the vCPU access path (guest page table, EPT, TLBs, caches,
  *   tiers); a Modify is a load and a store of the same bytes, an instruction fetch a load (the
@@ -31,7 +31,7 @@
  * lookup for program memory (the last page is cached), no allocation per event.
  */
 import type { AccessPath } from '../hw/access.ts';
-import { AllocHint, type GuestAllocator } from '../guest/allocator.ts';
+import { AllocHint, OutOfMemoryError, type GuestAllocator } from '../guest/allocator.ts';
 import { TraceOp, type TraceHeader, type TraceReader } from '../trace/types.ts';
 import { LiveObjects, PageMap } from './intervals.ts';
 
@@ -49,6 +49,8 @@ export interface TraceSource {
 export interface ProgramAreaSource {
   /** Reserve an anonymous mapping of `bytes` in allocator tier `tier`; its start, or -1. */
   mmap(bytes: number, tier: number, align?: number): number;
+  /** The allocator tiers (the program's areas take the first that has room). */
+  readonly tiers: ArrayLike<unknown>;
 }
 
 export interface TraceCosts {
@@ -140,8 +142,10 @@ class ProgramArea {
       this.chunks = c;
     }
     if ((index & (PAGES_PER_CHUNK - 1)) === 0) {
-      const start = this.kernel.mmap(CHUNK, this.tier, CHUNK);
-      if (start < 0) throw new RangeError('guest: no memory left for the program\'s own pages');
+      const k = this.kernel;
+      let start = k.mmap(CHUNK, this.tier, CHUNK);
+      for (let t = 0; start < 0 && t < k.tiers.length; t++) if (t !== this.tier) start = k.mmap(CHUNK, t, CHUNK);
+      if (start < 0) throw new OutOfMemoryError('guest: no memory left for the program\'s own pages');
       this.chunks[chunk] = start;
     }
     this.pages.set(page, index);

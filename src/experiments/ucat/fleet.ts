@@ -1,70 +1,87 @@
 /**
- * One configuration of the `ucat` experiment: a host, a fleet of VMs (half memcached under memslap,
- * half a document store under YCSB), run interleaved in simulated time, then measured.
+ * One fleet of the `ucat` experiment: a host, `vms` VMs that all run one workload (memcached under
+ * memslap, or a store under YCSB), interleaved in simulated time, then measured.
  *
- * Scheduling: the VM whose vCPU has used the fewest cycles so far (setup + operations) runs the
- * next slice of `sliceOps` operations (ties: lowest VM number). VMs therefore touch memory, and
- * the tier-unaware host hands out DRAM first-come first-served, in the order simulated time gives,
- * and they share the machine's LLC. A slice never crosses a VM's load/run boundary, so the
- * snapshot that excludes the load phase is exact.
+ * A VM's program is either a replayed trace of the real program (src/apps/traced.ts) or one of
+ * the store models (`--workload model`: src/apps/memcached.ts, src/apps/docstore.ts). Each has a
+ * warm-up that the measurement leaves out: a model's load phase, or the first `warmupShare` of a
+ * trace's events (the program's start and its first touches).
+ *
+ * Scheduling: the VM whose vCPU has used the fewest cycles so far runs the next slice (ties: lowest
+ * VM number). VMs therefore touch memory, and the tier-unaware host hands out DRAM first come,
+ * first served, in the order simulated time gives, and they share the machine's LLC. A slice never
+ * crosses a VM's warm-up boundary, so the counter snapshot that starts the measurement is exact.
  *
  * Measured: host frames per tier at the end (data + EPT tables + guest page tables, which are
  * guest data to the host); guest malloc requested/reserved bytes and guest page-table leaves at the
- * end; vCPU counters (TLB misses, walk and data cycles, data lines served per memory tier) and
- * workload cycles of the run phase only (snapshot difference).
+ * end; vCPU counters (TLB misses, walk and data cycles, data lines served per memory tier) and the
+ * program's requests and compute cycles of the measured window only.
  */
 import { Rng } from '../../base/rng.ts';
+import { UserError } from '../../base/errors.ts';
+import { OutOfMemoryError } from '../../guest/allocator.ts';
 import { DocumentStore } from '../../apps/docstore.ts';
 import { WorkloadRunner } from '../../apps/driver.ts';
 import { MemcachedStore } from '../../apps/memcached.ts';
+import { TracedProgram, type TraceCosts, type TraceSource } from '../../apps/traced.ts';
 import type { Progress } from '../../base/progress.ts';
 import { SimHost } from '../../sim/host.ts';
 import type { SimVm } from '../../sim/vm.ts';
 import { diffSnapshots } from '../../hw/counters.ts';
 import { createMemslapWorkload } from '../../workload/memslap.ts';
 import { createYcsbWorkload } from '../../workload/ycsb.ts';
-import type { UcatConfiguration } from './configs.ts';
+import type { FleetSetup } from './configs.ts';
 
 const MiB = 1024 * 1024;
 
-export interface FleetParams {
-  cpu: string;
-  dramTier: string;
-  nvmTier: string;
-  hostDramMiB: number;
-  hostNvmMiB: number;
-  vms: number;
-  vmDramMiB: number;
-  vmNvmMiB: number;
+export type WorkloadName = 'memslap' | 'ycsb';
+
+/** The model stores' parameters (`--workload model`). */
+export interface ModelParams {
   memslapInitialLoad: number;
   memslapValueBytes: number;
   memcachedMemLimitMiB: number;
   ycsbWorkload: string;
   ycsbRecordCount: number;
   ycsbOperationCount: number;
-  sliceOps: number;
 }
 
-export type WorkloadName = 'memslap' | 'ycsb';
+/** What one fleet runs: a trace, or a model store. */
+export type FleetWorkload =
+  | { kind: 'trace'; name: WorkloadName; source: TraceSource; costs: TraceCosts; warmupShare: number }
+  | { kind: 'model'; name: WorkloadName; params: ModelParams };
 
-/** Run-phase figures of one VM. */
+export interface FleetParams {
+  cpu: string;
+  dramTier: string;
+  nvmTier: string;
+  vms: number;
+  vmDramMiB: number;
+  vmNvmMiB: number;
+  /** Events (trace) or operations (model) a VM runs before the scheduler picks again. */
+  slice: number;
+}
+
+/** Measured-window figures of one VM. */
 export interface VmResult {
   vm: number;
   workload: WorkloadName;
+  /** Requests (trace markers or header count; model operations) in the measured window. */
   ops: number;
   computeCycles: number;
+  /** Translation, data and flush cycles of the accesses (faults apart). */
   memoryCycles: number;
+  faultCycles: number;
   accesses: number;
   walks: number;
   walkCycles: number;
   translationCycles: number;
   dataCycles: number;
   l1TlbMisses: number;
-  /** Data lines served by memory, per host tier [DRAM, NVM] (cache misses of the run phase). */
+  /** Data lines served by memory, per host tier [DRAM, NVM] (cache misses of the window). */
   dataLinesMem: number[];
   requestedBytes: number;
   reservedBytes: number;
-  misses: number;
   /** Guest page-table leaves at the end, per size: the translations the VM's footprint needs. */
   leaves4K: number;
   leaves2M: number;
@@ -72,6 +89,7 @@ export interface VmResult {
 
 export interface FleetResult {
   configuration: string;
+  workload: WorkloadName;
   /** Host 4 KiB frames in use per tier at the end: [DRAM, NVM]. */
   residentFrames: number[];
   /** EPT table frames, all tiers. */
@@ -79,35 +97,192 @@ export interface FleetResult {
   /** Frames the host's allocator has handed out (the accounting check). */
   allocatedFrames: number;
   vms: VmResult[];
-  /** Total operations run (load + run), for progress and sanity. */
-  totalOps: number;
+}
+
+/** A VM's program as the scheduler sees it. */
+interface VmProgram {
+  /** Run up to `n` units without crossing the warm-up boundary; returns how many ran. */
+  step(n: number): number;
+  readonly done: boolean;
+  readonly measuring: boolean;
+  /** Simulated cycles used so far. */
+  readonly elapsedCycles: number;
+  /** Requests and compute cycles since the warm-up ended. */
+  measuredRequests(): number;
+  measuredComputeCycles(): number;
+}
+
+class ModelProgram implements VmProgram {
+  constructor(private readonly runner: WorkloadRunner) {}
+  step(n: number): number {
+    const r = this.runner;
+    const loadLeft = r.generator.loadCount - r.counts.load.total;
+    return r.step(loadLeft > 0 ? Math.min(n, loadLeft) : n);
+  }
+  get done(): boolean {
+    return this.runner.done;
+  }
+  get measuring(): boolean {
+    return !this.runner.inLoadPhase;
+  }
+  get elapsedCycles(): number {
+    const c = this.runner.counts;
+    return c.setupCycles + c.load.cycles + c.run.cycles;
+  }
+  measuredRequests(): number {
+    return this.runner.counts.run.total;
+  }
+  measuredComputeCycles(): number {
+    return this.runner.counts.run.computeCycles;
+  }
+}
+
+class TraceProgram implements VmProgram {
+  private readonly warmupEvents: number;
+  private requestsAtWarmup = 0;
+  private instructionsAtWarmup = 0;
+  private started = false;
+
+  constructor(
+    private readonly program: TracedProgram,
+    warmupShare: number,
+  ) {
+    this.warmupEvents = Math.floor(program.totalEvents * warmupShare);
+    if (this.warmupEvents === 0) this.started = true;
+  }
+  step(n: number): number {
+    const p = this.program;
+    const left = this.warmupEvents - p.counters.events;
+    // Batches are replayed whole, so the boundary is the first batch end at or after it.
+    const ran = p.step(!this.started && left > 0 ? Math.min(n, left) : n);
+    if (!this.started && p.counters.events >= this.warmupEvents) {
+      this.started = true;
+      this.requestsAtWarmup = p.counters.markers;
+      this.instructionsAtWarmup = p.counters.instructions;
+    }
+    return ran;
+  }
+  get done(): boolean {
+    return this.program.done;
+  }
+  get measuring(): boolean {
+    return this.started;
+  }
+  get elapsedCycles(): number {
+    const p = this.program;
+    return p.counters.memoryCycles + p.computeCycles(p.counters.markers);
+  }
+  measuredRequests(): number {
+    const p = this.program;
+    if (p.counters.markers > 0) return p.counters.markers - this.requestsAtWarmup;
+    // No markers: the header's count, spread evenly over the events.
+    const total = p.totalEvents;
+    return total > 0 ? p.headerRequests * (1 - this.warmupEvents / total) : 0;
+  }
+  measuredComputeCycles(): number {
+    const p = this.program;
+    const costs = p.options.costs;
+    if (p.header.withInstructions) return (p.counters.instructions - this.instructionsAtWarmup) * costs.cyclesPerInstruction;
+    return this.measuredRequests() * costs.cyclesPerRequest;
+  }
 }
 
 interface Slot {
   vm: SimVm;
-  workload: WorkloadName;
-  runner: WorkloadRunner;
-  loadCount: number;
+  program: VmProgram;
   before: Record<string, number> | null;
 }
 
-/** Total operations one fleet runs, load and run phases (for progress totals). */
-export function fleetOps(p: FleetParams): number {
-  const memslapVms = Math.ceil(p.vms / 2);
-  const ycsbVms = p.vms - memslapVms;
-  return memslapVms * 2 * p.memslapInitialLoad + ycsbVms * (p.ycsbRecordCount + p.ycsbOperationCount);
+function createProgram(vm: SimVm, index: number, w: FleetWorkload, root: Rng): VmProgram {
+  if (w.kind === 'trace') {
+    const traced = new TracedProgram(vm.guest.malloc, vm.guest.kernel, vm.vcpu, w.source, { costs: w.costs });
+    return new TraceProgram(traced, w.warmupShare);
+  }
+  const p = w.params;
+  // The operation streams depend on the seed and the VM number only, so every configuration sees
+  // the same operations.
+  if (w.name === 'memslap') {
+    const gen = createMemslapWorkload(root.fork(`vm${index}/memslap`), { test: 'get', initialLoad: p.memslapInitialLoad, valueBytes: p.memslapValueBytes });
+    const app = new MemcachedStore(vm.guest.malloc, vm.vcpu, { memLimitBytes: p.memcachedMemLimitMiB * MiB });
+    return new ModelProgram(new WorkloadRunner(app, gen));
+  }
+  const gen = createYcsbWorkload(p.ycsbWorkload, root.fork(`vm${index}/ycsb`), { recordCount: p.ycsbRecordCount, operationCount: p.ycsbOperationCount });
+  return new ModelProgram(new WorkloadRunner(new DocumentStore(vm.guest.malloc, vm.vcpu), gen));
 }
 
-export function runFleet(config: UcatConfiguration, p: FleetParams, seed: number, progress: Progress, opsBefore: number): FleetResult {
+/** Units (trace events or model operations) one VM of a fleet runs, for progress totals. */
+export function workloadUnits(w: FleetWorkload): number {
+  if (w.kind === 'trace') {
+    let n = 0;
+    for (const v of Object.values(w.source.header.counts)) n += v;
+    return n;
+  }
+  const p = w.params;
+  return w.name === 'memslap' ? 2 * p.memslapInitialLoad : p.ycsbRecordCount + p.ycsbOperationCount;
+}
+
+/** Interleave the fleet in simulated time until every program is done. */
+function schedule(slots: Slot[], slice: number, report: (done: number) => void): void {
+  const elapsed = new Float64Array(slots.length);
+  let done = 0;
+  let lastReport = 0;
+  for (;;) {
+    let next = -1;
+    for (let i = 0; i < slots.length; i++) {
+      if (slots[i].program.done) continue;
+      if (next < 0 || elapsed[i] < elapsed[next]) next = i;
+    }
+    if (next < 0) break;
+    const s = slots[next];
+    done += s.program.step(slice);
+    if (s.before === null && s.program.measuring) s.before = s.vm.vcpu.counters.snapshot();
+    elapsed[next] = s.program.elapsedCycles;
+    if (done - lastReport >= 200_000) {
+      lastReport = done;
+      report(done);
+    }
+  }
+}
+
+function measure(s: Slot, i: number, workload: WorkloadName): VmResult {
+  const d = diffSnapshots(s.before ?? s.vm.vcpu.counters.snapshot(), s.vm.vcpu.counters.snapshot());
+  const total = s.vm.guest.stats().total;
+  const kernel = s.vm.guest.kernelStats();
+  return {
+    vm: i,
+    workload,
+    ops: s.program.measuredRequests(),
+    computeCycles: s.program.measuredComputeCycles(),
+    memoryCycles: d.translationCycles + d.dataCycles + d.flushCycles,
+    faultCycles: d.faultCycles,
+    accesses: d.accesses,
+    walks: d.walks,
+    walkCycles: d.walkCycles,
+    translationCycles: d.translationCycles,
+    dataCycles: d.dataCycles,
+    l1TlbMisses: d.l1TlbMisses,
+    dataLinesMem: [d['dataMem.tier0'], d['dataMem.tier1']],
+    requestedBytes: total.requestedBytes,
+    reservedBytes: total.reservedBytes,
+    leaves4K: kernel.leaves4K,
+    leaves2M: kernel.leaves2M,
+  };
+}
+
+/**
+ * Run one fleet. Host DRAM is the VMs' DRAM shares added up (so the tier-aware back-end's DRAM
+ * regions fill it exactly) and host NVM their NVM shares.
+ */
+export function runFleet(setup: FleetSetup, workload: FleetWorkload, p: FleetParams, seed: number, progress: Progress, unitsBefore: number): FleetResult {
   const host = new SimHost({
     cpu: p.cpu,
     host: {
       tiers: [
-        { tier: p.dramTier, bytes: p.hostDramMiB * MiB },
-        { tier: p.nvmTier, bytes: p.hostNvmMiB * MiB },
+        { tier: p.dramTier, bytes: p.vms * p.vmDramMiB * MiB },
+        { tier: p.nvmTier, bytes: p.vms * p.vmNvmMiB * MiB },
       ],
-      variant: config.variant,
-      policy: { hugeBacking: config.hugeBacking },
+      variant: setup.variant,
+      policy: { hugeBacking: setup.hugeBacking },
     },
   });
   const root = new Rng(seed);
@@ -118,77 +293,26 @@ export function runFleet(config: UcatConfiguration, p: FleetParams, seed: number
         { tier: p.dramTier, bytes: p.vmDramMiB * MiB },
         { tier: p.nvmTier, bytes: p.vmNvmMiB * MiB },
       ],
-      guest: config.guest,
+      guest: setup.configuration.guest,
     });
-    // Even VMs run memcached/memslap, odd ones the document store/YCSB; the streams depend on the
-    // VM number only, so every configuration sees the same operations.
-    if (i % 2 === 0) {
-      const gen = createMemslapWorkload(root.fork(`vm${i}/memslap`), { test: 'get', initialLoad: p.memslapInitialLoad, valueBytes: p.memslapValueBytes });
-      const app = new MemcachedStore(vm.guest.malloc, vm.vcpu, { memLimitBytes: p.memcachedMemLimitMiB * MiB });
-      slots.push({ vm, workload: 'memslap', runner: new WorkloadRunner(app, gen), loadCount: gen.loadCount, before: null });
-    } else {
-      const gen = createYcsbWorkload(p.ycsbWorkload, root.fork(`vm${i}/ycsb`), { recordCount: p.ycsbRecordCount, operationCount: p.ycsbOperationCount });
-      const app = new DocumentStore(vm.guest.malloc, vm.vcpu);
-      slots.push({ vm, workload: 'ycsb', runner: new WorkloadRunner(app, gen), loadCount: gen.loadCount, before: null });
-    }
+    slots.push({ vm, program: createProgram(vm, i, workload, root), before: null });
+  }
+  const label = `${setup.configuration.name} (${setup.backing}, ${setup.dramPolicy}) ${workload.name}`;
+  try {
+    schedule(slots, p.slice, (done) => progress.update(unitsBefore + done, `${label}: ${done} on ${slots.length} VMs`));
+  } catch (e) {
+    if (!(e instanceof OutOfMemoryError)) throw e;
+    throw new UserError(`ucat: the ${workload.name} program does not fit its VM under ${label} (vmDramMiB ${p.vmDramMiB} + vmNvmMiB ${p.vmNvmMiB}): raise ucat.vmNvmMiB (${e.message})`);
   }
 
-  // Interleave in simulated time: the VM that has used the fewest cycles runs next.
-  const elapsed = new Float64Array(slots.length);
-  let done = 0;
-  let lastReport = 0;
-  for (;;) {
-    let next = -1;
-    for (let i = 0; i < slots.length; i++) {
-      if (slots[i].runner.done) continue;
-      if (next < 0 || elapsed[i] < elapsed[next]) next = i;
-    }
-    if (next < 0) break;
-    const s = slots[next];
-    const c = s.runner.counts;
-    const loadLeft = s.loadCount - c.load.total;
-    done += s.runner.step(loadLeft > 0 ? Math.min(p.sliceOps, loadLeft) : p.sliceOps);
-    if (s.before === null && !s.runner.inLoadPhase) s.before = s.vm.vcpu.counters.snapshot();
-    elapsed[next] = c.setupCycles + c.load.cycles + c.run.cycles;
-    if (done - lastReport >= 20_000) {
-      lastReport = done;
-      progress.update(opsBefore + done, `${config.name}: ${done} ops on ${slots.length} VMs`);
-    }
-  }
-
-  const vms: VmResult[] = slots.map((s, i) => {
-    const d = diffSnapshots(s.before ?? s.vm.vcpu.counters.snapshot(), s.vm.vcpu.counters.snapshot());
-    const run = s.runner.counts.run;
-    const total = s.vm.guest.stats().total;
-    const kernel = s.vm.guest.kernelStats();
-    return {
-      vm: i,
-      workload: s.workload,
-      ops: run.total,
-      computeCycles: run.computeCycles,
-      memoryCycles: run.memoryCycles,
-      accesses: d.accesses,
-      walks: d.walks,
-      walkCycles: d.walkCycles,
-      translationCycles: d.translationCycles,
-      dataCycles: d.dataCycles,
-      l1TlbMisses: d.l1TlbMisses,
-      dataLinesMem: [d['dataMem.tier0'], d['dataMem.tier1']],
-      requestedBytes: total.requestedBytes,
-      reservedBytes: total.reservedBytes,
-      misses: run.misses,
-      leaves4K: kernel.leaves4K,
-      leaves2M: kernel.leaves2M,
-    };
-  });
   let eptTableFrames = 0;
   for (const t of host.backend.memory.tiers) eptTableFrames += t.tableFrames;
   return {
-    configuration: config.name,
+    configuration: setup.configuration.name,
+    workload: workload.name,
     residentFrames: host.residentFrames(),
     eptTableFrames,
     allocatedFrames: host.backend.memory.allocatedFrames,
-    vms,
-    totalOps: done,
+    vms: slots.map((s, i) => measure(s, i, workload.name)),
   };
 }
