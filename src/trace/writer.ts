@@ -92,6 +92,13 @@ export class TraceWriter {
     return this.counts[op];
   }
 
+  /** Events added so far. */
+  get eventCount(): number {
+    let n = 0;
+    for (const op of TRACE_OPS) n += this.counts[op];
+    return n;
+  }
+
   /** Bytes in the file so far (blocks written; the pending block not yet). */
   get bytes(): number {
     return this.bytesWritten;
