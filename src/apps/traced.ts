@@ -23,7 +23,14 @@
  *
  * Cost: the cycles the access path returns, plus a compute cost: `cyclesPerInstruction` per
  * recorded instruction when the trace has instructions, else `cyclesPerRequest` per request
- * (Marker events, or the header's `meta.requests` when the trace has no markers). Guest page
+ * (reply markers, or the header's `meta.requests` when the trace has no markers).
+ * - Accesses the capture made inside an allocation call (arg = 1) are the host's allocator at work
+ *   (glibc's chunk headers and bins, and the shim's own report) plus the part of realloc's copy
+ *   that reads the old block. Those that fall in a live object are replayed; the rest are left
+ *   out and counted (`allocatorAccessesSkipped`): the guest allocator replaces the host's, and
+ *   neither OSv's nor UCat's own bookkeeping accesses are modelled, so both configurations are
+ *   charged the same. calloc's zeroing and the writing half of realloc's copy happen before the
+ *   call returns the new block, so they are left out with them. Guest page
  * faults and EPT violations are a start-up cost of the program's first touches; they are counted
  * apart (the vCPU's faultCycles) and the caller decides whether a throughput includes them.
  *
@@ -34,6 +41,9 @@ import type { AccessPath } from '../hw/access.ts';
 import { AllocHint, OutOfMemoryError, type GuestAllocator } from '../guest/allocator.ts';
 import { TraceOp, type TraceHeader, type TraceReader } from '../trace/types.ts';
 import { LiveObjects, PageMap } from './intervals.ts';
+
+/** Marker kind of a reply the traced server sent (src/trace/lackey.ts MarkerKind.Reply). */
+const MARKER_REPLY = 2;
 
 const PAGE = 4096;
 const CHUNK = 2 * 1024 * 1024;
@@ -79,6 +89,11 @@ export class ReplayCounters {
   munmaps = 0;
   brks = 0;
   markers = 0;
+  /** Reply markers (kind 2): one request served. */
+  replies = 0;
+  /** Accesses made inside an allocation call (arg = 1), and those of them left out (outside objects). */
+  allocatorAccesses = 0;
+  allocatorAccessesSkipped = 0;
   /** free() or realloc() of an address the replay does not know (a call the shim missed). */
   unknownFrees = 0;
   /** Allocations at an address still live (a free the shim missed): the old object is dropped. */
@@ -218,6 +233,13 @@ export class TracedProgram {
 
   private replay(op: number, addr: number, size: number, arg: number): void {
     const c = this.counters;
+    if (op <= TraceOp.Modify && arg === 1) {
+      c.allocatorAccesses++;
+      if (this.objects.find(addr) < 0) {
+        c.allocatorAccessesSkipped++;
+        return;
+      }
+    }
     switch (op) {
       case TraceOp.Load:
         c.loads++;
@@ -261,6 +283,7 @@ export class TracedProgram {
         return;
       case TraceOp.Marker:
         c.markers++;
+        if (arg === MARKER_REPLY) c.replies++;
         return;
       default:
         throw new RangeError(`trace event with unknown op ${op}`);
@@ -398,9 +421,14 @@ export class TracedProgram {
     return this.header.withInstructions ? this.counters.instructions * costs.cyclesPerInstruction : requests * costs.cyclesPerRequest;
   }
 
-  /** Requests replayed so far: Marker events, or the header's count once the trace is done. */
+  /**
+   * Requests replayed so far: reply markers when the trace has them (a server answered a request),
+   * else every marker, else the header's count once the trace is done.
+   */
   get requests(): number {
-    if (this.counters.markers > 0) return this.counters.markers;
+    const c = this.counters;
+    if (c.replies > 0) return c.replies;
+    if (c.markers > 0) return c.markers;
     return this.finished ? this.headerRequests : 0;
   }
 }

@@ -157,7 +157,7 @@ class TraceProgram implements VmProgram {
     const ran = p.step(!this.started && left > 0 ? Math.min(n, left) : n);
     if (!this.started && p.counters.events >= this.warmupEvents) {
       this.started = true;
-      this.requestsAtWarmup = p.counters.markers;
+      this.requestsAtWarmup = p.requests;
       this.instructionsAtWarmup = p.counters.instructions;
     }
     return ran;
@@ -170,11 +170,11 @@ class TraceProgram implements VmProgram {
   }
   get elapsedCycles(): number {
     const p = this.program;
-    return p.counters.memoryCycles + p.computeCycles(p.counters.markers);
+    return p.counters.memoryCycles + p.computeCycles(p.requests);
   }
   measuredRequests(): number {
     const p = this.program;
-    if (p.counters.markers > 0) return p.counters.markers - this.requestsAtWarmup;
+    if (p.counters.markers > 0) return p.requests - this.requestsAtWarmup;
     // No markers: the header's count, spread evenly over the events.
     const total = p.totalEvents;
     return total > 0 ? p.headerRequests * (1 - this.warmupEvents / total) : 0;
