@@ -30,6 +30,9 @@ const mib = (max: number) => z.number().int().min(2).max(max);
 export const ucatSchema = z
   .object({
     workload: z.enum(['trace', 'model']).describe('what each VM runs: a replayed trace of the real program (memcached+memslap, Redis+YCSB) or the store models').meta({ source: 'issue 11: real programs; the models stay for quick sweeps' }),
+    traceSize: z.enum(['small', 'standard']).describe('trace workload: the capture window (small: a few dozen requests, for tests; standard: memslap 1000 pairs, YCSB 1000 records and 1000 operations)').meta({ source: 'src/trace/workloads.ts; lackey serves about 100 requests/s (research/hostcheck.md §5), so windows stay short' }),
+    ycsbTraceWorkload: z.enum(['A', 'B', 'C', 'D', 'E', 'F']).describe('trace workload: the YCSB core workload our client drives Redis with').meta({ source: 'YCSB workloads/workloada (50% read, 50% update, zipfian 0.99)' }),
+    withInstructions: z.boolean().describe('trace workload: record instruction fetches too (compute then costs per instruction instead of per request)').meta({ source: 'issue 11: capture --with-instructions' }),
     cpu: z.enum(Object.keys(CPU_PRESETS) as [string, ...string[]]).describe('CPU preset: TLB geometry, PSC/NTLB, caches, clock').meta({ source: 'src/hw/cpu.ts; icelake is the Intel generation closest to the Optane DCPMM servers UCat used (research/ucat.md §1.3)' }),
     dramTier: z.enum(tierNames).describe('host DRAM tier preset').meta({ source: 'src/hw/tiers.ts (DDR4, Yang et al. FAST 2020)' }),
     nvmTier: z.enum(tierNames).describe('host NVM tier preset').meta({ source: 'src/hw/tiers.ts (Optane DCPMM, Yang et al. FAST 2020); UCat cites ndctl/ipmctl, i.e. real Optane' }),
@@ -213,10 +216,13 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
   defaults(quick: boolean): UcatConfig {
     return {
       workload: 'trace',
+      traceSize: 'standard',
+      ycsbTraceWorkload: 'A',
+      withInstructions: false,
       cpu: 'icelake',
       dramTier: 'ddr4',
       nvmTier: 'optane',
-      vms: quick ? 4 : 32,
+      vms: quick ? 2 : 32,
       vmDramMiB: 8,
       vmNvmMiB: 64,
       dramSharesMiB: [4, 8, 16],
@@ -225,14 +231,14 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
       cores: quick ? 2 : 16,
       warmupShare: 0.25,
       sliceEvents: 20_000,
-      memslapInitialLoad: quick ? 8000 : 10000,
+      memslapInitialLoad: quick ? 4000 : 10000,
       memslapValueBytes: 4096,
       memcachedMemLimitMiB: 96,
       ycsbWorkload: 'A',
-      ycsbRecordCount: quick ? 30000 : 40000,
-      ycsbOperationCount: quick ? 30000 : 40000,
+      ycsbRecordCount: quick ? 15000 : 40000,
+      ycsbOperationCount: quick ? 15000 : 40000,
       sliceOps: 100,
-      configurations: quick ? ['osv', 'osv-4k', 'osv-ucat-slabs', 'ucat'] : ['osv', 'osv-4k', 'osv-ucat-slabs', 'ucat', 'ucat-no-tiers', 'ucat-4k'],
+      configurations: quick ? ['osv', 'osv-4k', 'ucat'] : ['osv', 'osv-4k', 'osv-ucat-slabs', 'ucat', 'ucat-no-tiers', 'ucat-4k'],
     };
   },
   run(config, ctx): ExperimentResult {
