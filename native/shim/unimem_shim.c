@@ -10,7 +10,7 @@
  *   UM- c addr size arg       it returns: c is the call (below), numbers in hex
  *   UM= c addr size arg       a call made from inside another one (jemalloc's mmap inside malloc):
  *                             reported, no bracket
- *   UM! k number kind         a marker: kind 1 = a connection accepted, 2 = a reply sent on a socket
+ *   UM! k number kind         a marker: kind 1 = a connection accepted, 2 = a reply sent on a TCP socket
  * Calls: m malloc, c calloc, r realloc (arg = old pointer), f free, p posix_memalign (arg =
  * alignment), a aligned_alloc / memalign / valloc / pvalloc (arg = alignment), M mmap / mmap64
  * (arg = prot | flags << 8), U munmap, b brk / sbrk (addr = the break afterwards, arg = the break
@@ -36,7 +36,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -253,10 +252,12 @@ static void marker(int kind) {
     VALGRIND_PRINTF("UM! k %lx 0 %x\n", n, kind);
 }
 
-static int is_socket(int fd) {
-    struct stat st;
+/* A network socket: replies go there. Standard output may be a Unix socket too (Node's pipes are). */
+static int is_network_socket(int fd) {
+    int domain = 0;
+    socklen_t len = sizeof domain;
     int saved = errno;
-    int r = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    int r = getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && (domain == AF_INET || domain == AF_INET6);
     errno = saved;
     return r;
 }
@@ -275,30 +276,30 @@ int accept4(int fd, struct sockaddr *a, socklen_t *l, int flags) {
 
 ssize_t write(int fd, const void *b, size_t n) {
     ssize_t r = get_write()(fd, b, n);
-    if (r > 0 && depth == 0 && is_socket(fd)) marker(2);
+    if (r > 0 && depth == 0 && is_network_socket(fd)) marker(2);
     return r;
 }
 
 ssize_t writev(int fd, const struct iovec *v, int n) {
     ssize_t r = get_writev()(fd, v, n);
-    if (r > 0 && depth == 0 && is_socket(fd)) marker(2);
+    if (r > 0 && depth == 0 && is_network_socket(fd)) marker(2);
     return r;
 }
 
 ssize_t send(int fd, const void *b, size_t n, int flags) {
     ssize_t r = get_send()(fd, b, n, flags);
-    if (r > 0 && depth == 0) marker(2);
+    if (r > 0 && depth == 0 && is_network_socket(fd)) marker(2);
     return r;
 }
 
 ssize_t sendto(int fd, const void *b, size_t n, int flags, const struct sockaddr *a, socklen_t l) {
     ssize_t r = get_sendto()(fd, b, n, flags, a, l);
-    if (r > 0 && depth == 0) marker(2);
+    if (r > 0 && depth == 0 && is_network_socket(fd)) marker(2);
     return r;
 }
 
 ssize_t sendmsg(int fd, const struct msghdr *m, int flags) {
     ssize_t r = get_sendmsg()(fd, m, flags);
-    if (r > 0 && depth == 0) marker(2);
+    if (r > 0 && depth == 0 && is_network_socket(fd)) marker(2);
     return r;
 }

@@ -59,8 +59,12 @@ export interface RunningCapture {
   /** Lines of lackey's stream parsed so far. */
   readonly linesSoFar: number;
   readonly done: Promise<CaptureResult>;
+  /** Add a fact to the trace's meta (written when the capture ends). */
+  setMeta(key: string, value: string | number): void;
   /** End the window: SIGTERM to the program, which the servers handle by shutting down. */
   stop(): void;
+  /** Give up: kill the program and remove the partial trace; `done` then rejects. */
+  kill(): void;
 }
 
 const OUTPUT_TAIL_BYTES = 4096;
@@ -110,6 +114,7 @@ export function startCapture(options: CaptureOptions): RunningCapture {
     }
   });
 
+  let killed = false;
   const done = new Promise<CaptureResult>((resolve, reject) => {
     let failed = false;
     const fail = (e: unknown): void => {
@@ -126,6 +131,7 @@ export function startCapture(options: CaptureOptions): RunningCapture {
     log.once('error', fail);
     child.once('close', (exitCode, signal) => {
       if (failed) return;
+      if (killed) return fail(new Error(`capture of ${options.command[0]} was killed`));
       try {
         parser.end();
         const seconds = (performance.now() - started) / 1000;
@@ -155,8 +161,13 @@ export function startCapture(options: CaptureOptions): RunningCapture {
       return parser.stats.lines;
     },
     done,
+    setMeta: (key, value) => writer.setMeta(key, value),
     stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    },
+    kill() {
+      killed = true;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };
 }

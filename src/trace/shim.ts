@@ -17,10 +17,14 @@ export const SHIM_SOURCE = path.join(REPO, 'native/shim/unimem_shim.c');
 const BUILD_DIR = path.join(REPO, 'build/native');
 const VALGRIND_HEADER = '/usr/include/valgrind/valgrind.h';
 
+/** Hash of the shim's source: names the built library and keys cached captures. */
+export function shimSourceHash(): string {
+  return xxh64(fs.readFileSync(SHIM_SOURCE)).toString(16).padStart(16, '0').slice(0, 12);
+}
+
 /** Path of the shim library, built now if needed. Throws UserError if gcc or the header is missing. */
 export function ensureShim(): string {
-  const source = fs.readFileSync(SHIM_SOURCE);
-  const hash = xxh64(source).toString(16).padStart(16, '0').slice(0, 12);
+  const hash = shimSourceHash();
   const lib = path.join(BUILD_DIR, `unimem_shim-${hash}.so`);
   if (fs.existsSync(lib)) return lib;
   if (!fs.existsSync(VALGRIND_HEADER)) throw new UserError(`${VALGRIND_HEADER} is missing: install Debian's valgrind package (scripts/install.sh does)`);
