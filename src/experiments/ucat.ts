@@ -20,6 +20,7 @@ import { configurationRow, workloadFigures, type ConfigurationRow, type Workload
 import { DRAM_POLICIES, HOST_BACKINGS, UCAT_CONFIGURATION_NAMES, fleetSetup, ucatConfiguration, type DramPolicy, type FleetSetup, type HostBacking } from './ucat/configs.ts';
 import { runFleet, workloadUnits, type FleetParams, type FleetWorkload, type ModelParams } from './ucat/fleet.ts';
 import { ucatComparisons } from './ucat/notes.ts';
+import { prepareUcat } from './ucat/prepare.ts';
 import { ucatSeries, ucatTables, type SweepPoint } from './ucat/tables.ts';
 import { WORKLOAD_NAMES, fleetWorkload, isUcatInputs, workloadDescription } from './ucat/workloads.ts';
 import type { Experiment, ExperimentResult, RunContext } from './types.ts';
@@ -240,6 +241,9 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
       sliceOps: 100,
       configurations: quick ? ['osv', 'osv-4k', 'ucat'] : ['osv', 'osv-4k', 'osv-ucat-slabs', 'ucat', 'ucat-no-tiers', 'ucat-4k'],
     };
+  },
+  prepare(config, ctx) {
+    return prepareUcat(config, ctx);
   },
   run(config, ctx): ExperimentResult {
     if (!config.configurations.includes('osv') || !config.configurations.includes('ucat')) {
