@@ -16,6 +16,8 @@
  * both cost the object's page count.
  */
 
+import { growF64, growI32 } from './app.ts';
+
 /** Open-addressing map from a page number (below 2^40) to an int32, with linear probing. */
 export class PageMap {
   private keys: Float64Array;
@@ -190,23 +192,14 @@ export class LiveObjects {
 
   private growObjects(): void {
     const n = this.start.length * 2;
-    const f = (a: Float64Array) => {
-      const b = new Float64Array(n);
-      b.set(a);
-      return b;
-    };
-    this.start = f(this.start);
-    this.end = f(this.end);
-    this.gva = f(this.gva);
+    this.start = growF64(this.start, n);
+    this.end = growF64(this.end, n);
+    this.gva = growF64(this.gva, n);
   }
 
   private growEntries(): void {
     const n = this.entObj.length * 2;
-    const a = new Int32Array(n);
-    a.set(this.entObj);
-    this.entObj = a;
-    const b = new Int32Array(n);
-    b.set(this.entNext);
-    this.entNext = b;
+    this.entObj = growI32(this.entObj, n);
+    this.entNext = growI32(this.entNext, n);
   }
 }

@@ -39,11 +39,12 @@
  */
 import type { AccessPath } from '../hw/access.ts';
 import { AllocHint, OutOfMemoryError, type GuestAllocator } from '../guest/allocator.ts';
-import { TraceOp, type TraceHeader, type TraceReader } from '../trace/types.ts';
+import { TraceOp, type TraceBatch, type TraceHeader, type TraceReader } from '../trace/types.ts';
+import { growF64 } from './app.ts';
 import { LiveObjects, PageMap } from './intervals.ts';
 
 /** Marker kind of a reply the traced server sent (src/trace/lackey.ts MarkerKind.Reply). */
-const MARKER_REPLY = 2;
+export const MARKER_REPLY = 2;
 
 const PAGE = 4096;
 const CHUNK = 2 * 1024 * 1024;
@@ -151,11 +152,7 @@ class ProgramArea {
   private place(page: number): number {
     const index = this.used++;
     const chunk = index >>> 9;
-    if (chunk >= this.chunks.length) {
-      const c = new Float64Array(this.chunks.length * 2);
-      c.set(this.chunks);
-      this.chunks = c;
-    }
+    this.chunks = growF64(this.chunks, chunk + 1);
     if ((index & (PAGES_PER_CHUNK - 1)) === 0) {
       const k = this.kernel;
       let start = k.mmap(CHUNK, this.tier, CHUNK);
@@ -184,6 +181,8 @@ export class TracedProgram {
   /** Requests the header promises when the trace carries no Marker events. */
   readonly headerRequests: number;
   private finished = false;
+  private batch: TraceBatch | null = null;
+  private position = 0;
 
   constructor(
     private readonly malloc: GuestAllocator,
@@ -216,18 +215,22 @@ export class TracedProgram {
   step(maxEvents: number): number {
     let n = 0;
     while (n < maxEvents && !this.finished) {
-      const batch = this.reader.next();
-      if (batch === null) {
-        this.finished = true;
-        this.reader.close();
-        break;
+      let batch = this.batch;
+      if (batch === null || this.position >= batch.length) {
+        batch = this.batch = this.reader.next();
+        this.position = 0;
+        if (batch === null) {
+          this.finished = true;
+          this.reader.close();
+          break;
+        }
       }
-      // A batch is consumed whole: readers overwrite it on the next call.
-      const { op, addr, size, arg } = batch;
-      for (let i = 0; i < batch.length; i++) this.replay(op[i], addr[i], size[i], arg[i]);
-      n += batch.length;
-      this.counters.events += batch.length;
+      // The batch's arrays stay valid until the reader's next call.
+      const i = this.position++;
+      this.replay(batch.op[i], batch.addr[i], batch.size[i], batch.arg[i]);
+      n++;
     }
+    this.counters.events += n;
     return n;
   }
 

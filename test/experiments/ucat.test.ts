@@ -7,7 +7,8 @@ import type { TraceSource } from '../../src/apps/traced.ts';
 import { findExperiment } from '../../src/experiments/index.ts';
 import { ucatExperiment, ucatSchema, type UcatConfig } from '../../src/experiments/ucat.ts';
 import { coreShare, totalVms } from '../../src/experiments/ucat/aggregate.ts';
-import type { VmResult } from '../../src/experiments/ucat/fleet.ts';
+import { traceWindow, type VmResult } from '../../src/experiments/ucat/fleet.ts';
+import { TraceOp } from '../../src/trace/types.ts';
 import type { UcatInputs } from '../../src/experiments/ucat/workloads.ts';
 import { MemoryTraceReader, TraceBuilder, type MemoryTrace } from '../../src/trace/memory.ts';
 import { numericSummary } from '../../src/experiments/types.ts';
@@ -199,4 +200,26 @@ test('the notes are built from the run: another CPU preset changes them', () => 
   // Our figures in the paper's sign convention: less memory is negative, as the paper's -50%.
   const s = numericSummary(a.summary);
   assert.equal(a.comparisons[0].ours, -s.memoryReduction);
+});
+
+test('a trace is measured over its run phase: the last runRequests replies', () => {
+  const REPLY = 2;
+  const ACCEPT = 1;
+  const trace = (runRequests: number | undefined) => {
+    const t = new TraceBuilder('server', { meta: runRequests === undefined ? {} : { runRequests } });
+    for (let i = 0; i < 10; i++) t.load(0x1000 + i * 8, 8); // start-up: events 0..9
+    t.event(TraceOp.Marker, 1, 0, ACCEPT); // event 10: the client connects
+    t.store(0x2000, 8).store(0x2008, 8); // the load phase, answered without replies
+    t.event(TraceOp.Marker, 2, 0, ACCEPT); // event 13
+    for (let r = 0; r < 3; r++) t.load(0x3000, 8).event(TraceOp.Marker, 3 + r, 0, REPLY); // replies end at 16, 18, 20
+    return t.build();
+  };
+  const src = (t: MemoryTrace): TraceSource => ({ header: t.header, open: () => new MemoryTraceReader(t, 4) });
+  assert.equal(traceWindow(src(trace(2)), 0.5).startEvent, 16);
+  assert.equal(traceWindow(src(trace(2)), 0.5).replies, 2);
+  // Every reply in the run phase: the window starts after the marker before the first reply.
+  assert.equal(traceWindow(src(trace(3)), 0.5).startEvent, 14);
+  // No run phase in the header: the warm-up share of the events.
+  const w = traceWindow(src(trace(undefined)), 0.5);
+  assert.deepEqual([w.startEvent, w.events, w.replies], [10, 20, 3]);
 });

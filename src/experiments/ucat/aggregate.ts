@@ -86,14 +86,16 @@ export function coreShare(vms: number, cores: number): number {
   return vms > cores ? cores / vms : 1;
 }
 
-/** One workload's fleet in one configuration: the "workloads" table. */
-export interface WorkloadFigures {
-  workload: WorkloadName;
-  vms: number;
+/** Host memory at the end: data, EPT and guest page tables, per tier. */
+export interface MemoryFigures {
   dramMiB: number;
   nvmMiB: number;
   totalMiB: number;
   eptTableMiB: number;
+}
+
+/** Guest fragmentation and translation per access. */
+export interface AccessFigures {
   fragmentation: number;
   tlbMissRatio: number;
   tlbMpka: number;
@@ -101,6 +103,12 @@ export interface WorkloadFigures {
   l1TlbMpka: number;
   walkCyclesPerAccess: number;
   translationCyclesPerAccess: number;
+}
+
+/** One workload's fleet in one configuration: the "workloads" table. */
+export interface WorkloadFigures extends MemoryFigures, AccessFigures {
+  workload: WorkloadName;
+  vms: number;
   /** Cycles of one request (compute + memory), and where they go. */
   cyclesPerOp: number;
   computeCyclesPerOp: number;
@@ -143,7 +151,7 @@ export function workloadFigures(f: FleetResult, clockHz: number, cores: number):
   };
 }
 
-function memoryFigures(residentFrames: readonly number[], eptTableFrames: number) {
+function memoryFigures(residentFrames: readonly number[], eptTableFrames: number): MemoryFigures {
   return {
     dramMiB: round(residentFrames[0] * FRAME_MIB, 2),
     nvmMiB: round(residentFrames[1] * FRAME_MIB, 2),
@@ -152,7 +160,7 @@ function memoryFigures(residentFrames: readonly number[], eptTableFrames: number
   };
 }
 
-function accessFigures(t: VmTotals) {
+function accessFigures(t: VmTotals): AccessFigures {
   return {
     fragmentation: round(ratio(t.reservedBytes - t.requestedBytes, t.requestedBytes), 4),
     tlbMissRatio: round(ratio(t.walks, t.accesses), 6),
@@ -164,21 +172,11 @@ function accessFigures(t: VmTotals) {
 }
 
 /** One configuration on one host setting, both workloads: the "configurations" table. */
-export interface ConfigurationRow {
+export interface ConfigurationRow extends MemoryFigures, AccessFigures {
   configuration: string;
   hostBacking: string;
   dramPolicy: string;
   dramShareMiB: number;
-  dramMiB: number;
-  nvmMiB: number;
-  totalMiB: number;
-  eptTableMiB: number;
-  fragmentation: number;
-  tlbMissRatio: number;
-  tlbMpka: number;
-  l1TlbMpka: number;
-  walkCyclesPerAccess: number;
-  translationCyclesPerAccess: number;
   memslapOpsPerVm: number;
   memslapHostOps: number;
   ycsbOpsPerVm: number;

@@ -4,8 +4,8 @@
  *
  * A VM's program is either a replayed trace of the real program (src/apps/traced.ts) or one of
  * the store models (`--workload model`: src/apps/memcached.ts, src/apps/docstore.ts). Each has a
- * warm-up that the measurement leaves out: a model's load phase, or the first `warmupShare` of a
- * trace's events (the program's start and its first touches).
+ * warm-up that the measurement leaves out: a model's load phase, or a trace's start-up and load
+ * phase (traceWindow).
  *
  * Scheduling: the VM whose vCPU has used the fewest cycles so far runs the next slice (ties: lowest
  * VM number). VMs therefore touch memory, and the tier-unaware host hands out DRAM first come,
@@ -23,7 +23,8 @@ import { OutOfMemoryError } from '../../guest/allocator.ts';
 import { DocumentStore } from '../../apps/docstore.ts';
 import { WorkloadRunner } from '../../apps/driver.ts';
 import { MemcachedStore } from '../../apps/memcached.ts';
-import { TracedProgram, type TraceCosts, type TraceSource } from '../../apps/traced.ts';
+import { MARKER_REPLY, TracedProgram, type TraceCosts, type TraceSource } from '../../apps/traced.ts';
+import { TraceOp } from '../../trace/types.ts';
 import type { Progress } from '../../base/progress.ts';
 import { SimHost } from '../../sim/host.ts';
 import type { SimVm } from '../../sim/vm.ts';
@@ -48,7 +49,7 @@ export interface ModelParams {
 
 /** What one fleet runs: a trace, or a model store. */
 export type FleetWorkload =
-  | { kind: 'trace'; name: WorkloadName; source: TraceSource; costs: TraceCosts; warmupShare: number }
+  | { kind: 'trace'; name: WorkloadName; source: TraceSource; costs: TraceCosts; window: TraceWindow }
   | { kind: 'model'; name: WorkloadName; params: ModelParams };
 
 export interface FleetParams {
@@ -137,6 +138,48 @@ class ModelProgram implements VmProgram {
   }
 }
 
+/**
+ * Where a trace's measured window starts. A server's trace holds its start-up, the client's load
+ * phase and its run phase; like memslap and YCSB themselves we measure the run phase: the last
+ * `meta.runRequests` replies. The window starts right after the reply before them, or, when the
+ * load phase sent no replies (memslap's sets), after the marker that precedes the first reply
+ * (the client's connection). A trace without that information is measured after `warmupShare` of
+ * its events.
+ */
+export interface TraceWindow {
+  startEvent: number;
+  events: number;
+  /** Replies in the window (0: the trace has no reply markers). */
+  replies: number;
+  /** In words, for the summary. */
+  description: string;
+}
+
+export function traceWindow(source: TraceSource, warmupShare: number): TraceWindow {
+  const reader = source.open();
+  const replyEnds: number[] = [];
+  const otherEnds: number[] = [];
+  let events = 0;
+  for (let b = reader.next(); b !== null; b = reader.next()) {
+    for (let i = 0; i < b.length; i++) {
+      if (b.op[i] === TraceOp.Marker) (b.arg[i] === MARKER_REPLY ? replyEnds : otherEnds).push(events + i + 1);
+    }
+    events += b.length;
+  }
+  reader.close();
+  const run = Number(source.header.meta.runRequests);
+  if (run > 0 && replyEnds.length >= run) {
+    const before = replyEnds.length - run;
+    const firstReply = replyEnds[0];
+    const preceding = otherEnds.filter((e) => e < firstReply);
+    const startEvent = before > 0 ? replyEnds[before - 1] : preceding.length > 0 ? preceding[preceding.length - 1] : 0;
+    return { startEvent, events, replies: run, description: `measured: the run phase, the last ${run} of ${replyEnds.length} replies, from event ${startEvent} of ${events}` };
+  }
+  const startEvent = Math.floor(events * warmupShare);
+  const replies = replyEnds.filter((e) => e > startEvent).length;
+  return { startEvent, events, replies, description: `measured: events ${startEvent} to ${events} (warm-up ${warmupShare} of the events)` };
+}
+
 class TraceProgram implements VmProgram {
   private readonly warmupEvents: number;
   private requestsAtWarmup = 0;
@@ -145,15 +188,14 @@ class TraceProgram implements VmProgram {
 
   constructor(
     private readonly program: TracedProgram,
-    warmupShare: number,
+    window: TraceWindow,
   ) {
-    this.warmupEvents = Math.floor(program.totalEvents * warmupShare);
+    this.warmupEvents = window.startEvent;
     if (this.warmupEvents === 0) this.started = true;
   }
   step(n: number): number {
     const p = this.program;
     const left = this.warmupEvents - p.counters.events;
-    // Batches are replayed whole, so the boundary is the first batch end at or after it.
     const ran = p.step(!this.started && left > 0 ? Math.min(n, left) : n);
     if (!this.started && p.counters.events >= this.warmupEvents) {
       this.started = true;
@@ -196,7 +238,7 @@ interface Slot {
 function createProgram(vm: SimVm, index: number, w: FleetWorkload, root: Rng): VmProgram {
   if (w.kind === 'trace') {
     const traced = new TracedProgram(vm.guest.malloc, vm.guest.kernel, vm.vcpu, w.source, { costs: w.costs });
-    return new TraceProgram(traced, w.warmupShare);
+    return new TraceProgram(traced, w.window);
   }
   const p = w.params;
   // The operation streams depend on the seed and the VM number only, so every configuration sees

@@ -17,7 +17,7 @@
  */
 import { MEMCACHED_COMPUTE } from '../../apps/cost.ts';
 import type { TraceCosts, TraceSource } from '../../apps/traced.ts';
-import type { FleetWorkload, ModelParams, WorkloadName } from './fleet.ts';
+import { traceWindow, type FleetWorkload, type ModelParams, type WorkloadName } from './fleet.ts';
 
 export const WORKLOAD_NAMES: readonly WorkloadName[] = ['memslap', 'ycsb'];
 
@@ -48,7 +48,8 @@ export function fleetWorkload(
   warmupShare: number,
 ): FleetWorkload {
   if (mode === 'model') return { kind: 'model', name, params: model };
-  return { kind: 'trace', name, source: inputs!.traces[name], costs: TRACE_COSTS[name], warmupShare };
+  const source = inputs!.traces[name];
+  return { kind: 'trace', name, source, costs: TRACE_COSTS[name], window: traceWindow(source, warmupShare) };
 }
 
 /** A workload's program and driver as results name it, e.g. `memcached-1.6.18+memcslap`. */
@@ -62,5 +63,5 @@ export function workloadDescription(w: FleetWorkload): string {
   const h = w.source.header;
   let events = 0;
   for (const v of Object.values(h.counts)) events += v;
-  return `${h.label} (trace of ${events} events${h.withInstructions ? ', with instructions' : ''})`;
+  return `${h.label} (trace of ${events} events${h.withInstructions ? ', with instructions' : ''}; ${w.window.description})`;
 }
