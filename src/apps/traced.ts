@@ -105,9 +105,12 @@ export class ReplayCounters {
   /** Program pages packed into the text and data areas. */
   textPages = 0;
   dataPages = 0;
+  /** Accesses of the fast-forwarded start-up left out (their guest page was touched already). */
+  fastForwarded = 0;
   /** Cycles the access path returned (translation, data, faults). */
   memoryCycles = 0;
 
+  /** Accesses replayed through the access path. */
   get accesses(): number {
     return this.instructions + this.loads + this.stores + this.modifies;
   }
@@ -169,6 +172,12 @@ export interface TracedProgramOptions {
   costs: TraceCosts;
   /** Allocator tier of the program's own areas (0: the untyped tier, or DRAM under UCat). */
   programTier?: number;
+  /**
+   * Events before this one are fast-forwarded: allocation events as always, but only the first
+   * access to each program page (so the page is placed, populated and counted); the others are
+   * skipped and counted. For a server's start-up, which no measurement looks at. Default 0.
+   */
+  fastForwardEvents?: number;
 }
 
 export class TracedProgram {
@@ -183,6 +192,11 @@ export class TracedProgram {
   private finished = false;
   private batch: TraceBatch | null = null;
   private position = 0;
+  private readonly fastForwardEvents: number;
+  /** Whether the event being replayed is in the fast-forwarded start-up. */
+  private fastForwarding = false;
+  /** Guest pages the fast-forward has touched once. */
+  private readonly fastPages = new PageMap(1024);
 
   constructor(
     private readonly malloc: GuestAllocator,
@@ -194,6 +208,7 @@ export class TracedProgram {
     this.reader = source.open();
     this.header = this.reader.header;
     const tier = options.programTier ?? 0;
+    this.fastForwardEvents = options.fastForwardEvents ?? 0;
     this.text = new ProgramArea(kernel, tier);
     this.data = new ProgramArea(kernel, tier);
     const r = Number(this.header.meta.requests);
@@ -227,6 +242,7 @@ export class TracedProgram {
       }
       // The batch's arrays stay valid until the reader's next call.
       const i = this.position++;
+      this.fastForwarding = this.counters.events + n < this.fastForwardEvents;
       this.replay(batch.op[i], batch.addr[i], batch.size[i], batch.arg[i]);
       n++;
     }
@@ -311,7 +327,7 @@ export class TracedProgram {
       const gva = objects.objectGva(id) + (addr - objects.objectStart(id));
       this.lastGva = gva;
       this.lastSize = inside;
-      return write ? this.path.store(gva, inside) : this.path.load(gva, inside);
+      return this.charge(gva, inside, write);
     }
     c.programAccesses++;
     return this.programAccess(this.data, addr, bytes, write);
@@ -320,7 +336,20 @@ export class TracedProgram {
   /** The store half of a Modify: the bytes the load just read. */
   private repeat(size: number, write: boolean): number {
     void size;
-    return write ? this.path.store(this.lastGva, this.lastSize) : this.path.load(this.lastGva, this.lastSize);
+    return this.charge(this.lastGva, this.lastSize, write);
+  }
+
+  /** One access through the vCPU, unless the fast-forward has touched its guest page already. */
+  private charge(gva: number, size: number, write: boolean): number {
+    if (this.fastForwarding) {
+      const page = Math.floor(gva / PAGE);
+      if (this.fastPages.get(page) >= 0) {
+        this.counters.fastForwarded++;
+        return 0;
+      }
+      this.fastPages.set(page, 1);
+    }
+    return write ? this.path.store(gva, size) : this.path.load(gva, size);
   }
 
   private fetch(addr: number, size: number): number {
@@ -335,10 +364,10 @@ export class TracedProgram {
     let gva = area.translate(addr);
     this.lastGva = gva;
     this.lastSize = first;
-    let cycles = write ? this.path.store(gva, first) : this.path.load(gva, first);
+    let cycles = this.charge(gva, first, write);
     if (first < bytes) {
       gva = area.translate(pageEnd);
-      cycles += write ? this.path.store(gva, bytes - first) : this.path.load(gva, bytes - first);
+      cycles += this.charge(gva, bytes - first, write);
     }
     this.counters.textPages = this.text.pageCount;
     this.counters.dataPages = this.data.pageCount;

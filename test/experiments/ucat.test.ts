@@ -135,7 +135,7 @@ test('the trace workload replays the same accesses under every configuration, pl
   // Placement differs: UCat keeps part of its values in DRAM by its own policy; 4 KiB pages walk.
   assert.notEqual(cell(r, 'configurations', 'ucat', 'nvmMiB'), cell(r, 'configurations', 'osv', 'nvmMiB'));
   assert.ok(cell(r, 'configurations', 'osv-4k', 'tlbMpka') > cell(r, 'configurations', 'ucat', 'tlbMpka'));
-  assert.match(String(r.summary.workloads), /memslap: toy-kv\+toy-gets \(trace of \d+ events\); ycsb: toy-store\+toy-ycsb-a/);
+  assert.match(String(r.summary.workloads), /memslap: toy-kv\+toy-gets \(trace of \d+ events; measured: .*\); ycsb: toy-store\+toy-ycsb-a/);
   // The host-backing axis gives stock OSv two rows; the sweep one point per share and policy.
   assert.deepEqual(
     r.tables.find((t) => t.name === 'configurations')!.rows.map((x) => `${x[0]}/${x[1]}`),
@@ -217,6 +217,8 @@ test('a trace is measured over its run phase: the last runRequests replies', () 
   const src = (t: MemoryTrace): TraceSource => ({ header: t.header, open: () => new MemoryTraceReader(t, 4) });
   assert.equal(traceWindow(src(trace(2)), 0.5).startEvent, 16);
   assert.equal(traceWindow(src(trace(2)), 0.5).replies, 2);
+  // The start-up (fast-forwarded) ends with the first client connection.
+  assert.equal(traceWindow(src(trace(2)), 0.5).readyEvent, 11);
   // Every reply in the run phase: the window starts after the marker before the first reply.
   assert.equal(traceWindow(src(trace(3)), 0.5).startEvent, 14);
   // No run phase in the header: the warm-up share of the events.

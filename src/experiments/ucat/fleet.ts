@@ -5,7 +5,8 @@
  * A VM's program is either a replayed trace of the real program (src/apps/traced.ts) or one of
  * the store models (`--workload model`: src/apps/memcached.ts, src/apps/docstore.ts). Each has a
  * warm-up that the measurement leaves out: a model's load phase, or a trace's start-up and load
- * phase (traceWindow).
+ * phase (traceWindow). A server's start-up, up to its first client connection, is fast-forwarded
+ * (src/apps/traced.ts): its allocations are replayed and each page it touches is touched once.
  *
  * Scheduling: the VM whose vCPU has used the fewest cycles so far runs the next slice (ties: lowest
  * VM number). VMs therefore touch memory, and the tier-unaware host hands out DRAM first come,
@@ -148,6 +149,8 @@ class ModelProgram implements VmProgram {
  */
 export interface TraceWindow {
   startEvent: number;
+  /** End of the server's start-up: the first marker (a client connected), 0 without markers. */
+  readyEvent: number;
   events: number;
   /** Replies in the window (0: the trace has no reply markers). */
   replies: number;
@@ -168,16 +171,17 @@ export function traceWindow(source: TraceSource, warmupShare: number): TraceWind
   }
   reader.close();
   const run = Number(source.header.meta.runRequests);
+  const readyEvent = Math.min(replyEnds[0] ?? events, otherEnds[0] ?? events, events);
   if (run > 0 && replyEnds.length >= run) {
     const before = replyEnds.length - run;
     const firstReply = replyEnds[0];
     const preceding = otherEnds.filter((e) => e < firstReply);
     const startEvent = before > 0 ? replyEnds[before - 1] : preceding.length > 0 ? preceding[preceding.length - 1] : 0;
-    return { startEvent, events, replies: run, description: `measured: the run phase, the last ${run} of ${replyEnds.length} replies, from event ${startEvent} of ${events}` };
+    return { startEvent, readyEvent: Math.min(readyEvent, startEvent), events, replies: run, description: `measured: the run phase, the last ${run} of ${replyEnds.length} replies, from event ${startEvent} of ${events}` };
   }
   const startEvent = Math.floor(events * warmupShare);
   const replies = replyEnds.filter((e) => e > startEvent).length;
-  return { startEvent, events, replies, description: `measured: events ${startEvent} to ${events} (warm-up ${warmupShare} of the events)` };
+  return { startEvent, readyEvent: Math.min(readyEvent, startEvent), events, replies, description: `measured: events ${startEvent} to ${events} (warm-up ${warmupShare} of the events)` };
 }
 
 class TraceProgram implements VmProgram {
@@ -237,7 +241,7 @@ interface Slot {
 
 function createProgram(vm: SimVm, index: number, w: FleetWorkload, root: Rng): VmProgram {
   if (w.kind === 'trace') {
-    const traced = new TracedProgram(vm.guest.malloc, vm.guest.kernel, vm.vcpu, w.source, { costs: w.costs });
+    const traced = new TracedProgram(vm.guest.malloc, vm.guest.kernel, vm.vcpu, w.source, { costs: w.costs, fastForwardEvents: w.window.readyEvent });
     return new TraceProgram(traced, w.window);
   }
   const p = w.params;
