@@ -175,7 +175,8 @@ export interface TracedProgramOptions {
   /**
    * Events before this one are fast-forwarded: allocation events as always, but only the first
    * access to each program page (so the page is placed, populated and counted); the others are
-   * skipped and counted. For a server's start-up, which no measurement looks at. Default 0.
+   * skipped and counted. For the warm-up of a trace (a server's start-up and its client's load
+   * phase), which no measurement looks at. Default 0.
    */
   fastForwardEvents?: number;
 }

@@ -45,6 +45,7 @@ export const ucatSchema = z
     hostBacking: z.array(z.enum(HOST_BACKINGS)).min(1).describe('host backing of the tier-unaware configurations (thp: 2 MiB where possible, 4k: never); the first is the headline').meta({ source: 'thp: QEMU madvises guest RAM MADV_HUGEPAGE; THP madvise is Ubuntu\'s default, always RHEL\'s (docs/ucat-experiment.md)' }),
     cores: z.number().int().min(1).max(4096).describe('host cores the VMs\' single vCPUs share (host throughput scales each VM by min(1, cores / VMs))').meta({ unit: 'cores', source: 'choice: two vCPUs per core' }),
     warmupShare: z.number().min(0).max(0.9).describe('share of a trace\'s events replayed before the measurement starts, for traces that do not mark their run phase (meta.runRequests and reply markers)').meta({ source: 'choice, in the manner of trace simulators\' warm-up (ChampSim --warmup-instructions)' }),
+    traceRunRequests: z.number().int().min(0).max(100_000_000).describe('trace workload: requests of the run phase each VM replays (0: all the trace holds)').meta({ unit: 'requests', source: 'choice: the quick run replays the first part of the run phase' }),
     sliceEvents: z.number().int().min(1).max(10_000_000).describe('trace events a VM replays before the scheduler picks the VM with the least simulated time').meta({ unit: 'events', source: 'choice: fine enough to interleave the fleet' }),
     memslapInitialLoad: z.number().int().min(1).max(10_000_000).describe('model workload: memslap --initial-load (pairs set, then as many gets)').meta({ unit: 'pairs', source: 'memslap DEFAULT_INITIAL_LOAD 10000 (libmemcached)' }),
     memslapValueBytes: z.number().int().min(1).max(1 << 20).describe('model workload: memslap value size').meta({ unit: 'bytes', source: 'memslap VALUE_BYTES 4096 (libmemcached)' }),
@@ -129,7 +130,7 @@ function fleetWorkloads(config: UcatConfig, ctx: RunContext): FleetWorkload[] {
     throw new UserError('ucat: workload trace needs the captured traces, which `unimem run ucat` captures (or takes from its cache) before the run; use workload: model for the store models');
   }
   const inputs = isUcatInputs(ctx.inputs) ? ctx.inputs : undefined;
-  return WORKLOAD_NAMES.map((n) => fleetWorkload(n, config.workload, inputs, modelParams(config), config.warmupShare));
+  return WORKLOAD_NAMES.map((n) => fleetWorkload(n, config.workload, inputs, modelParams(config), config.warmupShare, config.traceRunRequests));
 }
 
 /** The summary's words: which row is the baseline, and what each workload ran. */
@@ -231,6 +232,7 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
       hostBacking: ['thp', '4k'],
       cores: quick ? 2 : 16,
       warmupShare: 0.25,
+      traceRunRequests: quick ? 200 : 0,
       sliceEvents: 20_000,
       memslapInitialLoad: quick ? 4000 : 10000,
       memslapValueBytes: 4096,

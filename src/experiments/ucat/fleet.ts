@@ -5,8 +5,9 @@
  * A VM's program is either a replayed trace of the real program (src/apps/traced.ts) or one of
  * the store models (`--workload model`: src/apps/memcached.ts, src/apps/docstore.ts). Each has a
  * warm-up that the measurement leaves out: a model's load phase, or a trace's start-up and load
- * phase (traceWindow). A server's start-up, up to its first client connection, is fast-forwarded
- * (src/apps/traced.ts): its allocations are replayed and each page it touches is touched once.
+ * phase (traceWindow). A trace's warm-up is fast-forwarded (src/apps/traced.ts): its allocations
+ * are replayed and each guest page it touches is touched once, so the window starts with every
+ * page placed and mapped and the TLBs and caches holding what the last touches left.
  *
  * Scheduling: the VM whose vCPU has used the fewest cycles so far runs the next slice (ties: lowest
  * VM number). VMs therefore touch memory, and the tier-unaware host hands out DRAM first come,
@@ -50,7 +51,7 @@ export interface ModelParams {
 
 /** What one fleet runs: a trace, or a model store. */
 export type FleetWorkload =
-  | { kind: 'trace'; name: WorkloadName; source: TraceSource; costs: TraceCosts; window: TraceWindow }
+  | { kind: 'trace'; name: WorkloadName; source: TraceSource; costs: TraceCosts; window: TraceWindow; runRequests: number }
   | { kind: 'model'; name: WorkloadName; params: ModelParams };
 
 export interface FleetParams {
@@ -149,8 +150,6 @@ class ModelProgram implements VmProgram {
  */
 export interface TraceWindow {
   startEvent: number;
-  /** End of the server's start-up: the first marker (a client connected), 0 without markers. */
-  readyEvent: number;
   events: number;
   /** Replies in the window (0: the trace has no reply markers). */
   replies: number;
@@ -171,17 +170,16 @@ export function traceWindow(source: TraceSource, warmupShare: number): TraceWind
   }
   reader.close();
   const run = Number(source.header.meta.runRequests);
-  const readyEvent = Math.min(replyEnds[0] ?? events, otherEnds[0] ?? events, events);
   if (run > 0 && replyEnds.length >= run) {
     const before = replyEnds.length - run;
     const firstReply = replyEnds[0];
     const preceding = otherEnds.filter((e) => e < firstReply);
     const startEvent = before > 0 ? replyEnds[before - 1] : preceding.length > 0 ? preceding[preceding.length - 1] : 0;
-    return { startEvent, readyEvent: Math.min(readyEvent, startEvent), events, replies: run, description: `measured: the run phase, the last ${run} of ${replyEnds.length} replies, from event ${startEvent} of ${events}` };
+    return { startEvent, events, replies: run, description: `measured: the run phase, the last ${run} of ${replyEnds.length} replies, from event ${startEvent} of ${events}` };
   }
   const startEvent = Math.floor(events * warmupShare);
   const replies = replyEnds.filter((e) => e > startEvent).length;
-  return { startEvent, readyEvent: Math.min(readyEvent, startEvent), events, replies, description: `measured: events ${startEvent} to ${events} (warm-up ${warmupShare} of the events)` };
+  return { startEvent, events, replies, description: `measured: events ${startEvent} to ${events} (warm-up ${warmupShare} of the events)` };
 }
 
 class TraceProgram implements VmProgram {
@@ -190,9 +188,11 @@ class TraceProgram implements VmProgram {
   private instructionsAtWarmup = 0;
   private started = false;
 
+  /** `runRequests`: stop after this many measured requests (0: at the end of the trace). */
   constructor(
     private readonly program: TracedProgram,
     window: TraceWindow,
+    private readonly runRequests: number,
   ) {
     this.warmupEvents = window.startEvent;
     if (this.warmupEvents === 0) this.started = true;
@@ -209,7 +209,7 @@ class TraceProgram implements VmProgram {
     return ran;
   }
   get done(): boolean {
-    return this.program.done;
+    return this.program.done || (this.started && this.runRequests > 0 && this.measuredRequests() >= this.runRequests);
   }
   get measuring(): boolean {
     return this.started;
@@ -220,10 +220,10 @@ class TraceProgram implements VmProgram {
   }
   measuredRequests(): number {
     const p = this.program;
-    if (p.counters.markers > 0) return p.requests - this.requestsAtWarmup;
-    // No markers: the header's count, spread evenly over the events.
+    if ((p.header.counts[TraceOp.Marker] ?? 0) > 0) return p.requests - this.requestsAtWarmup;
+    // A trace without markers: the header's count, spread evenly over the events replayed.
     const total = p.totalEvents;
-    return total > 0 ? p.headerRequests * (1 - this.warmupEvents / total) : 0;
+    return total > 0 ? (p.headerRequests * Math.max(0, p.counters.events - this.warmupEvents)) / total : 0;
   }
   measuredComputeCycles(): number {
     const p = this.program;
@@ -241,8 +241,8 @@ interface Slot {
 
 function createProgram(vm: SimVm, index: number, w: FleetWorkload, root: Rng): VmProgram {
   if (w.kind === 'trace') {
-    const traced = new TracedProgram(vm.guest.malloc, vm.guest.kernel, vm.vcpu, w.source, { costs: w.costs, fastForwardEvents: w.window.readyEvent });
-    return new TraceProgram(traced, w.window);
+    const traced = new TracedProgram(vm.guest.malloc, vm.guest.kernel, vm.vcpu, w.source, { costs: w.costs, fastForwardEvents: w.window.startEvent });
+    return new TraceProgram(traced, w.window, w.runRequests);
   }
   const p = w.params;
   // The operation streams depend on the seed and the VM number only, so every configuration sees
@@ -294,17 +294,20 @@ function measure(s: Slot, i: number, workload: WorkloadName): VmResult {
   const d = diffSnapshots(s.before ?? s.vm.vcpu.counters.snapshot(), s.vm.vcpu.counters.snapshot());
   const total = s.vm.guest.stats().total;
   const kernel = s.vm.guest.kernelStats();
+  // The vCPU adds a fault's cost to the translation that met it (and counts it in faultCycles):
+  // translation here is without faults, which throughput leaves out.
+  const translation = d.translationCycles - d.faultCycles;
   return {
     vm: i,
     workload,
     ops: s.program.measuredRequests(),
     computeCycles: s.program.measuredComputeCycles(),
-    memoryCycles: d.translationCycles + d.dataCycles + d.flushCycles,
+    memoryCycles: translation + d.dataCycles + d.flushCycles,
     faultCycles: d.faultCycles,
     accesses: d.accesses,
     walks: d.walks,
     walkCycles: d.walkCycles,
-    translationCycles: d.translationCycles,
+    translationCycles: translation,
     dataCycles: d.dataCycles,
     l1TlbMisses: d.l1TlbMisses,
     dataLinesMem: [d['dataMem.tier0'], d['dataMem.tier1']],

@@ -46,10 +46,11 @@ export function fleetWorkload(
   inputs: UcatInputs | undefined,
   model: ModelParams,
   warmupShare: number,
+  runRequests: number,
 ): FleetWorkload {
   if (mode === 'model') return { kind: 'model', name, params: model };
   const source = inputs!.traces[name];
-  return { kind: 'trace', name, source, costs: TRACE_COSTS[name], window: traceWindow(source, warmupShare) };
+  return { kind: 'trace', name, source, costs: TRACE_COSTS[name], window: traceWindow(source, warmupShare), runRequests };
 }
 
 /** A workload's program and driver as results name it, e.g. `memcached-1.6.18+memcslap`. */
@@ -63,5 +64,6 @@ export function workloadDescription(w: FleetWorkload): string {
   const h = w.source.header;
   let events = 0;
   for (const v of Object.values(h.counts)) events += v;
-  return `${h.label} (trace of ${events} events${h.withInstructions ? ', with instructions' : ''}; ${w.window.description})`;
+  const limit = w.runRequests > 0 && w.runRequests < w.window.replies ? `, its first ${w.runRequests} requests replayed` : '';
+  return `${h.label} (trace of ${events} events${h.withInstructions ? ', with instructions' : ''}; ${w.window.description}${limit})`;
 }
