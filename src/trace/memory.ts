@@ -86,6 +86,11 @@ export class TraceBuilder {
     return this;
   }
 
+  /** The event sink shape (src/trace/lackey.ts EventSink). */
+  add(op: TraceOp, addr: number, size: number, arg: number): void {
+    this.event(op, addr, size, arg);
+  }
+
   instr(addr: number, size = 4): this {
     return this.event(TraceOp.Instr, addr, size);
   }

@@ -3,12 +3,14 @@ import assert from 'node:assert/strict';
 import { silentProgress } from '../../src/base/progress.ts';
 import { UserError } from '../../src/base/errors.ts';
 import { Rng } from '../../src/base/rng.ts';
-import type { TraceSource } from '../../src/apps/traced.ts';
 import { findExperiment } from '../../src/experiments/index.ts';
 import { ucatExperiment, ucatSchema, type UcatConfig } from '../../src/experiments/ucat.ts';
 import { coreShare, totalVms } from '../../src/experiments/ucat/aggregate.ts';
 import { traceWindow, type VmResult } from '../../src/experiments/ucat/fleet.ts';
 import { TraceOp } from '../../src/trace/types.ts';
+import { writeReplayForm } from '../../src/experiments/ucat/replay-form.ts';
+import { TracedProgram, type TraceSource } from '../../src/apps/traced.ts';
+import { SimHost } from '../../src/sim/index.ts';
 import type { UcatInputs } from '../../src/experiments/ucat/workloads.ts';
 import { MemoryTraceReader, TraceBuilder, type MemoryTrace } from '../../src/trace/memory.ts';
 import { numericSummary } from '../../src/experiments/types.ts';
@@ -223,4 +225,53 @@ test('a trace is measured over its run phase: the last runRequests replies', () 
   // No run phase in the header: the warm-up share of the events.
   const w = traceWindow(src(trace(undefined)), 0.5);
   assert.deepEqual([w.startEvent, w.events, w.replies], [10, 20, 3]);
+});
+
+test('the replay form charges exactly what the fast-forwarded full trace charges, under each allocator', () => {
+  // A server whose warm-up allocates, frees, reallocates and touches objects many times over.
+  const t = new TraceBuilder('server', { meta: { runRequests: 200 } });
+  const rng = new Rng(5);
+  const live: number[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const a = 0x4a00000 + rng.nextInt(400) * 0x2000;
+    if (!live.includes(a)) {
+      t.malloc(a, 100 + rng.nextInt(7000));
+      live.push(a);
+    } else if (rng.nextInt(3) === 0) {
+      t.free(a);
+      live.splice(live.indexOf(a), 1);
+      continue;
+    }
+    for (let k = 0; k < 5; k++) t.store(a + rng.nextInt(6000), 8);
+    t.load(0x1ffefff000 - rng.nextInt(64) * 64, 8);
+    if (rng.nextInt(10) === 0) t.event(TraceOp.Load, a - 16, 8, 1); // the host allocator's chunk header
+  }
+  t.event(TraceOp.Marker, 1, 0, 1);
+  for (let r = 0; r < 200; r++) {
+    t.load(live[rng.nextInt(live.length)] + rng.nextInt(100), 8);
+    t.event(TraceOp.Marker, 2 + r, 0, 2);
+  }
+  const full = t.build();
+  const fullSource: TraceSource = { header: full.header, open: () => new MemoryTraceReader(full, 100) };
+  const window = traceWindow(fullSource, 0.5);
+  assert.equal(window.startEvent, window.events - 400);
+  const form = new TraceBuilder('server', { meta: {} });
+  const warmup = writeReplayForm(fullSource, window, 0, form);
+  const reduced = form.build();
+  assert.ok(reduced.length < full.length / 2, `${reduced.length} of ${full.length} events`);
+  const formSource: TraceSource = { header: reduced.header, open: () => new MemoryTraceReader(reduced, 64) };
+  for (const [guest, variant] of [['osv-4k', 'baseline'], ['ucat', 'tierAware']] as const) {
+    const replay = (source: TraceSource, fastForwardEvents: number) => {
+      const host = new SimHost({ cpu: 'icelake', host: { tiers: [{ tier: 'ddr4', bytes: 64 * 1024 * 1024 }, { tier: 'optane', bytes: 256 * 1024 * 1024 }], variant, policy: { hugeBacking: 'never' } } });
+      const v = host.startVm({ memory: [{ tier: 'ddr4', bytes: 4 * 1024 * 1024 }, { tier: 'optane', bytes: 32 * 1024 * 1024 }], guest });
+      const p = new TracedProgram(v.guest.malloc, v.guest.kernel, v.vcpu, source, { costs: { cyclesPerInstruction: 1, cyclesPerRequest: 0 }, fastForwardEvents });
+      p.step(Infinity);
+      return { vcpu: v.vcpu.counters.snapshot(), guest: JSON.stringify(v.guest.stats().total), requests: p.requests };
+    };
+    const a = replay(fullSource, window.startEvent);
+    const b = replay(formSource, warmup);
+    assert.deepEqual(b.vcpu, a.vcpu, guest);
+    assert.equal(b.guest, a.guest, guest);
+    assert.equal(b.requests, a.requests, guest);
+  }
 });

@@ -146,7 +146,7 @@ class ModelProgram implements VmProgram {
  * `meta.runRequests` replies. The window starts right after the reply before them, or, when the
  * load phase sent no replies (memslap's sets), after the marker that precedes the first reply
  * (the client's connection). A trace without that information is measured after `warmupShare` of
- * its events.
+ * its events. A replay form (replay-form.ts) carries its warm-up length in `meta.replayWarmupEvents`.
  */
 export interface TraceWindow {
   startEvent: number;
@@ -170,6 +170,12 @@ export function traceWindow(source: TraceSource, warmupShare: number): TraceWind
   }
   reader.close();
   const run = Number(source.header.meta.runRequests);
+  const warmup = Number(source.header.meta.replayWarmupEvents);
+  if (Number.isInteger(warmup) && warmup >= 0 && warmup <= events) {
+    // A replay form (replay-form.ts) says where its window starts.
+    const replies = replyEnds.filter((e) => e > warmup).length;
+    return { startEvent: warmup, events, replies, description: `measured: ${replies} replies, from event ${warmup} of ${events} (a replay form)` };
+  }
   if (run > 0 && replyEnds.length >= run) {
     const before = replyEnds.length - run;
     const firstReply = replyEnds[0];

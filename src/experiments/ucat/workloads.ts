@@ -64,6 +64,13 @@ export function workloadDescription(w: FleetWorkload): string {
   const h = w.source.header;
   let events = 0;
   for (const v of Object.values(h.counts)) events += v;
-  const limit = w.runRequests > 0 && w.runRequests < w.window.replies ? `, its first ${w.runRequests} requests replayed` : '';
-  return `${h.label} (trace of ${events} events${h.withInstructions ? ', with instructions' : ''}; ${w.window.description}${limit})`;
+  const instructions = h.withInstructions ? ', with instructions' : '';
+  if (h.meta.replayFormOf !== undefined) {
+    // A replay form (prepare.ts): say what it was made from.
+    return (
+      `${h.label} (trace ${h.meta.replayFormOf} of ${h.meta.originalEvents} events${instructions}; warm-up of ${h.meta.originalWindowStart} events ` +
+      `reduced to ${w.window.startEvent}; measured: ${w.window.replies} requests of the run phase, ${w.window.events - w.window.startEvent} events)`
+    );
+  }
+  return `${h.label} (trace of ${events} events${instructions}; ${w.window.description})`;
 }
