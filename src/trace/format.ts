@@ -230,6 +230,9 @@ export function encodeBlock(ev: EventColumns, n: number, out: Uint8Array, scratc
 
 // ---- decoding --------------------------------------------------------------------------------
 
+/** The four data slots while a block decodes (scratch, reset at every block). */
+const decodeSlots = new Float64Array(DATA_SLOTS);
+
 /**
  * Decode a raw block of `n` events into `ev` (arrays at least n long). Returns null on success or
  * a short description of what is malformed (the reader adds the file and offset).
@@ -247,10 +250,8 @@ export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns): strin
   let ps = opsEnd;
   let pa = sizesEnd;
   let pg = addrsEnd;
-  let slot0 = 0;
-  let slot1 = 0;
-  let slot2 = 0;
-  let slot3 = 0;
+  const slots = decodeSlots;
+  slots[0] = slots[1] = slots[2] = slots[3] = 0;
   let instrNext = 0;
   let otherPrev = 0;
   let inAllocator = 0;
@@ -300,13 +301,9 @@ export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns): strin
       instrNext = a + s;
       arg[i] = inAllocator;
     } else if (o < 16) {
-      let a: number;
-      switch (SLOT_OF_CODE[b]) {
-        case 0: a = slot0 = slot0 + d; break;
-        case 1: a = slot1 = slot1 + d; break;
-        case 2: a = slot2 = slot2 + d; break;
-        default: a = slot3 = slot3 + d; break;
-      }
+      const k = SLOT_OF_CODE[b];
+      const a = slots[k] + d;
+      slots[k] = a;
       addr[i] = a;
       arg[i] = inAllocator;
     } else {
