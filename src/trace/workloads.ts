@@ -25,7 +25,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { xxh64 } from '@node-rs/xxhash';
-import { UserError } from '../base/errors.ts';
+import { InputError, UserError } from '../base/errors.ts';
 import type { Progress } from '../base/progress.ts';
 import { Rng } from '../base/rng.ts';
 import { createYcsbWorkload } from '../workload/ycsb.ts';
@@ -35,6 +35,7 @@ import { TRACE_VERSION } from './format.ts';
 import { guardChild, guardDir } from './guard.ts';
 import { openTrace } from './reader.ts';
 import { shimSourceHash } from './shim.ts';
+import type { TraceHeader } from './types.ts';
 
 export const WORKLOAD_NAMES = ['memcached+memslap', 'redis+ycsb-a', 'redis+ycsb-b', 'redis+ycsb-c', 'redis+ycsb-d', 'redis+ycsb-e', 'redis+ycsb-f'] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
@@ -251,9 +252,26 @@ async function captureServer(spec: ServerWorkload, file: string, opts: CaptureWo
   } catch (e) {
     running.kill();
     await running.done.catch(() => undefined);
+    // The server may have ended on its own and its trace been written: it is no capture of the workload.
+    fs.rmSync(file, { force: true });
     throw e;
   } finally {
     releaseScratch();
+  }
+}
+
+/** The header of a cached trace, or null if there is none; a damaged one is removed. */
+function cachedTrace(file: string, log?: (line: string) => void): TraceHeader | null {
+  if (!fs.existsSync(file)) return null;
+  try {
+    const r = openTrace(file);
+    r.close();
+    return r.header;
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    log?.(`removing a damaged cached trace: ${e.message}`);
+    fs.rmSync(file, { force: true });
+    return null;
   }
 }
 
@@ -275,11 +293,10 @@ export async function captureWorkload(name: WorkloadName, opts: CaptureWorkloadO
   const hash = xxh64(Buffer.from(key)).toString(16).padStart(16, '0');
   const dir = opts.cacheDir ?? defaultTraceCacheDir();
   const file = path.join(dir, `${name.replace('+', '_')}-${size}-${hash}.umt`);
-  if (!opts.refresh && fs.existsSync(file)) {
-    const r = openTrace(file);
-    r.close();
-    opts.log?.(`${name}: trace from the cache, ${file} (captured in ${r.header.meta.captureSeconds} s)`);
-    return { name, file, label: r.header.label, captureSeconds: Number(r.header.meta.captureSeconds), fromCache: true, requests: Number(r.header.meta.requests) };
+  const cached = opts.refresh ? null : cachedTrace(file, opts.log);
+  if (cached) {
+    opts.log?.(`${name}: trace from the cache, ${file} (captured in ${cached.meta.captureSeconds} s)`);
+    return { name, file, label: cached.label, captureSeconds: Number(cached.meta.captureSeconds), fromCache: true, requests: Number(cached.meta.requests) };
   }
   opts.log?.(`${name}: capturing ${spec.label} (${size}) under valgrind lackey ...`);
   const t0 = performance.now();

@@ -4,7 +4,7 @@
  * calls, in order, with its own accesses between them in program order.
  */
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -62,6 +62,19 @@ int main(void) {
     return 0;
 }
 `;
+
+/** Processes whose command line mentions `file`. */
+function processesRunning(file: string): number[] {
+  const found: number[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(file)) found.push(Number(pid));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
+}
 
 interface Ev {
   op: number;
@@ -163,6 +176,24 @@ describe('trace capture of a small C program', () => {
     assert.equal(h.withInstructions, true);
     assert.equal(h.counts[TraceOp.Instr], h.meta.instructions);
     assert.ok(h.counts[TraceOp.Instr] > h.counts[TraceOp.Load]);
+  });
+
+  it('leaves no process and no file behind when interrupted with Ctrl-C', async () => {
+    const sleeper = path.join(dir, 'sleeper');
+    fs.writeFileSync(`${sleeper}.c`, '#include <stdlib.h>\n#include <unistd.h>\nint main(void) { free(malloc(64)); sleep(600); return 0; }\n');
+    execFileSync('gcc', ['-o', sleeper, `${sleeper}.c`]);
+    const file = path.join(dir, 'interrupted.umt');
+    const bin = path.resolve(import.meta.dirname, '../../bin/unimem.js');
+    const child = spawn(process.execPath, [bin, 'trace', 'capture', '--out', file, '--', sleeper], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : null))));
+    const running = (): number[] => processesRunning(sleeper);
+    for (let i = 0; i < 600 && running().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(running().length > 0, 'the program runs under valgrind');
+    await new Promise((r) => setTimeout(r, 500));
+    child.kill('SIGINT');
+    assert.equal(await exited, 130);
+    assert.deepEqual(running(), []);
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('interrupted')), []);
   });
 
   it('refuses a missing program with a one-line error and exit 2, leaving no trace', async () => {

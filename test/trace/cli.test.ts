@@ -59,4 +59,13 @@ describe('unimem trace info', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /missing\.umt: cannot read the trace \(ENOENT\)\n$/);
   });
+
+  it('trace workload refuses an unknown workload or size with exit 2', async () => {
+    const r = await cli(['trace', 'workload', 'postgres+tpcc']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^unimem: unknown workload 'postgres\+tpcc' \(expected one of memcached\+memslap, redis\+ycsb-a, .*\)\n$/);
+    const s = await cli(['trace', 'workload', 'redis+ycsb-a', '--size', 'huge']);
+    assert.equal(s.code, 2);
+    assert.equal(s.stderr, "unimem: --size: 'huge' is not one of small, standard\n");
+  });
 });
