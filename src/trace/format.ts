@@ -230,14 +230,17 @@ export function encodeBlock(ev: EventColumns, n: number, out: Uint8Array, scratc
 
 // ---- decoding --------------------------------------------------------------------------------
 
-/** The four data slots while a block decodes (scratch, reset at every block). */
-const decodeSlots = new Float64Array(DATA_SLOTS);
+/** Scratch space of the decoder's data slots (one per reader). */
+export function newDecodeSlots(): Float64Array {
+  return new Float64Array(DATA_SLOTS);
+}
 
 /**
- * Decode a raw block of `n` events into `ev` (arrays at least n long). Returns null on success or
- * a short description of what is malformed (the reader adds the file and offset).
+ * Decode a raw block of `n` events into `ev` (arrays at least n long), using `slots`
+ * (newDecodeSlots) as scratch. Returns null on success or a short description of what is
+ * malformed (the reader adds the file and offset).
  */
-export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns): string | null {
+export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns, slots: Float64Array): string | null {
   const rawLength = raw.length;
   if (rawLength < 16) return `raw block of ${rawLength} bytes is too short`;
   const view = new DataView(raw.buffer, raw.byteOffset, 16);
@@ -250,8 +253,7 @@ export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns): strin
   let ps = opsEnd;
   let pa = sizesEnd;
   let pg = addrsEnd;
-  const slots = decodeSlots;
-  slots[0] = slots[1] = slots[2] = slots[3] = 0;
+  slots.fill(0);
   let instrNext = 0;
   let otherPrev = 0;
   let inAllocator = 0;
