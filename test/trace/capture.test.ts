@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { openTrace } from '../../src/trace/reader.ts';
 import { KERNEL_CALL_INSIDE_ALLOCATOR, TraceOp } from '../../src/trace/types.ts';
 import { cli, tempDir } from '../fixtures/cli.ts';
+import { processesWith } from './processes.ts';
 
 const PROGRAM = String.raw`
 #include <stdint.h>
@@ -62,19 +63,6 @@ int main(void) {
     return 0;
 }
 `;
-
-/** Processes whose command line mentions `file`. */
-function processesRunning(file: string): number[] {
-  const found: number[] = [];
-  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(file)) found.push(Number(pid));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return found;
-}
 
 interface Ev {
   op: number;
@@ -186,7 +174,7 @@ describe('trace capture of a small C program', () => {
     const bin = path.resolve(import.meta.dirname, '../../bin/unimem.js');
     const child = spawn(process.execPath, [bin, 'trace', 'capture', '--out', file, '--', sleeper], { stdio: 'ignore' });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : null))));
-    const running = (): number[] => processesRunning(sleeper);
+    const running = (): number[] => processesWith([sleeper]);
     for (let i = 0; i < 600 && running().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.ok(running().length > 0, 'the program runs under valgrind');
     await new Promise((r) => setTimeout(r, 500));

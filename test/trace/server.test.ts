@@ -5,7 +5,6 @@
  */
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { Rng } from '../../src/base/rng.ts';
@@ -17,6 +16,7 @@ import { MarkerKind, TraceOp } from '../../src/trace/types.ts';
 import { captureWorkload } from '../../src/trace/workloads.ts';
 import { createYcsbWorkload } from '../../src/workload/ycsb.ts';
 import { tempDir } from '../fixtures/cli.ts';
+import { processesWith } from './processes.ts';
 
 function portIsClosed(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -24,20 +24,6 @@ function portIsClosed(port: number): Promise<boolean> {
     s.once('connect', () => (s.destroy(), resolve(false)));
     s.once('error', () => resolve(true));
   });
-}
-
-/** Processes whose command line contains all of `parts`. */
-function processesWith(parts: string[]): number[] {
-  const found: number[] = [];
-  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (parts.every((p) => cmd.includes(p))) found.push(Number(pid));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return found;
 }
 
 describe('server captures', () => {
