@@ -188,7 +188,9 @@ function memcachedWorkload(size: WorkloadSize): ServerWorkload {
       const out = await runClient([...client, `--servers=127.0.0.1:${port}`]);
       const gets = memaslapFigure(out, 'cmd_get');
       const sets = memaslapFigure(out, 'cmd_set');
-      return { requests: gets + sets, gets, sets, getMisses: memaslapFigure(out, 'get_misses'), client: client.join(' ') };
+      // memaslap has no load phase: every request belongs to the run.
+      const requests = gets + sets;
+      return { requests, loadRequests: 0, runRequests: requests, gets, sets, getMisses: memaslapFigure(out, 'get_misses'), client: client.join(' ') };
     },
   };
 }

@@ -39,6 +39,7 @@ describe('server captures', () => {
     const meta = s.header.meta;
     // memaslap's own mix: 9 gets to 1 set, and every get finds its key
     assert.deepEqual([meta.requests, meta.gets, meta.sets, meta.getMisses], [50, 45, 5, 0]);
+    assert.deepEqual([meta.loadRequests, meta.runRequests], [0, 50]);
     assert.equal(s.header.label, w.label);
     // A few million accesses: the server's start, memaslap's 50 requests, the shutdown.
     assert.ok(s.accesses.total > 500_000 && s.accesses.total < 20_000_000, `accesses ${s.accesses.total}`);
