@@ -15,8 +15,8 @@
  * Servers run with as few threads as they allow, because lackey's stream has no thread ids
  * (memcached: one worker thread and its background threads off, as research/hostcheck.md §5
  * found necessary under lackey; redis: jemalloc's background thread off). Captures are cached by
- * content hash of everything that decides them (versions of the programs, valgrind and the shim,
- * the command line, the client settings), outside the repository: $XDG_CACHE_HOME/unimem/traces
+ * content hash of everything that decides them (versions of the programs, valgrind, the sources
+ * of the shim and of the capture code, the command line, the client settings), outside the repository: $XDG_CACHE_HOME/unimem/traces
  * or ~/.cache/unimem/traces.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -24,6 +24,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { xxh64 } from '@node-rs/xxhash';
 import { InputError, UserError } from '../base/errors.ts';
 import type { Progress } from '../base/progress.ts';
@@ -262,6 +263,15 @@ async function captureServer(spec: ServerWorkload, file: string, opts: CaptureWo
   }
 }
 
+/** The code that decides a capture's content (parser, writer, clients, this file): part of the cache key. */
+const CAPTURE_SOURCES = ['workloads.ts', 'capture.ts', 'lackey.ts', 'writer.ts', 'format.ts', 'clients/resp.ts', 'clients/ycsb-redis.ts', '../workload/ycsb.ts'];
+
+function captureCodeHash(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const text = CAPTURE_SOURCES.map((f) => fs.readFileSync(path.join(here, f), 'utf8')).join('\0');
+  return xxh64(Buffer.from(text)).toString(16);
+}
+
 /** The header of a cached trace, or null if there is none; a damaged one is removed. */
 function cachedTrace(file: string, log?: (line: string) => void): TraceHeader | null {
   if (!fs.existsSync(file)) return null;
@@ -290,7 +300,7 @@ export async function captureWorkload(name: WorkloadName, opts: CaptureWorkloadO
   const valgrind = versionOf('valgrind', ['--version'], /valgrind-(\S+)/);
   const key = JSON.stringify({
     name, size, withInstructions: opts.withInstructions ?? false, settings: spec.settings, command: spec.command(0, ''),
-    valgrind, shim: shimSourceHash(), traceVersion: TRACE_VERSION,
+    valgrind, shim: shimSourceHash(), capture: captureCodeHash(), traceVersion: TRACE_VERSION,
   });
   const hash = xxh64(Buffer.from(key)).toString(16).padStart(16, '0');
   const dir = opts.cacheDir ?? defaultTraceCacheDir();
