@@ -230,11 +230,17 @@ export function encodeBlock(ev: EventColumns, n: number, out: Uint8Array, scratc
 
 // ---- decoding --------------------------------------------------------------------------------
 
+/** Scratch space of the decoder's data slots (one per reader). */
+export function newDecodeSlots(): Float64Array {
+  return new Float64Array(DATA_SLOTS);
+}
+
 /**
- * Decode a raw block of `n` events into `ev` (arrays at least n long). Returns null on success or
- * a short description of what is malformed (the reader adds the file and offset).
+ * Decode a raw block of `n` events into `ev` (arrays at least n long), using `slots`
+ * (newDecodeSlots) as scratch. Returns null on success or a short description of what is
+ * malformed (the reader adds the file and offset).
  */
-export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns): string | null {
+export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns, slots: Float64Array): string | null {
   const rawLength = raw.length;
   if (rawLength < 16) return `raw block of ${rawLength} bytes is too short`;
   const view = new DataView(raw.buffer, raw.byteOffset, 16);
@@ -247,10 +253,7 @@ export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns): strin
   let ps = opsEnd;
   let pa = sizesEnd;
   let pg = addrsEnd;
-  let slot0 = 0;
-  let slot1 = 0;
-  let slot2 = 0;
-  let slot3 = 0;
+  slots.fill(0);
   let instrNext = 0;
   let otherPrev = 0;
   let inAllocator = 0;
@@ -300,13 +303,9 @@ export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns): strin
       instrNext = a + s;
       arg[i] = inAllocator;
     } else if (o < 16) {
-      let a: number;
-      switch (SLOT_OF_CODE[b]) {
-        case 0: a = slot0 = slot0 + d; break;
-        case 1: a = slot1 = slot1 + d; break;
-        case 2: a = slot2 = slot2 + d; break;
-        default: a = slot3 = slot3 + d; break;
-      }
+      const k = SLOT_OF_CODE[b];
+      const a = slots[k] + d;
+      slots[k] = a;
       addr[i] = a;
       arg[i] = inAllocator;
     } else {

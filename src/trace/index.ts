@@ -2,3 +2,8 @@ export * from './types.ts';
 export * from './format.ts';
 export * from './writer.ts';
 export * from './reader.ts';
+export * from './lackey.ts';
+export * from './summary.ts';
+export * from './shim.ts';
+export * from './capture.ts';
+export * from './workloads.ts';

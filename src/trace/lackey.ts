@@ -10,7 +10,7 @@
  *                          library's allocator at work and get arg = 1
  *   "**PID** UM- c a s g"  the call returns (c: call letter, a s g: hex address, size, argument)
  *   "**PID** UM= c a s g"  a kernel memory call made inside an allocation call (no bracket); its
- *                          mmap arg gets MMAP_INSIDE_ALLOCATOR
+ *                          arg gets KERNEL_CALL_INSIDE_ALLOCATOR
  *   "**PID** UM! k n 0 t"  marker number n of kind t
  * Everything else (valgrind's "==PID==" banner and summary, warnings) is skipped and counted.
  *
@@ -18,18 +18,7 @@
  * blocks (a lock, a system call) may let another thread's accesses into its bracket. Servers are
  * therefore captured with as few threads as they allow (docs/traces.md).
  */
-import { TraceOp } from './types.ts';
-
-/** Bit of a Mmap/Munmap/Brk event's arg: the call was made inside an allocation call (an allocator taking memory from the kernel). */
-export const MMAP_INSIDE_ALLOCATOR = 2 ** 40;
-
-/** Marker kinds (a Marker event's arg). */
-export const enum MarkerKind {
-  /** The traced program accepted a connection. */
-  Accept = 1,
-  /** The traced program wrote to a socket: one reply sent (the end of a request, for a server). */
-  Reply = 2,
-}
+import { KERNEL_CALL_INSIDE_ALLOCATOR, TraceOp } from './types.ts';
 
 /** Where parsed events go: TraceWriter implements it. */
 export interface EventSink {
@@ -207,7 +196,7 @@ export class LackeyParser {
     }
     if (tag === 0x2d /* - */) this.inAllocator = 0;
     let arg = fields[2];
-    if (tag === 0x3d /* = */) arg += MMAP_INSIDE_ALLOCATOR;
+    if (tag === 0x3d /* = */) arg += KERNEL_CALL_INSIDE_ALLOCATOR;
     this.sink.add(op, fields[0], fields[1], arg);
     return nl + 1;
   }

@@ -15,6 +15,7 @@ import {
   decodeBlock,
   MAX_JSON_BYTES,
   MAX_RAW_BLOCK_BYTES,
+  newDecodeSlots,
   PREAMBLE_BYTES,
   TAIL_BYTES,
   TRACE_END_MAGIC,
@@ -52,6 +53,7 @@ export class BinaryTraceReader implements TraceReader {
   private readonly head = Buffer.alloc(BLOCK_HEAD_BYTES);
   private payload = Buffer.alloc(1 << 16);
   private readonly seen = new Float64Array(256);
+  private readonly slots = newDecodeSlots();
   private finished = false;
 
   constructor(file: string) {
@@ -158,7 +160,7 @@ export class BinaryTraceReader implements TraceReader {
       this.fail(at, `block does not decompress (${(e as Error).message})`);
     }
     if (raw.length !== rawBytes) this.fail(at, `block decompresses to ${raw.length} bytes, its head says ${rawBytes}`);
-    const problem = decodeBlock(raw, n, this.batch);
+    const problem = decodeBlock(raw, n, this.batch, this.slots);
     if (problem !== null) this.fail(at, `malformed block: ${problem}`);
     const op = this.batch.op;
     for (let i = 0; i < n; i++) this.seen[op[i]]++;

@@ -6,12 +6,11 @@
  * Live bytes follow the calls as the program made them: malloc/calloc/posix_memalign/aligned_alloc
  * add their requested size, realloc replaces the old block's size, free removes it. Mappings are
  * counted apart: the program's own mmap/munmap, and the ones an allocator made inside an
- * allocation call (MMAP_INSIDE_ALLOCATOR), which hold the heap and must not be counted twice.
+ * allocation call (KERNEL_CALL_INSIDE_ALLOCATOR), which hold the heap and must not be counted twice.
  */
 import { PAGE_4K } from '../base/units.ts';
 import { TRACE_OP_NAMES, TRACE_OPS } from './format.ts';
-import { MarkerKind, MMAP_INSIDE_ALLOCATOR } from './lackey.ts';
-import { TraceOp, type TraceHeader, type TraceReader } from './types.ts';
+import { KERNEL_CALL_INSIDE_ALLOCATOR, MarkerKind, TraceOp, type TraceHeader, type TraceReader } from './types.ts';
 
 export interface TraceSummary {
   header: TraceHeader;
@@ -124,10 +123,10 @@ export function summarizeTrace(reader: TraceReader): TraceSummary {
             release(addr[i]);
             break;
           case TraceOp.Mmap:
-            if (addr[i] !== 0) (arg[i] >= MMAP_INSIDE_ALLOCATOR ? arenas : own).map(addr[i], size[i]);
+            if (addr[i] !== 0) (arg[i] >= KERNEL_CALL_INSIDE_ALLOCATOR ? arenas : own).map(addr[i], size[i]);
             break;
           case TraceOp.Munmap:
-            if (addr[i] !== 0) (arg[i] >= MMAP_INSIDE_ALLOCATOR ? arenas : own).unmap(addr[i], size[i]);
+            if (addr[i] !== 0) (arg[i] >= KERNEL_CALL_INSIDE_ALLOCATOR ? arenas : own).unmap(addr[i], size[i]);
             break;
           case TraceOp.Marker:
             if (arg[i] === MarkerKind.Accept) markers.accept++;

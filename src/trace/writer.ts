@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { xxh32 } from '@node-rs/xxhash';
+import { InputError } from '../base/errors.ts';
 import {
   BLOCK_EVENTS,
   encodeBlock,
@@ -61,9 +62,13 @@ export class TraceWriter {
     this.file = file;
     this.header = { ...header, meta: { ...header.meta } };
     const dir = path.dirname(file);
-    fs.mkdirSync(dir, { recursive: true });
     this.tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-    this.fd = fs.openSync(this.tmp, 'w');
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      this.fd = fs.openSync(this.tmp, 'w');
+    } catch (e) {
+      throw new InputError(file, `cannot write the trace (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    }
     const json = Buffer.from(JSON.stringify({ command: header.command, label: header.label, withInstructions: header.withInstructions, meta: header.meta }));
     this.put(Buffer.concat([Buffer.from(TRACE_MAGIC, 'latin1'), u32([TRACE_VERSION, json.length]), json]));
   }

@@ -1,16 +1,24 @@
 /**
- * `unimem trace capture | info`: capture a real program's accesses and allocation calls under
- * valgrind lackey into a binary trace, and show what a trace holds. A malformed or truncated trace
+ * `unimem trace capture | workload | info`: capture a real program's accesses and allocation calls
+ * under valgrind lackey into a binary trace, get a server workload's trace (cached), and show what
+ * a trace holds. A malformed or truncated trace
  * ends with one line naming the file and the byte offset, and exit code 2.
  */
 import type { Command } from 'commander';
+import { UserError } from '../../base/errors.ts';
 import type { System } from '../../base/system.ts';
 import { formatTable } from '../../base/table.ts';
 import { toJson } from '../../report/results.ts';
 import { capture } from '../../trace/capture.ts';
 import { openTrace } from '../../trace/reader.ts';
 import { summarizeTrace, type TraceSummary } from '../../trace/summary.ts';
+import { captureWorkload, WORKLOAD_NAMES, type WorkloadName, type WorkloadSize } from '../../trace/workloads.ts';
 import { terminalProgress } from '../progress.ts';
+
+function parseSize(text: string): WorkloadSize {
+  if (text !== 'small' && text !== 'standard') throw new UserError(`--size: '${text}' is not one of small, standard`);
+  return text;
+}
 
 const mib = (n: number): string => `${(n / 1048576).toFixed(2)} MiB`;
 
@@ -79,6 +87,25 @@ export function registerTrace(program: Command, sys: System): void {
           `${r.bytes} bytes, ${(r.bytes / Math.max(1, r.events)).toFixed(2)} bytes per event; ${r.seconds.toFixed(1)} s, ` +
           `${(s.lines / r.seconds / 1e6).toFixed(2)} M lackey lines/s; exit ${r.exitCode ?? r.signal}\n`,
       );
+    });
+
+  trace
+    .command('workload')
+    .description(`the trace of a server workload (${WORKLOAD_NAMES.join(', ')}): from the cache, or captured now while a real client drives the server`)
+    .argument('<name>', 'workload name')
+    .option('--size <size>', 'window: small (tests, seconds) or standard (experiments, minutes)', parseSize, 'standard' as WorkloadSize)
+    .option('--with-instructions', 'record instruction fetches too')
+    .option('--refresh', 'capture again even if the cache holds the trace')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, opts: { size: WorkloadSize; withInstructions?: boolean; refresh?: boolean; json?: boolean }) => {
+      const r = await captureWorkload(name as WorkloadName, {
+        size: opts.size,
+        withInstructions: opts.withInstructions ?? false,
+        refresh: opts.refresh ?? false,
+        progress: terminalProgress(sys, opts.json ?? false),
+        log: opts.json ? undefined : (line) => sys.writeError(`${line}\n`),
+      });
+      sys.write(opts.json ? toJson(r) : `${r.file}\n  ${r.label}, ${r.requests} requests, captured in ${r.captureSeconds} s${r.fromCache ? ' (from the cache)' : ''}\n`);
     });
 
   trace
