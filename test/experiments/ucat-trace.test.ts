@@ -11,7 +11,7 @@ import { memorySystem } from '../../src/base/system.ts';
 import { ucatExperiment, ucatSchema } from '../../src/experiments/ucat.ts';
 
 function missingTool(): string | false {
-  for (const tool of ['valgrind', 'memcached', 'memcslap', 'redis-server']) {
+  for (const tool of ['valgrind', 'memcached', 'memcaslap', 'redis-server']) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
     } catch {
@@ -36,7 +36,7 @@ test('run ucat replays small captures of real memcached and Redis under stock OS
   });
   const inputs = await ucatExperiment.prepare!(config, { sys: memorySystem(), progress: silentProgress });
   const r = ucatExperiment.run(config, { seed: 1, progress: silentProgress, inputs });
-  assert.match(String(r.summary.workloads), /^memslap: memcached-[\d.]+\+memcslap .*; ycsb: redis-[\d.]+\+ycsb-a /);
+  assert.match(String(r.summary.workloads), /^memslap: memcached-[\d.]+\+memc\w*slap .*; ycsb: redis-[\d.]+\+ycsb-a /);
   for (const k of ['memoryReduction', 'tlbMissReduction', 'memslapSpeedup', 'ycsbSpeedup']) assert.ok(Number.isFinite(r.summary[k]), `summary.${k}`);
   const t = r.tables.find((x) => x.name === 'workloads')!;
   const col = (name: string) => t.columns.indexOf(name);

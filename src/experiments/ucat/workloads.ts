@@ -53,7 +53,7 @@ export function fleetWorkload(
   return { kind: 'trace', name, source, costs: TRACE_COSTS[name], window: traceWindow(source, warmupShare), runRequests };
 }
 
-/** A workload's program and driver as results name it, e.g. `memcached-1.6.18+memcslap`. */
+/** A workload's program and driver as results name it, e.g. `memcached-1.6.18+memcaslap`. */
 export function workloadDescription(w: FleetWorkload): string {
   if (w.kind === 'model') {
     const p = w.params;
