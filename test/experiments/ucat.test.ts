@@ -222,6 +222,8 @@ test('a trace is measured over its run phase: the last runRequests replies', () 
   assert.equal(traceWindow(src(trace(2)), 0.5).replies, 2);
   // Every reply in the run phase: the window starts after the marker before the first reply.
   assert.equal(traceWindow(src(trace(3)), 0.5).startEvent, 14);
+  // Only the run phase's last request measured: the others are warm-up.
+  assert.deepEqual([traceWindow(src(trace(3)), 0.5, 1).startEvent, traceWindow(src(trace(3)), 0.5, 1).replies], [18, 1]);
   // No run phase in the header: the warm-up share of the events.
   const w = traceWindow(src(trace(undefined)), 0.5);
   assert.deepEqual([w.startEvent, w.events, w.replies], [10, 20, 3]);
@@ -256,7 +258,7 @@ test('the replay form charges exactly what the fast-forwarded full trace charges
   const window = traceWindow(fullSource, 0.5);
   assert.equal(window.startEvent, window.events - 400);
   const form = new TraceBuilder('server', { meta: {} });
-  const warmup = writeReplayForm(fullSource, window, 0, form);
+  const warmup = writeReplayForm(fullSource, window, form);
   const reduced = form.build();
   assert.ok(reduced.length < full.length / 2, `${reduced.length} of ${full.length} events`);
   const formSource: TraceSource = { header: reduced.header, open: () => new MemoryTraceReader(reduced, 64) };

@@ -51,7 +51,7 @@ export interface ModelParams {
 
 /** What one fleet runs: a trace, or a model store. */
 export type FleetWorkload =
-  | { kind: 'trace'; name: WorkloadName; source: TraceSource; costs: TraceCosts; window: TraceWindow; runRequests: number }
+  | { kind: 'trace'; name: WorkloadName; source: TraceSource; costs: TraceCosts; window: TraceWindow }
   | { kind: 'model'; name: WorkloadName; params: ModelParams };
 
 export interface FleetParams {
@@ -143,7 +143,8 @@ class ModelProgram implements VmProgram {
 /**
  * Where a trace's measured window starts. A server's trace holds its start-up, the client's load
  * phase and its run phase; like memslap and YCSB themselves we measure the run phase: the last
- * `meta.runRequests` replies. The window starts right after the reply before them, or, when the
+ * `meta.runRequests` replies, or only the last `lastRequests` of them (the steady state: a
+ * server's first requests on a connection allocate its buffers). The window starts right after the reply before them, or, when the
  * load phase sent no replies (memslap's sets), after the marker that precedes the first reply
  * (the client's connection). A trace without that information is measured after `warmupShare` of
  * its events. A replay form (replay-form.ts) carries its warm-up length in `meta.replayWarmupEvents`.
@@ -157,7 +158,7 @@ export interface TraceWindow {
   description: string;
 }
 
-export function traceWindow(source: TraceSource, warmupShare: number): TraceWindow {
+export function traceWindow(source: TraceSource, warmupShare: number, lastRequests = 0): TraceWindow {
   const reader = source.open();
   const replyEnds: number[] = [];
   const otherEnds: number[] = [];
@@ -169,7 +170,8 @@ export function traceWindow(source: TraceSource, warmupShare: number): TraceWind
     events += b.length;
   }
   reader.close();
-  const run = Number(source.header.meta.runRequests);
+  const runPhase = Number(source.header.meta.runRequests);
+  const run = lastRequests > 0 && lastRequests < runPhase ? lastRequests : runPhase;
   const warmup = Number(source.header.meta.replayWarmupEvents);
   if (Number.isInteger(warmup) && warmup >= 0 && warmup <= events) {
     // A replay form (replay-form.ts) says where its window starts.
@@ -181,7 +183,8 @@ export function traceWindow(source: TraceSource, warmupShare: number): TraceWind
     const firstReply = replyEnds[0];
     const preceding = otherEnds.filter((e) => e < firstReply);
     const startEvent = before > 0 ? replyEnds[before - 1] : preceding.length > 0 ? preceding[preceding.length - 1] : 0;
-    return { startEvent, events, replies: run, description: `measured: the run phase, the last ${run} of ${replyEnds.length} replies, from event ${startEvent} of ${events}` };
+    const what = run < runPhase ? `the last ${run} requests of the run phase of ${runPhase}` : 'the run phase';
+    return { startEvent, events, replies: run, description: `measured: ${what}, the last ${run} of ${replyEnds.length} replies, from event ${startEvent} of ${events}` };
   }
   const startEvent = Math.floor(events * warmupShare);
   const replies = replyEnds.filter((e) => e > startEvent).length;
@@ -194,11 +197,9 @@ class TraceProgram implements VmProgram {
   private instructionsAtWarmup = 0;
   private started = false;
 
-  /** `runRequests`: stop after this many measured requests (0: at the end of the trace). */
   constructor(
     private readonly program: TracedProgram,
     window: TraceWindow,
-    private readonly runRequests: number,
   ) {
     this.warmupEvents = window.startEvent;
     if (this.warmupEvents === 0) this.started = true;
@@ -215,7 +216,7 @@ class TraceProgram implements VmProgram {
     return ran;
   }
   get done(): boolean {
-    return this.program.done || (this.started && this.runRequests > 0 && this.measuredRequests() >= this.runRequests);
+    return this.program.done;
   }
   get measuring(): boolean {
     return this.started;
@@ -248,7 +249,7 @@ interface Slot {
 function createProgram(vm: SimVm, index: number, w: FleetWorkload, root: Rng): VmProgram {
   if (w.kind === 'trace') {
     const traced = new TracedProgram(vm.guest.malloc, vm.guest.kernel, vm.vcpu, w.source, { costs: w.costs, fastForwardEvents: w.window.startEvent });
-    return new TraceProgram(traced, w.window, w.runRequests);
+    return new TraceProgram(traced, w.window);
   }
   const p = w.params;
   // The operation streams depend on the seed and the VM number only, so every configuration sees

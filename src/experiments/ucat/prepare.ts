@@ -42,20 +42,19 @@ export function capturedNames(settings: TraceSettings): Record<WorkloadName, Cap
  * it depends on (the run-phase cut and the warm-up share).
  */
 export function replayFormFile(file: string, settings: Pick<TraceSettings, 'warmupShare' | 'traceRunRequests'>): string {
-  const out = path.join(path.dirname(file), `${path.basename(file, '.umt')}.replay-r${settings.traceRunRequests}-w${settings.warmupShare}.umt`);
+  const out = path.join(path.dirname(file), `${path.basename(file, '.umt')}.replay-last${settings.traceRunRequests}-w${settings.warmupShare}.umt`);
   if (fs.existsSync(out)) return out;
   const source = fileSource(file);
-  const window = traceWindow(source, settings.warmupShare);
+  const window = traceWindow(source, settings.warmupShare, settings.traceRunRequests);
   const h = source.header;
-  const cut = settings.traceRunRequests > 0 ? Math.min(settings.traceRunRequests, window.replies) : window.replies;
   const writer = new TraceWriter(out, {
     command: h.command,
     label: h.label,
     withInstructions: h.withInstructions,
-    meta: { ...h.meta, runRequests: cut, replayFormOf: path.basename(file), originalEvents: window.events, originalWindowStart: window.startEvent },
+    meta: { ...h.meta, runRequests: window.replies, replayFormOf: path.basename(file), originalEvents: window.events, originalWindowStart: window.startEvent },
   });
   try {
-    writer.setMeta('replayWarmupEvents', writeReplayForm(source, window, settings.traceRunRequests, writer));
+    writer.setMeta('replayWarmupEvents', writeReplayForm(source, window, writer));
     writer.close();
   } catch (e) {
     writer.abort();

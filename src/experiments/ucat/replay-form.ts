@@ -12,11 +12,11 @@
  * (WarmupReducer.firstTouch). The reduced warm-up therefore charges exactly the accesses the full
  * one would, under every allocator (a test replays both). Accesses made inside the host
  * allocator outside any object are dropped, as the replay drops them. The window follows
- * unchanged, cut after `runRequests` requests when that is set.
+ * unchanged.
  */
 import { growF64 } from '../../apps/app.ts';
 import { LiveObjects, PageMap } from '../../apps/intervals.ts';
-import { MARKER_REPLY, type TraceSource } from '../../apps/traced.ts';
+import type { TraceSource } from '../../apps/traced.ts';
 import { TraceOp } from '../../trace/types.ts';
 import type { TraceWindow } from './fleet.ts';
 
@@ -117,12 +117,11 @@ class WarmupReducer {
 }
 
 /** Write the replay form of `source` (see the header comment); returns the warm-up events written. */
-export function writeReplayForm(source: TraceSource, window: TraceWindow, runRequests: number, sink: ReplayFormSink): number {
+export function writeReplayForm(source: TraceSource, window: TraceWindow, sink: ReplayFormSink): number {
   const reducer = new WarmupReducer();
   const reader = source.open();
   let event = 0;
   let warmup = 0;
-  let replies = 0;
   try {
     for (let b = reader.next(); b !== null; b = reader.next()) {
       for (let i = 0; i < b.length; i++, event++) {
@@ -130,11 +129,8 @@ export function writeReplayForm(source: TraceSource, window: TraceWindow, runReq
         if (event < window.startEvent) {
           if (!reducer.event(op, b.addr[i], b.size[i], b.arg[i])) continue;
           warmup++;
-        } else if (op === TraceOp.Marker && b.arg[i] === MARKER_REPLY) {
-          replies++;
         }
         sink.add(op, b.addr[i], b.size[i], b.arg[i]);
-        if (runRequests > 0 && replies >= runRequests) return warmup;
       }
     }
     return warmup;

@@ -46,11 +46,11 @@ export function fleetWorkload(
   inputs: UcatInputs | undefined,
   model: ModelParams,
   warmupShare: number,
-  runRequests: number,
+  lastRequests: number,
 ): FleetWorkload {
   if (mode === 'model') return { kind: 'model', name, params: model };
   const source = inputs!.traces[name];
-  return { kind: 'trace', name, source, costs: TRACE_COSTS[name], window: traceWindow(source, warmupShare), runRequests };
+  return { kind: 'trace', name, source, costs: TRACE_COSTS[name], window: traceWindow(source, warmupShare, lastRequests) };
 }
 
 /** A workload's program and driver as results name it, e.g. `memcached-1.6.18+memcaslap`. */
