@@ -277,3 +277,11 @@ test('the replay form charges exactly what the fast-forwarded full trace charges
     assert.equal(b.requests, a.requests, guest);
   }
 });
+
+test('a workload that does not fit its VM is a one-line user error naming the fields', () => {
+  const config = small({ workload: 'model', vmDramMiB: 2, vmNvmMiB: 2, ycsbRecordCount: 20000, configurations: ['osv', 'ucat'] });
+  assert.throws(
+    () => run(config),
+    (e: unknown) => e instanceof UserError && /^ucat: the \w+ program does not fit its VM .*vmDramMiB 2 \+ vmNvmMiB 2.*raise ucat.vmNvmMiB/.test((e as Error).message) && !(e as Error).message.includes('\n'),
+  );
+});
