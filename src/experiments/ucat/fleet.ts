@@ -151,10 +151,11 @@ class ModelProgram implements VmProgram {
  * Where a trace's measured window starts. A server's trace holds its start-up, the client's load
  * phase and its run phase; like memslap and YCSB themselves we measure the run phase: the last
  * `meta.runRequests` replies, or only the last `lastRequests` of them (the steady state: a
- * server's first requests on a connection allocate its buffers). The window starts right after the reply before them, or, when the
- * load phase sent no replies (memslap's sets), after the marker that precedes the first reply
- * (the client's connection). A trace without that information is measured after `warmupShare` of
- * its events. A replay form (replay-form.ts) carries its warm-up length in `meta.replayWarmupEvents`.
+ * server's first requests on a connection allocate its buffers). The window starts right after
+ * the reply before them or, when nothing before them was answered (memaslap has no load phase),
+ * after the marker that precedes the first reply (the client's connection). A trace without that
+ * information is measured after `warmupShare` of its events. A replay form (replay-form.ts)
+ * carries its warm-up length in `meta.replayWarmupEvents`.
  */
 export interface TraceWindow {
   startEvent: number;
