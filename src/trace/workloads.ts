@@ -14,7 +14,9 @@
  *
  * Servers run with as few threads as they allow, because lackey's stream has no thread ids
  * (memcached: one worker thread and its background threads off, as research/hostcheck.md §5
- * found necessary under lackey; redis: jemalloc's background thread off). Captures are cached by
+ * found necessary under lackey; redis: jemalloc's background thread off). Redis's timer runs at
+ * 1 Hz, its minimum: lackey slows the server 100-200 times, and at the default 10 Hz the timer's
+ * work dominated the trace (docs/traces.md). Captures are cached by
  * content hash of everything that decides them (versions of the programs, valgrind, the sources
  * of the shim and of the capture code, the command line, the client settings), outside the repository: $XDG_CACHE_HOME/unimem/traces
  * or ~/.cache/unimem/traces.
@@ -203,7 +205,7 @@ function redisWorkload(letter: string, size: WorkloadSize, seed: number): Server
     label: `redis-${version}+ycsb-${letter}`,
     command: (port, scratch) => [
       'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no',
-      '--dir', scratch, '--logfile', '', '--loglevel', 'warning', '--jemalloc-bg-thread', 'no',
+      '--dir', scratch, '--logfile', '', '--loglevel', 'warning', '--jemalloc-bg-thread', 'no', '--hz', '1',
     ],
     settings: { redis: version, ycsb: letter, ...counts, seed, fieldCount: 10, fieldLength: 100 },
     async drive(port) {

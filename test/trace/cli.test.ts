@@ -39,7 +39,7 @@ describe('unimem trace info', () => {
     const r = await cli(['trace', 'info', file]);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /server-1\.0\+client/);
-    assert.match(r.stdout, /heap bytes allocated at peak\s+9000/);
+    assert.match(r.stdout, /heap bytes allocated at peak\s+9 000 \(0.01 MiB\)/);
   });
 
   it('exits 2 with one line naming the file and the byte offset for a trace cut at any byte', async () => {

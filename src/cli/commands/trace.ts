@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../../base/errors.ts';
 import type { System } from '../../base/system.ts';
-import { formatTable } from '../../base/table.ts';
+import { formatNumber, formatTable } from '../../base/table.ts';
 import { toJson } from '../../report/results.ts';
 import { capture } from '../../trace/capture.ts';
 import { openTrace } from '../../trace/reader.ts';
@@ -52,7 +52,7 @@ function formatSummary(file: string, s: TraceSummary): string {
         ['distinct 4 KiB pages touched', s.pages.all],
         ['  by data accesses', s.pages.data],
         ['  by instruction fetches', s.pages.instr],
-        ['heap bytes allocated at peak', `${s.peakHeapBytes} (${mib(s.peakHeapBytes)})`],
+        ['heap bytes allocated at peak', `${formatNumber(s.peakHeapBytes)} (${mib(s.peakHeapBytes)})`],
         ['heap bytes live at the end', s.finalHeapBytes],
         ['bytes mapped by the program at peak', s.peakMappedBytes],
         ['bytes mapped by allocators at peak', s.peakAllocatorMappedBytes],
