@@ -61,3 +61,16 @@ if [ -n "$missing" ]; then
 fi
 # The shim is built into build/native/ under the hash of its source (src/trace/shim.ts).
 node --import tsx src/trace/shim.ts >/dev/null
+# The micro-VMM of the real host (native/vmm, docs/realhost.md): gcc and the static C library.
+if ! command -v gcc >/dev/null 2>&1 || [ ! -e /usr/include/linux/kvm.h ]; then
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends gcc libc6-dev linux-libc-dev) >/dev/null 2>&1 \
+      || echo "install.sh: could not install gcc; the real host will be unavailable" >&2
+  fi
+fi
+bash native/vmm/build.sh
+# perf counts TLB flushes on the real host (tlb:tlb_flush tracepoint).
+if ! command -v perf >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends linux-perf) >/dev/null 2>&1 \
+    || echo "install.sh: could not install linux-perf; TLB flushes on the real host will be unavailable" >&2
+fi

@@ -14,12 +14,14 @@ import { resultFiles, toJson, writeFiles } from '../../report/results.ts';
 import { renderText } from '../../report/text.ts';
 import { DEFAULT_SEED, parseSeed } from '../options.ts';
 import { terminalProgress } from '../progress.ts';
+import { parseHost, runHosted, type HostChoice } from './host.ts';
 
 export interface RunOptions {
   quick?: boolean;
   json?: boolean;
   seed?: number;
   out?: string;
+  host?: HostChoice;
   /** Sets the config key `workload` (experiments that have one, e.g. ucat: trace or model). */
   workload?: string;
   /** What the experiment's `prepare` gathered. */
@@ -66,9 +68,14 @@ export function registerRun(program: Command, sys: System): void {
     .option('--seed <n>', 'seed of every random choice', parseSeed)
     .option('--out <dir>', 'write CSV files, report.html and results.json here')
     .option('--workload <name>', 'what the VMs run, for experiments with a workload setting (ucat: trace or model)')
+    .option('--host <host>', 'sim (default), real (KVM micro-VMs and KSM on this machine) or both side by side (docs/realhost.md)', parseHost)
     .action(async (name: string, opts: RunOptions) => {
       const resolved = resolveExperimentConfig(sys, name, Boolean(opts.quick));
       const config = withWorkload(resolved.experiment, resolved.config, opts.workload, resolved.file ?? '--workload');
+      if (opts.host && opts.host !== 'sim') {
+        await runHosted(sys, resolved.experiment.name, config, { ...opts, host: opts.host, quick: resolved.quick, seed: opts.seed ?? resolved.seed });
+        return;
+      }
       const inputs = await prepareExperiment(sys, resolved.experiment, config, Boolean(opts.json));
       const result = runExperiment(sys, resolved.experiment, config, {
         ...opts,
