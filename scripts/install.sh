@@ -35,6 +35,32 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "install.sh: chromium is missing and this user cannot apt-get it; the browser test of the report will fail" >&2
   fi
 fi
+
+# Capture of real programs (src/trace/, native/shim/): valgrind (lackey, and valgrind/valgrind.h for
+# the shim), memcached with libmemcached's load tools, redis-server, and gcc for the shim. Debian's
+# memcached and redis-server packages start their daemons on install; a temporary policy-rc.d
+# stops that, so nothing is left running.
+trace_packages="valgrind memcached libmemcached-tools redis-server gcc libc6-dev"
+missing=""
+for p in $trace_packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy"
+      trap 'rm -f "$policy"' EXIT
+    fi
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null
+  else
+    echo "install.sh: missing Debian packages:$missing (run as root to install them); trace captures will fail" >&2
+  fi
+fi
+# The shim is built into build/native/ under the hash of its source (src/trace/shim.ts).
+node --import tsx src/trace/shim.ts >/dev/null
 # The micro-VMM of the real host (native/vmm, docs/realhost.md): gcc and the static C library.
 if ! command -v gcc >/dev/null 2>&1 || [ ! -e /usr/include/linux/kvm.h ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -12,6 +12,7 @@ import { registerMerge, registerSweep } from './commands/sweep.ts';
 import { registerReproduce } from './commands/reproduce.ts';
 import { registerRun } from './commands/run.ts';
 import { registerImage } from './commands/image.ts';
+import { registerTrace } from './commands/trace.ts';
 import { registerHost } from './commands/host.ts';
 
 /** Help is wrapped at a fixed width off a terminal, so help text (and its golden files) is stable. */
@@ -31,6 +32,7 @@ export function buildProgram(sys: System): Command {
     .exitOverride();
   registerRun(program, sys);
   registerImage(program, sys);
+  registerTrace(program, sys);
   registerReproduce(program, sys);
   registerConfig(program, sys);
   registerSweep(program, sys);

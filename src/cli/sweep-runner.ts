@@ -8,6 +8,7 @@ import { silentProgress, type Progress } from '../base/progress.ts';
 import type { Shard, SweepPlan, SweepPoint } from '../config/sweep.ts';
 import { SWEEP_FORMAT, SWEEP_VERSION, type SweepFile, type SweepPointResult } from '../report/sweep.ts';
 import type { SweepTask } from './sweep-worker.ts';
+import { numericSummary } from '../experiments/types.ts';
 
 export interface ExecuteOptions {
   jobs: number;
@@ -29,7 +30,7 @@ export async function executePoints(plan: SweepPlan, points: readonly SweepPoint
     return { index: p.index, values: p.values, seed: p.seed, summary };
   };
   if (opts.jobs <= 1 || points.length <= 1) {
-    return points.map((p) => finished(p, plan.experiment.run(p.config, { seed: p.seed, progress: silentProgress }).summary));
+    return points.map((p) => finished(p, numericSummary(plan.experiment.run(p.config, { seed: p.seed, progress: silentProgress }).summary)));
   }
   const pool = new Piscina<SweepTask, Record<string, number>>({
     filename: WORKER,

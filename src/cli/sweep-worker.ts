@@ -6,7 +6,7 @@
  */
 import { silentProgress } from '../base/progress.ts';
 import { experiments, findExperiment } from '../experiments/index.ts';
-import type { Experiment } from '../experiments/types.ts';
+import { numericSummary, type Experiment } from '../experiments/types.ts';
 
 export interface SweepTask {
   experiment: string;
@@ -30,5 +30,5 @@ export default async function runPoint(task: SweepTask): Promise<Record<string, 
   await loadModules(task.modules);
   const exp = findExperiment(task.experiment);
   if (!exp) throw new Error(`sweep worker: experiment '${task.experiment}' is not registered in this thread`);
-  return exp.run(task.config, { seed: task.seed, progress: silentProgress }).summary;
+  return numericSummary(exp.run(task.config, { seed: task.seed, progress: silentProgress }).summary);
 }

@@ -8,11 +8,23 @@
  */
 import type { z } from 'zod';
 import type { Progress } from '../base/progress.ts';
+import type { System } from '../base/system.ts';
 
 export interface RunContext {
   seed: number;
   progress: Progress;
+  /** What the experiment's `prepare` gathered before the run (e.g. captured traces), if it has one. */
+  inputs?: unknown;
 }
+
+/** What `prepare` may use: the host object for files and processes, and progress. */
+export interface PrepareContext {
+  sys: System;
+  progress: Progress;
+}
+
+/** A headline figure: a number, or words that say what the numbers are of. */
+export type SummaryValue = number | string;
 
 /** One table of results: column names and rows of numbers or text. */
 export interface ResultTable {
@@ -51,7 +63,7 @@ export interface ExperimentResult {
   quick: boolean;
   config: unknown;
   /** Headline figures (the contract fields issues spell out live here). */
-  summary: Record<string, number>;
+  summary: Record<string, SummaryValue>;
   comparisons: PaperComparison[];
   tables: ResultTable[];
   series: ResultSeries[];
@@ -71,5 +83,17 @@ export interface Experiment<S extends z.ZodType = z.ZodType> {
   schema: S;
   /** Default configuration; `quick` gives a smaller run that finishes in well under a minute. */
   defaults(quick: boolean): z.infer<S>;
+  /**
+   * Optional: gather the run's inputs that need the outside world (capture traces of real programs,
+   * read caches) before `run`, which stays pure; the result reaches `run` as `ctx.inputs`.
+   */
+  prepare?(config: z.infer<S>, ctx: PrepareContext): Promise<unknown>;
   run(config: z.infer<S>, ctx: RunContext): ExperimentResult;
+}
+
+/** The numeric figures of a summary (what sweeps tabulate and tests compare). */
+export function numericSummary(summary: Record<string, SummaryValue>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(summary)) if (typeof v === 'number') out[k] = v;
+  return out;
 }

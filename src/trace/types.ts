@@ -70,3 +70,33 @@ export interface TraceReader {
   next(): TraceBatch | null;
   close(): void;
 }
+
+// ---- Additions of the capture (src/trace/capture.ts, native/shim): what args and markers mean ----
+
+/**
+ * An access event's arg: 1 when the access was made inside an intercepted allocation call (the
+ * capturing host's C library allocator, e.g. glibc's or jemalloc's metadata, at work), else 0.
+ * A replay that substitutes its own guest allocator may skip these or send them to the region of
+ * allocator metadata.
+ */
+export const ACCESS_INSIDE_ALLOCATOR = 1;
+
+/**
+ * Bit of a Mmap, Munmap or Brk event's arg: the call was made inside an allocation call, i.e. an
+ * allocator took memory from the kernel for its arenas (jemalloc in redis does). The malloc-level
+ * events inside such a mapping describe the program's objects; the mapping itself is the
+ * allocator's, so it must not be counted as program memory twice.
+ */
+export const KERNEL_CALL_INSIDE_ALLOCATOR = 2 ** 40;
+
+/**
+ * A Marker event's arg. Marker numbers (addr) count all markers of the trace from 1. A Reply marker
+ * is one send on a TCP socket; a server may send several replies at once (memcached batches the
+ * replies to pipelined requests), so the number of requests is the header's meta.requests.
+ */
+export const enum MarkerKind {
+  /** The program accepted a connection. */
+  Accept = 1,
+  /** The program sent on a TCP socket (write, writev, send, sendto or sendmsg). */
+  Reply = 2,
+}

@@ -79,7 +79,7 @@ describe('unimem reproduce', () => {
   it('prints the quick reproduction summary of the registered experiments', { skip: experiments.length === 0 && 'no experiments registered yet' }, async () => {
     const { dir, cleanup } = tempDir();
     try {
-      const r = await cli(['reproduce', '--quick', '--out', dir]);
+      const r = await cli(['reproduce', '--quick', '--workload', 'model', '--out', dir]);
       assert.equal(r.code, 0, r.stderr);
       checkGolden('reproduce-quick.txt', normalise(r.stdout, dir));
       for (const e of experiments) assert.ok(fs.existsSync(path.join(dir, `${e.name}.csv`)), `${e.name}.csv`);

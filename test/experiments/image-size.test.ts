@@ -5,11 +5,12 @@ import { memorySystem } from '../../src/base/system.ts';
 import { main } from '../../src/cli/main.ts';
 import { findExperiment } from '../../src/experiments/index.ts';
 import { imageSizeExperiment } from '../../src/experiments/image-size.ts';
+import { numericSummary } from '../../src/experiments/types.ts';
 
 test('image-size measures every variant and finds aligned images larger but far more shareable', () => {
   const config = imageSizeExperiment.defaults(true);
   const r = imageSizeExperiment.run(config, { seed: 1, progress: silentProgress });
-  const s = r.summary;
+  const s = numericSummary(r.summary);
   assert.ok(s.images >= 4 * 20);
   assert.ok(s.alignedFileGrowth > 0 && s.alignedVirtualGrowth > 0, 'alignment inflates');
   assert.ok(s.aslrFileGrowth > 0);

@@ -18,6 +18,7 @@ import { resultFiles, toJson, writeFiles } from '../../report/results.ts';
 import { renderSummaryText } from '../../report/summary.ts';
 import { DEFAULT_SEED, parseSeed } from '../options.ts';
 import { terminalProgress } from '../progress.ts';
+import { prepareExperiment } from './run.ts';
 
 export interface ReproduceOptions {
   quick?: boolean;
@@ -25,6 +26,8 @@ export interface ReproduceOptions {
   only?: string;
   seed?: number;
   json?: boolean;
+  /** Sets the config key `workload` of the experiments that have one (ucat: trace or model). */
+  workload?: string;
 }
 
 export const DEFAULT_REPRODUCE_DIR = 'reproduction';
@@ -51,18 +54,41 @@ export function selectExperiments(only: string | undefined): Experiment[] {
     });
 }
 
+/** Every experiment's default config (quick or not), with `--workload` where it has that key. */
+function defaultConfigs(list: readonly Experiment[], opts: ReproduceOptions): unknown[] {
+  const quick = Boolean(opts.quick);
+  return list.map((e) => {
+    const d = e.defaults(quick) as Record<string, unknown>;
+    const config = opts.workload !== undefined && 'workload' in d ? { ...d, workload: opts.workload } : d;
+    return validateConfig(e, config, `${e.name} defaults${quick ? ' (quick)' : ''}`);
+  });
+}
+
+/** Gather the experiments' outside inputs (captured traces), saying how long that took. */
+export async function prepareAll(sys: System, list: readonly Experiment[], opts: ReproduceOptions): Promise<unknown[]> {
+  const configs = defaultConfigs(list, opts);
+  const inputs: unknown[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i];
+    const t0 = sys.now();
+    inputs.push(await prepareExperiment(sys, e, configs[i], Boolean(opts.json)));
+    if (e.prepare && sys.isTerminal && !opts.json) sys.writeError(`${e.name} inputs: ${((sys.now() - t0) / 1000).toFixed(1)} s\n`);
+  }
+  return inputs;
+}
+
 /** Run the experiments and return their results (no files). */
-export function runAll(sys: System, list: readonly Experiment[], opts: ReproduceOptions): ExperimentResult[] {
+export function runAll(sys: System, list: readonly Experiment[], opts: ReproduceOptions, inputs: readonly unknown[] = []): ExperimentResult[] {
   const quick = Boolean(opts.quick);
   const seed = opts.seed ?? DEFAULT_SEED;
   // Validate every default first: a broken default should fail before an hour of simulation.
-  const configs = list.map((e) => validateConfig(e, e.defaults(quick), `${e.name} defaults${quick ? ' (quick)' : ''}`));
+  const configs = defaultConfigs(list, opts);
   const progress = terminalProgress(sys, Boolean(opts.json));
   const results: ExperimentResult[] = [];
   try {
     list.forEach((e, i) => {
       const t0 = sys.now();
-      const r = e.run(configs[i], { seed, progress: prefixed(progress, `[${i + 1}/${list.length} ${e.name}]`) });
+      const r = e.run(configs[i], { seed, progress: prefixed(progress, `[${i + 1}/${list.length} ${e.name}]`), inputs: inputs[i] });
       results.push({ ...r, quick: r.quick || quick });
       if (sys.isTerminal && !opts.json) {
         progress.finish();
@@ -78,7 +104,8 @@ export function runAll(sys: System, list: readonly Experiment[], opts: Reproduce
 export async function reproduce(sys: System, opts: ReproduceOptions): Promise<{ results: ExperimentResult[]; written: string[] }> {
   const list = selectExperiments(opts.only);
   if (list.length === 0) throw new UserError(`nothing to reproduce: ${knownExperiments()}`);
-  const results = runAll(sys, list, opts);
+  const inputs = await prepareAll(sys, list, opts);
+  const results = runAll(sys, list, opts, inputs);
   const html = await renderHtmlReport(results, { findExperiment });
   const written = writeFiles(sys, opts.out ?? DEFAULT_REPRODUCE_DIR, resultFiles(results, [{ name: 'report.html', content: html }]));
   return { results, written };
@@ -93,6 +120,7 @@ export function registerReproduce(program: Command, sys: System): void {
     .option('--only <names>', 'comma-separated experiments to run instead of all')
     .option('--seed <n>', 'seed of every random choice', parseSeed)
     .option('--json', 'print the summary as JSON (no progress display)')
+    .option('--workload <name>', 'what the VMs run, for experiments with a workload setting (ucat: trace or model)')
     .action(async (opts: ReproduceOptions) => {
       const { results, written } = await reproduce(sys, opts);
       if (opts.json) {

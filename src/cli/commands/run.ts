@@ -5,7 +5,8 @@
  */
 import type { Command } from 'commander';
 import type { System } from '../../base/system.ts';
-import { resolveExperimentConfig } from '../../config/load.ts';
+import { UserError } from '../../base/errors.ts';
+import { resolveExperimentConfig, validateConfig } from '../../config/load.ts';
 import { findExperiment } from '../../experiments/index.ts';
 import type { Experiment, ExperimentResult } from '../../experiments/types.ts';
 import { renderHtmlReport } from '../../report/html.ts';
@@ -21,13 +22,35 @@ export interface RunOptions {
   seed?: number;
   out?: string;
   host?: HostChoice;
+  /** Sets the config key `workload` (experiments that have one, e.g. ucat: trace or model). */
+  workload?: string;
+  /** What the experiment's `prepare` gathered. */
+  inputs?: unknown;
+}
+
+/** Gather an experiment's outside inputs (its `prepare`), drawing progress on a terminal. */
+export async function prepareExperiment(sys: System, exp: Experiment, config: unknown, json: boolean): Promise<unknown> {
+  if (!exp.prepare) return undefined;
+  const progress = terminalProgress(sys, json);
+  try {
+    return await exp.prepare(config, { sys, progress });
+  } finally {
+    progress.finish();
+  }
+}
+
+/** `--workload NAME`: the config key `workload`, validated by the experiment's schema. */
+function withWorkload(exp: Experiment, config: unknown, workload: string | undefined, source: string): unknown {
+  if (workload === undefined) return config;
+  if (typeof config !== 'object' || config === null || !('workload' in config)) throw new UserError(`--workload: experiment '${exp.name}' has no workload setting`);
+  return validateConfig(exp, { ...config, workload }, source);
 }
 
 /** Run one experiment with its validated config, drawing progress on a terminal. */
 export function runExperiment(sys: System, exp: Experiment, config: unknown, opts: RunOptions): ExperimentResult {
   const progress = terminalProgress(sys, Boolean(opts.json));
   try {
-    const r = exp.run(config, { seed: opts.seed ?? DEFAULT_SEED, progress });
+    const r = exp.run(config, { seed: opts.seed ?? DEFAULT_SEED, progress, inputs: opts.inputs });
     // The experiment cannot tell a quick config from a small one; the caller knows which it asked for.
     return opts.quick === undefined ? r : { ...r, quick: opts.quick };
   } finally {
@@ -44,15 +67,19 @@ export function registerRun(program: Command, sys: System): void {
     .option('--json', 'print the results as JSON on standard output')
     .option('--seed <n>', 'seed of every random choice', parseSeed)
     .option('--out <dir>', 'write CSV files, report.html and results.json here')
+    .option('--workload <name>', 'what the VMs run, for experiments with a workload setting (ucat: trace or model)')
     .option('--host <host>', 'sim (default), real (KVM micro-VMs and KSM on this machine) or both side by side (docs/realhost.md)', parseHost)
     .action(async (name: string, opts: RunOptions) => {
       const resolved = resolveExperimentConfig(sys, name, Boolean(opts.quick));
+      const config = withWorkload(resolved.experiment, resolved.config, opts.workload, resolved.file ?? '--workload');
       if (opts.host && opts.host !== 'sim') {
-        await runHosted(sys, resolved.experiment.name, resolved.config, { ...opts, host: opts.host, quick: resolved.quick, seed: opts.seed ?? resolved.seed });
+        await runHosted(sys, resolved.experiment.name, config, { ...opts, host: opts.host, quick: resolved.quick, seed: opts.seed ?? resolved.seed });
         return;
       }
-      const result = runExperiment(sys, resolved.experiment, resolved.config, {
+      const inputs = await prepareExperiment(sys, resolved.experiment, config, Boolean(opts.json));
+      const result = runExperiment(sys, resolved.experiment, config, {
         ...opts,
+        inputs,
         quick: resolved.quick,
         seed: opts.seed ?? resolved.seed,
       });

@@ -1,82 +1,105 @@
 /**
- * One configuration of the `ucat` experiment: a host, a fleet of VMs (half memcached under memslap,
- * half a document store under YCSB), run interleaved in simulated time, then measured.
+ * One fleet of the `ucat` experiment: a host, `vms` VMs that all run one workload (memcached under
+ * memslap, or a store under YCSB), interleaved in simulated time, then measured.
  *
- * Scheduling: the host has `cores` cores; VM i's vCPU is pinned to core i mod cores, and each core
- * runs its vCPUs in time slices (src/sim/scheduler.ts), one operation at a time. VMs therefore
- * touch memory, and the tier-unaware host hands out DRAM first-come first-served, in the order
- * simulated time gives; they share their core's TLBs and caches and the host's LLC. The counter
- * snapshot that excludes the load phase is taken right before a VM's first run-phase operation,
- * and the VM's run phase lasts from there to its end in its core's simulated time.
+ * A VM's program is either a replayed trace of the real program (src/apps/traced.ts) or one of
+ * the store models (`--workload model`: src/apps/memcached.ts, src/apps/docstore.ts). Each has a
+ * warm-up that the measurement leaves out: a model's load phase, or a trace's start-up and load
+ * phase (traceWindow). A trace's warm-up is fast-forwarded (src/apps/traced.ts): its allocations
+ * are replayed and each guest page it touches is touched once, so the window starts with every
+ * page placed and mapped and the TLBs and caches holding what the last touches left.
+ *
+ * Scheduling: the VM whose vCPU has used the fewest cycles so far runs the next slice (ties: lowest
+ * VM number). VMs therefore touch memory, and the tier-unaware host hands out DRAM first come,
+ * first served, in the order simulated time gives, and they share the machine's LLC. A slice never
+ * crosses a VM's warm-up boundary, so the counter snapshot that starts the measurement is exact.
  *
  * Measured: host frames per tier at the end (data + EPT tables + guest page tables, which are
  * guest data to the host); guest malloc requested/reserved bytes and guest page-table leaves at the
- * end; vCPU counters (TLB misses, walk and data cycles, data lines served per memory tier) and
- * workload cycles of the run phase only (snapshot difference).
+ * end; vCPU counters (TLB misses, walk and data cycles, data lines served per memory tier) and the
+ * program's requests and compute cycles of the measured window only.
  */
 import { Rng } from '../../base/rng.ts';
+import { UserError } from '../../base/errors.ts';
+import { OutOfMemoryError } from '../../guest/allocator.ts';
+import { HostMemoryExhaustedError } from '../../host/frames.ts';
 import { DocumentStore } from '../../apps/docstore.ts';
 import { WorkloadRunner } from '../../apps/driver.ts';
 import { MemcachedStore } from '../../apps/memcached.ts';
+import { MARKER_REPLY, TracedProgram, type TraceCosts, type TraceSource } from '../../apps/traced.ts';
+import { TraceOp } from '../../trace/types.ts';
 import type { Progress } from '../../base/progress.ts';
 import { SimHost } from '../../sim/host.ts';
-import { quantumCycles, runOnCores, type CoreTask } from '../../sim/scheduler.ts';
 import type { SimVm } from '../../sim/vm.ts';
 import { diffSnapshots } from '../../hw/counters.ts';
 import { createMemslapWorkload } from '../../workload/memslap.ts';
 import { createYcsbWorkload } from '../../workload/ycsb.ts';
-import type { UcatConfiguration } from './configs.ts';
+import type { FleetSetup } from './configs.ts';
 
 const MiB = 1024 * 1024;
+/**
+ * Host NVM per VM beyond its NVM share, for the host's EPT table pages and for the guest's own
+ * page tables where they outgrow DRAM: the fleet's memory never runs the host dry before it runs
+ * the guests dry.
+ */
+const TABLE_ALLOWANCE_MIB = 1;
 
-export interface FleetParams {
-  cpu: string;
-  dramTier: string;
-  nvmTier: string;
-  hostDramMiB: number;
-  hostNvmMiB: number;
-  vms: number;
-  vmDramMiB: number;
-  vmNvmMiB: number;
+export type WorkloadName = 'memslap' | 'ycsb';
+
+/** The model stores' parameters (`--workload model`). */
+export interface ModelParams {
   memslapInitialLoad: number;
   memslapValueBytes: number;
   memcachedMemLimitMiB: number;
   ycsbWorkload: string;
   ycsbRecordCount: number;
   ycsbOperationCount: number;
-  /** Physical cores the VMs' vCPUs time-share. */
-  cores: number;
 }
 
-export type WorkloadName = 'memslap' | 'ycsb';
+/** What one fleet runs: a trace, or a model store. */
+export type FleetWorkload =
+  | { kind: 'trace'; name: WorkloadName; source: TraceSource; costs: TraceCosts; window: TraceWindow }
+  | { kind: 'model'; name: WorkloadName; params: ModelParams };
 
-/** Run-phase figures of one VM. */
+export interface FleetParams {
+  cpu: string;
+  dramTier: string;
+  nvmTier: string;
+  vms: number;
+  vmDramMiB: number;
+  vmNvmMiB: number;
+  /** Events (trace) or operations (model) a VM runs before the scheduler picks again. */
+  slice: number;
+}
+
+/** Measured-window figures of one VM. */
 export interface VmResult {
   vm: number;
   workload: WorkloadName;
+  /** Requests (trace markers or header count; model operations) in the measured window. */
   ops: number;
   computeCycles: number;
+  /** Translation, data and flush cycles of the accesses (faults apart). */
   memoryCycles: number;
+  faultCycles: number;
   accesses: number;
   walks: number;
   walkCycles: number;
   translationCycles: number;
   dataCycles: number;
   l1TlbMisses: number;
-  /** Data lines served by memory, per host tier [DRAM, NVM] (cache misses of the run phase). */
+  /** Data lines served by memory, per host tier [DRAM, NVM] (cache misses of the window). */
   dataLinesMem: number[];
   requestedBytes: number;
   reservedBytes: number;
-  misses: number;
   /** Guest page-table leaves at the end, per size: the translations the VM's footprint needs. */
   leaves4K: number;
   leaves2M: number;
-  /** Core cycles from the VM's first run-phase operation to its last one's end (other VMs' slices on its core included). */
-  runWallCycles: number;
 }
 
 export interface FleetResult {
   configuration: string;
+  workload: WorkloadName;
   /** Host 4 KiB frames in use per tier at the end: [DRAM, NVM]. */
   residentFrames: number[];
   /** EPT table frames, all tiers. */
@@ -84,38 +107,246 @@ export interface FleetResult {
   /** Frames the host's allocator has handed out (the accounting check). */
   allocatedFrames: number;
   vms: VmResult[];
-  /** Total operations run (load + run), for progress and sanity. */
-  totalOps: number;
+}
+
+/** A VM's program as the scheduler sees it. */
+interface VmProgram {
+  /** Run up to `n` units without crossing the warm-up boundary; returns how many ran. */
+  step(n: number): number;
+  readonly done: boolean;
+  readonly measuring: boolean;
+  /** Simulated cycles used so far. */
+  readonly elapsedCycles: number;
+  /** Requests and compute cycles since the warm-up ended. */
+  measuredRequests(): number;
+  measuredComputeCycles(): number;
+}
+
+class ModelProgram implements VmProgram {
+  constructor(private readonly runner: WorkloadRunner) {}
+  step(n: number): number {
+    const r = this.runner;
+    const loadLeft = r.generator.loadCount - r.counts.load.total;
+    return r.step(loadLeft > 0 ? Math.min(n, loadLeft) : n);
+  }
+  get done(): boolean {
+    return this.runner.done;
+  }
+  get measuring(): boolean {
+    return !this.runner.inLoadPhase;
+  }
+  get elapsedCycles(): number {
+    const c = this.runner.counts;
+    return c.setupCycles + c.load.cycles + c.run.cycles;
+  }
+  measuredRequests(): number {
+    return this.runner.counts.run.total;
+  }
+  measuredComputeCycles(): number {
+    return this.runner.counts.run.computeCycles;
+  }
+}
+
+/**
+ * Where a trace's measured window starts. A server's trace holds its start-up, the client's load
+ * phase and its run phase; like memslap and YCSB themselves we measure the run phase: the last
+ * `meta.runRequests` replies, or only the last `lastRequests` of them (the steady state: a
+ * server's first requests on a connection allocate its buffers). The window starts right after
+ * the reply before them or, when nothing before them was answered (memaslap has no load phase),
+ * after the marker that precedes the first reply (the client's connection). A trace without that
+ * information is measured after `warmupShare` of its events. A replay form (replay-form.ts)
+ * carries its warm-up length in `meta.replayWarmupEvents`.
+ */
+export interface TraceWindow {
+  startEvent: number;
+  events: number;
+  /** Replies in the window (0: the trace has no reply markers). */
+  replies: number;
+  /** In words, for the summary. */
+  description: string;
+}
+
+export function traceWindow(source: TraceSource, warmupShare: number, lastRequests = 0): TraceWindow {
+  const reader = source.open();
+  const replyEnds: number[] = [];
+  const otherEnds: number[] = [];
+  let events = 0;
+  for (let b = reader.next(); b !== null; b = reader.next()) {
+    for (let i = 0; i < b.length; i++) {
+      if (b.op[i] === TraceOp.Marker) (b.arg[i] === MARKER_REPLY ? replyEnds : otherEnds).push(events + i + 1);
+    }
+    events += b.length;
+  }
+  reader.close();
+  const runPhase = Number(source.header.meta.runRequests);
+  const run = lastRequests > 0 && lastRequests < runPhase ? lastRequests : runPhase;
+  const warmup = Number(source.header.meta.replayWarmupEvents);
+  if (Number.isInteger(warmup) && warmup >= 0 && warmup <= events) {
+    // A replay form (replay-form.ts) says where its window starts.
+    const replies = replyEnds.filter((e) => e > warmup).length;
+    return { startEvent: warmup, events, replies, description: `measured: ${replies} replies, from event ${warmup} of ${events} (a replay form)` };
+  }
+  if (run > 0 && replyEnds.length >= run) {
+    const before = replyEnds.length - run;
+    const firstReply = replyEnds[0];
+    const preceding = otherEnds.filter((e) => e < firstReply);
+    const startEvent = before > 0 ? replyEnds[before - 1] : preceding.length > 0 ? preceding[preceding.length - 1] : 0;
+    const what = run < runPhase ? `the last ${run} requests of the run phase of ${runPhase}` : 'the run phase';
+    return { startEvent, events, replies: run, description: `measured: ${what}, the last ${run} of ${replyEnds.length} replies, from event ${startEvent} of ${events}` };
+  }
+  const startEvent = Math.floor(events * warmupShare);
+  const replies = replyEnds.filter((e) => e > startEvent).length;
+  return { startEvent, events, replies, description: `measured: events ${startEvent} to ${events} (warm-up ${warmupShare} of the events)` };
+}
+
+class TraceProgram implements VmProgram {
+  private readonly warmupEvents: number;
+  private requestsAtWarmup = 0;
+  private instructionsAtWarmup = 0;
+  private started = false;
+
+  constructor(
+    private readonly program: TracedProgram,
+    window: TraceWindow,
+  ) {
+    this.warmupEvents = window.startEvent;
+    if (this.warmupEvents === 0) this.started = true;
+  }
+  step(n: number): number {
+    const p = this.program;
+    const left = this.warmupEvents - p.counters.events;
+    const ran = p.step(!this.started && left > 0 ? Math.min(n, left) : n);
+    if (!this.started && p.counters.events >= this.warmupEvents) {
+      this.started = true;
+      this.requestsAtWarmup = p.requests;
+      this.instructionsAtWarmup = p.counters.instructions;
+    }
+    return ran;
+  }
+  get done(): boolean {
+    return this.program.done;
+  }
+  get measuring(): boolean {
+    return this.started;
+  }
+  get elapsedCycles(): number {
+    const p = this.program;
+    return p.counters.memoryCycles + p.computeCycles(p.requests);
+  }
+  measuredRequests(): number {
+    const p = this.program;
+    if ((p.header.counts[TraceOp.Marker] ?? 0) > 0) return p.requests - this.requestsAtWarmup;
+    // A trace without markers: the header's count, spread evenly over the events replayed.
+    const total = p.totalEvents;
+    return total > 0 ? (p.headerRequests * Math.max(0, p.counters.events - this.warmupEvents)) / total : 0;
+  }
+  measuredComputeCycles(): number {
+    const p = this.program;
+    const costs = p.options.costs;
+    if (p.header.withInstructions) return (p.counters.instructions - this.instructionsAtWarmup) * costs.cyclesPerInstruction;
+    return this.measuredRequests() * costs.cyclesPerRequest;
+  }
 }
 
 interface Slot {
   vm: SimVm;
-  workload: WorkloadName;
-  runner: WorkloadRunner;
-  loadCount: number;
+  program: VmProgram;
   before: Record<string, number> | null;
-  /** Core clock at the first run-phase operation (-1 before it). */
-  runStartAt: number;
 }
 
-/** Total operations one fleet runs, load and run phases (for progress totals). */
-export function fleetOps(p: FleetParams): number {
-  const memslapVms = Math.ceil(p.vms / 2);
-  const ycsbVms = p.vms - memslapVms;
-  return memslapVms * 2 * p.memslapInitialLoad + ycsbVms * (p.ycsbRecordCount + p.ycsbOperationCount);
+function createProgram(vm: SimVm, index: number, w: FleetWorkload, root: Rng): VmProgram {
+  if (w.kind === 'trace') {
+    const traced = new TracedProgram(vm.guest.malloc, vm.guest.kernel, vm.vcpu, w.source, { costs: w.costs, fastForwardEvents: w.window.startEvent });
+    return new TraceProgram(traced, w.window);
+  }
+  const p = w.params;
+  // The operation streams depend on the seed and the VM number only, so every configuration sees
+  // the same operations.
+  if (w.name === 'memslap') {
+    const gen = createMemslapWorkload(root.fork(`vm${index}/memslap`), { test: 'get', initialLoad: p.memslapInitialLoad, valueBytes: p.memslapValueBytes });
+    const app = new MemcachedStore(vm.guest.malloc, vm.vcpu, { memLimitBytes: p.memcachedMemLimitMiB * MiB });
+    return new ModelProgram(new WorkloadRunner(app, gen));
+  }
+  const gen = createYcsbWorkload(p.ycsbWorkload, root.fork(`vm${index}/ycsb`), { recordCount: p.ycsbRecordCount, operationCount: p.ycsbOperationCount });
+  return new ModelProgram(new WorkloadRunner(new DocumentStore(vm.guest.malloc, vm.vcpu), gen));
 }
 
-export function runFleet(config: UcatConfiguration, p: FleetParams, seed: number, progress: Progress, opsBefore: number): FleetResult {
+/** Units (trace events or model operations) one VM of a fleet runs, for progress totals. */
+export function workloadUnits(w: FleetWorkload): number {
+  if (w.kind === 'trace') {
+    let n = 0;
+    for (const v of Object.values(w.source.header.counts)) n += v;
+    return n;
+  }
+  const p = w.params;
+  return w.name === 'memslap' ? 2 * p.memslapInitialLoad : p.ycsbRecordCount + p.ycsbOperationCount;
+}
+
+/** Interleave the fleet in simulated time until every program is done. */
+function schedule(slots: Slot[], slice: number, report: (done: number) => void): void {
+  const elapsed = new Float64Array(slots.length);
+  let done = 0;
+  let lastReport = 0;
+  for (;;) {
+    let next = -1;
+    for (let i = 0; i < slots.length; i++) {
+      if (slots[i].program.done) continue;
+      if (next < 0 || elapsed[i] < elapsed[next]) next = i;
+    }
+    if (next < 0) break;
+    const s = slots[next];
+    done += s.program.step(slice);
+    if (s.before === null && s.program.measuring) s.before = s.vm.vcpu.counters.snapshot();
+    elapsed[next] = s.program.elapsedCycles;
+    if (done - lastReport >= 200_000) {
+      lastReport = done;
+      report(done);
+    }
+  }
+}
+
+function measure(s: Slot, i: number, workload: WorkloadName): VmResult {
+  const d = diffSnapshots(s.before ?? s.vm.vcpu.counters.snapshot(), s.vm.vcpu.counters.snapshot());
+  const total = s.vm.guest.stats().total;
+  const kernel = s.vm.guest.kernelStats();
+  // The vCPU adds a fault's cost to the translation that met it (and counts it in faultCycles):
+  // translation here is without faults, which throughput leaves out.
+  const translation = d.translationCycles - d.faultCycles;
+  return {
+    vm: i,
+    workload,
+    ops: s.program.measuredRequests(),
+    computeCycles: s.program.measuredComputeCycles(),
+    memoryCycles: translation + d.dataCycles + d.flushCycles,
+    faultCycles: d.faultCycles,
+    accesses: d.accesses,
+    walks: d.walks,
+    walkCycles: d.walkCycles,
+    translationCycles: translation,
+    dataCycles: d.dataCycles,
+    l1TlbMisses: d.l1TlbMisses,
+    dataLinesMem: [d['dataMem.tier0'], d['dataMem.tier1']],
+    requestedBytes: total.requestedBytes,
+    reservedBytes: total.reservedBytes,
+    leaves4K: kernel.leaves4K,
+    leaves2M: kernel.leaves2M,
+  };
+}
+
+/**
+ * Run one fleet. Host DRAM is the VMs' DRAM shares added up (so the tier-aware back-end's DRAM
+ * regions fill it exactly) and host NVM their NVM shares, plus TABLE_ALLOWANCE_MIB each.
+ */
+export function runFleet(setup: FleetSetup, workload: FleetWorkload, p: FleetParams, seed: number, progress: Progress, unitsBefore: number): FleetResult {
   const host = new SimHost({
     cpu: p.cpu,
-    cores: p.cores,
     host: {
       tiers: [
-        { tier: p.dramTier, bytes: p.hostDramMiB * MiB },
-        { tier: p.nvmTier, bytes: p.hostNvmMiB * MiB },
+        { tier: p.dramTier, bytes: p.vms * p.vmDramMiB * MiB },
+        { tier: p.nvmTier, bytes: p.vms * (p.vmNvmMiB + TABLE_ALLOWANCE_MIB) * MiB },
       ],
-      variant: config.variant,
-      policy: { hugeBacking: config.hugeBacking },
+      variant: setup.variant,
+      policy: { hugeBacking: setup.hugeBacking },
     },
   });
   const root = new Rng(seed);
@@ -126,80 +357,26 @@ export function runFleet(config: UcatConfiguration, p: FleetParams, seed: number
         { tier: p.dramTier, bytes: p.vmDramMiB * MiB },
         { tier: p.nvmTier, bytes: p.vmNvmMiB * MiB },
       ],
-      guest: config.guest,
+      guest: setup.configuration.guest,
     });
-    // Even VMs run memcached/memslap, odd ones the document store/YCSB; the streams depend on the
-    // VM number only, so every configuration sees the same operations.
-    if (i % 2 === 0) {
-      const gen = createMemslapWorkload(root.fork(`vm${i}/memslap`), { test: 'get', initialLoad: p.memslapInitialLoad, valueBytes: p.memslapValueBytes });
-      const app = new MemcachedStore(vm.guest.malloc, vm.vcpu, { memLimitBytes: p.memcachedMemLimitMiB * MiB });
-      slots.push({ vm, workload: 'memslap', runner: new WorkloadRunner(app, gen), loadCount: gen.loadCount, before: null, runStartAt: -1 });
-    } else {
-      const gen = createYcsbWorkload(p.ycsbWorkload, root.fork(`vm${i}/ycsb`), { recordCount: p.ycsbRecordCount, operationCount: p.ycsbOperationCount });
-      const app = new DocumentStore(vm.guest.malloc, vm.vcpu);
-      slots.push({ vm, workload: 'ycsb', runner: new WorkloadRunner(app, gen), loadCount: gen.loadCount, before: null, runStartAt: -1 });
-    }
+    slots.push({ vm, program: createProgram(vm, i, workload, root), before: null });
+  }
+  const label = `${setup.configuration.name} (${setup.backing}, ${setup.dramPolicy}) ${workload.name}`;
+  try {
+    schedule(slots, p.slice, (done) => progress.update(unitsBefore + done, `${label}: ${done} on ${slots.length} VMs`));
+  } catch (e) {
+    if (!(e instanceof OutOfMemoryError) && !(e instanceof HostMemoryExhaustedError)) throw e;
+    throw new UserError(`ucat: the ${workload.name} program does not fit its VM under ${label} (vmDramMiB ${p.vmDramMiB} + vmNvmMiB ${p.vmNvmMiB}): raise ucat.vmNvmMiB (${e.message})`);
   }
 
-  let done = 0;
-  let lastReport = 0;
-  const tasks: CoreTask[] = slots.map((s) => ({
-    vcpu: s.vm.vcpu,
-    get done(): boolean {
-      return s.runner.done;
-    },
-    step(now: number): void {
-      if (s.before === null && !s.runner.inLoadPhase) {
-        s.before = s.vm.vcpu.counters.snapshot();
-        s.runStartAt = now;
-      }
-      done += s.runner.step(1);
-      if (done - lastReport >= 20_000) {
-        lastReport = done;
-        progress.update(opsBefore + done, `${config.name}: ${done} ops on ${slots.length} VMs`);
-      }
-    },
-    spent(): number {
-      const c = s.runner.counts;
-      return c.setupCycles + c.load.cycles + c.run.cycles;
-    },
-  }));
-  const schedule = runOnCores(host.machine, tasks, quantumCycles(host.machine));
-
-  const vms: VmResult[] = slots.map((s, i) => {
-    const d = diffSnapshots(s.before ?? s.vm.vcpu.counters.snapshot(), s.vm.vcpu.counters.snapshot());
-    const run = s.runner.counts.run;
-    const total = s.vm.guest.stats().total;
-    const kernel = s.vm.guest.kernelStats();
-    return {
-      vm: i,
-      workload: s.workload,
-      ops: run.total,
-      computeCycles: run.computeCycles,
-      memoryCycles: run.memoryCycles,
-      accesses: d.accesses,
-      walks: d.walks,
-      walkCycles: d.walkCycles,
-      translationCycles: d.translationCycles,
-      dataCycles: d.dataCycles,
-      l1TlbMisses: d.l1TlbMisses,
-      dataLinesMem: [d['dataMem.tier0'], d['dataMem.tier1']],
-      requestedBytes: total.requestedBytes,
-      reservedBytes: total.reservedBytes,
-      misses: run.misses,
-      leaves4K: kernel.leaves4K,
-      leaves2M: kernel.leaves2M,
-      runWallCycles: s.runStartAt < 0 ? 0 : schedule.finishedAt[i] - s.runStartAt,
-    };
-  });
   let eptTableFrames = 0;
   for (const t of host.backend.memory.tiers) eptTableFrames += t.tableFrames;
   return {
-    configuration: config.name,
+    configuration: setup.configuration.name,
+    workload: workload.name,
     residentFrames: host.residentFrames(),
     eptTableFrames,
     allocatedFrames: host.backend.memory.allocatedFrames,
-    vms,
-    totalOps: done,
+    vms: slots.map((s, i) => measure(s, i, workload.name)),
   };
 }

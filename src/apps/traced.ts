@@ -1,0 +1,467 @@
+/**
+ * A traced program inside a guest: a real program's recorded life (src/trace/types.ts), replayed
+ * so that the guest allocator under test decides where its memory lives.
+ *
+ * Replay, event by event:
+ * - Allocation events (malloc, calloc, realloc, posix_memalign, aligned_alloc, free) drive the
+ *   guest's malloc, which chooses each object's guest-virtual address, and so its page size and
+ *   tier. The object is entered in the interval map of live allocations (intervals.ts).
+ * - Every access is translated from the program's address to the object that held that address
+ *   at that moment, and from there to the guest address the allocator chose. An access that runs
+ *   past the object's end is cut at the end (libc's string functions read whole words).
+ * - Every other address is the program's own memory: text (instruction fetches), static data,
+ *   stack, and the host libc's heap metadata (chunk headers, arenas, the mappings its allocator
+ *   took with mmap). A unikernel loads the program's segments one after another in its own
+ *   address space, so these pages are packed in first-touch order into two areas of the guest's
+ *   mmap space, one for text and one for data, built from 2 MiB anonymous mappings: the guest's
+ *   page policy (2 MiB pages or 4 KiB) applies to them as to any mapping, and under a tiered
+ *   guest they sit in the first tier (DRAM) while it has room, as kernel and program images do.
+ *   mmap, munmap and brk events are counted: the pages they cover are program memory as above.
+ * - Loads and stores go through the vCPU access path (guest page table, EPT, TLBs, caches,
+ *   tiers); a Modify is a load and a store of the same bytes, an instruction fetch a load (the
+ *   machine model has no separate instruction TLB or cache).
+ *
+ * Cost: the cycles the access path returns, plus a compute cost: `cyclesPerInstruction` per
+ * recorded instruction when the trace has instructions, else `cyclesPerRequest` per request
+ * (reply markers, or the header's `meta.requests` when the trace has no markers).
+ * - Accesses the capture made inside an allocation call (arg = 1) are the host's allocator at work
+ *   (glibc's chunk headers and bins, and the shim's own report) plus the part of realloc's copy
+ *   that reads the old block. Those that fall in a live object are replayed; the rest are left
+ *   out and counted (`allocatorAccessesSkipped`): the guest allocator replaces the host's, and
+ *   neither OSv's nor UCat's own bookkeeping accesses are modelled, so both configurations are
+ *   charged the same. calloc's zeroing and the writing half of realloc's copy happen before the
+ *   call returns the new block, so they are left out with them. Guest page
+ * faults and EPT violations are a start-up cost of the program's first touches; they are counted
+ * apart (the vCPU's faultCycles) and the caller decides whether a throughput includes them.
+ *
+ * Hot path: one `find` in the interval map (the last object found is checked first), one page-map
+ * lookup for program memory (the last page is cached), no allocation per event.
+ */
+import type { AccessPath } from '../hw/access.ts';
+import { AllocHint, OutOfMemoryError, type GuestAllocator } from '../guest/allocator.ts';
+import { TraceOp, type TraceBatch, type TraceHeader, type TraceReader } from '../trace/types.ts';
+import { growF64 } from './app.ts';
+import { LiveObjects, PageMap } from './intervals.ts';
+
+/** Marker kind of a reply the traced server sent (src/trace/lackey.ts MarkerKind.Reply). */
+export const MARKER_REPLY = 2;
+
+const PAGE = 4096;
+const CHUNK = 2 * 1024 * 1024;
+const PAGES_PER_CHUNK = CHUNK / PAGE;
+
+/** A trace that can be read from the start any number of times (one reader per replaying VM). */
+export interface TraceSource {
+  readonly header: TraceHeader;
+  open(): TraceReader;
+}
+
+/** What the replay needs of the guest kernel: anonymous mappings for the program's own areas. */
+export interface ProgramAreaSource {
+  /** Reserve an anonymous mapping of `bytes` in allocator tier `tier`; its start, or -1. */
+  mmap(bytes: number, tier: number, align?: number): number;
+  /** The allocator tiers (the program's areas take the first that has room). */
+  readonly tiers: ArrayLike<unknown>;
+}
+
+export interface TraceCosts {
+  /** Compute cycles per recorded instruction (traces with instructions). */
+  cyclesPerInstruction: number;
+  /** Compute cycles per request (traces without instructions). */
+  cyclesPerRequest: number;
+}
+
+/** Counters of one replay (owned, plain numbers; `snapshot` copies them). */
+export class ReplayCounters {
+  events = 0;
+  instructions = 0;
+  loads = 0;
+  stores = 0;
+  modifies = 0;
+  /** Accesses (a Modify counts once) that fell in a live object, and the rest. */
+  objectAccesses = 0;
+  programAccesses = 0;
+  /** Accesses cut at the end of their object. */
+  clippedAccesses = 0;
+  allocations = 0;
+  frees = 0;
+  reallocs = 0;
+  mmaps = 0;
+  munmaps = 0;
+  brks = 0;
+  markers = 0;
+  /** Reply markers (kind 2): one request served. */
+  replies = 0;
+  /** Accesses made inside an allocation call (arg = 1), and those of them left out (outside objects). */
+  allocatorAccesses = 0;
+  allocatorAccessesSkipped = 0;
+  /** free() or realloc() of an address the replay does not know (a call the shim missed). */
+  unknownFrees = 0;
+  /** Allocations at an address still live (a free the shim missed): the old object is dropped. */
+  staleObjects = 0;
+  /** Bytes requested by live objects, now and at peak. */
+  liveBytes = 0;
+  peakLiveBytes = 0;
+  /** Program pages packed into the text and data areas. */
+  textPages = 0;
+  dataPages = 0;
+  /** Accesses of the fast-forwarded start-up left out (their guest page was touched already). */
+  fastForwarded = 0;
+  /** Cycles the access path returned (translation, data, faults). */
+  memoryCycles = 0;
+
+  /** Accesses replayed through the access path. */
+  get accesses(): number {
+    return this.instructions + this.loads + this.stores + this.modifies;
+  }
+
+  snapshot(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(this)) if (typeof v === 'number') out[k] = v;
+    out.accesses = this.accesses;
+    return out;
+  }
+}
+
+/** One packed area of program pages (text or data) in the guest's mmap space. */
+class ProgramArea {
+  private readonly pages = new PageMap(1024);
+  private chunks = new Float64Array(16);
+  private used = 0;
+  private lastPage = -1;
+  private lastBase = 0;
+
+  constructor(
+    private readonly kernel: ProgramAreaSource,
+    private readonly tier: number,
+  ) {}
+
+  get pageCount(): number {
+    return this.used;
+  }
+
+  /** Guest address of program address `addr` (its page is packed on first touch). */
+  translate(addr: number): number {
+    const page = Math.floor(addr / PAGE);
+    if (page !== this.lastPage) {
+      let index = this.pages.get(page);
+      if (index < 0) index = this.place(page);
+      this.lastPage = page;
+      this.lastBase = this.chunks[index >>> 9] + (index & (PAGES_PER_CHUNK - 1)) * PAGE;
+    }
+    return this.lastBase + (addr - page * PAGE);
+  }
+
+  private place(page: number): number {
+    const index = this.used++;
+    const chunk = index >>> 9;
+    this.chunks = growF64(this.chunks, chunk + 1);
+    if ((index & (PAGES_PER_CHUNK - 1)) === 0) {
+      const k = this.kernel;
+      let start = k.mmap(CHUNK, this.tier, CHUNK);
+      for (let t = 0; start < 0 && t < k.tiers.length; t++) if (t !== this.tier) start = k.mmap(CHUNK, t, CHUNK);
+      if (start < 0) throw new OutOfMemoryError('guest: no memory left for the program\'s own pages');
+      this.chunks[chunk] = start;
+    }
+    this.pages.set(page, index);
+    return index;
+  }
+}
+
+export interface TracedProgramOptions {
+  costs: TraceCosts;
+  /** Allocator tier of the program's own areas (0: the untyped tier, or DRAM under UCat). */
+  programTier?: number;
+  /**
+   * Events before this one are fast-forwarded: allocation events as always, but only the first
+   * access to each program page (so the page is placed, populated and counted); the others are
+   * skipped and counted. For the warm-up of a trace (a server's start-up and its client's load
+   * phase), which no measurement looks at. Default 0.
+   */
+  fastForwardEvents?: number;
+}
+
+export class TracedProgram {
+  readonly counters = new ReplayCounters();
+  readonly header: TraceHeader;
+  private readonly reader: TraceReader;
+  private readonly objects = new LiveObjects();
+  private readonly text: ProgramArea;
+  private readonly data: ProgramArea;
+  /** Requests the header promises when the trace carries no Marker events. */
+  readonly headerRequests: number;
+  private finished = false;
+  private batch: TraceBatch | null = null;
+  private position = 0;
+  private readonly fastForwardEvents: number;
+  /** Whether the event being replayed is in the fast-forwarded start-up. */
+  private fastForwarding = false;
+  /** Guest pages the fast-forward has touched once. */
+  private readonly fastPages = new PageMap(1024);
+
+  constructor(
+    private readonly malloc: GuestAllocator,
+    kernel: ProgramAreaSource,
+    private readonly path: AccessPath,
+    source: TraceSource,
+    readonly options: TracedProgramOptions,
+  ) {
+    this.reader = source.open();
+    this.header = this.reader.header;
+    const tier = options.programTier ?? 0;
+    this.fastForwardEvents = options.fastForwardEvents ?? 0;
+    this.text = new ProgramArea(kernel, tier);
+    this.data = new ProgramArea(kernel, tier);
+    const r = Number(this.header.meta.requests);
+    this.headerRequests = Number.isFinite(r) && r > 0 ? r : 0;
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  /** Total events the header announces (0 when it gives no counts). */
+  get totalEvents(): number {
+    let n = 0;
+    for (const v of Object.values(this.header.counts)) n += v;
+    return n;
+  }
+
+  /** Replay up to `maxEvents` events; returns how many ran. */
+  step(maxEvents: number): number {
+    let n = 0;
+    while (n < maxEvents && !this.finished) {
+      let batch = this.batch;
+      if (batch === null || this.position >= batch.length) {
+        batch = this.batch = this.reader.next();
+        this.position = 0;
+        if (batch === null) {
+          this.finished = true;
+          this.reader.close();
+          break;
+        }
+      }
+      // The batch's arrays stay valid until the reader's next call.
+      const i = this.position++;
+      this.fastForwarding = this.counters.events + n < this.fastForwardEvents;
+      this.replay(batch.op[i], batch.addr[i], batch.size[i], batch.arg[i]);
+      n++;
+    }
+    this.counters.events += n;
+    return n;
+  }
+
+  private replay(op: number, addr: number, size: number, arg: number): void {
+    const c = this.counters;
+    if (op <= TraceOp.Modify && arg === 1) {
+      c.allocatorAccesses++;
+      if (this.objects.find(addr) < 0) {
+        c.allocatorAccessesSkipped++;
+        return;
+      }
+    }
+    switch (op) {
+      case TraceOp.Load:
+        c.loads++;
+        c.memoryCycles += this.access(addr, size, false);
+        return;
+      case TraceOp.Store:
+        c.stores++;
+        c.memoryCycles += this.access(addr, size, true);
+        return;
+      case TraceOp.Modify:
+        c.modifies++;
+        c.memoryCycles += this.access(addr, size, false);
+        c.memoryCycles += this.repeat(size, true);
+        return;
+      case TraceOp.Instr:
+        c.instructions++;
+        c.memoryCycles += this.fetch(addr, size);
+        return;
+      case TraceOp.Malloc:
+      case TraceOp.Calloc:
+        this.allocate(addr, size, 0);
+        return;
+      case TraceOp.PosixMemalign:
+      case TraceOp.AlignedAlloc:
+        this.allocate(addr, size, arg);
+        return;
+      case TraceOp.Realloc:
+        this.reallocate(addr, size, arg);
+        return;
+      case TraceOp.Free:
+        this.release(addr);
+        return;
+      case TraceOp.Mmap:
+        c.mmaps++;
+        return;
+      case TraceOp.Munmap:
+        c.munmaps++;
+        return;
+      case TraceOp.Brk:
+        c.brks++;
+        return;
+      case TraceOp.Marker:
+        c.markers++;
+        if (arg === MARKER_REPLY) c.replies++;
+        return;
+      default:
+        throw new RangeError(`trace event with unknown op ${op}`);
+    }
+  }
+
+  // The guest address and size of the last translated access, for Modify's store.
+  private lastGva = 0;
+  private lastSize = 0;
+
+  /** Charge one data access at program address `addr`. */
+  private access(addr: number, size: number, write: boolean): number {
+    const c = this.counters;
+    const objects = this.objects;
+    const bytes = size > 0 ? size : 1;
+    if (objects.find(addr) >= 0) {
+      const id = objects.foundId;
+      c.objectAccesses++;
+      const end = objects.objectEnd(id);
+      const inside = addr + bytes <= end ? bytes : end - addr;
+      if (inside < bytes) c.clippedAccesses++;
+      const gva = objects.objectGva(id) + (addr - objects.objectStart(id));
+      this.lastGva = gva;
+      this.lastSize = inside;
+      return this.charge(gva, inside, write);
+    }
+    c.programAccesses++;
+    return this.programAccess(this.data, addr, bytes, write);
+  }
+
+  /** The store half of a Modify: the bytes the load just read. */
+  private repeat(size: number, write: boolean): number {
+    void size;
+    return this.charge(this.lastGva, this.lastSize, write);
+  }
+
+  /** One access through the vCPU, unless the fast-forward has touched its guest page already. */
+  private charge(gva: number, size: number, write: boolean): number {
+    if (this.fastForwarding) {
+      const page = Math.floor(gva / PAGE);
+      if (this.fastPages.get(page) >= 0) {
+        this.counters.fastForwarded++;
+        return 0;
+      }
+      this.fastPages.set(page, 1);
+    }
+    return write ? this.path.store(gva, size) : this.path.load(gva, size);
+  }
+
+  private fetch(addr: number, size: number): number {
+    this.counters.programAccesses++;
+    return this.programAccess(this.text, addr, size > 0 ? size : 1, false);
+  }
+
+  /** An access to the program's own pages; split where it crosses a program page. */
+  private programAccess(area: ProgramArea, addr: number, bytes: number, write: boolean): number {
+    const pageEnd = (Math.floor(addr / PAGE) + 1) * PAGE;
+    const first = addr + bytes <= pageEnd ? bytes : pageEnd - addr;
+    let gva = area.translate(addr);
+    this.lastGva = gva;
+    this.lastSize = first;
+    let cycles = this.charge(gva, first, write);
+    if (first < bytes) {
+      gva = area.translate(pageEnd);
+      cycles += this.charge(gva, bytes - first, write);
+    }
+    this.counters.textPages = this.text.pageCount;
+    this.counters.dataPages = this.data.pageCount;
+    return cycles;
+  }
+
+  private allocate(addr: number, bytes: number, alignment: number): void {
+    const c = this.counters;
+    if (addr === 0) return; // the call failed in the program: nothing to place
+    c.allocations++;
+    const stale = this.objects.idAt(addr);
+    if (stale >= 0) {
+      c.staleObjects++;
+      this.drop(stale);
+    }
+    const size = bytes > 0 ? bytes : 1;
+    const gva = alignment > 8 ? this.malloc.memalign(alignment, size, AllocHint.Default) : this.malloc.malloc(size, AllocHint.Default);
+    this.objects.add(addr, size, gva);
+    c.liveBytes += size;
+    if (c.liveBytes > c.peakLiveBytes) c.peakLiveBytes = c.liveBytes;
+  }
+
+  private reallocate(addr: number, bytes: number, old: number): void {
+    const c = this.counters;
+    c.reallocs++;
+    if (addr === 0) return; // failed realloc: the old block stays
+    const id = old === 0 ? -1 : this.objects.idAt(old);
+    if (id < 0) {
+      if (old !== 0) c.unknownFrees++;
+      this.allocate(addr, bytes, 0);
+      c.allocations--;
+      return;
+    }
+    // The program's copy (libc's memcpy) is in the trace as accesses; the guest allocator only
+    // decides whether the block moves.
+    const size = bytes > 0 ? bytes : 1;
+    const oldGva = this.objects.objectGva(id);
+    c.liveBytes -= this.objects.objectEnd(id) - this.objects.objectStart(id);
+    this.objects.remove(id);
+    const stale = this.objects.idAt(addr);
+    if (stale >= 0) {
+      c.staleObjects++;
+      this.drop(stale);
+    }
+    const gva = this.malloc.realloc(oldGva, size, AllocHint.Default);
+    this.objects.add(addr, size, gva);
+    c.liveBytes += size;
+    if (c.liveBytes > c.peakLiveBytes) c.peakLiveBytes = c.liveBytes;
+  }
+
+  private release(addr: number): void {
+    const c = this.counters;
+    if (addr === 0) return;
+    const id = this.objects.idAt(addr);
+    if (id < 0) {
+      c.unknownFrees++;
+      return;
+    }
+    c.frees++;
+    this.drop(id);
+  }
+
+  private drop(id: number): void {
+    this.counters.liveBytes -= this.objects.objectEnd(id) - this.objects.objectStart(id);
+    this.malloc.free(this.objects.objectGva(id));
+    this.objects.remove(id);
+  }
+
+  /** Live objects (tests and statistics). */
+  get liveObjects(): number {
+    return this.objects.live;
+  }
+
+  /** The guest address the program address `addr` maps to now (tests): object, else -1. */
+  objectGvaOf(addr: number): number {
+    const id = this.objects.find(addr);
+    return id < 0 ? -1 : this.objects.objectGva(id) + (addr - this.objects.objectStart(id));
+  }
+
+  /** Compute cycles of the replay so far (see the header comment). */
+  computeCycles(requests: number): number {
+    const costs = this.options.costs;
+    return this.header.withInstructions ? this.counters.instructions * costs.cyclesPerInstruction : requests * costs.cyclesPerRequest;
+  }
+
+  /**
+   * Requests replayed so far: reply markers when the trace has them (a server answered a request),
+   * else every marker, else the header's count once the trace is done.
+   */
+  get requests(): number {
+    const c = this.counters;
+    if (c.replies > 0) return c.replies;
+    if (c.markers > 0) return c.markers;
+    return this.finished ? this.headerRequests : 0;
+  }
+}
