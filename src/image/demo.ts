@@ -31,6 +31,7 @@ import { IMAGE_BASE, type AlignmentPlan } from './planner.ts';
 import { buildKey, CFLAGS, DCE_CFLAGS, LDFLAGS, runJobs } from './toolchain.ts';
 import { linkAligned, linkAslr } from './align.ts';
 import type { RewriteStats } from './trampoline.ts';
+import { removeDemoSet } from './output-folders.ts';
 
 export type BuildVariant = 'default' | 'dce';
 export type ImageVariant = 'compact' | 'dce' | 'aligned' | 'aligned-aslr';
@@ -273,7 +274,8 @@ export function buildDemoSet(options: DemoOptions = {}): DemoManifest {
   }
   const manifest: DemoManifest = { magic: 'unimem-demo-manifest', version: 1, key, dir: '.', seed: opts.seed, images: images.map(relImage), plan };
   fs.writeFileSync(path.join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
-  if (options.outDir) fs.rmSync(dir, { recursive: true, force: true });
+  // Only an earlier demo set is replaced: a folder or file of the user's is refused, never deleted.
+  if (options.outDir) removeDemoSet(dir);
   publish(tmp, dir);
   return readManifest(dir);
 }

@@ -3,9 +3,11 @@
  * Every sub-command prints a table, or JSON on standard output with --json; bad inputs (garbage
  * ELF, corrupt pool entry, malformed description) end with one line on standard error and exit 2.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../../base/errors.ts';
+import { checkOutputDir, OUTPUT_MARKER } from '../../base/output.ts';
 import type { System } from '../../base/system.ts';
 import { formatPercent, formatTable } from '../../base/table.ts';
 import {
@@ -20,6 +22,7 @@ import {
   type LoadedImage,
 } from '../../image/index.ts';
 import { readElf } from '../../image/elf.ts';
+import { isAlignedSetFolder, isDemoSetFolder, isPoolFolder } from '../../image/output-folders.ts';
 import { toJson } from '../../report/results.ts';
 import { parsePositiveInt, parseSeed } from '../options.ts';
 
@@ -68,6 +71,7 @@ export function registerImage(program: Command, sys: System): void {
     .option('--seed <n>', 'seed of the ASLR library orders', parseSeed)
     .option('--json', 'print the manifest as JSON')
     .action((opts: { out: string; count?: number; aslr: number; variants?: BuildVariant[]; seed?: number; json?: boolean }) => {
+      checkOutputDir('--out', opts.out, isDemoSetFolder);
       const m = buildDemoSet({ outDir: opts.out, count: opts.count, aslrInstances: opts.aslr, variants: opts.variants, seed: opts.seed });
       if (opts.json) return sys.write(toJson(m));
       const rows = IMAGE_VARIANTS.map((v) => {
@@ -121,7 +125,10 @@ export function registerImage(program: Command, sys: System): void {
     .option('--seed <n>', 'seed of the ASLR library orders', parseSeed)
     .option('--json', 'print the plan and sizes as JSON')
     .action((files: string[], opts: { out: string; objs?: string; aslr: number; seed?: number; json?: boolean }) => {
+      const out = checkOutputDir('--out', opts.out, isAlignedSetFolder);
       for (const f of files) readElf(f);
+      fs.mkdirSync(out, { recursive: true });
+      fs.writeFileSync(path.join(out, OUTPUT_MARKER), 'Written by unimem image align: a later align into this folder overwrites its files.\n');
       const r = alignImages(files, { outDir: opts.out, objDir: opts.objs, aslrInstances: opts.aslr, seed: opts.seed });
       if (opts.json) return sys.write(toJson(r));
       const rows = r.images.map((i) => [
@@ -148,6 +155,7 @@ export function registerImage(program: Command, sys: System): void {
     .requiredOption('--pool <dir>', 'pool directory (created if missing; entries are never overwritten)')
     .option('--json', 'print the result as JSON')
     .action((files: string[], opts: { pool: string; json?: boolean }) => {
+      checkOutputDir('--pool', opts.pool, isPoolFolder);
       const r = buildPool(opts.pool, files);
       if (opts.json) return sys.write(toJson(r));
       sys.write(

@@ -4,6 +4,7 @@
  * report.html and results.json into DIR.
  */
 import type { Command } from 'commander';
+import { checkOutputDir } from '../../base/output.ts';
 import type { System } from '../../base/system.ts';
 import { resolveExperimentConfig } from '../../config/load.ts';
 import { findExperiment } from '../../experiments/index.ts';
@@ -43,6 +44,8 @@ export function registerRun(program: Command, sys: System): void {
     .option('--seed <n>', 'seed of every random choice', parseSeed)
     .option('--out <dir>', 'write CSV files, report.html and results.json here')
     .action(async (name: string, opts: RunOptions) => {
+      // A bad --out fails now, not after the run.
+      if (opts.out) checkOutputDir('--out', opts.out);
       const resolved = resolveExperimentConfig(sys, name, Boolean(opts.quick));
       const result = runExperiment(sys, resolved.experiment, resolved.config, {
         ...opts,

@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../../base/errors.ts';
+import { checkOutputFile } from '../../base/output.ts';
 import type { System } from '../../base/system.ts';
 import { resolveExperimentConfig } from '../../config/load.ts';
 import { parseAxis, parseShard, planSweep, shardPoints, type Axis, type Shard } from '../../config/sweep.ts';
@@ -31,6 +32,13 @@ export interface SweepOptions {
   json?: boolean;
 }
 
+/** Check --out and --csv before any work, so a bad path fails in one line at once. */
+function checkOutputs(opts: { out?: string; csv?: string }): void {
+  if (opts.out) checkOutputFile('--out', opts.out);
+  if (opts.csv) checkOutputFile('--csv', opts.csv);
+  if (opts.out && opts.csv && checkOutputFile('--out', opts.out) === checkOutputFile('--csv', opts.csv)) throw new UserError('--out and --csv name the same file');
+}
+
 /** Write the sweep's JSON (and CSV if asked), then print its table or JSON. */
 function emit(sys: System, f: SweepFile, opts: { out?: string; csv?: string; json?: boolean }): void {
   if (opts.csv) sys.writeFileAtomic(opts.csv, sweepToCsv(f));
@@ -41,6 +49,7 @@ function emit(sys: System, f: SweepFile, opts: { out?: string; csv?: string; jso
 export async function runSweepCommand(sys: System, target: string, opts: SweepOptions, modules: string[] = []): Promise<SweepFile> {
   if (opts.vary.length === 0) throw new UserError('sweep: give at least one --vary key=v1,v2,...');
   if (opts.shard && opts.shard.count > 1 && !opts.out) throw new UserError('--shard: give --out <file> for the shard\'s results (merge them with unimem merge)');
+  checkOutputs(opts);
   const resolved = resolveExperimentConfig(sys, target, Boolean(opts.quick));
   const plan = planSweep({
     experiment: resolved.experiment,
@@ -93,6 +102,7 @@ export function registerMerge(program: Command, sys: System): void {
     .option('--csv <file>', 'write the table as CSV')
     .option('--json', 'print the merged results as JSON')
     .action((files: string[], opts: { out?: string; csv?: string; json?: boolean }) => {
+      checkOutputs(opts);
       const shards = files.map((file) => {
         if (!sys.exists(file)) throw new UserError(`${file}: no such file`);
         return { file: path.normalize(file), data: parseSweepFile(file, sys.readText(file)) };
