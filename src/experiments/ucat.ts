@@ -16,7 +16,7 @@ import { TIER_PRESETS } from '../hw/tiers.ts';
 import { YCSB_CORE_WORKLOADS } from '../workload/ycsb.ts';
 import { UCAT_CONFIGURATION_NAMES, ucatConfiguration } from './ucat/configs.ts';
 import { fleetOps, runFleet, type FleetResult, type VmResult, type WorkloadName } from './ucat/fleet.ts';
-import type { Experiment, ExperimentResult, PaperComparison, ResultSeries } from './types.ts';
+import type { ConfigProblem, Experiment, ExperimentResult, PaperComparison, ResultSeries } from './types.ts';
 
 const tierNames = Object.keys(TIER_PRESETS) as [string, ...string[]];
 
@@ -43,6 +43,26 @@ export const ucatSchema = z
   .strict();
 
 export type UcatConfig = z.infer<typeof ucatSchema>;
+
+/**
+ * Guest memory a YCSB record takes at most: a 1 KB record is 1-1.2 KiB in every allocator, plus
+ * its index entry; 2 KiB per record leaves room (65,536 records fit a 128 MiB VM under every
+ * configuration, measured).
+ */
+const YCSB_RECORD_ALLOWANCE_KIB = 2;
+
+/** Cross-field limits: what the run would otherwise find out after minutes, or with a stack trace. */
+function ucatConfigProblem(c: UcatConfig): ConfigProblem | undefined {
+  if (!c.configurations.includes('osv') || !c.configurations.includes('ucat')) {
+    return { field: 'configurations', problem: "must include 'osv' and 'ucat' (the summary compares them)" };
+  }
+  if (c.vmNvmMiB < 1) return { field: 'vmNvmMiB', problem: 'every VM needs memory on both tiers: give at least 1' };
+  const guestKiB = (c.vmDramMiB + c.vmNvmMiB) * 1024;
+  if (c.ycsbRecordCount * YCSB_RECORD_ALLOWANCE_KIB > guestKiB) {
+    return { field: 'ycsbRecordCount', problem: `${c.ycsbRecordCount} records of 1 KB do not fit a VM of vmDramMiB + vmNvmMiB = ${guestKiB / 1024} MiB; at most ${Math.floor(guestKiB / YCSB_RECORD_ALLOWANCE_KIB)}` };
+  }
+  return undefined;
+}
 
 const MiB = 1024 * 1024;
 const FRAME_MIB = 4096 / MiB;
@@ -216,6 +236,7 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
     'OSv\'s size paths); the L2 TLB misses vanish with 2 MiB pages in both dimensions; throughput moves with translation cycles ' +
     'and with how much of each workload\'s data sits in NVM (docs/ucat-experiment.md).',
   schema: ucatSchema,
+  check: ucatConfigProblem,
   defaults(quick: boolean): UcatConfig {
     return {
       cpu: 'icelake',
