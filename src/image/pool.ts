@@ -22,7 +22,7 @@ import { z } from 'zod';
 import { InputError } from '../base/errors.ts';
 import { fingerprintBytes } from '../base/hash.ts';
 import { writeFileAtomic } from '../base/system.ts';
-import { PT_LOAD, readElf, segmentFlags, SHF_ALLOC, SHF_WRITE, SHT_NOBITS } from './elf.ts';
+import { ELF_LIMITS, PT_LOAD, readElf, segmentFlags, SHF_ALLOC, SHF_WRITE, SHT_NOBITS } from './elf.ts';
 import { sectionKind } from './attribution.ts';
 import { loadPages } from './pages.ts';
 import { PAGE, alignUp } from './planner.ts';
@@ -237,8 +237,29 @@ export function readDescription(file: string): ImageDescription {
     throw new InputError(file, `invalid description: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   const d = parsed.data;
-  for (const s of d.shared) if (s.pages.length !== s.size / PAGE) throw new InputError(file, `shared section ${s.name}: ${s.pages.length} page fingerprints for ${s.size / PAGE} pages`);
+  checkDescriptionLayout(file, d);
   return d;
+}
+
+/**
+ * What a loader would build from a description must be an image: bounded like an ELF's loaded
+ * memory (ELF_LIMITS), and every shared and private section inside one of its segments, so that
+ * rebuilding it allocates only the pages the segments describe.
+ */
+function checkDescriptionLayout(file: string, d: ImageDescription): void {
+  let loaded = 0;
+  for (const seg of d.segments) {
+    loaded += seg.memsz;
+    if (loaded > ELF_LIMITS.loadedBytes) throw new InputError(file, `segments: more than ${ELF_LIMITS.loadedBytes} bytes in all (the limit for an image)`);
+  }
+  const inSegment = (lo: number, hi: number): boolean => d.segments.some((g) => Math.floor(g.vaddr / PAGE) * PAGE <= lo && hi <= alignUp(g.vaddr + g.memsz, PAGE));
+  for (const s of d.shared) {
+    if (s.pages.length !== s.size / PAGE) throw new InputError(file, `shared section ${s.name}: ${s.pages.length} page fingerprints for ${s.size / PAGE} pages`);
+    if (!inSegment(s.vaddr, s.vaddr + s.size)) throw new InputError(file, `shared section ${s.name}: 0x${s.vaddr.toString(16)}..0x${(s.vaddr + s.size).toString(16)} lies in no segment`);
+  }
+  for (const s of d.private) {
+    if (!inSegment(s.vaddr, s.vaddr + s.size)) throw new InputError(file, `private section ${s.name}: 0x${s.vaddr.toString(16)}..0x${(s.vaddr + s.size).toString(16)} lies in no segment`);
+  }
 }
 
 /**
