@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { ConfigError, UserError } from '../base/errors.ts';
+import { jsonTextDepth, valueDepth } from '../base/nesting.ts';
 import type { System } from '../base/system.ts';
 import { experiments, findExperiment } from '../experiments/index.ts';
 import type { Experiment } from '../experiments/types.ts';
@@ -84,20 +85,6 @@ export const CONFIG_LIMITS = {
   /** Alias expansions (YAML anchors): a few hundred nodes of real use, not a billion laughs. */
   aliases: 100,
 } as const;
-
-/** Nesting depth of a plain value, without recursion (so a deep value cannot overflow the stack). */
-export function valueDepth(value: unknown, limit: number): number {
-  let deepest = 0;
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, d] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    if (d + 1 > deepest) deepest = d + 1;
-    if (deepest > limit) return deepest;
-    for (const child of Object.values(v)) stack.push([child, d + 1]);
-  }
-  return deepest;
-}
 
 /**
  * The first key given twice in one YAML mapping, found in linear time (the yaml package's own
@@ -192,6 +179,7 @@ export function parseConfigText(file: string, text: string): unknown {
   }
   let value: unknown;
   if (path.extname(file).toLowerCase() === '.json') {
+    if (jsonTextDepth(text, CONFIG_LIMITS.depth) > CONFIG_LIMITS.depth) throw tooDeep(file);
     try {
       value = JSON.parse(text);
     } catch (e) {

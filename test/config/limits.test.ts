@@ -5,7 +5,8 @@
  */
 import * as assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CONFIG_LIMITS, parseConfigText, valueDepth } from '../../src/config/load.ts';
+import { valueDepth } from '../../src/base/nesting.ts';
+import { CONFIG_LIMITS, parseConfigText } from '../../src/config/load.ts';
 import { cli, tempDir, write } from '../fixtures/cli.ts';
 
 describe('configuration files that attack the parser', () => {

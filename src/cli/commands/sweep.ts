@@ -14,7 +14,7 @@ import { UserError } from '../../base/errors.ts';
 import { checkOutputFile } from '../../base/output.ts';
 import type { System } from '../../base/system.ts';
 import { resolveExperimentConfig } from '../../config/load.ts';
-import { parseAxis, parseShard, planSweep, shardPoints, type Axis, type Shard } from '../../config/sweep.ts';
+import { parseAxis, parseShard, planSweep, type Axis, type Shard } from '../../config/sweep.ts';
 import { toJson } from '../../report/results.ts';
 import { mergeSweeps, parseSweepFile, renderSweepText, sweepToCsv, type SweepFile } from '../../report/sweep.ts';
 import { DEFAULT_SEED, parsePositiveInt, parseSeed } from '../options.ts';
@@ -58,8 +58,9 @@ export async function runSweepCommand(sys: System, target: string, opts: SweepOp
     seed: opts.seed ?? resolved.seed ?? DEFAULT_SEED,
     quick: resolved.quick,
     axes: opts.vary,
+    shard: opts.shard,
   });
-  const mine = shardPoints(plan.points, opts.shard);
+  const mine = plan.points;
   const progress = terminalProgress(sys, Boolean(opts.json));
   let results;
   try {
