@@ -78,8 +78,11 @@ export function validateConfig(exp: Experiment, value: unknown, file: string, pr
  * bytes): they bound the work a hostile file can cause before the one-line error.
  */
 export const CONFIG_LIMITS = {
-  /** Bytes of the file (`unimem config show` gives files of 1-2 KiB). */
-  bytes: 64 * 1024,
+  /**
+   * Bytes of the file: `unimem config show` gives files of 1-2 KiB, and the yaml package needs
+   * about a second for 64 KiB of keys on a busy machine.
+   */
+  bytes: 16 * 1024,
   /** Nesting of mappings and lists. */
   depth: 32,
   /** Alias expansions (YAML anchors): a few hundred nodes of real use, not a billion laughs. */

@@ -19,10 +19,10 @@ describe('configuration files that attack the parser', () => {
       /^b\.yaml: invalid YAML: Excessive alias count/,
     ],
     ['a key given twice', 'c.yaml', 'experiment: machine\nseed: 1\nseed: 2\n', /^c\.yaml: invalid YAML: line 3, column 1: Map keys must be unique \('seed' is given twice\)$/],
-    ['60,000 nested flow brackets', 'd.yaml', '['.repeat(60_000), /^d\.yaml: nested more than 32 levels deep/],
-    ['30,000 nested JSON arrays', 'e.json', '['.repeat(30_000) + ']'.repeat(30_000), /^e\.json: nested more than 32 levels deep/],
+    ['10,000 nested flow brackets', 'd.yaml', '['.repeat(10_000), /^d\.yaml: nested more than 32 levels deep/],
+    ['5,000 nested JSON arrays', 'e.json', '['.repeat(5000) + ']'.repeat(5000), /^e\.json: nested more than 32 levels deep/],
     ['5,000 nested block lists', 'f.yaml', '- '.repeat(5000) + 'x\n', /^f\.yaml: nested more than 32 levels deep/],
-    ['a mapping of 60,000 keys', 'g.yaml', Array.from({ length: 60_000 }, (_, i) => `k${i}: 1`).join('\n'), /^g\.yaml: \d+ bytes; a configuration file is at most 65536 bytes$/],
+    ['a mapping of 60,000 keys', 'g.yaml', Array.from({ length: 60_000 }, (_, i) => `k${i}: 1`).join('\n'), /^g\.yaml: \d+ bytes; a configuration file is at most 16384 bytes$/],
   ];
   for (const [name, file, text, message] of cases) {
     it(`refuses ${name} in one line, fast`, () => {
@@ -34,11 +34,11 @@ describe('configuration files that attack the parser', () => {
   }
 
   it('parses the largest mapping the size limit allows in well under the time a quadratic key check takes', () => {
-    const text = Array.from({ length: 5000 }, (_, i) => `k${i}: ${i}`).join('\n');
+    const text = Array.from({ length: 1400 }, (_, i) => `k${i}: ${i}`).join('\n');
     assert.ok(text.length <= CONFIG_LIMITS.bytes);
     const value = parseConfigText('big.yaml', text) as Record<string, number>;
-    assert.equal(Object.keys(value).length, 5000);
-    assert.equal(value.k4999, 4999);
+    assert.equal(Object.keys(value).length, 1400);
+    assert.equal(value.k1399, 1399);
   });
 
   it('measures nesting without recursion', () => {
