@@ -70,7 +70,8 @@ function runChunk(target: FuzzTarget, seed: number, cases: number, totals: Total
         totals.peakRssMiB = Math.max(totals.peakRssMiB, m.peakRss! / 2 ** 20);
       }
     });
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': messages still in the channel arrive before it.
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       children.delete(child);
       if (!finished && current !== null && signal !== 'SIGKILL') {
