@@ -58,9 +58,7 @@ function inspectSummary(img: LoadedImage) {
   return { libs, kinds, zero };
 }
 
-export function registerImage(program: Command, sys: System): void {
-  const image = program.command('image').description('the image toolchain: demo images, inspection, alignment, pool, page comparison');
-
+function registerDemo(image: Command, sys: System): void {
   image
     .command('demo')
     .description('build the demo unikernel images (compact, DCE, aligned, aligned with ASLR) and run them')
@@ -80,7 +78,9 @@ export function registerImage(program: Command, sys: System): void {
       }).filter((r) => (r[1] as number) > 0);
       sys.write(`demo set in ${m.dir}\n` + formatTable(['variant', 'images', 'applications'], rows));
     });
+}
 
+function registerInspect(image: Command, sys: System): void {
   image
     .command('inspect')
     .description('show the libraries, sections, segments and pages of an ELF image')
@@ -114,7 +114,9 @@ export function registerImage(program: Command, sys: System): void {
       out += '\nPages by kind\n' + formatTable(['kind', 'pages'], Object.entries(kinds));
       sys.write(out);
     });
+}
 
+function registerAlign(image: Command, sys: System): void {
   image
     .command('align')
     .description('relink images in the aligned layout (global library map), optionally with ASLR instances')
@@ -147,7 +149,9 @@ export function registerImage(program: Command, sys: System): void {
           formatTable(['library', 'class', 'images', 'text at', 'region'], r.plan.libraries.map((l) => [l.name, l.class, l.occurrences, hex(l.regionAddr), kib(l.regionSize)])),
       );
     });
+}
 
+function registerPool(image: Command, sys: System): void {
   image
     .command('pool')
     .description('put the shared sections of images into a content-addressed pool and write description files')
@@ -163,7 +167,9 @@ export function registerImage(program: Command, sys: System): void {
           formatTable(['image', 'shared', 'private', 'description'], r.images.map((i) => [path.basename(i.elf), i.sharedBytes, i.privateBytes, i.description])),
       );
     });
+}
 
+function registerCompare(image: Command, sys: System): void {
   image
     .command('compare')
     .description('count pages identical across images (what KSM could merge)')
@@ -191,4 +197,13 @@ export function registerImage(program: Command, sys: System): void {
         ),
       );
     });
+}
+
+export function registerImage(program: Command, sys: System): void {
+  const image = program.command('image').description('the image toolchain: demo images, inspection, alignment, pool, page comparison');
+  registerDemo(image, sys);
+  registerInspect(image, sys);
+  registerAlign(image, sys);
+  registerPool(image, sys);
+  registerCompare(image, sys);
 }
