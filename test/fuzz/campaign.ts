@@ -1,9 +1,11 @@
 /**
  * `npm run fuzz [-- --cases N] [--seed S] [--timeout MS]`: the long fuzz campaign. Cases go round
- * the targets in child processes; each input is bounded to --timeout ms (default 5000): a child that
- * takes longer is killed and its input counts as a hang. Every failing input (an exception other
- * than a one-line UserError, a hang, a crash of the process) is written to test/fuzz/corpus/, which
- * the test suite replays. Prints counts, the slowest case and the peak memory of a child.
+ * the targets in child processes; each input is bounded to --timeout ms of CPU time (default 5000):
+ * an input that takes longer counts as slow, and a child silent for six times as long in wall time
+ * (the machine may be shared) is killed and its input counts as a hang. Every failing input (an
+ * exception other than a one-line UserError, a slow input, a hang, a crash of the process) is
+ * written to test/fuzz/corpus/, which the test suite replays. Prints counts, the slowest input and
+ * the peak memory of a child.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { FUZZ_TARGETS, type FuzzTarget } from './targets.ts';
@@ -26,6 +28,7 @@ interface Totals {
   hangs: number;
   crashes: number;
   slowestMs: number;
+  slow: number;
   peakRssMiB: number;
 }
 
@@ -45,17 +48,18 @@ function runChunk(target: FuzzTarget, seed: number, cases: number, totals: Total
     let current: string | null = null;
     let done = 0;
     let finished = false;
-    let timer = setTimeout(() => onHang(), TIMEOUT_MS * 4); // start-up (tsx, imports) gets longer
+    const silence = TIMEOUT_MS * 6;
+    let timer = setTimeout(() => onHang(), Math.max(silence, 120_000)); // start-up (tsx, imports) gets longer
     const onHang = (): void => {
       if (current !== null) {
         totals.hangs++;
-        console.log(`${target.name}: hang (> ${TIMEOUT_MS} ms): ${saveToCorpus(target, Buffer.from(current, 'base64'))}`);
+        console.log(`${target.name}: hang (silent > ${silence} ms): ${saveToCorpus(target, Buffer.from(current, 'base64'))}`);
       }
       child.kill('SIGKILL');
     };
     child.on('message', (m: { kind: string; input?: string; message?: string; ms?: number; peakRss?: number }) => {
       clearTimeout(timer);
-      timer = setTimeout(onHang, TIMEOUT_MS);
+      timer = setTimeout(onHang, silence);
       if (m.kind === 'case') current = m.input!;
       else if (m.kind === 'failure') {
         totals.failures++;
@@ -64,6 +68,10 @@ function runChunk(target: FuzzTarget, seed: number, cases: number, totals: Total
         done++;
         totals.cases++;
         totals.slowestMs = Math.max(totals.slowestMs, m.ms!);
+        if (m.ms! > TIMEOUT_MS) {
+          totals.slow++;
+          console.log(`${target.name}: slow input (${Math.round(m.ms!)} ms CPU): ${saveToCorpus(target, Buffer.from(current!, 'base64'))}`);
+        }
         current = null;
       } else if (m.kind === 'end') {
         finished = true;
@@ -84,7 +92,7 @@ function runChunk(target: FuzzTarget, seed: number, cases: number, totals: Total
   });
 }
 
-const totals: Totals = { cases: 0, failures: 0, hangs: 0, crashes: 0, slowestMs: 0, peakRssMiB: 0 };
+const totals: Totals = { cases: 0, failures: 0, hangs: 0, crashes: 0, slowestMs: 0, slow: 0, peakRssMiB: 0 };
 const perTarget = Math.ceil(CASES / FUZZ_TARGETS.length);
 const t0 = Date.now();
 console.log(`fuzz campaign: ${CASES} cases over ${FUZZ_TARGETS.map((t) => t.name).join(', ')}, seed ${SEED}, ${TIMEOUT_MS} ms per input`);
@@ -95,10 +103,10 @@ for (let chunk = 0; left.some((n) => n > 0); chunk++) {
     if (left[k] <= 0) continue;
     left[k] -= await runChunk(target, SEED + 1000 * k + chunk, Math.min(CHUNK, left[k]), totals);
   }
-  console.log(`${totals.cases} cases, ${totals.failures + totals.hangs + totals.crashes} failing, ${Math.round((Date.now() - t0) / 1000)} s`);
+  console.log(`${totals.cases} cases, ${totals.failures + totals.slow + totals.hangs + totals.crashes} failing, ${Math.round((Date.now() - t0) / 1000)} s`);
 }
 console.log(
-  `cases ${totals.cases}, failures ${totals.failures}, hangs ${totals.hangs}, crashed processes ${totals.crashes}, ` +
-    `slowest input ${Math.round(totals.slowestMs)} ms, peak child RSS ${Math.round(totals.peakRssMiB)} MiB, ${Math.round((Date.now() - t0) / 1000)} s`,
+  `cases ${totals.cases}, failures ${totals.failures}, slow inputs ${totals.slow}, hangs ${totals.hangs}, crashed processes ${totals.crashes}, ` +
+    `slowest input ${Math.round(totals.slowestMs)} ms CPU, peak child RSS ${Math.round(totals.peakRssMiB)} MiB, ${Math.round((Date.now() - t0) / 1000)} s`,
 );
-process.exitCode = totals.failures + totals.hangs + totals.crashes > 0 ? 1 : 0;
+process.exitCode = totals.failures + totals.slow + totals.hangs + totals.crashes > 0 ? 1 : 0;
