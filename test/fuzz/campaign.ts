@@ -103,7 +103,10 @@ for (let chunk = 0; left.some((n) => n > 0); chunk++) {
     if (left[k] <= 0) continue;
     left[k] -= await runChunk(target, SEED + 1000 * k + chunk, Math.min(CHUNK, left[k]), totals);
   }
-  console.log(`${totals.cases} cases, ${totals.failures + totals.slow + totals.hangs + totals.crashes} failing, ${Math.round((Date.now() - t0) / 1000)} s`);
+  console.log(
+    `${totals.cases} cases, ${totals.failures + totals.slow + totals.hangs + totals.crashes} failing, slowest input ${Math.round(totals.slowestMs)} ms CPU, ` +
+      `peak child RSS ${Math.round(totals.peakRssMiB)} MiB, ${Math.round((Date.now() - t0) / 1000)} s`,
+  );
 }
 console.log(
   `cases ${totals.cases}, failures ${totals.failures}, slow inputs ${totals.slow}, hangs ${totals.hangs}, crashed processes ${totals.crashes}, ` +
