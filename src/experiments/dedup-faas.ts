@@ -8,8 +8,8 @@ import { z } from 'zod';
 import { Rng } from '../base/rng.ts';
 import { ratio, round } from '../base/stats.ts';
 import { KSM_DEFAULTS } from '../host/index.ts';
-import { prepareImages } from './dedup/images.ts';
-import { runSharingConfig, SHARING_CONFIGS, type ConfigRun, type FaasModel } from './dedup/faas.ts';
+import { prepareImages, type ImageSet } from './dedup/images.ts';
+import { runSharingConfig, SHARING_CONFIGS, type ConfigRun, type FaasModel, type SharingConfig } from './dedup/faas.ts';
 import type { ConfigProblem, Experiment, ExperimentResult } from './types.ts';
 
 export const faasModelFields = {
@@ -22,11 +22,12 @@ export const faasModelFields = {
   invocationsPerSecond: z.number().min(0.001).max(1000).describe('mean invocations per second per instance (Poisson)').meta({ unit: '1/s', source: 'assumption; Azure Functions trace (Shahrad et al. ATC\'20): most functions are invoked rarely' }),
   workingSetsKiB: z.array(z.number().int().min(4).max(1 << 20)).min(1).describe('working set written per invocation, per application (cycled)').meta({ unit: 'KiB', source: 'assumption: small functions that fit a 16 MiB unikernel (Unikraft: 2-6 MB suffice, dedup.md §5)' }),
   jitter: z.number().min(0).lt(1).describe('uniform relative jitter of the working set').meta({ source: 'src/workload/faas.ts default 0.1' }),
-  vmmOverheadMiB: z.number().min(0).max(1024).describe('host memory of each VM\'s VMM (Firecracker process)').meta({ unit: 'MiB', source: 'Firecracker NSDI\'20: about 3 MB per VM; SPECIFICATION.md bounds it at 5 MiB (dedup.md §6)' }),
+  vmmOverheadMiB: z.number().min(0).max(1024).describe('host memory of each VM\'s VMM process (without guest memory)').meta({ unit: 'MiB', source: 'measured: unimem-vmm\'s private memory outside guest RAM, 40 KiB per VM (smaps, median of 8 VMs; npm run bench -- --only realhost; docs/realhost.md). Firecracker: about 3 MB (NSDI\'20), at most 5 MiB (SPECIFICATION.md, dedup.md §6)' }),
   pagesToScan: z.number().int().min(1).max(100000).describe('KSM pages_to_scan').meta({ unit: 'pages', source: 'Linux default 100, used by the SoCC\'22 scripts (dedup.md §1.6)' }),
   sleepMillisecs: z.number().int().min(0).max(10000).describe('KSM sleep_millisecs').meta({ unit: 'ms', source: 'Linux default 20, used by the SoCC\'22 scripts (dedup.md §1.6)' }),
   maxPageSharing: z.number().int().min(2).max(65535).describe('KSM max_page_sharing').meta({ unit: 'mappings', source: 'Linux default 256 (dedup.md §1.6)' }),
   useZeroPages: z.boolean().describe('KSM use_zero_pages').meta({ source: 'Linux default 0, used by the SoCC\'22 scripts (dedup.md §1.6)' }),
+  bssAtBoot: z.enum(['all', 'none']).optional().describe('bss pages touched at boot: all (zero-filled) or none (left to the guest\'s own writes, which the model does not know)').meta({ source: 'choice, default all; the real host shows what a guest touches (docs/realhost.md)' }),
   stepMs: z.number().int().min(1).max(1000).describe('simulation step interleaving invocations and ksmd').meta({ unit: 'ms', source: 'choice: one ksmd period (sleep_millisecs)' }),
 };
 
@@ -54,6 +55,7 @@ export function faasModelOf(c: Omit<DedupFaasConfig, 'aslrInstances' | 'applicat
     vmmOverheadMiB: c.vmmOverheadMiB,
     ksm: { pagesToScan: c.pagesToScan, sleepMillisecs: c.sleepMillisecs, maxPageSharing: c.maxPageSharing, useZeroPages: c.useZeroPages },
     stepMs: c.stepMs,
+    bssAtBoot: c.bssAtBoot,
   };
 }
 
@@ -85,7 +87,7 @@ export function faasDefaults(): Omit<DedupFaasConfig, 'instances' | 'durationSec
     invocationsPerSecond: 0.2,
     workingSetsKiB: [128, 512, 1024, 256],
     jitter: 0.1,
-    vmmOverheadMiB: 3,
+    vmmOverheadMiB: 0.04,
     pagesToScan: KSM_DEFAULTS.pagesToScan,
     sleepMillisecs: KSM_DEFAULTS.sleepMillisecs,
     maxPageSharing: KSM_DEFAULTS.maxPageSharing,
@@ -101,7 +103,7 @@ export const dedupFaasExperiment: Experiment<typeof dedupFaasSchema> = {
   title: 'Page sharing for FaaS unikernels: KSM on compact, DCE and aligned images against the load-time pool loader',
   description:
     'Starts up to 1000 FaaS unikernels back to back from the demo images (real gcc/ld builds) on one simulated host and samples host memory every simulated second ' +
-    '(frames counted once however many VMs map them, plus Firecracker\'s per-VM VMM overhead) for six configurations: no sharing; compact, dead-code-eliminated and library-aligned images ' +
+    '(frames counted once however many VMs map them, plus the per-VM VMM overhead measured from unimem-vmm) for six configurations: no sharing; compact, dead-code-eliminated and library-aligned images ' +
     'with KSM (Linux defaults, 100 pages every 20 ms); the load-time loader that maps a library pool built from description files; and the same with per-instance ASLR images. ' +
     'Also the load work per instance (pages copied against pages mapped). Reproduces SoCC\'22: aligned images with KSM and a library pool use up to 3x less memory.',
   howToRead:
@@ -115,13 +117,12 @@ export const dedupFaasExperiment: Experiment<typeof dedupFaasSchema> = {
   },
   run(config, ctx): ExperimentResult {
     ctx.progress.phase('build demo images', 1);
-    const set = prepareImages(config.applications, config.aslrInstances, ctx.seed, ['compact', 'dce', 'aligned', 'aligned-aslr']);
+    const { set, configs, model } = describeDedupFaas(config, ctx.seed);
     ctx.progress.update(1);
-    const model = faasModelOf(config);
     const rng = new Rng(ctx.seed).fork('dedup-faas');
     const runs: ConfigRun[] = [];
-    ctx.progress.phase('dedup-faas', SHARING_CONFIGS.length);
-    for (const c of SHARING_CONFIGS) {
+    ctx.progress.phase('dedup-faas', configs.length);
+    for (const c of configs) {
       ctx.progress.update(runs.length, c.name);
       runs.push(runSharingConfig(set, c, model, rng.fork(c.name)));
     }
@@ -130,7 +131,12 @@ export const dedupFaasExperiment: Experiment<typeof dedupFaasSchema> = {
   },
 };
 
-function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigRun[], byteConfirmed: number): ExperimentResult {
+/** What runs, on either host: images, configurations compared, the FaaS model (src/realhost runs it on this machine). */
+export function describeDedupFaas(config: DedupFaasConfig, seed: number): { set: ImageSet; configs: readonly SharingConfig[]; model: FaasModel } {
+  return { set: prepareImages(config.applications, config.aslrInstances, seed, ['compact', 'dce', 'aligned', 'aligned-aslr']), configs: SHARING_CONFIGS, model: faasModelOf(config) };
+}
+
+export function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigRun[], byteConfirmed: number): ExperimentResult {
   const by = (name: string): ConfigRun => runs.find((r) => r.config.name === name)!;
   const none = by('no sharing');
   const cksm = by('compact + KSM');

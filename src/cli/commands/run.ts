@@ -14,12 +14,14 @@ import { resultFiles, toJson, writeFiles } from '../../report/results.ts';
 import { renderText } from '../../report/text.ts';
 import { DEFAULT_SEED, parseSeed } from '../options.ts';
 import { terminalProgress } from '../progress.ts';
+import { parseHost, runHosted, type HostChoice } from './host.ts';
 
 export interface RunOptions {
   quick?: boolean;
   json?: boolean;
   seed?: number;
   out?: string;
+  host?: HostChoice;
 }
 
 /** Run one experiment with its validated config, drawing progress on a terminal. */
@@ -43,10 +45,15 @@ export function registerRun(program: Command, sys: System): void {
     .option('--json', 'print the results as JSON on standard output')
     .option('--seed <n>', 'seed of every random choice', parseSeed)
     .option('--out <dir>', 'write CSV files, report.html and results.json here')
+    .option('--host <host>', 'sim (default), real (KVM micro-VMs and KSM on this machine) or both side by side (docs/realhost.md)', parseHost)
     .action(async (name: string, opts: RunOptions) => {
       // A bad --out fails now, not after the run.
       if (opts.out) checkOutputDir('--out', opts.out);
       const resolved = resolveExperimentConfig(sys, name, Boolean(opts.quick));
+      if (opts.host && opts.host !== 'sim') {
+        await runHosted(sys, resolved.experiment.name, resolved.config, { ...opts, host: opts.host, quick: resolved.quick, seed: opts.seed ?? resolved.seed });
+        return;
+      }
       const result = runExperiment(sys, resolved.experiment, resolved.config, {
         ...opts,
         quick: resolved.quick,
