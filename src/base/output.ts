@@ -21,8 +21,17 @@ export const OUTPUT_MARKER = '.unimem-output';
 /** Names of the files a run writes (CSV, JSON, HTML, SVG); anything else in a folder is the user's. */
 const RUN_FILE = /^[\w.+-]+\.(csv|json|html|svg)$/;
 
-/** Virtual file systems: writing there is never what a user meant, and `mkdir -p` loops in /proc. */
+/**
+ * Virtual file systems: writing there is never what a user meant, and `mkdir -p` loops in /proc.
+ * /dev/shm is memory-backed but real (the real host keeps its pools there).
+ */
 const VIRTUAL_ROOTS = ['/proc', '/sys', '/dev'];
+
+/** The virtual root `p` lies under, if any. */
+function virtualRoot(p: string): string | undefined {
+  if (p === '/dev/shm' || p.startsWith('/dev/shm/')) return undefined;
+  return VIRTUAL_ROOTS.find((root) => p === root || p.startsWith(root + '/'));
+}
 
 function fail(flag: string, target: string, problem: string): never {
   throw new UserError(`${flag}: ${target}: ${problem}`);
@@ -56,23 +65,24 @@ function statOrUndefined(p: string): fs.Stats | undefined {
  */
 function checkAncestors(flag: string, target: string): string {
   const abs = path.resolve(target);
-  for (const root of VIRTUAL_ROOTS) {
-    if (abs === root || abs.startsWith(root + '/')) fail(flag, target, `is under ${root}, a virtual file system; choose a folder on disk`);
-  }
+  const root = virtualRoot(abs);
+  if (root) fail(flag, target, `is under ${root}, a virtual file system; choose a folder on disk`);
   const parts = abs.split(path.sep).filter(Boolean);
   let at: string = path.sep;
+  let existing = at;
   for (const part of parts.slice(0, -1)) {
     at = path.join(at, part);
     const lst = fs.lstatSync(at, { throwIfNoEntry: false });
-    if (!lst) return abs; // the rest will be created
+    if (!lst) break; // the rest will be created
     const st = statOrUndefined(at);
     if (!st) fail(flag, target, `${at} is a link to nothing (dangling symbolic link)`);
     if (!st.isDirectory()) fail(flag, target, `${at} is a file, not a folder`);
-    const real = fs.realpathSync(at);
-    for (const root of VIRTUAL_ROOTS) {
-      if (real === root || real.startsWith(root + '/')) fail(flag, target, `lies in ${root}, a virtual file system; choose a folder on disk`);
-    }
+    existing = at;
   }
+  // Through links: where the path really leads.
+  const real = path.join(fs.realpathSync(existing), path.relative(existing, abs));
+  const realRoot = virtualRoot(real);
+  if (realRoot) fail(flag, target, `lies in ${realRoot}, a virtual file system; choose a folder on disk`);
   return abs;
 }
 

@@ -90,6 +90,11 @@ describe('output folders', () => {
     assert.deepEqual(fs.readdirSync(dir).sort(), [alive, 'results.json']);
   });
 
+  it('accepts /dev/shm (memory-backed but real) and refuses the rest of /dev', () => {
+    assert.equal(checkOutputDir('--pool', '/dev/shm/unimem-no-such-pool'), '/dev/shm/unimem-no-such-pool');
+    assert.throws(() => checkOutputFile('--out', '/dev/null/x'), /is under \/dev, a virtual file system/);
+  });
+
   it('checks files and folders without creating anything', () => {
     const missing = path.join(tmp.dir, 'a', 'b', 'c');
     assert.equal(checkOutputDir('--out', missing), missing);
