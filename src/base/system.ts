@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileSystemError, makeFolder, removeStaleTemporaries, writeFolder } from './output.ts';
 
 export interface System {
   /** Write to standard output (no newline added). */
@@ -22,21 +23,27 @@ export interface System {
   /** Atomic write: the file either keeps its old content or has all of the new one. */
   writeFileAtomic(file: string, data: string | Uint8Array): void;
   mkdirp(dir: string): void;
+  /**
+   * Replace folder `dir` (missing, empty or an earlier run's) with exactly `files`; `flag` names the
+   * option in errors. See `writeFolder` in output.ts.
+   */
+  writeFolder(flag: string, dir: string, files: readonly { name: string; content: string | Uint8Array }[]): string[];
   env(name: string): string | undefined;
   /** Wall-clock milliseconds (for progress and benchmarks only, never for simulated results). */
   now(): number;
 }
 
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const dir = path.dirname(file);
-  fs.mkdirSync(dir, { recursive: true });
+  const dir = makeFolder('output', path.dirname(file));
+  // A run killed between write and rename leaves its temporary: the next write of the file removes it.
+  removeStaleTemporaries(dir, path.basename(file));
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   try {
     fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    throw e;
+    throw fileSystemError(file, 'cannot write', e);
   }
 }
 
@@ -51,7 +58,8 @@ export function nodeSystem(): System {
     readText: (f) => fs.readFileSync(f, 'utf8'),
     exists: (f) => fs.existsSync(f),
     writeFileAtomic,
-    mkdirp: (d) => void fs.mkdirSync(d, { recursive: true }),
+    mkdirp: (d) => void makeFolder('output', d),
+    writeFolder,
     env: (n) => process.env[n],
     now: () => performance.now(),
   };

@@ -62,7 +62,7 @@ export function sweepFile(plan: SweepPlan, shard: Shard | null, points: SweepPoi
     quick: plan.quick,
     base: plan.base,
     axes: plan.axes,
-    total: plan.points.length,
+    total: plan.total,
     shard,
     points: [...points].sort((a, b) => a.index - b.index),
   };

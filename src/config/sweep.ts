@@ -36,14 +36,24 @@ export interface SweepPoint {
   config: unknown;
 }
 
+/**
+ * Largest grid a sweep (or the shard files merged into one) may have: ten million points is days
+ * of even the smallest runs; a larger claim is a typo or a hostile file, refused before anything
+ * is allocated per point.
+ */
+export const MAX_GRID_POINTS = 10_000_000;
+
 export interface SweepPlan {
   experiment: Experiment;
+  /** Points of the whole grid (the shard's own are `points`). */
+  total: number;
   /** Where the base configuration came from (a file, or the experiment's defaults). */
   source: string;
   seed: number;
   quick: boolean;
   base: unknown;
   axes: Axis[];
+  /** The points to run: the whole grid, or the shard's slice of it. */
   points: SweepPoint[];
 }
 
@@ -90,11 +100,27 @@ export function setPath(obj: unknown, dotted: string, value: unknown): unknown {
   return { ...base, [head]: rest.length === 0 ? value : setPath(base[head], rest.join('.'), value) };
 }
 
+/** Points of the cartesian product of the axes. */
+export function gridSize(axes: readonly Axis[]): number {
+  return axes.reduce((n, a) => n * a.values.length, 1);
+}
+
+/** The values at grid point `index` (first axis slowest): a mixed-radix decode, no grid built. */
+export function gridPoint(axes: readonly Axis[], index: number): Record<string, Scalar> {
+  const values: Record<string, Scalar> = {};
+  let rest = index;
+  for (let a = axes.length - 1; a >= 0; a--) {
+    const n = axes[a].values.length;
+    values[axes[a].key] = axes[a].values[rest % n];
+    rest = Math.floor(rest / n);
+  }
+  // Keys in axis order, as the points of the sweep file list them.
+  return Object.fromEntries(axes.map((a) => [a.key, values[a.key]]));
+}
+
 /** Cartesian product, first axis slowest. */
 export function gridValues(axes: readonly Axis[]): Record<string, Scalar>[] {
-  let grid: Record<string, Scalar>[] = [{}];
-  for (const axis of axes) grid = grid.flatMap((g) => axis.values.map((v) => ({ ...g, [axis.key]: v })));
-  return grid;
+  return Array.from({ length: gridSize(axes) }, (_, i) => gridPoint(axes, i));
 }
 
 export function shardPoints<T extends { index: number }>(points: readonly T[], shard: Shard | undefined): T[] {
@@ -108,9 +134,11 @@ export interface PlanInput {
   seed: number;
   quick: boolean;
   axes: Axis[];
+  /** Build only this shard's points (a shard of a huge grid never builds the rest). */
+  shard?: Shard;
 }
 
-/** Build the grid and validate every point, so a bad value fails before any point runs. */
+/** Build the grid (or the shard's slice) and validate every point, so a bad value fails before any point runs. */
 export function planSweep(input: PlanInput): SweepPlan {
   const { experiment: exp, axes } = input;
   const seen = new Set<string>();
@@ -126,7 +154,12 @@ export function planSweep(input: PlanInput): SweepPlan {
     if (!node) throw new ConfigError(input.source, `config.${a.key}`, `not a parameter of ${exp.name} (see unimem config show ${exp.name})`);
     if (node.type === 'object') throw new ConfigError(input.source, `config.${a.key}`, 'is a group of parameters; vary one of its fields');
   }
-  const points = gridValues(axes).map((values, index) => {
+  const total = gridSize(axes);
+  if (total > MAX_GRID_POINTS) throw new UserError(`sweep: the --vary axes make a grid of ${total} points; at most ${MAX_GRID_POINTS}`);
+  const indices: number[] = [];
+  for (let i = input.shard?.index ?? 0; i < total; i += input.shard?.count ?? 1) indices.push(i);
+  const points = indices.map((index) => {
+    const values = gridPoint(axes, index);
     let config = input.base;
     let seed = input.seed;
     for (const [k, v] of Object.entries(values)) {
@@ -138,5 +171,5 @@ export function planSweep(input: PlanInput): SweepPlan {
       .join(' ')}`;
     return { index, values, seed, config: validateConfig(exp, config, where) };
   });
-  return { experiment: exp, source: input.source, seed: input.seed, quick: input.quick, base: input.base, axes, points };
+  return { experiment: exp, total, source: input.source, seed: input.seed, quick: input.quick, base: input.base, axes, points };
 }

@@ -10,7 +10,7 @@ import { ratio, round } from '../base/stats.ts';
 import { KSM_DEFAULTS } from '../host/index.ts';
 import { prepareImages, type ImageSet } from './dedup/images.ts';
 import { runSharingConfig, SHARING_CONFIGS, type ConfigRun, type FaasModel, type SharingConfig } from './dedup/faas.ts';
-import type { Experiment, ExperimentResult } from './types.ts';
+import type { ConfigProblem, Experiment, ExperimentResult } from './types.ts';
 
 export const faasModelFields = {
   applications: z.number().int().min(2).max(22).describe('demo applications the instances cycle through').meta({ unit: 'applications', source: 'SoCC\'22: 20 heterogeneous unikernels; demo/demo.json has 22' }),
@@ -59,6 +59,25 @@ export function faasModelOf(c: Omit<DedupFaasConfig, 'aslrInstances' | 'applicat
   };
 }
 
+/**
+ * Guest-physical memory below the heap that the demo images take (the largest, aligned nginx,
+ * ends near 2.1 MiB; 4 MiB leaves room for the applications the spec may add).
+ */
+export const FAAS_IMAGE_ALLOWANCE_MIB = 4;
+
+/** Cross-field limits of the FaaS model (shared by every experiment that runs it). */
+export function faasModelProblem(c: Omit<DedupFaasConfig, 'instances' | 'aslrInstances' | 'applications'>): ConfigProblem | undefined {
+  if (c.launchPerSecond * c.durationSec < 1) {
+    return { field: 'launchPerSecond', problem: `${c.launchPerSecond} VMs/s starts no VM after the first within durationSec ${c.durationSec} s; give at least ${1 / c.durationSec} VMs/s` };
+  }
+  const bootKiB = c.heapInitKiB + c.stackKiB;
+  const roomKiB = (c.vmMemoryMiB - FAAS_IMAGE_ALLOWANCE_MIB) * 1024;
+  if (bootKiB > roomKiB) {
+    return { field: 'heapInitKiB', problem: `heapInitKiB + stackKiB (${bootKiB} KiB) do not fit in vmMemoryMiB ${c.vmMemoryMiB} beside the image (${FAAS_IMAGE_ALLOWANCE_MIB} MiB); at most ${Math.max(0, roomKiB)} KiB` };
+  }
+  return undefined;
+}
+
 export function faasDefaults(): Omit<DedupFaasConfig, 'instances' | 'durationSec' | 'aslrInstances' | 'applications'> {
   return {
     launchPerSecond: 180,
@@ -92,6 +111,7 @@ export const dedupFaasExperiment: Experiment<typeof dedupFaasSchema> = {
     'summary.poolVsNoSharing, poolVsCompactKsm and alignedKsmVsCompactKsm are end-of-run memory ratios (above 1: the first uses less). ' +
     'The "converged" columns show what KSM would reach if it could finish two more full scans with the VMs frozen: at the default scan rate KSM falls far behind 1000 VMs.',
   schema: dedupFaasSchema,
+  check: faasModelProblem,
   defaults(quick: boolean): DedupFaasConfig {
     return { instances: quick ? 100 : 1000, durationSec: quick ? 30 : 120, aslrInstances: quick ? 1 : 3, applications: 20, ...faasDefaults() };
   },

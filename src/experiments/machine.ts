@@ -22,7 +22,7 @@ import { resolveTier, TierMap, TIER_PRESETS } from '../hw/tiers.ts';
 import { Machine, VCpu } from '../hw/vcpu.ts';
 import { quantumCycles, runOnCores, type CoreTask } from '../sim/scheduler.ts';
 import { ScrambledZipfianGenerator } from '../workload/zipfian.ts';
-import type { Experiment, ExperimentResult, PaperComparison, ResultSeries } from './types.ts';
+import type { ConfigProblem, Experiment, ExperimentResult, PaperComparison, ResultSeries } from './types.ts';
 
 /** Translation modes: guest (or native) page size, and EPT page size (null = native). */
 export const MACHINE_MODES: Record<string, { guest: PageSize; host: PageSize | null }> = {
@@ -121,12 +121,31 @@ function measureColdWalk(cpuName: string, mode: (typeof MACHINE_MODES)[string]):
   return vcpu.counters.walkRefs - before;
 }
 
+/** Host memory of the machine: data and both dimensions' page tables come from it (64 GiB). */
+const MACHINE_HOST_FRAMES = 16 * 1024 * 1024;
+/**
+ * Host memory kept for page tables, in MiB: 4K leaves over 63 GiB take 2 x 126 MiB; with 1 GiB
+ * frames, the tables' 4 KiB frames push the next large frame to the next boundary, and the guest
+ * tables take a large frame of their own (measured: 60 GiB fits nested-1G/1G, 62 GiB does not).
+ */
+const tableAllowanceMiB = (largestMiB: number): number => Math.max(1024, 4 * largestMiB);
+
+/** Cross-field limit: the working set, rounded up to the largest page of a mode, plus the tables must fit. */
+function machineConfigProblem(config: MachineConfig): ConfigProblem | undefined {
+  const largestMiB = Math.max(...config.modes.map((m) => Math.max(PAGE_SIZE_BYTES[MACHINE_MODES[m].guest], PAGE_SIZE_BYTES[MACHINE_MODES[m].host ?? 0]))) / MiB;
+  const hostMiB = (MACHINE_HOST_FRAMES * 4096) / MiB;
+  const neededMiB = Math.ceil(config.workingSetMiB / largestMiB) * largestMiB + tableAllowanceMiB(largestMiB);
+  if (neededMiB <= hostMiB) return undefined;
+  const most = Math.floor((hostMiB - tableAllowanceMiB(largestMiB)) / largestMiB) * largestMiB;
+  return { field: 'workingSetMiB', problem: `${config.workingSetMiB} MiB and its page tables do not fit the machine's ${hostMiB} MiB; at most ${most}` };
+}
+
 export function runMachineCase(config: MachineConfig, pattern: Pattern, modeName: string, seed: number): MachineRow {
   const mode = MACHINE_MODES[modeName];
   const cpu = cpuPreset(config.cpu);
   const tiers = new TierMap([resolveTier(TIER_PRESETS[config.dramTier], 0, cpu.clockGHz)], [2 ** 32]);
   const machine = new Machine(cpu, tiers);
-  const space = new FlatSpace({ guestPageSize: mode.guest, hostPageSize: mode.host });
+  const space = new FlatSpace({ guestPageSize: mode.guest, hostPageSize: mode.host, hostFrames: MACHINE_HOST_FRAMES });
   const vcpu = new VCpu(machine, space, 0);
   const bytes = config.workingSetMiB * MiB;
   // Map the whole working set first, so the measurement sees translation, not faults.
@@ -282,6 +301,7 @@ export const machineExperiment: Experiment<typeof machineSchema> = {
     'A co-scheduling table runs (by default) 1 to 8 VMs with the same working set on one core in 3 ms time slices, 4K/4K against 2M/2M, with and ' +
     'without VPID tagging: the VMs compete for the core\'s TLBs.',
   schema: machineSchema,
+  check: machineConfigProblem,
   defaults(quick: boolean): MachineConfig {
     return {
       cpu: 'zen2',

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { Rng } from '../base/rng.ts';
 import { prepareImages, type ImageSet } from './dedup/images.ts';
 import { runSharingConfig, SHARING_CONFIGS, type ConfigRun, type FaasModel, type SharingConfig } from './dedup/faas.ts';
-import { faasDefaults, faasModelFields, faasModelOf } from './dedup-faas.ts';
+import { faasDefaults, faasModelFields, faasModelOf, faasModelProblem } from './dedup-faas.ts';
 import type { Experiment, ExperimentResult } from './types.ts';
 
 export const tlbFlushesSchema = z
@@ -38,6 +38,7 @@ export const tlbFlushesExperiment: Experiment<typeof tlbFlushesSchema> = {
     'With --host real the same description runs as unimem-vmm micro-VMs on this machine and flushes are counted with the tlb:tlb_flush tracepoint per task.',
   howToRead: 'summary.flushesKsm is the total for aligned images with KSM, summary.flushesPool for the pool loader; the bar plot splits each configuration into flushes at ksmd and at the VMs.',
   schema: tlbFlushesSchema,
+  check: faasModelProblem,
   defaults(quick: boolean): TlbFlushesConfig {
     return { instances: 20, applications: 20, ...faasDefaults(), durationSec: quick ? 30 : 60, launchPerSecond: 10 };
   },

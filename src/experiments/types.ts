@@ -69,6 +69,12 @@ export interface ExperimentResult {
   series: ResultSeries[];
 }
 
+/** A broken cross-field rule: the dotted field path under `config` and what is wrong. */
+export interface ConfigProblem {
+  field: string;
+  problem: string;
+}
+
 export interface Experiment<S extends z.ZodType = z.ZodType> {
   name: string;
   title: string;
@@ -81,6 +87,13 @@ export interface Experiment<S extends z.ZodType = z.ZodType> {
   howToRead?: string;
   /** Schema of the experiment's configuration (validates input, documents parameters). */
   schema: S;
+  /**
+   * Optional: limits that tie several fields together (the working set must fit the machine's
+   * memory, the records the guest's). Returns the first rule broken, as the field at fault and the
+   * problem, or undefined. The loader calls it right after the schema, so `config check`, `run`,
+   * `sweep` and `reproduce` accept exactly the same configurations.
+   */
+  check?(config: z.infer<S>): ConfigProblem | undefined;
   /** Default configuration; `quick` gives a smaller run that finishes in well under a minute. */
   defaults(quick: boolean): z.infer<S>;
   /**

@@ -23,7 +23,7 @@ import { ucatComparisons } from './ucat/notes.ts';
 import { prepareUcat } from './ucat/prepare.ts';
 import { ucatSeries, ucatTables, type SweepPoint } from './ucat/tables.ts';
 import { WORKLOAD_NAMES, fleetWorkload, isUcatInputs, workloadDescription } from './ucat/workloads.ts';
-import type { Experiment, ExperimentResult, RunContext } from './types.ts';
+import type { ConfigProblem, Experiment, ExperimentResult, RunContext } from './types.ts';
 
 const tierNames = Object.keys(TIER_PRESETS) as [string, ...string[]];
 const mib = (max: number) => z.number().int().min(2).max(max);
@@ -59,6 +59,24 @@ export const ucatSchema = z
   .strict();
 
 export type UcatConfig = z.infer<typeof ucatSchema>;
+
+/**
+ * Guest memory a YCSB record of the model workload takes at most: a 1 KB record is 1-1.2 KiB in
+ * every allocator, plus its index entry; 2 KiB per record leaves room.
+ */
+const YCSB_RECORD_ALLOWANCE_KIB = 2;
+
+/** Cross-field limits, checked by `config check` and `run` alike before anything runs. */
+function ucatConfigProblem(c: UcatConfig): ConfigProblem | undefined {
+  if (!c.configurations.includes('osv') || !c.configurations.includes('ucat')) {
+    return { field: 'configurations', problem: "must include 'osv' and 'ucat' (the summary compares them)" };
+  }
+  const guestKiB = (c.vmDramMiB + c.vmNvmMiB) * 1024;
+  if (c.workload === 'model' && c.ycsbRecordCount * YCSB_RECORD_ALLOWANCE_KIB > guestKiB) {
+    return { field: 'ycsbRecordCount', problem: `${c.ycsbRecordCount} records of 1 KB do not fit a VM of vmDramMiB + vmNvmMiB = ${guestKiB / 1024} MiB; at most ${Math.floor(guestKiB / YCSB_RECORD_ALLOWANCE_KIB)}` };
+  }
+  return undefined;
+}
 
 /** One fleet pair to run: a configuration on one host setting and DRAM share. */
 interface PlannedRun {
@@ -247,10 +265,8 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
   prepare(config, ctx) {
     return prepareUcat(config, ctx);
   },
+  check: ucatConfigProblem,
   run(config, ctx): ExperimentResult {
-    if (!config.configurations.includes('osv') || !config.configurations.includes('ucat')) {
-      throw new UserError("ucat.configurations: must include 'osv' and 'ucat' (the summary compares them)");
-    }
     const workloads = fleetWorkloads(config, ctx);
     const plan = planRuns(config);
     const rows = runPlanned(config, [...plan.main, ...plan.sweep], workloads, ctx);

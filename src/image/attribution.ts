@@ -121,7 +121,8 @@ export function attributeLibraries(image: ElfFile, objects: LibraryObject[]): Li
       ranges.push({ library: sec.name.slice(5), kind, section: sec.name, start: sec.addr, end });
       continue;
     }
-    const list = (starts.get(sec.index) ?? []).sort((a, b) => a.addr - b.addr);
+    // A symbol outside its section's bounds (only in a crafted file) would attribute bytes elsewhere.
+    const list = (starts.get(sec.index) ?? []).filter((x) => x.addr >= sec.addr && x.addr < end).sort((a, b) => a.addr - b.addr);
     for (let i = 0; i < list.length; i++) {
       const start = i === 0 ? sec.addr : list[i].addr;
       const stop = i + 1 < list.length ? list[i + 1].addr : end;

@@ -31,6 +31,8 @@ import { IMAGE_BASE, type AlignmentPlan } from './planner.ts';
 import { buildKey, CFLAGS, DCE_CFLAGS, LDFLAGS, runJobs } from './toolchain.ts';
 import { linkAligned, linkAslr } from './align.ts';
 import type { RewriteStats } from './trampoline.ts';
+import { removeDemoSet } from './output-folders.ts';
+import { checkManifestShape } from './manifest-check.ts';
 
 export type BuildVariant = 'default' | 'dce';
 export type ImageVariant = 'compact' | 'dce' | 'aligned' | 'aligned-aslr';
@@ -109,7 +111,8 @@ export function readManifest(dir: string): DemoManifest {
   } catch (e) {
     throw new InputError(file, `cannot read the demo manifest (${(e as Error).message})`);
   }
-  if (m.magic !== 'unimem-demo-manifest' || m.version !== 1) throw new InputError(file, 'not a unimem demo manifest (bad magic or version)');
+  if (m?.magic !== 'unimem-demo-manifest' || m.version !== 1) throw new InputError(file, 'not a unimem demo manifest (bad magic or version)');
+  checkManifestShape(file, m);
   const abs = path.resolve(dir);
   return { ...m, dir: abs, images: m.images.map((i) => ({ ...i, elf: path.join(abs, i.elf), objDir: path.join(abs, i.objDir) })) };
 }
@@ -273,7 +276,8 @@ export function buildDemoSet(options: DemoOptions = {}): DemoManifest {
   }
   const manifest: DemoManifest = { magic: 'unimem-demo-manifest', version: 1, key, dir: '.', seed: opts.seed, images: images.map(relImage), plan };
   fs.writeFileSync(path.join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
-  if (options.outDir) fs.rmSync(dir, { recursive: true, force: true });
+  // Only an earlier demo set is replaced: a folder or file of the user's is refused, never deleted.
+  if (options.outDir) removeDemoSet(dir);
   publish(tmp, dir);
   return readManifest(dir);
 }

@@ -25,9 +25,11 @@ export const SHT_SYMTAB = 2;
 export const SHT_STRTAB = 3;
 export const SHT_RELA = 4;
 export const SHT_NOBITS = 8;
+export const SHT_DYNSYM = 11;
 export const SHF_WRITE = 1;
 export const SHF_ALLOC = 2;
 export const SHF_EXECINSTR = 4;
+export const SHF_TLS = 0x400;
 export const SHN_UNDEF = 0;
 export const SHN_ABS = 0xfff1;
 export const STT_OBJECT = 1;
@@ -94,6 +96,8 @@ export interface ElfRelocationSection {
   section: ElfSection;
   /** The section the relocations apply to. */
   target: number;
+  /** The symbol table the relocations' symbol numbers index (sh_link): `symbols` when it is .symtab. */
+  symbolTable: number;
   relocations: ElfRelocation[];
 }
 
@@ -109,6 +113,22 @@ export interface ElfFile {
   relocations: ElfRelocationSection[];
 }
 
+
+/**
+ * Documented limits: far above any unikernel image (the demo images load about 2 MiB in a few
+ * dozen sections), they bound the memory and time a crafted file can cost, since loading makes a
+ * page per 4 KiB of p_memsz and several passes are linear in the loaded sections.
+ */
+export const ELF_LIMITS = {
+  /** Sum of PT_LOAD p_memsz: what loading an image may allocate and hash. */
+  loadedBytes: 1024 * 1024 * 1024,
+  /** Loaded (SHF_ALLOC, non-empty) sections of a linked image. */
+  loadedSections: 4096,
+  /** PT_LOAD segments (real images have two to five). */
+  loadSegments: 256,
+} as const;
+
+/** Bounds-checked little-endian reads of one input; every failure names the file. */
 class Reader {
   readonly view: DataView;
   constructor(readonly file: string, readonly bytes: Uint8Array) {
@@ -139,40 +159,87 @@ class Reader {
   i64(o: number): number {
     return Number(this.view.getBigInt64(o, true));
   }
-  cstring(o: number, end: number, what: string): string {
-    let e = o;
-    while (e < end && this.bytes[e] !== 0) e++;
-    if (e >= end) this.fail(`${what}: unterminated string at offset ${o}`);
-    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + o, e - o).toString('latin1');
+}
+
+/**
+ * A string table, decoded once. Names are slices of its text and their ends come from a sorted list
+ * of its NUL positions, so looking up n names costs n log n however long the strings are (a scan
+ * per name would let a crafted table of unterminated strings cost its size squared).
+ */
+class StringTable {
+  private readonly text: string;
+  private readonly nuls: Int32Array;
+  constructor(private readonly r: Reader, readonly section: ElfSection) {
+    const bytes = r.bytes.subarray(section.offset, section.offset + section.size);
+    this.text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+    let n = 0;
+    for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0) n++;
+    this.nuls = new Int32Array(n);
+    for (let i = 0, k = 0; i < bytes.length; i++) if (bytes[i] === 0) this.nuls[k++] = i;
+  }
+  name(offset: number, what: string): string {
+    if (offset >= this.section.size) this.r.fail(`${what}: name offset ${offset} lies outside its ${this.section.size}-byte string table`);
+    let lo = 0;
+    let hi = this.nuls.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.nuls[mid] < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === this.nuls.length) this.r.fail(`${what}: unterminated string at offset ${this.section.offset + offset}`);
+    return this.text.slice(offset, this.nuls[lo]);
   }
 }
 
-/** Parse ELF bytes; `file` names the input in error messages. */
-export function parseElf(bytes: Uint8Array, file: string): ElfFile {
-  const r = new Reader(file, bytes);
+interface Header {
+  type: number;
+  machine: number;
+  entry: number;
+  phoff: number;
+  phnum: number;
+  shoff: number;
+  shnum: number;
+  shstrndx: number;
+}
+
+function parseHeader(r: Reader): Header {
+  const bytes = r.bytes;
   if (bytes.length < 64) r.fail(`not an ELF file (${bytes.length} bytes, shorter than an ELF header)`);
   if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) r.fail('not an ELF file (bad magic)');
   if (bytes[4] !== 2) r.fail('not a 64-bit ELF file (EI_CLASS is not ELFCLASS64)');
   if (bytes[5] !== 1) r.fail('not a little-endian ELF file');
   if (bytes[6] !== 1) r.fail(`unsupported ELF version ${bytes[6]}`);
-  const type = r.u16(16);
-  const machine = r.u16(18);
-  const entry = r.u64(24, 'e_entry');
-  const phoff = r.u64(32, 'e_phoff');
-  const shoff = r.u64(40, 'e_shoff');
+  const h: Header = {
+    type: r.u16(16),
+    machine: r.u16(18),
+    entry: r.u64(24, 'e_entry'),
+    phoff: r.u64(32, 'e_phoff'),
+    shoff: r.u64(40, 'e_shoff'),
+    phnum: r.u16(56),
+    shnum: r.u16(60),
+    shstrndx: r.u16(62),
+  };
   const phentsize = r.u16(54);
-  const phnum = r.u16(56);
   const shentsize = r.u16(58);
-  const shnum = r.u16(60);
-  const shstrndx = r.u16(62);
-  if (phnum > 0 && phentsize !== 56) r.fail(`bad program header entry size ${phentsize}`);
-  if (shnum > 0 && shentsize !== 64) r.fail(`bad section header entry size ${shentsize}`);
-  r.check(phoff, phnum * 56, 'program header table');
-  r.check(shoff, shnum * 64, 'section header table');
+  if (h.phnum > 0 && phentsize !== 56) r.fail(`bad program header entry size ${phentsize}`);
+  if (h.shnum > 0 && shentsize !== 64) r.fail(`bad section header entry size ${shentsize}`);
+  r.check(h.phoff, h.phnum * 56, 'program header table');
+  r.check(h.shoff, h.shnum * 64, 'section header table');
+  return h;
+}
 
+/**
+ * Program headers. Loading copies the file bytes of every PT_LOAD segment into pages and gives the
+ * rest zero pages, so the segments' count, their memory size and their file bytes are bounded
+ * (segments may share file bytes, but no real image loads more than its own size: at most twice).
+ */
+function parseSegments(r: Reader, h: Header): ElfSegment[] {
   const segments: ElfSegment[] = [];
-  for (let i = 0; i < phnum; i++) {
-    const o = phoff + i * 56;
+  let loaded = 0;
+  let fileBytes = 0;
+  let loads = 0;
+  for (let i = 0; i < h.phnum; i++) {
+    const o = h.phoff + i * 56;
     const seg: ElfSegment = {
       type: r.u32(o),
       flags: r.u32(o + 4),
@@ -185,14 +252,23 @@ export function parseElf(bytes: Uint8Array, file: string): ElfFile {
     if (seg.type === PT_LOAD) {
       r.check(seg.offset, seg.filesz, `segment ${i}`);
       if (seg.filesz > seg.memsz) r.fail(`segment ${i}: p_filesz ${seg.filesz} exceeds p_memsz ${seg.memsz}`);
+      if (!Number.isSafeInteger(seg.vaddr + seg.memsz)) r.fail(`segment ${i}: p_vaddr + p_memsz is beyond the address space`);
+      loaded += seg.memsz;
+      fileBytes += seg.filesz;
+      if (++loads > ELF_LIMITS.loadSegments) r.fail(`more than ${ELF_LIMITS.loadSegments} loaded segments`);
+      if (loaded > ELF_LIMITS.loadedBytes) r.fail(`segment ${i}: loaded segments exceed ${ELF_LIMITS.loadedBytes} bytes in all (the limit for an image)`);
+      if (fileBytes > 2 * r.bytes.length) r.fail(`segment ${i}: loaded segments map ${fileBytes} file bytes, more than twice the file's size`);
     }
     segments.push(seg);
   }
+  return segments;
+}
 
+function parseSections(r: Reader, h: Header): ElfSection[] {
   const sections: ElfSection[] = [];
   const nameOffsets: number[] = [];
-  for (let i = 0; i < shnum; i++) {
-    const o = shoff + i * 64;
+  for (let i = 0; i < h.shnum; i++) {
+    const o = h.shoff + i * 64;
     nameOffsets.push(r.u32(o));
     const s: ElfSection = {
       index: i,
@@ -208,54 +284,112 @@ export function parseElf(bytes: Uint8Array, file: string): ElfFile {
       entsize: r.u64(o + 56, 'sh_entsize'),
     };
     if (s.type !== SHT_NOBITS && s.type !== 0) r.check(s.offset, s.size, `section ${i}`);
+    if (!Number.isSafeInteger(s.addr + s.size)) r.fail(`section ${i}: sh_addr + sh_size is beyond the address space`);
     sections.push(s);
   }
-  if (shnum > 0) {
-    if (shstrndx >= shnum) r.fail(`section name table index ${shstrndx} out of range`);
-    const strtab = sections[shstrndx];
-    for (const s of sections) {
-      if (nameOffsets[s.index] >= strtab.size) r.fail(`section ${s.index}: name offset out of range`);
-      s.name = r.cstring(strtab.offset + nameOffsets[s.index], strtab.offset + strtab.size, `section ${s.index} name`);
-    }
+  if (h.shnum > 0) {
+    const names = stringTable(r, sections, h.shstrndx, 'section name table');
+    for (const s of sections) s.name = names.name(nameOffsets[s.index], `section ${s.index}`);
   }
+  return sections;
+}
 
-  let symbols: ElfSymbol[] = [];
+/** The string table at `index`, which must be one (type SHT_STRTAB, so its bytes were checked). */
+function stringTable(r: Reader, sections: ElfSection[], index: number, what: string): StringTable {
+  if (index >= sections.length) r.fail(`${what}: section index ${index} out of range (${sections.length} sections)`);
+  const s = sections[index];
+  if (s.type !== SHT_STRTAB) r.fail(`${what}: section ${index} is not a string table (type ${s.type})`);
+  return new StringTable(r, s);
+}
+
+/** Entries of a symbol table (.symtab or .dynsym), checked for its entry size. */
+function symbolCount(r: Reader, s: ElfSection): number {
+  if (s.type !== SHT_SYMTAB && s.type !== SHT_DYNSYM) r.fail(`section ${s.index} (${s.name}): not a symbol table (type ${s.type})`);
+  if (s.entsize !== 24 || s.size % 24 !== 0) r.fail(`${s.name}: bad symbol entry size`);
+  return s.size / 24;
+}
+
+function parseSymbols(r: Reader, sections: ElfSection[]): ElfSymbol[] {
   const symtab = sections.find((s) => s.type === SHT_SYMTAB);
-  if (symtab) {
-    if (symtab.entsize !== 24 || symtab.size % 24 !== 0) r.fail(`${symtab.name}: bad symbol entry size`);
-    if (symtab.link >= sections.length) r.fail(`${symtab.name}: string table index out of range`);
-    const str = sections[symtab.link];
-    symbols = new Array(symtab.size / 24);
-    for (let i = 0; i < symbols.length; i++) {
-      const o = symtab.offset + i * 24;
-      const nameOff = r.u32(o);
-      if (nameOff >= str.size && str.size > 0) r.fail(`${symtab.name}: symbol ${i} name out of range`);
-      const info = r.u8(o + 4);
-      symbols[i] = {
-        name: nameOff === 0 ? '' : r.cstring(str.offset + nameOff, str.offset + str.size, `symbol ${i} name`),
-        type: info & 0xf,
-        bind: info >> 4,
-        shndx: r.u16(o + 6),
-        value: r.u64(o + 8, 'st_value'),
-        size: r.u64(o + 16, 'st_size'),
-      };
-    }
+  if (!symtab) return [];
+  const symbols: ElfSymbol[] = new Array(symbolCount(r, symtab));
+  const str = stringTable(r, sections, symtab.link, `${symtab.name}: string table`);
+  for (let i = 0; i < symbols.length; i++) {
+    const o = symtab.offset + i * 24;
+    const nameOff = r.u32(o);
+    const info = r.u8(o + 4);
+    symbols[i] = {
+      name: nameOff === 0 ? '' : str.name(nameOff, `${symtab.name}: symbol ${i}`),
+      type: info & 0xf,
+      bind: info >> 4,
+      shndx: r.u16(o + 6),
+      value: r.u64(o + 8, 'st_value'),
+      size: r.u64(o + 16, 'st_size'),
+    };
   }
+  return symbols;
+}
 
+/** RELA sections; symbol numbers are checked against the table each section links to (sh_link). */
+function parseRelocations(r: Reader, sections: ElfSection[]): ElfRelocationSection[] {
   const relocations: ElfRelocationSection[] = [];
   for (const s of sections) {
     if (s.type !== SHT_RELA) continue;
     if (s.entsize !== 24 || s.size % 24 !== 0) r.fail(`${s.name}: bad relocation entry size`);
+    if (s.link >= sections.length) r.fail(`${s.name}: symbol table index ${s.link} out of range`);
+    const count = s.link === 0 ? 0 : symbolCount(r, sections[s.link]);
     const list: ElfRelocation[] = new Array(s.size / 24);
     for (let i = 0; i < list.length; i++) {
       const o = s.offset + i * 24;
       const sym = r.u32(o + 12);
-      if (sym >= symbols.length && sym !== 0) r.fail(`${s.name}: relocation ${i} names symbol ${sym} of ${symbols.length}`);
+      if (sym >= count && sym !== 0) r.fail(`${s.name}: relocation ${i} names symbol ${sym} of the ${count} in ${sections[s.link].name || `section ${s.link}`}`);
       list[i] = { offset: r.u64(o, 'r_offset'), type: r.u32(o + 8), symbol: sym, addend: r.i64(o + 16) };
     }
-    relocations.push({ section: s, target: s.info, relocations: list });
+    relocations.push({ section: s, target: s.info, symbolTable: s.link, relocations: list });
   }
-  return { file, bytes, type, machine, entry, segments, sections, symbols, relocations };
+  return relocations;
+}
+
+/** TLS bss (.tbss) takes no address space of its own: it overlaps what follows it. */
+const occupiesMemory = (s: ElfSection): boolean => (s.flags & SHF_ALLOC) !== 0 && s.size > 0 && !(s.type === SHT_NOBITS && s.flags & SHF_TLS);
+
+/**
+ * A linked image's loaded sections must agree with its segments: each lies inside one PT_LOAD
+ * segment, a section with file bytes inside the segment's file part at the matching file offset
+ * (so the section's bytes are the bytes loaded there), and no two overlap. Readers that use
+ * sections (attribution, the pool) then describe exactly what a loader maps.
+ */
+function checkLayout(r: Reader, segments: ElfSegment[], sections: ElfSection[]): void {
+  const loads = segments.filter((g) => g.type === PT_LOAD);
+  const alloc = sections.filter(occupiesMemory);
+  if (alloc.length > ELF_LIMITS.loadedSections) r.fail(`${alloc.length} loaded sections; an image may have at most ${ELF_LIMITS.loadedSections}`);
+  for (const s of alloc) {
+    const what = `section ${s.index} (${s.name})`;
+    const seg = loads.find((g) => g.vaddr <= s.addr && s.addr + s.size <= g.vaddr + g.memsz);
+    if (!seg) r.fail(`${what}: 0x${s.addr.toString(16)}..0x${(s.addr + s.size).toString(16)} lies in no loaded segment`);
+    if (s.type === SHT_NOBITS) continue;
+    if (s.addr + s.size > seg.vaddr + seg.filesz || s.offset - seg.offset !== s.addr - seg.vaddr) {
+      r.fail(`${what}: its file bytes (offset ${s.offset}) are not the bytes its segment loads at 0x${s.addr.toString(16)}`);
+    }
+  }
+  const sorted = [...alloc].sort((a, b) => a.addr - b.addr);
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1];
+    const b = sorted[i];
+    if (b.addr < a.addr + a.size) r.fail(`sections ${a.index} (${a.name}) and ${b.index} (${b.name}) overlap at 0x${b.addr.toString(16)}`);
+  }
+}
+
+/** Parse ELF bytes; `file` names the input in error messages. */
+export function parseElf(bytes: Uint8Array, file: string): ElfFile {
+  const r = new Reader(file, bytes);
+  const h = parseHeader(r);
+  const segments = parseSegments(r, h);
+  const sections = parseSections(r, h);
+  if (h.type !== ET_REL) checkLayout(r, segments, sections);
+  const symbols = parseSymbols(r, sections);
+  const relocations = parseRelocations(r, sections);
+  return { file, bytes, type: h.type, machine: h.machine, entry: h.entry, segments, sections, symbols, relocations };
 }
 
 /** Read and parse an ELF file from disk. */

@@ -22,7 +22,7 @@ import { z } from 'zod';
 import { InputError } from '../base/errors.ts';
 import { fingerprintBytes } from '../base/hash.ts';
 import { writeFileAtomic } from '../base/system.ts';
-import { PT_LOAD, readElf, segmentFlags, SHF_ALLOC, SHF_WRITE, SHT_NOBITS } from './elf.ts';
+import { ELF_LIMITS, PT_LOAD, readElf, segmentFlags, SHF_ALLOC, SHF_WRITE, SHT_NOBITS, type ElfSection } from './elf.ts';
 import { sectionKind } from './attribution.ts';
 import { loadPages } from './pages.ts';
 import { PAGE, alignUp } from './planner.ts';
@@ -132,11 +132,50 @@ export function imageKey(elf: string): string {
   return `${path.basename(path.dirname(path.resolve(elf)))}-${path.basename(elf).replace(/\.elf$/, '')}`;
 }
 
+interface SharedGroup {
+  name: string;
+  library: string | null;
+  lo: number;
+  hi: number;
+}
+
+/**
+ * The shared part of an image: read-only loaded sections outside the trampoline tables, grouped per
+ * library and widened to whole pages; groups that come to share a page are merged.
+ */
+function sharedGroups(alloc: readonly ElfSection[]): SharedGroup[] {
+  const groups: SharedGroup[] = [];
+  for (const s of alloc) {
+    if (s.flags & SHF_WRITE || s.name.startsWith('.ind.')) continue;
+    const lib = libraryOfSection(s.name);
+    const lo = Math.floor(s.addr / PAGE) * PAGE;
+    const hi = alignUp(s.addr + s.size, PAGE);
+    const g = groups.find((x) => (lib !== null && x.library === lib) || (x.lo < hi && lo < x.hi));
+    if (g) {
+      g.lo = Math.min(g.lo, lo);
+      g.hi = Math.max(g.hi, hi);
+      if (g.library !== lib) g.library = null;
+    } else groups.push({ name: lib ? `lib.${lib}` : s.name, library: lib, lo, hi });
+  }
+  groups.sort((a, b) => a.lo - b.lo);
+  for (let i = 1; i < groups.length; i++) {
+    if (groups[i].lo < groups[i - 1].hi) {
+      groups[i - 1].hi = Math.max(groups[i - 1].hi, groups[i].hi);
+      groups[i - 1].name += `+${groups[i].name}`;
+      groups[i - 1].library = null;
+      groups.splice(i--, 1);
+    }
+  }
+  return groups;
+}
+
 /**
  * Put the shared sections of `images` into the pool at `poolDir` and write one description and
  * private remainder per image into `poolDir/images/`.
  */
 export function buildPool(poolDir: string, images: string[]): PoolResult {
+  // Every image is read before the pool changes, so a bad one leaves no half-built pool.
+  for (const file of images) readElf(file);
   initPool(poolDir);
   const imagesDir = path.join(poolDir, 'images');
   fs.mkdirSync(imagesDir, { recursive: true });
@@ -146,30 +185,7 @@ export function buildPool(poolDir: string, images: string[]): PoolResult {
     const elf = readElf(file);
     const memory = loadPages(elf);
     const alloc = elf.sections.filter((s) => s.flags & SHF_ALLOC && s.size > 0);
-    // Shared groups: read-only, not a trampoline table; per library, widened to pages.
-    const groups: { name: string; library: string | null; lo: number; hi: number }[] = [];
-    for (const s of alloc) {
-      if (s.flags & SHF_WRITE || s.name.startsWith('.ind.')) continue;
-      const lib = libraryOfSection(s.name);
-      const lo = Math.floor(s.addr / PAGE) * PAGE;
-      const hi = alignUp(s.addr + s.size, PAGE);
-      const g = groups.find((x) => (lib !== null && x.library === lib) || (x.lo < hi && lo < x.hi));
-      if (g) {
-        g.lo = Math.min(g.lo, lo);
-        g.hi = Math.max(g.hi, hi);
-        if (g.library !== lib) g.library = null;
-      } else groups.push({ name: lib ? `lib.${lib}` : s.name, library: lib, lo, hi });
-    }
-    // Merge groups that came to share a page after widening.
-    groups.sort((a, b) => a.lo - b.lo);
-    for (let i = 1; i < groups.length; i++) {
-      if (groups[i].lo < groups[i - 1].hi) {
-        groups[i - 1].hi = Math.max(groups[i - 1].hi, groups[i].hi);
-        groups[i - 1].name += `+${groups[i].name}`;
-        groups[i - 1].library = null;
-        groups.splice(i--, 1);
-      }
-    }
+    const groups = sharedGroups(alloc);
     const shared: SharedSection[] = [];
     for (const g of groups) {
       const bytes = new Uint8Array(g.hi - g.lo);
@@ -237,8 +253,29 @@ export function readDescription(file: string): ImageDescription {
     throw new InputError(file, `invalid description: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   const d = parsed.data;
-  for (const s of d.shared) if (s.pages.length !== s.size / PAGE) throw new InputError(file, `shared section ${s.name}: ${s.pages.length} page fingerprints for ${s.size / PAGE} pages`);
+  checkDescriptionLayout(file, d);
   return d;
+}
+
+/**
+ * What a loader would build from a description must be an image: bounded like an ELF's loaded
+ * memory (ELF_LIMITS), and every shared and private section inside one of its segments, so that
+ * rebuilding it allocates only the pages the segments describe.
+ */
+function checkDescriptionLayout(file: string, d: ImageDescription): void {
+  let loaded = 0;
+  for (const seg of d.segments) {
+    loaded += seg.memsz;
+    if (loaded > ELF_LIMITS.loadedBytes) throw new InputError(file, `segments: more than ${ELF_LIMITS.loadedBytes} bytes in all (the limit for an image)`);
+  }
+  const inSegment = (lo: number, hi: number): boolean => d.segments.some((g) => Math.floor(g.vaddr / PAGE) * PAGE <= lo && hi <= alignUp(g.vaddr + g.memsz, PAGE));
+  for (const s of d.shared) {
+    if (s.pages.length !== s.size / PAGE) throw new InputError(file, `shared section ${s.name}: ${s.pages.length} page fingerprints for ${s.size / PAGE} pages`);
+    if (!inSegment(s.vaddr, s.vaddr + s.size)) throw new InputError(file, `shared section ${s.name}: 0x${s.vaddr.toString(16)}..0x${(s.vaddr + s.size).toString(16)} lies in no segment`);
+  }
+  for (const s of d.private) {
+    if (!inSegment(s.vaddr, s.vaddr + s.size)) throw new InputError(file, `private section ${s.name}: 0x${s.vaddr.toString(16)}..0x${(s.vaddr + s.size).toString(16)} lies in no segment`);
+  }
 }
 
 /**

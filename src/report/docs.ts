@@ -113,7 +113,11 @@ export function cliMarkdown(program: Command): string {
     '',
     'Exit codes: 0 success; 2 a problem with the input (bad flag, configuration file, trace or image), reported on one line that names the file, the field and the problem; 1 a bug (with a stack trace).',
     '',
-    'Progress (experiment, configuration, VMs started, simulated time, ETA) is drawn on standard error only when standard output is a terminal and `--json` is off. Output files are written atomically (temporary name, then rename).',
+    'Progress (experiment, configuration, VMs started, simulated time, ETA) is drawn on standard error only when standard output is a terminal and `--json` is off.',
+    '',
+    'Output paths (`--out`, `--csv`, `--pool`) are checked before any work starts: a file where a folder is needed or the reverse, a path under a file, a dangling link or a path under /proc, /sys or /dev (apart from /dev/shm) is a one-line error with exit code 2. An existing folder is used only when it is empty or was written by the same command (a results folder holds `.unimem-output` and only result files; a demo set its manifest; a pool its `pool.json`; an aligned set `.unimem-output`): a folder holding anything else is refused and nothing in it is changed or deleted. A results folder (`run --out`, `reproduce --out`) is written into a hidden sibling and then swapped in whole, so it always holds one complete run; temporaries of a killed run are removed by the next one. Single files are written atomically (temporary name, then rename).',
+    '',
+    'Input limits (each refused with one line naming the file): configuration files of at most 16 KiB and 32 levels of nesting, YAML aliases expanding to at most 100 nodes; ELF images loading at most 1 GiB in at most 256 PT_LOAD segments and 4096 loaded sections, whose sections lie inside their segments; sweep grids and shard files of at most 10 million points.',
     '',
   ];
   for (const { name, cmd } of allCommands(program)) {

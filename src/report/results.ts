@@ -3,9 +3,8 @@
  * (`<experiment>.csv`: every table of the experiment in long form, `table,row,column,value`, so one
  * file holds all of it whatever the tables' shapes) and one CSV per table (`<experiment>-<table>.csv`,
  * the table as shown, for spreadsheets) and one per plotted series (`<experiment>-<series>.series.csv`,
- * columns `series,x,y`, to re-plot). Every file is written atomically through the System.
+ * columns `series,x,y`, to re-plot). The files replace the output folder as a whole, through the System.
  */
-import * as path from 'node:path';
 import type { System } from '../base/system.ts';
 import type { ExperimentResult, ResultSeries, ResultTable } from '../experiments/types.ts';
 
@@ -66,12 +65,10 @@ export function writeResults(sys: System, dir: string, results: ExperimentResult
   return writeFiles(sys, dir, resultFiles(results));
 }
 
-/** Write prepared files atomically, one by one; `results.json` should come last (it marks completion). */
-export function writeFiles(sys: System, dir: string, files: readonly { name: string; content: string }[]): string[] {
-  sys.mkdirp(dir);
-  return files.map((f) => {
-    const file = path.join(dir, f.name);
-    sys.writeFileAtomic(file, f.content);
-    return file;
-  });
+/**
+ * Replace folder `dir` with the prepared files (see `System.writeFolder`): the folder holds one
+ * complete run, the old one until the new one is in place; `flag` names the option in errors.
+ */
+export function writeFiles(sys: System, dir: string, files: readonly { name: string; content: string }[], flag = '--out'): string[] {
+  return sys.writeFolder(flag, dir, files);
 }

@@ -11,7 +11,8 @@
 import { z } from 'zod';
 import { InputError } from '../base/errors.ts';
 import { formatTable, type Cell } from '../base/table.ts';
-import type { Axis, Shard } from '../config/sweep.ts';
+import { jsonTextDepth, valueDepth } from '../base/nesting.ts';
+import { gridSize, MAX_GRID_POINTS, type Axis, type Shard } from '../config/sweep.ts';
 import { csvLines } from './results.ts';
 
 export const SWEEP_FORMAT = 'unimem-sweep';
@@ -49,7 +50,7 @@ const sweepFileSchema = z
     quick: z.boolean(),
     base: z.unknown(),
     axes: z.array(z.object({ key: z.string(), values: z.array(scalar).min(1) }).strict()),
-    total: z.number().int().min(0),
+    total: z.number().int().min(0).max(MAX_GRID_POINTS),
     shard: z.object({ index: z.number().int().min(0), count: z.number().int().min(1) }).strict().nullable(),
     points: z.array(
       z
@@ -64,8 +65,16 @@ const sweepFileSchema = z
   })
   .strict();
 
+/**
+ * Nesting a sweep file may have: `base` is an experiment's configuration (a few levels; the loader
+ * allows 32), the rest is fixed. Deeper text is refused before JSON.parse, which takes seconds
+ * over a megabyte of brackets, and before anything walks it recursively.
+ */
+const MAX_SWEEP_FILE_DEPTH = 40;
+
 /** Read a sweep file's text; errors name the file and the field. */
 export function parseSweepFile(file: string, text: string): SweepFile {
+  if (jsonTextDepth(text, MAX_SWEEP_FILE_DEPTH) > MAX_SWEEP_FILE_DEPTH) throw new InputError(file, `not a sweep result (nested more than ${MAX_SWEEP_FILE_DEPTH} levels deep)`);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -80,7 +89,12 @@ export function parseSweepFile(file: string, text: string): SweepFile {
     const issue = parsed.error.issues[0];
     throw new InputError(file, `${issue.path.map(String).join('.') || 'file'}: ${issue.message}`);
   }
-  return parsed.data as SweepFile;
+  const f = parsed.data as SweepFile;
+  // The plan's own numbers must agree, or merge would trust a claimed total over the axes.
+  if (f.total !== gridSize(f.axes)) throw new InputError(file, `total: ${f.total} points claimed, but the axes make a grid of ${gridSize(f.axes)}`);
+  if (f.points.length > f.total) throw new InputError(file, `points: ${f.points.length} points in a grid of ${f.total}`);
+  if (valueDepth(f.base, MAX_SWEEP_FILE_DEPTH) > MAX_SWEEP_FILE_DEPTH) throw new InputError(file, 'base: nested too deeply');
+  return f;
 }
 
 /** The part of a sweep file that every shard of one sweep shares. */
@@ -107,10 +121,12 @@ export function mergeSweeps(files: readonly { file: string; data: SweepFile }[])
       byIndex.set(p.index, { file, point: p });
     }
   }
-  const missing: number[] = [];
-  for (let i = 0; i < first.data.total; i++) if (!byIndex.has(i)) missing.push(i);
-  if (missing.length > 0) {
-    const list = missing.slice(0, 10).join(', ') + (missing.length > 10 ? `, ... (${missing.length} in all)` : '');
+  const absent = first.data.total - byIndex.size;
+  if (absent > 0) {
+    // The first ten absent points: found within byIndex.size + 10 steps, whatever the total.
+    const missing: number[] = [];
+    for (let i = 0; missing.length < 10 && i < first.data.total; i++) if (!byIndex.has(i)) missing.push(i);
+    const list = missing.join(', ') + (absent > 10 ? `, ... (${absent} in all)` : '');
     throw new InputError('merge', `incomplete sweep: grid points ${list} of ${first.data.total} are in none of the files (a shard is missing?)`);
   }
   return {

@@ -6,6 +6,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { OUTPUT_MARKER } from '../../src/base/output.ts';
 import { experiments } from '../../src/experiments/index.ts';
 import type { Experiment } from '../../src/experiments/types.ts';
 import { cli, tempDir } from '../fixtures/cli.ts';
@@ -26,6 +27,7 @@ describe('unimem reproduce', () => {
       assert.equal(r.stderr, '');
       checkGolden('reproduce-toy.txt', normalise(r.stdout, dir));
       assert.deepEqual(fs.readdirSync(dir).sort(), [
+        OUTPUT_MARKER,
         'report.html',
         'results.json',
         'toy-final-memory.series.csv',

@@ -65,7 +65,7 @@ describe('configuration files', () => {
     expectError('bad.yaml', 'experiment: toy\nconfig: [1, 2\nseed: 3\n', 'invalid YAML: line 3, column 1: Flow sequence in block collection must be sufficiently indented and end with a ]'));
 
   it('rejects duplicate YAML keys', () =>
-    expectError('dup.yaml', 'experiment: toy\nseed: 1\nseed: 2\n', 'invalid YAML: line 3, column 1: Map keys must be unique'));
+    expectError('dup.yaml', 'experiment: toy\nseed: 1\nseed: 2\n', "invalid YAML: line 3, column 1: Map keys must be unique ('seed' is given twice)"));
 
   it('rejects invalid JSON', () => expectError('bad.json', '{"experiment": "toy",}', "invalid JSON: Expected double-quoted property name in JSON at position 21"));
 

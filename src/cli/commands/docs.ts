@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../../base/errors.ts';
+import { checkOutputFile } from '../../base/output.ts';
 import type { System } from '../../base/system.ts';
 import { experiments } from '../../experiments/index.ts';
 import { generatedDocs } from '../../report/docs.ts';
@@ -18,6 +19,7 @@ export function registerDocs(program: Command, sys: System): void {
     .option('--check', 'write nothing; exit 2 if a generated file is out of date')
     .action((opts: { out: string; check?: boolean }) => {
       const docs = generatedDocs(experiments, program);
+      for (const d of docs) checkOutputFile('--out', path.join(opts.out, d.name));
       if (opts.check) {
         const stale = docs.map((d) => path.join(opts.out, d.name)).filter((f, i) => !sys.exists(f) || sys.readText(f) !== docs[i].content);
         if (stale.length > 0) throw new UserError(`${stale.join(', ')}: out of date; run unimem docs`);

@@ -3,9 +3,11 @@
  * Every sub-command prints a table, or JSON on standard output with --json; bad inputs (garbage
  * ELF, corrupt pool entry, malformed description) end with one line on standard error and exit 2.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../../base/errors.ts';
+import { checkOutputDir, OUTPUT_MARKER } from '../../base/output.ts';
 import type { System } from '../../base/system.ts';
 import { formatPercent, formatTable } from '../../base/table.ts';
 import {
@@ -20,6 +22,7 @@ import {
   type LoadedImage,
 } from '../../image/index.ts';
 import { readElf } from '../../image/elf.ts';
+import { isAlignedSetFolder, isDemoSetFolder, isPoolFolder } from '../../image/output-folders.ts';
 import { toJson } from '../../report/results.ts';
 import { parsePositiveInt, parseSeed } from '../options.ts';
 
@@ -55,9 +58,7 @@ function inspectSummary(img: LoadedImage) {
   return { libs, kinds, zero };
 }
 
-export function registerImage(program: Command, sys: System): void {
-  const image = program.command('image').description('the image toolchain: demo images, inspection, alignment, pool, page comparison');
-
+function registerDemo(image: Command, sys: System): void {
   image
     .command('demo')
     .description('build the demo unikernel images (compact, DCE, aligned, aligned with ASLR) and run them')
@@ -68,6 +69,7 @@ export function registerImage(program: Command, sys: System): void {
     .option('--seed <n>', 'seed of the ASLR library orders', parseSeed)
     .option('--json', 'print the manifest as JSON')
     .action((opts: { out: string; count?: number; aslr: number; variants?: BuildVariant[]; seed?: number; json?: boolean }) => {
+      checkOutputDir('--out', opts.out, isDemoSetFolder);
       const m = buildDemoSet({ outDir: opts.out, count: opts.count, aslrInstances: opts.aslr, variants: opts.variants, seed: opts.seed });
       if (opts.json) return sys.write(toJson(m));
       const rows = IMAGE_VARIANTS.map((v) => {
@@ -76,7 +78,9 @@ export function registerImage(program: Command, sys: System): void {
       }).filter((r) => (r[1] as number) > 0);
       sys.write(`demo set in ${m.dir}\n` + formatTable(['variant', 'images', 'applications'], rows));
     });
+}
 
+function registerInspect(image: Command, sys: System): void {
   image
     .command('inspect')
     .description('show the libraries, sections, segments and pages of an ELF image')
@@ -110,7 +114,9 @@ export function registerImage(program: Command, sys: System): void {
       out += '\nPages by kind\n' + formatTable(['kind', 'pages'], Object.entries(kinds));
       sys.write(out);
     });
+}
 
+function registerAlign(image: Command, sys: System): void {
   image
     .command('align')
     .description('relink images in the aligned layout (global library map), optionally with ASLR instances')
@@ -121,7 +127,10 @@ export function registerImage(program: Command, sys: System): void {
     .option('--seed <n>', 'seed of the ASLR library orders', parseSeed)
     .option('--json', 'print the plan and sizes as JSON')
     .action((files: string[], opts: { out: string; objs?: string; aslr: number; seed?: number; json?: boolean }) => {
+      const out = checkOutputDir('--out', opts.out, isAlignedSetFolder);
       for (const f of files) readElf(f);
+      fs.mkdirSync(out, { recursive: true });
+      fs.writeFileSync(path.join(out, OUTPUT_MARKER), 'Written by unimem image align: a later align into this folder overwrites its files.\n');
       const r = alignImages(files, { outDir: opts.out, objDir: opts.objs, aslrInstances: opts.aslr, seed: opts.seed });
       if (opts.json) return sys.write(toJson(r));
       const rows = r.images.map((i) => [
@@ -140,7 +149,9 @@ export function registerImage(program: Command, sys: System): void {
           formatTable(['library', 'class', 'images', 'text at', 'region'], r.plan.libraries.map((l) => [l.name, l.class, l.occurrences, hex(l.regionAddr), kib(l.regionSize)])),
       );
     });
+}
 
+function registerPool(image: Command, sys: System): void {
   image
     .command('pool')
     .description('put the shared sections of images into a content-addressed pool and write description files')
@@ -148,6 +159,7 @@ export function registerImage(program: Command, sys: System): void {
     .requiredOption('--pool <dir>', 'pool directory (created if missing; entries are never overwritten)')
     .option('--json', 'print the result as JSON')
     .action((files: string[], opts: { pool: string; json?: boolean }) => {
+      checkOutputDir('--pool', opts.pool, isPoolFolder);
       const r = buildPool(opts.pool, files);
       if (opts.json) return sys.write(toJson(r));
       sys.write(
@@ -155,7 +167,9 @@ export function registerImage(program: Command, sys: System): void {
           formatTable(['image', 'shared', 'private', 'description'], r.images.map((i) => [path.basename(i.elf), i.sharedBytes, i.privateBytes, i.description])),
       );
     });
+}
 
+function registerCompare(image: Command, sys: System): void {
   image
     .command('compare')
     .description('count pages identical across images (what KSM could merge)')
@@ -183,4 +197,13 @@ export function registerImage(program: Command, sys: System): void {
         ),
       );
     });
+}
+
+export function registerImage(program: Command, sys: System): void {
+  const image = program.command('image').description('the image toolchain: demo images, inspection, alignment, pool, page comparison');
+  registerDemo(image, sys);
+  registerInspect(image, sys);
+  registerAlign(image, sys);
+  registerPool(image, sys);
+  registerCompare(image, sys);
 }

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../../base/errors.ts';
 import type { Progress } from '../../base/progress.ts';
+import { checkOutputDir } from '../../base/output.ts';
 import type { System } from '../../base/system.ts';
 import { knownExperiments, validateConfig } from '../../config/load.ts';
 import { experiments, findExperiment } from '../../experiments/index.ts';
@@ -103,11 +104,13 @@ export function runAll(sys: System, list: readonly Experiment[], opts: Reproduce
 
 export async function reproduce(sys: System, opts: ReproduceOptions): Promise<{ results: ExperimentResult[]; written: string[] }> {
   const list = selectExperiments(opts.only);
+  const out = opts.out ?? DEFAULT_REPRODUCE_DIR;
+  checkOutputDir('--out', out);
   if (list.length === 0) throw new UserError(`nothing to reproduce: ${knownExperiments()}`);
   const inputs = await prepareAll(sys, list, opts);
   const results = runAll(sys, list, opts, inputs);
   const html = await renderHtmlReport(results, { findExperiment });
-  const written = writeFiles(sys, opts.out ?? DEFAULT_REPRODUCE_DIR, resultFiles(results, [{ name: 'report.html', content: html }]));
+  const written = writeFiles(sys, out, resultFiles(results, [{ name: 'report.html', content: html }]));
   return { results, written };
 }
 

@@ -4,6 +4,7 @@
  * report.html and results.json into DIR.
  */
 import type { Command } from 'commander';
+import { checkOutputDir } from '../../base/output.ts';
 import type { System } from '../../base/system.ts';
 import { UserError } from '../../base/errors.ts';
 import { resolveExperimentConfig, validateConfig } from '../../config/load.ts';
@@ -70,6 +71,8 @@ export function registerRun(program: Command, sys: System): void {
     .option('--workload <name>', 'what the VMs run, for experiments with a workload setting (ucat: trace or model)')
     .option('--host <host>', 'sim (default), real (KVM micro-VMs and KSM on this machine) or both side by side (docs/realhost.md)', parseHost)
     .action(async (name: string, opts: RunOptions) => {
+      // A bad --out fails now, not after the run.
+      if (opts.out) checkOutputDir('--out', opts.out);
       const resolved = resolveExperimentConfig(sys, name, Boolean(opts.quick));
       const config = withWorkload(resolved.experiment, resolved.config, opts.workload, resolved.file ?? '--workload');
       if (opts.host && opts.host !== 'sim') {

@@ -14,9 +14,10 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { UserError } from '../../base/errors.ts';
+import { checkOutputFile } from '../../base/output.ts';
 import type { System } from '../../base/system.ts';
 import { resolveExperimentConfig, type ResolvedConfig } from '../../config/load.ts';
-import { parseAxis, parseShard, planSweep, shardPoints, type Axis, type Shard, type SweepPlan } from '../../config/sweep.ts';
+import { parseAxis, parseShard, planSweep, type Axis, type Shard, type SweepPlan } from '../../config/sweep.ts';
 import { toJson } from '../../report/results.ts';
 import { mergeSweeps, parseSweepFile, renderSweepText, sweepToCsv, type SweepFile } from '../../report/sweep.ts';
 import { MAX_DEFAULT_SHARDS, k8sFiles, parseEmitTarget, slurmFiles, type EmitTarget } from '../emit.ts';
@@ -38,6 +39,13 @@ export interface SweepOptions {
   image?: string;
 }
 
+/** Check --out and --csv before any work, so a bad path fails in one line at once. */
+function checkOutputs(opts: { out?: string; csv?: string }): void {
+  if (opts.out) checkOutputFile('--out', opts.out);
+  if (opts.csv) checkOutputFile('--csv', opts.csv);
+  if (opts.out && opts.csv && checkOutputFile('--out', opts.out) === checkOutputFile('--csv', opts.csv)) throw new UserError('--out and --csv name the same file');
+}
+
 /** Write the sweep's JSON (and CSV if asked), then print its table or JSON. */
 function emit(sys: System, f: SweepFile, opts: { out?: string; csv?: string; json?: boolean }): void {
   if (opts.csv) sys.writeFileAtomic(opts.csv, sweepToCsv(f));
@@ -48,9 +56,10 @@ function emit(sys: System, f: SweepFile, opts: { out?: string; csv?: string; jso
 export async function runSweepCommand(sys: System, target: string, opts: SweepOptions, modules: string[] = []): Promise<SweepFile> {
   if (opts.vary.length === 0) throw new UserError('sweep: give at least one --vary key=v1,v2,...');
   if (opts.shard && opts.shard.count > 1 && !opts.out) throw new UserError('--shard: give --out <file> for the shard\'s results (merge them with unimem merge)');
+  checkOutputs(opts);
   const resolved = resolveExperimentConfig(sys, target, Boolean(opts.quick));
   const plan = planOf(resolved, opts);
-  const mine = shardPoints(plan.points, opts.shard);
+  const mine = plan.points;
   const progress = terminalProgress(sys, Boolean(opts.json));
   let results;
   try {
@@ -78,7 +87,7 @@ function checkEmitOptions(opts: SweepOptions): void {
   if (opts.image !== undefined && opts.emit !== 'k8s') throw new UserError('--image: only with --emit k8s');
 }
 
-/** The sweep's plan: the base configuration with every grid point validated. */
+/** The sweep's plan: the base configuration with every grid point (of the shard, with --shard) validated. */
 function planOf(resolved: ResolvedConfig, opts: SweepOptions): SweepPlan {
   return planSweep({
     experiment: resolved.experiment,
@@ -87,6 +96,7 @@ function planOf(resolved: ResolvedConfig, opts: SweepOptions): SweepPlan {
     seed: opts.seed ?? resolved.seed ?? DEFAULT_SEED,
     quick: resolved.quick,
     axes: opts.vary,
+    shard: opts.shard,
   });
 }
 
@@ -94,7 +104,7 @@ function planOf(resolved: ResolvedConfig, opts: SweepOptions): SweepPlan {
 export function emitSweepJobs(sys: System, target: string, opts: SweepOptions & { emit: EmitTarget }): void {
   const resolved = resolveExperimentConfig(sys, target, Boolean(opts.quick));
   const plan = planOf(resolved, opts);
-  const total = plan.points.length;
+  const total = plan.total;
   const shards = opts.shards ?? Math.min(total, MAX_DEFAULT_SHARDS);
   if (shards > total) throw new UserError(`--shards ${shards}: the sweep has only ${total} grid points (give at most ${total})`);
   const req = {
@@ -149,6 +159,7 @@ export function registerMerge(program: Command, sys: System): void {
     .option('--csv <file>', 'write the table as CSV')
     .option('--json', 'print the merged results as JSON')
     .action((files: string[], opts: { out?: string; csv?: string; json?: boolean }) => {
+      checkOutputs(opts);
       const shards = files.map((file) => {
         if (!sys.exists(file)) throw new UserError(`${file}: no such file`);
         return { file: path.normalize(file), data: parseSweepFile(file, sys.readText(file)) };
