@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import { Rng } from '../base/rng.ts';
-import { prepareImages } from './dedup/images.ts';
+import { readImageSet } from '../image/index.ts';
+import { prepareImages, prepareSet } from './dedup/images.ts';
 import { runSharingConfig, SHARING_CONFIGS, type ConfigRun } from './dedup/faas.ts';
 import { faasDefaults, faasModelFields, faasModelOf } from './dedup-faas.ts';
 import type { Experiment, ExperimentResult } from './types.ts';
@@ -14,6 +15,7 @@ import type { Experiment, ExperimentResult } from './types.ts';
 export const tlbFlushesSchema = z
   .object({
     instances: z.number().int().min(1).max(1000).describe('unikernels, one per demo application').meta({ unit: 'VMs', source: 'SoCC\'22 poster: 20 heterogeneous unikernels' }),
+    applications: z.number().int().min(2).max(20).describe('demo applications the instances cycle through').meta({ unit: 'applications', source: 'SoCC\'22: 20 heterogeneous unikernels (demo/demo.json)' }),
     ...faasModelFields,
   })
   .strict();
@@ -22,6 +24,7 @@ export type TlbFlushesConfig = z.infer<typeof tlbFlushesSchema>;
 
 /** KSM on the three image variants against the pool loader. */
 const CONFIGS = SHARING_CONFIGS.filter((c) => c.ksm || c.loader === 'pool');
+const TOTAL_SKIPPED = -1;
 
 export const tlbFlushesExperiment: Experiment<typeof tlbFlushesSchema> = {
   name: 'tlb-flushes',
@@ -37,21 +40,23 @@ export const tlbFlushesExperiment: Experiment<typeof tlbFlushesSchema> = {
   },
   run(config, ctx): ExperimentResult {
     ctx.progress.phase('build demo images', 1);
-    const set = prepareImages(config.applications, 1, ctx.seed, ['compact', 'dce', 'aligned', 'aligned-aslr']);
+    const variants = ['compact', 'dce', 'aligned', 'aligned-aslr'] as const;
+    const set = config.images ? prepareSet(readImageSet(config.images), variants) : prepareImages(config.applications, 1, ctx.seed, variants);
     ctx.progress.update(1);
     const model = faasModelOf(config);
     const rng = new Rng(ctx.seed).fork('tlb-flushes');
     const runs: ConfigRun[] = [];
     ctx.progress.phase('tlb-flushes', CONFIGS.length);
-    for (const c of CONFIGS) {
+    // A user's set may lack a variant (no DCE build): those configurations are left out.
+    for (const c of CONFIGS.filter((x) => set.byVariant.has(x.variant))) {
       ctx.progress.update(runs.length, c.name);
       runs.push(runSharingConfig(set, c, model, rng.fork(c.name)));
     }
     ctx.progress.update(runs.length);
-    const by = (name: string): ConfigRun => runs.find((r) => r.config.name === name)!;
-    const total = (r: ConfigRun): number => r.flushesKsm + r.flushesVm;
-    const aksm = by('aligned + KSM');
-    const pool = by('pool loader');
+    const by = (name: string): ConfigRun | undefined => runs.find((r) => r.config.name === name);
+    const total = (r: ConfigRun | undefined): number => (r ? r.flushesKsm + r.flushesVm : TOTAL_SKIPPED);
+    const aksm = by('aligned + KSM')!;
+    const pool = by('pool loader')!;
     const summary: Record<string, number> = {
       flushesKsm: total(aksm),
       flushesPool: total(pool),

@@ -119,8 +119,10 @@ export function alignImages(
 ): { plan: AlignmentPlan; images: AlignedResult[] } {
   const outDir = path.resolve(options.outDir);
   const build = path.join(outDir, 'build');
-  fs.mkdirSync(build, { recursive: true });
+  // Every input is checked before anything is written, and a refused run removes the folder it
+  // created, so a refusal leaves no empty output folder behind.
   const inputs: AlignInput[] = [];
+  const sources: { objDir: string; order: string[] }[] = [];
   const names = new Set<string>();
   for (const elfPath of elfs) {
     const objDir = options.objDir ?? findObjectDir(elfPath);
@@ -129,17 +131,31 @@ export function alignImages(
     const order: string[] = [];
     for (const r of [...ranges].sort((a, b) => a.start - b.start)) if (r.kind === 'text' && !order.includes(r.library)) order.push(r.library);
     if (order.length === 0) throw new InputError(elfPath, `no library of ${objDir} found in the image's symbols`);
-    for (const l of order) {
-      const dst = path.join(build, `lib${l}.o`);
-      if (!fs.existsSync(dst)) fs.copyFileSync(path.join(objDir, `lib${l}.o`), dst);
-    }
+    sources.push({ objDir, order });
     let name = path.basename(elfPath).replace(/\.elf$/, '');
     while (names.has(name)) name += '_';
     names.add(name);
     inputs.push({ name, libraries: order });
   }
-  const { plan, images } = linkAligned(inputs, build, outDir);
-  const aslr = options.aslrInstances ? linkAslr(inputs, build, path.join(outDir, 'aslr'), options.aslrInstances, options.seed ?? 1) : [];
+  if (inputs.length < 2) throw new InputError(elfs[0] ?? 'align', `alignment needs at least 2 images (the authors' aligner does too), got ${inputs.length}`);
+  const created = !fs.existsSync(outDir);
+  let plan: AlignmentPlan;
+  let images: LinkedImage[];
+  let aslr: LinkedImage[];
+  try {
+    fs.mkdirSync(build, { recursive: true });
+    for (const { objDir, order } of sources) {
+      for (const l of order) {
+        const dst = path.join(build, `lib${l}.o`);
+        if (!fs.existsSync(dst)) fs.copyFileSync(path.join(objDir, `lib${l}.o`), dst);
+      }
+    }
+    ({ plan, images } = linkAligned(inputs, build, outDir));
+    aslr = options.aslrInstances ? linkAslr(inputs, build, path.join(outDir, 'aslr'), options.aslrInstances, options.seed ?? 1) : [];
+  } catch (e) {
+    if (created) fs.rmSync(outDir, { recursive: true, force: true });
+    throw e;
+  }
   const sourceOf = (name: string): string => elfs[inputs.findIndex((i) => i.name === name)];
   const results: AlignedResult[] = [...images, ...aslr].map((img) => ({
     source: sourceOf(img.name),

@@ -5,7 +5,8 @@
  */
 import type { Command } from 'commander';
 import type { System } from '../../base/system.ts';
-import { resolveExperimentConfig } from '../../config/load.ts';
+import { UserError } from '../../base/errors.ts';
+import { resolveExperimentConfig, validateConfig } from '../../config/load.ts';
 import { findExperiment } from '../../experiments/index.ts';
 import type { Experiment, ExperimentResult } from '../../experiments/types.ts';
 import { renderHtmlReport } from '../../report/html.ts';
@@ -19,6 +20,8 @@ export interface RunOptions {
   json?: boolean;
   seed?: number;
   out?: string;
+  /** Image set for the experiments that take one (config key `images`). */
+  images?: string[];
 }
 
 /** Run one experiment with its validated config, drawing progress on a terminal. */
@@ -42,8 +45,14 @@ export function registerRun(program: Command, sys: System): void {
     .option('--json', 'print the results as JSON on standard output')
     .option('--seed <n>', 'seed of every random choice', parseSeed)
     .option('--out <dir>', 'write CSV files, report.html and results.json here')
+    .option('--images <paths...>', 'image set (dedup-faas, tlb-flushes, image-size): a set directory, a directory of ELF files, or ELF files')
     .action(async (name: string, opts: RunOptions) => {
       const resolved = resolveExperimentConfig(sys, name, Boolean(opts.quick));
+      if (opts.images) {
+        const shape = (resolved.experiment.schema as { shape?: Record<string, unknown> }).shape;
+        if (!shape || !('images' in shape)) throw new UserError(`--images: experiment ${resolved.experiment.name} does not take an image set`);
+        resolved.config = validateConfig(resolved.experiment, { ...(resolved.config as object), images: opts.images }, '--images');
+      }
       const result = runExperiment(sys, resolved.experiment, resolved.config, {
         ...opts,
         quick: resolved.quick,

@@ -1,0 +1,34 @@
+/*
+ * What an application sees of our platform libraries (the rest comes from the real libraries'
+ * own headers: musl, lwIP, zlib, SQLite, Lua, mbed TLS). Every application defines app_name and
+ * app_main; ukboot prints app_main's result, so each image prints one deterministic line.
+ */
+#ifndef UKAPP_H
+#define UKAPP_H
+extern const char app_name[];
+unsigned long app_main(void);
+
+/* ukalloc: a region allocator in .bss */
+void *uk_malloc(unsigned long size);
+unsigned long uk_alloc_used(void);
+
+/* uksched: cooperative run-to-completion tasks */
+typedef unsigned long (*uk_task_fn)(unsigned long arg);
+int uk_sched_spawn(uk_task_fn fn, unsigned long arg);
+unsigned long uk_sched_run(void);
+
+/* vfscore: a flat in-memory file system */
+int vfs_write(const char *name, const void *buf, unsigned long len);
+long vfs_read(const char *name, void *buf, unsigned long len);
+
+/* FNV-1a over bytes: how the applications fold what they computed into their result. */
+static inline unsigned long app_digest(unsigned long h, const void *p, unsigned long n)
+{
+	const unsigned char *b = p;
+	if (!h)
+		h = 0xcbf29ce484222325ul;
+	while (n--)
+		h = (h ^ *b++) * 0x100000001b3ul;
+	return h;
+}
+#endif
