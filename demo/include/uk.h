@@ -38,7 +38,6 @@ typedef void (*uk_init_fn)(void);
 #define UK_INIT(fn) \
   static uk_init_fn __uk_init_##fn __attribute__((used, section(".uk_inittab"))) = fn
 
-/* Provided by the application library. */
-extern const char app_name[];
-u64 app_main(void);
+/* Provided by the application library: names the application, returns its result. */
+u64 app_main(const char **name);
 #endif

@@ -1,12 +1,14 @@
 /*
  * What an application sees of our platform libraries (the rest comes from the real libraries'
- * own headers: musl, lwIP, zlib, SQLite, Lua, mbed TLS). Every application defines app_name and
- * app_main; ukboot prints app_main's result, so each image prints one deterministic line.
+ * own headers: musl, lwIP, zlib, SQLite, Lua, mbed TLS). Every application defines app_main, which
+ * names the application and returns its result; ukboot prints both, so each image prints one
+ * deterministic line. ukboot reaches the application only through app_main, which the linker
+ * scripts place first in the application's code: in aligned images the boot library then calls
+ * the same address in every image and stays byte-identical.
  */
 #ifndef UKAPP_H
 #define UKAPP_H
-extern const char app_name[];
-unsigned long app_main(void);
+unsigned long app_main(const char **name);
 
 /* ukalloc: a region allocator in .bss */
 void *uk_malloc(unsigned long size);

@@ -4,7 +4,7 @@
  * research/dedup.md §1.7).
  *
  * Runtime (every image, the same objects): our platform libraries (ukplat, ukboot, ukalloc,
- * uksched, vfscore) over musl, lwIP and Lua, as the demo set builds them (demo.ts). Function i is
+ * uksched, vfscore) over musl (with the libgcc helpers), lwIP and Lua, as the demo set builds them. Function i is
  * its own application library `app-fn<i>`: generated C (its code: a chain of arithmetic steps over
  * its constant table) and a generated Lua handler (its script), which it loads into Lua, calls
  * through an event sent over lwIP's loopback, and folds into its printed result. Sizes are drawn
@@ -29,7 +29,7 @@ import { realLibraries } from './libs.ts';
 import { buildKey, CFLAGS, DCE_CFLAGS, runJobs } from './toolchain.ts';
 
 /** The runtime every function links, in link order (the function's library follows). */
-export const FAAS_RUNTIME = ['ukplat', 'ukboot', 'ukalloc', 'uksched', 'vfscore', 'lwip', 'lua', 'musl'];
+export const FAAS_RUNTIME = ['ukplat', 'ukboot', 'ukalloc', 'uksched', 'vfscore', 'lwip', 'lua', 'musl', 'gcc'];
 export const FAAS_MAX = 20000;
 
 export interface FaasOptions {
@@ -131,11 +131,12 @@ export function functionSource(i: number, rng: Rng): string {
     '\tlua_pop(fn_L, 1);',
     '\treturn (unsigned long)snprintf(rep, cap, "%ld", v);',
     '}',
-    'unsigned long app_main(void)',
+    'unsigned long app_main(const char **name)',
     '{',
     '\tunsigned long h = 0;',
     '\tchar ev[64];',
     '\tint n;',
+    '\t*name = app_name;',
     '\tfn_L = luaL_newstate();',
     '\tluaL_openlibs(fn_L);',
     '\tif (luaL_dostring(fn_L, fn_lua))',

@@ -24,6 +24,7 @@ static char *ukboot_vector[] = {
 static int ukboot_main(int argc, char **argv, char **envp)
 {
 	uk_init_fn *fn;
+	const char *name = "app";
 	u64 result;
 
 	(void)argc, (void)argv, (void)envp;
@@ -31,8 +32,8 @@ static int ukboot_main(int argc, char **argv, char **envp)
 		(*fn)();
 		ukboot_inits_run++;
 	}
-	result = app_main();
-	printf("%s: result 0x%016lx inits %lu\n", app_name, result, ukboot_inits_run);
+	result = app_main(&name);
+	printf("%s: result 0x%016lx inits %lu\n", name, result, ukboot_inits_run);
 	return 0;
 }
 

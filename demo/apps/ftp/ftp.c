@@ -25,8 +25,9 @@ static unsigned long control(const char *req, unsigned long len, char *rep, unsi
 	return (unsigned long)snprintf(rep, cap, "150 %ld bytes\r\n%s", n, data);
 }
 
-unsigned long app_main(void)
+unsigned long app_main(const char **name)
 {
+	*name = app_name;
 	static const char *cmds[] = { "STOR /pub/readme\nunikernels ftp demo\n", "RETR /pub/readme", "RETR /pub/none", "STOR /pub/b\nsecond file\n", "RETR /pub/b" };
 	unsigned long h = 0;
 	for (unsigned i = 0; i < 5; i++)

@@ -13,8 +13,9 @@ static unsigned long backend_reply(const char *req, unsigned long len, char *rep
 	return (unsigned long)snprintf(rep, cap, "backend%d: %s", backend, req);
 }
 
-unsigned long app_main(void)
+unsigned long app_main(const char **name)
 {
+	*name = app_name;
 	static const unsigned char key[16] = "0123456789abcdef", iv[12] = "unikernel-iv";
 	mbedtls_gcm_context gcm;
 	unsigned char out[256], tag[16];

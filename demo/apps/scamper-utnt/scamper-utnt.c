@@ -17,8 +17,9 @@ static unsigned long reply(const char *req, unsigned long len, char *rep, unsign
 	return len;
 }
 
-unsigned long app_main(void)
+unsigned long app_main(const char **name)
 {
+	*name = app_name;
 	char pkt[64];
 	unsigned long h = 0;
 	for (int i = 0; i < 8; i++) {

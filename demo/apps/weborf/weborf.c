@@ -19,8 +19,9 @@ static unsigned long serve(const char *req, unsigned long len, char *rep, unsign
 	return n + (unsigned long)snprintf(rep + n, cap - n, "</ul>\n");
 }
 
-unsigned long app_main(void)
+unsigned long app_main(const char **name)
 {
+	*name = app_name;
 	vfs_write(files[0], "alpha", 5);
 	vfs_write(files[1], "beta beta", 9);
 	vfs_write(files[2], "gamma gamma gamma", 17);

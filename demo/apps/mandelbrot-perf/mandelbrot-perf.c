@@ -2,8 +2,9 @@
 #include <math.h>
 #include "ukapp.h"
 const char app_name[] = "mandelbrot-perf";
-unsigned long app_main(void)
+unsigned long app_main(const char **name)
 {
+	*name = app_name;
 	unsigned long h = 0;
 	for (int y = 0; y < 60; y++)
 		for (int x = 0; x < 120; x++) {

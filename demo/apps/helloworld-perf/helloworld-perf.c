@@ -2,8 +2,9 @@
 #include <stdio.h>
 #include "ukapp.h"
 const char app_name[] = "helloworld-perf";
-unsigned long app_main(void)
+unsigned long app_main(const char **name)
 {
+	*name = app_name;
 	char buf[64];
 	unsigned long h = 0;
 	for (int i = 0; i < 20000; i++)

@@ -1,11 +1,11 @@
-/* scamper-uradargun: sends many probes to one destination (radargun alias resolution); ICMP echo packets built and checksummed by lwIP, answered over its loopback. */
+/* scamper-uspeedtrap: probes IPv4 identifiers to find router aliases (speedtrap); ICMP echo packets built and checksummed by lwIP, answered over its loopback. */
 #include <string.h>
 #include "lwip/def.h"
 #include "lwip/inet_chksum.h"
 #include "lwip/prot/icmp.h"
 #include "ukapp.h"
 #include "uknet.h"
-const char app_name[] = "scamper-uradargun";
+const char app_name[] = "scamper-uspeedtrap";
 
 static unsigned long reply(const char *req, unsigned long len, char *rep, unsigned long cap)
 {
@@ -17,11 +17,12 @@ static unsigned long reply(const char *req, unsigned long len, char *rep, unsign
 	return len;
 }
 
-unsigned long app_main(void)
+unsigned long app_main(const char **name)
 {
+	*name = app_name;
 	char pkt[64];
 	unsigned long h = 0;
-	for (int i = 0; i < 16; i++) {
+	for (int i = 0; i < 24; i++) {
 		struct icmp_echo_hdr *e = (struct icmp_echo_hdr *)pkt;
 		memset(pkt, 0x5a ^ i, sizeof(pkt));
 		e->type = ICMP_ECHO, e->code = 0, e->id = lwip_htons(0x5ca0), e->seqno = lwip_htons((u16_t)i);

@@ -13,8 +13,9 @@ static unsigned long http(const char *req, unsigned long len, char *rep, unsigne
 	return (unsigned long)snprintf(rep, cap, "HTTP/1.1 200 OK\r\nContent-MD5: %02x%02x%02x%02x\r\n\r\nok", md[0], md[1], md[2], md[3]);
 }
 
-unsigned long app_main(void)
+unsigned long app_main(const char **name)
 {
+	*name = app_name;
 	char req[128];
 	unsigned long h = 0;
 	for (int i = 0; i < 300; i++) {

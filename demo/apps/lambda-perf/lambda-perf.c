@@ -13,8 +13,9 @@ static const char handler[] =
 	"  return table.concat(words, ','), acc\n"
 	"end\n";
 
-unsigned long app_main(void)
+unsigned long app_main(const char **name)
 {
+	*name = app_name;
 	lua_State *L = luaL_newstate();
 	unsigned long h = 0;
 	luaL_openlibs(L);

@@ -21,8 +21,9 @@ static unsigned long offer(const char *req, unsigned long len, char *rep, unsign
 	return n;
 }
 
-unsigned long app_main(void)
+unsigned long app_main(const char **name)
 {
+	*name = app_name;
 	char disc[244];
 	unsigned long h = 0;
 	for (int i = 0; i < 8; i++) {

@@ -4,8 +4,9 @@
 const char app_name[] = "matrix-perf";
 #define N 64
 static double a[N][N], b[N][N], c[N][N];
-unsigned long app_main(void)
+unsigned long app_main(const char **name)
 {
+	*name = app_name;
 	unsigned long h = 0;
 	for (int i = 0; i < N; i++)
 		for (int j = 0; j < N; j++)

@@ -5,8 +5,9 @@
 const char app_name[] = "zlib-perf";
 static unsigned char text[32768], packed[40000], back[32768];
 
-unsigned long app_main(void)
+unsigned long app_main(const char **name)
 {
+	*name = app_name;
 	unsigned long h = 0;
 	for (unsigned i = 0; i < sizeof(text); i++)
 		text[i] = (unsigned char)("unikernel library pages "[i % 25] + (i / 997) % 3);

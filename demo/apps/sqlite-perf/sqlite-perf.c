@@ -1,8 +1,8 @@
-/* sqlite: creates an in-memory database, inserts rows and runs an aggregate query. */
+/* sqlite-perf: the sqlite application with 5000 rows; creates an in-memory database, inserts rows and runs an aggregate query. */
 #include <string.h>
 #include "sqlite3.h"
 #include "ukapp.h"
-const char app_name[] = "sqlite";
+const char app_name[] = "sqlite-perf";
 static unsigned long digest;
 
 static int row(void *arg, int n, char **v, char **cols)
@@ -14,10 +14,11 @@ static int row(void *arg, int n, char **v, char **cols)
 }
 
 #ifndef SQLITE_ROWS
-#define SQLITE_ROWS 50
+#define SQLITE_ROWS 5000
 #endif
-unsigned long app_main(void)
+unsigned long app_main(const char **name)
 {
+	*name = app_name;
 	sqlite3 *db;
 	char sql[160];
 	if (sqlite3_open(":memory:", &db) != SQLITE_OK)

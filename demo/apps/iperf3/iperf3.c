@@ -25,8 +25,9 @@ static unsigned long stream(unsigned long id)
 	return h;
 }
 
-unsigned long app_main(void)
+unsigned long app_main(const char **name)
 {
+	*name = app_name;
 	for (unsigned long s = 0; s < 4; s++)
 		uk_sched_spawn(stream, s);
 	return uk_sched_run() ^ received;
