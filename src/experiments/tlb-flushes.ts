@@ -32,7 +32,7 @@ export const tlbFlushesExperiment: Experiment<typeof tlbFlushesSchema> = {
   description:
     'Starts 20 different demo unikernels 0.1 s apart and runs them for 60 simulated seconds with the FaaS model of dedup-faas, under KSM (compact, DCE and aligned images, Linux defaults) and under the ' +
     'load-time pool loader (with and without ASLR). Counts every TLB flush of a VM\'s guest translations: those ksmd issues (write_protect_page and replace_page per merge, THP splits) and those taken ' +
-    'by the VMs themselves (copy-on-write breaks of shared pages). Reproduces the SoCC\'22 claim that the load-time path issues fewer flushes than KSM.',
+    'by the VMs themselves (copy-on-write breaks of shared pages). Compares with the SoCC\'22 claim that the load-time path issues fewer flushes than KSM.',
   howToRead: 'summary.flushesKsm is the total for aligned images with KSM, summary.flushesPool for the pool loader; the bar plot splits each configuration into flushes at ksmd and at the VMs.',
   schema: tlbFlushesSchema,
   defaults(quick: boolean): TlbFlushesConfig {

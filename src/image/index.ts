@@ -1,5 +1,5 @@
 /**
- * The image toolchain's public API (reproducing SoCC'22 "Want More Unikernels? Inflate Them!":
+ * The image toolchain's public API (after SoCC'22 "Want More Unikernels? Inflate Them!":
  * library-aligned images, trampoline tables for ASLR, a library pool with description files).
  * Other layers (KSM, the pool loader, experiments) use only what is exported here.
  *

@@ -12,6 +12,8 @@ import { GiB, MiB } from '../../src/base/units.ts';
 import { HostBackend, Ksm, KSM_DEFAULTS, loadCopy } from '../../src/host/index.ts';
 import { comparePages, readLoadedImage } from '../../src/image/index.ts';
 import { prepareSet } from '../../src/experiments/dedup/images.ts';
+import { dedupFaasExperiment } from '../../src/experiments/dedup-faas.ts';
+import { silentProgress } from '../../src/base/progress.ts';
 import { faasSet } from '../image/faas-set.ts';
 
 /** pages_sharing for n mappings of one content: KSM pages of up to m mappings; a lone copy is not shared. */
@@ -48,4 +50,23 @@ it('KSM pages_sharing over N distinct aligned images equals image compare\'s mer
   assert.ok(stats.mergeable > 0, 'aligned images share library pages');
   assert.equal(c.pagesSharing, expected);
   assert.equal(c.pagesVolatile, 0);
+});
+
+it('dedup-faas builds its notes from the run\'s own figures: another preset gives another note', () => {
+  const set = faasSet();
+  const base = { ...dedupFaasExperiment.defaults(true), instances: 4, durationSec: 2, sweepInstancesPerImage: [1, 2], images: [set.dir] };
+  const a = dedupFaasExperiment.run(base, { seed: 1, progress: silentProgress });
+  const b = dedupFaasExperiment.run({ ...base, vmmOverheadMiB: 5 }, { seed: 1, progress: silentProgress });
+  assert.equal(a.summary.distinctImages, 4);
+  assert.ok(a.summary.imagePagesPerInstance > 100, 'real-library images hold hundreds of pages');
+  const note = (r: typeof a, metric: string): string => r.comparisons.find((c) => c.metric === metric)!.note;
+  const m = 'memory, no sharing / pool loader';
+  assert.notEqual(note(a, m), note(b, m));
+  assert.match(note(a, m), /4 instances of 4 distinct images/);
+  assert.match(note(a, m), /3 MiB VMM overhead/);
+  assert.match(note(b, m), /5 MiB VMM overhead/);
+  assert.notEqual(a.summary.poolVsNoSharing, b.summary.poolVsNoSharing);
+  // The sweep: 2 instances per image run 2 distinct images.
+  const sweep = a.tables.find((t) => t.name === 'sweep')!;
+  assert.deepEqual(sweep.rows.map((r) => [r[0], r[1]]), [[1, 4], [2, 2]]);
 });
