@@ -6,6 +6,27 @@ cd "$(dirname "$0")/.."
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# Slurm and munge for the test that runs emitted sweep scripts on a single-node cluster it starts itself
+# (test/cli/slurm.test.ts). The packages' own services must not start on install: a policy-rc.d that
+# refuses them is put in place for the install when the machine has none.
+slurm_missing=0
+for prog in slurmctld slurmd munged sbatch; do
+  command -v "$prog" >/dev/null 2>&1 || [ -x "/usr/sbin/$prog" ] || slurm_missing=1
+done
+if [ "$slurm_missing" = 1 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    policy_added=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy_added=1
+    fi
+    (apt-get -o DPkg::Lock::Timeout=600 update -qq \
+      && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends slurm-wlm munge) >/dev/null 2>&1 \
+      || echo "install.sh: could not install slurm-wlm and munge; the Slurm test will be skipped" >&2
+    if [ "$policy_added" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+  else
+    echo "install.sh: slurm-wlm and munge are missing and this user cannot apt-get them; the Slurm test will be skipped" >&2
+  fi
+fi
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null 2>&1 \
@@ -28,3 +49,16 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 bash scripts/build-libs.sh >/dev/null
+# The micro-VMM of the real host (native/vmm, docs/realhost.md): gcc and the static C library.
+if ! command -v gcc >/dev/null 2>&1 || [ ! -e /usr/include/linux/kvm.h ]; then
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends gcc libc6-dev linux-libc-dev) >/dev/null 2>&1 \
+      || echo "install.sh: could not install gcc; the real host will be unavailable" >&2
+  fi
+fi
+bash native/vmm/build.sh
+# perf counts TLB flushes on the real host (tlb:tlb_flush tracepoint).
+if ! command -v perf >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends linux-perf) >/dev/null 2>&1 \
+    || echo "install.sh: could not install linux-perf; TLB flushes on the real host will be unavailable" >&2
+fi

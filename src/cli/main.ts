@@ -12,6 +12,7 @@ import { registerMerge, registerSweep } from './commands/sweep.ts';
 import { registerReproduce } from './commands/reproduce.ts';
 import { registerRun } from './commands/run.ts';
 import { registerImage } from './commands/image.ts';
+import { registerHost } from './commands/host.ts';
 
 /** Help is wrapped at a fixed width off a terminal, so help text (and its golden files) is stable. */
 export const HELP_WIDTH = 100;
@@ -35,6 +36,7 @@ export function buildProgram(sys: System): Command {
   registerSweep(program, sys);
   registerMerge(program, sys);
   registerDocs(program, sys);
+  registerHost(program, sys);
   return program;
 }
 

@@ -22,12 +22,13 @@ export const faasModelFields = {
   invocationsPerSecond: z.number().min(0.001).max(1000).describe('mean invocations per second per instance (Poisson)').meta({ unit: '1/s', source: 'assumption; Azure Functions trace (Shahrad et al. ATC\'20): most functions are invoked rarely' }),
   workingSetsKiB: z.array(z.number().int().min(4).max(1 << 20)).min(1).describe('working set written per invocation, per application (cycled)').meta({ unit: 'KiB', source: 'assumption: small functions that fit a 16 MiB unikernel (Unikraft: 2-6 MB suffice, dedup.md §5)' }),
   jitter: z.number().min(0).lt(1).describe('uniform relative jitter of the working set').meta({ source: 'src/workload/faas.ts default 0.1' }),
-  vmmOverheadMiB: z.number().min(0).max(1024).describe('host memory of each VM\'s VMM (Firecracker process)').meta({ unit: 'MiB', source: 'Firecracker NSDI\'20: about 3 MB per VM; SPECIFICATION.md bounds it at 5 MiB (dedup.md §6)' }),
+  vmmOverheadMiB: z.number().min(0).max(1024).describe('host memory of each VM\'s VMM process (without guest memory)').meta({ unit: 'MiB', source: 'measured: unimem-vmm\'s private memory outside guest RAM, 40 KiB per VM (smaps, median of 8 VMs; npm run bench -- --only realhost; docs/realhost.md). Firecracker: about 3 MB (NSDI\'20), at most 5 MiB (SPECIFICATION.md, dedup.md §6)' }),
   pagesToScan: z.number().int().min(1).max(100000).describe('KSM pages_to_scan').meta({ unit: 'pages', source: 'Linux default 100, used by the SoCC\'22 scripts (dedup.md §1.6)' }),
   sleepMillisecs: z.number().int().min(0).max(10000).describe('KSM sleep_millisecs').meta({ unit: 'ms', source: 'Linux default 20, used by the SoCC\'22 scripts (dedup.md §1.6)' }),
   maxPageSharing: z.number().int().min(2).max(65535).describe('KSM max_page_sharing').meta({ unit: 'mappings', source: 'Linux default 256 (dedup.md §1.6)' }),
   useZeroPages: z.boolean().describe('KSM use_zero_pages').meta({ source: 'Linux default 0, used by the SoCC\'22 scripts (dedup.md §1.6)' }),
   stepMs: z.number().int().min(1).max(1000).describe('simulation step interleaving invocations and ksmd').meta({ unit: 'ms', source: 'choice: one ksmd period (sleep_millisecs)' }),
+  bssAtBoot: z.enum(['all', 'none']).optional().describe('bss pages touched at boot: all (zero-filled) or none (left to the guest\'s own writes, which the model does not know)').meta({ source: 'choice, default all; the real host shows what a guest touches (docs/realhost.md)' }),
   images: z.array(z.string().min(1)).min(1).optional().describe('image set instead of the built-in one: a set directory, a directory of ELF files (optionally in variant subdirectories) or ELF files').meta({ source: 'user input (docs/image-toolchain.md, "Image sets")' }),
 };
 
@@ -54,6 +55,7 @@ export function faasModelOf(c: Omit<DedupFaasConfig, 'instancesPerImage' | 'swee
     workingSetsKiB: c.workingSetsKiB,
     jitter: c.jitter,
     vmmOverheadMiB: c.vmmOverheadMiB,
+    bssAtBoot: c.bssAtBoot,
     ksm: { pagesToScan: c.pagesToScan, sleepMillisecs: c.sleepMillisecs, maxPageSharing: c.maxPageSharing, useZeroPages: c.useZeroPages },
     stepMs: c.stepMs,
   };
@@ -68,7 +70,7 @@ export function faasDefaults(): Omit<DedupFaasConfig, 'instances' | 'durationSec
     invocationsPerSecond: 0.2,
     workingSetsKiB: [128, 512, 1024, 256],
     jitter: 0.1,
-    vmmOverheadMiB: 3,
+    vmmOverheadMiB: 0.04,
     pagesToScan: KSM_DEFAULTS.pagesToScan,
     sleepMillisecs: KSM_DEFAULTS.sleepMillisecs,
     maxPageSharing: KSM_DEFAULTS.maxPageSharing,
@@ -110,6 +112,16 @@ export function describeFaasRun(config: DedupFaasConfig, seed: number): FaasRunD
   };
 }
 
+/**
+ * What runs, on either host (src/realhost runs it on this machine): the images of the main run,
+ * the configurations compared, the FaaS model. The sweep points are the simulated run's own.
+ */
+export function describeDedupFaas(config: DedupFaasConfig, seed: number): { set: ImageSet; configs: readonly SharingConfig[]; model: FaasModel } {
+  const d = describeFaasRun(config, seed);
+  const set = prepareSet(firstImages(d.manifest, d.distinctImages), [...new Set(d.configs.map((c) => c.variant))]);
+  return { set, configs: d.configs, model: d.model };
+}
+
 /** The configurations the sweep compares (the contract ratios need these four). */
 const SWEEP_CONFIGS = ['no sharing', 'compact + KSM', 'aligned + KSM', 'pool loader'];
 
@@ -118,7 +130,7 @@ export const dedupFaasExperiment: Experiment<typeof dedupFaasSchema> = {
   title: 'Page sharing for FaaS unikernels: KSM on compact, DCE and aligned images against the load-time pool loader',
   description:
     'Starts up to 1000 FaaS unikernels back to back on one simulated host, by default one distinct function image per instance as the paper did (real gcc/ld images: Lua on musl and lwIP over our platform libraries, one ASLR image per function), and samples host memory every simulated second ' +
-    '(frames counted once however many VMs map them, plus Firecracker\'s per-VM VMM overhead) for six configurations: no sharing; compact, dead-code-eliminated and library-aligned images ' +
+    '(frames counted once however many VMs map them, plus the per-VM VMM overhead measured from unimem-vmm) for six configurations: no sharing; compact, dead-code-eliminated and library-aligned images ' +
     'with KSM (Linux defaults, 100 pages every 20 ms); the load-time loader that maps a library pool built from description files; and the same with per-instance ASLR images. ' +
     'A sweep over instances per image shows where alignment pays and where KSM on compact images already suffices. Also the load work per instance (pages copied against pages mapped). Compares with SoCC\'22: aligned images with KSM and a library pool use up to 3x less memory. ' +
     'Takes any image set with --images.',
@@ -156,9 +168,7 @@ export const dedupFaasExperiment: Experiment<typeof dedupFaasSchema> = {
     const sweep = d.sweep.map((p) => ({ ...p, runs: p.distinctImages === d.distinctImages ? runs : runAll(p.distinctImages, SWEEP_CONFIGS) }));
     ctx.progress.update(done);
     const main = setOf(d.distinctImages);
-    const compact = main.byVariant.get('compact') ?? [];
-    const imagePages = compact.length ? compact.reduce((n, i) => n + i.copyPages.gpa.length, 0) / compact.length : 0;
-    return dedupResult(config, ctx.seed, runs, main.byteConfirmedPages, { distinctImages: d.distinctImages, imagePagesPerInstance: imagePages, sweep });
+    return dedupResult(config, ctx.seed, runs, main.byteConfirmedPages, setFigures(main, sweep));
   },
 };
 
@@ -175,7 +185,15 @@ function endRatio(runs: ConfigRun[], first: string, second: string, guestOnlyVmm
   return a && b ? round(ratio(a.endBytes - guestOnlyVmm, b.endBytes - guestOnlyVmm), 3) : 0;
 }
 
-function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigRun[], byteConfirmed: number, set: SetFigures): ExperimentResult {
+/** The figures of an image set that the result reports: distinct images and image pages per instance. */
+export function setFigures(set: ImageSet, sweep: SetFigures['sweep'] = []): SetFigures {
+  const compact = set.byVariant.get('compact') ?? [];
+  const imagePages = compact.length ? compact.reduce((n, i) => n + i.copyPages.gpa.length, 0) / compact.length : 0;
+  return { distinctImages: new Set(compact.map((i) => i.name)).size, imagePagesPerInstance: imagePages, sweep };
+}
+
+/** The result of either host's runs (`set` from `setFigures`; the real host has no sweep). */
+export function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigRun[], byteConfirmed: number, set: SetFigures = { distinctImages: 0, imagePagesPerInstance: 0, sweep: [] }): ExperimentResult {
   const by = (name: string): ConfigRun | undefined => runs.find((r) => r.config.name === name);
   const none = by('no sharing')!;
   const cksm = by('compact + KSM');

@@ -58,7 +58,8 @@ export function runTool(tool: string, args: string[], cwd?: string): string {
   }
 }
 
-const shQuote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+/** Quote a word for sh (left bare when it needs no quoting). */
+export const shQuote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 /** Run independent commands in parallel (make -j), each producing `output`. */
 export function runJobs(jobs: { output: string; argv: string[] }[], dir: string): void {

@@ -1,6 +1,7 @@
 /*
  * Platform library, modelled on Unikraft's linuxu platform: the image is a static Linux executable,
  * its entry point is here, and console output and halting are raw system calls (write, exit_group).
+ * The same image boots as a KVM unikernel under unimem-vmm: kvm.c serves those system calls there.
  */
 #include "uk.h"
 
@@ -31,10 +32,20 @@ void ukplat_halt(int code)
 
 void ukboot_entry(void) __attribute__((noreturn));
 
-/* Entry: clear the frame pointer, align the stack as the ABI wants, hand over to ukboot. */
+/*
+ * Entry. The low bits of %cs are the privilege level: 3 when Linux started the image as a process,
+ * 0 when unimem-vmm booted it as a unikernel (kvm.c sets up the machine, then comes back to
+ * ukplat_linux_entry at CPL3). From there on both are the same Linux process: clear the frame
+ * pointer, align the stack as the ABI wants, hand over to ukboot.
+ */
 __asm__(".section .text.boot,\"ax\",@progbits\n"
 	".globl _start\n"
 	"_start:\n"
+	"	mov %cs, %eax\n"
+	"	test $3, %eax\n"
+	"	jz ukplat_kvm_start\n"
+	".globl ukplat_linux_entry\n"
+	"ukplat_linux_entry:\n"
 	"	xor %ebp, %ebp\n"
 	"	and $-16, %rsp\n"
 	"	call ukboot_entry\n"

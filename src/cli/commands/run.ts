@@ -14,6 +14,7 @@ import { resultFiles, toJson, writeFiles } from '../../report/results.ts';
 import { renderText } from '../../report/text.ts';
 import { DEFAULT_SEED, parseSeed } from '../options.ts';
 import { terminalProgress } from '../progress.ts';
+import { parseHost, runHosted, type HostChoice } from './host.ts';
 
 export interface RunOptions {
   quick?: boolean;
@@ -22,6 +23,7 @@ export interface RunOptions {
   out?: string;
   /** Image set for the experiments that take one (config key `images`). */
   images?: string[];
+  host?: HostChoice;
 }
 
 /** Run one experiment with its validated config, drawing progress on a terminal. */
@@ -46,12 +48,17 @@ export function registerRun(program: Command, sys: System): void {
     .option('--seed <n>', 'seed of every random choice', parseSeed)
     .option('--out <dir>', 'write CSV files, report.html and results.json here')
     .option('--images <paths...>', 'image set (dedup-faas, tlb-flushes, image-size): a set directory, a directory of ELF files, or ELF files')
+    .option('--host <host>', 'sim (default), real (KVM micro-VMs and KSM on this machine) or both side by side (docs/realhost.md)', parseHost)
     .action(async (name: string, opts: RunOptions) => {
       const resolved = resolveExperimentConfig(sys, name, Boolean(opts.quick));
       if (opts.images) {
         const shape = (resolved.experiment.schema as { shape?: Record<string, unknown> }).shape;
         if (!shape || !('images' in shape)) throw new UserError(`--images: experiment ${resolved.experiment.name} does not take an image set`);
         resolved.config = validateConfig(resolved.experiment, { ...(resolved.config as object), images: opts.images }, '--images');
+      }
+      if (opts.host && opts.host !== 'sim') {
+        await runHosted(sys, resolved.experiment.name, resolved.config, { ...opts, host: opts.host, quick: resolved.quick, seed: opts.seed ?? resolved.seed });
+        return;
       }
       const result = runExperiment(sys, resolved.experiment, resolved.config, {
         ...opts,

@@ -64,6 +64,12 @@ export interface FaasModel {
   ksm: Partial<KsmParams>;
   /** Simulation step, ms (invocations and ksmd are interleaved at this granularity). */
   stepMs: number;
+  /**
+   * Which bss pages boot touches (a convention, docs/realhost.md): 'all' zero-fills every bss page
+   * (the default: a unikernel that clears its bss), 'none' leaves them to the guest's own writes,
+   * which this model does not know (a real guest touches a few).
+   */
+  bssAtBoot?: 'all' | 'none';
 }
 
 export interface ConfigRun {
@@ -72,6 +78,8 @@ export interface ConfigRun {
   memoryMiB: number[];
   /** Host memory at the end, bytes. */
   endBytes: number;
+  /** KSM pages_sharing per second, through the convergence phase (empty without KSM). */
+  ksmPagesSharing: number[];
   ksm: KsmCounters | null;
   /** KSM after running to convergence with the VMs frozen (two more full scans); null without KSM. */
   converged: { endBytes: number; ksm: KsmCounters } | null;
@@ -114,6 +122,7 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
   const tr = new Translation();
   const overhead = MiB(model.vmmOverheadMiB);
   const memoryMiB: number[] = [];
+  const ksmPagesSharing: number[] = [];
   let loadCopied = 0;
   let loadMapped = 0;
   let loadCycles = 0;
@@ -137,7 +146,7 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
     loadMapped += r.pagesMapped;
     loadCycles += r.cycles;
     // Boot: bss zero-filled on first touch, heap initialised, a stack.
-    for (let k = 0; k < img.zeroPages.length; k++) if (!vm.ept.lookup(img.zeroPages[k], tr)) vm.eptViolation(img.zeroPages[k], true);
+    if (model.bssAtBoot !== 'none') for (let k = 0; k < img.zeroPages.length; k++) if (!vm.ept.lookup(img.zeroPages[k], tr)) vm.eptViolation(img.zeroPages[k], true);
     const heapBase = alignUp(img.imageEnd, PAGE_4K);
     const initPages = Math.ceil((model.heapInitKiB + model.stackKiB) / 4);
     for (let k = 0; k < initPages; k++) write(vm, heapBase + k * PAGE_4K, contentFingerprint(vm.id + 1, k, 1));
@@ -173,6 +182,7 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
     }
     if (ksm) ksm.advance(t);
     if (t % 1e9 === 0) memoryMiB.push(Math.round((hostBytes() / MiB(1)) * 100) / 100);
+    if (ksm && t % 1e9 === 0) ksmPagesSharing.push(ksm.counters().pagesSharing);
   }
   const endBytes = hostBytes();
   let flushesAll = 0;
@@ -190,6 +200,7 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
     while (ksm.counters().fullScans < target) {
       t += 1e9;
       ksm.advance(t);
+      ksmPagesSharing.push(ksm.counters().pagesSharing);
     }
     converged = { endBytes: hostBytes(), ksm: ksm.counters() };
   }
@@ -199,6 +210,7 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
     config,
     memoryMiB,
     endBytes,
+    ksmPagesSharing,
     ksm: ksmEnd,
     converged,
     flushesKsm,

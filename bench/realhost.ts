@@ -1,0 +1,43 @@
+/**
+ * The micro-VMM's own costs (issue 13 targets): start to guest entry (the VMM's clock, from main()
+ * to the first KVM_RUN) at most 10 ms, and the VMM's private memory per VM (smaps of the VMM
+ * without its guest memory) at most 1 MiB (Firecracker's specification allows 5 MiB). One VM at a
+ * time, ten boots per run of the standard loader with the helloworld image; memory of eight VMs held
+ * side by side. Skipped (no figures) where KVM is unusable.
+ *
+ * Run alone: npm run bench -- --only realhost
+ */
+import { spawn } from 'node:child_process';
+import { median } from '../src/base/stats.ts';
+import { prepareImages } from '../src/experiments/dedup/images.ts';
+import { realHostUnavailable } from '../src/realhost/check.ts';
+import { readSplit } from '../src/realhost/smaps.ts';
+import { bootOnce, vmmArgs, vmmBinary } from '../src/realhost/vmm.ts';
+import type { BenchFigure } from './types.ts';
+
+async function heldVmmMemory(elf: string, count: number): Promise<{ privateBytes: number; pssBytes: number }> {
+  const children = Array.from({ length: count }, () => spawn(vmmBinary(), vmmArgs({ image: { elf }, memMiB: 16, hold: true }), { stdio: ['ignore', 'ignore', 'pipe'] }));
+  try {
+    await Promise.all(children.map((c) => new Promise<void>((resolve) => c.stderr!.on('data', (d: Buffer) => d.toString().includes('holding') && resolve()))));
+    const splits = children.map((c) => readSplit(c.pid!)!);
+    return { privateBytes: median(splits.map((s) => s.vmmPrivate)), pssBytes: median(splits.map((s) => s.vmmPss)) };
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+  }
+}
+
+async function benchVmm(): Promise<BenchFigure[]> {
+  if (realHostUnavailable(['kvm', 'vmm'])) return [];
+  const set = prepareImages(20, 1, 1, ['compact', 'aligned', 'aligned-aslr']);
+  const elf = set.byVariant.get('compact')!.find((i) => i.name === 'helloworld')!.elf;
+  const setups: number[] = [];
+  for (let i = 0; i < 10; i++) setups.push(bootOnce({ image: { elf }, memMiB: 16 }).setupMicros);
+  const mem = await heldVmmMemory(elf, 8);
+  return [
+    { name: 'realhost: VMM start to guest entry (median of 10)', value: median(setups) / 1000, unit: 'ms', target: '<= 10 ms' },
+    { name: 'realhost: VMM private memory per VM (median of 8)', value: mem.privateBytes / 1024, unit: 'KiB', target: '<= 1024 KiB' },
+    { name: 'realhost: VMM own Pss per VM (8 VMs)', value: mem.pssBytes / 1024, unit: 'KiB', target: '' },
+  ];
+}
+
+export const benchmarks = [{ group: 'realhost', run: benchVmm }];

@@ -1,0 +1,126 @@
+/**
+ * The real host on the command line:
+ *   unimem host check [--json]                       what this machine offers, each with its reason
+ *   unimem run <experiment> --host real|sim|both     (option of `run`, handled here for real/both)
+ * Without root, /dev/kvm or a writable KSM, a real run says why in one line and exits 2.
+ */
+import type { Command } from 'commander';
+import { UserError } from '../../base/errors.ts';
+import { median, round } from '../../base/stats.ts';
+import type { System } from '../../base/system.ts';
+import type { ExperimentResult, ResultTable } from '../../experiments/types.ts';
+import { hostCheck } from '../../realhost/check.ts';
+import { compareRuns } from '../../realhost/compare.ts';
+import { HOSTED, hostableConfig, simulate } from '../../realhost/experiments.ts';
+import { runRealFaas, type RealConfigRun } from '../../realhost/faas.ts';
+import { requireRealHost } from '../../realhost/check.ts';
+import { renderHtmlReport } from '../../report/html.ts';
+import { resultFiles, toJson, writeFiles } from '../../report/results.ts';
+import { renderText } from '../../report/text.ts';
+import { findExperiment } from '../../experiments/index.ts';
+import { DEFAULT_SEED } from '../options.ts';
+
+export type HostChoice = 'sim' | 'real' | 'both';
+
+export function parseHost(text: string): HostChoice {
+  if (text !== 'sim' && text !== 'real' && text !== 'both') throw new UserError(`--host: '${text}' is not one of sim, real, both`);
+  return text;
+}
+
+export function registerHost(program: Command, sys: System): void {
+  const host = program.command('host').description('the real host: KVM micro-VMs, Linux KSM, perf (docs/realhost.md)');
+  host
+    .command('check')
+    .description('what this machine offers the real host (KVM, KSM and its settings, THP, perf tracepoints, limits), each with the reason when unusable')
+    .option('--json', 'print the checks as JSON')
+    .action((opts: { json?: boolean }) => {
+      const items = hostCheck();
+      if (opts.json) {
+        sys.write(toJson({ usable: items.filter((i) => ['root', 'kvm', 'vmm', 'ksm'].includes(i.name)).every((i) => i.ok), checks: items }));
+        return;
+      }
+      const width = Math.max(...items.map((i) => i.name.length));
+      for (const i of items) sys.write(`${i.name.padEnd(width)}  ${i.ok ? 'ok  ' : 'NO  '}  ${i.value}${i.ok ? '' : `  (${i.reason})`}\n`);
+    });
+}
+
+const kib = (b: number): number => round(b / 1024, 1);
+
+function realHostTable(runs: RealConfigRun[]): ResultTable {
+  return {
+    name: 'real-host',
+    title: 'This machine: VMs, boot, VMM memory (medians over the VMMs), pool pages mapped, TLB flushes by task (tlb:tlb_flush; explicit / on task switch)',
+    columns: ['configuration', 'VMs', 'boot failures', 'start to guest entry µs', 'VMM own Pss KiB', 'VMM private KiB', 'pool Rss KiB (sum)', 'pool Pss KiB (sum)', 'flushes ksmd', 'flushes VMM', 'flushes vCPU', 'flushes other', 'task-switch flushes (ours)'],
+    rows: runs.map((r) => [
+      r.config.name,
+      r.started,
+      r.bootFailures,
+      round(r.setupMicros, 1),
+      kib(r.vmmPssBytes),
+      kib(r.vmmPrivateBytes),
+      kib(r.poolRssBytes),
+      kib(r.poolPssBytes),
+      r.flushes ? r.flushes.explicit.ksmd : '-',
+      r.flushes ? r.flushes.explicit.vmm : '-',
+      r.flushes ? r.flushes.explicit.vcpu : '-',
+      r.flushes ? r.flushes.explicit.other : '-',
+      r.flushes ? r.flushes.taskSwitch.ksmd + r.flushes.taskSwitch.vmm + r.flushes.taskSwitch.vcpu : '-',
+    ]),
+  };
+}
+
+export interface HostedRunOptions {
+  host: HostChoice;
+  quick?: boolean;
+  json?: boolean;
+  seed?: number;
+  out?: string;
+}
+
+
+/** `unimem run <experiment> --host real|both`. */
+export async function runHosted(sys: System, name: string, config: unknown, opts: HostedRunOptions): Promise<void> {
+  const hosted = HOSTED[name];
+  if (!hosted) throw new UserError(`${name} runs only on the simulated host (--host real and both: ${Object.keys(HOSTED).join(', ')})`);
+  requireRealHost(hosted.countFlushes ? ['root', 'kvm', 'vmm', 'ksm', 'smaps_rollup', 'tmpfs /dev/shm', 'perf tlb:tlb_flush'] : undefined);
+  const seed = opts.seed ?? DEFAULT_SEED;
+  const base = hosted.experiment.schema.parse(config) as Parameters<typeof hostableConfig>[0];
+  const cfg = hostableConfig(opts.quick ? hosted.quickReal(base) : base);
+  const log = sys.isTerminal && !opts.json ? (line: string) => sys.writeError(`\r${line.slice(0, 100)}\x1b[K`) : undefined;
+  log?.('building the images');
+  const description = hosted.describe(cfg, seed);
+  const realRuns = await runRealFaas(description, { countFlushes: hosted.countFlushes, log });
+  if (log) sys.writeError('\r\x1b[K');
+  const real = hosted.result(cfg, seed, realRuns, description);
+  const realTables = [...real.tables.map((t) => ({ ...t, name: `real-${t.name}`, title: `This machine: ${t.title}` })), realHostTable(realRuns)];
+  let result: ExperimentResult;
+  let json: unknown;
+  if (opts.host === 'real') {
+    result = { ...real, title: `${real.title} (this machine)`, quick: Boolean(opts.quick), tables: realTables };
+    json = result;
+  } else {
+    // The simulated host gets this run's measured VMM memory instead of its default.
+    const vmmOverheadMiB = round(median(realRuns.map((r) => r.vmmPssBytes)) / 1048576, 3);
+    const simCfg = { ...cfg, vmmOverheadMiB };
+    const simDescription = hosted.describe(simCfg, seed);
+    const simRuns = simulate(name, simDescription, seed);
+    const sim = hosted.result(simCfg, seed, simRuns, simDescription);
+    const cmp = compareRuns(simRuns, realRuns, { flushes: hosted.countFlushes });
+    const flat: Record<string, number> = {};
+    for (const [k, v] of Object.entries(cmp.summary)) flat[`simVsReal.${k}`] = v;
+    result = {
+      ...sim,
+      title: `${sim.title}: simulated and this machine`,
+      quick: Boolean(opts.quick),
+      summary: { ...sim.summary, measuredVmmOverheadMiB: vmmOverheadMiB, ...flat },
+      tables: [cmp.table, ...sim.tables.map((t) => ({ ...t, name: `sim-${t.name}`, title: `Simulated: ${t.title}` })), ...realTables],
+      series: [...cmp.series, ...sim.series],
+    };
+    json = { ...result, summary: { ...sim.summary, measuredVmmOverheadMiB: vmmOverheadMiB, simVsReal: cmp.summary } };
+  }
+  if (opts.out) {
+    const html = await renderHtmlReport([result], { findExperiment });
+    writeFiles(sys, opts.out, resultFiles(result, [{ name: 'report.html', content: html }]));
+  }
+  sys.write(opts.json ? toJson(json) : renderText(result));
+}

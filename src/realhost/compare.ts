@@ -1,0 +1,128 @@
+/**
+ * The simulator against this machine: the same description run on both hosts, joined figure by
+ * figure with the relative error (simulated over real, minus one) and the issue's targets beside
+ * each (shown, never tuned toward): memory and KSM counters within 5 %, time to converge within
+ * 20 %, TLB flushes within 30 %.
+ */
+import { round } from '../base/stats.ts';
+import type { ConfigRun } from '../experiments/dedup/faas.ts';
+import type { ResultSeries, ResultTable } from '../experiments/types.ts';
+
+export const TARGETS = { memory: 0.05, ksm: 0.05, converge: 0.2, flushes: 0.3 } as const;
+
+/** sim / real - 1; null when the real figure is zero (no relative error exists). */
+export function relativeError(sim: number, real: number): number | null {
+  if (real === 0) return sim === 0 ? 0 : null;
+  return sim / real - 1;
+}
+
+/**
+ * Seconds until KSM converged: the first sample at which pages_sharing reached 95 % of its final
+ * value (the end of the convergence phase); null without merging. One definition for both hosts.
+ */
+export function convergeSecond(pagesSharing: readonly number[]): number | null {
+  const last = pagesSharing.length ? pagesSharing[pagesSharing.length - 1] : 0;
+  if (last <= 0) return null;
+  const i = pagesSharing.findIndex((v) => v >= 0.95 * last);
+  return i < 0 ? null : i;
+}
+
+/** The error of largest magnitude (signed), or null when there is none. */
+export function largestError(errors: readonly (number | null)[]): number | null {
+  let best: number | null = null;
+  for (const e of errors) if (e !== null && Number.isFinite(e) && (best === null || Math.abs(e) > Math.abs(best))) best = e;
+  return best;
+}
+
+export interface SimVsReal {
+  /** summary.simVsReal (errors rounded to 4 digits; -1 never means "none": absent figures are left out). */
+  summary: Record<string, number>;
+  table: ResultTable;
+  series: ResultSeries[];
+}
+
+interface Figure {
+  name: string;
+  target: number;
+  sim: (r: ConfigRun) => number | null;
+  real: (r: ConfigRun) => number | null;
+  ksmOnly?: boolean;
+}
+
+const FIGURES: Figure[] = [
+  { name: 'host memory at the end (MiB)', target: TARGETS.memory, sim: (r) => r.endBytes / 1048576, real: (r) => r.endBytes / 1048576 },
+  { name: 'KSM pages_shared', target: TARGETS.ksm, sim: (r) => r.ksm?.pagesShared ?? null, real: (r) => r.ksm?.pagesShared ?? null, ksmOnly: true },
+  { name: 'KSM pages_sharing', target: TARGETS.ksm, sim: (r) => r.ksm?.pagesSharing ?? null, real: (r) => r.ksm?.pagesSharing ?? null, ksmOnly: true },
+  { name: 'KSM full_scans', target: TARGETS.ksm, sim: (r) => r.ksm?.fullScans ?? null, real: (r) => r.ksm?.fullScans ?? null, ksmOnly: true },
+  { name: 'time to converge (s)', target: TARGETS.converge, sim: (r) => convergeSecond(r.ksmPagesSharing), real: (r) => convergeSecond(r.ksmPagesSharing), ksmOnly: true },
+  { name: 'TLB flushes at ksmd', target: TARGETS.flushes, sim: (r) => r.flushesKsm, real: (r) => r.flushesKsm, ksmOnly: true },
+];
+
+const fmt = (v: number | null, digits = 2): string | number => (v === null ? '-' : round(v, digits));
+
+/** Join the runs of both hosts (same configurations, same order). */
+export function compareRuns(sim: readonly ConfigRun[], real: readonly ConfigRun[], opts: { flushes: boolean }): SimVsReal {
+  const rows: (string | number)[][] = [];
+  const errs = new Map<string, (number | null)[]>();
+  for (let i = 0; i < sim.length; i++) {
+    const s = sim[i];
+    const r = real.find((x) => x.config.name === s.config.name);
+    if (!r) continue;
+    for (const f of FIGURES) {
+      if (f.ksmOnly && !s.config.ksm) continue;
+      if (f.name.startsWith('TLB') && !opts.flushes) continue;
+      const a = f.sim(s);
+      const b = f.real(r);
+      const e = a === null || b === null ? null : relativeError(a, b);
+      const list = errs.get(f.name) ?? [];
+      list.push(e);
+      errs.set(f.name, list);
+      rows.push([s.config.name, f.name, fmt(a), fmt(b), e === null ? '-' : round(e, 4), `±${f.target * 100} %`, e === null ? '-' : Math.abs(e) <= f.target ? 'yes' : 'no']);
+    }
+  }
+  const pick = (name: string): number | null => largestError(errs.get(name) ?? []);
+  const summary: Record<string, number> = {};
+  const put = (key: string, v: number | null): void => {
+    if (v !== null) summary[key] = round(v, 4);
+  };
+  put('memoryError', pick('host memory at the end (MiB)'));
+  put('ksmPagesSharingError', pick('KSM pages_sharing'));
+  put('ksmPagesSharedError', pick('KSM pages_shared'));
+  put('ksmFullScansError', pick('KSM full_scans'));
+  put('convergeTimeError', pick('time to converge (s)'));
+  if (opts.flushes) put('flushesError', pick('TLB flushes at ksmd'));
+  const memory: ResultSeries = {
+    name: 'sim-vs-real-memory',
+    title: 'Host memory over time: simulated and this machine',
+    x: 'time (s)',
+    y: 'host memory',
+    yUnit: 'MiB',
+    kind: 'line',
+    points: [
+      ...sim.flatMap((r) => r.memoryMiB.map((y, x) => ({ series: `${r.config.name} (sim)`, x, y }))),
+      ...real.flatMap((r) => r.memoryMiB.map((y, x) => ({ series: `${r.config.name} (real)`, x, y }))),
+    ],
+  };
+  const sharing: ResultSeries = {
+    name: 'sim-vs-real-ksm',
+    title: 'KSM pages_sharing over time: simulated and this machine',
+    x: 'time (s)',
+    y: 'pages_sharing',
+    yUnit: 'pages',
+    kind: 'line',
+    points: [
+      ...sim.flatMap((r) => r.ksmPagesSharing.map((y, x) => ({ series: `${r.config.name} (sim)`, x, y }))),
+      ...real.flatMap((r) => r.ksmPagesSharing.map((y, x) => ({ series: `${r.config.name} (real)`, x, y }))),
+    ],
+  };
+  return {
+    summary,
+    table: {
+      name: 'sim-vs-real',
+      title: 'Simulator against this machine: each figure on both hosts, relative error (sim / real - 1) and its target',
+      columns: ['configuration', 'figure', 'simulated', 'real', 'error', 'target', 'within target'],
+      rows,
+    },
+    series: [memory, sharing],
+  };
+}

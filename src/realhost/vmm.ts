@@ -1,0 +1,95 @@
+/**
+ * The micro-VMM (native/vmm, built by scripts/install.sh into build/native/unimem-vmm): where it
+ * is, how to call it, what its exit status means. One VMM process per VM.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../base/errors.ts';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** Guest memory sits at this host address in every VMM (native/vmm/vmm.c GUEST_HVA). */
+export const GUEST_HVA = 0x100000000000;
+/** Exit status of a VMM error and of a guest crash (native/vmm/vmm.c). */
+export const EXIT_VMM_ERROR = 125;
+export const EXIT_GUEST_CRASH = 126;
+/** Thread names, as the flush attribution sees them. */
+export const VMM_COMM = 'unimem-vmm';
+export const VCPU_COMM = 'unimem-vcpu0';
+
+export function vmmBinary(): string {
+  return process.env.UNIMEM_VMM ?? path.join(REPO, 'build', 'native', 'unimem-vmm');
+}
+
+/** The binary, or a one-line reason why there is none. */
+export function vmmAvailable(): { ok: true; path: string } | { ok: false; reason: string } {
+  const bin = vmmBinary();
+  try {
+    fs.accessSync(bin, fs.constants.X_OK);
+    return { ok: true, path: bin };
+  } catch {
+    return { ok: false, reason: `${bin} is missing: run scripts/install.sh (it builds native/vmm with gcc)` };
+  }
+}
+
+/** What to boot: an ELF (standard loader) or a description file of a pool (pool loader). */
+export type BootImage = { elf: string } | { description: string; pool?: string };
+
+export interface VmmOptions {
+  image: BootImage;
+  memMiB: number;
+  /** MADV_MERGEABLE on guest memory (KSM configurations). */
+  mergeable?: boolean;
+  /** Keep the VM resident after the guest exits, until SIGTERM. */
+  hold?: boolean;
+  cmdline?: string;
+}
+
+export function vmmArgs(o: VmmOptions): string[] {
+  const args = 'elf' in o.image ? ['--elf', o.image.elf] : ['--description', o.image.description, ...(o.image.pool ? ['--pool', o.image.pool] : [])];
+  args.push('--mem-mib', String(o.memMiB), '--timing');
+  if (o.mergeable) args.push('--mergeable');
+  if (o.hold) args.push('--hold');
+  if (o.cmdline) args.push('--cmdline', o.cmdline);
+  return args;
+}
+
+export interface BootResult {
+  status: number;
+  /** The guest's serial console. */
+  console: string;
+  /** VMM diagnostics (standard error), without the timing line. */
+  messages: string;
+  /** From the VMM's start to the first KVM_RUN, µs (its own clock). */
+  setupMicros: number;
+  /** From the first KVM_RUN to the guest's exit, µs. */
+  guestMicros: number;
+}
+
+const TIMING_RE = /^unimem-vmm: timing start_ns=(\d+) entry_ns=(\d+) exit_ns=(\d+) setup_us=([\d.]+) status=(-?\d+)$/m;
+
+/** Boot one image to completion (no --hold) and return what it printed. */
+export function bootOnce(o: VmmOptions, timeoutMs = 20_000): BootResult {
+  const bin = vmmBinary();
+  const r = spawnSync(bin, vmmArgs({ ...o, hold: false }), { encoding: 'utf8', timeout: timeoutMs });
+  if (r.error) throw new UserError(`${bin}: ${(r.error as Error).message}`);
+  const m = TIMING_RE.exec(r.stderr);
+  return {
+    status: r.status ?? 128,
+    console: r.stdout,
+    messages: r.stderr.replace(TIMING_RE, '').trim(),
+    setupMicros: m ? Number(m[4]) : NaN,
+    guestMicros: m ? (Number(m[3]) - Number(m[2])) / 1000 : NaN,
+  };
+}
+
+/** Start a VMM that holds its VM after the guest exits; its console goes to `consoleFile`. */
+export function startVmm(o: VmmOptions, consoleFile: string): ChildProcess {
+  const out = fs.openSync(consoleFile, 'w');
+  try {
+    return spawn(vmmBinary(), vmmArgs({ ...o, hold: true }), { stdio: ['ignore', out, out] });
+  } finally {
+    fs.closeSync(out);
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * The real host on the command line: `host check` lists every item; without a usable KSM (or KVM,
+ * or root) `run --host real|both` says why in one line and exits 2; a bad --host value is a
+ * one-line error too. These need no KVM: the unusable host is made by pointing the KSM directory
+ * elsewhere.
+ */
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { cli } from '../fixtures/cli.ts';
+
+const BIN = path.join(import.meta.dirname, '..', '..', 'bin', 'unimem.js');
+const run = (args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } => {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+
+describe('unimem host / --host', () => {
+  it('host check --json lists each item with a value, and a reason when unusable', async () => {
+    const r = await cli(['host', 'check', '--json']);
+    assert.equal(r.code, 0);
+    const out = JSON.parse(r.stdout) as { usable: boolean; checks: { name: string; ok: boolean; value: string; reason?: string }[] };
+    const names = out.checks.map((c) => c.name);
+    for (const n of ['root', 'kvm', 'vmm', 'ksm', 'smaps_rollup', 'perf tlb:tlb_flush', 'thp', 'limits']) assert.ok(names.includes(n), n);
+    for (const c of out.checks) if (!c.ok) assert.ok(c.reason && !c.reason.includes('\n'), `${c.name} has a one-line reason`);
+    assert.equal(out.usable, out.checks.filter((c) => ['root', 'kvm', 'vmm', 'ksm'].includes(c.name)).every((c) => c.ok));
+  });
+
+  it('without a usable KSM, run --host real exits 2 with one line naming the reason', () => {
+    const r = run(['run', 'dedup-faas', '--host', 'real', '--quick'], { UNIMEM_KSM_DIR: '/nonexistent-ksm' });
+    assert.equal(r.status, 2);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, 'unimem: the real host is unavailable: /nonexistent-ksm is missing (kernel without CONFIG_KSM)\n');
+  });
+
+  it('a bad --host value and an experiment without a real host are one-line errors', async () => {
+    const bad = await cli(['run', 'dedup-faas', '--host', 'cloud']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--host: 'cloud' is not one of sim, real, both/);
+    const r = run(['run', 'machine', '--host', 'real', '--quick']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^unimem: machine runs only on the simulated host/);
+    assert.equal(r.stderr.split('\n').length, 2);
+  });
+});
