@@ -33,12 +33,15 @@ export function loadRange(path: AccessPath, addr: number, bytes: number): number
   let cycles = 0;
   let a = addr;
   const end = addr + bytes;
+  // The lines of a copy are independent of each other: their misses may overlap.
+  path.beginIndependent?.();
   while (a < end) {
     const lineEnd = (Math.floor(a / LINE_BYTES) + 1) * LINE_BYTES;
     const stop = lineEnd < end ? lineEnd : end;
     cycles += path.load(a, stop - a);
     a = stop;
   }
+  path.endIndependent?.();
   return cycles;
 }
 
@@ -47,12 +50,14 @@ export function storeRange(path: AccessPath, addr: number, bytes: number): numbe
   let cycles = 0;
   let a = addr;
   const end = addr + bytes;
+  path.beginIndependent?.();
   while (a < end) {
     const lineEnd = (Math.floor(a / LINE_BYTES) + 1) * LINE_BYTES;
     const stop = lineEnd < end ? lineEnd : end;
     cycles += path.store(a, stop - a);
     a = stop;
   }
+  path.endIndependent?.();
   return cycles;
 }
 

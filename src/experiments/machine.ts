@@ -6,6 +6,10 @@
  * What it shows: the two-dimensional walk of Bhargava et al. (ASPLOS'08) multiplies the cost of a
  * TLB miss, and large pages in *both* dimensions are what bring it down, which is the premise of
  * UCat's cooperative 2 MiB mapping (research/ucat.md §4).
+ *
+ * The co-scheduling part runs 1, 2, 4 and 8 VMs (one vCPU each, the same per-VM working set of
+ * uniform random loads) on one core in time slices (src/sim/scheduler.ts), with and without VPID
+ * tagging: the VMs compete for the core's TLBs, which is where large pages pay on a dense host.
  */
 import { z } from 'zod';
 import { Rng } from '../base/rng.ts';
@@ -16,6 +20,7 @@ import { FlatSpace } from '../hw/flatspace.ts';
 import { diffSnapshots } from '../hw/counters.ts';
 import { resolveTier, TierMap, TIER_PRESETS } from '../hw/tiers.ts';
 import { Machine, VCpu } from '../hw/vcpu.ts';
+import { quantumCycles, runOnCores, type CoreTask } from '../sim/scheduler.ts';
 import { ScrambledZipfianGenerator } from '../workload/zipfian.ts';
 import type { Experiment, ExperimentResult, PaperComparison, ResultSeries } from './types.ts';
 
@@ -39,13 +44,18 @@ export const machineSchema = z
   .object({
     cpu: z.enum(Object.keys(CPU_PRESETS) as [string, ...string[]]).describe('CPU preset: TLB geometry, PSC/NTLB, caches, clock').meta({ source: 'src/hw/cpu.ts cites each preset (AMD/Intel optimization guides, WikiChip, ChampSim defaults)' }),
     dramTier: z.enum(Object.keys(TIER_PRESETS) as [string, ...string[]]).describe('memory tier holding data and page tables').meta({ source: 'src/hw/tiers.ts cites each preset (Yang et al. FAST 2020; Pond ASPLOS 2023)' }),
-    workingSetMiB: z.number().int().min(4).max(64 * 1024).describe('bytes touched by each pattern').meta({ unit: 'MiB', source: 'choice: above the 2048 x 4 KiB L2 TLB reach (8 MiB), within the 2048 x 2 MiB reach (4 GiB)' }),
+    workingSetMiB: z.number().int().min(4).max(64 * 1024).describe('bytes touched by each pattern').meta({ unit: 'MiB', source: 'choice: above the 4 KiB L2 TLB reach of the default preset (Zen 2: 8 MiB), within its 2 MiB reach (4 GiB)' }),
     accesses: z.number().int().min(1000).max(1e9).describe('measured 8-byte loads per pattern and mode').meta({ unit: 'loads', source: 'choice: enough for stable miss rates' }),
     warmupAccesses: z.number().int().min(0).max(1e9).describe('loads of the same pattern before measuring (excluded by snapshot difference)').meta({ unit: 'loads', source: 'ChampSim-style warm-up (roi_stats)' }),
     sequentialStride: z.number().int().min(8).max(4096).describe('bytes between consecutive addresses of the sequential pattern').meta({ unit: 'bytes', source: 'choice: one load per 64 B cache line' }),
     zipfianConstant: z.number().gt(0).lt(1).describe('skew of the zipfian pattern over pages').meta({ source: 'YCSB CoreWorkload zipfian constant 0.99' }),
     patterns: z.array(z.enum(MACHINE_PATTERNS)).min(1).describe('access patterns to run').meta({ source: 'issue: sequential, uniform random over a working set, zipfian' }),
     modes: z.array(z.enum(Object.keys(MACHINE_MODES) as [string, ...string[]])).min(1).describe('translation modes: native or nested, guest/EPT page sizes').meta({ source: 'Bhargava et al. ASPLOS 2008 (2-D walk); x86-64 4K/2M/1G leaves' }),
+    coSchedulingVmsPerCore: z.array(z.number().int().min(1).max(64)).describe('VMs sharing one core in the co-scheduling table (empty: no table)').meta({ unit: 'VMs', source: 'issue: 1, 2, 4 and 8 VMs per core' }),
+    coSchedulingModes: z.array(z.enum(Object.keys(MACHINE_MODES) as [string, ...string[]])).describe('translation modes of the co-scheduling table').meta({ source: 'issue: nested 4K/4K against 2M/2M' }),
+    coSchedulingWorkingSetMiB: z.number().int().min(1).max(64 * 1024).describe('uniform random working set of each co-scheduled VM').meta({ unit: 'MiB', source: 'choice: half the 4 KiB L2 TLB reach of the default preset (Zen 2: 8 MiB), so one VM fits alone and more than two do not fit together' }),
+    coSchedulingAccessesPerVm: z.number().int().min(1000).max(1e9).describe('measured 8-byte loads per co-scheduled VM (after warmupAccesses of its own)').meta({ unit: 'loads', source: 'choice: several 3 ms slices per VM at a few tens of cycles per load' }),
+    quantumMs: z.number().positive().max(1000).describe('time slice of a vCPU on its core').meta({ unit: 'ms', source: 'Linux CFS minimum granularity on 8+ CPUs (0.75 ms x 4 = 3 ms), src/sim/scheduler.ts' }),
   })
   .strict();
 
@@ -150,6 +160,97 @@ export function runMachineCase(config: MachineConfig, pattern: Pattern, modeName
   };
 }
 
+export interface CoSchedulingRow {
+  vmsPerCore: number;
+  mode: string;
+  vpid: boolean;
+  /** L2 TLB misses (walks) per thousand accesses, all VMs. */
+  tlbMpka: number;
+  l1TlbMpka: number;
+  translationCyclesPerAccess: number;
+  dataCyclesPerAccess: number;
+  /** vCPU switches on the core per thousand accesses, and their direct cost per access. */
+  switchesPerKiloAccess: number;
+  switchCyclesPerAccess: number;
+}
+
+/** Host frames reserved per co-scheduled VM: disjoint physical memory, so VMs share no lines. */
+const CO_VM_FRAMES = 1 << 20;
+/** Loads per scheduler step: the quantum is checked between steps. */
+const CO_STEP_LOADS = 64;
+
+/**
+ * `vms` VMs with the same working set of uniform random 8-byte loads, time-sharing one core in
+ * quanta: each maps its working set, runs `warmupAccesses`, then `coSchedulingAccessesPerVm`
+ * measured loads (the counters of that part only).
+ */
+export function runCoSchedulingCase(config: MachineConfig, vms: number, modeName: string, vpid: boolean, seed: number): CoSchedulingRow {
+  const mode = MACHINE_MODES[modeName];
+  const cpu = cpuPreset(config.cpu);
+  const machine = new Machine(cpu, new TierMap([resolveTier(TIER_PRESETS[config.dramTier], 0, cpu.clockGHz)], [2 ** 32]), { cores: 1, vpid });
+  const bytes = config.coSchedulingWorkingSetMiB * MiB;
+  const step = Math.min(PAGE_SIZE_BYTES[mode.guest], mode.host === null ? Infinity : PAGE_SIZE_BYTES[mode.host]);
+  const warmup = config.warmupAccesses;
+  const total = warmup + config.coSchedulingAccessesPerVm;
+  const deltas: Record<string, number>[] = [];
+  const tasks: CoreTask[] = [];
+  for (let v = 0; v < vms; v++) {
+    const space = new FlatSpace({ guestPageSize: mode.guest, hostPageSize: mode.host, hostFirstFrame: v * CO_VM_FRAMES, hostFrames: CO_VM_FRAMES });
+    const vcpu = new VCpu(machine, space, v, 0);
+    for (let off = 0; off < bytes; off += step) vcpu.load(space.base + off, 8);
+    const rng = new Rng(seed).fork(`machine/co-scheduling/${v}`);
+    let done = 0;
+    let spent = 0;
+    let before: Record<string, number> | null = null;
+    tasks.push({
+      vcpu,
+      get done() {
+        return done === total;
+      },
+      step() {
+        const n = Math.min(CO_STEP_LOADS, total - done);
+        for (let i = 0; i < n; i++) {
+          if (done === warmup) before = vcpu.counters.snapshot();
+          spent += vcpu.load(space.base + rng.nextInt(bytes / 8) * 8, 8);
+          done++;
+        }
+        if (done === total) deltas[v] = diffSnapshots(before ?? vcpu.counters.snapshot(), vcpu.counters.snapshot());
+      },
+      spent: () => spent,
+    });
+  }
+  runOnCores(machine, tasks, quantumCycles(machine, config.quantumMs));
+  const sum = (k: string) => deltas.reduce((t, d) => t + (d[k] ?? 0), 0);
+  const accesses = sum('accesses');
+  return {
+    vmsPerCore: vms,
+    mode: modeName,
+    vpid,
+    tlbMpka: round(ratio(sum('walks') * 1000, accesses), 3),
+    l1TlbMpka: round(ratio(sum('l1TlbMisses') * 1000, accesses), 3),
+    translationCyclesPerAccess: round(ratio(sum('translationCycles'), accesses), 3),
+    dataCyclesPerAccess: round(ratio(sum('dataCycles'), accesses), 3),
+    switchesPerKiloAccess: round(ratio(sum('vcpuSwitches') * 1000, accesses), 4),
+    switchCyclesPerAccess: round(ratio(sum('switchCycles'), accesses), 3),
+  };
+}
+
+/** What the run's preset gives the notes: its L2 TLB entries for 4 KiB pages and their reach, the LLC. */
+function presetFacts(cpuName: string): { l2Entries4K: number; reach4KMiB: number; reach2MGiB: number; llcMiB: number; switchCycles: number } {
+  const cpu = cpuPreset(cpuName);
+  const holds = (s: PageSize) => cpu.l2Tlb.filter((a) => a.sizes.includes(s)).reduce((t, a) => t + a.entries, 0);
+  const machine = new Machine(cpu, new TierMap([resolveTier(TIER_PRESETS.ddr4, 0, cpu.clockGHz)], [1]));
+  return {
+    l2Entries4K: holds(PageSize.Size4K),
+    reach4KMiB: (holds(PageSize.Size4K) * 4096) / MiB,
+    reach2MGiB: (holds(PageSize.Size2M) * 2 * MiB) / 1024 ** 3,
+    llcMiB: machine.llcBytesPerLlc / MiB,
+    switchCycles: cpu.vcpuSwitchCycles,
+  };
+}
+
+const CO_COLUMNS = ['vmsPerCore', 'mode', 'vpid', 'tlbMpka', 'l1TlbMpka', 'translationCyclesPerAccess', 'dataCyclesPerAccess', 'switchesPerKiloAccess', 'switchCyclesPerAccess'] as const;
+
 /** Cold walk references per nested mode, next to Bhargava et al.'s (n+1)(m+1)-1. */
 const BHARGAVA_COLD_REFS: Record<string, number> = { 'native-4K': 4, 'nested-4K/4K': 24, 'nested-4K/2M': 19, 'nested-2M/4K': 19, 'nested-2M/2M': 15 };
 
@@ -177,7 +278,9 @@ export const machineExperiment: Experiment<typeof machineSchema> = {
     'for sequential, uniform random and zipfian (YCSB scrambled, 0.99) 8-byte loads, under native 4K/2M paging and nested ' +
     'paging with every combination of 4K and 2M guest and EPT pages. It reports the L2 TLB miss rate, walk references per ' +
     'miss (a cold nested 4K/4K walk makes 24, Bhargava et al. ASPLOS 2008) and translation cycles per access. ' +
-    'Large pages must be used in both dimensions to cut the nested walk, the premise of UCat.',
+    'Large pages must be used in both dimensions to cut the nested walk, the premise of UCat. ' +
+    'A co-scheduling table runs (by default) 1 to 8 VMs with the same working set on one core in 3 ms time slices, 4K/4K against 2M/2M, with and ' +
+    'without VPID tagging: the VMs compete for the core\'s TLBs.',
   schema: machineSchema,
   defaults(quick: boolean): MachineConfig {
     return {
@@ -190,11 +293,17 @@ export const machineExperiment: Experiment<typeof machineSchema> = {
       zipfianConstant: 0.99,
       patterns: [...MACHINE_PATTERNS],
       modes: [...DEFAULT_MODES],
+      coSchedulingVmsPerCore: [1, 2, 4, 8],
+      coSchedulingModes: ['nested-4K/4K', 'nested-2M/2M'],
+      coSchedulingWorkingSetMiB: 4,
+      coSchedulingAccessesPerVm: quick ? 200_000 : 1_000_000,
+      quantumMs: 3,
     };
   },
   run(config, ctx): ExperimentResult {
     const rows: MachineRow[] = [];
-    const total = config.patterns.length * config.modes.length;
+    const coCases = config.coSchedulingVmsPerCore.length * config.coSchedulingModes.length * 2;
+    const total = config.patterns.length * config.modes.length + coCases;
     ctx.progress.phase('machine', total);
     for (const pattern of config.patterns) {
       for (const mode of config.modes) {
@@ -202,7 +311,17 @@ export const machineExperiment: Experiment<typeof machineSchema> = {
         rows.push(runMachineCase(config, pattern, mode, ctx.seed));
       }
     }
+    const coRows: CoSchedulingRow[] = [];
+    for (const mode of config.coSchedulingModes) {
+      for (const vpid of [true, false]) {
+        for (const vms of config.coSchedulingVmsPerCore) {
+          ctx.progress.update(rows.length + coRows.length, `co-scheduling ${vms} VMs ${mode}${vpid ? '' : ' without VPID'}`);
+          coRows.push(runCoSchedulingCase(config, vms, mode, vpid, ctx.seed));
+        }
+      }
+    }
     ctx.progress.update(total);
+    const facts = presetFacts(config.cpu);
     const columns = ['pattern', 'mode', 'tlbMissRate', 'tlbMpka', 'walkRefsPerMiss', 'walkMemRefsPerMiss', 'translationCyclesPerAccess', 'cyclesPerWalk', 'dataCyclesPerAccess', 'tableFrames', 'coldWalkRefs'] as const;
     const find = (p: string, m: string) => rows.find((r) => r.pattern === p && r.mode === m);
     const summary: Record<string, number> = {};
@@ -216,6 +335,16 @@ export const machineExperiment: Experiment<typeof machineSchema> = {
       summary.uniformTranslationCycleReduction2M2M = round(ratio(u44.translationCyclesPerAccess - u22.translationCyclesPerAccess, u44.translationCyclesPerAccess), 4);
     }
     if (u44 && n4) summary.uniformNestedOverNativeTranslationCost = round(ratio(u44.translationCyclesPerAccess, n4.translationCyclesPerAccess), 3);
+    const co = (vms: number, mode: string, vpid: boolean) => coRows.find((r) => r.vmsPerCore === vms && r.mode === mode && r.vpid === vpid);
+    const coMost = Math.max(0, ...config.coSchedulingVmsPerCore);
+    for (const [key, mode] of [['4K4K', 'nested-4K/4K'], ['2M2M', 'nested-2M/2M']] as const) {
+      const alone = co(1, mode, true);
+      const most = co(coMost, mode, true);
+      const untagged = co(coMost, mode, false);
+      if (alone) summary[`coScheduling${key}TlbMpkaAlone`] = alone.tlbMpka;
+      if (most && coMost > 1) summary[`coScheduling${key}TlbMpkaMostVms`] = most.tlbMpka;
+      if (untagged && coMost > 1) summary[`coScheduling${key}TlbMpkaMostVmsNoVpid`] = untagged.tlbMpka;
+    }
     const series: ResultSeries[] = [
       {
         name: 'translation-cycles',
@@ -225,6 +354,15 @@ export const machineExperiment: Experiment<typeof machineSchema> = {
         yUnit: 'cycles',
         kind: 'bar',
         points: rows.map((r) => ({ series: r.pattern, x: r.mode, y: r.translationCyclesPerAccess })),
+      },
+      {
+        name: 'co-scheduling',
+        title: 'L2 TLB misses per thousand accesses with VMs sharing a core',
+        x: 'VMs per core',
+        y: 'misses per 1000 accesses',
+        yUnit: 'MPKA',
+        kind: 'line',
+        points: coRows.map((r) => ({ series: `${r.mode}${r.vpid ? '' : ' no VPID'}`, x: r.vmsPerCore, y: r.tlbMpka })),
       },
       {
         name: 'tlb-miss-rate',
@@ -247,9 +385,20 @@ export const machineExperiment: Experiment<typeof machineSchema> = {
       tables: [
         {
           name: 'translation',
-          title: `Translation cost, ${config.cpu}, ${config.workingSetMiB} MiB working set, ${config.accesses} loads per case`,
+          title:
+            `Translation cost, ${config.cpu} (L2 TLB ${facts.l2Entries4K} entries for 4 KiB pages: reach ${facts.reach4KMiB} MiB, ${facts.reach2MGiB} GiB with 2 MiB pages; ` +
+            `LLC ${facts.llcMiB} MiB), ${config.workingSetMiB} MiB working set, ${config.accesses} loads per case`,
           columns: [...columns],
           rows: rows.map((r) => columns.map((c) => r[c])),
+        },
+        {
+          name: 'co-scheduling',
+          title:
+            `VMs time-sharing one ${config.cpu} core, ${config.coSchedulingWorkingSetMiB} MiB uniform random per VM ` +
+            `(${round(ratio(config.coSchedulingWorkingSetMiB, facts.reach4KMiB), 3)} of the 4 KiB L2 TLB reach), ${config.quantumMs} ms slices, ` +
+            `${facts.switchCycles} cycles per switch, ${config.coSchedulingAccessesPerVm} loads per VM`,
+          columns: [...CO_COLUMNS],
+          rows: coRows.map((r) => CO_COLUMNS.map((c) => (typeof r[c] === 'boolean' ? String(r[c]) : (r[c] as string | number)))),
         },
       ],
       series,

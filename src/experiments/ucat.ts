@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { UserError } from '../base/errors.ts';
 import { mean, ratio, reduction, round, speedup } from '../base/stats.ts';
+import { PageSize } from '../base/units.ts';
 import { CPU_PRESETS, cpuPreset } from '../hw/cpu.ts';
 import { TIER_PRESETS } from '../hw/tiers.ts';
 import { YCSB_CORE_WORKLOADS } from '../workload/ycsb.ts';
@@ -30,14 +31,13 @@ export const ucatSchema = z
     vms: z.number().int().min(2).max(4096).describe('VMs; even ones run memcached/memslap, odd ones the document store/YCSB').meta({ unit: 'VMs', source: 'issue example: 64 VMs; half memslap, half YCSB' }),
     vmDramMiB: z.number().int().min(2).max(1 << 20).describe('guest memory per VM on the DRAM tier (typed region under the tier-aware host; part of one untyped region otherwise)').meta({ unit: 'MiB', source: 'choice: host DRAM / VMs, so the fleet asks for exactly the host DRAM' }),
     vmNvmMiB: z.number().int().min(0).max(1 << 22).describe('guest memory per VM on the NVM tier').meta({ unit: 'MiB', source: 'choice: the rest of the VM (issue: 1 GiB VMs, scaled down to 128 MiB)' }),
-    cores: z.number().int().min(1).max(4096).describe('host cores the VMs\' single vCPUs share (host throughput scales each VM by min(1, cores / VMs))').meta({ unit: 'cores', source: 'choice: two vCPUs per core, e.g. 64 VMs on a 32-core server' }),
+    cores: z.number().int().min(1).max(4096).describe('host cores; VM i\'s vCPU is pinned to core i mod cores and time-shares it in 3 ms slices (src/sim/scheduler.ts)').meta({ unit: 'cores', source: 'choice: two vCPUs per core, e.g. 64 VMs on a 32-core server' }),
     memslapInitialLoad: z.number().int().min(1).max(10_000_000).describe('memslap --initial-load: pairs set in the load phase, then as many gets (test get)').meta({ unit: 'pairs', source: 'memslap DEFAULT_INITIAL_LOAD 10000 (libmemcached); quick run smaller' }),
     memslapValueBytes: z.number().int().min(1).max(1 << 20).describe('memslap value size').meta({ unit: 'bytes', source: 'memslap VALUE_BYTES 4096 (libmemcached)' }),
     memcachedMemLimitMiB: z.number().int().min(1).max(1 << 20).describe('memcached -m: item memory before eviction').meta({ unit: 'MiB', source: 'choice: three quarters of the VM, so no configuration evicts (memcached default 64 MB would evict under power-of-two pools)' }),
     ycsbWorkload: z.enum(Object.keys(YCSB_CORE_WORKLOADS) as [string, ...string[]]).describe('YCSB core workload letter').meta({ source: 'YCSB workloads/workloada (50% read, 50% update, zipfian 0.99)' }),
     ycsbRecordCount: z.number().int().min(1).max(100_000_000).describe('YCSB recordcount (1 KB records, loaded in the load phase)').meta({ unit: 'records', source: 'choice: enough 1 KB records that the fleet outgrows host DRAM' }),
     ycsbOperationCount: z.number().int().min(1).max(100_000_000).describe('YCSB operationcount of the run phase').meta({ unit: 'operations', source: 'choice: as many as records' }),
-    sliceOps: z.number().int().min(1).max(1_000_000).describe('operations a VM runs before the scheduler picks the VM with the least simulated time').meta({ unit: 'operations', source: 'choice: fine enough to interleave the fleet' }),
     configurations: z.array(z.enum(UCAT_CONFIGURATION_NAMES)).min(2).describe('configurations to compare; must include osv and ucat').meta({ source: 'issue: stock OSv, OSv with large pages, OSv with slabs, UCat (src/experiments/ucat/configs.ts)' }),
   })
   .strict();
@@ -69,7 +69,8 @@ interface Agg {
   hostOps: number;
 }
 
-function aggregate(vms: VmResult[], clockHz: number, share: number): Agg {
+/** Aggregate VMs; each VM's rate is its run-phase operations over its run phase's span on its core. */
+function aggregate(vms: VmResult[], clockHz: number): Agg {
   const a: Agg = {
     vms: vms.length,
     ops: 0,
@@ -104,11 +105,10 @@ function aggregate(vms: VmResult[], clockHz: number, share: number): Agg {
     a.requestedBytes += v.requestedBytes;
     a.reservedBytes += v.reservedBytes;
     a.maxLeaves2M = Math.max(a.maxLeaves2M, v.leaves2M);
-    const cycles = v.computeCycles + v.memoryCycles;
-    rates.push(cycles > 0 ? (v.ops * clockHz) / cycles : 0);
+    rates.push(v.runWallCycles > 0 ? (v.ops * clockHz) / v.runWallCycles : 0);
   }
   a.opsPerVm = mean(rates);
-  a.hostOps = rates.reduce((t, r) => t + r * share, 0);
+  a.hostOps = rates.reduce((t, r) => t + r, 0);
   return a;
 }
 
@@ -150,11 +150,10 @@ export interface UcatRow {
   perWorkload: Record<WorkloadName, WorkloadFigures>;
 }
 
-function toRow(f: FleetResult, clockHz: number, cores: number): UcatRow {
-  const share = f.vms.length > cores ? cores / f.vms.length : 1;
-  const all = aggregate(f.vms, clockHz, share);
-  const ms = aggregate(f.vms.filter((v) => v.workload === 'memslap'), clockHz, share);
-  const yc = aggregate(f.vms.filter((v) => v.workload === 'ycsb'), clockHz, share);
+function toRow(f: FleetResult, clockHz: number): UcatRow {
+  const all = aggregate(f.vms, clockHz);
+  const ms = aggregate(f.vms.filter((v) => v.workload === 'memslap'), clockHz);
+  const yc = aggregate(f.vms.filter((v) => v.workload === 'ycsb'), clockHz);
   const frag = (a: Agg) => round(ratio(a.reservedBytes - a.requestedBytes, a.requestedBytes), 4);
   const per = (a: Agg): WorkloadFigures => ({
     fragmentation: frag(a),
@@ -233,7 +232,6 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
       ycsbWorkload: 'A',
       ycsbRecordCount: quick ? 30000 : 40000,
       ycsbOperationCount: quick ? 30000 : 40000,
-      sliceOps: 100,
       configurations: quick ? ['osv', 'osv-large', 'osv-slab', 'ucat'] : ['osv', 'osv-large', 'osv-slab', 'ucat', 'ucat-no-tiers', 'ucat-4k'],
     };
   },
@@ -250,11 +248,12 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
       ctx.progress.update(i * perFleet, `${name}: starting ${config.vms} VMs`);
       const f = runFleet(ucatConfiguration(name), config, ctx.seed, ctx.progress, i * perFleet);
       accounting.push({ configuration: name, resident: f.residentFrames[0] + f.residentFrames[1], allocated: f.allocatedFrames });
-      rows.push(toRow(f, clockHz, config.cores));
+      rows.push(toRow(f, clockHz));
     });
     ctx.progress.update(perFleet * config.configurations.length);
 
     const osv = rows.find((r) => r.configuration === 'osv')!;
+    const l2Entries2M = cpuPreset(config.cpu).l2Tlb.filter((a) => a.sizes.includes(PageSize.Size2M)).reduce((t, a) => t + a.entries, 0);
     const ucat = rows.find((r) => r.configuration === 'ucat')!;
     const summary: Record<string, number> = {
       memoryReduction: round(reduction(osv.totalMiB, ucat.totalMiB), 4),
@@ -303,7 +302,8 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
         unit: 'fraction less',
         note:
           `L2 TLB misses (page walks) per access in the run phase: ${osv.tlbMissRatio} vs ${ucat.tlbMissRatio} (${osv.tlbMpka} vs ${ucat.tlbMpka} MPKA). ` +
-          `A UCat VM maps at most ${ucat.maxLeaves2M} 2 MiB pages, backed by 2 MiB host pages, far below the 2048-entry L2 TLB; ` +
+          `A UCat VM maps at most ${ucat.maxLeaves2M} 2 MiB pages, backed by 2 MiB host pages, far below the ${l2Entries2M}-entry L2 TLB ` +
+          `even when the ${Math.ceil(config.vms / config.cores)} VMs of a core share it (VPID-tagged entries survive the switches); ` +
           'the load phase takes the compulsory misses, the run phase touches no new page, nothing flushes a vCPU\'s TLB, and the ' +
           'model sees only the stores\' data accesses (no code, guest kernel or network stack), so no walk is left. L1 DTLB ' +
           `misses, which the L2 TLB serves: ${osv.l1TlbMpka} vs ${ucat.l1TlbMpka} MPKA. The paper measured whole VMs with perf ` +
@@ -317,8 +317,8 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
         note:
           `Host ops/s of the memslap VMs: ${osv.memslapHostOps} vs ${ucat.memslapHostOps}. Under stock OSv a get spends ` +
           `${pc(summary.memslapTranslationShareOsv)} of its ${ms.osv.cyclesPerOp} cycles on translation and ${pc(summary.memslapDataShareOsv)} ` +
-          `on data: the machine model charges each of the ${valueLines} lines of a ${config.memslapValueBytes}-byte value its full memory latency in turn ` +
-          `(no prefetching or memory-level parallelism). UCat removes the translation cycles but reads ${pc(ms.ucat.nvmLineShare)} of its memory lines from NVM, ` +
+          `on data: the ${valueLines} lines of a ${config.memslapValueBytes}-byte value are copied as independent misses that overlap, and once the ` +
+          `core's stream prefetcher has detected the copy in a 4 KiB page, at the core's share of the tier's bandwidth. UCat removes the translation cycles but reads ${pc(ms.ucat.nvmLineShare)} of its memory lines from NVM, ` +
           `against ${pc(ms.osv.nvmLineShare)} under stock OSv: its back-end gives every VM the same DRAM share, while the tier-unaware ` +
           'host hands DRAM out first come, first served, and the memslap VMs, which allocate fastest in simulated time, took most of it. Not tuned.',
       },

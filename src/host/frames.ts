@@ -38,9 +38,18 @@
  */
 import { invariant, InvariantError } from '../base/assert.ts';
 import { UserError } from '../base/errors.ts';
-import { formatBytes, PageSize, PAGE_4K } from '../base/units.ts';
+import { formatBytes, PageSize, PAGE_4K as IMPORTED_PAGE_4K } from '../base/units.ts';
 import { MAX_MAPPABLE_FRAMES } from '../hw/pagetable.ts';
 import { TIER_PRESETS, type TierPreset } from '../hw/tiers.ts';
+
+/**
+ * Module-local copies of imported constants used on the scan and fault paths: the TypeScript loader
+ * turns each use of an imported binding into a getter call on the exporting module (see the speed
+ * section of docs/machine.md).
+ */
+const PAGE_4K = IMPORTED_PAGE_4K;
+const SIZE_4K = PageSize.Size4K;
+const SIZE_2M = PageSize.Size2M;
 
 /** Per-frame flag bits. */
 export const enum FrameFlag {
@@ -247,7 +256,7 @@ export class HostMemory {
       s.fingerprint.fill(0, lo, hi);
       f += hi - lo;
     }
-    if (size !== PageSize.Size4K) this.segs[block >>> SEG_SHIFT]!.flags[block & SEG_MASK] |= size === PageSize.Size2M ? FrameFlag.Huge2M : FrameFlag.Huge1G;
+    if (size !== SIZE_4K) this.segs[block >>> SEG_SHIFT]!.flags[block & SEG_MASK] |= size === SIZE_2M ? FrameFlag.Huge2M : FrameFlag.Huge1G;
     t.allocatedBlocks[size]++;
     if (extraFlags & FrameFlag.PageTable) t.tableFrames += n;
     return block;
@@ -268,7 +277,7 @@ export class HostMemory {
     const fl = this.flags(frame);
     if (!(fl & FrameFlag.Allocated)) throw new InvariantError(`free: frame ${frame} is not allocated`);
     const head = fl & (FrameFlag.Huge2M | FrameFlag.Huge1G);
-    const want = size === PageSize.Size4K ? 0 : size === PageSize.Size2M ? FrameFlag.Huge2M : FrameFlag.Huge1G;
+    const want = size === SIZE_4K ? 0 : size === SIZE_2M ? FrameFlag.Huge2M : FrameFlag.Huge1G;
     if (head !== want) throw new InvariantError(`free: frame ${frame} heads a ${head === 0 ? '4 KiB' : head === FrameFlag.Huge2M ? '2 MiB' : '1 GiB'} block, not a ${['4 KiB', '2 MiB', '1 GiB'][size]} one`);
     // A piece of a larger allocated block cannot be freed on its own (split it first).
     if (order < 9) {
@@ -290,6 +299,7 @@ export class HostMemory {
           throw new InvariantError(`free: frame ${f + i - lo} is ${x & FrameFlag.Allocated ? `still mapped ${s.refcount[i]} times` : 'not allocated'}`);
         }
         if (x & FrameFlag.PageTable) tables++;
+        if (x & FrameFlag.Ksm) this.notifyKsmFrame(f + i - lo);
       }
       s.flags.fill(0, lo, hi);
       s.owner.fill(-1, lo, hi);
@@ -324,13 +334,13 @@ export class HostMemory {
    * parts of it can be freed or shared one by one (Linux `split_page`). Frames keep their state.
    */
   splitBlock(frame: number, size: PageSize): void {
-    invariant(size !== PageSize.Size4K, 'splitBlock: a 4 KiB block cannot be split');
-    const bit = size === PageSize.Size2M ? FrameFlag.Huge2M : FrameFlag.Huge1G;
-    invariant(this.flags(frame) & bit, `splitBlock: frame ${frame} does not head a ${size === PageSize.Size2M ? '2 MiB' : '1 GiB'} block`);
+    invariant(size !== SIZE_4K, 'splitBlock: a 4 KiB block cannot be split');
+    const bit = size === SIZE_2M ? FrameFlag.Huge2M : FrameFlag.Huge1G;
+    invariant(this.flags(frame) & bit, `splitBlock: frame ${frame} does not head a ${size === SIZE_2M ? '2 MiB' : '1 GiB'} block`);
     this.segs[frame >>> SEG_SHIFT]!.flags[frame & SEG_MASK] &= ~bit;
     const t = this.tiers[this.tierOf(frame)];
     t.allocatedBlocks[size]--;
-    t.allocatedBlocks[PageSize.Size4K] += 2 ** ORDER_OF_SIZE[size];
+    t.allocatedBlocks[SIZE_4K] += 2 ** ORDER_OF_SIZE[size];
   }
 
   private mergeable(t: HostTier, block: number, k: number): boolean {
@@ -453,6 +463,27 @@ export class HostMemory {
     this.segs[frame >>> SEG_SHIFT]!.fingerprint[frame & SEG_MASK] = fp;
   }
 
+  /**
+   * The refcount of `frame` when it is an allocated shared frame (owner -1) carrying `flag`, with
+   * fingerprint `fp` and at least one mapping; -1 otherwise. One segment lookup for what KSM asks
+   * of every dup of a stable-tree chain.
+   */
+  liveSharedRefcount(frame: number, flag: number, fp: number): number {
+    const s = this.segs[frame >>> SEG_SHIFT];
+    if (s === null || s === undefined) return -1;
+    const i = frame & SEG_MASK;
+    const fl = s.flags[i];
+    const refs = s.refcount[i];
+    return (fl & FrameFlag.Allocated) !== 0 && (fl & flag) !== 0 && s.owner[i] === -1 && refs > 0 && s.fingerprint[i] === fp ? refs : -1;
+  }
+
+  /**
+   * Called with each frame flagged Ksm whose refcount drops or that is freed (the only ways a
+   * KSM page gains room for a mapping or dies), so KSM can trust what it learnt about its pages
+   * until then.
+   */
+  readonly ksmFrameObservers: ((frame: number) => void)[] = [];
+
   /** Add `delta` to the refcount of `count` frames from `first` (a leaf's frames); returns the last new value. */
   addRefs(first: number, count: number, delta: number): number {
     let v = 0;
@@ -462,8 +493,14 @@ export class HostMemory {
       v = s.refcount[i] + delta;
       if (v < 0 || v > 0xffff) throw new InvariantError(`frame ${f}: reference count would become ${v}`);
       s.refcount[i] = v;
+      if (delta < 0 && s.flags[i] & FrameFlag.Ksm) this.notifyKsmFrame(f);
     }
     return v;
+  }
+
+  private notifyKsmFrame(frame: number): void {
+    const obs = this.ksmFrameObservers;
+    for (let k = 0; k < obs.length; k++) obs[k](frame);
   }
 
   // ---- totals and checks -----------------------------------------------------------------------

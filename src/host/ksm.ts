@@ -38,10 +38,24 @@
  */
 import { invariant } from '../base/assert.ts';
 import { UserError } from '../base/errors.ts';
-import { ZERO_FINGERPRINT } from '../base/hash.ts';
-import { PageSize, PAGE_4K } from '../base/units.ts';
+import { NumberTable } from '../base/number-table.ts';
+import { ZERO_FINGERPRINT as IMPORTED_ZERO_FINGERPRINT } from '../base/hash.ts';
+import { PageSize, PAGE_4K as IMPORTED_PAGE_4K } from '../base/units.ts';
 import { FrameFlag, type HostMemory } from './frames.ts';
 import type { HostVm } from './vm.ts';
+
+/**
+ * Module-local copies of imported constants used on the scan and fault paths: the TypeScript loader
+ * turns each use of an imported binding into a getter call on the exporting module (see the speed
+ * section of docs/machine.md).
+ */
+const PAGE_4K = IMPORTED_PAGE_4K;
+const ZERO_FINGERPRINT = IMPORTED_ZERO_FINGERPRINT;
+const SIZE_4K = PageSize.Size4K;
+const FRAME_ALLOCATED = FrameFlag.Allocated;
+const FRAME_KSM = FrameFlag.Ksm;
+const FRAME_POOL = FrameFlag.Pool;
+const FRAME_READONLY = FrameFlag.Readonly;
 
 export interface KsmParams {
   /** Pages scanned per wake-up (sysfs pages_to_scan). */
@@ -134,15 +148,29 @@ class MmSlot {
     }
     this.regFirst[n] = pages;
     this.pages = pages;
-    this.checksum = new Float64Array(pages);
-    this.state = new Uint8Array(pages);
-    this.age = new Uint8Array(pages);
-    this.skips = new Uint8Array(pages);
+    // One buffer for the four arrays: a VM's rmap state is one allocation, not four.
+    const buf = new ArrayBuffer(pages * 11);
+    this.checksum = new Float64Array(buf, 0, pages);
+    this.state = new Uint8Array(buf, pages * 8, pages);
+    this.age = new Uint8Array(buf, pages * 9, pages);
+    this.skips = new Uint8Array(buf, pages * 10, pages);
   }
   gpaOf(index: number): number {
     let r = 0;
     while (index >= this.regFirst[r + 1]) r++;
     return this.regStart[r] + (index - this.regFirst[r]) * PAGE_4K;
+  }
+  /**
+   * Index of the first page at or after `index` that the VM backs, or the end of `index`'s region
+   * (the next region's first index): the pages in between have no frame (`HostVm.nextBackedGpa`).
+   */
+  nextBackedIndex(index: number): number {
+    let r = 0;
+    while (index >= this.regFirst[r + 1]) r++;
+    const start = this.regStart[r];
+    const first = this.regFirst[r];
+    const gpa = this.vm.nextBackedGpa(start + (index - first) * PAGE_4K, start + (this.regFirst[r + 1] - first) * PAGE_4K);
+    return first + (gpa - start) / PAGE_4K;
   }
   indexOf(gpa: number): number {
     for (let r = 0; r < this.regStart.length; r++) {
@@ -163,6 +191,12 @@ class StableNode {
   readonly dups: number[];
   /** Simulated time from which the next lookup walks the whole chain (chain_prune_time). */
   pruneAtNs = 0;
+  /**
+   * The last lookup walked the whole chain, every dup was live and none had room, and since then
+   * no dup was added and no dup lost a mapping or died (see `Ksm.nodeOfFrame`): a lookup
+   * would walk the same full dups again and find nothing, so it need not walk them.
+   */
+  allFull = false;
   constructor(frame: number) {
     this.dups = [frame];
   }
@@ -230,8 +264,17 @@ export class Ksm {
   private atHead = true;
   /** Stable tree: fingerprint -> KSM frame or chain of dups. */
   private readonly stable = new Map<number, StableNode>();
+  /**
+   * The chain each KSM frame was added to. HostMemory reports every KSM frame that loses a
+   * mapping or is freed (the only ways a full, live dup gains room or dies), and the chain of
+   * such a frame loses its `allFull` mark. An entry left by a frame that died and was reused
+   * costs that chain at most one needless full walk.
+   */
+  private readonly nodeOfFrame = new Map<number, StableNode>();
+  /** Chains marked `allFull` now (none: a reported frame needs no lookup). */
+  private fullChains = 0;
   /** Unstable tree: fingerprint -> vmId * 2^32 + page index; emptied at each full scan. */
-  private unstable = new Map<number, number>();
+  private readonly unstable = new NumberTable();
   private zeroFrames: number[] = [];
   private nextWakeNs = 0;
   private scanStartNs = 0;
@@ -262,6 +305,20 @@ export class Ksm {
   ) {
     this.params = resolveKsmParams(params);
     this.pagesToScan = this.params.pagesToScan;
+    memory.ksmFrameObservers.push((frame) => this.frameChanged(frame));
+  }
+
+  /** A KSM frame lost a mapping or was freed: its chain, if marked full, may have room again. */
+  private frameChanged(frame: number): void {
+    if (this.fullChains === 0) return;
+    const node = this.nodeOfFrame.get(frame);
+    if (node !== undefined && node.allFull) this.setAllFull(node, false);
+  }
+
+  private setAllFull(node: StableNode, full: boolean): void {
+    if (node.allFull === full) return;
+    node.allFull = full;
+    this.fullChains += full ? 1 : -1;
   }
 
   /** madvise(MADV_MERGEABLE) over the VM's guest RAM: its mm_slot goes just behind the cursor. */
@@ -301,6 +358,11 @@ export class Ksm {
         this.endFullScan();
       }
     }
+  }
+
+  /** Full scans completed (the sysfs counter, without recounting the others as `counters` does). */
+  get fullScans(): number {
+    return this.c.fullScans;
   }
 
   get simulatedNs(): number {
@@ -345,6 +407,16 @@ export class Ksm {
         }
         continue;
       }
+      // Unbacked pages count as visited and only lose their rmap items: step over a run of them at
+      // once, as far as the bound on visits lets the page-by-page walk go.
+      const backed = slot.nextBackedIndex(this.curPage);
+      if (backed > this.curPage) {
+        const n = Math.min(backed - this.curPage, total - visited + 1);
+        if (slot.items > 0) this.dropItems(slot, this.curPage, this.curPage + n);
+        this.curPage += n;
+        visited += n;
+        continue;
+      }
       const idx = this.curPage++;
       visited++;
       const r = this.visit(slot, idx);
@@ -356,7 +428,7 @@ export class Ksm {
 
   private endFullScan(): void {
     this.c.fullScans++;
-    this.unstable = new Map();
+    this.unstable.clear();
     const scanNs = this.nowNs - this.scanStartNs;
     if (this.params.advisorMode === 'scan-time' && scanNs > 0) this.advise(scanNs);
     this.scanStartNs = this.nowNs;
@@ -393,7 +465,7 @@ export class Ksm {
     const mem = this.memory;
     const fl = mem.flags(frame);
     // Page cache (pool) pages are never KSM's: only anonymous memory is merged.
-    if (fl & FrameFlag.Pool) return 0;
+    if (fl & FRAME_POOL) return 0;
     if (!(st[idx] & Rm.Item)) {
       st[idx] = Rm.Item;
       slot.items++;
@@ -405,7 +477,7 @@ export class Ksm {
       st[idx] &= ~Rm.Unstable;
       this.unshared--;
     }
-    if (fl & FrameFlag.Ksm && mem.owner(frame) === -1) return 1; // already merged
+    if (fl & FRAME_KSM && mem.owner(frame) === -1) return 1; // already merged
     st[idx] &= ~(Rm.Stable | Rm.Zero);
     if (this.params.smartScan && this.shouldSkip(slot, idx)) {
       this.c.pagesSkipped++;
@@ -413,6 +485,12 @@ export class Ksm {
     }
     this.cmpAndMerge(slot, idx, gpa, frame);
     return 1;
+  }
+
+  /** Drop the rmap items of pages [from, to) of `slot`, which are all unbacked. */
+  private dropItems(slot: MmSlot, from: number, to: number): void {
+    const st = slot.state;
+    for (let i = from; i < to; i++) if (st[i] & Rm.Item) this.dropItem(slot, i);
   }
 
   private dropItem(slot: MmSlot, idx: number): void {
@@ -463,7 +541,7 @@ export class Ksm {
     }
     // 4. Unstable tree search or insert.
     const hit = this.unstable.get(fp);
-    if (hit !== undefined) {
+    if (hit >= 0) {
       const ovmId = Math.floor(hit / 2 ** 32);
       const oidx = hit % 2 ** 32;
       const oslot = this.slotOfVm.get(ovmId);
@@ -517,17 +595,19 @@ export class Ksm {
     const max = this.params.maxPageSharing;
     const prune = this.nowNs >= node.pruneAtNs;
     if (prune) node.pruneAtNs = this.nowNs + this.params.stableNodeChainsPruneMillisecs * 1e6;
+    if (node.allFull) return -1;
     let found = -1;
     let foundAt = -1;
     let foundRefs = -1;
     for (let i = dups.length - 1; i >= 0; i--) {
       const f = dups[i];
-      if (!this.liveKsm(f, fp)) {
+      const refs = mem.liveSharedRefcount(f, FRAME_KSM, fp);
+      if (refs < 0) {
         dups.splice(i, 1);
+        if (this.nodeOfFrame.get(f) === node) this.nodeOfFrame.delete(f);
         if (foundAt > i) foundAt--;
         continue;
       }
-      const refs = mem.refcount(f);
       if (refs < max && refs > foundRefs) {
         found = f;
         foundAt = i;
@@ -539,6 +619,8 @@ export class Ksm {
       this.stable.delete(fp);
       return -1;
     }
+    // Nothing found: the walk covered the whole chain and left only live, full dups.
+    if (found < 0) this.setAllFull(node, true);
     // Move the dup found to the head so the next lookup finds it first (Linux does the same when it still has room after this merge).
     if (found >= 0 && foundAt !== dups.length - 1 && foundRefs + 1 < max) {
       dups.splice(foundAt, 1);
@@ -548,16 +630,20 @@ export class Ksm {
   }
 
   private liveKsm(f: number, fp: number): boolean {
-    const mem = this.memory;
-    const fl = mem.flags(f);
-    return (fl & FrameFlag.Allocated) !== 0 && (fl & FrameFlag.Ksm) !== 0 && mem.owner(f) === -1 && mem.refcount(f) > 0 && mem.fingerprint(f) === fp;
+    return this.memory.liveSharedRefcount(f, FRAME_KSM, fp) >= 0;
   }
 
   /** A new KSM page for `fp`: a new stable node, or a new dup at the head of the existing chain. */
   private stableInsert(fp: number, frame: number): void {
-    const node = this.stable.get(fp);
-    if (node === undefined) this.stable.set(fp, new StableNode(frame));
-    else node.dups.push(frame);
+    let node = this.stable.get(fp);
+    if (node === undefined) {
+      node = new StableNode(frame);
+      this.stable.set(fp, node);
+    } else {
+      this.setAllFull(node, false);
+      node.dups.push(frame);
+    }
+    this.nodeOfFrame.set(frame, node);
   }
 
   /** Split a 2 MiB mapping around `gpa` (KSM splits THPs before merging); counted as ksmd's. */
@@ -571,7 +657,7 @@ export class Ksm {
   private makeKsmPage(vm: HostVm, gpa: number): number {
     this.splitIfHuge(vm, gpa);
     const before = vm.counters.tlbFlushes;
-    const f = vm.shareFrame(gpa, FrameFlag.Ksm);
+    const f = vm.shareFrame(gpa, FRAME_KSM);
     this.c.tlbFlushes += vm.counters.tlbFlushes - before;
     return f;
   }
@@ -580,7 +666,7 @@ export class Ksm {
   private mergeInto(vm: HostVm, gpa: number, kframe: number): void {
     this.splitIfHuge(vm, gpa);
     const before = vm.counters.tlbFlushes;
-    vm.shareFrame(gpa, FrameFlag.Ksm); // write_protect_page: ptep_clear_flush when writable
+    vm.shareFrame(gpa, FRAME_KSM); // write_protect_page: ptep_clear_flush when writable
     vm.mapShared(gpa, kframe, true); // replace_page: ptep_clear_flush, set_pte_at_notify, put the old page
     this.c.tlbFlushes += vm.counters.tlbFlushes - before;
     this.c.merges++;
@@ -594,7 +680,7 @@ export class Ksm {
     const mem = this.memory;
     this.zeroFrames = this.zeroFrames.filter((f) => this.isZeroFrame(f));
     for (let i = 0; i < this.zeroFrames.length; i++) if (mem.refcount(this.zeroFrames[i]) < ZERO_PAGE_MAX_MAPPINGS) return this.zeroFrames[i];
-    const f = mem.alloc(0, PageSize.Size4K, -1, FrameFlag.Ksm | FrameFlag.Readonly);
+    const f = mem.alloc(0, SIZE_4K, -1, FRAME_KSM | FRAME_READONLY);
     if (f < 0) throw new UserError('ksm: no host memory left for the zero page');
     mem.setFingerprint(f, ZERO_FINGERPRINT);
     this.zeroFrames.push(f);
@@ -604,7 +690,7 @@ export class Ksm {
   private isZeroFrame(f: number): boolean {
     const mem = this.memory;
     const fl = mem.flags(f);
-    return (fl & FrameFlag.Allocated) !== 0 && (fl & FrameFlag.Ksm) !== 0 && mem.owner(f) === -1 && mem.fingerprint(f) === ZERO_FINGERPRINT;
+    return (fl & FRAME_ALLOCATED) !== 0 && (fl & FRAME_KSM) !== 0 && mem.owner(f) === -1 && mem.fingerprint(f) === ZERO_FINGERPRINT;
   }
 
   /** The sysfs counters now. pages_shared/pages_sharing are recounted from the frames themselves. */

@@ -21,12 +21,22 @@
  */
 import { InvariantError } from '../base/assert.ts';
 import { UserError } from '../base/errors.ts';
-import { PageSize, PAGE_4K } from '../base/units.ts';
+import { PageSize, PAGE_4K as IMPORTED_PAGE_4K } from '../base/units.ts';
 import { Translation } from '../hw/pagetable.ts';
 import type { HostBackend } from './backend.ts';
 import type { ResolvedHostCosts } from './costs.ts';
 import { FrameFlag, type HostMemory } from './frames.ts';
 import type { HostVm } from './vm.ts';
+
+/**
+ * Module-local copies of imported constants used on the scan and fault paths: the TypeScript loader
+ * turns each use of an imported binding into a getter call on the exporting module (see the speed
+ * section of docs/machine.md).
+ */
+const PAGE_4K = IMPORTED_PAGE_4K;
+const SIZE_4K = PageSize.Size4K;
+const FRAME_POOL = FrameFlag.Pool;
+const FRAME_READONLY = FrameFlag.Readonly;
 
 /** Pages to place: guest-physical address and content fingerprint, struct of arrays. */
 export interface PageList {
@@ -92,7 +102,7 @@ export class LibraryPool {
     }
     const frames = new Int32Array(fingerprints.length);
     for (let i = 0; i < fingerprints.length; i++) {
-      const f = this.memory.alloc(this.tier, PageSize.Size4K, -1, FrameFlag.Pool | FrameFlag.Readonly);
+      const f = this.memory.alloc(this.tier, SIZE_4K, -1, FRAME_POOL | FRAME_READONLY);
       if (f < 0) throw new UserError(`library pool: no host memory left for entry ${key}`);
       this.memory.setFingerprint(f, fingerprints[i]);
       frames[i] = f;
@@ -119,7 +129,7 @@ export class LibraryPool {
 
   /** Free every pool frame; no VM may map any of them any more. */
   release(): void {
-    for (const e of this.entries.values()) for (const f of e.frames) this.memory.free(f, PageSize.Size4K);
+    for (const e of this.entries.values()) for (const f of e.frames) this.memory.free(f, SIZE_4K);
     this.entries.clear();
     this.frameCount = 0;
   }
@@ -173,12 +183,12 @@ export function checkPoolInvariants(backend: HostBackend): void {
   const mem = backend.memory;
   for (const vm of backend.liveVms()) {
     vm.ept.forEachLeaf((addr, frame, size, writable) => {
-      if (size !== PageSize.Size4K) return;
+      if (size !== SIZE_4K) return;
       const fl = mem.flags(frame);
-      if (!(fl & FrameFlag.Pool)) return;
+      if (!(fl & FRAME_POOL)) return;
       if (writable) throw new InvariantError(`VM ${vm.id}: pool frame ${frame} is mapped writable at 0x${addr.toString(16)}`);
       if (mem.owner(frame) !== -1) throw new InvariantError(`pool frame ${frame} is owned by VM ${mem.owner(frame)}`);
-      if (!(fl & FrameFlag.Readonly)) throw new InvariantError(`pool frame ${frame} lacks the Readonly flag`);
+      if (!(fl & FRAME_READONLY)) throw new InvariantError(`pool frame ${frame} lacks the Readonly flag`);
     });
   }
 }

@@ -24,16 +24,40 @@
  * KVM's rule that a 2 MiB EPT leaf needs both a 2 MiB host mapping and a 2 MiB-aligned GPA range
  * inside one memslot (`kvm_mmu_max_mapping_level`).
  */
-import { invariant, InvariantError } from '../base/assert.ts';
+import { invariant as importedInvariant, InvariantError } from '../base/assert.ts';
 import { UserError } from '../base/errors.ts';
-import { ZERO_FINGERPRINT } from '../base/hash.ts';
-import { PageSize, PAGE_2M, PAGE_4K } from '../base/units.ts';
+import { ZERO_FINGERPRINT as IMPORTED_ZERO_FINGERPRINT } from '../base/hash.ts';
+import { PageSize, PAGE_2M as IMPORTED_PAGE_2M, PAGE_4K as IMPORTED_PAGE_4K } from '../base/units.ts';
 import type { TlbInvalidator } from '../hw/faults.ts';
 import type { TableFrameSource } from '../hw/frames.ts';
-import { PageTable, Translation } from '../hw/pagetable.ts';
+import { ENTRIES as TABLE_ENTRIES, LEVELS as TABLE_LEVELS, LEVEL_SPAN as TABLE_LEVEL_SPAN, PageTable, PteFlag, Translation } from '../hw/pagetable.ts';
 import type { ResolvedHostCosts } from './costs.ts';
 import { FrameFlag, HostMemory, HostMemoryExhaustedError } from './frames.ts';
 import { MemoryMapFlag, type MemoryMapEntry } from './memmap.ts';
+
+/**
+ * Module-local copies of imported constants used on the scan and fault paths: the TypeScript loader
+ * turns each use of an imported binding into a getter call on the exporting module (see the speed
+ * section of docs/machine.md).
+ */
+const invariant: typeof importedInvariant = importedInvariant;
+const PAGE_4K = IMPORTED_PAGE_4K;
+const PAGE_2M = IMPORTED_PAGE_2M;
+const ZERO_FINGERPRINT = IMPORTED_ZERO_FINGERPRINT;
+const SIZE_4K = PageSize.Size4K;
+const SIZE_2M = PageSize.Size2M;
+const FRAME_ALLOCATED = FrameFlag.Allocated;
+const FRAME_HUGE_1G = FrameFlag.Huge1G;
+const FRAME_HUGE_2M = FrameFlag.Huge2M;
+const FRAME_KSM = FrameFlag.Ksm;
+const FRAME_PAGE_TABLE = FrameFlag.PageTable;
+const FRAME_POOL = FrameFlag.Pool;
+const FRAME_READONLY = FrameFlag.Readonly;
+const ENTRIES = TABLE_ENTRIES;
+const LEVELS = TABLE_LEVELS;
+const LEVEL_SPAN: readonly number[] = TABLE_LEVEL_SPAN;
+const PTE_PRESENT = PteFlag.Present;
+const PTE_HUGE = PteFlag.Huge;
 
 /** Linux THP modes (Documentation/admin-guide/mm/transhuge.rst: always, madvise, never). */
 export const enum HugeBackingMode {
@@ -111,7 +135,7 @@ class EptTableSource implements TableFrameSource {
 
   allocTableFrame(): number {
     for (let i = 0; i < this.order.length; i++) {
-      const f = this.memory.alloc(this.order[i], PageSize.Size4K, this.vmId, FrameFlag.PageTable);
+      const f = this.memory.alloc(this.order[i], SIZE_4K, this.vmId, FRAME_PAGE_TABLE);
       if (f >= 0) {
         this.counters.tableFrames[this.order[i]]++;
         return f;
@@ -122,7 +146,7 @@ class EptTableSource implements TableFrameSource {
 
   freeTableFrame(frame: number): void {
     this.counters.tableFrames[this.memory.tierOf(frame)]--;
-    this.memory.free(frame, PageSize.Size4K);
+    this.memory.free(frame, SIZE_4K);
   }
 }
 
@@ -254,9 +278,9 @@ export class HostVm {
     for (let i = 0; i < order.length; i++) {
       const tier = order[i];
       if (wantHuge) {
-        const f = mem.alloc(tier, PageSize.Size2M, this.id);
+        const f = mem.alloc(tier, SIZE_2M, this.id);
         if (f >= 0) {
-          this.mapFresh(base2m, f, PageSize.Size2M);
+          this.mapFresh(base2m, f, SIZE_2M);
           mem.addRefs(f, CHUNK_FRAMES, 1);
           c.resident2m[tier]++;
           c.backed2m++;
@@ -264,9 +288,9 @@ export class HostVm {
           return this.costs.exitCycles + this.costs.faultCycles + this.costs.clear4kCycles * (CHUNK_FRAMES + this.ept.liveTables - tablesBefore);
         }
       }
-      const f = mem.alloc(tier, PageSize.Size4K, this.id);
+      const f = mem.alloc(tier, SIZE_4K, this.id);
       if (f >= 0) {
-        this.mapFresh(gpa - (gpa % PAGE_4K), f, PageSize.Size4K);
+        this.mapFresh(gpa - (gpa % PAGE_4K), f, SIZE_4K);
         mem.addRefs(f, 1, 1);
         this.regSmall[r][chunk]++;
         c.resident4k[tier]++;
@@ -297,7 +321,7 @@ export class HostVm {
   /** A write hit a read-only leaf: copy a shared frame, or re-enable writes on a private one. */
   private resolveWriteProtect(gpa: number): number {
     const tr = this.tr;
-    const frame = tr.frame + (tr.size === PageSize.Size4K ? 0 : Math.floor((gpa % PAGE_2M) / PAGE_4K));
+    const frame = tr.frame + (tr.size === SIZE_4K ? 0 : Math.floor((gpa % PAGE_2M) / PAGE_4K));
     if (this.memory.owner(frame) === this.id) {
       // A private page write-protected by the host (e.g. dirty tracking): allow writes. Relaxing a
       // permission needs no flush: a stale read-only TLB entry just faults again.
@@ -331,14 +355,46 @@ export class HostVm {
     return this.ept.lookup(gpa, tr) ? this.frameIn(tr, gpa) : -1;
   }
 
+  /**
+   * The first 4 KiB page at or after `from` (4 KiB-aligned) that has a present EPT leaf, or
+   * `limit` when none lies below it: `frameOf` is -1 on every page in between. It reads the EPT's
+   * tables directly and steps over a run of absent entries at once, a whole table's span for a
+   * missing table, so a scan over mostly unbacked guest memory (KSM's cursor) costs per table
+   * entry, not per page walk.
+   */
+  nextBackedGpa(from: number, limit: number): number {
+    const pt = this.ept;
+    const entry = pt.entry;
+    let gpa = from;
+    while (gpa < limit) {
+      let t = pt.root;
+      for (let level = LEVELS; ; level--) {
+        const span = LEVEL_SPAN[level];
+        const base = t * ENTRIES;
+        const i = (gpa / span) & (ENTRIES - 1);
+        let j = i;
+        while (j < ENTRIES && !(entry[base + j] & PTE_PRESENT)) j++;
+        if (j !== i) {
+          // Start of entry j; past this table when every entry after i is absent (walk again from the root).
+          gpa = gpa - (gpa % (span * ENTRIES)) + j * span;
+          if (j === ENTRIES || gpa >= limit) break;
+        }
+        const e = entry[base + j];
+        if (level === 1 || e & PTE_HUGE) return gpa;
+        t = (e - (e & 7)) / 8;
+      }
+    }
+    return limit;
+  }
+
   /** Host-physical address of `gpa`, or -1. */
   translate(gpa: number): number {
     return this.ept.translate(gpa);
   }
 
   private frameIn(tr: Translation, gpa: number): number {
-    if (tr.size === PageSize.Size4K) return tr.frame;
-    const bytes = tr.size === PageSize.Size2M ? PAGE_2M : 2 ** 30;
+    if (tr.size === SIZE_4K) return tr.frame;
+    const bytes = tr.size === SIZE_2M ? PAGE_2M : 2 ** 30;
     return tr.frame + Math.floor((gpa % bytes) / PAGE_4K);
   }
 
@@ -357,27 +413,27 @@ export class HostVm {
     if (!this.ept.lookup(gpa, tr)) return false;
     const size = tr.size;
     const frame = tr.frame;
-    const leafAddr = size === PageSize.Size4K ? gpa - (gpa % PAGE_4K) : gpa - (gpa % PAGE_2M);
+    const leafAddr = size === SIZE_4K ? gpa - (gpa % PAGE_4K) : gpa - (gpa % PAGE_2M);
     this.ept.unmap(leafAddr);
     const mem = this.memory;
     const tier = mem.tierOf(frame);
-    if (size === PageSize.Size2M) {
+    if (size === SIZE_2M) {
       mem.addRefs(frame, CHUNK_FRAMES, -1);
-      mem.free(frame, PageSize.Size2M);
+      mem.free(frame, SIZE_2M);
       this.counters.resident2m[tier]--;
       return true;
     }
-    invariant(size === PageSize.Size4K, 'the back-end maps no 1 GiB EPT leaves');
+    invariant(size === SIZE_4K, 'the back-end maps no 1 GiB EPT leaves');
     const r = this.regionOf(leafAddr);
     this.regSmall[r][(leafAddr - (leafAddr % PAGE_2M) - this.regChunkBase[r]) / PAGE_2M]--;
     const left = mem.addRefs(frame, 1, -1);
     if (mem.owner(frame) === this.id) {
-      mem.free(frame, PageSize.Size4K);
+      mem.free(frame, SIZE_4K);
       this.counters.resident4k[tier]--;
     } else {
       this.counters.sharedMapped[tier]--;
       // The last mapping of a KSM frame takes it with it; pool frames stay cached for the pool.
-      if (left === 0 && !(mem.flags(frame) & FrameFlag.Pool)) mem.free(frame, PageSize.Size4K);
+      if (left === 0 && !(mem.flags(frame) & FRAME_POOL)) mem.free(frame, SIZE_4K);
     }
     return true;
   }
@@ -389,11 +445,11 @@ export class HostVm {
    */
   splitHugeMapping(gpa: number): boolean {
     const tr = this.tr;
-    if (!this.ept.lookup(gpa, tr) || tr.size !== PageSize.Size2M) return false;
+    if (!this.ept.lookup(gpa, tr) || tr.size !== SIZE_2M) return false;
     const frame = tr.frame;
     const tier = this.memory.tierOf(frame);
     this.ept.splitHuge(gpa);
-    this.memory.splitBlock(frame, PageSize.Size2M);
+    this.memory.splitBlock(frame, SIZE_2M);
     const r = this.regionOf(gpa);
     this.regSmall[r][(gpa - (gpa % PAGE_2M) - this.regChunkBase[r]) / PAGE_2M] = CHUNK_FRAMES;
     this.counters.resident2m[tier]--;
@@ -409,11 +465,11 @@ export class HostVm {
    * Readonly. A 2 MiB leaf is split first. Returns the frame. (KSM keeps the first page of a
    * merge group in place as the stable page.)
    */
-  shareFrame(gpa: number, flags: number = FrameFlag.Ksm): number {
+  shareFrame(gpa: number, flags: number = FRAME_KSM): number {
     invariant(this.alive, `VM ${this.id} is destroyed`);
     const tr = this.tr;
     if (!this.ept.lookup(gpa, tr)) throw new InvariantError(`VM ${this.id}: shareFrame on unbacked guest-physical 0x${gpa.toString(16)}`);
-    if (tr.size === PageSize.Size2M) {
+    if (tr.size === SIZE_2M) {
       this.splitHugeMapping(gpa);
       this.ept.lookup(gpa, tr);
     }
@@ -425,7 +481,7 @@ export class HostVm {
       this.counters.resident4k[tier]--;
       this.counters.sharedMapped[tier]++;
     }
-    mem.setFlags(frame, flags | FrameFlag.Readonly);
+    mem.setFlags(frame, flags | FRAME_READONLY);
     if (tr.writable) {
       this.ept.protect(gpa, false);
       this.flush();
@@ -445,24 +501,24 @@ export class HostVm {
     const r = this.regionOf(gpa);
     if (r < 0) throw new InvariantError(`VM ${this.id}: mapShared at 0x${gpa.toString(16)} outside every region`);
     const fl = mem.flags(frame);
-    if (!(fl & FrameFlag.Allocated) || fl & FrameFlag.PageTable || fl & (FrameFlag.Huge2M | FrameFlag.Huge1G)) {
+    if (!(fl & FRAME_ALLOCATED) || fl & FRAME_PAGE_TABLE || fl & (FRAME_HUGE_2M | FRAME_HUGE_1G)) {
       throw new InvariantError(`mapShared: frame ${frame} is not an allocated 4 KiB data frame`);
     }
     if (mem.owner(frame) !== -1) throw new InvariantError(`mapShared: frame ${frame} is private to VM ${mem.owner(frame)} (share it first)`);
     const tr = this.tr;
     if (this.ept.lookup(gpa, tr)) {
-      if (tr.size === PageSize.Size4K && tr.frame === frame) {
+      if (tr.size === SIZE_4K && tr.frame === frame) {
         if (tr.writable && readonly) {
           this.ept.protect(gpa, false);
           this.flush();
         }
         return;
       }
-      if (tr.size === PageSize.Size2M) this.splitHugeMapping(gpa);
+      if (tr.size === SIZE_2M) this.splitHugeMapping(gpa);
       this.removeLeaf(gpa);
       this.flush();
     }
-    this.ept.map(gpa, frame, PageSize.Size4K, !readonly);
+    this.ept.map(gpa, frame, SIZE_4K, !readonly);
     mem.addRefs(frame, 1, 1);
     this.regSmall[r][(gpa - (gpa % PAGE_2M) - this.regChunkBase[r]) / PAGE_2M]++;
     this.counters.sharedMapped[mem.tierOf(frame)]++;
@@ -479,7 +535,7 @@ export class HostVm {
     invariant(this.alive, `VM ${this.id} is destroyed`);
     const mem = this.memory;
     const tr = this.tr;
-    if (!this.ept.lookup(gpa, tr) || tr.size !== PageSize.Size4K) throw new InvariantError(`breakCow: no 4 KiB leaf maps 0x${gpa.toString(16)}`);
+    if (!this.ept.lookup(gpa, tr) || tr.size !== SIZE_4K) throw new InvariantError(`breakCow: no 4 KiB leaf maps 0x${gpa.toString(16)}`);
     const old = tr.frame;
     if (mem.owner(old) === this.id) throw new InvariantError(`breakCow: frame ${old} at 0x${gpa.toString(16)} is private to VM ${this.id}`);
     const oldTier = mem.tierOf(old);
@@ -487,16 +543,16 @@ export class HostVm {
     let f = -1;
     let tier = -1;
     for (let i = 0; i < order.length && f < 0; i++) {
-      f = mem.alloc(order[i], PageSize.Size4K, this.id);
+      f = mem.alloc(order[i], SIZE_4K, this.id);
       tier = order[i];
     }
     if (f < 0) throw new HostMemoryExhaustedError(`VM ${this.id}: host memory exhausted breaking copy-on-write at 0x${gpa.toString(16)}`);
     mem.setFingerprint(f, mem.fingerprint(old));
     const page = gpa - (gpa % PAGE_4K);
-    this.ept.map(page, f, PageSize.Size4K, true);
+    this.ept.map(page, f, SIZE_4K, true);
     mem.addRefs(f, 1, 1);
     const left = mem.addRefs(old, 1, -1);
-    if (left === 0 && !(mem.flags(old) & FrameFlag.Pool)) mem.free(old, PageSize.Size4K);
+    if (left === 0 && !(mem.flags(old) & FRAME_POOL)) mem.free(old, SIZE_4K);
     const c = this.counters;
     c.sharedMapped[oldTier]--;
     c.resident4k[tier]++;

@@ -10,4 +10,11 @@
 export interface AccessPath {
   load(gva: number, size: number): number;
   store(gva: number, size: number): number;
+  /**
+   * Optional bracket: the accesses until `endIndependent` do not depend on each other's results
+   * (a copy, a scan), so their misses may overlap up to the core's limit of outstanding misses.
+   * Outside it every miss is taken as dependent on the one before.
+   */
+  beginIndependent?(): void;
+  endIndependent?(): void;
 }

@@ -90,6 +90,26 @@ export class DataCache {
     return false;
   }
 
+  /**
+   * A dirty line written back into this level from the level above: marks it dirty if present (no
+   * LRU update, as a write-back is not a use). Returns whether it was present; when it is not, the
+   * write-back goes on to the next level.
+   */
+  absorbWriteBack(lineNumber: number): boolean {
+    const set = this.setMask >= 0 ? lineNumber & this.setMask : lineNumber % this.sets;
+    const tag = (lineNumber - set) / this.sets;
+    const base = set * this.ways;
+    const words = this.word;
+    for (let i = base; i < base + this.ways; i++) {
+      const w = words[i];
+      if (w !== -1 && w >> 1 === tag) {
+        words[i] = w | 1;
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Whether a line is present (no LRU update). */
   contains(lineNumber: number): boolean {
     const set = this.setMask >= 0 ? lineNumber & this.setMask : lineNumber % this.sets;

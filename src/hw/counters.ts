@@ -40,6 +40,14 @@ export class VcpuCounters {
   /** Dirty lines written back from the LLC, per tier, and media bytes written (write amplification). */
   readonly writebacks = new Float64Array(MAX_TIERS);
   readonly mediaBytesWritten = new Float64Array(MAX_TIERS);
+  /** Cycles the write-backs occupied the tiers' write bandwidth (part of dataCycles). */
+  writebackCycles = 0;
+  /** Data lines a detected stream covered (charged bandwidth, not latency). */
+  prefetchedLines = 0;
+  /** Times this vCPU was switched onto its core after another vCPU, their cost, and the flushes without VPID. */
+  vcpuSwitches = 0;
+  switchCycles = 0;
+  switchFlushes = 0;
   guestFaults = 0;
   eptViolations = 0;
   flushPage = 0;
@@ -53,7 +61,7 @@ export class VcpuCounters {
   flushCycles = 0;
 
   get cycles(): number {
-    return this.translationCycles + this.dataCycles + this.faultCycles + this.flushCycles;
+    return this.translationCycles + this.dataCycles + this.faultCycles + this.flushCycles + this.switchCycles;
   }
 
   /** Flat record of every counter (names are stable: they appear in results). */

@@ -25,6 +25,17 @@ export interface CacheConfig {
   latency: number;
 }
 
+/**
+ * The last-level cache of the part. `per-core`: `bytes` is the slice per core and a host of C cores
+ * has one LLC of C x bytes shared by all of them (Intel's mesh of slices; ChampSim's LLC_SET =
+ * NUM_CPUS x 2048). `per-cluster`: `bytes` is the L3 of one cluster of `clusterCores` cores (an AMD
+ * CCX or CCD), and each cluster has its own.
+ */
+export interface LlcConfig extends CacheConfig {
+  scope: 'per-core' | 'per-cluster';
+  clusterCores?: number;
+}
+
 export interface CpuPreset {
   name: string;
   clockGHz: number;
@@ -40,12 +51,21 @@ export interface CpuPreset {
   /** Private caches; null leaves them out (the issue makes them optional; the LLC is always modelled). */
   l1d: CacheConfig | null;
   l2: CacheConfig | null;
-  /** Last-level cache, shared by every vCPU of the host model; null only in translation-only runs. */
-  llc: CacheConfig | null;
+  /** Last-level cache (see LlcConfig for how it scales with the host's cores); null only in translation-only runs. */
+  llc: LlcConfig | null;
+  /**
+   * Demand misses a core keeps in flight at once (L1D line-fill buffers / miss address buffers):
+   * the limit of memory-level parallelism for independent misses and for a detected stream.
+   */
+  outstandingMisses: number;
+  /** Streams the core's stream prefetcher tracks (0: no prefetcher). */
+  prefetchStreams: number;
   /** Direct cost of invalidations, cycles (the refill misses that follow are simulated, not charged here). */
   invlpgCycles: number;
   flushVmCycles: number;
   flushAllCycles: number;
+  /** Cost of switching a core from one vCPU to another (VM exit, host context switch, VM entry), cycles. */
+  vcpuSwitchCycles: number;
   source: string;
 }
 
@@ -61,13 +81,33 @@ const CHAMPSIM_PSC = { l4: [4, 4] as [number, number], l3: [8, 4] as [number, nu
  */
 const INVALIDATION = { invlpgCycles: 200, flushVmCycles: 500, flushAllCycles: 500 };
 
+/**
+ * Switching a core between the vCPU threads of two VMs: a VM exit, a host context switch and a VM
+ * entry. About 2 us in all [assumption, order of magnitude]: a Linux thread context switch costs
+ * 1-2 us directly (lmbench lat_ctx class figures; Li, Ding and Shen, "Quantifying the cost of
+ * context switch", ExpCS 2007, measure a few us including cache effects), a VM exit/entry round
+ * trip about a thousand cycles on recent Intel and AMD cores. The refill misses that follow are
+ * simulated, not included. Converted at each preset's clock.
+ */
+const VCPU_SWITCH_MICROS = 2;
+/**
+ * Streams the prefetcher tracks at once. Intel's L2 streamer tracks up to 32 streams (Intel 64 and
+ * IA-32 Architectures Optimization Reference Manual, "Data Prefetching"); AMD does not publish a
+ * figure, so every preset uses 32 [assumption for the AMD presets; ChampSim's default L2C
+ * prefetcher is off, we keep the streamer on for every preset].
+ */
+const PREFETCH_STREAMS = 32;
+
+const switchCycles = (clockGHz: number) => Math.round(VCPU_SWITCH_MICROS * 1000 * clockGHz);
+
 export const CPU_PRESETS: Record<string, CpuPreset> = {
   /**
    * AMD Zen 2 (Rome). L1 DTLB 64 entries fully associative, all sizes; L2 DTLB 2048 entries for
    * 4K/2M, 1G "smashed" into 2M (WikiChip from AMD SOG 17h). research/ucat.md lists the L2 as
    * 12-way, which does not divide 2048 (the array is skewed by page size); we model 16 ways.
    * Caches: 32 KiB 8-way L1D (4 cycles), 512 KiB 8-way L2 (12 cycles), 16 MiB 16-way L3 per CCX
-   * (~39 cycles), AMD SOG 17h / 7-cpu.com.
+   * of 4 cores (~39 cycles), AMD SOG 17h / 7-cpu.com Zen 2 (EPYC 7002: 16 MB L3 per CCX).
+   * Outstanding L1D misses: 22 [verify: AMD SOG 17h, 7-cpu.com Zen 2 load/store unit].
    */
   zen2: {
     name: 'zen2',
@@ -80,11 +120,18 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     ntlb: [32, 4],
     l1d: { bytes: 32 * 1024, ways: 8, latency: 4 },
     l2: { bytes: 512 * 1024, ways: 8, latency: 12 },
-    llc: { bytes: 16 * 1024 * 1024, ways: 16, latency: 39 },
+    llc: { bytes: 16 * 1024 * 1024, ways: 16, latency: 39, scope: 'per-cluster', clusterCores: 4 },
+    outstandingMisses: 22,
+    prefetchStreams: PREFETCH_STREAMS,
     ...INVALIDATION,
+    vcpuSwitchCycles: switchCycles(2.25),
     source: 'WikiChip Zen 2 (from AMD Software Optimization Guide for family 17h); 7-cpu.com Zen 2 latencies; PSC sizes: ChampSim defaults',
   },
-  /** AMD Zen 3 (Milan): L1 DTLB 64 fully assoc.; L2 DTLB 2048 (4K/2M) [verify: AMD SOG 19h pub. 56665]. L3 32 MiB per CCD 16-way ~46 cycles. */
+  /**
+   * AMD Zen 3 (Milan): L1 DTLB 64 fully assoc.; L2 DTLB 2048 (4K/2M) [verify: AMD SOG 19h pub.
+   * 56665]. L1D 32 KiB 8-way, L2 512 KiB 8-way; L3 32 MiB 16-way per CCD of 8 cores (one unified
+   * CCX per CCD since Zen 3), ~46 cycles. Outstanding L1D misses: 24 [verify: AMD SOG 19h].
+   */
   zen3: {
     name: 'zen3',
     clockGHz: 2.45,
@@ -96,11 +143,18 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     ntlb: [32, 4],
     l1d: { bytes: 32 * 1024, ways: 8, latency: 4 },
     l2: { bytes: 512 * 1024, ways: 8, latency: 12 },
-    llc: { bytes: 32 * 1024 * 1024, ways: 16, latency: 46 },
+    llc: { bytes: 32 * 1024 * 1024, ways: 16, latency: 46, scope: 'per-cluster', clusterCores: 8 },
+    outstandingMisses: 24,
+    prefetchStreams: PREFETCH_STREAMS,
     ...INVALIDATION,
+    vcpuSwitchCycles: switchCycles(2.45),
     source: 'AMD Software Optimization Guide for family 19h (pub. 56665) [verify]; PSC sizes: ChampSim defaults',
   },
-  /** AMD Zen 4 (Genoa): L1 DTLB 72 fully assoc., all sizes; L2 DTLB 3072 entries 4K/2M/1G [verify: AMD SOG 19h pub. 57647]. L2 1 MiB 8-way 14 cycles. */
+  /**
+   * AMD Zen 4 (Genoa): L1 DTLB 72 fully assoc., all sizes; L2 DTLB 3072 entries 4K/2M/1G [verify:
+   * AMD SOG 19h pub. 57647]. L1D 32 KiB 8-way; L2 1 MiB 8-way 14 cycles; L3 32 MiB 16-way per CCD
+   * of 8 cores. Outstanding L1D misses: 24 [verify: AMD SOG 19h pub. 57647].
+   */
   zen4: {
     name: 'zen4',
     clockGHz: 2.4,
@@ -112,15 +166,19 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     ntlb: [32, 4],
     l1d: { bytes: 32 * 1024, ways: 8, latency: 4 },
     l2: { bytes: 1024 * 1024, ways: 8, latency: 14 },
-    llc: { bytes: 32 * 1024 * 1024, ways: 16, latency: 50 },
+    llc: { bytes: 32 * 1024 * 1024, ways: 16, latency: 50, scope: 'per-cluster', clusterCores: 8 },
+    outstandingMisses: 24,
+    prefetchStreams: PREFETCH_STREAMS,
     ...INVALIDATION,
+    vcpuSwitchCycles: switchCycles(2.4),
     source: 'AMD Software Optimization Guide for family 19h (pub. 57647) [verify]; PSC sizes: ChampSim defaults',
   },
   /**
    * Intel Sunny Cove (Ice Lake-SP): load DTLB 64 4K entries 4-way, 32 2M entries 4-way, 8 1G fully
    * assoc.; STLB 2048 for 4K/2M plus 1024 for 4K/1G (modelled as 1G only) [verify: Intel
    * Optimization Reference Manual]. L1D 48 KiB 12-way 5 cycles; L2 1.25 MiB 20-way 14 cycles;
-   * LLC slice 1.5 MiB/core, we model 16 MiB shared ~ 50 cycles.
+   * LLC 1.5 MiB 12-way per core, shared by all cores (Xeon Platinum 8380: 40 cores, 60 MB) ~ 50
+   * cycles. Line-fill buffers: 12 [verify: Intel Optimization Reference Manual, Sunny Cove].
    */
   icelake: {
     name: 'icelake',
@@ -140,14 +198,19 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     ntlb: [32, 4],
     l1d: { bytes: 48 * 1024, ways: 12, latency: 5 },
     l2: { bytes: 1280 * 1024, ways: 20, latency: 14 },
-    llc: { bytes: 16 * 1024 * 1024, ways: 16, latency: 50 },
+    llc: { bytes: 1536 * 1024, ways: 12, latency: 50, scope: 'per-core' },
+    outstandingMisses: 12,
+    prefetchStreams: PREFETCH_STREAMS,
     ...INVALIDATION,
+    vcpuSwitchCycles: switchCycles(2.3),
     source: 'Intel 64 and IA-32 Architectures Optimization Reference Manual, Sunny Cove [verify]; PSC sizes: ChampSim defaults',
   },
   /**
    * Intel Golden Cove (Sapphire Rapids): load DTLB 96 4K entries (6-way), 32 2M (4-way), 8 1G;
    * STLB 2048 4K/2M 16-way plus 1024 1G [verify: Intel Optimization Reference Manual]. L1D 48 KiB
-   * 12-way 5 cycles; L2 2 MiB 16-way 16 cycles; LLC modelled as 16 MiB shared ~ 60 cycles.
+   * 12-way 5 cycles; L2 2 MiB 16-way 16 cycles; LLC 1.875 MiB 15-way per core, shared by all
+   * cores (Xeon Platinum 8480+: 56 cores, 105 MB) ~ 60 cycles. Line-fill buffers: 16 [verify:
+   * Intel Optimization Reference Manual, Golden Cove].
    */
   sapphirerapids: {
     name: 'sapphirerapids',
@@ -167,15 +230,19 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     ntlb: [32, 4],
     l1d: { bytes: 48 * 1024, ways: 12, latency: 5 },
     l2: { bytes: 2 * 1024 * 1024, ways: 16, latency: 16 },
-    llc: { bytes: 16 * 1024 * 1024, ways: 16, latency: 60 },
+    llc: { bytes: 1920 * 1024, ways: 15, latency: 60, scope: 'per-core' },
+    outstandingMisses: 16,
+    prefetchStreams: PREFETCH_STREAMS,
     ...INVALIDATION,
+    vcpuSwitchCycles: switchCycles(2.0),
     source: 'Intel 64 and IA-32 Architectures Optimization Reference Manual, Golden Cove [verify]; PSC sizes: ChampSim defaults',
   },
   /**
    * ChampSim's default configuration (champsim_config.json): DTLB 16 sets x 4 ways (1 cycle), STLB
    * 128 sets x 12 ways (8 cycles), PSCL4 1x4, PSCL3 2x4, PSCL2 4x8; L1D 64 sets x 12 ways (5
-   * cycles), L2C 1024 x 8 (10 cycles), LLC 2048 x 16 (20 cycles); 4 GHz. ChampSim uses one page
-   * size per build; we let its arrays hold every size.
+   * cycles, 16 MSHRs), L2C 1024 x 8 (10 cycles), LLC 2048 sets x 16 ways per core (LLC_SET =
+   * NUM_CPUS * 2048; 20 cycles); 4 GHz. ChampSim uses one page size per build; we let its arrays
+   * hold every size.
    */
   champsim: {
     name: 'champsim',
@@ -188,11 +255,20 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     ntlb: [32, 4],
     l1d: { bytes: 48 * 1024, ways: 12, latency: 5 },
     l2: { bytes: 512 * 1024, ways: 8, latency: 10 },
-    llc: { bytes: 2 * 1024 * 1024, ways: 16, latency: 20 },
+    llc: { bytes: 2 * 1024 * 1024, ways: 16, latency: 20, scope: 'per-core' },
+    outstandingMisses: 16,
+    prefetchStreams: PREFETCH_STREAMS,
     ...INVALIDATION,
+    vcpuSwitchCycles: switchCycles(4.0),
     source: 'ChampSim champsim_config.json defaults (github.com/ChampSim/ChampSim)',
   },
 };
+
+/** LLC bytes one LLC holds on a host of `cores` cores, and how many cores share it (see LlcConfig). */
+export function llcGeometry(llc: LlcConfig, cores: number): { bytes: number; coresPerLlc: number } {
+  if (llc.scope === 'per-core') return { bytes: llc.bytes * cores, coresPerLlc: cores };
+  return { bytes: llc.bytes, coresPerLlc: llc.clusterCores ?? 1 };
+}
 
 /** A preset without private L1D/L2 caches: every reference goes to the shared LLC (faster to simulate). */
 export function withoutPrivateCaches(p: CpuPreset): CpuPreset {
@@ -238,6 +314,9 @@ export function validateCpuPreset(p: CpuPreset): string[] {
     if (!(cc.bytes > 0 && (cc.bytes / 64) % cc.ways === 0)) problems.push(`${c}: ${cc.bytes} B do not divide into ${cc.ways}-way sets of 64 B`);
   }
   if (!(p.clockGHz > 0)) problems.push('clockGHz must be positive');
+  if (!(Number.isInteger(p.prefetchStreams) && p.prefetchStreams >= 0)) problems.push('prefetchStreams must be a non-negative integer');
+  if (!(Number.isInteger(p.outstandingMisses) && p.outstandingMisses >= 1)) problems.push('outstandingMisses must be a positive integer');
+  if (p.llc?.scope === 'per-cluster' && !(Number.isInteger(p.llc.clusterCores) && (p.llc.clusterCores as number) >= 1)) problems.push('llc: a per-cluster LLC needs clusterCores >= 1');
   for (const s of [PageSize.Size4K, PageSize.Size2M, PageSize.Size1G]) {
     if (!p.l1Tlb.some((a) => a.sizes.includes(s)) && s !== PageSize.Size1G) problems.push(`no L1 TLB array holds page size ${s}`);
   }

@@ -20,6 +20,8 @@ export interface FlatSpaceOptions {
   base?: number;
   /** Host frames available (default: 64 GiB worth). */
   hostFrames?: number;
+  /** First host frame (default 0): spaces of several VMs on one machine need disjoint ranges. */
+  hostFirstFrame?: number;
 }
 
 const GUEST_TABLE_FIRST_GFN = 2 ** 30; // guest tables live at 4 TiB guest-physical, far above data
@@ -39,7 +41,7 @@ export class FlatSpace implements TranslationFaultHandler, AddressSpace {
 
   constructor(readonly options: FlatSpaceOptions) {
     this.base = options.base ?? 0x4000_0000_0000;
-    this.hostFrames = new RangeFrameSource(0, options.hostFrames ?? 16 * 1024 * 1024);
+    this.hostFrames = new RangeFrameSource(options.hostFirstFrame ?? 0, options.hostFrames ?? 16 * 1024 * 1024);
     this.guestTableFrames = new RangeFrameSource(GUEST_TABLE_FIRST_GFN, 1 << 20);
     if (options.hostPageSize === null) {
       // Native: the one table's pages are host frames.

@@ -20,6 +20,12 @@ export interface TierPreset {
   /** Per-DIMM (or per-device) bandwidth, GB/s. */
   readGBps: number;
   writeGBps: number;
+  /**
+   * Bandwidth of the tier on the modelled host (one socket's channels or DIMMs together), GB/s:
+   * what the cores that use the tier share (prefetched streams, write-backs).
+   */
+  hostReadGBps: number;
+  hostWriteGBps: number;
   source: string;
 }
 
@@ -38,12 +44,16 @@ export const TIER_PRESETS: Record<string, TierPreset> = {
     mediaLine: 64,
     readGBps: 21.3,
     writeGBps: 21.3,
-    source: 'Yang et al., FAST 2020 (DRAM on the same Cascade Lake testbed, ~80/~100 ns; exact Fig. 2 values to verify); DDR4-2666 channel 21.3 GB/s',
+    // Six DDR4-2666 channels per Cascade Lake socket (the FAST'20 testbed): 6 x 21.3 = 128 GB/s theoretical.
+    hostReadGBps: 128,
+    hostWriteGBps: 128,
+    source: 'Yang et al., FAST 2020 (DRAM on the same Cascade Lake testbed, ~80/~100 ns; exact Fig. 2 values to verify); DDR4-2666 channel 21.3 GB/s, six channels per socket 128 GB/s',
   },
   /**
    * Intel Optane DC PMM (1st gen) in App Direct mode, Yang et al., FAST'20: 169 ns sequential and
    * 305 ns random idle read; 256 B XPLine media granularity; 6.6 GB/s read and 2.3 GB/s write per
-   * DIMM. Stores are durable once in the iMC's WPQ (ADR), so write latency is DRAM-class.
+   * DIMM; six interleaved DIMMs of one socket measured 39.4 GB/s read and 13.9 GB/s write. Stores
+   * are durable once in the iMC's WPQ (ADR), so write latency is DRAM-class.
    */
   optane: {
     name: 'optane',
@@ -54,6 +64,8 @@ export const TIER_PRESETS: Record<string, TierPreset> = {
     mediaLine: 256,
     readGBps: 6.6,
     writeGBps: 2.3,
+    hostReadGBps: 39.4,
+    hostWriteGBps: 13.9,
     source: 'Yang et al., "An Empirical Guide to the Behavior and Use of Scalable Persistent Memory", FAST 2020',
   },
   /**
@@ -69,6 +81,9 @@ export const TIER_PRESETS: Record<string, TierPreset> = {
     mediaLine: 64,
     readGBps: 32,
     writeGBps: 32,
+    // One x16 device [assumption: a host with one CXL memory expander].
+    hostReadGBps: 32,
+    hostWriteGBps: 32,
     source: 'Li et al., "Pond: CXL-Based Memory Pooling Systems for Cloud Platforms", ASPLOS 2023 (+70-150 ns over local DRAM); Sun et al. MICRO 2023',
   },
 };
@@ -82,6 +97,9 @@ export interface ResolvedTier {
   randReadCycles: number;
   writeCycles: number;
   mediaLine: number;
+  /** Host bandwidth of the tier in bytes per core cycle (see TierPreset.hostReadGBps). */
+  readBytesPerCycle: number;
+  writeBytesPerCycle: number;
 }
 
 export function resolveTier(preset: TierPreset, id: number, clockGHz: number): ResolvedTier {
@@ -93,6 +111,8 @@ export function resolveTier(preset: TierPreset, id: number, clockGHz: number): R
     randReadCycles: Math.round(preset.randReadNs * clockGHz),
     writeCycles: Math.round(preset.writeNs * clockGHz),
     mediaLine: preset.mediaLine,
+    readBytesPerCycle: preset.hostReadGBps / clockGHz,
+    writeBytesPerCycle: preset.hostWriteGBps / clockGHz,
   };
 }
 

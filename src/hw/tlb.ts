@@ -24,6 +24,15 @@
  */
 const SCAN_MAX_WAYS = 16;
 
+/**
+ * Keys carry an address-space tag (VPID, or EPTP for guest-physical entries) above the page number:
+ * key = tag * TAG_SPAN + page number * 4 + size. Page numbers of 48-bit addresses stay below 2^36,
+ * so keys stay exact doubles for tags below 2^13. The set index comes from the page number alone,
+ * so the entries of different address spaces for the same address compete for the same set.
+ */
+export const TAG_SPAN = 2 ** 40;
+export const MAX_TAGS = 2 ** 13;
+
 export class TranslationCache {
   readonly sets: number;
   readonly ways: number;
@@ -33,6 +42,8 @@ export class TranslationCache {
   /** Valid entries per size id (0..3). */
   readonly sizeCount = new Int32Array(4);
   valid = 0;
+  /** Tag of the address space being looked up, times TAG_SPAN (0 untagged; set by the core on a switch). */
+  tagBase = 0;
   /**
    * The key the last missing lookup looked for, or -1. Only `insert` adds keys, so the key stays
    * absent until it is inserted, and that insert (the fill after a miss) can skip its search.
@@ -106,7 +117,7 @@ export class TranslationCache {
    */
   lookup(pageNumber: number, size: number): number {
     if (this.sizeCount[size] === 0) return -1;
-    this.lookingKey = pageNumber * 4 + size;
+    this.lookingKey = pageNumber * 4 + size + this.tagBase;
     return this.lookupKey(this.setOf(pageNumber));
   }
 
@@ -132,7 +143,7 @@ export class TranslationCache {
   /** Like lookup, but leaves the LRU order alone (for tests and invariant checks). */
   peek(pageNumber: number, size: number): number {
     if (this.sets === 0) return -1;
-    const k = pageNumber * 4 + size;
+    const k = pageNumber * 4 + size + this.tagBase;
     if (this.indexed) return this.hashFind(k);
     const base = this.setOf(pageNumber) * this.ways;
     for (let i = base; i < base + this.ways; i++) if (this.key[i] === k) return i;
@@ -146,7 +157,7 @@ export class TranslationCache {
    */
   insert(pageNumber: number, size: number, value: number, flags: number): number {
     if (this.sets === 0) return -1;
-    this.insertingKey = pageNumber * 4 + size;
+    this.insertingKey = pageNumber * 4 + size + this.tagBase;
     return this.insertKey(this.setOf(pageNumber), size, value, flags);
   }
 
@@ -235,6 +246,27 @@ export class TranslationCache {
     this.sizeCount[size]--;
     this.valid--;
     return true;
+  }
+
+  /**
+   * Drop the entries of one tag (`tagBase` as in the field): a single-context invalidation
+   * (INVVPID/INVEPT) on a core whose arrays hold other address spaces too. Returns the count.
+   */
+  flushTag(tagBase: number): number {
+    if (this.valid === 0) return 0;
+    const keys: number[] = [];
+    for (let i = 0; i < this.key.length; i++) {
+      const k = this.key[i];
+      if (k >= tagBase && k < tagBase + TAG_SPAN) keys.push(k);
+    }
+    const saved = this.tagBase;
+    this.tagBase = tagBase;
+    for (const k of keys) {
+      const size = (k - tagBase) % 4;
+      this.invalidate((k - tagBase - size) / 4, size);
+    }
+    this.tagBase = saved;
+    return keys.length;
   }
 
   /** Drop everything. Costs what is live: nothing when already empty. */

@@ -1,7 +1,9 @@
 /**
  * A virtual CPU's memory path: TLBs, paging-structure caches, the nested TLB, the walker and the
- * data caches, with a cycle account. One `Machine` holds what vCPUs share (the last-level cache,
- * the tier map); each `VCpu` holds its private structures.
+ * data caches, with a cycle account. One `Machine` holds the host's cores, last-level cache(s) and
+ * tier map; each `Core` (core.ts) holds the translation structures, private caches and stream
+ * prefetcher its vCPUs share; each `VCpu` holds its fast paths, its counters and its place in an
+ * overlap batch of independent misses.
  *
  * The walker issues the reference sequence of Bhargava et al. (ASPLOS'08): in a nested walk each of
  * the guest's n table pages is found by an m-step walk of the EPT, then its entry is read, and the
@@ -15,12 +17,13 @@
  */
 import { PageSize, PAGE_SIZE_SHIFT } from '../base/units.ts';
 import { DataCache } from './cache.ts';
+import { Core, type CoreResident, type FillTargets, type TlbArray } from './core.ts';
 import { VcpuCounters } from './counters.ts';
-import type { CpuPreset } from './cpu.ts';
+import { llcGeometry, type CpuPreset } from './cpu.ts';
 import type { TlbInvalidator, TranslationFaultHandler } from './faults.ts';
 import { PageTable, PteFlag, ENTRIES as TABLE_ENTRIES, LEVEL_SPAN as TABLE_LEVEL_SPAN } from './pagetable.ts';
 import { TierMap, type ResolvedTier } from './tiers.ts';
-import { TranslationCache } from './tlb.ts';
+import { MAX_TAGS, TranslationCache } from './tlb.ts';
 
 /** Which level served the last line that went through the caches (`VCpu.servedBy`). */
 const SERVED_L1D = 0;
@@ -46,18 +49,72 @@ const POW2 = [4096, 2 * 1024 * 1024, 1024 * 1024 * 1024];
  */
 const OFFSET_MASK = [4095, 2 * 1024 * 1024 - 1, 1024 * 1024 * 1024 - 1];
 
-/** The shared part of the host: last-level cache and which tier holds each frame. */
+export interface MachineOptions {
+  /**
+   * Physical cores of the host (default 1). The LLC follows the preset (per core times cores, or
+   * one per cluster). A vCPU created without a core gets a core of its own (appended when all are
+   * taken), so a machine used without scheduling keeps one vCPU per core.
+   */
+  cores?: number;
+  /** Whether translations are tagged by VPID (default true); false flushes on every vCPU switch. */
+  vpid?: boolean;
+}
+
+/** The shared part of the host: its cores, last-level cache(s) and which tier holds each frame. */
 export class Machine {
-  readonly llc: DataCache | null;
   readonly vcpus: VCpu[] = [];
+  readonly cores: Core[] = [];
   readonly tiers: ResolvedTier[];
+  readonly vpid: boolean;
+  /** Cores the host has (the LLC is sized for them); `cores.length` can grow past it (see MachineOptions). */
+  readonly coreCount: number;
+  /** Per tier, the number of cores that have used it: they share its bandwidth. */
+  readonly tierUsers: Int32Array;
+  private readonly llcs: (DataCache | null)[] = [];
+  private readonly coresPerLlc: number;
+  private readonly llcBytes: number;
 
   constructor(
     readonly cpu: CpuPreset,
     readonly tierMap: TierMap,
+    options: MachineOptions = {},
   ) {
-    this.llc = cpu.llc ? new DataCache('llc', cpu.llc.bytes, cpu.llc.ways, cpu.llc.latency) : null;
     this.tiers = tierMap.tiers;
+    this.vpid = options.vpid ?? true;
+    this.coreCount = options.cores ?? 1;
+    if (!(Number.isInteger(this.coreCount) && this.coreCount >= 1)) throw new Error(`machine: ${this.coreCount} cores`);
+    const g = cpu.llc ? llcGeometry(cpu.llc, this.coreCount) : { bytes: 0, coresPerLlc: this.coreCount };
+    this.llcBytes = g.bytes;
+    // A per-core LLC is one cache for the whole host, also for cores appended past coreCount.
+    this.coresPerLlc = cpu.llc?.scope === 'per-core' ? Number.POSITIVE_INFINITY : g.coresPerLlc;
+    this.tierUsers = new Int32Array(this.tiers.length);
+    for (let i = 0; i < this.coreCount; i++) this.addCore();
+  }
+
+  /** The LLC core `index` uses (shared by the host, or by its cluster). */
+  private llcFor(index: number): DataCache | null {
+    const llc = this.cpu.llc;
+    if (!llc) return null;
+    const slot = Math.floor(index / this.coresPerLlc);
+    while (this.llcs.length <= slot) this.llcs.push(new DataCache(`llc${this.llcs.length}`, this.llcBytes, llc.ways, llc.latency));
+    return this.llcs[slot];
+  }
+
+  private addCore(): Core {
+    const i = this.cores.length;
+    const core = new Core(i, this.cpu, this.llcFor(i), this.vpid, this.tiers.length);
+    this.cores.push(core);
+    return core;
+  }
+
+  /** Bytes of the LLC one core sees (for result notes). */
+  get llcBytesPerLlc(): number {
+    return this.llcBytes;
+  }
+
+  /** A core for a vCPU created without one: the first core nobody uses, else a new one. */
+  freeCore(): Core {
+    return this.cores.find((c) => c.residents === 0) ?? this.addCore();
   }
 
   /** Full flush on every vCPU (INVEPT all-context), counted on each. */
@@ -73,52 +130,10 @@ export interface AddressSpace {
   faults: TranslationFaultHandler;
 }
 
-/** One TLB array and the page sizes it holds (bit i set: holds size i). */
-interface TlbArray {
-  cache: TranslationCache;
-  sizes: PageSize[];
-}
-
-function buildArrays(prefix: string, configs: CpuPreset['l1Tlb']): TlbArray[] {
-  return configs.map((c, i) => ({ cache: new TranslationCache(`${prefix}${i}`, c.entries, c.ways), sizes: [...c.sizes].sort() }));
-}
-
-/**
- * Where a translation of each page size goes, worked out once per vCPU: the array that keeps the
- * most of it (a 2 MiB translation goes to a 2 MiB array rather than being smashed into a 4 KiB
- * one; ties go to the first listed), and the size it is stored as there. `array[size]` is -1 when
- * no array holds this size or a smaller one.
- */
-interface FillTargets {
-  array: Int8Array;
-  size: Int8Array;
-}
-
-function fillTargets(arrays: readonly TlbArray[]): FillTargets {
-  const t: FillTargets = { array: new Int8Array(3).fill(-1), size: new Int8Array(3).fill(-1) };
-  for (let size = 0; size < 3; size++) {
-    for (let a = 0; a < arrays.length; a++) {
-      const s = storedSize(arrays[a], size);
-      if (s > t.size[size]) {
-        t.size[size] = s;
-        t.array[size] = a;
-      }
-    }
-  }
-  return t;
-}
-
-/** Largest size an array holds that is not larger than `size` (a 1G page "smashed" into 2M entries). */
-function storedSize(a: TlbArray, size: PageSize): number {
-  let best = -1;
-  for (let i = 0; i < a.sizes.length; i++) if (a.sizes[i] <= size && a.sizes[i] > best) best = a.sizes[i];
-  return best;
-}
-
 const WRITABLE = 1;
 const MAX_FAULT_RETRIES = 8;
 
-export class VCpu implements TlbInvalidator {
+export class VCpu implements TlbInvalidator, CoreResident {
   /** Counters as of the last access; read them through `counters`, which adds the open window's accesses. */
   private readonly stats = new VcpuCounters();
   readonly l1: TlbArray[];
@@ -137,7 +152,19 @@ export class VCpu implements TlbInvalidator {
   private readonly tierMap: TierMap;
   private readonly tiers: ResolvedTier[];
   private readonly cpu: CpuPreset;
+  /** The core this vCPU runs on (shared with the other vCPUs scheduled there). */
+  readonly core: Core;
+  /** Address-space tag (VPID, and EPT pointer for guest-physical entries): 1-based, unique per machine. */
+  readonly tag: number;
+  /** The core's per-tier previous line (sequential vs random reads). */
   private readonly lastTierLine: Float64Array;
+  /** Outstanding misses the core keeps in flight (memory-level parallelism limit). */
+  private readonly mlpLimit: number;
+  /** Open `beginIndependent` brackets; while > 0, misses to memory overlap (see `overlapMiss`). */
+  private independentDepth = 0;
+  /** Misses in the current overlap batch (0: the next miss starts a batch), and the batch's longest. */
+  private batchFill = 0;
+  private batchMax = 0;
 
   // Fast path: the page of the previous translation (exact, see header).
   private fastBase = -1;
@@ -182,36 +209,42 @@ export class VCpu implements TlbInvalidator {
   private nestedWritable = false;
   private faulted = false;
 
+  /**
+   * `coreIndex` places the vCPU on one of the machine's cores (shared with whatever else runs
+   * there); without it the vCPU gets a core of its own (Machine.freeCore).
+   */
   constructor(
     readonly machine: Machine,
     public space: AddressSpace,
     readonly id: number,
+    coreIndex?: number,
   ) {
     const cpu = machine.cpu;
     this.cpu = cpu;
-    this.l1 = buildArrays('l1tlb', cpu.l1Tlb);
-    this.l2 = buildArrays('l2tlb', cpu.l2Tlb);
-    this.l1Fill = fillTargets(this.l1);
-    this.l2Fill = fillTargets(this.l2);
-    const psc = (p: string) => [
-      new TranslationCache(`${p}psc-unused0`, 0, 1),
-      new TranslationCache(`${p}psc-unused1`, 0, 1),
-      new TranslationCache(`${p}psc2`, cpu.psc.l2[0], cpu.psc.l2[1]),
-      new TranslationCache(`${p}psc3`, cpu.psc.l3[0], cpu.psc.l3[1]),
-      new TranslationCache(`${p}psc4`, cpu.psc.l4[0], cpu.psc.l4[1]),
-    ];
-    this.guestPsc = psc('g');
-    this.hostPsc = psc('h');
-    this.ntlb = new TranslationCache('ntlb', cpu.ntlb[0], cpu.ntlb[1]);
-    this.l1d = cpu.l1d ? new DataCache('l1d', cpu.l1d.bytes, cpu.l1d.ways, cpu.l1d.latency) : null;
-    this.l2cache = cpu.l2 ? new DataCache('l2', cpu.l2.bytes, cpu.l2.ways, cpu.l2.latency) : null;
-    this.llc = machine.llc;
+    if (coreIndex !== undefined && !(coreIndex >= 0 && coreIndex < machine.cores.length)) throw new Error(`vCPU ${id}: no core ${coreIndex} (the machine has ${machine.cores.length})`);
+    const core = coreIndex === undefined ? machine.freeCore() : machine.cores[coreIndex];
+    this.core = core;
+    core.residents++;
+    this.tag = machine.vcpus.length + 1;
+    if (this.tag >= MAX_TAGS) throw new Error(`machine: more than ${MAX_TAGS - 1} vCPUs cannot be tagged`);
+    // The structures are the core's; the vCPU keeps its own references for the access path.
+    this.l1 = core.l1;
+    this.l2 = core.l2;
+    this.l1Fill = core.l1Fill;
+    this.l2Fill = core.l2Fill;
+    this.guestPsc = core.guestPsc;
+    this.hostPsc = core.hostPsc;
+    this.ntlb = core.ntlb;
+    this.l1d = core.l1d;
+    this.l2cache = core.l2cache;
+    this.llc = core.llc;
     this.llcLatency = this.llc ? this.llc.latency : 0;
     this.lineHitLatency = this.l1d ? this.l1d.latency : this.llcLatency;
     this.repeatLatency = this.lineHitLatency;
     this.tierMap = machine.tierMap;
     this.tiers = machine.tiers;
-    this.lastTierLine = new Float64Array(this.tiers.length).fill(-2);
+    this.lastTierLine = core.lastTierLine;
+    this.mlpLimit = cpu.outstandingMisses;
     machine.vcpus.push(this);
   }
 
@@ -254,16 +287,18 @@ export class VCpu implements TlbInvalidator {
 
   private accessOutsideWindow(gva: number, size: number, write: boolean): number {
     this.settleWindow();
+    // Not running on the core (another vCPU ran since): switch it in first. A scheduler switches
+    // explicitly at the start of a time slice; this covers accesses outside any slice.
+    let cycles = this.core.current === this ? 0 : this.core.switchTo(this);
     const pageEnd = gva - (gva & 4095) + 4096;
     if (gva + size > pageEnd) {
       const first = pageEnd - gva;
-      return this.access(gva, first, write) + this.access(pageEnd, size - first, write);
+      return cycles + this.access(gva, first, write) + this.access(pageEnd, size - first, write);
     }
     const c = this.stats;
     c.accesses++;
     if (write) c.stores++;
     else c.loads++;
-    let cycles = 0;
     let hpa: number;
     if (gva >= this.fastBase && gva < this.fastLimit && (!write || this.fastWritable)) {
       // L1 DTLB hit on the most recently used entry; its latency overlaps the L1D lookup (VIPT).
@@ -271,7 +306,7 @@ export class VCpu implements TlbInvalidator {
       hpa = this.fastHostBase + (gva - this.fastBase);
     } else {
       this.walkGva = gva;
-      cycles = this.translateSlow(write);
+      cycles += this.translateSlow(write);
       hpa = this.outHpa;
     }
     const firstLine = Math.floor(hpa / 64);
@@ -601,7 +636,11 @@ export class VCpu implements TlbInvalidator {
     return cost;
   }
 
-  /** One page-walk reference to host-physical line `line` (address / 64), through the data caches. */
+  /**
+   * One page-walk reference to host-physical line `line` (address / 64), through the data caches.
+   * Walk references form a dependent chain (each entry gives the next table's address): they never
+   * overlap, are not prefetched, and end the current overlap batch of independent misses.
+   */
   private walkRef(line: number, guestDimension: boolean): number {
     const c = this.stats;
     c.walkRefs++;
@@ -609,12 +648,16 @@ export class VCpu implements TlbInvalidator {
     else c.walkRefsHost++;
     this.lastLine = -1;
     this.closeLineWindow();
+    this.batchFill = 0;
     const cycles = this.throughCaches(line, false);
     const level = this.servedBy;
     if (level === SERVED_L1D) c.walkRefsL1d++;
     else if (level === SERVED_L2) c.walkRefsL2++;
     else if (level === SERVED_LLC) c.walkRefsLlc++;
-    else c.walkRefsMem[this.servedTier]++;
+    else {
+      c.walkRefsMem[this.servedTier]++;
+      return cycles + this.llcLatency + this.memoryRead(this.servedTier, line);
+    }
     return cycles;
   }
 
@@ -628,20 +671,97 @@ export class VCpu implements TlbInvalidator {
       return this.repeatLatency;
     }
     this.lastLine = line;
-    const cycles = this.throughCaches(line, write);
+    let cycles = this.throughCaches(line, write);
     const level = this.servedBy;
     if (level === SERVED_L1D) c.dataL1dHits++;
     else if (level === SERVED_L2) c.dataL2Hits++;
     else if (level === SERVED_LLC) c.dataLlcHits++;
-    else c.dataMem[this.servedTier]++;
+    else {
+      c.dataMem[this.servedTier]++;
+      cycles += this.dataFromMemory(this.servedTier, line, write);
+    }
     if (this.llc === null) {
-      // No cache model: a repeat reads the same line of the same tier again, a sequential read, and
-      // a write needs nothing more (there is no line to dirty).
+      // No cache model: a repeated load reads the same line of the same tier again, a sequential
+      // read. A store goes to the tier each time (there is no line to dirty), so it never repeats.
       this.repeatTier = this.servedTier;
       this.repeatLatency = this.llcLatency + this.tiers[this.servedTier].seqReadCycles;
-      this.lastLineDirty = true;
+      this.lastLineDirty = false;
     } else this.lastLineDirty = write;
     return cycles;
+  }
+
+  /**
+   * The memory part of a data line that missed every cache: covered by a detected stream, the
+   * line costs its share of the tier's bandwidth (or the core's miss limit over the sequential
+   * latency, whichever is slower: the prefetches run ahead, so the LLC lookup is hidden too);
+   * otherwise the LLC lookup plus a read (or, without a cache model, a store: the tier's write
+   * latency), overlapped with other independent misses inside a `beginIndependent` bracket.
+   */
+  private dataFromMemory(tier: number, line: number, write: boolean): number {
+    const t = this.tiers[tier];
+    this.noteTierUse(tier);
+    if (this.core.prefetchCovers(line)) {
+      this.lastTierLine[tier] = line;
+      this.stats.prefetchedLines++;
+      const share = t.readBytesPerCycle / this.machine.tierUsers[tier];
+      const bandwidthBound = 64 / share;
+      const missBound = t.seqReadCycles / this.mlpLimit;
+      // Whole cycles, like every other cost: a fractional result would be boxed as a heap number.
+      return Math.round(bandwidthBound > missBound ? bandwidthBound : missBound);
+    }
+    let cost = this.llcLatency;
+    if (write && this.llc === null) {
+      this.lastTierLine[tier] = line;
+      cost += t.writeCycles;
+    } else cost += this.memoryLatency(tier, line);
+    return this.independentDepth > 0 ? this.overlapMiss(cost) : cost;
+  }
+
+  /** A dependent (walk) read of `line` from its tier. */
+  private memoryRead(tier: number, line: number): number {
+    this.noteTierUse(tier);
+    return this.memoryLatency(tier, line);
+  }
+
+  private noteTierUse(tier: number): void {
+    const core = this.core;
+    if (core.usesTier[tier] === 0) {
+      core.usesTier[tier] = 1;
+      this.machine.tierUsers[tier]++;
+    }
+  }
+
+  /**
+   * Memory-level parallelism: independent misses go out together, up to the core's limit of
+   * outstanding misses, so a batch of up to `mlpLimit` misses costs its longest miss. The first
+   * miss of a batch is charged in full, each later one only what it adds to the batch's longest.
+   * K equal misses cost latency x ceil(K / limit).
+   */
+  private overlapMiss(cost: number): number {
+    if (this.batchFill === 0) {
+      this.batchMax = cost;
+      this.batchFill = this.mlpLimit > 1 ? 1 : 0;
+      return cost;
+    }
+    const extra = cost > this.batchMax ? cost - this.batchMax : 0;
+    if (extra > 0) this.batchMax = cost;
+    if (++this.batchFill === this.mlpLimit) this.batchFill = 0;
+    return extra;
+  }
+
+  /**
+   * Mark the accesses until the matching `endIndependent` as independent of each other (a copy,
+   * a scan of an array, a batch of lookups whose addresses are known up front): their misses to
+   * memory overlap up to the core's limit of outstanding misses. Brackets nest. Outside a bracket
+   * every miss is taken as dependent on the one before (pointer chasing), the conservative reading
+   * of an access stream that does not say.
+   */
+  beginIndependent(): void {
+    if (this.independentDepth++ === 0) this.batchFill = 0;
+  }
+
+  endIndependent(): void {
+    if (this.independentDepth > 0) this.independentDepth--;
   }
 
   /** Count `n` repeats of `lastLine` (see `repeatLatency`). */
@@ -653,36 +773,71 @@ export class VCpu implements TlbInvalidator {
   }
 
   /**
-   * One line through L1D, L2, LLC and memory, for data and walk references alike. Returns the
-   * cycles; the level that served it goes to `servedBy` (and the tier to `servedTier` when memory
-   * did), so the callers count it under their own counters without an allocation.
+   * One line through L1D, L2 and LLC, for data and walk references alike. Returns the cycles of the
+   * level that served it (and of any write-back the fills caused); the level goes to `servedBy`,
+   * and when every level missed, the tier to `servedTier`: the caller adds the LLC lookup and the
+   * memory part (dependent for walks, possibly prefetched or overlapped for data). No allocation.
    */
   private throughCaches(line: number, write: boolean): number {
+    let cycles = 0;
     const l1d = this.l1d;
-    if (l1d !== null && l1d.access(line, write)) {
-      this.servedBy = SERVED_L1D;
-      return l1d.latency;
+    if (l1d !== null) {
+      if (l1d.access(line, write)) {
+        this.servedBy = SERVED_L1D;
+        return l1d.latency;
+      }
+      if (l1d.evictedDirtyLine >= 0) cycles += this.writeBackBelow(l1d.evictedDirtyLine, 1);
     }
     const l2 = this.l2cache;
-    if (l2 !== null && l2.access(line, write)) {
-      this.servedBy = SERVED_L2;
-      return l2.latency;
+    if (l2 !== null) {
+      if (l2.access(line, write)) {
+        this.servedBy = SERVED_L2;
+        return cycles + l2.latency;
+      }
+      if (l2.evictedDirtyLine >= 0) cycles += this.writeBackBelow(l2.evictedDirtyLine, 2);
     }
     const llc = this.llc;
     if (llc !== null) {
       if (llc.access(line, write)) {
         this.servedBy = SERVED_LLC;
-        return llc.latency;
+        return cycles + llc.latency;
       }
-      this.noteLlcEviction(llc);
+      if (llc.evictedDirtyLine >= 0) cycles += this.writeBackToMemory(llc.evictedDirtyLine);
     }
-    const tier = this.tierMap.tierOfFrame(Math.floor(line / 64));
     this.servedBy = SERVED_MEMORY;
-    this.servedTier = tier;
-    return this.llcLatency + this.memoryLatency(tier, line);
+    this.servedTier = this.tierMap.tierOfFrame(Math.floor(line / 64));
+    return cycles;
   }
 
-  /** Read latency of a line from its tier: sequential when within one media line of the tier's previous access. */
+  /**
+   * A dirty victim of cache level `from` (1: L1D, 2: L2) goes down: it dirties the first lower
+   * level that holds it (non-inclusive hierarchy), or else is written back to memory.
+   */
+  private writeBackBelow(victim: number, from: number): number {
+    if (from < 2 && this.l2cache !== null && this.l2cache.absorbWriteBack(victim)) return 0;
+    if (this.llc !== null && this.llc.absorbWriteBack(victim)) return 0;
+    return this.writeBackToMemory(victim);
+  }
+
+  /**
+   * A dirty line leaves the caches: counted per tier with the tier's media line as the bytes
+   * written (write amplification: 256 B for Optane), and charged the time those bytes occupy the
+   * core's share of the tier's write bandwidth. The write itself is posted (the store completed
+   * long ago), so its latency is not on the critical path; its bandwidth is.
+   */
+  private writeBackToMemory(victim: number): number {
+    const tier = this.tierMap.tierOfFrame(Math.floor(victim / 64));
+    const t = this.tiers[tier];
+    this.noteTierUse(tier);
+    const c = this.stats;
+    c.writebacks[tier]++;
+    c.mediaBytesWritten[tier] += t.mediaLine;
+    const cycles = Math.round(t.mediaLine / (t.writeBytesPerCycle / this.machine.tierUsers[tier]));
+    c.writebackCycles += cycles;
+    return cycles;
+  }
+
+  /** Read latency of a line from its tier: sequential when within one media line of the core's previous access to the tier. */
   private memoryLatency(tier: number, line: number): number {
     const t = this.tiers[tier];
     const prev = this.lastTierLine[tier];
@@ -692,12 +847,19 @@ export class VCpu implements TlbInvalidator {
     return d >= 0 && d <= linesPerMedia ? t.seqReadCycles : t.randReadCycles;
   }
 
-  private noteLlcEviction(llc: DataCache): void {
-    const victim = llc.evictedDirtyLine;
-    if (victim < 0) return;
-    const tier = this.tierMap.tierOfFrame(Math.floor(victim / 64));
-    this.stats.writebacks[tier]++;
-    this.stats.mediaBytesWritten[tier] += this.tiers[tier].mediaLine;
+  // ---- Cores (CoreResident) ----
+
+  /** Leaving the core: count the open window and close the fast paths (another vCPU will use the structures). */
+  descheduled(): void {
+    this.settleWindow();
+    this.forgetFastPaths();
+    this.batchFill = 0;
+  }
+
+  noteSwitchIn(cycles: number, flushed: boolean): void {
+    this.stats.vcpuSwitches++;
+    this.stats.switchCycles += cycles;
+    if (flushed) this.stats.switchFlushes++;
   }
 
   // ---- Invalidation (TlbInvalidator) ----
@@ -707,10 +869,15 @@ export class VCpu implements TlbInvalidator {
     const c = this.stats;
     c.flushPage++;
     c.flushCycles += this.cpu.invlpgCycles;
-    for (const arr of [this.l1, this.l2]) {
-      for (const a of arr) for (const s of a.sizes) a.cache.invalidate(Math.floor(gva / POW2[s]), s);
+    const core = this.core;
+    if (core.holdsGuestEntriesOf(this)) {
+      core.asIfRunning(this, () => {
+        for (const arr of [this.l1, this.l2]) {
+          for (const a of arr) for (const s of a.sizes) a.cache.invalidate(Math.floor(gva / POW2[s]), s);
+        }
+      });
+      core.dropGuestPscOf(this);
     }
-    for (let L = 2; L <= 4; L++) this.guestPsc[L].flush();
     this.fastBase = this.fastLimit = -1;
     this.closeLineWindow();
   }
@@ -719,33 +886,33 @@ export class VCpu implements TlbInvalidator {
   flushVm(): void {
     this.stats.flushVm++;
     this.stats.flushCycles += this.cpu.flushVmCycles;
-    this.dropAll();
+    this.core.dropEntriesOf(this);
+    this.forgetTranslation();
   }
 
+  /** All contexts on this vCPU's core (INVEPT all-context). */
   flushAll(): void {
     this.stats.flushAll++;
     this.stats.flushCycles += this.cpu.flushAllCycles;
-    this.dropAll();
+    this.core.dropAll();
+    this.forgetTranslation();
   }
 
-  private dropAll(): void {
-    for (const a of this.l1) a.cache.flush();
-    for (const a of this.l2) a.cache.flush();
-    for (let L = 2; L <= 4; L++) {
-      this.guestPsc[L].flush();
-      this.hostPsc[L].flush();
-    }
-    this.ntlb.flush();
+  private forgetTranslation(): void {
     this.fastBase = this.fastLimit = -1;
     this.closeLineWindow();
   }
 
-  /** Whether some TLB array holds a translation for `gva` (for tests; no LRU update). */
+  /** Whether some TLB array holds a translation for `gva` in this vCPU's address space (for tests; no LRU update). */
   tlbHolds(gva: number): boolean {
-    for (const arr of [this.l1, this.l2]) {
-      for (const a of arr) for (const s of a.sizes) if (a.cache.peek(Math.floor(gva / POW2[s]), s) >= 0) return true;
-    }
-    return false;
+    if (!this.core.holdsGuestEntriesOf(this)) return false;
+    let held = false;
+    this.core.asIfRunning(this, () => {
+      for (const arr of [this.l1, this.l2]) {
+        for (const a of arr) for (const s of a.sizes) if (a.cache.peek(Math.floor(gva / POW2[s]), s) >= 0) held = true;
+      }
+    });
+    return held;
   }
 
   /**

@@ -21,6 +21,8 @@ export interface SimVmOptions {
   hugeBacking?: boolean;
   /** Guest preset name or knobs (src/guest/registry.ts). */
   guest: Parameters<typeof createGuest>[1];
+  /** Core of the host machine the vCPU is pinned to (default: a core of its own). */
+  core?: number;
 }
 
 /** The host's boot memory map as the guest reads it (CXL regions count as the slow tier). */
@@ -39,7 +41,7 @@ export class SimVm implements TranslationFaultHandler {
     this.hostVm = host.backend.createVm({ memory: options.memory, hugeBacking: options.hugeBacking });
     this.id = this.hostVm.id;
     this.guest = createGuest(guestMap(this.hostVm), options.guest);
-    this.vcpu = new VCpu(host.machine, { guest: this.guest.kernel.pageTable, ept: this.hostVm.ept, faults: this }, this.id);
+    this.vcpu = new VCpu(host.machine, { guest: this.guest.kernel.pageTable, ept: this.hostVm.ept, faults: this }, this.id, options.core);
     this.hostVm.setInvalidator(this.vcpu);
     this.guest.kernel.attachTlb(this.vcpu);
   }

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { contentFingerprint, ZERO_FINGERPRINT } from '../../src/base/hash.ts';
 import { MiB, PAGE_2M, PAGE_4K } from '../../src/base/units.ts';
 import { FrameFlag, HostBackend, Ksm, type HostVm, type KsmParams } from '../../src/host/index.ts';
+import { NumberTable } from '../../src/base/number-table.ts';
 
 function host(huge: 'never' | 'always' = 'never'): HostBackend {
   return new HostBackend({ tiers: [{ tier: 'ddr4', bytes: MiB(256) }], variant: 'baseline', policy: { hugeBacking: huge } });
@@ -243,6 +244,67 @@ describe('KSM', () => {
     assert.equal(c.pagesShared, 2);
     assert.equal(c.pagesSharing, 2);
     b.checkInvariants();
+  });
+
+  it('a chain found full is searched again once a COW break gives one of its dups room', () => {
+    const b = host();
+    // max 2: VMs 0-1 form dup A, 2-3 dup B; VM 4's page finds both full (the chain is marked full)
+    // and stays unmerged; then VM 0 writes its page, so A has room, and the next scan merges VM 4's.
+    const vms = Array.from({ length: 5 }, () => vmWith(b, [42]));
+    const k = ksmOn(b, vms, { maxPageSharing: 2 });
+    runScans(k, 3);
+    assert.equal(k.counters().pagesShared, 2);
+    assert.equal(k.counters().pagesSharing, 2);
+    const dupA = vms[1].frameOf(0);
+    assert.notEqual(vms[4].frameOf(0), dupA);
+    assert.notEqual(vms[4].frameOf(0), vms[3].frameOf(0));
+    vms[0].eptViolation(0, true);
+    vms[0].setContent(0, 43);
+    runScans(k, 2);
+    assert.equal(vms[4].frameOf(0), dupA, 'the page joined the dup that regained room');
+    assert.equal(k.counters().pagesSharing, 2);
+    b.checkInvariants();
+  });
+});
+
+describe('NumberTable (the unstable tree)', () => {
+  it('behaves as a Map from fingerprints to non-negative numbers under random set, get and delete', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('set', 'get', 'delete', 'clear'), fc.oneof(fc.nat({ max: 40 }), fc.constantFrom(0, 2 ** 53 - 1, 2 ** 32, 2 ** 32 + 1)), fc.nat()), { maxLength: 400 }),
+        (ops) => {
+          const t = new NumberTable();
+          const m = new Map<number, number>();
+          for (const [op, k, v] of ops) {
+            if (op === 'set') {
+              t.set(k, v);
+              m.set(k, v);
+            } else if (op === 'delete') {
+              t.delete(k);
+              m.delete(k);
+            } else if (op === 'clear') {
+              t.clear();
+              m.clear();
+            }
+            assert.equal(t.get(k), m.get(k) ?? -1);
+            assert.equal(t.size, m.size);
+          }
+          for (const [k, v] of m) assert.equal(t.get(k), v);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('keeps every entry through growth and deletions', () => {
+    const t = new NumberTable();
+    const keys = Array.from({ length: 5000 }, (_, i) => contentFingerprint(5, i, 0));
+    keys.forEach((k, i) => t.set(k, i));
+    keys.forEach((k, i) => {
+      if (i % 3 === 0) t.delete(k);
+    });
+    keys.forEach((k, i) => assert.equal(t.get(k), i % 3 === 0 ? -1 : i));
+    assert.equal(t.size, 5000 - Math.ceil(5000 / 3));
   });
 });
 

@@ -2,11 +2,12 @@
  * One configuration of the `ucat` experiment: a host, a fleet of VMs (half memcached under memslap,
  * half a document store under YCSB), run interleaved in simulated time, then measured.
  *
- * Scheduling: the VM whose vCPU has used the fewest cycles so far (setup + operations) runs the
- * next slice of `sliceOps` operations (ties: lowest VM number). VMs therefore touch memory, and
- * the tier-unaware host hands out DRAM first-come first-served, in the order simulated time gives,
- * and they share the machine's LLC. A slice never crosses a VM's load/run boundary, so the
- * snapshot that excludes the load phase is exact.
+ * Scheduling: the host has `cores` cores; VM i's vCPU is pinned to core i mod cores, and each core
+ * runs its vCPUs in time slices (src/sim/scheduler.ts), one operation at a time. VMs therefore
+ * touch memory, and the tier-unaware host hands out DRAM first-come first-served, in the order
+ * simulated time gives; they share their core's TLBs and caches and the host's LLC. The counter
+ * snapshot that excludes the load phase is taken right before a VM's first run-phase operation,
+ * and the VM's run phase lasts from there to its end in its core's simulated time.
  *
  * Measured: host frames per tier at the end (data + EPT tables + guest page tables, which are
  * guest data to the host); guest malloc requested/reserved bytes and guest page-table leaves at the
@@ -19,6 +20,7 @@ import { WorkloadRunner } from '../../apps/driver.ts';
 import { MemcachedStore } from '../../apps/memcached.ts';
 import type { Progress } from '../../base/progress.ts';
 import { SimHost } from '../../sim/host.ts';
+import { quantumCycles, runOnCores, type CoreTask } from '../../sim/scheduler.ts';
 import type { SimVm } from '../../sim/vm.ts';
 import { diffSnapshots } from '../../hw/counters.ts';
 import { createMemslapWorkload } from '../../workload/memslap.ts';
@@ -42,7 +44,8 @@ export interface FleetParams {
   ycsbWorkload: string;
   ycsbRecordCount: number;
   ycsbOperationCount: number;
-  sliceOps: number;
+  /** Physical cores the VMs' vCPUs time-share. */
+  cores: number;
 }
 
 export type WorkloadName = 'memslap' | 'ycsb';
@@ -68,6 +71,8 @@ export interface VmResult {
   /** Guest page-table leaves at the end, per size: the translations the VM's footprint needs. */
   leaves4K: number;
   leaves2M: number;
+  /** Core cycles from the VM's first run-phase operation to its last one's end (other VMs' slices on its core included). */
+  runWallCycles: number;
 }
 
 export interface FleetResult {
@@ -89,6 +94,8 @@ interface Slot {
   runner: WorkloadRunner;
   loadCount: number;
   before: Record<string, number> | null;
+  /** Core clock at the first run-phase operation (-1 before it). */
+  runStartAt: number;
 }
 
 /** Total operations one fleet runs, load and run phases (for progress totals). */
@@ -101,6 +108,7 @@ export function fleetOps(p: FleetParams): number {
 export function runFleet(config: UcatConfiguration, p: FleetParams, seed: number, progress: Progress, opsBefore: number): FleetResult {
   const host = new SimHost({
     cpu: p.cpu,
+    cores: p.cores,
     host: {
       tiers: [
         { tier: p.dramTier, bytes: p.hostDramMiB * MiB },
@@ -125,36 +133,38 @@ export function runFleet(config: UcatConfiguration, p: FleetParams, seed: number
     if (i % 2 === 0) {
       const gen = createMemslapWorkload(root.fork(`vm${i}/memslap`), { test: 'get', initialLoad: p.memslapInitialLoad, valueBytes: p.memslapValueBytes });
       const app = new MemcachedStore(vm.guest.malloc, vm.vcpu, { memLimitBytes: p.memcachedMemLimitMiB * MiB });
-      slots.push({ vm, workload: 'memslap', runner: new WorkloadRunner(app, gen), loadCount: gen.loadCount, before: null });
+      slots.push({ vm, workload: 'memslap', runner: new WorkloadRunner(app, gen), loadCount: gen.loadCount, before: null, runStartAt: -1 });
     } else {
       const gen = createYcsbWorkload(p.ycsbWorkload, root.fork(`vm${i}/ycsb`), { recordCount: p.ycsbRecordCount, operationCount: p.ycsbOperationCount });
       const app = new DocumentStore(vm.guest.malloc, vm.vcpu);
-      slots.push({ vm, workload: 'ycsb', runner: new WorkloadRunner(app, gen), loadCount: gen.loadCount, before: null });
+      slots.push({ vm, workload: 'ycsb', runner: new WorkloadRunner(app, gen), loadCount: gen.loadCount, before: null, runStartAt: -1 });
     }
   }
 
-  // Interleave in simulated time: the VM that has used the fewest cycles runs next.
-  const elapsed = new Float64Array(slots.length);
   let done = 0;
   let lastReport = 0;
-  for (;;) {
-    let next = -1;
-    for (let i = 0; i < slots.length; i++) {
-      if (slots[i].runner.done) continue;
-      if (next < 0 || elapsed[i] < elapsed[next]) next = i;
-    }
-    if (next < 0) break;
-    const s = slots[next];
-    const c = s.runner.counts;
-    const loadLeft = s.loadCount - c.load.total;
-    done += s.runner.step(loadLeft > 0 ? Math.min(p.sliceOps, loadLeft) : p.sliceOps);
-    if (s.before === null && !s.runner.inLoadPhase) s.before = s.vm.vcpu.counters.snapshot();
-    elapsed[next] = c.setupCycles + c.load.cycles + c.run.cycles;
-    if (done - lastReport >= 20_000) {
-      lastReport = done;
-      progress.update(opsBefore + done, `${config.name}: ${done} ops on ${slots.length} VMs`);
-    }
-  }
+  const tasks: CoreTask[] = slots.map((s) => ({
+    vcpu: s.vm.vcpu,
+    get done(): boolean {
+      return s.runner.done;
+    },
+    step(now: number): void {
+      if (s.before === null && !s.runner.inLoadPhase) {
+        s.before = s.vm.vcpu.counters.snapshot();
+        s.runStartAt = now;
+      }
+      done += s.runner.step(1);
+      if (done - lastReport >= 20_000) {
+        lastReport = done;
+        progress.update(opsBefore + done, `${config.name}: ${done} ops on ${slots.length} VMs`);
+      }
+    },
+    spent(): number {
+      const c = s.runner.counts;
+      return c.setupCycles + c.load.cycles + c.run.cycles;
+    },
+  }));
+  const schedule = runOnCores(host.machine, tasks, quantumCycles(host.machine));
 
   const vms: VmResult[] = slots.map((s, i) => {
     const d = diffSnapshots(s.before ?? s.vm.vcpu.counters.snapshot(), s.vm.vcpu.counters.snapshot());
@@ -179,6 +189,7 @@ export function runFleet(config: UcatConfiguration, p: FleetParams, seed: number
       misses: run.misses,
       leaves4K: kernel.leaves4K,
       leaves2M: kernel.leaves2M,
+      runWallCycles: s.runStartAt < 0 ? 0 : schedule.finishedAt[i] - s.runStartAt,
     };
   });
   let eptTableFrames = 0;

@@ -1,0 +1,216 @@
+/**
+ * The access path against its C reference (bench/cref/ref.c), interleaved in one process tree:
+ * per round the C program runs as a child process, then ours in this process, on the same access
+ * stream, for
+ *   (a) sequential 8-byte loads over 64 MiB (20 M accesses)
+ *   (b) uniform random 8-byte loads over 4 GiB (2 M accesses, the Rng(42) stream of hw-access.ts)
+ * with Zen 2's translation structures, nested 4K/4K and no data cache (`translationOnly`), after
+ * a pass that maps every page. The ratio is our speed over C's, per round.
+ *
+ * Before a ratio is quoted the counters of the timed region (TLB hits and misses, walks, walk
+ * references per dimension, PSC and nested-TLB hits, cycles) are compared: the C program makes
+ * the same decisions as ours, so the two do the same work. A mismatch is reported on stderr and
+ * the ratio is still printed (it then compares different work).
+ *
+ * Also per round, for the issue's third target: (b) with the full cache model (L1D, L2, LLC).
+ *
+ * The C program is built with gcc -O2 into build/cref/ (git-ignored), once per content of ref.c.
+ * Run alone: node --import tsx bench/cref.ts [--rounds 3]; or `npm run bench -- --only cref`.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Rng } from '../src/base/rng.ts';
+import { median } from '../src/base/stats.ts';
+import { PageSize } from '../src/base/units.ts';
+import { diffSnapshots } from '../src/hw/counters.ts';
+import { CPU_PRESETS, translationOnly, type CpuPreset } from '../src/hw/cpu.ts';
+import { FlatSpace } from '../src/hw/flatspace.ts';
+import { resolveTier, TierMap, TIER_PRESETS } from '../src/hw/tiers.ts';
+import { Machine, VCpu } from '../src/hw/vcpu.ts';
+import type { BenchFigure } from './types.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const SOURCE = path.join(HERE, 'cref', 'ref.c');
+const CFLAGS = ['-O2', '-std=c11', '-Wall', '-Wextra'];
+
+export const SEQUENTIAL_ACCESSES = 20_000_000;
+export const RANDOM_ACCESSES = 2_000_000;
+const SEQUENTIAL_SPAN = 64 * 1024 * 1024;
+const RANDOM_SPAN = 4 * 1024 * 1024 * 1024;
+const RANDOM_SEED = 42;
+
+/** Counters both sides report for the timed region, under ref.c's names. */
+const COMPARED = [
+  'accesses',
+  'l1TlbHits',
+  'l1TlbMisses',
+  'l2TlbHits',
+  'l2TlbMisses',
+  'walks',
+  'walkRefs',
+  'walkRefsGuest',
+  'walkRefsHost',
+  'pscHits',
+  'pscMisses',
+  'ntlbHits',
+  'ntlbMisses',
+  'guestFaults',
+  'eptViolations',
+  'dataMem',
+  'translationCycles',
+  'walkCycles',
+  'dataCycles',
+] as const;
+type Counters = Record<(typeof COMPARED)[number], number>;
+
+export interface Side {
+  /** Accesses per second of wall time, and per second of the process's CPU time (user + system). */
+  accessesPerSec: number;
+  accessesPerCpuSec: number;
+  counters: Counters;
+}
+
+/** Path of the C reference binary, built on first use (and again whenever ref.c changes). */
+export function buildReference(): string {
+  const src = fs.readFileSync(SOURCE);
+  const digest = createHash('sha256').update(src).update(CFLAGS.join(' ')).digest('hex').slice(0, 16);
+  const dir = path.join(ROOT, 'build', 'cref');
+  const bin = path.join(dir, `ref-${digest}`);
+  if (fs.existsSync(bin)) return bin;
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = `${bin}.tmp${process.pid}`;
+  const p = spawnSync('gcc', [...CFLAGS, '-o', tmp, SOURCE], { encoding: 'utf8' });
+  if (p.status !== 0) throw new Error(`gcc failed on ${SOURCE}:\n${p.stderr || String(p.error)}`);
+  fs.renameSync(tmp, bin);
+  return bin;
+}
+
+export function runReference(bin: string, mode: 'seq' | 'rand', accesses: number): Side {
+  const p = spawnSync(bin, [mode, String(accesses)], { encoding: 'utf8' });
+  if (p.status !== 0) throw new Error(`${bin} ${mode} failed with status ${String(p.status)}:\n${p.stderr}`);
+  const r = JSON.parse(p.stdout) as { accesses: number; seconds: number; cpuSeconds: number; counters: Counters };
+  return { accessesPerSec: r.accesses / r.seconds, accessesPerCpuSec: r.accesses / r.cpuSeconds, counters: r.counters };
+}
+
+function nestedVcpu(cpu: CpuPreset) {
+  const tiers = new TierMap([resolveTier(TIER_PRESETS.ddr4, 0, cpu.clockGHz)], [1 << 30]);
+  const space = new FlatSpace({ guestPageSize: PageSize.Size4K, hostPageSize: PageSize.Size4K });
+  return { space, vcpu: new VCpu(new Machine(cpu, tiers), space, 0) };
+}
+
+/** Our counters of a region under ref.c's names (sizes and tiers summed). */
+function comparable(d: Record<string, number>): Counters {
+  const sum = (prefix: string) => Object.keys(d).reduce((t, k) => (k.startsWith(`${prefix}.`) ? t + d[k] : t), 0);
+  const out = {} as Counters;
+  for (const k of COMPARED) out[k] = k === 'l1TlbHits' || k === 'l2TlbHits' || k === 'dataMem' ? sum(k) : d[k];
+  return out;
+}
+
+export function runOursSequential(cpu: CpuPreset, accesses = SEQUENTIAL_ACCESSES): Side {
+  const { space, vcpu } = nestedVcpu(cpu);
+  for (let off = 0; off < SEQUENTIAL_SPAN; off += 4096) vcpu.load(space.base + off, 8); // map first
+  const before = vcpu.counters.snapshot();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  let addr = 0;
+  for (let i = 0; i < accesses; i++) {
+    vcpu.load(space.base + addr, 8);
+    addr += 8;
+    if (addr >= SEQUENTIAL_SPAN) addr = 0;
+  }
+  return timed(accesses, t0, c0, before, vcpu);
+}
+
+/** The figures of a timed region that started at `t0` (wall) and `c0` (CPU) with counters `before`. */
+function timed(accesses: number, t0: number, c0: NodeJS.CpuUsage, before: Record<string, number>, vcpu: VCpu): Side {
+  const s = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  const cpuSec = (cpu.user + cpu.system) / 1e6;
+  return { accessesPerSec: accesses / s, accessesPerCpuSec: accesses / cpuSec, counters: comparable(diffSnapshots(before, vcpu.counters.snapshot())) };
+}
+
+export function runOursRandom(cpu: CpuPreset, accesses = RANDOM_ACCESSES): Side {
+  const { space, vcpu } = nestedVcpu(cpu);
+  for (let off = 0; off < RANDOM_SPAN; off += 4096) vcpu.load(space.base + off, 8); // map all 1 M pages first
+  const rng = new Rng(RANDOM_SEED);
+  const addrs = new Float64Array(accesses);
+  for (let i = 0; i < accesses; i++) addrs[i] = space.base + Math.floor(rng.nextFloat() * (RANDOM_SPAN / 8)) * 8;
+  const before = vcpu.counters.snapshot();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < accesses; i++) vcpu.load(addrs[i], 8);
+  return timed(accesses, t0, c0, before, vcpu);
+}
+
+/** Names of the counters on which the two sides differ (empty: the same work). */
+export function counterMismatches(ours: Counters, c: Counters): string[] {
+  return COMPARED.filter((k) => ours[k] !== c[k]).map((k) => `${k}: ours ${ours[k]}, C ${c[k]}`);
+}
+
+export interface Round {
+  sequential: { ours: Side; c: Side };
+  random: { ours: Side; c: Side };
+  /** Random with the full cache model (ours only; the C program has no data cache). */
+  randomWithCaches: Side;
+}
+
+/** One interleaved round: C then ours, sequential then random, then ours with caches. */
+export function runRound(bin = buildReference()): Round {
+  const cpu = translationOnly(CPU_PRESETS.zen2);
+  const cSeq = runReference(bin, 'seq', SEQUENTIAL_ACCESSES);
+  const oursSeq = runOursSequential(cpu);
+  const cRand = runReference(bin, 'rand', RANDOM_ACCESSES);
+  const oursRand = runOursRandom(cpu);
+  const withCaches = runOursRandom(CPU_PRESETS.zen2);
+  for (const [what, pair] of [
+    ['sequential', { ours: oursSeq, c: cSeq }],
+    ['random', { ours: oursRand, c: cRand }],
+  ] as const) {
+    const m = counterMismatches(pair.ours.counters, pair.c.counters);
+    if (m.length > 0) process.stderr.write(`cref ${what}: the C reference does different work:\n  ${m.join('\n  ')}\n`);
+  }
+  return { sequential: { ours: oursSeq, c: cSeq }, random: { ours: oursRand, c: cRand }, randomWithCaches: withCaches };
+}
+
+/**
+ * Speeds and ratios, each by wall time and by CPU time (user + system of the process; ours
+ * includes V8's compiler and GC threads). On a machine shared with other work the CPU-time
+ * figures vary less.
+ */
+export function figuresOf(r: Round): BenchFigure[] {
+  const perAccess = (s: Side) => s.counters.walkRefs / s.counters.accesses;
+  const pair = (name: string, p: { ours: Side; c: Side }, target: string): BenchFigure[] => [
+    { name: `${name}.ours`, value: p.ours.accessesPerSec / 1e6, unit: 'M accesses/s' },
+    { name: `${name}.c`, value: p.c.accessesPerSec / 1e6, unit: 'M accesses/s' },
+    { name: `${name}.ratio`, value: p.ours.accessesPerSec / p.c.accessesPerSec, unit: 'x C', target },
+    { name: `${name}.oursCpu`, value: p.ours.accessesPerCpuSec / 1e6, unit: 'M accesses/CPU s' },
+    { name: `${name}.cCpu`, value: p.c.accessesPerCpuSec / 1e6, unit: 'M accesses/CPU s' },
+    { name: `${name}.ratioCpu`, value: p.ours.accessesPerCpuSec / p.c.accessesPerCpuSec, unit: 'x C', target },
+  ];
+  return [
+    ...pair('cref.sequential8B.nested4K4K.zen2', r.sequential, '>= 0.8 (issue 16)'),
+    ...pair('cref.random8B.4GiB.nested4K4K.zen2', r.random, '>= 1.0 (issue 16)'),
+    { name: 'cref.random8B.4GiB.nested4K4K.zen2.walkRefsPerAccess.ours', value: perAccess(r.random.ours), unit: 'refs' },
+    { name: 'cref.random8B.4GiB.nested4K4K.zen2.walkRefsPerAccess.c', value: perAccess(r.random.c), unit: 'refs' },
+    { name: 'cref.random8B.4GiB.nested4K4K.zen2-caches.ours', value: r.randomWithCaches.accessesPerSec / 1e6, unit: 'M accesses/s', target: '>= 1.5 (issue 16)' },
+    { name: 'cref.random8B.4GiB.nested4K4K.zen2-caches.oursCpu', value: r.randomWithCaches.accessesPerCpuSec / 1e6, unit: 'M accesses/CPU s', target: '>= 1.5 (issue 16)' },
+  ];
+}
+
+/** For bench/run.ts: one interleaved round per run. */
+export const benchmarks = [{ group: 'cref', run: () => figuresOf(runRound()) }];
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const at = process.argv.indexOf('--rounds');
+  const rounds = at > 0 ? Number(process.argv[at + 1]) : 3;
+  const bin = buildReference();
+  const all = new Map<string, number[]>();
+  for (let i = 0; i < rounds; i++) {
+    for (const f of figuresOf(runRound(bin))) all.set(f.name, [...(all.get(f.name) ?? []), f.value]);
+  }
+  for (const [name, values] of all) console.log(`${name.padEnd(64)} ${median(values).toPrecision(4).padStart(10)}   runs ${values.map((v) => v.toPrecision(4)).join(' ')}`);
+}

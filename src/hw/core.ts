@@ -1,0 +1,263 @@
+/**
+ * One physical core of the host: the translation structures (L1 and L2 TLB arrays, the paging-
+ * structure caches of both dimensions, the nested TLB), the private data caches (L1D, L2), the
+ * stream prefetcher, and the vCPU it is running. vCPUs scheduled on a core share all of these; the
+ * last-level cache belongs to the machine (one per host, or one per cluster of cores).
+ *
+ * Tagging. Guest-linear and combined translations (the TLB arrays, the guest-dimension PSCs) are
+ * tagged by VPID; guest-physical ones (the nested TLB, the EPT-dimension PSCs) by the EPT pointer
+ * (Intel SDM vol. 3, 29.4: "VPID" and "EP4TA" tags; AMD tags by ASID). With `vpid` on, another VM's
+ * entries survive a switch and compete for the same sets. With `vpid` off, the core flushes its
+ * VPID-tagged structures on every switch between vCPUs, as a host without VPID must (the SDM's VPID
+ * 0000H behaviour: linear and combined mappings are invalidated on VM entry and exit); entries
+ * tagged by the EPT pointer survive either way. Other VM exits than switches are not modelled.
+ *
+ * A switch costs `cpu.vcpuSwitchCycles`, charged to the vCPU that comes in; the first vCPU on an
+ * idle core pays nothing.
+ */
+import { PageSize } from '../base/units.ts';
+import { DataCache } from './cache.ts';
+import type { CpuPreset } from './cpu.ts';
+import { TAG_SPAN, TranslationCache } from './tlb.ts';
+
+/** One TLB array and the page sizes it holds. */
+export interface TlbArray {
+  cache: TranslationCache;
+  sizes: PageSize[];
+}
+
+/**
+ * Where a translation of each page size goes, worked out once per core: the array that keeps the
+ * most of it (a 2 MiB translation goes to a 2 MiB array rather than being smashed into a 4 KiB
+ * one; ties go to the first listed), and the size it is stored as there. `array[size]` is -1 when
+ * no array holds this size or a smaller one.
+ */
+export interface FillTargets {
+  array: Int8Array;
+  size: Int8Array;
+}
+
+function buildArrays(prefix: string, configs: CpuPreset['l1Tlb']): TlbArray[] {
+  return configs.map((c, i) => ({ cache: new TranslationCache(`${prefix}${i}`, c.entries, c.ways), sizes: [...c.sizes].sort() }));
+}
+
+function fillTargets(arrays: readonly TlbArray[]): FillTargets {
+  const t: FillTargets = { array: new Int8Array(3).fill(-1), size: new Int8Array(3).fill(-1) };
+  for (let size = 0; size < 3; size++) {
+    for (let a = 0; a < arrays.length; a++) {
+      const s = storedSize(arrays[a], size);
+      if (s > t.size[size]) {
+        t.size[size] = s;
+        t.array[size] = a;
+      }
+    }
+  }
+  return t;
+}
+
+/** Largest size an array holds that is not larger than `size` (a 1G page "smashed" into 2M entries). */
+function storedSize(a: TlbArray, size: PageSize): number {
+  let best = -1;
+  for (let i = 0; i < a.sizes.length; i++) if (a.sizes[i] <= size && a.sizes[i] > best) best = a.sizes[i];
+  return best;
+}
+
+/** What a core needs from the vCPUs it runs (implemented by VCpu). */
+export interface CoreResident {
+  /** Address-space tag (1-based, unique per machine). */
+  readonly tag: number;
+  /** Leaving the core: close fast paths that assume this vCPU's entries are the most recent. */
+  descheduled(): void;
+  /** Entering the core: count the switch and its cost (and the flush when untagged). */
+  noteSwitchIn(cycles: number, flushed: boolean): void;
+}
+
+/** Largest stride, in lines, the stride detector follows; strides stay within one 4 KiB page. */
+const MAX_STRIDE_LINES = 16;
+/** Lines per 4 KiB page: hardware prefetchers do not cross a physical 4 KiB page. */
+const LINES_PER_PAGE = 64;
+
+export class Core {
+  readonly l1: TlbArray[];
+  readonly l2: TlbArray[];
+  readonly l1Fill: FillTargets;
+  readonly l2Fill: FillTargets;
+  /** Paging-structure caches indexed by level (2, 3, 4), per dimension. */
+  readonly guestPsc: TranslationCache[];
+  readonly hostPsc: TranslationCache[];
+  readonly ntlb: TranslationCache;
+  readonly l1d: DataCache | null;
+  readonly l2cache: DataCache | null;
+  /** The vCPU running now (null while idle). */
+  current: CoreResident | null = null;
+  /** Switches between two vCPUs on this core. */
+  switches = 0;
+  /** vCPUs attached to this core. */
+  residents = 0;
+  /** Structures tagged by VPID (flushed on a switch without VPID) and by EPT pointer. */
+  private readonly vpidTagged: TranslationCache[];
+  private readonly eptTagged: TranslationCache[];
+  /** Per tier, the line of the core's previous memory access (sequential vs random reads). */
+  readonly lastTierLine: Float64Array;
+  /** Whether this core has used each tier (the cores that use a tier share its bandwidth). */
+  readonly usesTier: Uint8Array;
+  // Stream prefetcher: per tracked stream, the last line, the stride in lines, and whether the
+  // stride has been seen twice in a row (the stream is detected).
+  private readonly streams: number;
+  private readonly streamLast: Float64Array;
+  /** The 4 KiB page of each stream's last line (-1 when unused; host frames are below 2^28): the scan compares pages only. */
+  private readonly streamPage: Int32Array;
+  private readonly streamStride: Int32Array;
+  private readonly streamConfirmed: Uint8Array;
+  private streamVictim = 0;
+
+  constructor(
+    readonly index: number,
+    readonly cpu: CpuPreset,
+    readonly llc: DataCache | null,
+    readonly vpid: boolean,
+    tierCount: number,
+  ) {
+    this.l1 = buildArrays('l1tlb', cpu.l1Tlb);
+    this.l2 = buildArrays('l2tlb', cpu.l2Tlb);
+    this.l1Fill = fillTargets(this.l1);
+    this.l2Fill = fillTargets(this.l2);
+    const psc = (p: string) => [
+      new TranslationCache(`${p}psc-unused0`, 0, 1),
+      new TranslationCache(`${p}psc-unused1`, 0, 1),
+      new TranslationCache(`${p}psc2`, cpu.psc.l2[0], cpu.psc.l2[1]),
+      new TranslationCache(`${p}psc3`, cpu.psc.l3[0], cpu.psc.l3[1]),
+      new TranslationCache(`${p}psc4`, cpu.psc.l4[0], cpu.psc.l4[1]),
+    ];
+    this.guestPsc = psc('g');
+    this.hostPsc = psc('h');
+    this.ntlb = new TranslationCache('ntlb', cpu.ntlb[0], cpu.ntlb[1]);
+    this.l1d = cpu.l1d ? new DataCache('l1d', cpu.l1d.bytes, cpu.l1d.ways, cpu.l1d.latency) : null;
+    this.l2cache = cpu.l2 ? new DataCache('l2', cpu.l2.bytes, cpu.l2.ways, cpu.l2.latency) : null;
+    this.vpidTagged = [...this.l1.map((a) => a.cache), ...this.l2.map((a) => a.cache), ...this.guestPsc.slice(2)];
+    this.eptTagged = [this.ntlb, ...this.hostPsc.slice(2)];
+    this.lastTierLine = new Float64Array(tierCount).fill(-2);
+    this.usesTier = new Uint8Array(tierCount);
+    this.streams = cpu.prefetchStreams;
+    this.streamLast = new Float64Array(this.streams).fill(-1);
+    this.streamPage = new Int32Array(this.streams).fill(-1);
+    this.streamStride = new Int32Array(this.streams);
+    this.streamConfirmed = new Uint8Array(this.streams);
+  }
+
+  /**
+   * Run `v` on this core from now on. Returns the cycles the switch costs (0 when `v` is already
+   * running or the core was idle).
+   */
+  switchTo(v: CoreResident): number {
+    const prev = this.current;
+    if (prev === v) return 0;
+    if (prev !== null) prev.descheduled();
+    this.current = v;
+    this.bindTags(v);
+    if (prev === null) return 0;
+    this.switches++;
+    if (!this.vpid) for (const c of this.vpidTagged) c.flush();
+    const cycles = this.cpu.vcpuSwitchCycles;
+    v.noteSwitchIn(cycles, !this.vpid);
+    return cycles;
+  }
+
+  /** Point every structure's lookups at `v`'s address space. */
+  bindTags(v: CoreResident): void {
+    const guestTag = this.vpid ? v.tag * TAG_SPAN : 0;
+    for (const c of this.vpidTagged) c.tagBase = guestTag;
+    const eptTag = v.tag * TAG_SPAN;
+    for (const c of this.eptTagged) c.tagBase = eptTag;
+  }
+
+  /**
+   * Run `fn` with the structures looking at `v`'s entries, whether or not `v` is running (an
+   * invalidation the host or guest issues for a descheduled vCPU). Not for the access path.
+   */
+  asIfRunning(v: CoreResident, fn: () => void): void {
+    const cur = this.current;
+    this.bindTags(v);
+    try {
+      fn();
+    } finally {
+      if (cur !== null) this.bindTags(cur);
+    }
+  }
+
+  /** Whether `v`'s VPID-tagged entries can be present (without VPID they go at every switch away). */
+  holdsGuestEntriesOf(v: CoreResident): boolean {
+    return this.vpid || this.current === v;
+  }
+
+  /** Drop `v`'s entries of every structure (single-context INVVPID + INVEPT). */
+  dropEntriesOf(v: CoreResident): void {
+    if (this.residents <= 1) {
+      this.dropAll();
+      return;
+    }
+    if (this.holdsGuestEntriesOf(v)) {
+      const guestTag = this.vpid ? v.tag * TAG_SPAN : 0;
+      for (const c of this.vpidTagged) c.flushTag(guestTag);
+    }
+    for (const c of this.eptTagged) c.flushTag(v.tag * TAG_SPAN);
+  }
+
+  /** Drop the guest-dimension PSC entries of `v` (INVLPG invalidates all PSC entries of the PCID). */
+  dropGuestPscOf(v: CoreResident): void {
+    if (!this.holdsGuestEntriesOf(v)) return;
+    for (let L = 2; L <= 4; L++) {
+      if (this.residents <= 1) this.guestPsc[L].flush();
+      else this.guestPsc[L].flushTag(this.vpid ? v.tag * TAG_SPAN : 0);
+    }
+  }
+
+  /** Every translation structure of the core, all address spaces (INVEPT all-context). */
+  dropAll(): void {
+    for (const c of this.vpidTagged) c.flush();
+    for (const c of this.eptTagged) c.flush();
+  }
+
+  /**
+   * Train the stream prefetcher on a data line that missed every cache; returns whether a
+   * detected stream covered it (next-line and constant-stride streams within one 4 KiB page, the
+   * way the L2 streamer and the stride prefetcher work). A line equal to a stream's last line
+   * (a repeat) changes nothing. Typed arrays only; a stream not matched by any entry replaces the
+   * oldest allocated one (round robin, deterministic).
+   */
+  prefetchCovers(line: number): boolean {
+    const streams = this.streams;
+    if (streams === 0) return false;
+    const last = this.streamLast;
+    const pages = this.streamPage;
+    const page = Math.floor(line / LINES_PER_PAGE) | 0;
+    let retrain = -1;
+    for (let i = 0; i < streams; i++) {
+      if (pages[i] !== page) continue;
+      const d = line - last[i];
+      // A repeat of the stream's last line (no cache model) is no new request: nothing changes.
+      if (d === 0) return false;
+      if (d === this.streamStride[i]) {
+        last[i] = line;
+        const covered = this.streamConfirmed[i] === 1;
+        this.streamConfirmed[i] = 1;
+        return covered;
+      }
+      if (retrain < 0 && d >= -MAX_STRIDE_LINES && d <= MAX_STRIDE_LINES) retrain = i;
+    }
+    if (retrain >= 0) {
+      // Same page, new stride: the next line at this stride confirms it.
+      this.streamStride[retrain] = line - last[retrain];
+      this.streamConfirmed[retrain] = 0;
+      last[retrain] = line;
+      return false;
+    }
+    const v = this.streamVictim;
+    this.streamVictim = v + 1 === streams ? 0 : v + 1;
+    last[v] = line;
+    pages[v] = page;
+    this.streamStride[v] = 0;
+    this.streamConfirmed[v] = 0;
+    return false;
+  }
+}
