@@ -28,7 +28,7 @@ const benches: Bench[] = [
 ];
 
 /** Benchmarks contributed by other layers, loaded if present (each exports `benchmarks`). */
-const OPTIONAL_MODULES = ['./host-frames.ts', './dedup.ts', './guest-malloc.ts', './trace.ts', './replay.ts', './realhost.ts', './hw-access.ts', './cref.ts'];
+const OPTIONAL_MODULES = ['./host-frames.ts', './dedup.ts', './guest-malloc.ts', './trace.ts', './replay.ts', './realhost.ts', './hw-access.ts', './cref.ts', './images.ts'];
 
 interface Figure {
   name: string;

@@ -61,6 +61,19 @@ if [ -n "$missing" ]; then
 fi
 # The shim is built into build/native/ under the hash of its source (src/trace/shim.ts).
 node --import tsx src/trace/shim.ts >/dev/null
+# The unikernel images' real library code (docs/dependencies.md): the tools to fetch Debian source
+# packages and build them with musl, then the one-time library build into the cache outside the repo.
+need=()
+for p in musl-tools musl-dev dpkg-dev tcl xz-utils make gcc; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need+=("$p"); done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}") >/dev/null 2>&1 \
+      || echo "install.sh: could not install ${need[*]}; the image builds will fail" >&2
+  else
+    echo "install.sh: missing ${need[*]} and this user cannot apt-get them; the image builds will fail" >&2
+  fi
+fi
+bash scripts/build-libs.sh >/dev/null
 # The micro-VMM of the real host (native/vmm, docs/realhost.md): gcc and the static C library.
 if ! command -v gcc >/dev/null 2>&1 || [ ! -e /usr/include/linux/kvm.h ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -1,6 +1,7 @@
 /*
- * Shared declarations of the demo micro-libraries (modelled on Unikraft's: a platform library, a boot
- * library, a libc-like library, an allocator, a scheduler, a vfs). Freestanding: no system headers.
+ * Shared declarations of our thin platform libraries (modelled on Unikraft's: a platform library, a
+ * boot library, an allocator, a scheduler, a vfs). Freestanding: no system headers; the C library
+ * below them is musl. Applications include ukapp.h instead, beside the real libraries' headers.
  */
 #ifndef UK_H
 #define UK_H
@@ -12,13 +13,11 @@ typedef unsigned char u8;
 long ukplat_write(const char *buf, u64 len);
 void ukplat_halt(int code) __attribute__((noreturn));
 
-/* nolibc */
+/* The C library (musl) */
 void *memcpy(void *dst, const void *src, u64 n);
 void *memset(void *dst, int c, u64 n);
 int memcmp(const void *a, const void *b, u64 n);
 u64 strlen(const char *s);
-char *uk_fmt_hex(char *out, u64 v);
-void uk_puts(const char *s);
 
 /* ukalloc */
 void *uk_malloc(u64 size);
@@ -39,7 +38,6 @@ typedef void (*uk_init_fn)(void);
 #define UK_INIT(fn) \
   static uk_init_fn __uk_init_##fn __attribute__((used, section(".uk_inittab"))) = fn
 
-/* Provided by the application library. */
-extern const char app_name[];
-u64 app_main(void);
+/* Provided by the application library: names the application, returns its result. */
+u64 app_main(const char **name);
 #endif

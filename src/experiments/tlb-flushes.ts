@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import { Rng } from '../base/rng.ts';
-import { prepareImages, type ImageSet } from './dedup/images.ts';
+import { readImageSet } from '../image/index.ts';
+import { prepareImages, prepareSet, type ImageSet } from './dedup/images.ts';
 import { runSharingConfig, SHARING_CONFIGS, type ConfigRun, type FaasModel, type SharingConfig } from './dedup/faas.ts';
 import { faasDefaults, faasModelFields, faasModelOf, faasModelProblem } from './dedup-faas.ts';
 import type { Experiment, ExperimentResult } from './types.ts';
@@ -14,6 +15,7 @@ import type { Experiment, ExperimentResult } from './types.ts';
 export const tlbFlushesSchema = z
   .object({
     instances: z.number().int().min(1).max(1000).describe('unikernels, one per demo application').meta({ unit: 'VMs', source: 'SoCC\'22 poster: 20 heterogeneous unikernels' }),
+    applications: z.number().int().min(2).max(20).describe('demo applications the instances cycle through').meta({ unit: 'applications', source: 'SoCC\'22: 20 heterogeneous unikernels (demo/demo.json)' }),
     ...faasModelFields,
   })
   .strict();
@@ -25,7 +27,10 @@ const CONFIGS = SHARING_CONFIGS.filter((c) => c.ksm || c.loader === 'pool');
 
 /** What runs, on either host (src/realhost runs it on this machine). */
 export function describeTlbFlushes(config: TlbFlushesConfig, seed: number): { set: ImageSet; configs: readonly SharingConfig[]; model: FaasModel } {
-  return { set: prepareImages(config.applications, 1, seed, ['compact', 'dce', 'aligned', 'aligned-aslr']), configs: CONFIGS, model: faasModelOf(config) };
+  const variants = ['compact', 'dce', 'aligned', 'aligned-aslr'] as const;
+  const set = config.images ? prepareSet(readImageSet(config.images), variants) : prepareImages(config.applications, 1, seed, variants);
+  // A user's set may lack a variant (no DCE build): those configurations are left out.
+  return { set, configs: CONFIGS.filter((c) => set.byVariant.has(c.variant)), model: faasModelOf(config) };
 }
 
 export const tlbFlushesExperiment: Experiment<typeof tlbFlushesSchema> = {
@@ -60,17 +65,20 @@ export const tlbFlushesExperiment: Experiment<typeof tlbFlushesSchema> = {
 
 /** The result of either host's runs: figures, and notes built from them. */
 export function tlbFlushesResult(config: TlbFlushesConfig, seed: number, runs: ConfigRun[]): ExperimentResult {
-  const by = (name: string): ConfigRun => runs.find((r) => r.config.name === name)!;
+  const by = (name: string): ConfigRun | undefined => runs.find((r) => r.config.name === name);
   const total = (r: ConfigRun): number => r.flushesKsm + r.flushesVm;
-  const aksm = by('aligned + KSM');
-  const pool = by('pool loader');
+  const aksm = by('aligned + KSM')!;
+  const pool = by('pool loader')!;
+  const compactKsm = by('compact + KSM');
+  const poolAslr = by('pool loader + ASLR');
   const summary: Record<string, number> = {
     flushesKsm: total(aksm),
     flushesPool: total(pool),
     flushesKsmAtKsmd: aksm.flushesKsm,
     flushesKsmAtVms: aksm.flushesVm,
-    flushesCompactKsm: total(by('compact + KSM')),
-    flushesPoolAslr: total(by('pool loader + ASLR')),
+    // Configurations of variants a user's image set lacks are left out of the summary.
+    ...(compactKsm ? { flushesCompactKsm: total(compactKsm) } : {}),
+    ...(poolAslr ? { flushesPoolAslr: total(poolAslr) } : {}),
     ksmMerges: aksm.ksm?.merges ?? 0,
     ksmCpuMs: Math.round((aksm.ksm?.cpuNs ?? 0) / 1e6),
   };

@@ -17,7 +17,7 @@ import { attributeLibraries, findObjectDir, readLibraryObjects } from './attribu
 import { aslrScript, alignedScript } from './linker-script.ts';
 import { IMAGE_BASE, objectSizes, planAlignment, regionSize, type AlignmentPlan, type ObjectSizes } from './planner.ts';
 import { LDFLAGS, runJobs } from './toolchain.ts';
-import { rewriteForAslr, trampolineTableSize, type RewriteStats } from './trampoline.ts';
+import { rewriteForAslr, trampolineTableSize, type RewriteStats, type SiteCache } from './trampoline.ts';
 
 export interface AlignInput {
   name: string;
@@ -73,6 +73,10 @@ export function linkAslr(inputs: AlignInput[], objDir: string, outDir: string, i
   const rng = new Rng(seed);
   const images: LinkedImage[] = [];
   const jobs: { output: string; argv: string[] }[] = [];
+  // Sites of a library are found once, in the first instance that has it (linked a second time
+  // with --emit-relocs, which keeps the relocations marking absolute addresses), and reused.
+  const analysed = new Set<string>();
+  const withRelocs = new Set<string>();
   for (const a of inputs) {
     for (let i = 0; i < instances; i++) {
       const order = rng.fork(`aslr/${a.name}/${i}`).shuffle(a.libraries.slice(0, -1));
@@ -81,16 +85,22 @@ export function linkAslr(inputs: AlignInput[], objDir: string, outDir: string, i
       const lds = path.join(outDir, `${a.name}.${i}.lds`);
       fs.writeFileSync(lds, aslrScript(IMAGE_BASE, order.map((l) => ({ name: l, sizes: sizes.get(l)!, tableSize: tables.get(l)! })), regionSize));
       images.push({ name: a.name, elf, instance: i, libraries: order });
-      // --emit-relocs keeps the final relocations, which tell the rewriter which fields are addresses;
-      // the second link, without them, is the instance itself (same loaded bytes, smaller file).
-      jobs.push({ output: `${elf}.rel`, argv: ['ld', ...LDFLAGS, '--emit-relocs', '-T', lds, '-o', `${elf}.rel`, ...objPaths(objDir, order)] });
+      const shared = order.slice(0, -1);
+      if (shared.some((l) => !analysed.has(l))) {
+        shared.forEach((l) => analysed.add(l));
+        withRelocs.add(elf);
+        jobs.push({ output: `${elf}.rel`, argv: ['ld', ...LDFLAGS, '--emit-relocs', '-T', lds, '-o', `${elf}.rel`, ...objPaths(objDir, order)] });
+      }
       jobs.push({ output: elf, argv: ['ld', ...LDFLAGS, '-T', lds, '-o', elf, ...objPaths(objDir, order)] });
     }
   }
   runJobs(jobs, outDir);
+  const cache: SiteCache = new Map();
   for (const img of images) {
-    img.trampolines = rewriteForAslr(`${img.elf}.rel`, img.elf, img.libraries);
-    fs.rmSync(`${img.elf}.rel`);
+    const rel = withRelocs.has(img.elf) ? `${img.elf}.rel` : null;
+    // The application (last) is private to its image: it keeps the addresses ld gave it.
+    img.trampolines = rewriteForAslr(rel, img.elf, img.libraries.slice(0, -1), cache);
+    if (rel) fs.rmSync(rel);
   }
   return images;
 }
@@ -119,8 +129,10 @@ export function alignImages(
 ): { plan: AlignmentPlan; images: AlignedResult[] } {
   const outDir = path.resolve(options.outDir);
   const build = path.join(outDir, 'build');
-  fs.mkdirSync(build, { recursive: true });
+  // Every input is checked before anything is written, and a refused run removes the folder it
+  // created, so a refusal leaves no empty output folder behind.
   const inputs: AlignInput[] = [];
+  const sources: { objDir: string; order: string[] }[] = [];
   const names = new Set<string>();
   for (const elfPath of elfs) {
     const objDir = options.objDir ?? findObjectDir(elfPath);
@@ -129,17 +141,31 @@ export function alignImages(
     const order: string[] = [];
     for (const r of [...ranges].sort((a, b) => a.start - b.start)) if (r.kind === 'text' && !order.includes(r.library)) order.push(r.library);
     if (order.length === 0) throw new InputError(elfPath, `no library of ${objDir} found in the image's symbols`);
-    for (const l of order) {
-      const dst = path.join(build, `lib${l}.o`);
-      if (!fs.existsSync(dst)) fs.copyFileSync(path.join(objDir, `lib${l}.o`), dst);
-    }
+    sources.push({ objDir, order });
     let name = path.basename(elfPath).replace(/\.elf$/, '');
     while (names.has(name)) name += '_';
     names.add(name);
     inputs.push({ name, libraries: order });
   }
-  const { plan, images } = linkAligned(inputs, build, outDir);
-  const aslr = options.aslrInstances ? linkAslr(inputs, build, path.join(outDir, 'aslr'), options.aslrInstances, options.seed ?? 1) : [];
+  if (inputs.length < 2) throw new InputError(elfs[0] ?? 'align', `alignment needs at least 2 images (the authors' aligner does too), got ${inputs.length}`);
+  const created = !fs.existsSync(outDir);
+  let plan: AlignmentPlan;
+  let images: LinkedImage[];
+  let aslr: LinkedImage[];
+  try {
+    fs.mkdirSync(build, { recursive: true });
+    for (const { objDir, order } of sources) {
+      for (const l of order) {
+        const dst = path.join(build, `lib${l}.o`);
+        if (!fs.existsSync(dst)) fs.copyFileSync(path.join(objDir, `lib${l}.o`), dst);
+      }
+    }
+    ({ plan, images } = linkAligned(inputs, build, outDir));
+    aslr = options.aslrInstances ? linkAslr(inputs, build, path.join(outDir, 'aslr'), options.aslrInstances, options.seed ?? 1) : [];
+  } catch (e) {
+    if (created) fs.rmSync(outDir, { recursive: true, force: true });
+    throw e;
+  }
   const sourceOf = (name: string): string => elfs[inputs.findIndex((i) => i.name === name)];
   const results: AlignedResult[] = [...images, ...aslr].map((img) => ({
     source: sourceOf(img.name),

@@ -1,7 +1,8 @@
 /**
- * The demo set's specification (demo/demo.json): micro-libraries in link order with their
- * dependencies and size targets, and application libraries with the libraries they link.
- * Validated once here; the rest of the toolchain works on the resolved `DemoSpec`.
+ * The demo set's specification (demo/demo.json): libraries in link order with their dependencies
+ * (our platform libraries, compiled from demo/libs/<name>, and the real libraries of the library
+ * cache, scripts/build-libs.sh), and the applications (demo/apps/<name>) with the libraries they
+ * link. Validated once here; the rest of the toolchain works on the resolved `DemoSpec`.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,9 +15,9 @@ export const DEMO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 
 const nameRe = /^[a-z][a-z0-9_-]*$/;
 const specSchema = z.object({
-  libraries: z.array(z.object({ name: z.string().regex(nameRe), textKiB: z.number().min(0), deps: z.array(z.string()) })),
+  libraries: z.array(z.object({ name: z.string().regex(nameRe), kind: z.enum(['platform', 'real']), deps: z.array(z.string()) })),
   base: z.array(z.string()),
-  apps: z.array(z.object({ name: z.string().regex(nameRe), textKiB: z.number().min(0), libs: z.array(z.string()) })),
+  apps: z.array(z.object({ name: z.string().regex(nameRe), libs: z.array(z.string()) })),
 });
 
 export interface DemoLibrary {
@@ -24,12 +25,12 @@ export interface DemoLibrary {
   name: string;
   /** C identifier prefix of its generated symbols. */
   cName: string;
-  /** Size target of the generated part, bytes of text (0: hand-written only). */
-  textBytes: number;
   deps: string[];
-  /** Hand-written C files (absolute paths, sorted). */
+  /** C files (absolute paths, sorted); none for a real library (its object comes from the library cache). */
   sources: string[];
   isApp: boolean;
+  /** A real library: `lib<name>.o` comes from the library cache (scripts/build-libs.sh). */
+  real: boolean;
 }
 
 export interface DemoApp {
@@ -40,7 +41,6 @@ export interface DemoApp {
   linkOrder: string[];
   /** Libraries the application calls directly. */
   direct: string[];
-  hasHandwritten: boolean;
 }
 
 export interface DemoSpec {
@@ -79,20 +79,17 @@ export function loadDemoSpec(root: string = DEMO_ROOT): DemoSpec {
   const libraries = new Map<string, DemoLibrary>();
   const order: string[] = [];
   for (const l of spec.libraries) {
-    for (const d of l.deps) {
-      // Generated calls only go to earlier libraries, which keeps the call graph acyclic.
-      if (!libraries.has(d)) throw new InputError(file, `library ${l.name}: dependency ${d} is not an earlier library`);
-    }
     libraries.set(l.name, {
       name: l.name,
       cName: cIdent(l.name),
-      textBytes: Math.round(l.textKiB * 1024),
       deps: l.deps,
-      sources: cFiles(path.join(root, 'libs', l.name)),
+      sources: l.kind === 'platform' ? cFiles(path.join(root, 'libs', l.name)) : [],
       isApp: false,
+      real: l.kind === 'real',
     });
     order.push(l.name);
   }
+  for (const l of spec.libraries) for (const d of l.deps) if (!libraries.has(d)) throw new InputError(file, `library ${l.name}: unknown dependency ${d}`);
   for (const b of spec.base) if (!libraries.has(b)) throw new InputError(file, `base: unknown library ${b}`);
   const apps: DemoApp[] = [];
   for (const a of spec.apps) {
@@ -107,21 +104,9 @@ export function loadDemoSpec(root: string = DEMO_ROOT): DemoSpec {
     [...spec.base, ...a.libs].forEach(visit);
     const appLib = `app-${a.name}`;
     const sources = cFiles(path.join(root, 'apps', a.name));
-    libraries.set(appLib, {
-      name: appLib,
-      cName: cIdent(appLib),
-      textBytes: Math.round(a.textKiB * 1024),
-      deps: [...a.libs, ...spec.base.filter((b) => b !== 'ukboot')],
-      sources,
-      isApp: true,
-    });
-    apps.push({
-      name: a.name,
-      library: appLib,
-      linkOrder: [...order.filter((n) => wanted.has(n)), appLib],
-      direct: a.libs,
-      hasHandwritten: sources.length > 0,
-    });
+    if (sources.length === 0) throw new InputError(file, `app ${a.name}: no C files in ${path.join(root, 'apps', a.name)}`);
+    libraries.set(appLib, { name: appLib, cName: cIdent(appLib), deps: [...a.libs, ...spec.base], sources, isApp: true, real: false });
+    apps.push({ name: a.name, library: appLib, linkOrder: [...order.filter((n) => wanted.has(n)), appLib], direct: a.libs });
   }
   return { libraries, order, apps };
 }

@@ -1,10 +1,13 @@
 /**
  * The demo image set builder (`unimem image demo`, `buildDemoSet`).
  *
- * 1. Generate the libraries' bulk C (demo-gen.ts) and compile every library, Unikraft-style, into
- *    one relocatable object `build/lib<name>.o` (gcc per source file, then `ld -r`), in the default
- *    build and in the DCE build (-ffunction-sections -fdata-sections). Objects are cached under the
- *    OS temporary directory, keyed by the content hash of everything they depend on.
+ * 1. Compile our platform libraries and the applications, Unikraft-style, into one relocatable
+ *    object `build/lib<name>.o` each (gcc per source file, then `ld -r`; applications with
+ *    musl-gcc against the real libraries' headers), in the default build and in the DCE build
+ *    (-ffunction-sections -fdata-sections). The real libraries' objects (musl, zlib, SQLite, Lua,
+ *    mbed TLS, lwIP) come from the library cache (libs.ts, scripts/build-libs.sh), the same object
+ *    in both builds (they are compiled with function and data sections). Objects are cached under
+ *    the OS temporary directory, keyed by the content hash of everything they depend on.
  * 2. Link every application image with ld: compact (Unikraft's layout), DCE (compact + --gc-sections),
  *    aligned (global library map, one generated script per image) and aligned-with-ASLR instances
  *    (shuffled library order, trampoline tables written by the rewriter).
@@ -18,14 +21,13 @@
  *   DIR/aligned/build -> ../compact/build                     DIR/aligned/<app>.elf, <app>.lds
  *   DIR/aligned-aslr/build -> ../compact/build                DIR/aligned-aslr/<app>.<i>.elf, .lds
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError } from '../base/errors.ts';
 import { readElf, SHF_ALLOC } from './elf.ts';
 import { DEMO_ROOT, loadDemoSpec, type DemoSpec } from './demo-spec.ts';
-import { generateAppMain, generateLibrarySource } from './demo-gen.ts';
+import { realLibraries, realObject, type RealLibrary } from './libs.ts';
 import { compactScript } from './linker-script.ts';
 import { IMAGE_BASE, type AlignmentPlan } from './planner.ts';
 import { buildKey, CFLAGS, DCE_CFLAGS, LDFLAGS, runJobs } from './toolchain.ts';
@@ -79,6 +81,8 @@ export interface DemoManifest {
   images: DemoImage[];
   /** The global library map of the aligned images (absent without the default build). */
   plan?: AlignmentPlan;
+  /** Source package and version of every real library the images link. */
+  realLibraries: RealLibrary[];
 }
 
 const MANIFEST = 'manifest.json';
@@ -99,7 +103,7 @@ function resolveOptions(o: DemoOptions, spec: DemoSpec): Required<Omit<DemoOptio
 /** Where `buildDemoSet` caches a set built with these options when no outDir is given. */
 export function defaultDemoDir(options: DemoOptions = {}): string {
   const spec = loadDemoSpec();
-  return path.join(os.tmpdir(), `unimem-demo-${buildKey(DEMO_ROOT, { images: resolveOptions(options, spec) })}`);
+  return path.join(os.tmpdir(), `unimem-demo-${buildKey(DEMO_ROOT, { images: resolveOptions(options, spec), realLibraries: realLibraries().dir })}`);
 }
 
 /** Read a manifest written by `buildDemoSet`, with absolute paths. */
@@ -117,7 +121,7 @@ export function readManifest(dir: string): DemoManifest {
   return { ...m, dir: abs, images: m.images.map((i) => ({ ...i, elf: path.join(abs, i.elf), objDir: path.join(abs, i.objDir) })) };
 }
 
-function cachedManifest(dir: string, key: string): DemoManifest | undefined {
+export function cachedManifest(dir: string, key: string): DemoManifest | undefined {
   if (!fs.existsSync(path.join(dir, MANIFEST))) return undefined;
   try {
     const m = readManifest(dir);
@@ -128,9 +132,19 @@ function cachedManifest(dir: string, key: string): DemoManifest | undefined {
   return undefined;
 }
 
+/** `ld -r` script that merges function and data sections into one section per kind. */
+const MERGE_SCRIPT = ['SECTIONS', '{', '  .text : { *(.text .text.*) }', '  .rodata : { *(.rodata .rodata.*) }', '  .data : { *(.data .data.*) }', '  .bss : { *(.bss .bss.*) }', '}', ''].join('\n');
+
+/** Flags for code compiled against the real libraries' headers (mbed TLS needs its configuration named). */
+export function appCompileFlags(): string[] {
+  const real = realLibraries();
+  return ['-I', path.join(DEMO_ROOT, 'include'), ...real.includes.flatMap((d) => ['-I', d]), '-DMBEDTLS_CONFIG_FILE="unimem_config.h"'];
+}
+
 /** Compile every library in one build variant into `lib<name>.o` files (cached by content). */
 function buildObjects(spec: DemoSpec, variant: BuildVariant): string {
-  const key = buildKey(DEMO_ROOT, { objects: variant });
+  const real = realLibraries();
+  const key = buildKey(DEMO_ROOT, { objects: variant, realLibraries: real.dir });
   const dir = path.join(os.tmpdir(), `unimem-objs-${variant}-${key}`);
   if (fs.existsSync(path.join(dir, 'done'))) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
@@ -140,21 +154,24 @@ function buildObjects(spec: DemoSpec, variant: BuildVariant): string {
   // Sources are compiled from inside src/ by relative name (`<lib>/<file>.c`), so the file symbol in
   // each object names its library and no build path leaks into the objects.
   const srcRoot = path.join(tmp, 'src');
+  const appFlags = appCompileFlags();
   for (const lib of spec.libraries.values()) {
+    if (lib.real) continue;
     const srcDir = path.join(srcRoot, lib.name);
     fs.mkdirSync(srcDir, { recursive: true });
     const sources: string[] = [];
     for (const f of lib.sources) sources.push(writeText(path.join(srcDir, path.basename(f)), fs.readFileSync(f, 'utf8')));
-    const gen = generateLibrarySource(spec, lib);
-    if (gen) sources.push(writeText(path.join(srcDir, 'gen.c'), gen));
-    if (lib.isApp) sources.push(writeText(path.join(srcDir, 'main.c'), generateAppMain(spec, lib.name.slice(4))));
     const objs: string[] = [];
     sources.forEach((src, i) => {
       const o = path.join(srcDir, `${i}.o`);
       objs.push(o);
-      const flags = variant === 'dce' ? [...CFLAGS, ...DCE_CFLAGS] : CFLAGS;
+      // Applications always get function sections, so app_main is a section of its own that the
+      // layouts can put first (faas.ts compiles functions the same way).
+      const flags = variant === 'dce' || lib.isApp ? [...CFLAGS, ...DCE_CFLAGS] : CFLAGS;
       const rel = path.relative(srcRoot, src);
-      jobs.push({ output: o, argv: ['gcc', ...flags, `-frandom-seed=${rel}`, '-I', path.join(DEMO_ROOT, 'include'), '-c', rel, '-o', o] });
+      // Platform libraries are freestanding (no headers); applications use musl's and the libraries' headers.
+      const cc = lib.isApp ? ['musl-gcc', ...flags, ...appFlags] : ['gcc', ...flags, '-I', path.join(DEMO_ROOT, 'include')];
+      jobs.push({ output: o, argv: [...cc, `-frandom-seed=${rel}`, '-c', rel, '-o', o] });
     });
     parts.set(lib.name, objs);
   }
@@ -168,30 +185,40 @@ function buildObjects(spec: DemoSpec, variant: BuildVariant): string {
     [...parts].map(([name, objs]) => ({ output: '', argv: ['ld', '-r', '-o', path.join(build, `lib${name}.o`), ...objs] })),
     tmp,
   );
+  // The real libraries are compiled with function and data sections (for DCE). The default build
+  // merges them into one section per kind, as a build without those flags would give, which also
+  // keeps every link of the default build fast (musl alone has 3,600 sections).
+  const merge = variant === 'default' ? writeText(path.join(tmp, 'merge.lds'), MERGE_SCRIPT) : '';
+  runJobs(
+    [...spec.libraries.values()]
+      .filter((l) => l.real)
+      .map((l) => ({ output: '', argv: variant === 'default' ? ['ld', '-r', '-T', merge, '-o', path.join(build, `lib${l.name}.o`), realObject(real, l.name)] : ['cp', realObject(real, l.name), path.join(build, `lib${l.name}.o`)] })),
+    tmp,
+  );
   fs.writeFileSync(path.join(tmp, 'done'), '');
   publish(tmp, dir);
   return dir;
 }
 
-function writeText(file: string, text: string): string {
+export function linkOrCopy(src: string, dst: string): void {
+  try {
+    fs.linkSync(src, dst);
+  } catch {
+    fs.copyFileSync(src, dst);
+  }
+}
+
+export function writeText(file: string, text: string): string {
   fs.writeFileSync(file, text);
   return file;
 }
 
 /** Move a finished build into place; if another process won the race, keep theirs. */
-function publish(tmp: string, dir: string): void {
+export function publish(tmp: string, dir: string): void {
   try {
     fs.renameSync(tmp, dir);
   } catch {
     fs.rmSync(tmp, { recursive: true, force: true });
-  }
-}
-
-function runImage(elf: string): string {
-  try {
-    return execFileSync(elf, [], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
-    throw new Error(`demo image ${elf} did not run cleanly: ${(e as Error).message}`);
   }
 }
 
@@ -202,42 +229,35 @@ function checkNoOrphans(elf: string, allowed: RegExp): void {
   }
 }
 
-/**
- * Build (or reuse) the demo set. Synchronous; the first build takes seconds (compiles), later calls
- * with the same inputs return the cached manifest at once.
- */
-export function buildDemoSet(options: DemoOptions = {}): DemoManifest {
-  const spec = loadDemoSpec();
-  const opts = resolveOptions(options, spec);
-  const key = buildKey(DEMO_ROOT, { images: opts });
-  const dir = path.resolve(options.outDir ?? defaultDemoDir(options));
-  const cached = cachedManifest(dir, key);
-  if (cached) return cached;
+/** One image of a set to link: its name and its libraries in link order (the application last). */
+export interface SetApp {
+  name: string;
+  linkOrder: string[];
+}
 
-  const tmp = `${dir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  const apps = spec.apps.slice(0, opts.count);
+/**
+ * Link `apps` in every variant of `variants` into `tmp/<variant>/`, run every image and check that
+ * all variants of an application print the same line, then write the manifest (`key`) into `tmp`.
+ * `objectsOf(variant)` lists the objects (library name -> lib<name>.o path) of that build; they are
+ * hard-linked into `tmp/<variant>/build/`, Unikraft's layout. `aslrInstances` per application.
+ */
+export function linkSet(
+  tmp: string,
+  apps: SetApp[],
+  objectsOf: (variant: BuildVariant) => Map<string, string>,
+  opts: { variants: BuildVariant[]; aslrInstances: number; seed: number; key: string },
+): DemoManifest {
   const images: DemoImage[] = [];
   const relImage = (img: DemoImage): DemoImage => ({ ...img, elf: path.relative(tmp, img.elf), objDir: path.relative(tmp, img.objDir) });
   const objPaths = (objDir: string, libs: string[]): string[] => libs.map((l) => path.join(objDir, `lib${l}.o`));
   let plan: AlignmentPlan | undefined;
 
   for (const variant of opts.variants) {
-    const objRoot = buildObjects(spec, variant);
     const imgVariant: ImageVariant = variant === 'default' ? 'compact' : 'dce';
     const vdir = path.join(tmp, imgVariant);
     const objDir = path.join(vdir, 'build');
     fs.mkdirSync(objDir, { recursive: true });
-    for (const lib of spec.libraries.values()) {
-      const src = path.join(objRoot, 'build', `lib${lib.name}.o`);
-      const dst = path.join(objDir, `lib${lib.name}.o`);
-      try {
-        fs.linkSync(src, dst);
-      } catch {
-        fs.copyFileSync(src, dst);
-      }
-    }
+    for (const [name, file] of objectsOf(variant)) linkOrCopy(file, path.join(objDir, `lib${name}.o`));
     const script = writeText(path.join(vdir, 'link.lds'), compactScript(IMAGE_BASE));
     const jobs = apps.map((a) => {
       const elf = path.join(vdir, `${a.name}.elf`);
@@ -266,18 +286,63 @@ export function buildDemoSet(options: DemoOptions = {}): DemoManifest {
     }
   }
 
+  for (const img of images) checkNoOrphans(img.elf, /^(\.text|\.rodata|\.data|\.bss|\.ind)(\..+)?$|^\.uk_inittab$/);
+  runImages(tmp, images);
+  const first = new Map<string, DemoImage>();
   for (const img of images) {
-    checkNoOrphans(img.elf, /^(\.text|\.rodata|\.data|\.bss|\.ind)(\..+)?$|^\.uk_inittab$/);
-    img.output = runImage(img.elf);
-  }
-  for (const img of images) {
-    const ref = images.find((i) => i.name === img.name)!;
+    const ref = first.get(img.name) ?? img;
+    first.set(img.name, ref);
     if (img.output !== ref.output) throw new Error(`${img.elf} printed ${JSON.stringify(img.output)}, ${ref.elf} printed ${JSON.stringify(ref.output)}`);
   }
-  const manifest: DemoManifest = { magic: 'unimem-demo-manifest', version: 1, key, dir: '.', seed: opts.seed, images: images.map(relImage), plan };
-  fs.writeFileSync(path.join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+  const used = new Set(images.flatMap((i) => i.libraries));
+  const realLibs = [...realLibraries().libraries.values()].filter((l) => used.has(l.name));
+  const manifest: DemoManifest = { magic: 'unimem-demo-manifest', version: 1, key: opts.key, dir: '.', seed: opts.seed, images: images.map(relImage), plan, realLibraries: realLibs };
+  fs.writeFileSync(path.join(tmp, MANIFEST), JSON.stringify(manifest) + '\n');
+  return manifest;
+}
+
+/** Run every image (in parallel, through make) and record what it printed. */
+function runImages(dir: string, images: DemoImage[]): void {
+  const outs = images.map((img, i) => path.join(dir, `.run-${i}.out`));
+  runJobs(
+    images.map((img, i) => ({ output: outs[i], argv: ['sh', '-c', `exec timeout 20 "$0" </dev/null >"$1"`, img.elf, outs[i]] })),
+    dir,
+  );
+  images.forEach((img, i) => {
+    img.output = fs.readFileSync(outs[i], 'utf8');
+    fs.rmSync(outs[i]);
+  });
+}
+
+/**
+ * Build (or reuse) the demo set. Synchronous; the first build takes seconds (compiles), later calls
+ * with the same inputs return the cached manifest at once.
+ */
+export function buildDemoSet(options: DemoOptions = {}): DemoManifest {
+  const spec = loadDemoSpec();
+  const opts = resolveOptions(options, spec);
+  const key = buildKey(DEMO_ROOT, { images: opts, realLibraries: realLibraries().dir });
+  const dir = path.resolve(options.outDir ?? defaultDemoDir(options));
+  const cached = cachedManifest(dir, key);
+  if (cached) return cached;
+
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  try {
+    linkSet(tmp, spec.apps.slice(0, opts.count), (v) => libraryObjects(spec, v), { ...opts, key });
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
   // Only an earlier demo set is replaced: a folder or file of the user's is refused, never deleted.
   if (options.outDir) removeDemoSet(dir);
   publish(tmp, dir);
   return readManifest(dir);
+}
+
+/** Every library object of one build of the demo specification, by library name. */
+export function libraryObjects(spec: DemoSpec, variant: BuildVariant): Map<string, string> {
+  const root = buildObjects(spec, variant);
+  return new Map([...spec.libraries.keys()].map((l) => [l, path.join(root, 'build', `lib${l}.o`)]));
 }

@@ -23,8 +23,9 @@ const INITTAB = (addr: string): string =>
   `  .uk_inittab ${addr} : { __uk_inittab_start = .; KEEP(*(.uk_inittab)) __uk_inittab_end = .; } :data`;
 
 function textInputs(lib: string): string {
-  // The platform's entry section goes first in its library (Unikraft's `*(.text.boot)`).
-  return `KEEP(${pat(lib)}(.text.boot)) ${pat(lib)}(.text .text.*)`;
+  // The platform's entry section goes first in its library (Unikraft's `*(.text.boot)`), and an
+  // application's app_main first in its own (ukboot calls it at the same address in every image).
+  return `KEEP(${pat(lib)}(.text.boot)) ${pat(lib)}(.text.app_main) ${pat(lib)}(.text .text.*)`;
 }
 
 export function compactScript(base: number): string {

@@ -9,7 +9,10 @@
  *                                   fingerprints), private sections, segments, entry point
  *   POOL/images/<image>.private     the private remainder: private sections' bytes, concatenated
  *
- * Shared: every read-only loaded section outside the trampoline tables, grouped per library (a
+ * Shared: what the loader maps read-only, decided by what a section holds (`loaderMapping`): code
+ * (executable sections) is mapped read+execute and read-only data read-only, whatever the write flag
+ * the link gave them (Unikraft's `--omagic` links mark .text writable, and its boot code maps
+ * .text r-x and .rodata r-- by section); trampoline tables excepted. Grouped per library (a
  * section named `.<kind>.<lib>`) and widened to whole pages; groups that would share a page are
  * merged. Private: writable sections (data; bss as size only) and `.ind.<lib>` tables, which
  * differ per ASLR instance. A loader maps each shared entry at its vaddr and copies the private
@@ -22,7 +25,7 @@ import { z } from 'zod';
 import { InputError } from '../base/errors.ts';
 import { fingerprintBytes } from '../base/hash.ts';
 import { writeFileAtomic } from '../base/system.ts';
-import { ELF_LIMITS, PT_LOAD, readElf, segmentFlags, SHF_ALLOC, SHF_WRITE, SHT_NOBITS, type ElfSection } from './elf.ts';
+import { ELF_LIMITS, PT_LOAD, readElf, segmentFlags, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_NOBITS, type ElfSection } from './elf.ts';
 import { sectionKind } from './attribution.ts';
 import { loadPages } from './pages.ts';
 import { PAGE, alignUp } from './planner.ts';
@@ -61,6 +64,8 @@ const descriptionSchema = z.object({
   ),
   privateFile: z.string(),
   privateSha256: z.string().regex(hashRe),
+  /** Real libraries the image links, with their Debian source package and version (images of a set directory). */
+  libraries: z.array(z.object({ name: z.string(), sourcePackage: z.string(), version: z.string() })).optional(),
 });
 
 export type ImageDescription = z.infer<typeof descriptionSchema>;
@@ -127,6 +132,45 @@ const libraryOfSection = (name: string): string | null => {
   return m ? m[2] : null;
 };
 
+/**
+ * How the pool loader maps a loaded section: executable code read+execute, data without the write
+ * flag read-only, the rest private read-write. Code counts as code even when the link marked it
+ * writable (`ld --omagic`, as Unikraft's images), because the loader maps it r-x; trampoline
+ * tables are code too but per instance, so `buildPool` keeps them private.
+ */
+export function loaderMapping(s: ElfSection): 'r-x' | 'r--' | 'rw-' {
+  if (s.flags & SHF_EXECINSTR) return 'r-x';
+  if (!(s.flags & SHF_WRITE)) return 'r--';
+  return 'rw-';
+}
+
+interface SetManifest {
+  images: { elf: string; libraries: string[] }[];
+  realLibraries?: { name: string; sourcePackage: string; version: string }[];
+}
+
+/**
+ * The real libraries (name, Debian source package, version) an image of a set directory links,
+ * from the set's manifest.json (`DIR/<variant>/<image>.elf`); nothing for other images.
+ */
+function librariesOf(file: string, cache: Map<string, SetManifest | null>): { libraries?: ImageDescription['libraries'] } {
+  const setDir = path.dirname(path.dirname(path.resolve(file)));
+  if (!cache.has(setDir)) {
+    let m: SetManifest | null = null;
+    try {
+      m = JSON.parse(fs.readFileSync(path.join(setDir, 'manifest.json'), 'utf8')) as SetManifest;
+    } catch {
+      m = null;
+    }
+    cache.set(setDir, m);
+  }
+  const m = cache.get(setDir);
+  const img = m?.images.find((i) => i.elf === path.relative(setDir, path.resolve(file)));
+  if (!m?.realLibraries || !img) return {};
+  const libs = m.realLibraries.filter((l) => img.libraries.includes(l.name)).map(({ name, sourcePackage, version }) => ({ name, sourcePackage, version }));
+  return { libraries: libs };
+}
+
 /** A stable file name for an image: `<directory>-<file without .elf>`. */
 export function imageKey(elf: string): string {
   return `${path.basename(path.dirname(path.resolve(elf)))}-${path.basename(elf).replace(/\.elf$/, '')}`;
@@ -146,7 +190,9 @@ interface SharedGroup {
 function sharedGroups(alloc: readonly ElfSection[]): SharedGroup[] {
   const groups: SharedGroup[] = [];
   for (const s of alloc) {
-    if (s.flags & SHF_WRITE || s.name.startsWith('.ind.')) continue;
+    // Shared: what the loader maps read-only (code r-x, read-only data r--), not a trampoline
+    // table; per library, widened to pages.
+    if (loaderMapping(s) === 'rw-' || s.type === SHT_NOBITS || s.name.startsWith('.ind.')) continue;
     const lib = libraryOfSection(s.name);
     const lo = Math.floor(s.addr / PAGE) * PAGE;
     const hi = alignUp(s.addr + s.size, PAGE);
@@ -181,6 +227,7 @@ export function buildPool(poolDir: string, images: string[]): PoolResult {
   fs.mkdirSync(imagesDir, { recursive: true });
   const result: PoolResult = { pool: poolDir, entries: 0, written: 0, poolBytes: 0, images: [] };
   const seen = new Set<string>();
+  const manifests = new Map<string, SetManifest | null>();
   for (const file of images) {
     const elf = readElf(file);
     const memory = loadPages(elf);
@@ -230,6 +277,7 @@ export function buildPool(poolDir: string, images: string[]): PoolResult {
       private: priv,
       privateFile: `${key}.private`,
       privateSha256: sha256(remainder),
+      ...librariesOf(file, manifests),
     };
     const descFile = path.join(imagesDir, `${key}.json`);
     writeFileAtomic(path.join(imagesDir, desc.privateFile), remainder);

@@ -93,74 +93,113 @@ function sectionByName(elf: ElfFile, name: string): ElfSection | undefined {
 }
 
 /**
- * Rewrite one ASLR instance. `relocFile` is the instance linked with --emit-relocs (analysed),
- * `outFile` the same link without them (patched in place): identical loaded bytes, smaller file.
+ * One instruction of a library that reaches outside it. Which instructions these are, and how long
+ * they are, is a property of the library (the same in every instance: a call to another library
+ * leaves it wherever the libraries are placed, a relocation holds an absolute address in every
+ * link), so it is worked out once per library and reused for every instance (`SiteCache`).
  */
-export function rewriteForAslr(relocFile: string, outFile: string, libraries: string[]): RewriteStats {
-  const elf = readElf(relocFile);
+interface Site {
+  /** Offset of the instruction in the library's text section. */
+  at: number;
+  length: number;
+  branch: 'call' | 'jmp' | 'jcc' | null;
+  absolute: boolean;
+  farRip: boolean;
+  /** Offset of the RIP displacement inside the instruction (-1: none). */
+  displacementOffset: number;
+}
+
+/** Sites per library, with the text size they were found in; shared by the instances of one set. */
+export type SiteCache = Map<string, { textSize: number; sites: Site[] }>;
+
+/** Find the sites of one library in an instance linked with --emit-relocs. */
+function findSites(elf: ElfFile, file: string, lib: string): { textSize: number; sites: Site[] } {
+  const text = sectionByName(elf, `.text.${lib}`);
+  if (!text) throw new Error(`${file}: library ${lib} has no .text section`);
+  const rodata = sectionByName(elf, `.rodata.${lib}`);
+  const lo = text.addr;
+  const hi = rodata && rodata.size > 0 ? rodata.addr + rodata.size : text.addr + text.size;
+  const outside = (a: number): boolean => a < lo || a >= hi;
+  const relocs = codeRelocs(elf, text);
+  const sites: Site[] = [];
+  let r = 0;
+  sweep(elf.bytes.subarray(text.offset, text.offset + text.size), text.addr, (ins) => {
+    let absolute = false;
+    while (r < relocs.length && relocs[r].offset < ins.ip) r++;
+    for (let k = r; k < relocs.length && relocs[k].offset < ins.ip + ins.length; k++) if (isAbsolute(relocs[k].type)) absolute = true;
+    const farBranch = ins.branch !== null && outside(ins.target);
+    const farRip = ins.ipRelAddress >= 0 && outside(ins.ipRelAddress);
+    if (!absolute && !farBranch && !farRip) return;
+    if (ins.invalid) throw new Error(`${file}: undecodable instruction at 0x${ins.ip.toString(16)}`);
+    sites.push({ at: ins.ip - text.addr, length: ins.length, branch: ins.branch, absolute, farRip, displacementOffset: ins.ipRelAddress >= 0 ? ins.displacementOffset : -1 });
+  });
+  return { textSize: text.size, sites };
+}
+
+/**
+ * Rewrite one ASLR instance in place (`outFile`). The sites of a library come from `cache`, or,
+ * the first time a library is seen, from `relocFile` (the same instance linked with
+ * --emit-relocs: identical loaded bytes plus the relocations that mark absolute addresses).
+ * `libraries` are the libraries to rewrite (the application, last in the layout, is private to
+ * its image anyway and keeps its linked bytes, as the authors' rewriter skips the app).
+ */
+export function rewriteForAslr(relocFile: string | null, outFile: string, libraries: string[], cache: SiteCache = new Map()): RewriteStats {
+  const relElf = relocFile ? readElf(relocFile) : null;
   const out = fs.readFileSync(outFile);
   const outElf = readElf(outFile);
   const stats: RewriteStats = { sites: 0, branches: 0, ripRelative: 0, absolute: 0, tableBytes: 0 };
   for (const lib of libraries) {
-    const text = sectionByName(elf, `.text.${lib}`);
-    const table = sectionByName(elf, `.ind.${lib}`);
-    if (!text || !table) throw new Error(`${relocFile}: library ${lib} has no .text/.ind section`);
-    const rodata = sectionByName(elf, `.rodata.${lib}`);
-    const lo = text.addr;
-    const hi = rodata && rodata.size > 0 ? rodata.addr + rodata.size : text.addr + text.size;
-    const outside = (a: number): boolean => a < lo || a >= hi;
-    const relocs = codeRelocs(elf, text);
-    const code = Uint8Array.from(elf.bytes.subarray(text.offset, text.offset + text.size));
+    if (!cache.has(lib)) {
+      if (!relElf || !relocFile) throw new Error(`${outFile}: no relocations to analyse library ${lib}`);
+      cache.set(lib, findSites(relElf, relocFile, lib));
+    }
+    const { textSize, sites } = cache.get(lib)!;
+    const text = sectionByName(outElf, `.text.${lib}`);
+    const table = sectionByName(outElf, `.ind.${lib}`);
+    if (!text || !table) throw new Error(`${outFile}: library ${lib} has no .text/.ind section`);
+    if (text.size !== textSize) throw new Error(`${outFile}: .text.${lib} is ${text.size} bytes, its sites were found in ${textSize}`);
+    const linked = out.subarray(text.offset, text.offset + text.size);
+    const code = Uint8Array.from(linked);
     const slots = new Uint8Array(table.size).fill(0xcc);
+    const view = new DataView(linked.buffer, linked.byteOffset, linked.byteLength);
     let used = 0;
-    let r = 0;
-    sweep(elf.bytes.subarray(text.offset, text.offset + text.size), text.addr, (ins) => {
-      let absolute = false;
-      while (r < relocs.length && relocs[r].offset < ins.ip) r++;
-      for (let k = r; k < relocs.length && relocs[k].offset < ins.ip + ins.length; k++) if (isAbsolute(relocs[k].type)) absolute = true;
-      const farBranch = ins.branch !== null && outside(ins.target);
-      const farRip = ins.ipRelAddress >= 0 && outside(ins.ipRelAddress);
-      if (!absolute && !farBranch && !farRip) return;
-      if (ins.invalid) throw new Error(`${relocFile}: undecodable instruction at 0x${ins.ip.toString(16)}`);
-      const need = slotBytes(ins);
-      if (used + need > slots.length) throw new Error(`${relocFile}: trampoline table of ${lib} overflows (${slots.length} bytes)`);
+    for (const site of sites) {
+      const ip = text.addr + site.at;
+      const need = site.branch !== null ? 5 : site.length + 5;
+      if (used + need > slots.length) throw new Error(`${outFile}: trampoline table of ${lib} overflows (${slots.length} bytes)`);
       const slotIp = table.addr + used;
-      const at = ins.ip - text.addr;
-      if (ins.branch !== null && !absolute && !farRip) {
+      const at = site.at;
+      if (site.branch !== null && !site.absolute && !site.farRip) {
         // Branch: the site now targets its slot; the slot jumps on to the instance's target.
-        const opcode = ins.branch === 'call' ? [0xe8] : ins.branch === 'jmp' ? [0xe9] : [0x0f, code[at + ins.length - 5]];
-        if (ins.length !== opcode.length + 4) throw new Error(`${relocFile}: unexpected ${ins.branch} encoding at 0x${ins.ip.toString(16)}`);
-        writeJmp(code, at, ins.ip, slotIp, opcode);
-        writeJmp(slots, used, slotIp, ins.target);
+        const target = ip + site.length + view.getInt32(at + site.length - 4, true);
+        const opcode = site.branch === 'call' ? [0xe8] : site.branch === 'jmp' ? [0xe9] : [0x0f, code[at + site.length - 5]];
+        if (site.length !== opcode.length + 4) throw new Error(`${outFile}: unexpected ${site.branch} encoding at 0x${ip.toString(16)}`);
+        writeJmp(code, at, ip, slotIp, opcode);
+        writeJmp(slots, used, slotIp, target);
         stats.branches++;
       } else {
-        if (ins.length < 5) throw new Error(`${relocFile}: ${ins.length}-byte instruction at 0x${ins.ip.toString(16)} cannot hold a jmp`);
-        const copy = code.slice(at, at + ins.length);
-        if (ins.ipRelAddress >= 0) {
+        if (site.length < 5) throw new Error(`${outFile}: ${site.length}-byte instruction at 0x${ip.toString(16)} cannot hold a jmp`);
+        const copy = code.slice(at, at + site.length);
+        if (site.displacementOffset >= 0) {
           // Same target from the slot's address: displacement grows by the distance moved.
-          const dv = new DataView(copy.buffer, ins.displacementOffset, 4);
-          const disp = dv.getInt32(0, true) + (ins.ip - slotIp);
-          if (disp < -0x80000000 || disp > 0x7fffffff) throw new Error(`${relocFile}: displacement out of range in slot of 0x${ins.ip.toString(16)}`);
+          const dv = new DataView(copy.buffer, site.displacementOffset, 4);
+          const disp = dv.getInt32(0, true) + (ip - slotIp);
+          if (disp < -0x80000000 || disp > 0x7fffffff) throw new Error(`${outFile}: displacement out of range in slot of 0x${ip.toString(16)}`);
           dv.setInt32(0, disp, true);
         }
         slots.set(copy, used);
-        writeJmp(slots, used + ins.length, slotIp + ins.length, ins.ip + ins.length);
-        writeJmp(code, at, ins.ip, slotIp);
-        code.fill(0x90, at + 5, at + ins.length);
-        if (farRip) stats.ripRelative++;
+        writeJmp(slots, used + site.length, slotIp + site.length, ip + site.length);
+        writeJmp(code, at, ip, slotIp);
+        code.fill(0x90, at + 5, at + site.length);
+        if (site.farRip) stats.ripRelative++;
         else stats.absolute++;
       }
       stats.sites++;
       used += need;
-    });
-    stats.tableBytes += used;
-    const outText = sectionByName(outElf, `.text.${lib}`);
-    const outTable = sectionByName(outElf, `.ind.${lib}`);
-    if (!outText || !outTable || outText.addr !== text.addr || outTable.addr !== table.addr || outText.size !== text.size) {
-      throw new Error(`${outFile}: layout differs from ${relocFile}`);
     }
-    out.set(code, outText.offset);
-    out.set(slots, outTable.offset);
+    stats.tableBytes += used;
+    out.set(code, text.offset);
+    out.set(slots, table.offset);
   }
   fs.writeFileSync(outFile, out);
   return stats;

@@ -5,7 +5,7 @@
  */
 import { Rng } from '../base/rng.ts';
 import { runSharingConfig, type ConfigRun } from '../experiments/dedup/faas.ts';
-import { dedupFaasExperiment, dedupResult, describeDedupFaas, type DedupFaasConfig } from '../experiments/dedup-faas.ts';
+import { dedupFaasExperiment, dedupResult, describeDedupFaas, setFigures, type DedupFaasConfig } from '../experiments/dedup-faas.ts';
 import { describeTlbFlushes, tlbFlushesExperiment, tlbFlushesResult, type TlbFlushesConfig } from '../experiments/tlb-flushes.ts';
 import type { Experiment, ExperimentResult } from '../experiments/types.ts';
 import type { FaasDescription } from './faas.ts';
@@ -34,16 +34,17 @@ export const HOSTED: Record<string, HostedExperiment> = {
   'dedup-faas': {
     experiment: dedupFaasExperiment as unknown as Experiment,
     describe: (c, seed) => describeDedupFaas(c as DedupFaasConfig, seed),
-    result: (c, seed, runs, d) => dedupResult(c as DedupFaasConfig, seed, runs, d.set.byteConfirmedPages),
+    result: (c, seed, runs, d) => dedupResult(c as DedupFaasConfig, seed, runs, d.set.byteConfirmedPages, setFigures(d.set)),
     countFlushes: false,
-    quickReal: (c) => ({ ...c, instances: Math.min(c.instances, 24), durationSec: Math.min(c.durationSec, 12), applications: Math.min(c.applications, 4), aslrInstances: 1 }),
+    // 24 VMs of 4 distinct FaaS images (6 instances each), no sweep.
+    quickReal: (c) => ({ ...c, instances: Math.min(c.instances, 24), durationSec: Math.min(c.durationSec, 12), instancesPerImage: 6, sweepInstancesPerImage: [] }) as FaasConfig,
   },
   'tlb-flushes': {
     experiment: tlbFlushesExperiment as unknown as Experiment,
     describe: (c, seed) => describeTlbFlushes(c as TlbFlushesConfig, seed),
     result: (c, seed, runs) => tlbFlushesResult(c as TlbFlushesConfig, seed, runs),
     countFlushes: true,
-    quickReal: (c) => ({ ...c, instances: Math.min(c.instances, 8), durationSec: Math.min(c.durationSec, 12), applications: Math.min(c.applications, 4) }),
+    quickReal: (c) => ({ ...c, instances: Math.min(c.instances, 8), durationSec: Math.min(c.durationSec, 12), applications: Math.min((c as TlbFlushesConfig).applications, 4) }),
   },
 };
 

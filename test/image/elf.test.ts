@@ -33,7 +33,7 @@ test('section headers match readelf -SW on a linked image and a library object',
 
 test('segments, symbols and relocation counts match readelf', () => {
   const m = demoSet();
-  const img = m.images.find((i) => i.variant === 'compact' && i.name === 'redis')!;
+  const img = m.images.find((i) => i.variant === 'compact' && i.name === 'sqlite')!;
   const elf = readElf(img.elf);
   const loads = execFileSync('readelf', ['-lW', img.elf], { encoding: 'utf8' }).split('\n').filter((l) => /^\s+LOAD/.test(l));
   const ours = elf.segments.filter((s) => s.type === PT_LOAD);
@@ -45,7 +45,7 @@ test('segments, symbols and relocation counts match readelf', () => {
   });
   const syms = execFileSync('readelf', ['-sW', img.elf], { encoding: 'utf8' }).match(/Symbol table '\.symtab' contains (\d+) entries/)!;
   assert.equal(elf.symbols.length, Number(syms[1]));
-  const obj = path.join(img.objDir, 'libnewlibc.o');
+  const obj = path.join(img.objDir, 'libzlib.o');
   const relocs = execFileSync('readelf', ['-rW', obj], { encoding: 'utf8' }).match(/contains (\d+) entr/g)!.reduce((n, s) => n + Number(/(\d+)/.exec(s)![1]), 0);
   assert.equal(readElf(obj).relocations.reduce((n, r) => n + r.relocations.length, 0), relocs);
 });
@@ -58,7 +58,8 @@ test('every library of an image is attributed and owns its pages', () => {
   for (const lib of img.libraries) assert.ok(found.has(lib), `${lib} attributed`);
   const text = loaded.pages.filter((p) => p.kind === 'text');
   assert.ok(text.every((p) => p.library !== null));
-  assert.equal(loaded.pages.find((p) => p.vaddr === 0x100000)!.library, 'ukplat');
+  // The image starts with the platform's entry (its page may belong mostly to a larger library).
+  assert.equal(loaded.libraries.find((r) => r.start <= 0x100000 && 0x100000 < r.end)!.library, 'ukplat');
 });
 
 test('a garbage or truncated ELF is an InputError naming the file, and exit code 2 on the command line', async () => {

@@ -13,6 +13,7 @@ import { formatPercent, formatTable } from '../../base/table.ts';
 import {
   alignImages,
   buildDemoSet,
+  buildFaasSet,
   buildPool,
   comparePages,
   IMAGE_VARIANTS,
@@ -59,6 +60,21 @@ function inspectSummary(img: LoadedImage) {
 }
 
 function registerDemo(image: Command, sys: System): void {
+  image
+    .command('faas')
+    .description('generate N distinct FaaS function unikernels (Lua on musl and lwIP) in every variant, one ASLR image each, and run them')
+    .requiredOption('--count <n>', 'number of distinct functions', parsePositiveInt('--count'))
+    .requiredOption('--out <dir>', 'output directory (a set directory; an existing directory that is not one is refused)')
+    .option('--seed <n>', 'seed of the functions and of the ASLR library orders', parseSeed)
+    .option('--json', 'print the manifest as JSON')
+    .action((opts: { count: number; out: string; seed?: number; json?: boolean }) => {
+      const m = buildFaasSet({ outDir: opts.out, count: opts.count, seed: opts.seed });
+      if (opts.json) return sys.write(toJson(m));
+      const rows = IMAGE_VARIANTS.map((v) => [v, m.images.filter((i) => i.variant === v).length]).filter((r) => (r[1] as number) > 0);
+      const libs = m.realLibraries.map((l) => `${l.name} (${l.sourcePackage} ${l.version})`).join(', ');
+      sys.write(`FaaS set of ${opts.count} functions in ${m.dir}\nreal libraries: ${libs}\n` + formatTable(['variant', 'images'], rows));
+    });
+
   image
     .command('demo')
     .description('build the demo unikernel images (compact, DCE, aligned, aligned with ASLR) and run them')

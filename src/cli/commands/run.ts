@@ -22,6 +22,8 @@ export interface RunOptions {
   json?: boolean;
   seed?: number;
   out?: string;
+  /** Image set for the experiments that take one (config key `images`). */
+  images?: string[];
   host?: HostChoice;
   /** Sets the config key `workload` (experiments that have one, e.g. ucat: trace or model). */
   workload?: string;
@@ -68,12 +70,18 @@ export function registerRun(program: Command, sys: System): void {
     .option('--json', 'print the results as JSON on standard output')
     .option('--seed <n>', 'seed of every random choice', parseSeed)
     .option('--out <dir>', 'write CSV files, report.html and results.json here')
+    .option('--images <paths...>', 'image set (dedup-faas, tlb-flushes, image-size): a set directory, a directory of ELF files, or ELF files')
     .option('--workload <name>', 'what the VMs run, for experiments with a workload setting (ucat: trace or model)')
     .option('--host <host>', 'sim (default), real (KVM micro-VMs and KSM on this machine) or both side by side (docs/realhost.md)', parseHost)
     .action(async (name: string, opts: RunOptions) => {
       // A bad --out fails now, not after the run.
       if (opts.out) checkOutputDir('--out', opts.out);
       const resolved = resolveExperimentConfig(sys, name, Boolean(opts.quick));
+      if (opts.images) {
+        const shape = (resolved.experiment.schema as { shape?: Record<string, unknown> }).shape;
+        if (!shape || !('images' in shape)) throw new UserError(`--images: experiment ${resolved.experiment.name} does not take an image set`);
+        resolved.config = validateConfig(resolved.experiment, { ...(resolved.config as object), images: opts.images }, '--images');
+      }
       const config = withWorkload(resolved.experiment, resolved.config, opts.workload, resolved.file ?? '--workload');
       if (opts.host && opts.host !== 'sim') {
         await runHosted(sys, resolved.experiment.name, config, { ...opts, host: opts.host, quick: resolved.quick, seed: opts.seed ?? resolved.seed });

@@ -1,5 +1,5 @@
 /**
- * Demo images prepared for the page-sharing experiments: for each image, the pages the standard
+ * Image sets prepared for the page-sharing experiments (the FaaS set, the demo set or a user's set): for each image, the pages the standard
  * loader copies (file-backed PT_LOAD pages with their real fingerprints), the pages zero-filled
  * on demand (bss beyond p_filesz), where the heap starts, and, for pool configurations, the image
  * resolved against a library pool built from real description files (src/image buildPool).
@@ -8,11 +8,14 @@
  * fingerprints across all images prepared is compared byte for byte (`byteConfirmedPages`), so
  * KSM's and the pool's fingerprint comparisons stand for byte comparisons on image pages.
  */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { InvariantError } from '../../base/assert.ts';
 import { alignUp, PAGE_4K } from '../../base/units.ts';
 import { LibraryPool, pageList, poolImage, type HostMemory, type PageList, type PoolImage } from '../../host/index.ts';
-import { buildDemoSet, buildPool, imageKey, readDescription, readLoadedImage, type DemoManifest, type ImageVariant, type LoadedImage } from '../../image/index.ts';
+import { buildDemoSet, buildPool, imageKey, readDescription, readLoadedImage, type DemoImage, type DemoManifest, type ImageVariant, type LoadedImage } from '../../image/index.ts';
 
 export interface PreparedImage {
   name: string;
@@ -39,6 +42,18 @@ export interface ImageSet {
 /** Build (or reuse the cached) demo set and prepare the images of `variants`. */
 export function prepareImages(apps: number, aslrInstances: number, seed: number, variants: readonly ImageVariant[]): ImageSet {
   const manifest = buildDemoSet({ count: apps, aslrInstances, seed, variants: variants.includes('dce') ? ['default', 'dce'] : ['default'] });
+  return prepareSet(manifest, variants);
+}
+
+/** The first `limit` distinct images (by name, in manifest order) of a set, in every variant they have. */
+export function firstImages(manifest: DemoManifest, limit: number): DemoManifest {
+  const names = [...new Set(manifest.images.map((i) => i.name))].slice(0, limit);
+  const keep = new Set(names);
+  return { ...manifest, images: manifest.images.filter((i: DemoImage) => keep.has(i.name)) };
+}
+
+/** Prepare the images of `variants` of any set (a set directory's manifest or a user's files). */
+export function prepareSet(manifest: DemoManifest, variants: readonly ImageVariant[]): ImageSet {
   const byVariant = new Map<ImageVariant, PreparedImage[]>();
   const firstBytes = new Map<number, Uint8Array>();
   let confirmed = 0;
@@ -94,7 +109,13 @@ function pagesOf(l: LoadedImage): Pick<PreparedImage, 'copyPages' | 'zeroPages' 
 export function preparePool(set: ImageSet, variant: ImageVariant, memory: HostMemory): { pool: LibraryPool; images: PoolImage[]; sharedPages: number } {
   const imgs = set.byVariant.get(variant);
   if (!imgs) throw new InvariantError(`no ${variant} images prepared`);
-  const poolDir = path.join(set.manifest.dir, `pool-${variant}`);
+  // The pool lives in the temporary directory, keyed by the images it holds, never in a user's set.
+  const key = createHash('sha256');
+  for (const i of imgs) {
+    const st = fs.statSync(i.elf);
+    key.update(`${i.elf}\0${st.size}\0${st.mtimeMs}\0`);
+  }
+  const poolDir = path.join(os.tmpdir(), `unimem-pool-${variant}-${key.digest('hex').slice(0, 16)}`);
   buildPool(poolDir, imgs.map((i) => i.elf));
   const pool = new LibraryPool(memory);
   const images: PoolImage[] = [];
