@@ -56,6 +56,10 @@
 
 #define SERIAL_PORT 0x3f8
 #define EXIT_PORT 0x501
+/* The guest's FS base (TLS) is set by the VMM: a 32-bit OUT of the address's low half, then the
+ * high half, to FS_BASE_PORT. A WRMSR of IA32_FS_BASE at emulated CPL0 shuts this host's
+ * PVM-based guests down. */
+#define FS_BASE_PORT 0x502
 
 /* Page-table entry bits. The user bit is our addition to Firecracker's tables: it lets the
  * platform library run the application at CPL3 without rewriting 514 entries at CPL0, where every
@@ -87,6 +91,8 @@ struct vm {
 	struct kvm_run *run;
 	uint64_t entry;
 	uint64_t image_end;
+	uint64_t fs_base_pending; /* FS_BASE_PORT: the halves written so far */
+	int fs_base_halves;
 };
 
 static uint64_t t_start, t_entry, t_exit;
@@ -466,7 +472,18 @@ static int handle_io(struct vm *v)
 	size_t bytes = (size_t)r->io.size * r->io.count;
 	if (r->io.direction == KVM_EXIT_IO_OUT) {
 		if (r->io.port == SERIAL_PORT) write_console(data, bytes);
-		else if (r->io.port == EXIT_PORT) {
+		else if (r->io.port == FS_BASE_PORT && r->io.size == 4) {
+			uint32_t half = 0;
+			memcpy(&half, data, 4);
+			v->fs_base_pending = (v->fs_base_pending >> 32) | ((uint64_t)half << 32);
+			if (++v->fs_base_halves == 2) {
+				struct kvm_sregs sregs;
+				v->fs_base_halves = 0;
+				ioctl(v->vcpu, KVM_GET_SREGS, &sregs);
+				sregs.fs.base = v->fs_base_pending;
+				ioctl(v->vcpu, KVM_SET_SREGS, &sregs);
+			}
+		} else if (r->io.port == EXIT_PORT) {
 			uint32_t status = 0;
 			memcpy(&status, data, r->io.size < 4 ? r->io.size : 4);
 			return (int)(status & 0xff);

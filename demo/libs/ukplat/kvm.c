@@ -312,7 +312,10 @@ static long sys_arch_prctl(long code, u64 addr)
 {
 	if (code == 0x1002) { /* ARCH_SET_FS */
 		kvm_fs_base = addr;
-		wrmsr(0xc0000100, addr);
+		/* The VMM sets FS base (native/vmm: FS_BASE_PORT); WRMSR of IA32_FS_BASE at emulated
+		 * CPL0 shuts this host's PVM-based guests down. Low half first, then high half. */
+		__asm__ volatile("outl %0, %1" ::"a"((u32)addr), "Nd"((unsigned short)0x502));
+		__asm__ volatile("outl %0, %1" ::"a"((u32)(addr >> 32)), "Nd"((unsigned short)0x502));
 		return 0;
 	}
 	if (code == 0x1003) { /* ARCH_GET_FS */
