@@ -156,7 +156,8 @@ test('the trace workload without captured traces is a one-line user error', () =
 });
 
 test('the summary needs both stock OSv and UCat', () => {
-  assert.throws(() => run(small({ workload: 'model', configurations: ['osv', 'osv-ucat-slabs'] })), UserError);
+  const problem = ucatExperiment.check!(small({ workload: 'model', configurations: ['osv', 'osv-ucat-slabs'] }));
+  assert.equal(problem?.field, 'configurations');
 });
 
 test('host throughput: each VM\'s requests over its cycles at the clock, scaled by its share of a core', () => {

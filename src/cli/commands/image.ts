@@ -145,9 +145,17 @@ function registerAlign(image: Command, sys: System): void {
     .action((files: string[], opts: { out: string; objs?: string; aslr: number; seed?: number; json?: boolean }) => {
       const out = checkOutputDir('--out', opts.out, isAlignedSetFolder);
       for (const f of files) readElf(f);
+      const created = !fs.existsSync(out);
       fs.mkdirSync(out, { recursive: true });
       fs.writeFileSync(path.join(out, OUTPUT_MARKER), 'Written by unimem image align: a later align into this folder overwrites its files.\n');
-      const r = alignImages(files, { outDir: opts.out, objDir: opts.objs, aslrInstances: opts.aslr, seed: opts.seed });
+      let r: ReturnType<typeof alignImages>;
+      try {
+        r = alignImages(files, { outDir: opts.out, objDir: opts.objs, aslrInstances: opts.aslr, seed: opts.seed });
+      } catch (e) {
+        // A refused input leaves no folder behind that this command made.
+        if (created) fs.rmSync(out, { recursive: true, force: true });
+        throw e;
+      }
       if (opts.json) return sys.write(toJson(r));
       const rows = r.images.map((i) => [
         path.basename(i.elf),
