@@ -18,6 +18,8 @@ const CHANGE_SIGN: Record<string, number> = {
   'fraction faster': 1,
   'fraction more': 1,
   fraction: 1,
+  /** Already signed: a change of -0.36 is -36%. */
+  'fraction change': 1,
 };
 
 const signedPercent = (v: number): string => `${v > 0 ? '+' : ''}${(v * 100).toFixed(1)}%`;

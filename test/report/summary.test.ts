@@ -11,6 +11,7 @@ it('prints a reduction as the paper does: -50% beside ours as -33.4%, not 0.334 
   assert.deepEqual(oursInPaperConvention(comparison(-0.05, 'fraction less')), { ours: '+5.0%', unit: 'change' }, 'a reduction below zero is an increase');
   assert.deepEqual(oursInPaperConvention(comparison(0.12, 'fraction faster')), { ours: '+12.0%', unit: 'change' });
   assert.deepEqual(oursInPaperConvention(comparison(1.09, 'fraction')), { ours: '+109.0%', unit: 'change' });
+  assert.deepEqual(oursInPaperConvention(comparison(-0.36, 'fraction change')), { ours: '-36.0%', unit: 'change' });
   assert.deepEqual(oursInPaperConvention(comparison(24, 'references')), { ours: '24', unit: 'references' });
   assert.deepEqual(oursInPaperConvention(comparison(2.5, 'ratio')), { ours: '2.500', unit: 'ratio' });
 });
