@@ -22,7 +22,6 @@
 import { InvariantError } from '../base/assert.ts';
 import { UserError } from '../base/errors.ts';
 import { PageSize, PAGE_4K as IMPORTED_PAGE_4K } from '../base/units.ts';
-import { Translation } from '../hw/pagetable.ts';
 import type { HostBackend } from './backend.ts';
 import type { ResolvedHostCosts } from './costs.ts';
 import { FrameFlag, type HostMemory } from './frames.ts';
@@ -68,12 +67,10 @@ export interface LoadResult {
 export function loadCopy(vm: HostVm, pages: PageList, costs: ResolvedHostCosts): LoadResult {
   let cycles = 0;
   const n = pages.gpa.length;
-  const tr = new Translation();
+  const copy4kCycles = costs.copy4kCycles;
   for (let i = 0; i < n; i++) {
-    const gpa = pages.gpa[i];
-    if (!vm.ept.lookup(gpa, tr) || !tr.writable) cycles += vm.eptViolation(gpa, true);
-    vm.setContent(gpa, pages.fingerprint[i]);
-    cycles += costs.copy4kCycles;
+    cycles += vm.writePage(pages.gpa[i], pages.fingerprint[i]);
+    cycles += copy4kCycles;
   }
   return { pagesCopied: n, pagesMapped: 0, cycles };
 }

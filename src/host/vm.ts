@@ -243,25 +243,62 @@ export class HostVm {
 
   // ---- the fault path --------------------------------------------------------------------------
 
+  /** Throws unless the VM is alive (the message is built only when it fails). */
+  private checkAlive(): void {
+    if (!this.alive) throw new InvariantError(`VM ${this.id} is destroyed`);
+  }
+
   /** TranslationFaultHandler.eptViolation: back the page (or break copy-on-write); returns cycles. */
   eptViolation(gpa: number, write: boolean): number {
-    invariant(this.alive, `VM ${this.id} is destroyed`);
+    this.checkAlive();
+    const tr = this.tr;
+    if (!this.ept.lookup(gpa, tr)) return this.backUnmapped(gpa);
     const c = this.counters;
     c.eptViolations++;
-    const tr = this.tr;
     let cycles: number;
-    if (this.ept.lookup(gpa, tr)) {
-      if (write && !tr.writable) cycles = this.resolveWriteProtect(gpa);
-      else {
-        c.spuriousViolations++;
-        cycles = this.costs.exitCycles;
-      }
-    } else {
-      const r = this.regionOf(gpa);
-      if (r < 0) throw new InvariantError(`VM ${this.id}: guest-physical address 0x${gpa.toString(16)} lies outside every region of its memory map`);
-      cycles = this.backPage(r, gpa);
+    if (write && !tr.writable) cycles = this.resolveWriteProtect(gpa);
+    else {
+      c.spuriousViolations++;
+      cycles = this.costs.exitCycles;
     }
     c.faultCycles += cycles;
+    return cycles;
+  }
+
+  /** The violation of an access to the unmapped page at `gpa`: back it. Sets `backedFrame`. */
+  private backUnmapped(gpa: number): number {
+    const c = this.counters;
+    c.eptViolations++;
+    const r = this.regionOf(gpa);
+    if (r < 0) throw new InvariantError(`VM ${this.id}: guest-physical address 0x${gpa.toString(16)} lies outside every region of its memory map`);
+    const cycles = this.backPage(r, gpa);
+    c.faultCycles += cycles;
+    return cycles;
+  }
+
+  /** Host frame of the 4 KiB page the last `backPage` backed. */
+  private backedFrame = -1;
+
+  /**
+   * A write of content `fp` over the whole page at `gpa`, as a loader copies a page in: the EPT
+   * violation the guest's write would take when the page is unbacked or read-only, then the new
+   * content (`eptViolation` followed by `setContent`, with one EPT lookup in the common cases).
+   * Returns the violation's cycles, 0 without one.
+   */
+  writePage(gpa: number, fp: number): number {
+    this.checkAlive();
+    const tr = this.tr;
+    if (!this.ept.lookup(gpa, tr)) {
+      const cycles = this.backUnmapped(gpa);
+      this.memory.setFingerprint(this.backedFrame, fp);
+      return cycles;
+    }
+    if (tr.writable) {
+      this.memory.setFingerprint(this.frameIn(tr, gpa), fp);
+      return 0;
+    }
+    const cycles = this.eptViolation(gpa, true);
+    this.setContent(gpa, fp);
     return cycles;
   }
 
@@ -281,6 +318,7 @@ export class HostVm {
         const f = mem.alloc(tier, SIZE_2M, this.id);
         if (f >= 0) {
           this.mapFresh(base2m, f, SIZE_2M);
+          this.backedFrame = f + Math.floor((gpa - base2m) / PAGE_4K);
           mem.addRefs(f, CHUNK_FRAMES, 1);
           c.resident2m[tier]++;
           c.backed2m++;
@@ -291,6 +329,7 @@ export class HostVm {
       const f = mem.alloc(tier, SIZE_4K, this.id);
       if (f >= 0) {
         this.mapFresh(gpa - (gpa % PAGE_4K), f, SIZE_4K);
+        this.backedFrame = f;
         mem.addRefs(f, 1, 1);
         this.regSmall[r][chunk]++;
         c.resident4k[tier]++;
@@ -402,7 +441,7 @@ export class HostVm {
 
   /** Remove the leaf mapping `gpa` (a whole 2 MiB leaf if one maps it) and release its frames. Returns whether one was present. */
   unmapGpa(gpa: number): boolean {
-    invariant(this.alive, `VM ${this.id} is destroyed`);
+    this.checkAlive();
     if (!this.removeLeaf(gpa)) return false;
     this.flush();
     return true;
@@ -466,7 +505,7 @@ export class HostVm {
    * merge group in place as the stable page.)
    */
   shareFrame(gpa: number, flags: number = FRAME_KSM): number {
-    invariant(this.alive, `VM ${this.id} is destroyed`);
+    this.checkAlive();
     const tr = this.tr;
     if (!this.ept.lookup(gpa, tr)) throw new InvariantError(`VM ${this.id}: shareFrame on unbacked guest-physical 0x${gpa.toString(16)}`);
     if (tr.size === SIZE_2M) {
@@ -495,7 +534,7 @@ export class HostVm {
    * allocated and not privately owned. Reference count +1.
    */
   mapShared(gpa: number, frame: number, readonly: boolean): void {
-    invariant(this.alive, `VM ${this.id} is destroyed`);
+    this.checkAlive();
     const mem = this.memory;
     if (gpa % PAGE_4K !== 0) throw new InvariantError(`mapShared: guest-physical 0x${gpa.toString(16)} is not 4 KiB aligned`);
     const r = this.regionOf(gpa);
@@ -532,7 +571,7 @@ export class HostVm {
    * new frame.
    */
   breakCow(gpa: number): number {
-    invariant(this.alive, `VM ${this.id} is destroyed`);
+    this.checkAlive();
     const mem = this.memory;
     const tr = this.tr;
     if (!this.ept.lookup(gpa, tr) || tr.size !== SIZE_4K) throw new InvariantError(`breakCow: no 4 KiB leaf maps 0x${gpa.toString(16)}`);
