@@ -49,6 +49,8 @@ export const MARKER_REPLY = 2;
 const PAGE = 4096;
 const CHUNK = 2 * 1024 * 1024;
 const PAGES_PER_CHUNK = CHUNK / PAGE;
+/** Slots of each direct-mapped program page cache of `replayRange` (a power of two). */
+const PAGE_CACHE_SLOTS = 256;
 
 /** A trace that can be read from the start any number of times (one reader per replaying VM). */
 export interface TraceSource {
@@ -128,8 +130,9 @@ class ProgramArea {
   private readonly pages = new PageMap(1024);
   private chunks = new Float64Array(16);
   private used = 0;
-  private lastPage = -1;
-  private lastBase = 0;
+  /** The page `translate` saw last (-1: none yet) and the guest address it is packed at. */
+  lastPage = -1;
+  lastBase = 0;
 
   constructor(
     private readonly kernel: ProgramAreaSource,
@@ -179,7 +182,18 @@ export interface TracedProgramOptions {
    * phase), which no measurement looks at. Default 0.
    */
   fastForwardEvents?: number;
+  /**
+   * Serve repeated accesses from the translations cached in `step` (the default). false sends
+   * every event through the general path, which must give the same results (tests compare).
+   */
+  translationCaches?: boolean;
 }
+
+/** Module-local copies of the ops `step` compares (see the speed section of docs/machine.md). */
+const OP_INSTR = TraceOp.Instr;
+const OP_LOAD = TraceOp.Load;
+const OP_STORE = TraceOp.Store;
+const OP_MODIFY = TraceOp.Modify;
 
 export class TracedProgram {
   readonly counters = new ReplayCounters();
@@ -210,6 +224,7 @@ export class TracedProgram {
     this.header = this.reader.header;
     const tier = options.programTier ?? 0;
     this.fastForwardEvents = options.fastForwardEvents ?? 0;
+    this.translationCaches = options.translationCaches ?? true;
     this.text = new ProgramArea(kernel, tier);
     this.data = new ProgramArea(kernel, tier);
     const r = Number(this.header.meta.requests);
@@ -242,13 +257,151 @@ export class TracedProgram {
         }
       }
       // The batch's arrays stay valid until the reader's next call.
-      const i = this.position++;
-      this.fastForwarding = this.counters.events + n < this.fastForwardEvents;
-      this.replay(batch.op[i], batch.addr[i], batch.size[i], batch.arg[i]);
-      n++;
+      const from = this.position;
+      let to = Math.min(batch.length, from + (maxEvents - n));
+      const fastForwardLeft = this.fastForwardEvents - (this.counters.events + n);
+      if (fastForwardLeft > 0) {
+        to = Math.min(to, from + fastForwardLeft);
+        this.fastForwarding = true;
+        for (let i = from; i < to; i++) this.replay(batch.op[i], batch.addr[i], batch.size[i], batch.arg[i]);
+        this.fastForwarding = false;
+      } else if (this.translationCaches) {
+        this.replayRange(batch, from, to);
+      } else {
+        for (let i = from; i < to; i++) this.replay(batch.op[i], batch.addr[i], batch.size[i], batch.arg[i]);
+      }
+      this.position = to;
+      n += to - from;
     }
     this.counters.events += n;
     return n;
+  }
+
+  private readonly translationCaches: boolean;
+  /**
+   * Cached translations of `replayRange`. They are refreshed after every event the general path
+   * replays (`refreshCaches`), and only such events change objects or place pages.
+   * - The object `LiveObjects.find` checks first (its last find): [objLo, objHi) and the
+   *   difference to add for the guest address (lo = hi = -1: none). It serves an access wholly
+   *   inside it exactly as `find` would.
+   * - Program pages of the data and the text area, direct-mapped by page number: the page and the
+   *   difference to add. A data page is entered only while no live object overlaps it (so `find`
+   *   fails on it), and the data cache is emptied by every allocation event; fetches never look
+   *   for objects, so text pages stay.
+   */
+  private objLo = -1;
+  private objHi = -1;
+  private objDelta = 0;
+  private readonly dataPage = new Float64Array(PAGE_CACHE_SLOTS).fill(-1);
+  private readonly dataDelta = new Float64Array(PAGE_CACHE_SLOTS);
+  private readonly textPage = new Float64Array(PAGE_CACHE_SLOTS).fill(-1);
+  private readonly textDelta = new Float64Array(PAGE_CACHE_SLOTS);
+
+  /** After an event of the general path (op: its op): what `find` checks first, and the pages it placed or used. */
+  private refreshCaches(op: number): void {
+    const objects = this.objects;
+    const id = objects.lastFound;
+    if (id >= 0) {
+      this.objLo = objects.objectStart(id);
+      this.objHi = objects.objectEnd(id);
+      this.objDelta = objects.objectGva(id) - this.objLo;
+    } else this.objLo = this.objHi = -1;
+    if (op > OP_MODIFY) this.dataPage.fill(-1);
+    const dataPage = this.data.lastPage;
+    if (dataPage >= 0 && !objects.pageHasObjects(dataPage)) {
+      const k = dataPage & (PAGE_CACHE_SLOTS - 1);
+      this.dataPage[k] = dataPage;
+      this.dataDelta[k] = this.data.lastBase - dataPage * PAGE;
+    }
+    const textPage = this.text.lastPage;
+    if (textPage >= 0) {
+      const k = textPage & (PAGE_CACHE_SLOTS - 1);
+      this.textPage[k] = textPage;
+      this.textDelta[k] = this.text.lastBase - textPage * PAGE;
+    }
+  }
+
+  /**
+   * Events [from, to) of `batch`, outside the fast-forward: an access by the program (not inside
+   * an allocation call) that lies wholly inside a cached translation goes straight to the vCPU;
+   * every other event goes through `replay`. Cycles are summed in the same order as `replay`
+   * sums them, so the totals are the same to the last bit.
+   */
+  private replayRange(batch: TraceBatch, from: number, to: number): void {
+    const ops = batch.op;
+    const addrs = batch.addr;
+    const sizes = batch.size;
+    const args = batch.arg;
+    const path = this.path;
+    const c = this.counters;
+    // Between calls `objectGvaOf` or the fast-forward may have moved what `find` checks first.
+    this.refreshCaches(OP_INSTR);
+    let cycles = c.memoryCycles;
+    let loads = 0;
+    let stores = 0;
+    let modifies = 0;
+    let instructions = 0;
+    let objectAccesses = 0;
+    let programAccesses = 0;
+    let objLo = this.objLo;
+    let objHi = this.objHi;
+    let objDelta = this.objDelta;
+    const dataPage = this.dataPage;
+    const dataDelta = this.dataDelta;
+    const textPage = this.textPage;
+    const textDelta = this.textDelta;
+    for (let i = from; i < to; i++) {
+      const op = ops[i];
+      if (op <= OP_MODIFY && args[i] === 0) {
+        const a = addrs[i];
+        const s = sizes[i];
+        const bytes = s > 0 ? s : 1;
+        const end = a + bytes;
+        let gva = -1;
+        if (op !== OP_INSTR && a >= objLo && end <= objHi) {
+          objectAccesses++;
+          gva = a + objDelta;
+        } else {
+          const page = Math.floor(a / PAGE);
+          if (end <= page * PAGE + PAGE) {
+            const slot = page & (PAGE_CACHE_SLOTS - 1);
+            if (op === OP_INSTR) {
+              if (textPage[slot] === page) gva = a + textDelta[slot];
+            } else if (dataPage[slot] === page) gva = a + dataDelta[slot];
+            if (gva >= 0) programAccesses++;
+          }
+        }
+        if (gva >= 0) {
+          if (op === OP_STORE) {
+            stores++;
+            cycles += path.store(gva, bytes);
+          } else {
+            cycles += path.load(gva, bytes);
+            if (op === OP_LOAD) loads++;
+            else if (op === OP_INSTR) instructions++;
+            else {
+              modifies++;
+              cycles += path.store(gva, bytes);
+            }
+          }
+          continue;
+        }
+      }
+      c.memoryCycles = cycles;
+      this.replay(op, addrs[i], sizes[i], args[i]);
+      cycles = c.memoryCycles;
+      this.refreshCaches(op);
+      objLo = this.objLo;
+      objHi = this.objHi;
+      objDelta = this.objDelta;
+    }
+    c.memoryCycles = cycles;
+    c.loads += loads;
+    c.stores += stores;
+    c.modifies += modifies;
+    c.instructions += instructions;
+    c.objectAccesses += objectAccesses;
+    c.programAccesses += programAccesses;
   }
 
   private replay(op: number, addr: number, size: number, arg: number): void {
