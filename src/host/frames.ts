@@ -242,9 +242,9 @@ export class HostMemory {
     // Split down to the requested order, returning upper halves to the free lists.
     while (k > order) {
       k--;
-      this.pushFree(t, block + 2 ** k, k);
+      this.pushFree(t, block + (1 << k), k);
     }
-    const n = 2 ** order;
+    const n = 1 << order;
     this.ensureSegments(block, n);
     if (n === 1) {
       // The common 4 KiB case: four stores rather than four fill() calls.
@@ -280,7 +280,7 @@ export class HostMemory {
     if (tierId < 0 || frame < 0) throw new InvariantError(`free: frame ${frame} is outside host memory`);
     const t = this.tiers[tierId];
     const order = ORDER_OF_SIZE[size];
-    const n = 2 ** order;
+    const n = 1 << order;
     if (frame % n !== 0) throw new InvariantError(`free: frame ${frame} is not aligned to its ${n}-frame block`);
     const fl = this.flags(frame);
     if (!(fl & FrameFlag.Allocated)) throw new InvariantError(`free: frame ${frame} is not allocated`);
@@ -321,7 +321,7 @@ export class HostMemory {
     let k = order;
     while (k < MAX_ORDER) {
       const buddy = b ^ (1 << k);
-      if (buddy < t.firstFrame || buddy + 2 ** k > t.endFrame) break;
+      if (buddy < t.firstFrame || buddy + (1 << k) > t.endFrame) break;
       const s = this.segs[buddy >>> SEG_SHIFT];
       if (s === null) break;
       const i = buddy & SEG_MASK;
@@ -330,7 +330,7 @@ export class HostMemory {
       s.flags[i] = 0;
       s.owner[i] = -1;
       t.freeBlocks[k]--;
-      t.freeFrames -= 2 ** k;
+      t.freeFrames -= (1 << k);
       b = Math.min(b, buddy);
       k++;
     }
@@ -354,7 +354,7 @@ export class HostMemory {
   private mergeable(t: HostTier, block: number, k: number): boolean {
     if (k >= MAX_ORDER) return false;
     const buddy = block ^ (1 << k);
-    return buddy >= t.firstFrame && buddy + 2 ** k <= t.endFrame;
+    return buddy >= t.firstFrame && buddy + (1 << k) <= t.endFrame;
   }
 
   private pushFree(t: HostTier, block: number, k: number): void {
@@ -376,7 +376,7 @@ export class HostMemory {
     }
     stack[t.stackLen[k]++] = block;
     t.freeBlocks[k]++;
-    t.freeFrames += 2 ** k;
+    t.freeFrames += (1 << k);
   }
 
   /** Is a stack entry for `block` at order `k` a live free block? */
@@ -392,14 +392,17 @@ export class HostMemory {
     const stack = t.stacks[k];
     while (t.stackLen[k] > 0) {
       const b = stack[--t.stackLen[k]];
-      if (!this.entryValid(t, b, k)) continue;
       if (this.mergeable(t, b, k)) {
-        const s = this.segs[b >>> SEG_SHIFT]!;
-        s.flags[b & SEG_MASK] = 0;
-        s.owner[b & SEG_MASK] = -1;
+        // entryValid, inlined: a mergeable block is live while it carries FreeHead and its order.
+        const s = this.segs[b >>> SEG_SHIFT];
+        if (s === null) continue;
+        const i = b & SEG_MASK;
+        if ((s.flags[i] & FrameFlag.FreeHead) === 0 || s.owner[i] !== k) continue;
+        s.flags[i] = 0;
+        s.owner[i] = -1;
       }
       t.freeBlocks[k]--;
-      t.freeFrames -= 2 ** k;
+      t.freeFrames -= (1 << k);
       return b;
     }
     throw new InvariantError(`tier ${t.name}: order ${k} counts ${t.freeBlocks[k]} free blocks but its list is empty`);

@@ -58,6 +58,7 @@ const LEVELS = TABLE_LEVELS;
 const LEVEL_SPAN: readonly number[] = TABLE_LEVEL_SPAN;
 const PTE_PRESENT = PteFlag.Present;
 const PTE_HUGE = PteFlag.Huge;
+const PTE_WRITABLE = PteFlag.Writable;
 
 /** Linux THP modes (Documentation/admin-guide/mm/transhuge.rst: always, madvise, never). */
 export const enum HugeBackingMode {
@@ -294,6 +295,7 @@ export class HostVm {
       return cycles;
     }
     if (tr.writable) {
+      this.rememberLeafTable(gpa, tr);
       this.memory.setFingerprint(this.frameIn(tr, gpa), fp);
       return 0;
     }
@@ -373,11 +375,41 @@ export class HostVm {
 
   // ---- content model ---------------------------------------------------------------------------
 
+  /**
+   * The level-1 EPT table of the 2 MiB range that the last lookup of a 4 KiB leaf fell in: the
+   * range's start (-1: none) and the index of the table's first entry in `ept.entry`. Content
+   * writes and KSM's scan visit the pages of one range in a row, and one entry read replaces a
+   * walk. Entries are read live, so a map or protect needs no care; a table can only go away
+   * (and its slot serve another range) when a leaf is removed, which forgets it.
+   */
+  private leafRange = -1;
+  private leafTable = 0;
+
+  /** Host frame of the 4 KiB page at `gpa` from the remembered leaf table when its entry has `flags`; else -1 (look it up). */
+  private rememberedFrame(gpa: number, flags: number): number {
+    if (gpa - (gpa % PAGE_2M) !== this.leafRange) return -1;
+    const e = this.ept.entry[this.leafTable + ((gpa / PAGE_4K) & (ENTRIES - 1))];
+    return (e & flags) === flags ? (e - (e & 7)) / 8 : -1;
+  }
+
+  /** After a successful lookup of `gpa` into `tr`: remember its leaf table when the leaf is 4 KiB. */
+  private rememberLeafTable(gpa: number, tr: Translation): void {
+    if (tr.size !== SIZE_4K) return;
+    this.leafRange = gpa - (gpa % PAGE_2M);
+    this.leafTable = tr.slot - ((gpa / PAGE_4K) & (ENTRIES - 1));
+  }
+
   /** Record that the page at `gpa` now holds content `fp`. The page must be mapped writable. */
   setContent(gpa: number, fp: number): void {
+    const remembered = this.rememberedFrame(gpa, PTE_PRESENT | PTE_WRITABLE);
+    if (remembered >= 0) {
+      this.memory.setFingerprint(remembered, fp);
+      return;
+    }
     const tr = this.tr;
     if (!this.ept.lookup(gpa, tr)) throw new InvariantError(`VM ${this.id}: setContent on unbacked guest-physical 0x${gpa.toString(16)}`);
     if (!tr.writable) throw new InvariantError(`VM ${this.id}: setContent on read-only guest-physical 0x${gpa.toString(16)} (take the write fault first)`);
+    this.rememberLeafTable(gpa, tr);
     this.memory.setFingerprint(this.frameIn(tr, gpa), fp);
   }
 
@@ -390,8 +422,12 @@ export class HostVm {
 
   /** Host frame holding the 4 KiB page at `gpa`, or -1 when unbacked. */
   frameOf(gpa: number): number {
+    const remembered = this.rememberedFrame(gpa, PTE_PRESENT);
+    if (remembered >= 0) return remembered;
     const tr = this.tr;
-    return this.ept.lookup(gpa, tr) ? this.frameIn(tr, gpa) : -1;
+    if (!this.ept.lookup(gpa, tr)) return -1;
+    this.rememberLeafTable(gpa, tr);
+    return this.frameIn(tr, gpa);
   }
 
   /**
@@ -450,6 +486,7 @@ export class HostVm {
   private removeLeaf(gpa: number): boolean {
     const tr = this.tr;
     if (!this.ept.lookup(gpa, tr)) return false;
+    this.leafRange = -1;
     const size = tr.size;
     const frame = tr.frame;
     const leafAddr = size === SIZE_4K ? gpa - (gpa % PAGE_4K) : gpa - (gpa % PAGE_2M);
@@ -609,6 +646,7 @@ export class HostVm {
       addrs.push(addr);
     });
     for (const a of addrs) this.removeLeaf(a);
+    this.leafRange = -1;
     this.ept.destroy();
     this.alive = false;
   }
