@@ -25,9 +25,8 @@ import { TracedProgram } from '../src/apps/traced.ts';
 import { fileSource } from '../src/experiments/ucat/prepare.ts';
 import { SimHost } from '../src/sim/index.ts';
 import { TraceOp } from '../src/trace/types.ts';
-import { captureWorkload } from '../src/trace/workloads.ts';
 import { TraceWriter } from '../src/trace/writer.ts';
-import { writeSyntheticTrace } from './trace.ts';
+import { lcg32, memcachedCapture, writeSyntheticTrace } from './trace.ts';
 import type { BenchFigure } from './types.ts';
 
 const MiB = 1024 * 1024;
@@ -39,11 +38,7 @@ const OBJECT_SPACING = 8192;
 /** Write the TLB-friendly synthetic trace of about `accesses` data accesses (a fixed LCG: every run writes the same file). */
 export function writeTlbFriendlyTrace(file: string, accesses: number): void {
   const w = new TraceWriter(file, { command: ['synthetic-tlb-friendly'], label: 'synthetic-tlb-friendly', withInstructions: false, meta: {} });
-  let x = 2463534242;
-  const rand = (): number => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x;
-  };
+  const rand = lcg32(2463534242);
   const sizes = new Float64Array(OBJECTS);
   const allocate = (k: number): void => {
     sizes[k] = 64 + (rand() % (4096 - 64 + 1));
@@ -111,13 +106,8 @@ export function benchReplay(accesses = 5_000_000): BenchFigure[] {
 }
 
 export async function benchReplayCapture(): Promise<BenchFigure[]> {
-  let file: string;
-  try {
-    file = (await captureWorkload('memcached+memslap', { size: 'small' })).file;
-  } catch (e) {
-    process.stderr.write(`bench/replay.ts: no memcached capture (${(e as Error).message}); only the synthetic traces are replayed\n`);
-    return [];
-  }
+  const file = await memcachedCapture('bench/replay.ts');
+  if (file === null) return [];
   return replayFigures(file, 'memcached capture', '');
 }
 

@@ -171,6 +171,25 @@ class ProgramArea {
   }
 }
 
+/** A direct-mapped cache of program pages (by page number): the page and the difference to add for its guest address. */
+class PageCache {
+  readonly page = new Float64Array(PAGE_CACHE_SLOTS).fill(-1);
+  readonly delta = new Float64Array(PAGE_CACHE_SLOTS);
+
+  /** Enter the page `area` translated last, if any. */
+  enterLast(area: ProgramArea): void {
+    const p = area.lastPage;
+    if (p < 0) return;
+    const k = p & (PAGE_CACHE_SLOTS - 1);
+    this.page[k] = p;
+    this.delta[k] = area.lastBase - p * PAGE;
+  }
+
+  clear(): void {
+    this.page.fill(-1);
+  }
+}
+
 export interface TracedProgramOptions {
   costs: TraceCosts;
   /** Allocator tier of the program's own areas (0: the untyped tier, or DRAM under UCat). */
@@ -292,10 +311,8 @@ export class TracedProgram {
   private objLo = -1;
   private objHi = -1;
   private objDelta = 0;
-  private readonly dataPage = new Float64Array(PAGE_CACHE_SLOTS).fill(-1);
-  private readonly dataDelta = new Float64Array(PAGE_CACHE_SLOTS);
-  private readonly textPage = new Float64Array(PAGE_CACHE_SLOTS).fill(-1);
-  private readonly textDelta = new Float64Array(PAGE_CACHE_SLOTS);
+  private readonly dataPages = new PageCache();
+  private readonly textPages = new PageCache();
 
   /** After an event of the general path (op: its op): what `find` checks first, and the pages it placed or used. */
   private refreshCaches(op: number): void {
@@ -306,19 +323,9 @@ export class TracedProgram {
       this.objHi = objects.objectEnd(id);
       this.objDelta = objects.objectGva(id) - this.objLo;
     } else this.objLo = this.objHi = -1;
-    if (op > OP_MODIFY) this.dataPage.fill(-1);
-    const dataPage = this.data.lastPage;
-    if (dataPage >= 0 && !objects.pageHasObjects(dataPage)) {
-      const k = dataPage & (PAGE_CACHE_SLOTS - 1);
-      this.dataPage[k] = dataPage;
-      this.dataDelta[k] = this.data.lastBase - dataPage * PAGE;
-    }
-    const textPage = this.text.lastPage;
-    if (textPage >= 0) {
-      const k = textPage & (PAGE_CACHE_SLOTS - 1);
-      this.textPage[k] = textPage;
-      this.textDelta[k] = this.text.lastBase - textPage * PAGE;
-    }
+    if (op > OP_MODIFY) this.dataPages.clear();
+    if (!objects.pageHasObjects(this.data.lastPage)) this.dataPages.enterLast(this.data);
+    this.textPages.enterLast(this.text);
   }
 
   /**
@@ -346,10 +353,10 @@ export class TracedProgram {
     let objLo = this.objLo;
     let objHi = this.objHi;
     let objDelta = this.objDelta;
-    const dataPage = this.dataPage;
-    const dataDelta = this.dataDelta;
-    const textPage = this.textPage;
-    const textDelta = this.textDelta;
+    const dataPage = this.dataPages.page;
+    const dataDelta = this.dataPages.delta;
+    const textPage = this.textPages.page;
+    const textDelta = this.textPages.delta;
     for (let i = from; i < to; i++) {
       const op = ops[i];
       if (op <= OP_MODIFY && args[i] === 0) {

@@ -38,18 +38,10 @@
  */
 import { invariant, InvariantError } from '../base/assert.ts';
 import { UserError } from '../base/errors.ts';
-import { formatBytes, PageSize, PAGE_4K as IMPORTED_PAGE_4K } from '../base/units.ts';
+import { ZERO_FINGERPRINT } from '../base/hash.ts';
+import { formatBytes, PageSize, PAGE_2M, PAGE_4K } from '../base/units.ts';
 import { MAX_MAPPABLE_FRAMES } from '../hw/pagetable.ts';
 import { TIER_PRESETS, type TierPreset } from '../hw/tiers.ts';
-
-/**
- * Module-local copies of imported constants used on the scan and fault paths: the TypeScript loader
- * turns each use of an imported binding into a getter call on the exporting module (see the speed
- * section of docs/machine.md).
- */
-const PAGE_4K = IMPORTED_PAGE_4K;
-const SIZE_4K = PageSize.Size4K;
-const SIZE_2M = PageSize.Size2M;
 
 /** Per-frame flag bits. */
 export const enum FrameFlag {
@@ -70,6 +62,30 @@ export const enum FrameFlag {
   /** Content must not change while shared (mapped read-only everywhere). */
   Readonly = 128,
 }
+
+/**
+ * The constants of the host's scan and fault paths, for its modules to copy into module-local
+ * constants by destructuring (`const { PAGE_4K, FRAME_KSM } = HOST_CONSTANTS;`). The TypeScript
+ * loader turns every use of an imported binding into a getter call on the exporting module, which
+ * the JIT does not always inline (see the speed section of docs/machine.md); a destructured local
+ * is a plain constant.
+ */
+export const HOST_CONSTANTS = {
+  PAGE_4K,
+  PAGE_2M,
+  ZERO_FINGERPRINT,
+  SIZE_4K: PageSize.Size4K,
+  SIZE_2M: PageSize.Size2M,
+  FRAME_ALLOCATED: FrameFlag.Allocated,
+  FRAME_HUGE_2M: FrameFlag.Huge2M,
+  FRAME_HUGE_1G: FrameFlag.Huge1G,
+  FRAME_PAGE_TABLE: FrameFlag.PageTable,
+  FRAME_KSM: FrameFlag.Ksm,
+  FRAME_POOL: FrameFlag.Pool,
+  FRAME_READONLY: FrameFlag.Readonly,
+} as const;
+
+const { SIZE_4K, SIZE_2M } = HOST_CONSTANTS;
 
 export const MAX_ORDER = 18;
 /** Buddy order of each PageSize: 4K -> 0, 2M -> 9, 1G -> 18. */

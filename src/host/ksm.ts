@@ -39,23 +39,11 @@
 import { invariant } from '../base/assert.ts';
 import { UserError } from '../base/errors.ts';
 import { NumberTable } from '../base/number-table.ts';
-import { ZERO_FINGERPRINT as IMPORTED_ZERO_FINGERPRINT } from '../base/hash.ts';
-import { PageSize, PAGE_4K as IMPORTED_PAGE_4K } from '../base/units.ts';
-import { FrameFlag, type HostMemory } from './frames.ts';
+import { HOST_CONSTANTS, type HostMemory } from './frames.ts';
 import type { HostVm } from './vm.ts';
 
-/**
- * Module-local copies of imported constants used on the scan and fault paths: the TypeScript loader
- * turns each use of an imported binding into a getter call on the exporting module (see the speed
- * section of docs/machine.md).
- */
-const PAGE_4K = IMPORTED_PAGE_4K;
-const ZERO_FINGERPRINT = IMPORTED_ZERO_FINGERPRINT;
-const SIZE_4K = PageSize.Size4K;
-const FRAME_ALLOCATED = FrameFlag.Allocated;
-const FRAME_KSM = FrameFlag.Ksm;
-const FRAME_POOL = FrameFlag.Pool;
-const FRAME_READONLY = FrameFlag.Readonly;
+// Module-local copies of constants (see HOST_CONSTANTS).
+const { PAGE_4K, ZERO_FINGERPRINT, SIZE_4K, FRAME_ALLOCATED, FRAME_KSM, FRAME_POOL, FRAME_READONLY } = HOST_CONSTANTS;
 
 export interface KsmParams {
   /** Pages scanned per wake-up (sysfs pages_to_scan). */

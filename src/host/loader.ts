@@ -21,21 +21,13 @@
  */
 import { InvariantError } from '../base/assert.ts';
 import { UserError } from '../base/errors.ts';
-import { PageSize, PAGE_4K as IMPORTED_PAGE_4K } from '../base/units.ts';
 import type { HostBackend } from './backend.ts';
 import type { ResolvedHostCosts } from './costs.ts';
-import { FrameFlag, type HostMemory } from './frames.ts';
+import { HOST_CONSTANTS, type HostMemory } from './frames.ts';
 import type { HostVm } from './vm.ts';
 
-/**
- * Module-local copies of imported constants used on the scan and fault paths: the TypeScript loader
- * turns each use of an imported binding into a getter call on the exporting module (see the speed
- * section of docs/machine.md).
- */
-const PAGE_4K = IMPORTED_PAGE_4K;
-const SIZE_4K = PageSize.Size4K;
-const FRAME_POOL = FrameFlag.Pool;
-const FRAME_READONLY = FrameFlag.Readonly;
+// Module-local copies of constants (see HOST_CONSTANTS).
+const { PAGE_4K, SIZE_4K, FRAME_POOL, FRAME_READONLY } = HOST_CONSTANTS;
 
 /** Pages to place: guest-physical address and content fingerprint, struct of arrays. */
 export interface PageList {

@@ -24,35 +24,18 @@
  * KVM's rule that a 2 MiB EPT leaf needs both a 2 MiB host mapping and a 2 MiB-aligned GPA range
  * inside one memslot (`kvm_mmu_max_mapping_level`).
  */
-import { invariant as importedInvariant, InvariantError } from '../base/assert.ts';
+import { InvariantError } from '../base/assert.ts';
 import { UserError } from '../base/errors.ts';
-import { ZERO_FINGERPRINT as IMPORTED_ZERO_FINGERPRINT } from '../base/hash.ts';
-import { PageSize, PAGE_2M as IMPORTED_PAGE_2M, PAGE_4K as IMPORTED_PAGE_4K } from '../base/units.ts';
+import { PageSize } from '../base/units.ts';
 import type { TlbInvalidator } from '../hw/faults.ts';
 import type { TableFrameSource } from '../hw/frames.ts';
 import { ENTRIES as TABLE_ENTRIES, LEVELS as TABLE_LEVELS, LEVEL_SPAN as TABLE_LEVEL_SPAN, PageTable, PteFlag, Translation } from '../hw/pagetable.ts';
 import type { ResolvedHostCosts } from './costs.ts';
-import { FrameFlag, HostMemory, HostMemoryExhaustedError } from './frames.ts';
+import { HOST_CONSTANTS, HostMemory, HostMemoryExhaustedError } from './frames.ts';
 import { MemoryMapFlag, type MemoryMapEntry } from './memmap.ts';
 
-/**
- * Module-local copies of imported constants used on the scan and fault paths: the TypeScript loader
- * turns each use of an imported binding into a getter call on the exporting module (see the speed
- * section of docs/machine.md).
- */
-const invariant: typeof importedInvariant = importedInvariant;
-const PAGE_4K = IMPORTED_PAGE_4K;
-const PAGE_2M = IMPORTED_PAGE_2M;
-const ZERO_FINGERPRINT = IMPORTED_ZERO_FINGERPRINT;
-const SIZE_4K = PageSize.Size4K;
-const SIZE_2M = PageSize.Size2M;
-const FRAME_ALLOCATED = FrameFlag.Allocated;
-const FRAME_HUGE_1G = FrameFlag.Huge1G;
-const FRAME_HUGE_2M = FrameFlag.Huge2M;
-const FRAME_KSM = FrameFlag.Ksm;
-const FRAME_PAGE_TABLE = FrameFlag.PageTable;
-const FRAME_POOL = FrameFlag.Pool;
-const FRAME_READONLY = FrameFlag.Readonly;
+// Module-local copies of constants (see HOST_CONSTANTS), the EPT's too.
+const { PAGE_4K, PAGE_2M, ZERO_FINGERPRINT, SIZE_4K, SIZE_2M, FRAME_ALLOCATED, FRAME_HUGE_1G, FRAME_HUGE_2M, FRAME_KSM, FRAME_PAGE_TABLE, FRAME_POOL, FRAME_READONLY } = HOST_CONSTANTS;
 const ENTRIES = TABLE_ENTRIES;
 const LEVELS = TABLE_LEVELS;
 const LEVEL_SPAN: readonly number[] = TABLE_LEVEL_SPAN;
@@ -499,7 +482,7 @@ export class HostVm {
       this.counters.resident2m[tier]--;
       return true;
     }
-    invariant(size === SIZE_4K, 'the back-end maps no 1 GiB EPT leaves');
+    if (size !== SIZE_4K) throw new InvariantError('the back-end maps no 1 GiB EPT leaves');
     const r = this.regionOf(leafAddr);
     this.regSmall[r][(leafAddr - (leafAddr % PAGE_2M) - this.regChunkBase[r]) / PAGE_2M]--;
     const left = mem.addRefs(frame, 1, -1);
