@@ -185,8 +185,47 @@ class StableNode {
    * would walk the same full dups again and find nothing, so it need not walk them.
    */
   allFull = false;
-  constructor(frame: number) {
+  constructor(
+    readonly fp: number,
+    frame: number,
+  ) {
     this.dups = [frame];
+  }
+}
+
+/**
+ * The stable tree: fingerprint -> node. A NumberTable of indexes into an array of nodes rather than
+ * a Map: a Map boxes every fingerprint (a double above 2^31) on every lookup, and the scan looks
+ * up the stable tree for every page it visits.
+ */
+class StableTree {
+  private readonly index = new NumberTable();
+  private readonly nodes: (StableNode | null)[] = [];
+  private readonly freeSlots: number[] = [];
+
+  get(fp: number): StableNode | undefined {
+    const i = this.index.get(fp);
+    return i < 0 ? undefined : this.nodes[i]!;
+  }
+
+  /** Enter `node` under its fingerprint (which has no node yet). */
+  add(node: StableNode): void {
+    const i = this.freeSlots.pop() ?? this.nodes.length;
+    this.nodes[i] = node;
+    this.index.set(node.fp, i);
+  }
+
+  delete(fp: number): void {
+    const i = this.index.get(fp);
+    if (i < 0) return;
+    this.index.delete(fp);
+    this.nodes[i] = null;
+    this.freeSlots.push(i);
+  }
+
+  /** Every node, in no particular order. */
+  forEach(visit: (node: StableNode) => void): void {
+    for (const n of this.nodes) if (n !== null) visit(n);
   }
 }
 
@@ -251,7 +290,7 @@ export class Ksm {
   /** The cursor is on the list head (no slot being scanned): true at the start and after each full scan. */
   private atHead = true;
   /** Stable tree: fingerprint -> KSM frame or chain of dups. */
-  private readonly stable = new Map<number, StableNode>();
+  private readonly stable = new StableTree();
   /**
    * The chain each KSM frame was added to. HostMemory reports every KSM frame that loses a
    * mapping or is freed (the only ways a full, live dup gains room or dies), and the chain of
@@ -396,8 +435,9 @@ export class Ksm {
         continue;
       }
       // Unbacked pages count as visited and only lose their rmap items: step over a run of them at
-      // once, as far as the bound on visits lets the page-by-page walk go.
-      const backed = slot.nextBackedIndex(this.curPage);
+      // once, as far as the bound on visits lets the page-by-page walk go. (A page with a frame
+      // needs no search: the VM's frame lookup usually answers from its remembered leaf table.)
+      const backed = slot.vm.frameOf(slot.gpaOf(this.curPage)) >= 0 ? this.curPage : slot.nextBackedIndex(this.curPage);
       if (backed > this.curPage) {
         const n = Math.min(backed - this.curPage, total - visited + 1);
         if (slot.items > 0) this.dropItems(slot, this.curPage, this.curPage + n);
@@ -625,8 +665,8 @@ export class Ksm {
   private stableInsert(fp: number, frame: number): void {
     let node = this.stable.get(fp);
     if (node === undefined) {
-      node = new StableNode(frame);
-      this.stable.set(fp, node);
+      node = new StableNode(fp, frame);
+      this.stable.add(node);
     } else {
       this.setAllFull(node, false);
       node.dups.push(frame);
@@ -688,10 +728,10 @@ export class Ksm {
     let sharing = 0;
     let chains = 0;
     let dupsInChains = 0;
-    for (const [fp, node] of this.stable) {
+    this.stable.forEach((node) => {
       let live = 0;
       for (const f of node.dups) {
-        if (!this.liveKsm(f, fp)) continue;
+        if (!this.liveKsm(f, node.fp)) continue;
         live++;
         sharing += mem.refcount(f) - 1;
       }
@@ -700,7 +740,7 @@ export class Ksm {
         chains++;
         dupsInChains += live;
       }
-    }
+    });
     let zero = 0;
     for (const f of this.zeroFrames) if (this.isZeroFrame(f)) zero += mem.refcount(f);
     const rm = this.rmapItems;
