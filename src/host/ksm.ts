@@ -113,15 +113,24 @@ const enum Rm {
   Zero = 16,
 }
 
+const EMPTY_F64 = new Float64Array(0);
+const EMPTY_U8 = new Uint8Array(0);
+
 /** One mergeable VM (Linux mm_slot) and its rmap items. */
 class MmSlot {
   readonly regStart: Float64Array;
   readonly regFirst: Float64Array;
   readonly pages: number;
-  readonly checksum: Float64Array;
-  readonly state: Uint8Array;
-  readonly age: Uint8Array;
-  readonly skips: Uint8Array;
+  /**
+   * Per-page state for pages [0, covered): no page at or above `covered` has been visited, so none
+   * holds an item. The arrays grow (`cover`) to the highest page visited: a VM's backed pages sit
+   * low in its guest memory, and most of a 16 MiB FaaS VM is never backed.
+   */
+  checksum = EMPTY_F64;
+  state = EMPTY_U8;
+  age = EMPTY_U8;
+  skips = EMPTY_U8;
+  covered = 0;
   items = 0;
   dead = false;
   constructor(readonly vm: HostVm) {
@@ -136,12 +145,28 @@ class MmSlot {
     }
     this.regFirst[n] = pages;
     this.pages = pages;
+  }
+  /** Grow the per-page arrays to cover page `idx` (at least doubling, at least 512 pages, at most all). */
+  cover(idx: number): void {
+    if (idx < this.covered) return;
+    let n = Math.max(512, 2 * this.covered);
+    while (n <= idx) n *= 2;
+    n = Math.min(n, this.pages);
     // One buffer for the four arrays: a VM's rmap state is one allocation, not four.
-    const buf = new ArrayBuffer(pages * 11);
-    this.checksum = new Float64Array(buf, 0, pages);
-    this.state = new Uint8Array(buf, pages * 8, pages);
-    this.age = new Uint8Array(buf, pages * 9, pages);
-    this.skips = new Uint8Array(buf, pages * 10, pages);
+    const buf = new ArrayBuffer(n * 11);
+    const checksum = new Float64Array(buf, 0, n);
+    const state = new Uint8Array(buf, n * 8, n);
+    const age = new Uint8Array(buf, n * 9, n);
+    const skips = new Uint8Array(buf, n * 10, n);
+    checksum.set(this.checksum);
+    state.set(this.state);
+    age.set(this.age);
+    skips.set(this.skips);
+    this.checksum = checksum;
+    this.state = state;
+    this.age = age;
+    this.skips = skips;
+    this.covered = n;
   }
   gpaOf(index: number): number {
     let r = 0;
@@ -369,7 +394,7 @@ export class Ksm {
     if (!slot) return;
     this.slotOfVm.delete(vm.id);
     this.totalPages -= slot.pages;
-    for (let i = 0; i < slot.pages; i++) if (slot.state[i] & Rm.Unstable) this.unshared--;
+    for (let i = 0; i < slot.covered; i++) if (slot.state[i] & Rm.Unstable) this.unshared--;
     this.rmapItems -= slot.items;
     slot.dead = true;
     const wasScanning = !this.atHead;
@@ -485,15 +510,16 @@ export class Ksm {
     const vm = slot.vm;
     const gpa = slot.gpaOf(idx);
     const frame = vm.frameOf(gpa);
-    const st = slot.state;
     if (frame < 0) {
-      if (st[idx] & Rm.Item) this.dropItem(slot, idx);
+      if (idx < slot.covered && slot.state[idx] & Rm.Item) this.dropItem(slot, idx);
       return 0;
     }
     const mem = this.memory;
     const fl = mem.flags(frame);
     // Page cache (pool) pages are never KSM's: only anonymous memory is merged.
     if (fl & FRAME_POOL) return 0;
+    slot.cover(idx);
+    const st = slot.state;
     if (!(st[idx] & Rm.Item)) {
       st[idx] = Rm.Item;
       slot.items++;
@@ -518,7 +544,8 @@ export class Ksm {
   /** Drop the rmap items of pages [from, to) of `slot`, which are all unbacked. */
   private dropItems(slot: MmSlot, from: number, to: number): void {
     const st = slot.state;
-    for (let i = from; i < to; i++) if (st[i] & Rm.Item) this.dropItem(slot, i);
+    const end = Math.min(to, slot.covered);
+    for (let i = from; i < end; i++) if (st[i] & Rm.Item) this.dropItem(slot, i);
   }
 
   private dropItem(slot: MmSlot, idx: number): void {
