@@ -34,8 +34,11 @@
  * faults and EPT violations are a start-up cost of the program's first touches; they are counted
  * apart (the vCPU's faultCycles) and the caller decides whether a throughput includes them.
  *
- * Hot path: one `find` in the interval map (the last object found is checked first), one page-map
- * lookup for program memory (the last page is cached), no allocation per event.
+ * Hot path (`replayRange`): an access by the program that lies wholly inside the object the
+ * interval map found last, or on a program page in a small direct-mapped cache, goes straight to
+ * the vCPU with its guest address; every other event takes the general path above, one `find` in
+ * the interval map or one page-map lookup. Nothing is allocated per event. The caches change no
+ * result (a test replays with and without them).
  */
 import type { AccessPath } from '../hw/access.ts';
 import { AllocHint, OutOfMemoryError, type GuestAllocator } from '../guest/allocator.ts';
@@ -227,6 +230,8 @@ export class TracedProgram {
   private batch: TraceBatch | null = null;
   private position = 0;
   private readonly fastForwardEvents: number;
+  /** Whether `step` serves accesses from the cached translations (TracedProgramOptions). */
+  private readonly translationCaches: boolean;
   /** Whether the event being replayed is in the fast-forwarded start-up. */
   private fastForwarding = false;
   /** Guest pages the fast-forward has touched once. */
@@ -276,11 +281,12 @@ export class TracedProgram {
         }
       }
       // The batch's arrays stay valid until the reader's next call.
+      // Whole events: the loop this replaces ran while n < maxEvents, one event at a time.
       const from = this.position;
-      let to = Math.min(batch.length, from + (maxEvents - n));
+      let to = Math.min(batch.length, from + Math.ceil(maxEvents - n));
       const fastForwardLeft = this.fastForwardEvents - (this.counters.events + n);
       if (fastForwardLeft > 0) {
-        to = Math.min(to, from + fastForwardLeft);
+        to = Math.min(to, from + Math.ceil(fastForwardLeft));
         this.fastForwarding = true;
         for (let i = from; i < to; i++) this.replay(batch.op[i], batch.addr[i], batch.size[i], batch.arg[i]);
         this.fastForwarding = false;
@@ -296,7 +302,6 @@ export class TracedProgram {
     return n;
   }
 
-  private readonly translationCaches: boolean;
   /**
    * Cached translations of `replayRange`. They are refreshed after every event the general path
    * replays (`refreshCaches`), and only such events change objects or place pages.
@@ -324,7 +329,8 @@ export class TracedProgram {
       this.objDelta = objects.objectGva(id) - this.objLo;
     } else this.objLo = this.objHi = -1;
     if (op > OP_MODIFY) this.dataPages.clear();
-    if (!objects.pageHasObjects(this.data.lastPage)) this.dataPages.enterLast(this.data);
+    const dataPage = this.data.lastPage;
+    if (dataPage >= 0 && !objects.pageHasObjects(dataPage)) this.dataPages.enterLast(this.data);
     this.textPages.enterLast(this.text);
   }
 
