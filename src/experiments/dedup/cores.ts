@@ -33,6 +33,7 @@ import { InvariantError } from '../../base/assert.ts';
 import { contentFingerprint } from '../../base/hash.ts';
 import { PageSize } from '../../base/units.ts';
 import { CPU_PRESETS } from '../../hw/cpu.ts';
+import type { VcpuCounters } from '../../hw/counters.ts';
 import { RangeFrameSource } from '../../hw/frames.ts';
 import { PageTable } from '../../hw/pagetable.ts';
 import { MAX_TAGS } from '../../hw/tlb.ts';
@@ -264,6 +265,11 @@ export class FaasCores {
     for (let c = 0; c < r.coreCycles.length; c++) this.busyCycles += r.coreCycles[c];
     this.switches += r.switches;
     this.queued.length = 0;
+  }
+
+  /** Each vCPU's counters, in attach order (for tests and per-VM figures). */
+  perVcpu(): VcpuCounters[] {
+    return this.vcpus.map((v) => v.counters);
   }
 
   figures(): CoreFigures {
