@@ -162,7 +162,8 @@ export const dedupFaasExperiment: Experiment<typeof dedupFaasSchema> = {
     'The memory plot shows how each configuration grows as VMs start and then what KSM wins back over time; the pool loader shares from the first instant. ' +
     'summary.poolVsNoSharing, poolVsCompactKsm and alignedKsmVsCompactKsm are end-of-run memory ratios (above 1: the first uses less); distinctImages is how many different images the instances run, imagePagesPerInstance the file-backed pages of a compact image. ' +
     'The sweep plot repeats the ratios with fewer distinct images (more instances per image). ' +
-    'The "converged" columns show what KSM would reach if it could finish two more full scans with the VMs frozen: at the default scan rate KSM falls far behind 1000 VMs.',
+    'The "converged" columns show what KSM would reach if it could finish two more full scans with the VMs frozen: at the default scan rate KSM falls far behind 1000 VMs. ' +
+    'The cores table (executeOnCores) gives per configuration the TLB misses, walk cycles and core time of an invocation run on the host\'s cores, so what KSM\'s flushes cost the VMs is measured.',
   schema: dedupFaasSchema,
   check: (c) => faasModelProblem(c) ?? coresProblem(c),
   defaults(quick: boolean): DedupFaasConfig {

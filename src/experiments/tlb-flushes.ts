@@ -41,9 +41,14 @@ export const tlbFlushesExperiment: Experiment<typeof tlbFlushesSchema> = {
   description:
     'Starts 20 different demo unikernels 0.1 s apart and runs them for 60 simulated seconds with the FaaS model of dedup-faas, under KSM (compact, DCE and aligned images, Linux defaults) and under the ' +
     'load-time pool loader (with and without ASLR). Counts every TLB flush of a VM\'s guest translations: those ksmd issues (write_protect_page and replace_page per merge, THP splits) and those taken ' +
-    'by the VMs themselves (copy-on-write breaks of shared pages). Compares with the SoCC\'22 poster figure on flushes under KSM and under the load-time path. ' +
+    'by the VMs themselves (copy-on-write breaks of shared pages). Each VM\'s single vCPU runs its invocations on a core of the configured host (36 Ice Lake cores by default), so every flush ' +
+    'drops that VM\'s entries from the core\'s TLBs and what the flushes cost is measured: TLB misses, walk cycles and core time per invocation. ' +
+    'Compares with the SoCC\'22 poster figure on flushes under KSM and under the load-time path. ' +
     'With --host real the same description runs as unimem-vmm micro-VMs on this machine and flushes are counted with the tlb:tlb_flush tracepoint per task.',
-  howToRead: 'summary.flushesKsm is the total for aligned images with KSM, summary.flushesPool for the pool loader; the bar plot splits each configuration into flushes at ksmd and at the VMs.',
+  howToRead:
+    'summary.flushesKsm is the total for aligned images with KSM, summary.flushesPool for the pool loader; the bar plot splits each configuration into flushes at ksmd and at the VMs. ' +
+    'The cores table and summary.tlbMissesPerInvocationKsm / ...Pool give what the flushes cost: misses "on mapped pages" are walks of pages the EPT already maps (an entry flushed or evicted), ' +
+    'the rest are first touches and copy-on-write breaks (EPT violations), which do not depend on flushes.',
   schema: tlbFlushesSchema,
   check: (c) => faasModelProblem(c) ?? coresProblem(c),
   defaults(quick: boolean): TlbFlushesConfig {
