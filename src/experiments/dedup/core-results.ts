@@ -10,6 +10,11 @@ import type { PaperComparison, ResultSeries, ResultTable } from '../types.ts';
 import type { CoreFigures } from './cores.ts';
 import type { ConfigRun } from './faas.ts';
 
+/** "36 icelake cores", "1 icelake core". */
+function coresText(f: CoreFigures): string {
+  return `${f.cores} ${f.cpu} core${f.cores === 1 ? '' : 's'}`;
+}
+
 /** The configurations the summary compares: the same aligned images, shared by KSM or by the pool. */
 const KSM_CONFIG = 'aligned + KSM';
 const POOL_CONFIG = 'pool loader';
@@ -109,7 +114,7 @@ export function coreTables(runs: readonly ConfigRun[], durationSec: number): Res
   return [
     {
       name: 'cores',
-      title: `Invocations on the host's cores (${f.cores} ${f.cpu} cores, ${all[0].cost.vmsPerCore} VMs per core): TLB misses, walks and core time per invocation`,
+      title: `Invocations on the host's cores (${coresText(f)}, ${all[0].cost.vmsPerCore} VMs per core): TLB misses, walks and core time per invocation`,
       columns: COLUMNS,
       rows: all.map(({ run, cost: c }) => [
         run.config.name,
@@ -179,7 +184,7 @@ export function coreComparisons(runs: readonly ConfigRun[], durationSec: number)
       ours: round(ratio(k.tlbMissesPerInvocation, p.tlbMissesPerInvocation), 3),
       unit: 'ratio',
       note:
-        `${f.cores} ${f.cpu} cores, ${k.vmsPerCore} VMs per core; ${k.tlbMissesPerInvocation} against ${p.tlbMissesPerInvocation} L2 TLB misses per invocation of ${k.pagesPerInvocation} and ${p.pagesPerInvocation} pages, ` +
+        `${coresText(f)}, ${k.vmsPerCore} VMs per core; ${k.tlbMissesPerInvocation} against ${p.tlbMissesPerInvocation} L2 TLB misses per invocation of ${k.pagesPerInvocation} and ${p.pagesPerInvocation} pages, ` +
         `${more} on pages already mapped (${k.mappedMissesPerInvocation} against ${p.mappedMissesPerInvocation}); ${k.hostFlushes} KSM flushes, ${k.flushesAfterRunning} (${flushedShare}%) of a VM that had run since its previous flush; ` +
         `walk cycles per invocation ${k.walkCyclesPerInvocation} against ${p.walkCyclesPerInvocation}; core time ${k.invocationMicros} against ${p.invocationMicros} µs per invocation, of which EPT violations ${k.faultMicros} against ${p.faultMicros} µs`,
     },
