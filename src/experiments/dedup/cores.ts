@@ -64,8 +64,8 @@ export const coresModelFields = {
     .describe(`run each invocation through its VM's vCPU on the host's cores (TLBs, nested walks, caches): on, off (the memory model alone: no time figures), or auto (on up to ${MAX_VCPUS} instances, the vCPUs the machine model can tag)`)
     .meta({ source: 'choice: on wherever the machine model can run it; it costs about 2-3x the memory model\'s time per configuration (docs/dedup-experiments.md, "What the cores add")' }),
   cpu: z.enum(Object.keys(CPU_PRESETS) as [string, ...string[]]).describe('CPU preset of the host: TLB geometry, PSC/NTLB, caches, clock').meta({ source: 'src/hw/cpu.ts cites each preset; icelake (Xeon Platinum 8380, 2021) is the server generation of the presets closest to SoCC\'22, whose host CPU is not published, and the ucat experiment\'s host' }),
-  cores: z.number().int().min(1).max(4096).describe('physical cores of the host; VM i\'s single vCPU is pinned to core i mod cores').meta({ unit: 'cores', source: 'Firecracker design doc: 5 microVMs per host core per second, 180/s on 36 cores (dedup.md §6), the host behind the default launch rate' }),
-  quantumMs: z.number().positive().max(1000).describe('time slice of a vCPU on its core').meta({ unit: 'ms', source: 'Linux CFS minimum granularity on 8+ CPUs (0.75 ms x 4 = 3 ms), src/sim/scheduler.ts' }),
+  cores: z.number().int().min(1).max(512).describe('physical cores of the host; VM i\'s single vCPU is pinned to core i mod cores').meta({ unit: 'cores', source: 'Firecracker design doc: 5 microVMs per host core per second, 180/s on 36 cores (dedup.md §6), the host behind the default launch rate; at most 512: two-socket hosts have up to 384 cores (2 x AMD EPYC 9965), and every core\'s caches are simulated' }),
+  quantumMs: z.number().min(0.01).max(1000).describe('time slice of a vCPU on its core').meta({ unit: 'ms', source: 'Linux CFS minimum granularity on 8+ CPUs (0.75 ms x 4 = 3 ms), src/sim/scheduler.ts' }),
   vpid: z.boolean().describe('translations tagged by VPID (false: a core flushes its VPID-tagged entries on every vCPU switch)').meta({ source: 'Linux kvm_intel module parameter enable_vpid, default on' }),
 };
 
