@@ -240,6 +240,29 @@ export class Core {
    * oldest allocated one (round robin, deterministic).
    */
   prefetchCovers(line: number): boolean {
+    // The common case up front, small enough to be inlined into the caller: the line's bucket
+    // holds one stream, of this page, and the line continues its stride. The scan would visit that
+    // stream alone and decide the same.
+    const buckets = this.streamBuckets;
+    if (buckets.length > 0) {
+      const page = Math.floor(line / LINES_PER_PAGE) | 0;
+      const m = buckets[page & STREAM_BUCKET_MASK];
+      if ((m & (m - 1)) === 0 && m !== 0) {
+        const i = 31 - Math.clz32(m);
+        const d = line - this.streamLast[i];
+        if (this.streamPage[i] === page && d === this.streamStride[i] && d !== 0) {
+          this.streamLast[i] = line;
+          const covered = this.streamConfirmed[i] === 1;
+          this.streamConfirmed[i] = 1;
+          return covered;
+        }
+      }
+    }
+    return this.trainStreams(line);
+  }
+
+  /** The body of `prefetchCovers`: every stream of the line's page, then a new stream. */
+  private trainStreams(line: number): boolean {
     const streams = this.streams;
     if (streams === 0) return false;
     const last = this.streamLast;
