@@ -52,6 +52,8 @@ export interface DemoOptions {
   aslrInstances?: number;
   /** Seed of the ASLR library orders. */
   seed?: number;
+  /** Progress of the build (link, trampolines, run); silent by default. */
+  progress?: Progress;
 }
 
 export interface DemoImage {
@@ -88,7 +90,7 @@ export interface DemoManifest {
 
 const MANIFEST = 'manifest.json';
 
-function resolveOptions(o: DemoOptions, spec: DemoSpec): Required<Omit<DemoOptions, 'outDir'>> {
+function resolveOptions(o: DemoOptions, spec: DemoSpec): Required<Omit<DemoOptions, 'outDir' | 'progress'>> {
   const count = o.count ?? spec.apps.length;
   if (!Number.isInteger(count) || count < 2 || count > spec.apps.length) {
     throw new InputError('demo', `count must be an integer in 2..${spec.apps.length}, got ${o.count}`);
@@ -367,7 +369,7 @@ export function buildDemoSet(options: DemoOptions = {}): DemoManifest {
   if (cached) return cached;
 
   // Only an earlier demo set is replaced: a folder or file of the user's is refused, never deleted.
-  buildIntoFolder(dir, Boolean(options.outDir), (tmp) => linkSet(tmp, spec.apps.slice(0, opts.count), (v) => libraryObjects(spec, v), { ...opts, key }));
+  buildIntoFolder(dir, Boolean(options.outDir), (tmp) => linkSet(tmp, spec.apps.slice(0, opts.count), (v) => libraryObjects(spec, v), { ...opts, key, progress: options.progress }));
   return readManifest(dir);
 }
 
