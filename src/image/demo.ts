@@ -25,7 +25,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError } from '../base/errors.ts';
-import { readElf, SHF_ALLOC } from './elf.ts';
+import { readElf, readSections, SHF_ALLOC } from './elf.ts';
 import { DEMO_ROOT, loadDemoSpec, type DemoSpec } from './demo-spec.ts';
 import { realLibraries, realObject, type RealLibrary } from './libs.ts';
 import { compactScript } from './linker-script.ts';
@@ -253,7 +253,7 @@ export function writeText(file: string, text: string): string {
 
 /** Every loaded section must be one the layout names: anything else would be an orphan placed by ld. */
 function checkNoOrphans(elf: string, allowed: RegExp): void {
-  for (const s of readElf(elf, { tables: false }).sections) {
+  for (const s of readSections(elf)) {
     if (s.flags & SHF_ALLOC && !allowed.test(s.name)) throw new Error(`${elf}: unexpected loaded section ${s.name}`);
   }
 }

@@ -413,6 +413,38 @@ export function readElf(file: string, options: ElfReadOptions = {}): ElfFile {
   return parseElf(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file, options);
 }
 
+/**
+ * Only the section table of an ELF file (names, addresses, sizes, flags), read from the headers
+ * without reading the rest of the file: checks over thousands of linked images (demo.ts) need no
+ * more. The same checks as `readElf` apply to what is read.
+ */
+export function readSections(file: string): ElfSection[] {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    throw new InputError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    // A buffer of the file's size holding only the parts read, so every offset is checked as usual.
+    const bytes = new Uint8Array(fs.fstatSync(fd).size);
+    const load = (offset: number, size: number): void => {
+      fs.readSync(fd, bytes, offset, Math.max(0, Math.min(size, bytes.length - offset)), offset);
+    };
+    const r = new Reader(file, bytes);
+    load(0, 64);
+    const h = parseHeader(r);
+    load(h.shoff, h.shnum * 64);
+    if (h.shstrndx < h.shnum) {
+      const o = h.shoff + h.shstrndx * 64;
+      load(r.u64(o + 24, 'sh_offset'), r.u64(o + 32, 'sh_size'));
+    }
+    return parseSections(r, h);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** The bytes of a section (empty for NOBITS). */
 export function sectionBytes(elf: ElfFile, s: ElfSection): Uint8Array {
   if (s.type === SHT_NOBITS) return new Uint8Array(0);
