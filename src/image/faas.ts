@@ -81,6 +81,31 @@ const u32 = (rng: Rng): string => `0x${rng.nextU32().toString(16)}u`;
 const BYTES_PER_STATEMENT = 21;
 const STATEMENTS_PER_STEP = 48;
 
+/** The step functions: `steps` of STATEMENTS_PER_STEP statements over a table of `n` words. */
+function stepFunctions(rng: Rng, steps: number, n: number): string[] {
+  const out: string[] = [];
+  for (let s = 0; s < steps; s++) {
+    // Not inlined: each step stays a function of its own, as the drawn code size counts it.
+    out.push(`static __attribute__((noinline)) unsigned long fn_step${s}(unsigned long x)`, '{');
+    for (let k = 0; k < STATEMENTS_PER_STEP; k++) {
+      switch (rng.nextInt(3)) {
+        case 0:
+          out.push(`\tx = (x ^ ${u32(rng)}) * ${u32(rng)};`);
+          break;
+        case 1:
+          out.push(`\tx += fn_table[(x >> ${rng.nextRange(1, 40)}) % ${n}u];`);
+          break;
+        default: {
+          const r = rng.nextRange(1, 63);
+          out.push(`\tx = (x << ${r}) | (x >> ${64 - r});`);
+        }
+      }
+    }
+    out.push('\treturn x;', '}');
+  }
+  return out;
+}
+
 /** The C source of function `i`: distinct code (steps), data (table) and Lua handler. */
 export function functionSource(i: number, rng: Rng): string {
   const shape = functionShape(rng);
@@ -101,26 +126,7 @@ export function functionSource(i: number, rng: Rng): string {
   ];
   for (let k = 0; k < words.length; k += 8) out.push(`\t${words.slice(k, k + 8).join(', ')},`);
   out.push('};');
-  const n = words.length;
-  for (let s = 0; s < steps; s++) {
-    // Not inlined: each step stays a function of its own, as the drawn code size counts it.
-    out.push(`static __attribute__((noinline)) unsigned long fn_step${s}(unsigned long x)`, '{');
-    for (let k = 0; k < STATEMENTS_PER_STEP; k++) {
-      switch (rng.nextInt(3)) {
-        case 0:
-          out.push(`\tx = (x ^ ${u32(rng)}) * ${u32(rng)};`);
-          break;
-        case 1:
-          out.push(`\tx += fn_table[(x >> ${rng.nextRange(1, 40)}) % ${n}u];`);
-          break;
-        default: {
-          const r = rng.nextRange(1, 63);
-          out.push(`\tx = (x << ${r}) | (x >> ${64 - r});`);
-        }
-      }
-    }
-    out.push('\treturn x;', '}');
-  }
+  out.push(...stepFunctions(rng, steps, words.length));
   const mul = rng.nextRange(3, 997);
   const add = rng.nextRange(1, 99991);
   const mod = [1000003, 999983, 1048573, 65521][rng.nextInt(4)];
