@@ -302,6 +302,7 @@ export function linkSet(
     if (variant !== 'default') continue;
 
     // The aligned layout and the ASLR instances use the default-build objects, each read once.
+    progress.phase('plan layouts', 1);
     const inputs = apps.map((a) => ({ name: a.name, libraries: a.linkOrder }));
     const libs = readLibraries(objDir, new Set(inputs.flatMap((i) => i.libraries)));
     const adir = path.join(tmp, 'aligned');
