@@ -133,6 +133,32 @@ describe('image faas', () => {
     }
   });
 
+  it('reports its phases and every finished job to the progress it is given', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'unimem-faas-progress-'));
+    try {
+      const phases: { label: string; total: number; last: number }[] = [];
+      const progress = {
+        phase: (label: string, total: number) => void phases.push({ label, total, last: 0 }),
+        update: (done: number) => void (phases[phases.length - 1].last = done),
+        finish: () => {},
+      };
+      buildFaasSet({ count: 2, seed: 3, outDir: path.join(tmp, 'set'), objectCache: path.join(tmp, 'objects'), progress });
+      assert.deepEqual(
+        phases.map((p) => [p.label, p.total, p.last]),
+        [
+          ['compile functions', 2, 2],
+          ['plan layouts', 1, 0],
+          // compact, aligned, ASLR (plus the one link with relocations kept for the trampolines), DCE
+          ['link images', 9, 9],
+          ['trampolines (ASLR images)', 2, 2],
+          ['run images', 8, 8],
+        ],
+      );
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('records the real libraries it links with their Debian source packages and versions', () => {
     const names = m.realLibraries.map((l) => l.name).sort();
     assert.deepEqual(names, ['gcc', 'lua', 'lwip', 'musl']);
