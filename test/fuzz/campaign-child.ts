@@ -22,7 +22,9 @@ export type WorkerMessage =
   | { kind: 'ready' }
   | { kind: 'case'; index: number; input: string; cpuMicros: number }
   | { kind: 'done'; index: number; ms: number; bytes: number; failure: string | null }
-  | { kind: 'chunkEnd'; heapMiB: number; rssMiB: number; peakRssMiB: number };
+  | { kind: 'chunkEnd'; heapMiB: number; rssMiB: number; peakRssMiB: number }
+  /** The chunk stopped outside any target: a target's input generator threw (a bug of the fuzz harness). */
+  | { kind: 'broken'; message: string };
 
 const send = (m: WorkerMessage): Promise<void> => new Promise((resolve) => void process.send!(m, () => resolve()));
 const cpuMicros = (): number => {
@@ -34,19 +36,25 @@ const MiB = 2 ** 20;
 async function runChunk(req: ChunkRequest): Promise<void> {
   const target = FUZZ_TARGETS.find((t) => t.name === req.target)!;
   let index = 0;
-  await fc.check(
-    fc.asyncProperty(target.arbitrary, async (input) => {
-      const i = index++;
-      if (i < req.skip) return true;
-      await send({ kind: 'case', index: i, input: Buffer.from(input).toString('base64'), cpuMicros: cpuMicros() });
-      // CPU time, not wall time: on a shared machine the wall clock measures the neighbours.
-      const t0 = cpuMicros();
-      const failure = verdict(target, input);
-      await send({ kind: 'done', index: i, ms: (cpuMicros() - t0) / 1000, bytes: input.length, failure });
-      return true;
-    }),
-    { numRuns: req.cases, seed: req.seed },
-  );
+  try {
+    await fc.check(
+      fc.asyncProperty(target.arbitrary, async (input) => {
+        const i = index++;
+        if (i < req.skip) return true;
+        await send({ kind: 'case', index: i, input: Buffer.from(input).toString('base64'), cpuMicros: cpuMicros() });
+        // CPU time, not wall time: on a shared machine the wall clock measures the neighbours.
+        const t0 = cpuMicros();
+        const failure = verdict(target, input);
+        await send({ kind: 'done', index: i, ms: (cpuMicros() - t0) / 1000, bytes: input.length, failure });
+        return true;
+      }),
+      { numRuns: req.cases, seed: req.seed },
+    );
+  } catch (e) {
+    // The property catches what a target throws, so this came from outside it: the input generator.
+    await send({ kind: 'broken', message: ((e as Error).stack ?? String(e)).split('\n').slice(0, 4).join(' | ') });
+    return;
+  }
   // Live heap after a full collection: what the worker keeps, as opposed to what it last used.
   (globalThis as { gc?: () => void }).gc?.();
   await send({

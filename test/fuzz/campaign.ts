@@ -204,6 +204,9 @@ function startWorker(): void {
       recordDone(running!.unit, m, running!.current!.input);
       running!.lastDone = m.index;
       running!.current = null;
+    } else if (m.kind === 'broken') {
+      console.log(`${running!.unit.target}: the input generator failed near input ${running!.lastDone + 1} of seed ${running!.unit.seed}: ${m.message}`);
+      stop(1);
     } else if (m.kind === 'chunkEnd') {
       recordChunkEnd(m, heap);
       progress();
@@ -236,8 +239,9 @@ function startWorker(): void {
       console.log(`${target.name}: worker died (${signal ?? code}) on input ${current?.index ?? 'between inputs'}: ${saveToCorpus(target, input)}`);
       if (current) checkThroughCli(target, input, 'input that killed a worker');
     }
-    // The chunk goes on after the input that hung or crashed, in a fresh worker.
-    queue.unshift({ ...unit, skip: (current?.index ?? lastDone) + 1 });
+    // The chunk goes on after the input that hung or crashed (or, dead between inputs, after the
+    // one being generated, so that no death repeats for ever), in a fresh worker.
+    queue.unshift({ ...unit, skip: current ? current.index + 1 : lastDone + 2 });
     startWorker();
   });
 }

@@ -210,8 +210,9 @@ function mutateTrace(base: TraceParts, mutations: readonly TraceMutation[]): Uin
   for (const m of mutations) {
     if (m.kind === 'raw') pick(m.block).raw = spliceBytes(pick(m.block).raw, m.at, m.bytes, m.insert);
     else if (m.kind === 'columnLength') {
+      // A block cut shorter than its column head by an earlier mutation has no column length to set.
       const raw = pick(m.block).raw.slice();
-      new DataView(raw.buffer).setUint32(m.column * 4, m.value, true);
+      if (raw.length >= 16) new DataView(raw.buffer).setUint32(m.column * 4, m.value, true);
       pick(m.block).raw = raw;
     } else if (m.kind === 'rawCut') pick(m.block).raw = pick(m.block).raw.slice(0, m.at % (pick(m.block).raw.length + 1));
     else if (m.kind === 'count') pick(m.block).n = m.value;
