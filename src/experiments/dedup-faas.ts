@@ -160,6 +160,8 @@ export const dedupFaasExperiment: Experiment<typeof dedupFaasSchema> = {
     'The "converged" columns show what KSM would reach if it could finish two more full scans with the VMs frozen: at the default scan rate KSM falls far behind 1000 VMs.',
   schema: dedupFaasSchema,
   check: faasModelProblem,
+  // Every instance simulated for the whole run, once in the main run and once per sweep point.
+  work: (config) => ({ amount: config.instances * config.durationSec * (1 + config.sweepInstancesPerImage.length), unit: 'VM-seconds', fields: ['instances', 'durationSec', 'sweepInstancesPerImage'] }),
   defaults(quick: boolean): DedupFaasConfig {
     return { instances: quick ? 100 : 1000, durationSec: quick ? 30 : 120, instancesPerImage: 1, sweepInstancesPerImage: [1, 5, 50], ...faasDefaults() };
   },

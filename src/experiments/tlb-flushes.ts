@@ -44,6 +44,7 @@ export const tlbFlushesExperiment: Experiment<typeof tlbFlushesSchema> = {
   howToRead: 'summary.flushesKsm is the total for aligned images with KSM, summary.flushesPool for the pool loader; the bar plot splits each configuration into flushes at ksmd and at the VMs.',
   schema: tlbFlushesSchema,
   check: faasModelProblem,
+  work: (config) => ({ amount: config.instances * config.durationSec, unit: 'VM-seconds', fields: ['instances', 'durationSec'] }),
   defaults(quick: boolean): TlbFlushesConfig {
     return { instances: 20, applications: 20, ...faasDefaults(), durationSec: quick ? 30 : 60, launchPerSecond: 10 };
   },
