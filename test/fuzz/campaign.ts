@@ -41,8 +41,13 @@ const RSS_LIMIT_MIB = flag('rss-limit', 1024);
 const HEAP_GROWTH_MIB = flag('heap-growth', 64);
 /** Inputs per chunk: a chunk is one fast-check run with its own seed. */
 const CHUNK = 1000;
-/** An input that has not finished after this much wall time is a hang even without using CPU. */
-const WALL_BACKSTOP_MS = Math.max(120_000, 24 * TIMEOUT_MS);
+/**
+ * An input that has not finished after this much wall time is a hang even without using CPU. Far
+ * above the CPU bound: at nice 19 on a busy machine a process gets a few percent of a core.
+ */
+const WALL_BACKSTOP_MS = Math.max(30 * 60_000, 360 * TIMEOUT_MS);
+/** CPU a command-line run may use beyond the input's bound: starting node and compiling the sources. */
+const CLI_STARTUP_CPU_MS = 15_000;
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const CLK_TCK = (() => {
   try {
@@ -94,11 +99,21 @@ function checkThroughCli(target: FuzzTarget, input: Buffer, why: string): void {
       new Promise<void>((resolve) => {
         const file = path.join(scratch, `cli.${target.ext}`);
         fs.writeFileSync(file, input);
-        const child = spawn(process.execPath, [path.join(ROOT, 'bin/unimem.js'), ...target.cli(file)], { stdio: ['ignore', 'ignore', 'pipe'], timeout: WALL_BACKSTOP_MS });
+        const child = spawn(process.execPath, [path.join(ROOT, 'bin/unimem.js'), ...target.cli(file)], { stdio: ['ignore', 'ignore', 'pipe'] });
         cliChildren.add(child);
         let stderr = '';
         child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        // The same bound as in-process, by CPU time, plus the start-up; the wall clock only as a backstop.
+        const started = Date.now();
+        let overrun = '';
+        const watchdog = setInterval(() => {
+          const cpu = processCpuMicros(child.pid!);
+          if (cpu !== null && cpu > (TIMEOUT_MS + CLI_STARTUP_CPU_MS) * 1000) overrun = `over ${TIMEOUT_MS + CLI_STARTUP_CPU_MS} ms CPU`;
+          else if (Date.now() - started > WALL_BACKSTOP_MS) overrun = `no exit after ${WALL_BACKSTOP_MS} ms`;
+          if (overrun) child.kill('SIGKILL');
+        }, 250);
         child.on('close', (code, signal) => {
+          clearInterval(watchdog);
           cliChildren.delete(child);
           const t = totals.get(target.name)!;
           t.cliRuns++;
@@ -106,7 +121,7 @@ function checkThroughCli(target: FuzzTarget, input: Buffer, why: string): void {
           if (!(code === 0 || (code === 2 && oneLine))) {
             t.cliFailures++;
             const saved = saveToCorpus(target, input);
-            console.log(`${target.name}: command line (${why}) exit ${code ?? signal}: ${stderr.split('\n').slice(0, 3).join(' | ')}\n  saved ${saved}`);
+            console.log(`${target.name}: command line (${why}) exit ${code ?? signal}${overrun ? ` (${overrun})` : ''}: ${stderr.split('\n').slice(0, 3).join(' | ')}\n  saved ${saved}`);
           }
           resolve();
         });
