@@ -146,7 +146,7 @@ let finishAll: () => void = () => {};
 let idleWorkers = 0;
 
 function recordDone(unit: Unit, m: Extract<WorkerMessage, { kind: 'done' }>, input: Buffer): void {
-  const target = FUZZ_TARGETS.find((t) => t.name === unit.target)!;
+  const target = targetNamed(unit.target);
   const t = totals.get(unit.target)!;
   t.cases++;
   casesSeen++;
@@ -172,6 +172,20 @@ function recordChunkEnd(m: Extract<WorkerMessage, { kind: 'chunkEnd' }>, heap: {
   memory.heapGrowthMiB = Math.max(memory.heapGrowthMiB, m.heapMiB - heap.first);
 }
 
+/** A worker process and what it is doing. */
+interface Worker {
+  child: ChildProcess;
+  running: Running | null;
+  /** Its live heap after its first chunk: what later chunks are compared with. */
+  heap: { first: number | null };
+  /** Killed by the watchdog (the hang is counted already). */
+  killedForHang: boolean;
+  /** Killed because the queue is empty. */
+  retired: boolean;
+}
+
+const targetNamed = (name: string): FuzzTarget => FUZZ_TARGETS.find((t) => t.name === name)!;
+
 /** Start a worker; it takes units from the queue until the queue is empty, and is replaced if it hangs or dies. */
 function startWorker(): void {
   const child = fork(path.join(ROOT, 'test/fuzz/campaign-child.ts'), [], {
@@ -179,86 +193,92 @@ function startWorker(): void {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   workers.add(child);
-  let running: Running | null = null;
-  const heap = { first: null as number | null };
-  let killedFor: 'hang' | null = null;
-  let retired = false;
-
-  const next = (): void => {
-    const unit = queue.shift();
-    if (unit === undefined) {
-      running = null;
-      retired = true;
-      child.kill('SIGKILL');
-      return;
-    }
-    running = { unit, current: null, lastDone: unit.skip - 1 };
-    child.send({ kind: 'chunk', ...unit } satisfies ChunkRequest);
-  };
-
-  const watchdog = setInterval(() => {
-    const c = running?.current;
-    if (!c || killedFor) return;
-    const cpu = processCpuMicros(child.pid!);
-    const overCpu = cpu !== null && cpu - c.cpuMicros > TIMEOUT_MS * 1000;
-    if (overCpu || Date.now() - c.wallMs > WALL_BACKSTOP_MS) {
-      killedFor = 'hang';
-      const target = FUZZ_TARGETS.find((t) => t.name === running!.unit.target)!;
-      totals.get(target.name)!.hangs++;
-      totals.get(target.name)!.cases++;
-      casesSeen++;
-      console.log(`${target.name}: hang (${overCpu ? `over ${TIMEOUT_MS} ms CPU` : `no result after ${WALL_BACKSTOP_MS} ms`}): ${saveToCorpus(target, c.input)}`);
-      child.kill('SIGKILL');
-    }
-  }, 100);
-
-  child.on('message', (m: WorkerMessage) => {
-    if (m.kind === 'ready') next();
-    else if (m.kind === 'case') running!.current = { index: m.index, input: Buffer.from(m.input, 'base64'), cpuMicros: m.cpuMicros, wallMs: Date.now() };
-    else if (m.kind === 'done') {
-      recordDone(running!.unit, m, running!.current!.input);
-      running!.lastDone = m.index;
-      running!.current = null;
-    } else if (m.kind === 'broken') {
-      console.log(`${running!.unit.target}: the input generator failed near input ${running!.lastDone + 1} of seed ${running!.unit.seed}: ${m.message}`);
-      stop(1);
-    } else if (m.kind === 'chunkEnd') {
-      recordChunkEnd(m, heap);
-      progress();
-      next();
-    }
-  });
-
+  const w: Worker = { child, running: null, heap: { first: null }, killedForHang: false, retired: false };
+  const watchdog = setInterval(() => checkForHang(w), 100);
+  child.on('message', (m: WorkerMessage) => onWorkerMessage(w, m));
   // 'close', not 'exit': messages still in the channel arrive before it.
   child.on('close', (code, signal) => {
     clearInterval(watchdog);
     workers.delete(child);
-    if (running === null) {
-      if (!retired) {
-        // Died before taking any work: the campaign itself is broken (a worker that cannot start).
-        console.error(`a fuzz worker could not start (${signal ?? code})`);
-        stop(1);
-      }
-      if (++idleWorkers === WORKERS) finishAll();
-      return;
-    }
-    const { unit, current, lastDone } = running;
-    const target = FUZZ_TARGETS.find((t) => t.name === unit.target)!;
-    if (!killedFor) {
-      totals.get(target.name)!.crashes++;
-      if (current) {
-        totals.get(target.name)!.cases++;
-        casesSeen++;
-      }
-      const input = current?.input ?? Buffer.alloc(0);
-      console.log(`${target.name}: worker died (${signal ?? code}) on input ${current?.index ?? 'between inputs'}: ${saveToCorpus(target, input)}`);
-      if (current) checkThroughCli(target, input, 'input that killed a worker');
-    }
-    // The chunk goes on after the input that hung or crashed (or, dead between inputs, after the
-    // one being generated, so that no death repeats for ever), in a fresh worker.
-    queue.unshift({ ...unit, skip: current ? current.index + 1 : lastDone + 2 });
-    startWorker();
+    onWorkerClosed(w, code, signal);
   });
+}
+
+function giveNextUnit(w: Worker): void {
+  const unit = queue.shift();
+  if (unit === undefined) {
+    w.running = null;
+    w.retired = true;
+    w.child.kill('SIGKILL');
+    return;
+  }
+  w.running = { unit, current: null, lastDone: unit.skip - 1 };
+  w.child.send({ kind: 'chunk', ...unit } satisfies ChunkRequest);
+}
+
+/** The watchdog: an input over its CPU time (or, blocked, over the wall-clock backstop) is a hang; kill its worker. */
+function checkForHang(w: Worker): void {
+  const c = w.running?.current;
+  if (!c || w.killedForHang) return;
+  const cpu = processCpuMicros(w.child.pid!);
+  const overCpu = cpu !== null && cpu - c.cpuMicros > TIMEOUT_MS * 1000;
+  if (!overCpu && Date.now() - c.wallMs <= WALL_BACKSTOP_MS) return;
+  w.killedForHang = true;
+  const target = targetNamed(w.running!.unit.target);
+  const t = totals.get(target.name)!;
+  t.hangs++;
+  t.cases++;
+  casesSeen++;
+  console.log(`${target.name}: hang (${overCpu ? `over ${TIMEOUT_MS} ms CPU` : `no result after ${WALL_BACKSTOP_MS} ms`}): ${saveToCorpus(target, c.input)}`);
+  w.child.kill('SIGKILL');
+}
+
+function onWorkerMessage(w: Worker, m: WorkerMessage): void {
+  const running = w.running;
+  if (m.kind === 'ready') giveNextUnit(w);
+  else if (m.kind === 'case') running!.current = { index: m.index, input: Buffer.from(m.input, 'base64'), cpuMicros: m.cpuMicros, wallMs: Date.now() };
+  else if (m.kind === 'done') {
+    recordDone(running!.unit, m, running!.current!.input);
+    running!.lastDone = m.index;
+    running!.current = null;
+  } else if (m.kind === 'broken') {
+    console.log(`${running!.unit.target}: the input generator failed near input ${running!.lastDone + 1} of seed ${running!.unit.seed}: ${m.message}`);
+    stop(1);
+  } else if (m.kind === 'chunkEnd') {
+    recordChunkEnd(m, w.heap);
+    progress();
+    giveNextUnit(w);
+  }
+}
+
+/** A worker ended: retired, or hung or crashed on an input, whose chunk then goes on in a fresh worker. */
+function onWorkerClosed(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+  if (w.running === null) {
+    if (!w.retired) {
+      // Died before taking any work: the campaign itself is broken (a worker that cannot start).
+      console.error(`a fuzz worker could not start (${signal ?? code})`);
+      stop(1);
+    }
+    if (++idleWorkers === WORKERS) finishAll();
+    return;
+  }
+  const { unit, current, lastDone } = w.running;
+  const target = targetNamed(unit.target);
+  if (!w.killedForHang) {
+    const t = totals.get(target.name)!;
+    t.crashes++;
+    if (current) {
+      t.cases++;
+      casesSeen++;
+    }
+    const input = current?.input ?? Buffer.alloc(0);
+    console.log(`${target.name}: worker died (${signal ?? code}) on input ${current?.index ?? 'between inputs'}: ${saveToCorpus(target, input)}`);
+    if (current) checkThroughCli(target, input, 'input that killed a worker');
+  }
+  // The chunk goes on after the input that hung or crashed (or, dead between inputs, after the
+  // one being generated, so that no death repeats for ever), in a fresh worker.
+  queue.unshift({ ...unit, skip: current ? current.index + 1 : lastDone + 2 });
+  startWorker();
 }
 
 // ---- progress and the end -----------------------------------------------------------------------
