@@ -191,6 +191,7 @@ function startWorker(): void {
   const child = fork(path.join(ROOT, 'test/fuzz/campaign-child.ts'), [], {
     execArgv: ['--import', 'tsx', '--expose-gc', `--max-old-space-size=${RSS_LIMIT_MIB}`],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    env: { ...process.env, UNIMEM_FUZZ_SCRATCH: scratch },
   });
   workers.add(child);
   const w: Worker = { child, running: null, heap: { first: null }, killedForHang: false, retired: false };

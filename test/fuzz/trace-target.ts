@@ -32,11 +32,14 @@ interface TraceParts {
   footer: Record<string, unknown>;
 }
 
-/** A private folder for the trace files the reader opens, removed when the process exits. */
+/**
+ * A private folder for the trace files the reader opens, removed when the process exits (a
+ * campaign worker, which is killed, makes it inside UNIMEM_FUZZ_SCRATCH, which the campaign removes).
+ */
 let scratch: string | null = null;
 function scratchDir(): string {
   if (scratch === null) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unimem-fuzz-trace-'));
+    const dir = fs.mkdtempSync(path.join(process.env.UNIMEM_FUZZ_SCRATCH ?? os.tmpdir(), 'unimem-fuzz-trace-'));
     process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
     scratch = dir;
   }
