@@ -45,6 +45,8 @@ const WORKLOAD_COLUMNS = [
   'translationCyclesPerOp',
   'dataCyclesPerOp',
   'faultCyclesPerOp',
+  'switchCyclesPerOp',
+  'switchesPerKiloOp',
   'nvmLineShare',
   'dramMiB',
   'nvmMiB',
