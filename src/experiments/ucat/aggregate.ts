@@ -107,6 +107,8 @@ export interface MemoryFigures {
 /** Guest fragmentation and translation per access. */
 export interface AccessFigures {
   fragmentation: number;
+  /** Page walks (L2 TLB misses) of the measured windows, all VMs. */
+  walks: number;
   tlbMissRatio: number;
   tlbMpka: number;
   /** L1 DTLB misses (L2 TLB hits and walks) per thousand accesses. */
@@ -130,7 +132,8 @@ export interface WorkloadFigures extends MemoryFigures, AccessFigures {
   switchesPerKiloOp: number;
   switchCyclesPerOp: number;
   accessesPerOp: number;
-  /** Share of the data lines served by memory that came from NVM. */
+  /** Data lines served by memory (missed every cache) per request, and the share from NVM. */
+  memoryLinesPerOp: number;
   nvmLineShare: number;
   maxLeaves2M: number;
   opsPerVm: number;
@@ -156,6 +159,7 @@ export function workloadFigures(f: FleetResult, clockHz: number): WorkloadFigure
     switchesPerKiloOp: round(ratio(t.switches * 1000, t.ops), 2),
     switchCyclesPerOp: round(ratio(t.switchCycles, t.ops), 1),
     accessesPerOp: round(ratio(t.accesses, t.ops), 1),
+    memoryLinesPerOp: round(ratio(t.dataLinesMem[0] + t.dataLinesMem[1], t.ops), 1),
     nvmLineShare: round(ratio(t.dataLinesMem[1], t.dataLinesMem[0] + t.dataLinesMem[1]), 4),
     maxLeaves2M: t.maxLeaves2M,
     opsPerVm: round(t.opsPerVm, 1),
@@ -178,6 +182,7 @@ function memoryFigures(residentFrames: readonly number[], eptTableFrames: number
 function accessFigures(t: VmTotals): AccessFigures {
   return {
     fragmentation: round(ratio(t.reservedBytes - t.requestedBytes, t.requestedBytes), 4),
+    walks: t.walks,
     tlbMissRatio: round(ratio(t.walks, t.accesses), 6),
     tlbMpka: round(ratio(t.walks * 1000, t.accesses), 3),
     l1TlbMpka: round(ratio(t.l1TlbMisses * 1000, t.accesses), 3),

@@ -47,6 +47,7 @@ const WORKLOAD_COLUMNS = [
   'faultCyclesPerOp',
   'switchCyclesPerOp',
   'switchesPerKiloOp',
+  'memoryLinesPerOp',
   'nvmLineShare',
   'dramMiB',
   'nvmMiB',
