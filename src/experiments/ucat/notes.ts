@@ -71,7 +71,7 @@ function throughputNote(host: NoteHost, workload: 'memslap' | 'ycsb', x: NoteInp
   const u = x.ucat.perWorkload[workload];
   const gain = x.summary[`${workload}Speedup`];
   const parts = [
-    `Host requests/s of the ${workload} fleet (${host.vms} VMs on ${host.cores} cores, from the core time of the measured windows): ${o.hostOps} under stock OSv, ${u.hostOps} under UCat (${signed(gain)}).`,
+    `Host requests/s of the ${workload} fleet (${host.vms} VMs on ${host.cores} core${host.cores === 1 ? "" : "s"}, from the core time of the measured windows): ${o.hostOps} under stock OSv, ${u.hostOps} under UCat (${signed(gain)}).`,
     `Under stock OSv a request costs ${o.cyclesPerOp} core cycles over ${o.accessesPerOp} accesses: ${pc(share(o, o.computeCyclesPerOp))} modelled compute, ` +
       `${pc(share(o, o.translationCyclesPerOp))} translation, ${pc(share(o, o.dataCyclesPerOp))} data lines, ${pc(share(o, o.switchCyclesPerOp))} vCPU switches ` +
       `(${o.switchesPerKiloOp} per thousand requests at a ${host.quantumMs} ms quantum, ${host.vpid ? 'VPID-tagged' : 'TLBs flushed on each'}); under UCat translation takes ${pc(share(u, u.translationCyclesPerOp))} ` +
