@@ -107,8 +107,9 @@ export interface MemoryFigures {
 /** Guest fragmentation and translation per access. */
 export interface AccessFigures {
   fragmentation: number;
-  /** Page walks (L2 TLB misses) of the measured windows, all VMs. */
+  /** Page walks (L2 TLB misses) and accesses of the measured windows, all VMs. */
   walks: number;
+  accesses: number;
   tlbMissRatio: number;
   tlbMpka: number;
   /** L1 DTLB misses (L2 TLB hits and walks) per thousand accesses. */
@@ -183,6 +184,7 @@ function accessFigures(t: VmTotals): AccessFigures {
   return {
     fragmentation: round(ratio(t.reservedBytes - t.requestedBytes, t.requestedBytes), 4),
     walks: t.walks,
+    accesses: t.accesses,
     tlbMissRatio: round(ratio(t.walks, t.accesses), 6),
     tlbMpka: round(ratio(t.walks * 1000, t.accesses), 3),
     l1TlbMpka: round(ratio(t.l1TlbMisses * 1000, t.accesses), 3),

@@ -10,6 +10,8 @@ import type { SweepPoint } from './tables.ts';
 
 /** A signed percentage, as the paper prints its figures (-50%, +18.5%). */
 const signed = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+/** A count in millions. */
+const millions = (n: number) => `${(n / 1e6).toFixed(2)} M`;
 /** A share as a plain percentage. */
 const pc = (x: number) => `${(x * 100).toFixed(1)}%`;
 const share = (w: WorkloadFigures, part: number) => (w.cyclesPerOp > 0 ? part / w.cyclesPerOp : 0);
@@ -49,11 +51,11 @@ function tlbNote(config: { cpu: string }, x: NoteInput): string {
   const entries = l2Entries2M(config.cpu);
   const perWorkload = (['memslap', 'ycsb'] as const).map((w) => `${w} ${osv.perWorkload[w].tlbMpka} vs ${ucat.perWorkload[w].tlbMpka}`).join(', ');
   const parts = [
-    `L2 TLB misses (page walks) per thousand accesses in the measured window: ${osv.tlbMpka} under stock OSv, ${ucat.tlbMpka} under UCat (${perWorkload}; ${osv.walks} and ${ucat.walks} walks in all).`,
+    `L2 TLB misses (page walks) per thousand accesses in the measured window: ${osv.tlbMpka} under stock OSv, ${ucat.tlbMpka} under UCat (${perWorkload}; ${osv.walks} walks in ${millions(osv.accesses)} accesses and ${ucat.walks} in ${millions(ucat.accesses)}).`,
     `One VM maps at most ${osv.maxLeaves2M} 2 MiB guest pages under stock OSv and ${ucat.maxLeaves2M} under UCat; the ${config.cpu} L2 TLB holds ${entries} entries that take 2 MiB translations.`,
     `L1 DTLB misses per thousand accesses: ${osv.l1TlbMpka} vs ${ucat.l1TlbMpka}.`,
   ];
-  if (osv.tlbMpka === 0 && ucat.tlbMpka === 0) parts.push('Neither configuration took a walk in the measured window, so the reduction is not defined by walks and is reported as 0.');
+  if (osv.walks === 0 && ucat.walks === 0) parts.push('Neither configuration took a walk in the measured window, so the reduction is not defined by walks and is reported as 0.');
   return parts.join(' ');
 }
 
