@@ -10,6 +10,7 @@ import type { SweepPoint } from './tables.ts';
 
 /** A signed percentage, as the paper prints its figures (-50%, +18.5%). */
 const signed = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+const walks = (n: number) => `${n} walk${n === 1 ? '' : 's'}`;
 /** A count in millions. */
 const millions = (n: number) => `${(n / 1e6).toFixed(2)} M`;
 /** A share as a plain percentage. */
@@ -51,7 +52,7 @@ function tlbNote(config: { cpu: string }, x: NoteInput): string {
   const entries = l2Entries2M(config.cpu);
   const perWorkload = (['memslap', 'ycsb'] as const).map((w) => `${w} ${osv.perWorkload[w].tlbMpka} vs ${ucat.perWorkload[w].tlbMpka}`).join(', ');
   const parts = [
-    `L2 TLB misses (page walks) per thousand accesses in the measured window: ${osv.tlbMpka} under stock OSv, ${ucat.tlbMpka} under UCat (${perWorkload}; ${osv.walks} walks in ${millions(osv.accesses)} accesses and ${ucat.walks} in ${millions(ucat.accesses)}).`,
+    `L2 TLB misses (page walks) per thousand accesses in the measured window: ${osv.tlbMpka} under stock OSv, ${ucat.tlbMpka} under UCat (${perWorkload}; ${walks(osv.walks)} in ${millions(osv.accesses)} accesses and ${walks(ucat.walks)} in ${millions(ucat.accesses)}).`,
     `One VM maps at most ${osv.maxLeaves2M} 2 MiB guest pages under stock OSv and ${ucat.maxLeaves2M} under UCat; the ${config.cpu} L2 TLB holds ${entries} entries that take 2 MiB translations.`,
     `L1 DTLB misses per thousand accesses: ${osv.l1TlbMpka} vs ${ucat.l1TlbMpka}.`,
   ];
