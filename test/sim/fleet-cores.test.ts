@@ -8,7 +8,11 @@ import assert from 'node:assert/strict';
 import { silentProgress } from '../../src/base/progress.ts';
 import { totalVms } from '../../src/experiments/ucat/aggregate.ts';
 import { fleetSetup, ucatConfiguration } from '../../src/experiments/ucat/configs.ts';
-import { runFleet, type FleetParams, type FleetResult, type FleetWorkload, type VmResult } from '../../src/experiments/ucat/fleet.ts';
+import { runFleet, traceWindow, type FleetParams, type FleetResult, type FleetWorkload, type VmResult } from '../../src/experiments/ucat/fleet.ts';
+import { Rng } from '../../src/base/rng.ts';
+import type { TraceSource } from '../../src/apps/traced.ts';
+import { MemoryTraceReader, TraceBuilder } from '../../src/trace/memory.ts';
+import { TraceOp } from '../../src/trace/types.ts';
 
 const model: FleetWorkload = {
   kind: 'model',
@@ -54,6 +58,46 @@ test('the same fleet on 2 cores takes about half the simulated time of 1 core, w
     }
   }
   // Host throughput comes from that time: about twice on two cores.
+  const rate = (f: FleetResult) => totalVms(f.vms, 2.25e9).hostOps;
+  assert.ok(rate(two) > 1.8 * rate(one) && rate(two) < 2.3 * rate(one), `${rate(two)} against ${rate(one)}`);
+});
+
+/** A server's trace: 400 values of 4 KiB allocated and written, then 300 requests of a value read each. */
+function serverTrace(): FleetWorkload {
+  const rng = new Rng(9);
+  const t = new TraceBuilder('toy-server', { meta: { runRequests: 300 } });
+  const heap = 0x4a00000;
+  for (let i = 0; i < 400; i++) {
+    t.malloc(heap + i * 4160, 4096);
+    for (let o = 0; o < 4096; o += 64) t.store(heap + i * 4160 + o, 8);
+  }
+  t.event(TraceOp.Marker, 0, 0, 1);
+  for (let r = 0; r < 300; r++) {
+    const a = heap + rng.nextInt(400) * 4160;
+    for (let o = 0; o < 4096; o += 64) t.load(a + o, 8);
+    t.event(TraceOp.Marker, r + 1, 0, 2);
+  }
+  const trace = t.build();
+  const source: TraceSource = { header: trace.header, open: () => new MemoryTraceReader(trace, 1000) };
+  return { kind: 'trace', name: 'memslap', source, costs: { cyclesPerInstruction: 1, cyclesPerRequest: 5000 }, window: traceWindow(source, 0.25) };
+}
+
+test('a replayed trace runs on the cores the same way: half the time on 2 cores, the same work, the window after the warm-up', () => {
+  const w = serverTrace();
+  const params: FleetParams = { cpu: 'zen2', dramTier: 'ddr4', nvmTier: 'optane', vms: 2, vmDramMiB: 4, vmNvmMiB: 24, cores: 1, quantumMs: 0.05, vpid: true };
+  const setup = fleetSetup(ucatConfiguration('ucat'), 'thp', 'equal-share');
+  const one = runFleet(setup, w, params, 1, silentProgress, 0);
+  const two = runFleet(setup, w, { ...params, cores: 2 }, 1, silentProgress, 0);
+  for (let i = 0; i < 2; i++) {
+    // The run phase's 300 requests are measured, the allocation phase is the warm-up.
+    assert.equal(one.vms[i].ops, 300);
+    assert.equal(two.vms[i].accesses, one.vms[i].accesses);
+    assert.equal(one.vms[i].accesses, 300 * 64);
+  }
+  const t1 = Math.max(...one.coreCycles);
+  const t2 = Math.max(...two.coreCycles);
+  assert.ok(t2 > 0.45 * t1 && t2 < 0.56 * t1, `2 cores ${t2} cycles, 1 core ${t1}`);
+  assert.ok(sum(one, 'switches') > 0 && sum(two, 'switches') === 0);
   const rate = (f: FleetResult) => totalVms(f.vms, 2.25e9).hostOps;
   assert.ok(rate(two) > 1.8 * rate(one) && rate(two) < 2.3 * rate(one), `${rate(two)} against ${rate(one)}`);
 });

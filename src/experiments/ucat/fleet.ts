@@ -237,7 +237,8 @@ export function traceWindow(source: TraceSource, warmupShare: number, lastReques
 
 class TraceProgram implements VmProgram {
   private readonly warmupEvents: number;
-  private requestsAtWarmup = 0;
+  private repliesAtWarmup = 0;
+  private markersAtWarmup = 0;
   private instructionsAtWarmup = 0;
   private started = false;
 
@@ -254,7 +255,8 @@ class TraceProgram implements VmProgram {
     const ran = p.step(!this.started && left > 0 ? Math.min(n, left) : n);
     if (!this.started && p.counters.events >= this.warmupEvents) {
       this.started = true;
-      this.requestsAtWarmup = p.requests;
+      this.repliesAtWarmup = p.counters.replies;
+      this.markersAtWarmup = p.counters.markers;
       this.instructionsAtWarmup = p.counters.instructions;
     }
     return ran;
@@ -270,7 +272,11 @@ class TraceProgram implements VmProgram {
   }
   measuredRequests(): number {
     const p = this.program;
-    if ((p.header.counts[TraceOp.Marker] ?? 0) > 0) return p.requests - this.requestsAtWarmup;
+    // As TracedProgram.requests counts them (replies, else any marker), over the window: a window
+    // that starts before the first reply (memaslap has no load phase) has no replies at its start.
+    const c = p.counters;
+    if (c.replies > 0) return c.replies - this.repliesAtWarmup;
+    if (c.markers > 0) return c.markers - this.markersAtWarmup;
     // A trace without markers: the header's count, spread evenly over the events replayed.
     const total = p.totalEvents;
     return total > 0 ? (p.headerRequests * Math.max(0, p.counters.events - this.warmupEvents)) / total : 0;
