@@ -231,9 +231,10 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
     'The "configurations" table has one row per configuration and host backing: host memory at the end of both fleets (DRAM, NVM, ' +
     'total, EPT tables), guest internal fragmentation (reserved over requested, minus one), TLB misses of the measured window (L2 ' +
     'misses, i.e. page walks, per access and per thousand accesses; L1 DTLB misses per thousand), walk cycles per access, and ' +
-    'throughput per VM and per host. The "workloads" table splits the same by workload and adds where a request\'s cycles go ' +
-    '(modelled compute, translation, data lines; first-touch faults apart) and the share of memory-served data lines that came from ' +
-    'NVM. The "dram-shares" table and plot repeat stock OSv and UCat at other DRAM shares per VM and host DRAM policies. The ' +
+    'throughput per VM and per host (requests over the core time of the measured windows: each VM\'s vCPU runs on one of the host\'s ' +
+    'cores, in time slices of quantumMs with the VMs that share it). The "workloads" table splits the same by workload and adds where a request\'s ' +
+    'core cycles go (modelled compute, translation, data lines, first-touch faults, vCPU switches), the data lines served by memory ' +
+    'per request and the share of them that came from NVM. The "dram-shares" table and plot repeat stock OSv and UCat at other DRAM shares per VM and host DRAM policies. The ' +
     'summary quotes the first host backing, the first DRAM policy and vmDramMiB, and names both in words.',
   schema: ucatSchema,
   defaults(quick: boolean): UcatConfig {
