@@ -146,4 +146,15 @@ describe('cores configuration', () => {
     assert.ok(r.tables.some((t: { name: string }) => t.name === 'cores'));
     assert.equal(typeof r.summary.tlbMissesPerInvocationKsm, 'number');
   });
+
+  it("tlb-flushes' notes follow the configured CPU: another preset changes the figures they quote", () => {
+    const base = { ...tlbFlushesExperiment.defaults(true), instances: 4, applications: 4, durationSec: 4, invocationsPerSecond: 1 };
+    const notes = (cpu: string) => tlbFlushesExperiment.run({ ...base, cpu }, { seed: 3, progress: silentProgress }).comparisons.map((c) => c.note);
+    const icelake = notes('icelake');
+    const zen2 = notes('zen2');
+    const coreNote = (ns: string[]) => ns.find((n) => / VMs per core; /.test(n)) ?? '';
+    assert.match(coreNote(icelake), /icelake core/);
+    assert.match(coreNote(zen2), /zen2 core/);
+    assert.notEqual(coreNote(icelake).replace(/icelake/g, ''), coreNote(zen2).replace(/zen2/g, ''), 'the figures, not only the name, change with the preset');
+  });
 });
