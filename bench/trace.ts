@@ -25,14 +25,19 @@ import type { BenchFigure } from './types.ts';
 const STACK_TOP = 0x1ffeffff00;
 const HEAP_BASE = 0x4a5b000;
 
-/** Write a synthetic trace of `accesses` data accesses; returns the writer's events per second. */
-export function writeSyntheticTrace(file: string, accesses: number): number {
-  const w = new TraceWriter(file, { command: ['synthetic'], label: 'synthetic', withInstructions: false, meta: {} });
-  let x = 12345;
-  const rand = (): number => {
+/** A fixed 32-bit LCG (Numerical Recipes' constants): the synthetic traces are the same in every run. */
+export function lcg32(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
     x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
     return x;
   };
+}
+
+/** Write a synthetic trace of `accesses` data accesses; returns the writer's events per second. */
+export function writeSyntheticTrace(file: string, accesses: number): number {
+  const w = new TraceWriter(file, { command: ['synthetic'], label: 'synthetic', withInstructions: false, meta: {} });
+  const rand = lcg32(12345);
   let sp = STACK_TOP;
   let heapCursor = HEAP_BASE;
   let run = 0;
@@ -98,14 +103,22 @@ export function benchSyntheticTrace(accesses = 10_000_000): BenchFigure[] {
   }
 }
 
-export async function benchCapturedTrace(): Promise<BenchFigure[]> {
-  let file: string;
+/**
+ * The `small` memcached capture (captured once, then from the trace cache), or null with a note on
+ * stderr naming `bench` when it cannot be had (no valgrind): then only synthetic traces are measured.
+ */
+export async function memcachedCapture(bench: string): Promise<string | null> {
   try {
-    file = (await captureWorkload('memcached+memslap', { size: 'small' })).file;
+    return (await captureWorkload('memcached+memslap', { size: 'small' })).file;
   } catch (e) {
-    process.stderr.write(`bench/trace.ts: no memcached capture (${(e as Error).message}); only the synthetic trace is measured\n`);
-    return [];
+    process.stderr.write(`${bench}: no memcached capture (${(e as Error).message}); only synthetic traces are measured\n`);
+    return null;
   }
+}
+
+export async function benchCapturedTrace(): Promise<BenchFigure[]> {
+  const file = await memcachedCapture('bench/trace.ts');
+  if (file === null) return [];
   const { rate, cpuRate, events } = readAll(file);
   return [
     { name: 'trace: read rate, memcached capture', value: rate / 1e6, unit: 'M events/s', target: '>= 20' },

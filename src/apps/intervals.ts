@@ -148,6 +148,16 @@ export class LiveObjects {
     return this.gva[id];
   }
 
+  /** The object the most recent successful `find` returned, while it lives; else -1 (it is what `find` checks first). */
+  get lastFound(): number {
+    return this.lastId;
+  }
+
+  /** Whether any live object overlaps program page `page`. */
+  pageHasObjects(page: number): boolean {
+    return this.heads.get(page) >= 0;
+  }
+
   /** The live object holding program address `addr` (also in `foundId`), or -1. */
   find(addr: number): number {
     const l = this.lastId;

@@ -34,8 +34,11 @@
  * faults and EPT violations are a start-up cost of the program's first touches; they are counted
  * apart (the vCPU's faultCycles) and the caller decides whether a throughput includes them.
  *
- * Hot path: one `find` in the interval map (the last object found is checked first), one page-map
- * lookup for program memory (the last page is cached), no allocation per event.
+ * Hot path (`replayRange`): an access by the program that lies wholly inside the object the
+ * interval map found last, or on a program page in a small direct-mapped cache, goes straight to
+ * the vCPU with its guest address; every other event takes the general path above, one `find` in
+ * the interval map or one page-map lookup. Nothing is allocated per event. The caches change no
+ * result (a test replays with and without them).
  */
 import type { AccessPath } from '../hw/access.ts';
 import { AllocHint, OutOfMemoryError, type GuestAllocator } from '../guest/allocator.ts';
@@ -49,6 +52,8 @@ export const MARKER_REPLY = 2;
 const PAGE = 4096;
 const CHUNK = 2 * 1024 * 1024;
 const PAGES_PER_CHUNK = CHUNK / PAGE;
+/** Slots of each direct-mapped program page cache of `replayRange` (a power of two). */
+const PAGE_CACHE_SLOTS = 256;
 
 /** A trace that can be read from the start any number of times (one reader per replaying VM). */
 export interface TraceSource {
@@ -128,8 +133,9 @@ class ProgramArea {
   private readonly pages = new PageMap(1024);
   private chunks = new Float64Array(16);
   private used = 0;
-  private lastPage = -1;
-  private lastBase = 0;
+  /** The page `translate` saw last (-1: none yet) and the guest address it is packed at. */
+  lastPage = -1;
+  lastBase = 0;
 
   constructor(
     private readonly kernel: ProgramAreaSource,
@@ -168,6 +174,25 @@ class ProgramArea {
   }
 }
 
+/** A direct-mapped cache of program pages (by page number): the page and the difference to add for its guest address. */
+class PageCache {
+  readonly page = new Float64Array(PAGE_CACHE_SLOTS).fill(-1);
+  readonly delta = new Float64Array(PAGE_CACHE_SLOTS);
+
+  /** Enter the page `area` translated last, if any. */
+  enterLast(area: ProgramArea): void {
+    const p = area.lastPage;
+    if (p < 0) return;
+    const k = p & (PAGE_CACHE_SLOTS - 1);
+    this.page[k] = p;
+    this.delta[k] = area.lastBase - p * PAGE;
+  }
+
+  clear(): void {
+    this.page.fill(-1);
+  }
+}
+
 export interface TracedProgramOptions {
   costs: TraceCosts;
   /** Allocator tier of the program's own areas (0: the untyped tier, or DRAM under UCat). */
@@ -179,7 +204,18 @@ export interface TracedProgramOptions {
    * phase), which no measurement looks at. Default 0.
    */
   fastForwardEvents?: number;
+  /**
+   * Serve repeated accesses from the translations cached in `step` (the default). false sends
+   * every event through the general path, which must give the same results (tests compare).
+   */
+  translationCaches?: boolean;
 }
+
+/** Module-local copies of the ops `step` compares (see the speed section of docs/machine.md). */
+const OP_INSTR = TraceOp.Instr;
+const OP_LOAD = TraceOp.Load;
+const OP_STORE = TraceOp.Store;
+const OP_MODIFY = TraceOp.Modify;
 
 export class TracedProgram {
   readonly counters = new ReplayCounters();
@@ -194,6 +230,8 @@ export class TracedProgram {
   private batch: TraceBatch | null = null;
   private position = 0;
   private readonly fastForwardEvents: number;
+  /** Whether `step` serves accesses from the cached translations (TracedProgramOptions). */
+  private readonly translationCaches: boolean;
   /** Whether the event being replayed is in the fast-forwarded start-up. */
   private fastForwarding = false;
   /** Guest pages the fast-forward has touched once. */
@@ -210,6 +248,7 @@ export class TracedProgram {
     this.header = this.reader.header;
     const tier = options.programTier ?? 0;
     this.fastForwardEvents = options.fastForwardEvents ?? 0;
+    this.translationCaches = options.translationCaches ?? true;
     this.text = new ProgramArea(kernel, tier);
     this.data = new ProgramArea(kernel, tier);
     const r = Number(this.header.meta.requests);
@@ -242,13 +281,140 @@ export class TracedProgram {
         }
       }
       // The batch's arrays stay valid until the reader's next call.
-      const i = this.position++;
-      this.fastForwarding = this.counters.events + n < this.fastForwardEvents;
-      this.replay(batch.op[i], batch.addr[i], batch.size[i], batch.arg[i]);
-      n++;
+      // Whole events: the loop this replaces ran while n < maxEvents, one event at a time.
+      const from = this.position;
+      let to = Math.min(batch.length, from + Math.ceil(maxEvents - n));
+      const fastForwardLeft = this.fastForwardEvents - (this.counters.events + n);
+      if (fastForwardLeft > 0) {
+        to = Math.min(to, from + Math.ceil(fastForwardLeft));
+        this.fastForwarding = true;
+        for (let i = from; i < to; i++) this.replay(batch.op[i], batch.addr[i], batch.size[i], batch.arg[i]);
+        this.fastForwarding = false;
+      } else if (this.translationCaches) {
+        this.replayRange(batch, from, to);
+      } else {
+        for (let i = from; i < to; i++) this.replay(batch.op[i], batch.addr[i], batch.size[i], batch.arg[i]);
+      }
+      this.position = to;
+      n += to - from;
     }
     this.counters.events += n;
     return n;
+  }
+
+  /**
+   * Cached translations of `replayRange`. They are refreshed after every event the general path
+   * replays (`refreshCaches`), and only such events change objects or place pages.
+   * - The object `LiveObjects.find` checks first (its last find): [objLo, objHi) and the
+   *   difference to add for the guest address (lo = hi = -1: none). It serves an access wholly
+   *   inside it exactly as `find` would.
+   * - Program pages of the data and the text area, direct-mapped by page number: the page and the
+   *   difference to add. A data page is entered only while no live object overlaps it (so `find`
+   *   fails on it), and the data cache is emptied by every allocation event; fetches never look
+   *   for objects, so text pages stay.
+   */
+  private objLo = -1;
+  private objHi = -1;
+  private objDelta = 0;
+  private readonly dataPages = new PageCache();
+  private readonly textPages = new PageCache();
+
+  /** After an event of the general path (op: its op): what `find` checks first, and the pages it placed or used. */
+  private refreshCaches(op: number): void {
+    const objects = this.objects;
+    const id = objects.lastFound;
+    if (id >= 0) {
+      this.objLo = objects.objectStart(id);
+      this.objHi = objects.objectEnd(id);
+      this.objDelta = objects.objectGva(id) - this.objLo;
+    } else this.objLo = this.objHi = -1;
+    if (op > OP_MODIFY) this.dataPages.clear();
+    const dataPage = this.data.lastPage;
+    if (dataPage >= 0 && !objects.pageHasObjects(dataPage)) this.dataPages.enterLast(this.data);
+    this.textPages.enterLast(this.text);
+  }
+
+  /**
+   * Events [from, to) of `batch`, outside the fast-forward: an access by the program (not inside
+   * an allocation call) that lies wholly inside a cached translation goes straight to the vCPU;
+   * every other event goes through `replay`. Cycles are summed in the same order as `replay`
+   * sums them, so the totals are the same to the last bit.
+   */
+  private replayRange(batch: TraceBatch, from: number, to: number): void {
+    const ops = batch.op;
+    const addrs = batch.addr;
+    const sizes = batch.size;
+    const args = batch.arg;
+    const path = this.path;
+    const c = this.counters;
+    // Between calls `objectGvaOf` or the fast-forward may have moved what `find` checks first.
+    this.refreshCaches(OP_INSTR);
+    let cycles = c.memoryCycles;
+    let loads = 0;
+    let stores = 0;
+    let modifies = 0;
+    let instructions = 0;
+    let objectAccesses = 0;
+    let programAccesses = 0;
+    let objLo = this.objLo;
+    let objHi = this.objHi;
+    let objDelta = this.objDelta;
+    const dataPage = this.dataPages.page;
+    const dataDelta = this.dataPages.delta;
+    const textPage = this.textPages.page;
+    const textDelta = this.textPages.delta;
+    for (let i = from; i < to; i++) {
+      const op = ops[i];
+      if (op <= OP_MODIFY && args[i] === 0) {
+        const a = addrs[i];
+        const s = sizes[i];
+        const bytes = s > 0 ? s : 1;
+        const end = a + bytes;
+        let gva = -1;
+        if (op !== OP_INSTR && a >= objLo && end <= objHi) {
+          objectAccesses++;
+          gva = a + objDelta;
+        } else {
+          const page = Math.floor(a / PAGE);
+          if (end <= page * PAGE + PAGE) {
+            const slot = page & (PAGE_CACHE_SLOTS - 1);
+            if (op === OP_INSTR) {
+              if (textPage[slot] === page) gva = a + textDelta[slot];
+            } else if (dataPage[slot] === page) gva = a + dataDelta[slot];
+            if (gva >= 0) programAccesses++;
+          }
+        }
+        if (gva >= 0) {
+          if (op === OP_STORE) {
+            stores++;
+            cycles += path.store(gva, bytes);
+          } else {
+            cycles += path.load(gva, bytes);
+            if (op === OP_LOAD) loads++;
+            else if (op === OP_INSTR) instructions++;
+            else {
+              modifies++;
+              cycles += path.store(gva, bytes);
+            }
+          }
+          continue;
+        }
+      }
+      c.memoryCycles = cycles;
+      this.replay(op, addrs[i], sizes[i], args[i]);
+      cycles = c.memoryCycles;
+      this.refreshCaches(op);
+      objLo = this.objLo;
+      objHi = this.objHi;
+      objDelta = this.objDelta;
+    }
+    c.memoryCycles = cycles;
+    c.loads += loads;
+    c.stores += stores;
+    c.modifies += modifies;
+    c.instructions += instructions;
+    c.objectAccesses += objectAccesses;
+    c.programAccesses += programAccesses;
   }
 
   private replay(op: number, addr: number, size: number, arg: number): void {

@@ -38,18 +38,10 @@
  */
 import { invariant, InvariantError } from '../base/assert.ts';
 import { UserError } from '../base/errors.ts';
-import { formatBytes, PageSize, PAGE_4K as IMPORTED_PAGE_4K } from '../base/units.ts';
+import { ZERO_FINGERPRINT } from '../base/hash.ts';
+import { formatBytes, PageSize, PAGE_2M, PAGE_4K } from '../base/units.ts';
 import { MAX_MAPPABLE_FRAMES } from '../hw/pagetable.ts';
 import { TIER_PRESETS, type TierPreset } from '../hw/tiers.ts';
-
-/**
- * Module-local copies of imported constants used on the scan and fault paths: the TypeScript loader
- * turns each use of an imported binding into a getter call on the exporting module (see the speed
- * section of docs/machine.md).
- */
-const PAGE_4K = IMPORTED_PAGE_4K;
-const SIZE_4K = PageSize.Size4K;
-const SIZE_2M = PageSize.Size2M;
 
 /** Per-frame flag bits. */
 export const enum FrameFlag {
@@ -70,6 +62,30 @@ export const enum FrameFlag {
   /** Content must not change while shared (mapped read-only everywhere). */
   Readonly = 128,
 }
+
+/**
+ * The constants of the host's scan and fault paths, for its modules to copy into module-local
+ * constants by destructuring (`const { PAGE_4K, FRAME_KSM } = HOST_CONSTANTS;`). The TypeScript
+ * loader turns every use of an imported binding into a getter call on the exporting module, which
+ * the JIT does not always inline (see the speed section of docs/machine.md); a destructured local
+ * is a plain constant.
+ */
+export const HOST_CONSTANTS = {
+  PAGE_4K,
+  PAGE_2M,
+  ZERO_FINGERPRINT,
+  SIZE_4K: PageSize.Size4K,
+  SIZE_2M: PageSize.Size2M,
+  FRAME_ALLOCATED: FrameFlag.Allocated,
+  FRAME_HUGE_2M: FrameFlag.Huge2M,
+  FRAME_HUGE_1G: FrameFlag.Huge1G,
+  FRAME_PAGE_TABLE: FrameFlag.PageTable,
+  FRAME_KSM: FrameFlag.Ksm,
+  FRAME_POOL: FrameFlag.Pool,
+  FRAME_READONLY: FrameFlag.Readonly,
+} as const;
+
+const { SIZE_4K, SIZE_2M } = HOST_CONSTANTS;
 
 export const MAX_ORDER = 18;
 /** Buddy order of each PageSize: 4K -> 0, 2M -> 9, 1G -> 18. */
@@ -242,11 +258,19 @@ export class HostMemory {
     // Split down to the requested order, returning upper halves to the free lists.
     while (k > order) {
       k--;
-      this.pushFree(t, block + 2 ** k, k);
+      this.pushFree(t, block + (1 << k), k);
     }
-    const n = 2 ** order;
+    const n = 1 << order;
     this.ensureSegments(block, n);
-    for (let f = block; f < block + n; ) {
+    if (n === 1) {
+      // The common 4 KiB case: four stores rather than four fill() calls.
+      const s = this.segs[block >>> SEG_SHIFT]!;
+      const i = block & SEG_MASK;
+      s.flags[i] = FrameFlag.Allocated | extraFlags;
+      s.owner[i] = owner;
+      s.refcount[i] = 0;
+      s.fingerprint[i] = 0;
+    } else for (let f = block; f < block + n; ) {
       const s = this.segs[f >>> SEG_SHIFT]!;
       const lo = f & SEG_MASK;
       const hi = Math.min(SEG_FRAMES, lo + (block + n - f));
@@ -272,7 +296,7 @@ export class HostMemory {
     if (tierId < 0 || frame < 0) throw new InvariantError(`free: frame ${frame} is outside host memory`);
     const t = this.tiers[tierId];
     const order = ORDER_OF_SIZE[size];
-    const n = 2 ** order;
+    const n = 1 << order;
     if (frame % n !== 0) throw new InvariantError(`free: frame ${frame} is not aligned to its ${n}-frame block`);
     const fl = this.flags(frame);
     if (!(fl & FrameFlag.Allocated)) throw new InvariantError(`free: frame ${frame} is not allocated`);
@@ -313,7 +337,7 @@ export class HostMemory {
     let k = order;
     while (k < MAX_ORDER) {
       const buddy = b ^ (1 << k);
-      if (buddy < t.firstFrame || buddy + 2 ** k > t.endFrame) break;
+      if (buddy < t.firstFrame || buddy + (1 << k) > t.endFrame) break;
       const s = this.segs[buddy >>> SEG_SHIFT];
       if (s === null) break;
       const i = buddy & SEG_MASK;
@@ -322,7 +346,7 @@ export class HostMemory {
       s.flags[i] = 0;
       s.owner[i] = -1;
       t.freeBlocks[k]--;
-      t.freeFrames -= 2 ** k;
+      t.freeFrames -= (1 << k);
       b = Math.min(b, buddy);
       k++;
     }
@@ -346,7 +370,7 @@ export class HostMemory {
   private mergeable(t: HostTier, block: number, k: number): boolean {
     if (k >= MAX_ORDER) return false;
     const buddy = block ^ (1 << k);
-    return buddy >= t.firstFrame && buddy + 2 ** k <= t.endFrame;
+    return buddy >= t.firstFrame && buddy + (1 << k) <= t.endFrame;
   }
 
   private pushFree(t: HostTier, block: number, k: number): void {
@@ -368,7 +392,7 @@ export class HostMemory {
     }
     stack[t.stackLen[k]++] = block;
     t.freeBlocks[k]++;
-    t.freeFrames += 2 ** k;
+    t.freeFrames += (1 << k);
   }
 
   /** Is a stack entry for `block` at order `k` a live free block? */
@@ -384,14 +408,17 @@ export class HostMemory {
     const stack = t.stacks[k];
     while (t.stackLen[k] > 0) {
       const b = stack[--t.stackLen[k]];
-      if (!this.entryValid(t, b, k)) continue;
       if (this.mergeable(t, b, k)) {
-        const s = this.segs[b >>> SEG_SHIFT]!;
-        s.flags[b & SEG_MASK] = 0;
-        s.owner[b & SEG_MASK] = -1;
+        // entryValid, inlined: a mergeable block is live while it carries FreeHead and its order.
+        const s = this.segs[b >>> SEG_SHIFT];
+        if (s === null) continue;
+        const i = b & SEG_MASK;
+        if ((s.flags[i] & FrameFlag.FreeHead) === 0 || s.owner[i] !== k) continue;
+        s.flags[i] = 0;
+        s.owner[i] = -1;
       }
       t.freeBlocks[k]--;
-      t.freeFrames -= 2 ** k;
+      t.freeFrames -= (1 << k);
       return b;
     }
     throw new InvariantError(`tier ${t.name}: order ${k} counts ${t.freeBlocks[k]} free blocks but its list is empty`);

@@ -39,23 +39,11 @@
 import { invariant } from '../base/assert.ts';
 import { UserError } from '../base/errors.ts';
 import { NumberTable } from '../base/number-table.ts';
-import { ZERO_FINGERPRINT as IMPORTED_ZERO_FINGERPRINT } from '../base/hash.ts';
-import { PageSize, PAGE_4K as IMPORTED_PAGE_4K } from '../base/units.ts';
-import { FrameFlag, type HostMemory } from './frames.ts';
+import { HOST_CONSTANTS, type HostMemory } from './frames.ts';
 import type { HostVm } from './vm.ts';
 
-/**
- * Module-local copies of imported constants used on the scan and fault paths: the TypeScript loader
- * turns each use of an imported binding into a getter call on the exporting module (see the speed
- * section of docs/machine.md).
- */
-const PAGE_4K = IMPORTED_PAGE_4K;
-const ZERO_FINGERPRINT = IMPORTED_ZERO_FINGERPRINT;
-const SIZE_4K = PageSize.Size4K;
-const FRAME_ALLOCATED = FrameFlag.Allocated;
-const FRAME_KSM = FrameFlag.Ksm;
-const FRAME_POOL = FrameFlag.Pool;
-const FRAME_READONLY = FrameFlag.Readonly;
+// Module-local copies of constants (see HOST_CONSTANTS).
+const { PAGE_4K, ZERO_FINGERPRINT, SIZE_4K, FRAME_ALLOCATED, FRAME_KSM, FRAME_POOL, FRAME_READONLY } = HOST_CONSTANTS;
 
 export interface KsmParams {
   /** Pages scanned per wake-up (sysfs pages_to_scan). */
@@ -125,15 +113,24 @@ const enum Rm {
   Zero = 16,
 }
 
+const EMPTY_F64 = new Float64Array(0);
+const EMPTY_U8 = new Uint8Array(0);
+
 /** One mergeable VM (Linux mm_slot) and its rmap items. */
 class MmSlot {
   readonly regStart: Float64Array;
   readonly regFirst: Float64Array;
   readonly pages: number;
-  readonly checksum: Float64Array;
-  readonly state: Uint8Array;
-  readonly age: Uint8Array;
-  readonly skips: Uint8Array;
+  /**
+   * Per-page state for pages [0, covered): no page at or above `covered` has been visited, so none
+   * holds an item. The arrays grow (`cover`) to the highest page visited: a VM's backed pages sit
+   * low in its guest memory, and most of a 16 MiB FaaS VM is never backed.
+   */
+  checksum = EMPTY_F64;
+  state = EMPTY_U8;
+  age = EMPTY_U8;
+  skips = EMPTY_U8;
+  covered = 0;
   items = 0;
   dead = false;
   constructor(readonly vm: HostVm) {
@@ -148,12 +145,28 @@ class MmSlot {
     }
     this.regFirst[n] = pages;
     this.pages = pages;
+  }
+  /** Grow the per-page arrays to cover page `idx` (at least doubling, at least 512 pages, at most all). */
+  cover(idx: number): void {
+    if (idx < this.covered) return;
+    let n = Math.max(512, 2 * this.covered);
+    while (n <= idx) n *= 2;
+    n = Math.min(n, this.pages);
     // One buffer for the four arrays: a VM's rmap state is one allocation, not four.
-    const buf = new ArrayBuffer(pages * 11);
-    this.checksum = new Float64Array(buf, 0, pages);
-    this.state = new Uint8Array(buf, pages * 8, pages);
-    this.age = new Uint8Array(buf, pages * 9, pages);
-    this.skips = new Uint8Array(buf, pages * 10, pages);
+    const buf = new ArrayBuffer(n * 11);
+    const checksum = new Float64Array(buf, 0, n);
+    const state = new Uint8Array(buf, n * 8, n);
+    const age = new Uint8Array(buf, n * 9, n);
+    const skips = new Uint8Array(buf, n * 10, n);
+    checksum.set(this.checksum);
+    state.set(this.state);
+    age.set(this.age);
+    skips.set(this.skips);
+    this.checksum = checksum;
+    this.state = state;
+    this.age = age;
+    this.skips = skips;
+    this.covered = n;
   }
   gpaOf(index: number): number {
     let r = 0;
@@ -197,8 +210,47 @@ class StableNode {
    * would walk the same full dups again and find nothing, so it need not walk them.
    */
   allFull = false;
-  constructor(frame: number) {
+  constructor(
+    readonly fp: number,
+    frame: number,
+  ) {
     this.dups = [frame];
+  }
+}
+
+/**
+ * The stable tree: fingerprint -> node. A NumberTable of indexes into an array of nodes rather than
+ * a Map: a Map boxes every fingerprint (a double above 2^31) on every lookup, and the scan looks
+ * up the stable tree for every page it visits.
+ */
+class StableTree {
+  private readonly index = new NumberTable();
+  private readonly nodes: (StableNode | null)[] = [];
+  private readonly freeSlots: number[] = [];
+
+  get(fp: number): StableNode | undefined {
+    const i = this.index.get(fp);
+    return i < 0 ? undefined : this.nodes[i]!;
+  }
+
+  /** Enter `node` under its fingerprint (which has no node yet). */
+  add(node: StableNode): void {
+    const i = this.freeSlots.pop() ?? this.nodes.length;
+    this.nodes[i] = node;
+    this.index.set(node.fp, i);
+  }
+
+  delete(fp: number): void {
+    const i = this.index.get(fp);
+    if (i < 0) return;
+    this.index.delete(fp);
+    this.nodes[i] = null;
+    this.freeSlots.push(i);
+  }
+
+  /** Every node, in no particular order. */
+  forEach(visit: (node: StableNode) => void): void {
+    for (const n of this.nodes) if (n !== null) visit(n);
   }
 }
 
@@ -263,7 +315,7 @@ export class Ksm {
   /** The cursor is on the list head (no slot being scanned): true at the start and after each full scan. */
   private atHead = true;
   /** Stable tree: fingerprint -> KSM frame or chain of dups. */
-  private readonly stable = new Map<number, StableNode>();
+  private readonly stable = new StableTree();
   /**
    * The chain each KSM frame was added to. HostMemory reports every KSM frame that loses a
    * mapping or is freed (the only ways a full, live dup gains room or dies), and the chain of
@@ -342,7 +394,7 @@ export class Ksm {
     if (!slot) return;
     this.slotOfVm.delete(vm.id);
     this.totalPages -= slot.pages;
-    for (let i = 0; i < slot.pages; i++) if (slot.state[i] & Rm.Unstable) this.unshared--;
+    for (let i = 0; i < slot.covered; i++) if (slot.state[i] & Rm.Unstable) this.unshared--;
     this.rmapItems -= slot.items;
     slot.dead = true;
     const wasScanning = !this.atHead;
@@ -408,8 +460,9 @@ export class Ksm {
         continue;
       }
       // Unbacked pages count as visited and only lose their rmap items: step over a run of them at
-      // once, as far as the bound on visits lets the page-by-page walk go.
-      const backed = slot.nextBackedIndex(this.curPage);
+      // once, as far as the bound on visits lets the page-by-page walk go. (A page with a frame
+      // needs no search: the VM's frame lookup usually answers from its remembered leaf table.)
+      const backed = slot.vm.frameOf(slot.gpaOf(this.curPage)) >= 0 ? this.curPage : slot.nextBackedIndex(this.curPage);
       if (backed > this.curPage) {
         const n = Math.min(backed - this.curPage, total - visited + 1);
         if (slot.items > 0) this.dropItems(slot, this.curPage, this.curPage + n);
@@ -457,15 +510,16 @@ export class Ksm {
     const vm = slot.vm;
     const gpa = slot.gpaOf(idx);
     const frame = vm.frameOf(gpa);
-    const st = slot.state;
     if (frame < 0) {
-      if (st[idx] & Rm.Item) this.dropItem(slot, idx);
+      if (idx < slot.covered && slot.state[idx] & Rm.Item) this.dropItem(slot, idx);
       return 0;
     }
     const mem = this.memory;
     const fl = mem.flags(frame);
     // Page cache (pool) pages are never KSM's: only anonymous memory is merged.
     if (fl & FRAME_POOL) return 0;
+    slot.cover(idx);
+    const st = slot.state;
     if (!(st[idx] & Rm.Item)) {
       st[idx] = Rm.Item;
       slot.items++;
@@ -490,7 +544,8 @@ export class Ksm {
   /** Drop the rmap items of pages [from, to) of `slot`, which are all unbacked. */
   private dropItems(slot: MmSlot, from: number, to: number): void {
     const st = slot.state;
-    for (let i = from; i < to; i++) if (st[i] & Rm.Item) this.dropItem(slot, i);
+    const end = Math.min(to, slot.covered);
+    for (let i = from; i < end; i++) if (st[i] & Rm.Item) this.dropItem(slot, i);
   }
 
   private dropItem(slot: MmSlot, idx: number): void {
@@ -637,8 +692,8 @@ export class Ksm {
   private stableInsert(fp: number, frame: number): void {
     let node = this.stable.get(fp);
     if (node === undefined) {
-      node = new StableNode(frame);
-      this.stable.set(fp, node);
+      node = new StableNode(fp, frame);
+      this.stable.add(node);
     } else {
       this.setAllFull(node, false);
       node.dups.push(frame);
@@ -700,10 +755,10 @@ export class Ksm {
     let sharing = 0;
     let chains = 0;
     let dupsInChains = 0;
-    for (const [fp, node] of this.stable) {
+    this.stable.forEach((node) => {
       let live = 0;
       for (const f of node.dups) {
-        if (!this.liveKsm(f, fp)) continue;
+        if (!this.liveKsm(f, node.fp)) continue;
         live++;
         sharing += mem.refcount(f) - 1;
       }
@@ -712,7 +767,7 @@ export class Ksm {
         chains++;
         dupsInChains += live;
       }
-    }
+    });
     let zero = 0;
     for (const f of this.zeroFrames) if (this.isZeroFrame(f)) zero += mem.refcount(f);
     const rm = this.rmapItems;

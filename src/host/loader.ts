@@ -21,22 +21,13 @@
  */
 import { InvariantError } from '../base/assert.ts';
 import { UserError } from '../base/errors.ts';
-import { PageSize, PAGE_4K as IMPORTED_PAGE_4K } from '../base/units.ts';
-import { Translation } from '../hw/pagetable.ts';
 import type { HostBackend } from './backend.ts';
 import type { ResolvedHostCosts } from './costs.ts';
-import { FrameFlag, type HostMemory } from './frames.ts';
+import { HOST_CONSTANTS, type HostMemory } from './frames.ts';
 import type { HostVm } from './vm.ts';
 
-/**
- * Module-local copies of imported constants used on the scan and fault paths: the TypeScript loader
- * turns each use of an imported binding into a getter call on the exporting module (see the speed
- * section of docs/machine.md).
- */
-const PAGE_4K = IMPORTED_PAGE_4K;
-const SIZE_4K = PageSize.Size4K;
-const FRAME_POOL = FrameFlag.Pool;
-const FRAME_READONLY = FrameFlag.Readonly;
+// Module-local copies of constants (see HOST_CONSTANTS).
+const { PAGE_4K, SIZE_4K, FRAME_POOL, FRAME_READONLY } = HOST_CONSTANTS;
 
 /** Pages to place: guest-physical address and content fingerprint, struct of arrays. */
 export interface PageList {
@@ -68,12 +59,10 @@ export interface LoadResult {
 export function loadCopy(vm: HostVm, pages: PageList, costs: ResolvedHostCosts): LoadResult {
   let cycles = 0;
   const n = pages.gpa.length;
-  const tr = new Translation();
+  const copy4kCycles = costs.copy4kCycles;
   for (let i = 0; i < n; i++) {
-    const gpa = pages.gpa[i];
-    if (!vm.ept.lookup(gpa, tr) || !tr.writable) cycles += vm.eptViolation(gpa, true);
-    vm.setContent(gpa, pages.fingerprint[i]);
-    cycles += costs.copy4kCycles;
+    cycles += vm.writePage(pages.gpa[i], pages.fingerprint[i]);
+    cycles += copy4kCycles;
   }
   return { pagesCopied: n, pagesMapped: 0, cycles };
 }

@@ -24,40 +24,24 @@
  * KVM's rule that a 2 MiB EPT leaf needs both a 2 MiB host mapping and a 2 MiB-aligned GPA range
  * inside one memslot (`kvm_mmu_max_mapping_level`).
  */
-import { invariant as importedInvariant, InvariantError } from '../base/assert.ts';
+import { InvariantError } from '../base/assert.ts';
 import { UserError } from '../base/errors.ts';
-import { ZERO_FINGERPRINT as IMPORTED_ZERO_FINGERPRINT } from '../base/hash.ts';
-import { PageSize, PAGE_2M as IMPORTED_PAGE_2M, PAGE_4K as IMPORTED_PAGE_4K } from '../base/units.ts';
+import { PageSize } from '../base/units.ts';
 import type { TlbInvalidator } from '../hw/faults.ts';
 import type { TableFrameSource } from '../hw/frames.ts';
 import { ENTRIES as TABLE_ENTRIES, LEVELS as TABLE_LEVELS, LEVEL_SPAN as TABLE_LEVEL_SPAN, PageTable, PteFlag, Translation } from '../hw/pagetable.ts';
 import type { ResolvedHostCosts } from './costs.ts';
-import { FrameFlag, HostMemory, HostMemoryExhaustedError } from './frames.ts';
+import { HOST_CONSTANTS, HostMemory, HostMemoryExhaustedError } from './frames.ts';
 import { MemoryMapFlag, type MemoryMapEntry } from './memmap.ts';
 
-/**
- * Module-local copies of imported constants used on the scan and fault paths: the TypeScript loader
- * turns each use of an imported binding into a getter call on the exporting module (see the speed
- * section of docs/machine.md).
- */
-const invariant: typeof importedInvariant = importedInvariant;
-const PAGE_4K = IMPORTED_PAGE_4K;
-const PAGE_2M = IMPORTED_PAGE_2M;
-const ZERO_FINGERPRINT = IMPORTED_ZERO_FINGERPRINT;
-const SIZE_4K = PageSize.Size4K;
-const SIZE_2M = PageSize.Size2M;
-const FRAME_ALLOCATED = FrameFlag.Allocated;
-const FRAME_HUGE_1G = FrameFlag.Huge1G;
-const FRAME_HUGE_2M = FrameFlag.Huge2M;
-const FRAME_KSM = FrameFlag.Ksm;
-const FRAME_PAGE_TABLE = FrameFlag.PageTable;
-const FRAME_POOL = FrameFlag.Pool;
-const FRAME_READONLY = FrameFlag.Readonly;
+// Module-local copies of constants (see HOST_CONSTANTS), the EPT's too.
+const { PAGE_4K, PAGE_2M, ZERO_FINGERPRINT, SIZE_4K, SIZE_2M, FRAME_ALLOCATED, FRAME_HUGE_1G, FRAME_HUGE_2M, FRAME_KSM, FRAME_PAGE_TABLE, FRAME_POOL, FRAME_READONLY } = HOST_CONSTANTS;
 const ENTRIES = TABLE_ENTRIES;
 const LEVELS = TABLE_LEVELS;
 const LEVEL_SPAN: readonly number[] = TABLE_LEVEL_SPAN;
 const PTE_PRESENT = PteFlag.Present;
 const PTE_HUGE = PteFlag.Huge;
+const PTE_WRITABLE = PteFlag.Writable;
 
 /** Linux THP modes (Documentation/admin-guide/mm/transhuge.rst: always, madvise, never). */
 export const enum HugeBackingMode {
@@ -243,25 +227,63 @@ export class HostVm {
 
   // ---- the fault path --------------------------------------------------------------------------
 
+  /** Throws unless the VM is alive (the message is built only when it fails). */
+  private checkAlive(): void {
+    if (!this.alive) throw new InvariantError(`VM ${this.id} is destroyed`);
+  }
+
   /** TranslationFaultHandler.eptViolation: back the page (or break copy-on-write); returns cycles. */
   eptViolation(gpa: number, write: boolean): number {
-    invariant(this.alive, `VM ${this.id} is destroyed`);
+    this.checkAlive();
+    const tr = this.tr;
+    if (!this.ept.lookup(gpa, tr)) return this.backUnmapped(gpa);
     const c = this.counters;
     c.eptViolations++;
-    const tr = this.tr;
     let cycles: number;
-    if (this.ept.lookup(gpa, tr)) {
-      if (write && !tr.writable) cycles = this.resolveWriteProtect(gpa);
-      else {
-        c.spuriousViolations++;
-        cycles = this.costs.exitCycles;
-      }
-    } else {
-      const r = this.regionOf(gpa);
-      if (r < 0) throw new InvariantError(`VM ${this.id}: guest-physical address 0x${gpa.toString(16)} lies outside every region of its memory map`);
-      cycles = this.backPage(r, gpa);
+    if (write && !tr.writable) cycles = this.resolveWriteProtect(gpa);
+    else {
+      c.spuriousViolations++;
+      cycles = this.costs.exitCycles;
     }
     c.faultCycles += cycles;
+    return cycles;
+  }
+
+  /** The violation of an access to the unmapped page at `gpa`: back it. Sets `backedFrame`. */
+  private backUnmapped(gpa: number): number {
+    const c = this.counters;
+    c.eptViolations++;
+    const r = this.regionOf(gpa);
+    if (r < 0) throw new InvariantError(`VM ${this.id}: guest-physical address 0x${gpa.toString(16)} lies outside every region of its memory map`);
+    const cycles = this.backPage(r, gpa);
+    c.faultCycles += cycles;
+    return cycles;
+  }
+
+  /** Host frame of the 4 KiB page the last `backPage` backed. */
+  private backedFrame = -1;
+
+  /**
+   * A write of content `fp` over the whole page at `gpa`, as a loader copies a page in: the EPT
+   * violation the guest's write would take when the page is unbacked or read-only, then the new
+   * content (`eptViolation` followed by `setContent`, with one EPT lookup in the common cases).
+   * Returns the violation's cycles, 0 without one.
+   */
+  writePage(gpa: number, fp: number): number {
+    this.checkAlive();
+    const tr = this.tr;
+    if (!this.ept.lookup(gpa, tr)) {
+      const cycles = this.backUnmapped(gpa);
+      this.memory.setFingerprint(this.backedFrame, fp);
+      return cycles;
+    }
+    if (tr.writable) {
+      this.rememberLeafTable(gpa, tr);
+      this.memory.setFingerprint(this.frameIn(tr, gpa), fp);
+      return 0;
+    }
+    const cycles = this.eptViolation(gpa, true);
+    this.setContent(gpa, fp);
     return cycles;
   }
 
@@ -281,6 +303,7 @@ export class HostVm {
         const f = mem.alloc(tier, SIZE_2M, this.id);
         if (f >= 0) {
           this.mapFresh(base2m, f, SIZE_2M);
+          this.backedFrame = f + Math.floor((gpa - base2m) / PAGE_4K);
           mem.addRefs(f, CHUNK_FRAMES, 1);
           c.resident2m[tier]++;
           c.backed2m++;
@@ -291,6 +314,7 @@ export class HostVm {
       const f = mem.alloc(tier, SIZE_4K, this.id);
       if (f >= 0) {
         this.mapFresh(gpa - (gpa % PAGE_4K), f, SIZE_4K);
+        this.backedFrame = f;
         mem.addRefs(f, 1, 1);
         this.regSmall[r][chunk]++;
         c.resident4k[tier]++;
@@ -334,11 +358,41 @@ export class HostVm {
 
   // ---- content model ---------------------------------------------------------------------------
 
+  /**
+   * The level-1 EPT table of the 2 MiB range that the last lookup of a 4 KiB leaf fell in: the
+   * range's start (-1: none) and the index of the table's first entry in `ept.entry`. Content
+   * writes and KSM's scan visit the pages of one range in a row, and one entry read replaces a
+   * walk. Entries are read live, so a map or protect needs no care; a table can only go away
+   * (and its slot serve another range) when a leaf is removed, which forgets it.
+   */
+  private leafRange = -1;
+  private leafTable = 0;
+
+  /** Host frame of the 4 KiB page at `gpa` from the remembered leaf table when its entry has `flags`; else -1 (look it up). */
+  private rememberedFrame(gpa: number, flags: number): number {
+    if (gpa - (gpa % PAGE_2M) !== this.leafRange) return -1;
+    const e = this.ept.entry[this.leafTable + ((gpa / PAGE_4K) & (ENTRIES - 1))];
+    return (e & flags) === flags ? (e - (e & 7)) / 8 : -1;
+  }
+
+  /** After a successful lookup of `gpa` into `tr`: remember its leaf table when the leaf is 4 KiB. */
+  private rememberLeafTable(gpa: number, tr: Translation): void {
+    if (tr.size !== SIZE_4K) return;
+    this.leafRange = gpa - (gpa % PAGE_2M);
+    this.leafTable = tr.slot - ((gpa / PAGE_4K) & (ENTRIES - 1));
+  }
+
   /** Record that the page at `gpa` now holds content `fp`. The page must be mapped writable. */
   setContent(gpa: number, fp: number): void {
+    const remembered = this.rememberedFrame(gpa, PTE_PRESENT | PTE_WRITABLE);
+    if (remembered >= 0) {
+      this.memory.setFingerprint(remembered, fp);
+      return;
+    }
     const tr = this.tr;
     if (!this.ept.lookup(gpa, tr)) throw new InvariantError(`VM ${this.id}: setContent on unbacked guest-physical 0x${gpa.toString(16)}`);
     if (!tr.writable) throw new InvariantError(`VM ${this.id}: setContent on read-only guest-physical 0x${gpa.toString(16)} (take the write fault first)`);
+    this.rememberLeafTable(gpa, tr);
     this.memory.setFingerprint(this.frameIn(tr, gpa), fp);
   }
 
@@ -351,8 +405,12 @@ export class HostVm {
 
   /** Host frame holding the 4 KiB page at `gpa`, or -1 when unbacked. */
   frameOf(gpa: number): number {
+    const remembered = this.rememberedFrame(gpa, PTE_PRESENT);
+    if (remembered >= 0) return remembered;
     const tr = this.tr;
-    return this.ept.lookup(gpa, tr) ? this.frameIn(tr, gpa) : -1;
+    if (!this.ept.lookup(gpa, tr)) return -1;
+    this.rememberLeafTable(gpa, tr);
+    return this.frameIn(tr, gpa);
   }
 
   /**
@@ -402,7 +460,7 @@ export class HostVm {
 
   /** Remove the leaf mapping `gpa` (a whole 2 MiB leaf if one maps it) and release its frames. Returns whether one was present. */
   unmapGpa(gpa: number): boolean {
-    invariant(this.alive, `VM ${this.id} is destroyed`);
+    this.checkAlive();
     if (!this.removeLeaf(gpa)) return false;
     this.flush();
     return true;
@@ -411,6 +469,7 @@ export class HostVm {
   private removeLeaf(gpa: number): boolean {
     const tr = this.tr;
     if (!this.ept.lookup(gpa, tr)) return false;
+    this.leafRange = -1;
     const size = tr.size;
     const frame = tr.frame;
     const leafAddr = size === SIZE_4K ? gpa - (gpa % PAGE_4K) : gpa - (gpa % PAGE_2M);
@@ -423,7 +482,7 @@ export class HostVm {
       this.counters.resident2m[tier]--;
       return true;
     }
-    invariant(size === SIZE_4K, 'the back-end maps no 1 GiB EPT leaves');
+    if (size !== SIZE_4K) throw new InvariantError('the back-end maps no 1 GiB EPT leaves');
     const r = this.regionOf(leafAddr);
     this.regSmall[r][(leafAddr - (leafAddr % PAGE_2M) - this.regChunkBase[r]) / PAGE_2M]--;
     const left = mem.addRefs(frame, 1, -1);
@@ -466,7 +525,7 @@ export class HostVm {
    * merge group in place as the stable page.)
    */
   shareFrame(gpa: number, flags: number = FRAME_KSM): number {
-    invariant(this.alive, `VM ${this.id} is destroyed`);
+    this.checkAlive();
     const tr = this.tr;
     if (!this.ept.lookup(gpa, tr)) throw new InvariantError(`VM ${this.id}: shareFrame on unbacked guest-physical 0x${gpa.toString(16)}`);
     if (tr.size === SIZE_2M) {
@@ -495,7 +554,7 @@ export class HostVm {
    * allocated and not privately owned. Reference count +1.
    */
   mapShared(gpa: number, frame: number, readonly: boolean): void {
-    invariant(this.alive, `VM ${this.id} is destroyed`);
+    this.checkAlive();
     const mem = this.memory;
     if (gpa % PAGE_4K !== 0) throw new InvariantError(`mapShared: guest-physical 0x${gpa.toString(16)} is not 4 KiB aligned`);
     const r = this.regionOf(gpa);
@@ -532,7 +591,7 @@ export class HostVm {
    * new frame.
    */
   breakCow(gpa: number): number {
-    invariant(this.alive, `VM ${this.id} is destroyed`);
+    this.checkAlive();
     const mem = this.memory;
     const tr = this.tr;
     if (!this.ept.lookup(gpa, tr) || tr.size !== SIZE_4K) throw new InvariantError(`breakCow: no 4 KiB leaf maps 0x${gpa.toString(16)}`);
@@ -570,6 +629,7 @@ export class HostVm {
       addrs.push(addr);
     });
     for (const a of addrs) this.removeLeaf(a);
+    this.leafRange = -1;
     this.ept.destroy();
     this.alive = false;
   }

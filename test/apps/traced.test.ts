@@ -11,6 +11,7 @@ import { TracedProgram, type TraceSource } from '../../src/apps/traced.ts';
 import type { AccessPath } from '../../src/hw/access.ts';
 import { SimHost } from '../../src/sim/index.ts';
 import { MemoryTraceReader, TraceBuilder, type MemoryTrace } from '../../src/trace/memory.ts';
+import { TraceOp } from '../../src/trace/types.ts';
 
 const MiB = 1024 * 1024;
 
@@ -202,4 +203,71 @@ test('a fast-forwarded start-up touches each program page once and replays every
   assert.equal(fast.charged + fast.c.fastForwarded, full.charged);
   // Every page the program touched is still placed and mapped.
   assert.equal(fast.resident, full.resident);
+});
+
+/**
+ * A random program: objects allocated, reallocated and freed at addresses that may collide (stale
+ * objects), accesses inside objects, across their ends, on object-free pages of the stack and of
+ * static data, across pages, inside allocation calls, and instruction fetches.
+ */
+function randomTrace(seed: number, events: number): MemoryTrace {
+  let x = seed >>> 0 || 1;
+  const rand = (n: number): number => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+  const t = new TraceBuilder('random', { meta: { requests: 1 } });
+  const live: number[] = [];
+  const HEAP = 0x4a0000;
+  const near = (): number => (live.length > 0 && rand(4) !== 0 ? live[rand(live.length)] + rand(96) - 8 : HEAP + rand(64 * 1024));
+  for (let i = 0; i < events; i++) {
+    const r = rand(100);
+    const size = [1, 2, 4, 8, 16, 32, 64, 3, 100][rand(9)];
+    if (r < 4) {
+      const a = HEAP + rand(4096) * 16;
+      t.malloc(a, 8 + rand(6000));
+      live.push(a);
+    } else if (r < 6 && live.length > 0) {
+      t.free(live.splice(rand(live.length), 1)[0]);
+    } else if (r < 7 && live.length > 0) {
+      const old = live.splice(rand(live.length), 1)[0];
+      const a = HEAP + rand(4096) * 16;
+      t.realloc(a, 8 + rand(9000), old);
+      live.push(a);
+    } else if (r < 20) {
+      t.instr(0x108000 + rand(3 * 4096), 1 + rand(15));
+    } else if (r < 25) {
+      t.event(TraceOp.Load, near(), size, 1);
+    } else {
+      const a = r < 55 ? near() : r < 80 ? 0x1ffefff000 + rand(2 * 4096) : 0x60000 + rand(4 * 4096);
+      if (r % 3 === 0) t.store(a, size);
+      else if (r % 3 === 1) t.load(a, size);
+      else t.modify(a, size);
+    }
+  }
+  return t.build();
+}
+
+test('the cached translations of a replay change no access, no counter and no cycle (fuzzed)', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 2 ** 31 }), fc.integer({ min: 1, max: 400 }), fc.integer({ min: 0, max: 300 }), (seed, slice, fastForwardEvents) => {
+      const trace = randomTrace(seed, 1500);
+      const run = (translationCaches: boolean) => {
+        const v = vm('osv-4k');
+        const path = new RecordingPath(v.vcpu);
+        const p = new TracedProgram(v.guest.malloc, v.guest.kernel, path, source(trace, 97), { costs: { cyclesPerInstruction: 1, cyclesPerRequest: 0 }, fastForwardEvents, translationCaches });
+        const probes: number[] = [];
+        // objectGvaOf between steps moves what the interval map checks first.
+        while (!p.done) {
+          p.step(slice);
+          probes.push(p.objectGvaOf(0x4a0000 + (probes.length % 64) * 256));
+        }
+        return { touched: path.touched, counters: p.counters.snapshot(), vcpu: JSON.stringify(v.vcpu.counters), probes };
+      };
+      assert.deepEqual(run(true), run(false));
+    }),
+    { numRuns: 25 },
+  );
 });

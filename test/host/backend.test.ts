@@ -320,6 +320,27 @@ describe('sharing, copy-on-write and TLB coherence', () => {
   });
 });
 
+describe('frame lookups', () => {
+  it('forget a leaf table whose last leaf went, when its table page serves another 2 MiB range', () => {
+    const h = host({ policy: { hugeBacking: 'never' } });
+    const vm = h.createVm({ memory: [{ tier: 'ddr4', bytes: MiB(8) }] });
+    const a = 5 * PAGE_4K;
+    const b = MiB(4) + 5 * PAGE_4K; // the same entry index, in another range
+    vm.writePage(a, 11);
+    assert.equal(vm.contentOf(a), 11);
+    const frameA = vm.frameOf(a);
+    assert.ok(frameA >= 0);
+    assert.equal(vm.unmapGpa(a), true); // the range's only leaf: its table page is released
+    vm.writePage(b, 22); // a new table page for b's range takes the released slot
+    assert.equal(vm.frameOf(a), -1);
+    assert.equal(vm.contentOf(a), ZERO_FINGERPRINT);
+    assert.throws(() => vm.setContent(a, 33), /unbacked/);
+    assert.equal(vm.contentOf(b), 22);
+    h.destroyVm(vm);
+    assert.equal(h.memory.allocatedFrames, 0);
+  });
+});
+
 describe('accounting and destruction', () => {
   it('samples per-tier host totals and per-VM residency over time', () => {
     const h = host({ perVmSeries: true, policy: { hugeBacking: 'never' } });
@@ -347,7 +368,7 @@ describe('accounting and destruction', () => {
 
   it('property: random faults, unmaps, shares and destroys keep refcounts balanced and return every frame', () => {
     const op = fc.record({
-      kind: fc.constantFrom('fault', 'fault', 'fault', 'write', 'unmap', 'share', 'split', 'destroy', 'create'),
+      kind: fc.constantFrom('fault', 'fault', 'fault', 'write', 'unmap', 'share', 'split', 'destroy', 'create', 'content'),
       vm: fc.nat(),
       page: fc.nat({ max: 2047 }),
       other: fc.nat(),
@@ -394,11 +415,26 @@ describe('accounting and destruction', () => {
                 h.destroyVm(vm);
                 live.splice(live.indexOf(vm), 1);
                 break;
+              case 'content':
+                vm.writePage(gpa, o.other + 1);
+                assert.equal(vm.contentOf(gpa), o.other + 1);
+                vm.setContent(gpa, o.other + 2);
+                assert.equal(vm.contentOf(gpa), o.other + 2);
+                break;
             }
           } catch (e) {
             if (!(e instanceof HostMemoryExhaustedError)) throw e;
           }
           h.checkInvariants();
+          // Frame lookups that reuse a remembered leaf table agree with a walk, on the page touched and around it.
+          for (const v of live) {
+            for (const g of [gpa, gpa + PAGE_4K, gpa - PAGE_4K, (o.other % 2048) * PAGE_4K]) {
+              if (g < 0 || g >= MiB(8)) continue;
+              const tr = new Translation();
+              const walked = v.ept.lookup(g, tr) ? tr.frame + (tr.size === PageSize.Size4K ? 0 : Math.floor((g % MiB(2)) / PAGE_4K)) : -1;
+              assert.equal(v.frameOf(g), walked, `VM ${v.id} at 0x${g.toString(16)}`);
+            }
+          }
         }
         for (const vm of live) h.destroyVm(vm);
         h.checkInvariants();
