@@ -5,7 +5,9 @@
  */
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { convergeSecond, largestError, relativeError } from '../../src/realhost/compare.ts';
+import { compareRuns, convergeSecond, largestError, relativeError } from '../../src/realhost/compare.ts';
+import { SHARING_CONFIGS, type ConfigRun } from '../../src/experiments/dedup/faas.ts';
+import { ksmdWorkZero, type KsmCounters } from '../../src/host/index.ts';
 import { countFlushes, ksmEventsUntil, ksmWork, parseKsmEvents, taskOf } from '../../src/realhost/perf.ts';
 import { parseTiming } from '../../src/realhost/vmm.ts';
 import { settingsOf } from '../../src/realhost/ksm.ts';
@@ -118,5 +120,56 @@ describe('comparison arithmetic', () => {
       use_zero_pages: '0',
       smart_scan: '0',
     });
+  });
+});
+
+describe('simulator against this machine', () => {
+  const ksm = (merges: number, flushCalls: number, cpuMs: number): KsmCounters => ({
+    ...ksmdWorkZero(),
+    pagesShared: 10,
+    pagesSharing: merges,
+    pagesUnshared: 0,
+    pagesVolatile: 0,
+    stableNodeChains: 0,
+    stableNodeDups: 0,
+    ksmZeroPages: 0,
+    rmapItems: 0,
+    generalProfit: 0,
+    merges,
+    tlbFlushes: flushCalls,
+    cpuNs: cpuMs * 1e6,
+    pagesToScan: 100,
+  });
+  const run = (name: string, endMiB: number, k: KsmCounters | null, flushesKsm: number): ConfigRun => ({
+    config: SHARING_CONFIGS.find((c) => c.name === name)!,
+    memoryMiB: [endMiB],
+    endBytes: endMiB * 1048576,
+    ksmPagesSharing: k ? [0, k.pagesSharing] : [],
+    ksm: k,
+    converged: null,
+    flushesKsm,
+    flushesVm: 0,
+    cowBreaks: 0,
+    loadPagesCopied: 0,
+    loadPagesMapped: 0,
+    loadMicros: 0,
+    poolPages: 0,
+    invocations: 0,
+    started: 1,
+  });
+
+  it('joins figure by figure: merges, ksmd CPU, flush calls, the largest error per figure', () => {
+    const sim = [run('no sharing', 11, null, 0), run('compact + KSM', 8, ksm(120, 250, 30), 250)];
+    const real = [run('no sharing', 10, null, 0), run('compact + KSM', 8, ksm(100, 200, 40), 200)];
+    const c = compareRuns(sim, real, { flushes: true });
+    assert.equal(c.summary.memoryError, 0.1);
+    assert.equal(c.summary.ksmMergesError, 0.2);
+    assert.equal(c.summary.ksmdCpuError, -0.25);
+    assert.equal(c.summary.flushesError, 0.25);
+    const row = (fig: string): (string | number)[] => c.table.rows.find((r) => r[0] === 'compact + KSM' && r[1] === fig)!;
+    assert.deepEqual(row('TLB flush calls at ksmd').slice(2), [250, 200, 0.25, '±30 %', 'yes']);
+    assert.deepEqual(row('ksmd CPU time (ms)').slice(5), ['-', '-'], 'no target, no verdict');
+    // Without flush counting the flush figure is left out.
+    assert.equal(compareRuns(sim, real, { flushes: false }).summary.flushesError, undefined);
   });
 });
