@@ -45,10 +45,10 @@ export function countFlushes(script: string): FlushCounts {
 }
 
 /** Is the tracepoint usable here? A one-line reason when not. */
-export function perfAvailable(): { ok: true } | { ok: false; reason: string } {
-  const r = spawnSync('perf', ['stat', '-x,', '-e', 'tlb:tlb_flush', '-a', 'true'], { encoding: 'utf8', timeout: 20_000 });
+export function perfAvailable(event = 'tlb:tlb_flush'): { ok: true } | { ok: false; reason: string } {
+  const r = spawnSync('perf', ['stat', '-x,', '-e', event, '-a', 'true'], { encoding: 'utf8', timeout: 20_000 });
   if (r.error) return { ok: false, reason: `perf cannot be run (${(r.error as NodeJS.ErrnoException).code ?? r.error.message}); install linux-perf` };
-  if (r.status !== 0 || /not supported|unknown tracepoint|event syntax error/i.test(r.stderr)) return { ok: false, reason: `perf cannot count tlb:tlb_flush: ${r.stderr.trim().split('\n')[0]}` };
+  if (r.status !== 0 || /not supported|unknown tracepoint|event syntax error/i.test(r.stderr)) return { ok: false, reason: `perf cannot count ${event}: ${r.stderr.trim().split('\n')[0]}` };
   return { ok: true };
 }
 
@@ -65,6 +65,8 @@ class PerfRecording {
   private readonly dataFile: string;
   private readonly ctl: string;
   private readonly ack: string;
+  /** Set when perf could not be started (for example missing). */
+  private failed: Error | null = null;
   readonly started: Promise<void>;
 
   constructor(dir: string, name: string, events: string[]) {
@@ -73,6 +75,7 @@ class PerfRecording {
     this.ack = path.join(dir, `${name}.ack`);
     spawnSync('mkfifo', [this.ctl, this.ack]);
     this.child = spawn('perf', ['record', '-q', '-D', '-1', '--control', `fifo:${this.ctl},${this.ack}`, ...events, '-a', '-o', this.dataFile], { stdio: 'ignore' });
+    this.child.on('error', (e) => (this.failed = e));
     this.started = this.enable(60_000);
   }
 
@@ -88,7 +91,7 @@ class PerfRecording {
     try {
       fs.writeSync(ctl, 'enable\n');
       const buf = Buffer.alloc(16);
-      for (const limit = Date.now() + timeoutMs; Date.now() < limit && this.child.exitCode === null; ) {
+      for (const limit = Date.now() + timeoutMs; Date.now() < limit && this.child.exitCode === null && !this.failed; ) {
         try {
           if (fs.readSync(ack, buf, 0, buf.length, null) > 0) return;
         } catch {
@@ -96,7 +99,7 @@ class PerfRecording {
         }
         await sleep(20);
       }
-      throw new Error(`perf record did not start (${this.child.exitCode === null ? 'no answer' : `exit ${this.child.exitCode}`})`);
+      throw new Error(`perf record did not start (${this.failed ? this.failed.message : this.child.exitCode === null ? 'no answer' : `exit ${this.child.exitCode}`})`);
     } finally {
       fs.closeSync(ctl);
       fs.closeSync(ack);
@@ -105,9 +108,11 @@ class PerfRecording {
 
   /** Stop recording and return `perf script -F fields`. */
   async stop(fields: string): Promise<string> {
-    const done = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGINT');
-    await done;
+    if (!this.failed && this.child.exitCode === null && this.child.signalCode === null) {
+      const done = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+      this.child.kill('SIGINT');
+      await done;
+    }
     const r = spawnSync('perf', ['script', '-i', this.dataFile, '-F', fields], { encoding: 'utf8', maxBuffer: 1 << 30 });
     for (const f of [this.dataFile, this.ctl, this.ack]) fs.rmSync(f, { force: true });
     return r.stdout ?? '';

@@ -20,6 +20,7 @@ import { readSettings } from '../../src/realhost/ksm.ts';
 import { configRng, instanceSchedule } from '../../src/realhost/schedule.ts';
 import { processStart, RunState, stateFile } from '../../src/realhost/state.ts';
 
+// The default needs include perf with the ksm:* tracepoints, which the run records.
 const unavailable = realHostUnavailable();
 const skip = unavailable ? { skip: unavailable } : {};
 process.env.UNIMEM_REALHOST_STATE = path.join(os.tmpdir(), `unimem-realhost-test-${process.pid}.json`);

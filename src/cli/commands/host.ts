@@ -90,7 +90,7 @@ export interface HostedRunOptions {
 export async function runHosted(sys: System, name: string, config: unknown, opts: HostedRunOptions): Promise<void> {
   const hosted = HOSTED[name];
   if (!hosted) throw new UserError(`${name} runs only on the simulated host (--host real and both: ${Object.keys(HOSTED).join(', ')})`);
-  requireRealHost(hosted.countFlushes ? ['root', 'kvm', 'vmm', 'ksm', 'smaps_rollup', 'tmpfs /dev/shm', 'perf tlb:tlb_flush'] : undefined);
+  requireRealHost(['root', 'kvm', 'vmm', 'ksm', 'smaps_rollup', 'tmpfs /dev/shm', 'perf ksm:*', ...(hosted.countFlushes ? ['perf tlb:tlb_flush'] : [])]);
   const seed = opts.seed ?? DEFAULT_SEED;
   const base = hosted.experiment.schema.parse(config) as Parameters<HostedExperiment['quickReal']>[0];
   const cfg = opts.quick ? hosted.quickReal(base) : base;
