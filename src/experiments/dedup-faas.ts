@@ -11,6 +11,8 @@ import { KSM_DEFAULTS } from '../host/index.ts';
 import { buildFaasSet, readImageSet, type DemoManifest } from '../image/index.ts';
 import { firstImages, prepareSet, type ImageSet } from './dedup/images.ts';
 import { runSharingConfig, SHARING_CONFIGS, type ConfigRun, type FaasModel, type SharingConfig } from './dedup/faas.ts';
+import { coresDefaults, coresModelFields, coresModelOf, coresProblem } from './dedup/cores.ts';
+import { coreComparisons, coreSeries, coreSummary, coreTables } from './dedup/core-results.ts';
 import type { ConfigProblem, Experiment, ExperimentResult } from './types.ts';
 
 export const faasModelFields = {
@@ -29,6 +31,7 @@ export const faasModelFields = {
   useZeroPages: z.boolean().describe('KSM use_zero_pages').meta({ source: 'Linux default 0, used by the SoCC\'22 scripts (dedup.md §1.6)' }),
   stepMs: z.number().int().min(1).max(1000).describe('simulation step interleaving invocations and ksmd').meta({ unit: 'ms', source: 'choice: one ksmd period (sleep_millisecs)' }),
   bssAtBoot: z.enum(['all', 'none']).optional().describe('bss pages touched at boot: all (zero-filled) or none (left to the guest\'s own writes, which the model does not know)').meta({ source: 'choice, default all; the real host shows what a guest touches (docs/realhost.md)' }),
+  ...coresModelFields,
   images: z.array(z.string().min(1)).min(1).optional().describe('image set instead of the built-in one: a set directory, a directory of ELF files (optionally in variant subdirectories) or ELF files').meta({ source: 'user input (docs/image-toolchain.md, "Image sets")' }),
 };
 
@@ -58,6 +61,7 @@ export function faasModelOf(c: Omit<DedupFaasConfig, 'instancesPerImage' | 'swee
     bssAtBoot: c.bssAtBoot,
     ksm: { pagesToScan: c.pagesToScan, sleepMillisecs: c.sleepMillisecs, maxPageSharing: c.maxPageSharing, useZeroPages: c.useZeroPages },
     stepMs: c.stepMs,
+    cores: coresModelOf(c, c.instances),
   };
 }
 
@@ -95,6 +99,7 @@ export function faasDefaults(): Omit<DedupFaasConfig, 'instances' | 'durationSec
     maxPageSharing: KSM_DEFAULTS.maxPageSharing,
     useZeroPages: KSM_DEFAULTS.useZeroPages,
     stepMs: 20,
+    ...coresDefaults(),
   };
 }
 
@@ -157,9 +162,10 @@ export const dedupFaasExperiment: Experiment<typeof dedupFaasSchema> = {
     'The memory plot shows how each configuration grows as VMs start and then what KSM wins back over time; the pool loader shares from the first instant. ' +
     'summary.poolVsNoSharing, poolVsCompactKsm and alignedKsmVsCompactKsm are end-of-run memory ratios (above 1: the first uses less); distinctImages is how many different images the instances run, imagePagesPerInstance the file-backed pages of a compact image. ' +
     'The sweep plot repeats the ratios with fewer distinct images (more instances per image). ' +
-    'The "converged" columns show what KSM would reach if it could finish two more full scans with the VMs frozen: at the default scan rate KSM falls far behind 1000 VMs.',
+    'The "converged" columns show what KSM would reach if it could finish two more full scans with the VMs frozen: at the default scan rate KSM falls far behind 1000 VMs. ' +
+    'The cores table (executeOnCores) gives per configuration the TLB misses, walk cycles and core time of an invocation run on the host\'s cores, so what KSM\'s flushes cost the VMs is measured.',
   schema: dedupFaasSchema,
-  check: faasModelProblem,
+  check: (c) => faasModelProblem(c) ?? coresProblem(c),
   defaults(quick: boolean): DedupFaasConfig {
     return { instances: quick ? 100 : 1000, durationSec: quick ? 30 : 120, instancesPerImage: 1, sweepInstancesPerImage: [1, 5, 50], ...faasDefaults() };
   },
@@ -177,15 +183,16 @@ export const dedupFaasExperiment: Experiment<typeof dedupFaasSchema> = {
     const sweepPoints = d.sweep.filter((p) => p.distinctImages !== d.distinctImages);
     ctx.progress.phase('dedup-faas', d.configs.length + sweepPoints.length * SWEEP_CONFIGS.length);
     let done = 0;
-    const runAll = (n: number, names: readonly string[]): ConfigRun[] =>
+    const runAll = (n: number, names: readonly string[], model: FaasModel): ConfigRun[] =>
       d.configs
         .filter((c) => names.includes(c.name))
         .map((c) => {
           ctx.progress.update(done++, `${c.name}, ${n} images`);
-          return runSharingConfig(setOf(n), c, d.model, rng.fork(c.name));
+          return runSharingConfig(setOf(n), c, model, rng.fork(c.name));
         });
-    const runs = runAll(d.distinctImages, d.configs.map((c) => c.name));
-    const sweep = d.sweep.map((p) => ({ ...p, runs: p.distinctImages === d.distinctImages ? runs : runAll(p.distinctImages, SWEEP_CONFIGS) }));
+    const runs = runAll(d.distinctImages, d.configs.map((c) => c.name), d.model);
+    // The sweep compares memory only: its points run without the cores (no time figures; a third of the cost).
+    const sweep = d.sweep.map((p) => ({ ...p, runs: p.distinctImages === d.distinctImages ? runs : runAll(p.distinctImages, SWEEP_CONFIGS, { ...d.model, cores: null }) }));
     ctx.progress.update(done);
     const main = setOf(d.distinctImages);
     return dedupResult(config, ctx.seed, runs, main.byteConfirmedPages, setFigures(main, sweep));
@@ -241,6 +248,7 @@ export function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigR
     alignedKsmMiB: aksm ? mib(aksm.endBytes) : 0,
     ksmFullScansCompact: cksm?.ksm?.fullScans ?? 0,
     byteConfirmedPages: byteConfirmed,
+    ...coreSummary(runs, config.durationSec),
   };
   const rows = runs.map((r) => [
     r.config.name,
@@ -267,7 +275,7 @@ export function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigR
     quick: config.instances <= 100,
     config,
     summary,
-    comparisons: comparisonsOf(config, summary, set),
+    comparisons: [...comparisonsOf(config, summary, set), ...coreComparisons(runs, config.durationSec)],
     tables: [
       {
         name: 'configurations',
@@ -288,6 +296,7 @@ export function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigR
           return [p.instancesPerImage, p.distinctImages, m('no sharing'), m('compact + KSM'), m('aligned + KSM'), m('pool loader'), endRatio(p.runs, 'no sharing', 'pool loader'), endRatio(p.runs, 'compact + KSM', 'pool loader'), endRatio(p.runs, 'compact + KSM', 'aligned + KSM')];
         }),
       },
+      ...coreTables(runs, config.durationSec),
     ],
     series: [
       {
@@ -324,6 +333,7 @@ export function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigR
           { series: 'no sharing / pool loader', x: p.instancesPerImage, y: endRatio(p.runs, 'no sharing', 'pool loader') },
         ]),
       },
+      ...coreSeries(runs, config.durationSec),
     ],
   };
 }

@@ -10,6 +10,8 @@ import { readImageSet } from '../image/index.ts';
 import { prepareImages, prepareSet, type ImageSet } from './dedup/images.ts';
 import { runSharingConfig, SHARING_CONFIGS, type ConfigRun, type FaasModel, type SharingConfig } from './dedup/faas.ts';
 import { faasDefaults, faasModelFields, faasModelOf, faasModelProblem } from './dedup-faas.ts';
+import { coresProblem } from './dedup/cores.ts';
+import { coreComparisons, coreSeries, coreSummary, coreTables } from './dedup/core-results.ts';
 import type { Experiment, ExperimentResult } from './types.ts';
 
 export const tlbFlushesSchema = z
@@ -39,11 +41,16 @@ export const tlbFlushesExperiment: Experiment<typeof tlbFlushesSchema> = {
   description:
     'Starts 20 different demo unikernels 0.1 s apart and runs them for 60 simulated seconds with the FaaS model of dedup-faas, under KSM (compact, DCE and aligned images, Linux defaults) and under the ' +
     'load-time pool loader (with and without ASLR). Counts every TLB flush of a VM\'s guest translations: those ksmd issues (write_protect_page and replace_page per merge, THP splits) and those taken ' +
-    'by the VMs themselves (copy-on-write breaks of shared pages). Compares with the SoCC\'22 poster figure on flushes under KSM and under the load-time path. ' +
+    'by the VMs themselves (copy-on-write breaks of shared pages). Each VM\'s single vCPU runs its invocations on a core of the configured host (36 Ice Lake cores by default), so every flush ' +
+    'drops that VM\'s entries from the core\'s TLBs and what the flushes cost is measured: TLB misses, walk cycles and core time per invocation. ' +
+    'Compares with the SoCC\'22 poster figure on flushes under KSM and under the load-time path. ' +
     'With --host real the same description runs as unimem-vmm micro-VMs on this machine and flushes are counted with the tlb:tlb_flush tracepoint per task.',
-  howToRead: 'summary.flushesKsm is the total for aligned images with KSM, summary.flushesPool for the pool loader; the bar plot splits each configuration into flushes at ksmd and at the VMs.',
+  howToRead:
+    'summary.flushesKsm is the total for aligned images with KSM, summary.flushesPool for the pool loader; the bar plot splits each configuration into flushes at ksmd and at the VMs. ' +
+    'The cores table and summary.tlbMissesPerInvocationKsm / ...Pool give what the flushes cost: misses "on mapped pages" are walks of pages the EPT already maps (an entry flushed or evicted), ' +
+    'the rest are first touches and copy-on-write breaks (EPT violations), which do not depend on flushes.',
   schema: tlbFlushesSchema,
-  check: faasModelProblem,
+  check: (c) => faasModelProblem(c) ?? coresProblem(c),
   defaults(quick: boolean): TlbFlushesConfig {
     return { instances: 20, applications: 20, ...faasDefaults(), durationSec: quick ? 30 : 60, launchPerSecond: 10 };
   },
@@ -81,6 +88,7 @@ export function tlbFlushesResult(config: TlbFlushesConfig, seed: number, runs: C
     ...(poolAslr ? { flushesPoolAslr: total(poolAslr) } : {}),
     ksmMerges: aksm.ksm?.merges ?? 0,
     ksmCpuMs: Math.round((aksm.ksm?.cpuNs ?? 0) / 1e6),
+    ...coreSummary(runs, config.durationSec),
   };
   const poolCow = pool.cowBreaks;
   const fewer = summary.flushesPool < summary.flushesKsm ? 'fewer' : summary.flushesPool === summary.flushesKsm ? 'as many' : 'more';
@@ -94,6 +102,7 @@ export function tlbFlushesResult(config: TlbFlushesConfig, seed: number, runs: C
     comparisons: [
       { metric: 'TLB flushes, aligned + KSM', paper: 'more than the load-time path (poster figure; values not published)', ours: summary.flushesKsm, unit: 'flushes', note: `${config.instances} VMs, ${config.durationSec} s; ${aksm.flushesKsm} at ksmd, ${aksm.flushesVm} at the VMs; ${aksm.ksm?.merges ?? 0} merges, ${aksm.cowBreaks} COW breaks` },
       { metric: 'TLB flushes, pool loader', paper: 'fewer than KSM (poster)', ours: summary.flushesPool, unit: 'flushes', note: `${fewer} than aligned + KSM (${summary.flushesPool} against ${summary.flushesKsm}); ${pool.flushesKsm} at ksmd, ${pool.flushesVm} at the VMs, ${poolCow} COW breaks` },
+      ...coreComparisons(runs, config.durationSec),
     ],
     tables: [
       {
@@ -102,6 +111,7 @@ export function tlbFlushesResult(config: TlbFlushesConfig, seed: number, runs: C
         columns: ['configuration', 'at ksmd', 'at VMs', 'total', 'KSM merges', 'COW breaks', 'full scans', 'ksmd CPU ms'],
         rows: runs.map((r) => [r.config.name, r.flushesKsm, r.flushesVm, total(r), r.ksm?.merges ?? 0, r.cowBreaks, r.ksm?.fullScans ?? '-', r.ksm ? Math.round(r.ksm.cpuNs / 1e6) : 0]),
       },
+      ...coreTables(runs, config.durationSec),
     ],
     series: [
       {
@@ -116,6 +126,7 @@ export function tlbFlushesResult(config: TlbFlushesConfig, seed: number, runs: C
           { series: 'at VMs', x: r.config.name, y: r.flushesVm },
         ]),
       },
+      ...coreSeries(runs, config.durationSec),
     ],
   };
 }

@@ -63,6 +63,7 @@ describe('configurations the schema allows but the run cannot do', () => {
     ['dedup-faas whose heap and stack exceed the VM', 'experiment: dedup-faas\nconfig:\n  vmMemoryMiB: 4\n  heapInitKiB: 65536\n', /config\.heapInitKiB: heapInitKiB \+ stackKiB \(65600 KiB\) do not fit in vmMemoryMiB 4/],
     ['dedup-faas with a launch rate that starts no VM', 'experiment: dedup-faas\nconfig:\n  launchPerSecond: 1e-320\n', /config\.launchPerSecond: .* starts no VM after the first/],
     ['tlb-flushes with a launch rate that starts no VM', 'experiment: tlb-flushes\nconfig:\n  launchPerSecond: 0.001\n', /config\.launchPerSecond: /],
+    ['dedup-faas on cores with more vCPUs than the machine model tags', 'experiment: dedup-faas\nconfig:\n  instances: 9000\n  executeOnCores: "on"\n', /config\.executeOnCores: on runs one vCPU per instance and the machine model tags at most 8191 \(instances 9000\)/],
   ];
   for (const [name, text, message] of cases) {
     it(`${name}: config check and run refuse it alike`, async () => {

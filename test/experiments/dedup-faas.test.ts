@@ -10,6 +10,7 @@ import { PAGE_2M, PAGE_4K } from '../../src/base/units.ts';
 import { faasDefaults, faasModelOf } from '../../src/experiments/dedup-faas.ts';
 import { runSharingConfig, SHARING_CONFIGS, type ConfigRun } from '../../src/experiments/dedup/faas.ts';
 import { prepareImages, type PreparedImage } from '../../src/experiments/dedup/images.ts';
+import { BOOT_TABLE_GPA, BOOT_TABLE_PAGES, bootTableFingerprint } from '../../src/experiments/dedup/cores.ts';
 
 const INSTANCES = 6;
 // Same images as `run dedup-faas --quick` (20 applications, one ASLR image each, seed 1), so the demo cache is reused.
@@ -34,14 +35,17 @@ function tables(gpas: Iterable<number>): number {
   return 3 + ranges.size;
 }
 
-/** Guest pages of instance i: image pages (given), bss, heap and stack after the image. */
+/** The VMM's boot page tables (PML4, PDPT, PD), in every VM. */
+const bootTables = Array.from({ length: BOOT_TABLE_PAGES }, (_, k) => BOOT_TABLE_GPA + k * PAGE_4K);
+
+/** Guest pages of instance i: image pages (given), boot page tables, bss, heap and stack after the image. */
 function guestPages(img: PreparedImage, imagePages: Iterable<number>): number[] {
   const heap = Math.ceil(img.imageEnd / PAGE_4K) * PAGE_4K;
-  return [...imagePages, ...img.zeroPages, ...Array.from({ length: initPages }, (_, k) => heap + k * PAGE_4K)];
+  return [...imagePages, ...bootTables, ...img.zeroPages, ...Array.from({ length: initPages }, (_, k) => heap + k * PAGE_4K)];
 }
 
 describe('dedup-faas model', () => {
-  it('no sharing holds every image, bss, heap and stack page of every VM, plus tables and the VMM overhead', () => {
+  it('no sharing holds every image, boot page table, bss, heap and stack page of every VM, plus EPT tables and the VMM overhead', () => {
     const r = run('no sharing');
     const imgs = set.byVariant.get('compact')!;
     let frames = 0;
@@ -80,6 +84,8 @@ describe('dedup-faas model', () => {
       const img = imgs[i % imgs.length];
       for (const fp of img.copyPages.fingerprint) copies.set(fp, (copies.get(fp) ?? 0) + 1);
       copies.set(0, (copies.get(0) ?? 0) + img.zeroPages.length);
+      // The boot page tables: the same bytes in every VM.
+      for (let k = 0; k < BOOT_TABLE_PAGES; k++) copies.set(bootTableFingerprint(k), (copies.get(bootTableFingerprint(k)) ?? 0) + 1);
       // Heap and stack hold per-instance content: never merged.
       frames += initPages + tables(guestPages(img, img.copyPages.gpa));
     }

@@ -5,13 +5,18 @@
  *
  * A unikernel is modelled directly on a HostVm (one guest-physical region, identity-mapped as
  * Unikraft runs on Firecracker: the image at its link address 0x100000, heap after it). There is no
- * guest kernel or vCPU model: the experiments measure host memory and the host's TLB flushes, and
- * every guest store reaches the host as an EPT violation (first touch or write to a read-only
- * leaf) followed by a content change, exactly what the full model would do for these pages.
+ * guest kernel model. Load and boot run on the host's side: every store of boot reaches the host as
+ * an EPT violation (first touch or write to a read-only leaf) followed by a content change, exactly
+ * what a vCPU would cause for these pages. Invocations run on the host's cores when `cores` is set
+ * (src/experiments/dedup/cores.ts): each VM has one vCPU pinned to a core, and an invocation's page
+ * touches go through the core's TLBs and the nested walk, so the host's flushes (KSM merges, COW
+ * breaks) cost the VM later TLB misses. Without `cores` an invocation's stores reach the host
+ * directly, as boot's do; host memory is the same either way.
  *
  * Per VM:
  * - load: the standard loader copies the image's file-backed pages, or the pool loader maps the
- *   pool's frames and copies the private sections (src/host/loader.ts);
+ *   pool's frames and copies the private sections (src/host/loader.ts); the VMM writes the boot
+ *   page tables (PML4, PDPT, PD at 0x9000-0xbfff, native/vmm/vmm.c), the same bytes in every VM;
  * - boot: bss pages zero-filled on first touch; the heap's first `heapInitKiB` written with
  *   per-instance content (allocator metadata, initialised data) and a `stackKiB` stack;
  * - invocations: Poisson arrivals (src/workload/faas.ts) at `invocationsPerSecond` per instance; an
@@ -19,11 +24,14 @@
  * - host memory: allocated host frames (shared frames once, pool frames, EPT tables) plus the VMM's
  *   per-VM overhead.
  */
+import { UserError } from '../../base/errors.ts';
 import { contentFingerprint as importedContentFingerprint } from '../../base/hash.ts';
 import type { Rng } from '../../base/rng.ts';
 import { alignUp, GiB, MiB, PAGE_4K as IMPORTED_PAGE_4K } from '../../base/units.ts';
 import { Translation } from '../../hw/pagetable.ts';
-import { HostBackend, Ksm, loadCopy, loadFromPool, type HostVm, type KsmCounters, type KsmParams, type PoolImage } from '../../host/index.ts';
+import { HostBackend, Ksm, loadCopy, loadFromPool, type HostConfig, type HostVm, type KsmCounters, type KsmParams, type PoolImage } from '../../host/index.ts';
+import { SimHost } from '../../sim/host.ts';
+import { BOOT_TABLE_GPA, BOOT_TABLE_PAGES, bootTableFingerprint, FaasCores, type CoreFigures, type CoresModel } from './cores.ts';
 import { createFaasArrivals, FaasArrivals, Invocation } from '../../workload/faas.ts';
 import { preparePool, type ImageSet, type PreparedImage } from './images.ts';
 import type { ImageVariant } from '../../image/index.ts';
@@ -77,6 +85,8 @@ export interface FaasModel {
    * which this model does not know (a real guest touches a few).
    */
   bssAtBoot?: 'all' | 'none';
+  /** Run invocations on the host's cores through each VM's vCPU (src/experiments/dedup/cores.ts); absent or null: the memory model alone. */
+  cores?: CoresModel | null;
 }
 
 export interface ConfigRun {
@@ -101,10 +111,14 @@ export interface ConfigRun {
   poolPages: number;
   invocations: number;
   started: number;
+  /** The invocations run on the host's cores; null or absent when the model has none (the real host reports none). */
+  cores?: CoreFigures | null;
 }
 
 interface Instance {
   vm: HostVm;
+  /** Index of the VM's vCPU on the cores, -1 without cores. */
+  vcpu: number;
   arrivals: FaasArrivals;
   next: Invocation;
   heapBase: number;
@@ -113,9 +127,15 @@ interface Instance {
 
 /** Run one configuration of the FaaS model. */
 export function runSharingConfig(set: ImageSet, config: SharingConfig, model: FaasModel, rng: Rng): ConfigRun {
-  const backend = new HostBackend({ tiers: [{ tier: 'ddr4', bytes: GiB(Math.max(16, Math.ceil((model.instances * model.vmMemoryMiB) / 1024) + 8)) }], variant: 'baseline', policy: { hugeBacking: 'never' }, clockGHz: CLOCK_GHZ });
+  const hostConfig: HostConfig = { tiers: [{ tier: 'ddr4', bytes: GiB(Math.max(16, Math.ceil((model.instances * model.vmMemoryMiB) / 1024) + 8)) }], variant: 'baseline', policy: { hugeBacking: 'never' } };
+  // With cores, the host is the configured machine (its clock prices the host's work too).
+  const simHost = model.cores ? new SimHost({ host: hostConfig, cpu: model.cores.cpu, cores: model.cores.cores, vpid: model.cores.vpid }) : null;
+  const clockGHz = simHost ? simHost.cpu.clockGHz : CLOCK_GHZ;
+  const backend = simHost ? simHost.backend : new HostBackend({ ...hostConfig, clockGHz });
+  const cores = simHost && model.cores ? new FaasCores(simHost.machine, MiB(model.vmMemoryMiB), model.cores.quantumMs) : null;
   const mem = backend.memory;
   const images = set.byVariant.get(config.variant)!;
+  for (const img of images) checkBootTablesFree(img);
   let poolImages: PoolImage[] = [];
   let poolPages = 0;
   if (config.loader === 'pool') {
@@ -155,6 +175,7 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
     loadCopied += r.pagesCopied;
     loadMapped += r.pagesMapped;
     loadCycles += r.cycles;
+    for (let k = 0; k < BOOT_TABLE_PAGES; k++) write(vm, BOOT_TABLE_GPA + k * PAGE_4K, bootTableFingerprint(k));
     // Boot: bss zero-filled on first touch, heap initialised, a stack.
     if (model.bssAtBoot !== 'none') for (let k = 0; k < img.zeroPages.length; k++) if (!vm.ept.lookup(img.zeroPages[k], tr)) vm.eptViolation(img.zeroPages[k], true);
     const heapBase = alignUp(img.imageEnd, PAGE_4K);
@@ -167,7 +188,9 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
     arrivals.next(next);
     next.timeNs += i * launchGapNs;
     nextAt[instances.length] = next.timeNs;
-    instances.push({ vm, arrivals, next, heapBase: heapBase + initPages * PAGE_4K, invocations: 0 });
+    // The vCPU enters after boot: nothing of the VM is cached on its core before its first invocation.
+    const vcpu = cores ? cores.attach(vm) : -1;
+    instances.push({ vm, vcpu, arrivals, next, heapBase: heapBase + initPages * PAGE_4K, invocations: 0 });
     ksm?.register(vm);
   };
 
@@ -176,6 +199,10 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
     const limit = Math.min(pages, (MiB(model.vmMemoryMiB) - inst.heapBase) / PAGE_4K);
     inst.invocations++;
     invocations++;
+    if (cores) {
+      cores.queue(inst.vcpu, inst.vm, inst.heapBase, limit, inst.invocations + 1);
+      return;
+    }
     for (let k = 0; k < limit; k++) write(inst.vm, inst.heapBase + k * PAGE_4K, contentFingerprint(inst.vm.id + 1, k, inst.invocations + 1));
   };
 
@@ -193,6 +220,8 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
       }
       nextAt[k] = inst.next.timeNs;
     }
+    // The step's invocations run on their cores before ksmd's next batch.
+    cores?.runQueued();
     if (ksm) ksm.advance(t);
     if (t % 1e9 === 0) memoryMiB.push(Math.round((hostBytes() / MiB(1)) * 100) / 100);
     if (ksm && t % 1e9 === 0) ksmPagesSharing.push(ksm.counters().pagesSharing);
@@ -205,6 +234,8 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
     cow += inst.vm.counters.cowBreaks;
   }
   const ksmEnd = ksm ? ksm.counters() : null;
+  // Figures of the run proper, before the convergence phase (in which no VM runs).
+  const coreFigures = cores ? cores.figures() : null;
   const flushesKsm = ksmEnd ? ksmEnd.tlbFlushes : 0;
   let converged: ConfigRun['converged'] = null;
   if (ksm) {
@@ -218,7 +249,7 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
     converged = { endBytes: hostBytes(), ksm: ksm.counters() };
   }
   const n = Math.max(1, instances.length);
-  const cyclesPerUs = CLOCK_GHZ * 1000;
+  const cyclesPerUs = clockGHz * 1000;
   return {
     config,
     memoryMiB,
@@ -235,5 +266,14 @@ export function runSharingConfig(set: ImageSet, config: SharingConfig, model: Fa
     poolPages,
     invocations,
     started,
+    cores: coreFigures,
   };
+}
+
+/** The VMM's boot page tables go at 0x9000-0xbfff: an image that loads there cannot run this way. */
+function checkBootTablesFree(img: PreparedImage): void {
+  const end = BOOT_TABLE_GPA + BOOT_TABLE_PAGES * PAGE_4K;
+  const clash = (gpa: number): boolean => gpa >= BOOT_TABLE_GPA && gpa < end;
+  const at = [...img.copyPages.gpa, ...img.zeroPages].find(clash);
+  if (at !== undefined) throw new UserError(`${img.elf}: a PT_LOAD page at 0x${at.toString(16)} overlaps the VMM's boot page tables (0x${BOOT_TABLE_GPA.toString(16)}-0x${(end - 1).toString(16)}); link the image above them (Unikraft links at 0x100000)`);
 }
