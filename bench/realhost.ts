@@ -12,12 +12,14 @@
  * Run alone: npm run bench -- --only realhost
  */
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { median } from '../src/base/stats.ts';
 import { prepareImages } from '../src/experiments/dedup/images.ts';
 import { realHostUnavailable } from '../src/realhost/check.ts';
 import { readSplit } from '../src/realhost/smaps.ts';
-import { bootOnce, vmmArgs, vmmBinary } from '../src/realhost/vmm.ts';
+import { bootOnce, saveCpuid, vmmArgs, vmmBinary } from '../src/realhost/vmm.ts';
 import type { BenchFigure } from './types.ts';
 
 async function heldVmmMemory(elf: string, count: number): Promise<{ privateBytes: number; pssBytes: number }> {
@@ -35,7 +37,12 @@ async function benchVmm(): Promise<BenchFigure[]> {
   if (realHostUnavailable(['kvm', 'vmm'])) return [];
   const set = prepareImages(20, 1, 1, ['compact', 'aligned', 'aligned-aslr']);
   const elf = set.byVariant.get('compact')!.find((i) => i.name === 'helloworld')!.elf;
-  const boots = Array.from({ length: 30 }, () => bootOnce({ image: { elf }, memMiB: 16 }));
+  // As a run boots its VMs: with the CPUID table saved once (vmm.ts saveCpuid).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unimem-bench-vmm-'));
+  const cpuid = path.join(dir, 'cpuid.bin');
+  saveCpuid(cpuid);
+  const boots = Array.from({ length: 30 }, () => bootOnce({ image: { elf }, memMiB: 16, cpuid }));
+  fs.rmSync(dir, { recursive: true, force: true });
   const setups = boots.map((b) => b.setupMicros).sort((a, b) => a - b);
   const phase = (name: string): number => median(boots.map((b) => b.phases[name] ?? 0)) / 1000;
   const mem = await heldVmmMemory(elf, 8);

@@ -90,6 +90,14 @@ struct options {
 	int timing;
 	const char *invocations;
 	uint64_t epoch_ns; /* CLOCK_MONOTONIC time the schedule's arrival times count from */
+	const char *cpuid; /* KVM_GET_SUPPORTED_CPUID's answer saved by --save-cpuid */
+};
+
+/* The CPUID table given to the vCPU. */
+#define CPUID_MAX 128
+struct cpuid_table {
+	struct kvm_cpuid2 c;
+	struct kvm_cpuid_entry2 e[CPUID_MAX];
 };
 
 /* One invocation of the schedule: arrival (ns after the epoch) and working-set bytes. */
@@ -149,7 +157,8 @@ static void die(const char *fmt, ...)
 static void usage(void)
 {
 	fputs("usage: unimem-vmm (--elf FILE | --description FILE [--pool DIR]) [--mem-mib N] [--mergeable]\n"
-	      "                  [--cmdline TEXT] [--hold] [--timing] [--invocations FILE [--epoch-ns N]]\n", stderr);
+	      "                  [--cmdline TEXT] [--hold] [--timing] [--invocations FILE [--epoch-ns N]] [--cpuid FILE]\n"
+	      "       unimem-vmm --save-cpuid FILE\n", stderr);
 	_exit(EXIT_VMM_ERROR);
 }
 
@@ -173,6 +182,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		else if (!strcmp(a, "--hold")) o->hold = 1;
 		else if (!strcmp(a, "--timing")) o->timing = 1;
 		else if (!strcmp(a, "--invocations") && next) o->invocations = argv[++i];
+		else if (!strcmp(a, "--cpuid") && next) o->cpuid = argv[++i];
 		else if (!strcmp(a, "--epoch-ns") && next) {
 			char *end;
 			o->epoch_ns = strtoull(argv[++i], &end, 10);
@@ -427,6 +437,35 @@ static const char *guest_cmdline(struct vm *v, const char *user)
 	return buf;
 }
 
+/*
+ * KVM_GET_SUPPORTED_CPUID is about half of a VMM's CPU time to guest entry on this nested host
+ * (every CPUID the kernel runs exits to the outer hypervisor), and its answer is the same for
+ * every VM of a machine: a run asks once (--save-cpuid) and gives the table to each VMM (--cpuid).
+ */
+static const char *cpuid_file;
+
+static void read_cpuid(const char *file, struct cpuid_table *t)
+{
+	size_t len;
+	char *bytes = read_file(file, &len);
+	if (len == 0 || len % sizeof t->e[0] || len / sizeof t->e[0] > CPUID_MAX)
+		die("%s: not a saved CPUID table (%zu bytes)", file, len);
+	t->c.nent = (uint32_t)(len / sizeof t->e[0]);
+	memcpy(t->e, bytes, len);
+	free(bytes);
+}
+
+static int save_cpuid(const char *file)
+{
+	struct cpuid_table t = { .c.nent = CPUID_MAX };
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0) die("/dev/kvm: %s", strerror(errno));
+	kvm_ioctl(kvm, KVM_GET_SUPPORTED_CPUID, &t, "KVM_GET_SUPPORTED_CPUID");
+	FILE *f = fopen(file, "wb");
+	if (!f || fwrite(t.e, sizeof t.e[0], t.c.nent, f) != t.c.nent || fclose(f) != 0) die("%s: cannot write", file);
+	return 0;
+}
+
 static void setup_vcpu(struct vm *v, const char *user_cmdline)
 {
 	const char *cmdline = guest_cmdline(v, user_cmdline);
@@ -434,13 +473,11 @@ static void setup_vcpu(struct vm *v, const char *user_cmdline)
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 	struct kvm_fpu fpu;
-	struct {
-		struct kvm_cpuid2 c;
-		struct kvm_cpuid_entry2 e[128];
-	} cpuid = { .c.nent = 128 };
+	struct cpuid_table cpuid = { .c.nent = CPUID_MAX };
 
 	write_boot_structures(v, cmdline, gdt);
-	kvm_ioctl(v->kvm, KVM_GET_SUPPORTED_CPUID, &cpuid, "KVM_GET_SUPPORTED_CPUID");
+	if (cpuid_file) read_cpuid(cpuid_file, &cpuid);
+	else kvm_ioctl(v->kvm, KVM_GET_SUPPORTED_CPUID, &cpuid, "KVM_GET_SUPPORTED_CPUID");
 	kvm_ioctl(v->vcpu, KVM_SET_CPUID2, &cpuid, "KVM_SET_CPUID2");
 
 	kvm_ioctl(v->vcpu, KVM_GET_SREGS, &sregs, "KVM_GET_SREGS");
@@ -655,7 +692,9 @@ int main(int argc, char **argv)
 
 	t_start = now_ns();
 	cpu_at_start_ns = cpu_ns();
+	if (argc == 3 && !strcmp(argv[1], "--save-cpuid")) return save_cpuid(argv[2]);
 	parse_args(argc, argv, &o);
+	cpuid_file = o.cpuid;
 	/* The VMs of a run die with the run (a later run also cleans up by its state file). */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1) die("parent exited before start");

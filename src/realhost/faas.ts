@@ -33,7 +33,7 @@ import { FlushRecorder, ksmEventsUntil, KsmTraceRecorder, ksmWork, type FlushCou
 import { configRng, instanceSchedule, writeSchedule } from './schedule.ts';
 import { readRollup, readSplit } from './smaps.ts';
 import { RunState } from './state.ts';
-import { parseTiming, startVmm, type BootImage } from './vmm.ts';
+import { parseTiming, saveCpuid, startVmm, type BootImage } from './vmm.ts';
 
 /** What both hosts run: the images, the configurations compared and the FaaS model. */
 export interface FaasDescription {
@@ -134,17 +134,22 @@ interface LoadPlan {
   load: { copied: number; mapped: number }[];
   /** The pool's files on tmpfs (0 without a pool). */
   poolBytes: number;
+  /** The host's CPUID table, saved once for all VMMs. */
+  cpuid: string;
 }
 
 /** What each VM boots: ELFs, or descriptions of a pool built from the images into `work`. */
 function planLoad(config: SharingConfig, images: PreparedImage[], work: string): LoadPlan {
-  if (config.loader !== 'pool') return { bootImages: images.map((i) => ({ elf: i.elf })), load: images.map((i) => ({ copied: i.copyPages.gpa.length, mapped: 0 })), poolBytes: 0 };
+  const cpuid = path.join(work, 'cpuid.bin');
+  saveCpuid(cpuid);
+  if (config.loader !== 'pool') return { bootImages: images.map((i) => ({ elf: i.elf })), load: images.map((i) => ({ copied: i.copyPages.gpa.length, mapped: 0 })), poolBytes: 0, cpuid };
   const poolDir = path.join(work, 'pool');
   const built = buildPool(poolDir, images.map((i) => i.elf));
   return {
     bootImages: built.images.map((i) => ({ description: i.description })),
     load: built.images.map((i) => ({ copied: Math.ceil(i.privateBytes / 4096), mapped: i.sharedBytes / 4096 })),
     poolBytes: dirBytes(path.join(poolDir, 'entries')),
+    cpuid,
   };
 }
 
@@ -198,7 +203,8 @@ class ConfigRunner {
     const cmdline = `unimem.instance=${i + 1} unimem.init_kib=${m.heapInitKiB + m.stackKiB}`;
     const invocations = path.join(this.work, `invocations-${i}.txt`);
     writeSchedule(invocations, instanceSchedule(this.desc.set, this.config, m, configRng(this.opts.seed, this.opts.experiment, this.config), i));
-    const child = startVmm({ image: this.plan.bootImages[i % this.images.length], memMiB: m.vmMemoryMiB, mergeable: this.config.ksm, cmdline, invocations, epochNs: this.t0Mono }, consoleFile);
+    const image = this.plan.bootImages[i % this.images.length];
+    const child = startVmm({ image, memMiB: m.vmMemoryMiB, mergeable: this.config.ksm, cmdline, invocations, epochNs: this.t0Mono, cpuid: this.plan.cpuid }, consoleFile);
     if (child.pid === undefined) throw new Error('unimem-vmm could not be started');
     this.state.addProcess(child.pid);
     this.vms.push({ child, pid: child.pid, consoleFile, image: this.images[i % this.images.length] });

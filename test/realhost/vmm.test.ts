@@ -13,7 +13,7 @@ import { buildPool, imageKey } from '../../src/image/index.ts';
 import { realHostUnavailable } from '../../src/realhost/check.ts';
 import { writeSchedule } from '../../src/realhost/schedule.ts';
 import { readRollup, readSplit } from '../../src/realhost/smaps.ts';
-import { bootOnce, EXIT_VMM_ERROR, vmmArgs, vmmBinary } from '../../src/realhost/vmm.ts';
+import { bootOnce, EXIT_VMM_ERROR, saveCpuid, vmmArgs, vmmBinary } from '../../src/realhost/vmm.ts';
 
 const unavailable = realHostUnavailable(['kvm', 'vmm', 'tmpfs /dev/shm']);
 const skip = unavailable ? { skip: unavailable } : {};
@@ -53,6 +53,21 @@ describe('unimem-vmm', skip, () => {
       assert.equal(r.status, 0, r.messages);
       assert.equal(r.console, output(img.elf));
     }
+  });
+
+  it('boots with the CPUID table saved once instead of asking KVM in every VMM', () => {
+    const img = set!.byVariant.get('compact')!.find((i) => i.name === 'helloworld')!;
+    const cpuid = path.join(poolDir, 'cpuid.bin');
+    saveCpuid(cpuid);
+    // Whole kvm_cpuid_entry2 records (40 bytes each).
+    assert.ok(fs.statSync(cpuid).size > 0 && fs.statSync(cpuid).size % 40 === 0);
+    const r = bootOnce({ image: { elf: img.elf }, memMiB: 16, cpuid });
+    assert.equal(r.status, 0, r.messages);
+    assert.equal(r.console, output(img.elf));
+    fs.writeFileSync(cpuid, 'short');
+    const bad = bootOnce({ image: { elf: img.elf }, memMiB: 16, cpuid });
+    assert.equal(bad.status, EXIT_VMM_ERROR);
+    assert.match(bad.messages, /cpuid\.bin: not a saved CPUID table \(5 bytes\)$/);
   });
 
   it('rejects bad inputs in one line with the VMM-error status', () => {
