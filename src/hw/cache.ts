@@ -54,7 +54,11 @@ export class DataCache {
   /** Look up a line; on a miss, fill it (evicting the LRU way). Returns whether it hit. */
   access(lineNumber: number, write: boolean): boolean {
     const set = this.setMask >= 0 ? lineNumber & this.setMask : lineNumber % this.sets;
-    const tag = (lineNumber - set) / this.sets;
+    const tagValue = (lineNumber - set) / this.sets;
+    // A line beyond the modelled memory can never have been filled: refuse it before the lookup,
+    // so that the tag compared below is a 32-bit integer (the host compares integers, not doubles).
+    if (tagValue >= TAG_LIMIT) throw new Error(`${this.name}: line ${lineNumber} is beyond the modelled host memory (tag over 30 bits)`);
+    const tag = tagValue | 0;
     const ways = this.ways;
     const base = set * ways;
     const words = this.word;
@@ -66,7 +70,8 @@ export class DataCache {
       if (write) words[base + f] = first | 1;
       return true;
     }
-    for (let i = base; i < base + ways; i++) {
+    const end = base + ways;
+    for (let i = base; i < end; i++) {
       const w = words[i];
       if (w >> 1 === tag) {
         // Raise it to the front: the more recent words move one way along the ring.
@@ -80,7 +85,6 @@ export class DataCache {
         return true;
       }
     }
-    if (tag >= TAG_LIMIT) throw new Error(`${this.name}: line ${lineNumber} is beyond the modelled host memory (tag over 30 bits)`);
     // Miss: the tail (least recently used, or invalid) becomes the front.
     const tail = f === 0 ? ways - 1 : f - 1;
     const victim = words[base + tail];
@@ -97,12 +101,15 @@ export class DataCache {
    */
   absorbWriteBack(lineNumber: number): boolean {
     const set = this.setMask >= 0 ? lineNumber & this.setMask : lineNumber % this.sets;
-    const tag = (lineNumber - set) / this.sets;
+    const tagValue = (lineNumber - set) / this.sets;
+    if (tagValue >= TAG_LIMIT) return false; // never filled (see `access`)
+    const tag = tagValue | 0;
     const base = set * this.ways;
+    const end = base + this.ways;
     const words = this.word;
-    for (let i = base; i < base + this.ways; i++) {
+    for (let i = base; i < end; i++) {
       const w = words[i];
-      if (w !== -1 && w >> 1 === tag) {
+      if (w >> 1 === tag) {
         words[i] = w | 1;
         return true;
       }

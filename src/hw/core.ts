@@ -76,6 +76,9 @@ export interface CoreResident {
 const MAX_STRIDE_LINES = 16;
 /** Lines per 4 KiB page: hardware prefetchers do not cross a physical 4 KiB page. */
 const LINES_PER_PAGE = 64;
+/** Buckets of the stream table's page index (see `Core.streamBuckets`). */
+const STREAM_BUCKETS = 1024;
+const STREAM_BUCKET_MASK = STREAM_BUCKETS - 1;
 
 export class Core {
   readonly l1: TlbArray[];
@@ -110,6 +113,14 @@ export class Core {
   private readonly streamStride: Int32Array;
   private readonly streamConfirmed: Uint8Array;
   private streamVictim = 0;
+  /**
+   * Index of the stream table by page, so a miss looks at the streams of its own page only instead
+   * of scanning all of them: bucket `page & STREAM_BUCKET_MASK` holds a bit per stream whose page
+   * falls in it (pages of different buckets never match). Each stream is in exactly one bucket,
+   * its page's. The bits are visited lowest first, the order of the scan they replace. Used when
+   * the table has at most 32 streams (one 32-bit word); a larger table is scanned.
+   */
+  private readonly streamBuckets: Int32Array;
 
   constructor(
     readonly index: number,
@@ -143,6 +154,9 @@ export class Core {
     this.streamPage = new Int32Array(this.streams).fill(-1);
     this.streamStride = new Int32Array(this.streams);
     this.streamConfirmed = new Uint8Array(this.streams);
+    this.streamBuckets = new Int32Array(this.streams <= 32 ? STREAM_BUCKETS : 0);
+    // Unused streams have page -1: they sit in the bucket of page -1 and never match a real page.
+    for (let i = 0; i < this.streams && this.streams <= 32; i++) this.streamBuckets[-1 & STREAM_BUCKET_MASK] |= 1 << i;
   }
 
   /**
@@ -226,13 +240,40 @@ export class Core {
    * oldest allocated one (round robin, deterministic).
    */
   prefetchCovers(line: number): boolean {
+    // The common case up front, small enough to be inlined into the caller: the line's bucket
+    // holds one stream, of this page, and the line continues its stride. The scan would visit that
+    // stream alone and decide the same.
+    const buckets = this.streamBuckets;
+    if (buckets.length > 0) {
+      const page = Math.floor(line / LINES_PER_PAGE) | 0;
+      const m = buckets[page & STREAM_BUCKET_MASK];
+      if ((m & (m - 1)) === 0 && m !== 0) {
+        const i = 31 - Math.clz32(m);
+        const d = line - this.streamLast[i];
+        if (this.streamPage[i] === page && d === this.streamStride[i] && d !== 0) {
+          this.streamLast[i] = line;
+          const covered = this.streamConfirmed[i] === 1;
+          this.streamConfirmed[i] = 1;
+          return covered;
+        }
+      }
+    }
+    return this.trainStreams(line);
+  }
+
+  /** The body of `prefetchCovers`: every stream of the line's page, then a new stream. */
+  private trainStreams(line: number): boolean {
     const streams = this.streams;
     if (streams === 0) return false;
     const last = this.streamLast;
     const pages = this.streamPage;
     const page = Math.floor(line / LINES_PER_PAGE) | 0;
     let retrain = -1;
-    for (let i = 0; i < streams; i++) {
+    const indexed = streams <= 32;
+    // The candidate streams: those of the page's bucket, lowest index first; else every stream.
+    let candidates = indexed ? this.streamBuckets[page & STREAM_BUCKET_MASK] : 0;
+    for (let i = indexed ? nextStream(candidates) : 0; i < streams; i = indexed ? nextStream(candidates) : i + 1) {
+      if (indexed) candidates &= candidates - 1;
       if (pages[i] !== page) continue;
       const d = line - last[i];
       // A repeat of the stream's last line (no cache model) is no new request: nothing changes.
@@ -254,10 +295,21 @@ export class Core {
     }
     const v = this.streamVictim;
     this.streamVictim = v + 1 === streams ? 0 : v + 1;
+    if (indexed) {
+      const bit = 1 << v;
+      this.streamBuckets[pages[v] & STREAM_BUCKET_MASK] &= ~bit;
+      this.streamBuckets[page & STREAM_BUCKET_MASK] |= bit;
+    }
     last[v] = line;
     pages[v] = page;
     this.streamStride[v] = 0;
     this.streamConfirmed[v] = 0;
     return false;
   }
+
+}
+
+/** Index of the lowest set bit of `mask`, or 32 when none is set (past any stream index). */
+function nextStream(mask: number): number {
+  return mask === 0 ? 32 : 31 - Math.clz32(mask & -mask);
 }

@@ -17,12 +17,10 @@ export interface TierPreset {
   writeNs: number;
   /** Media access granularity, bytes. */
   mediaLine: number;
-  /** Per-DIMM (or per-device) bandwidth, GB/s. */
-  readGBps: number;
-  writeGBps: number;
   /**
    * Bandwidth of the tier on the modelled host (one socket's channels or DIMMs together), GB/s:
-   * what the cores that use the tier share (prefetched streams, write-backs).
+   * what the cores that use the tier share (prefetched streams, write-backs). The comment on each
+   * preset gives the per-DIMM or per-channel figure it is built from.
    */
   hostReadGBps: number;
   hostWriteGBps: number;
@@ -42,8 +40,6 @@ export const TIER_PRESETS: Record<string, TierPreset> = {
     randReadNs: 100,
     writeNs: 90,
     mediaLine: 64,
-    readGBps: 21.3,
-    writeGBps: 21.3,
     // Six DDR4-2666 channels per Cascade Lake socket (the FAST'20 testbed): 6 x 21.3 = 128 GB/s theoretical.
     hostReadGBps: 128,
     hostWriteGBps: 128,
@@ -62,8 +58,6 @@ export const TIER_PRESETS: Record<string, TierPreset> = {
     randReadNs: 305,
     writeNs: 90,
     mediaLine: 256,
-    readGBps: 6.6,
-    writeGBps: 2.3,
     hostReadGBps: 39.4,
     hostWriteGBps: 13.9,
     source: 'Yang et al., "An Empirical Guide to the Behavior and Use of Scalable Persistent Memory", FAST 2020',
@@ -79,9 +73,7 @@ export const TIER_PRESETS: Record<string, TierPreset> = {
     randReadNs: 100 + 110,
     writeNs: 90 + 110,
     mediaLine: 64,
-    readGBps: 32,
-    writeGBps: 32,
-    // One x16 device [assumption: a host with one CXL memory expander].
+    // One x16 device of about 32 GB/s each way [assumption: a host with one CXL memory expander].
     hostReadGBps: 32,
     hostWriteGBps: 32,
     source: 'Li et al., "Pond: CXL-Based Memory Pooling Systems for Cloud Platforms", ASPLOS 2023 (+70-150 ns over local DRAM); Sun et al. MICRO 2023',

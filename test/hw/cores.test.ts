@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Rng } from '../../src/base/rng.ts';
 import { PageSize } from '../../src/base/units.ts';
 import { CPU_PRESETS, llcGeometry, type CpuPreset } from '../../src/hw/cpu.ts';
 import { FlatSpace } from '../../src/hw/flatspace.ts';
@@ -208,4 +209,66 @@ test('LLC size follows the host: per core times cores on Intel, one L3 per clust
   const intel = machineOf(CPU_PRESETS.icelake, { cores: 4 });
   assert.equal(intel.cores[0].llc, intel.cores[3].llc);
   assert.equal(intel.llcBytesPerLlc, 6 * 1024 * 1024);
+});
+
+/**
+ * The stream table as a plain scan of every stream (the prefetcher before its page index): the
+ * first stream of the line's page at distance 0 or at its stride decides, else the first of the
+ * page within the stride limit retrains, else the round-robin victim takes the line.
+ */
+function referencePrefetcher(streams: number) {
+  const last = new Array<number>(streams).fill(-1);
+  const page = new Array<number>(streams).fill(-1);
+  const stride = new Array<number>(streams).fill(0);
+  const confirmed = new Array<boolean>(streams).fill(false);
+  let victim = 0;
+  return (line: number): boolean => {
+    const p = Math.floor(line / 64);
+    let retrain = -1;
+    for (let i = 0; i < streams; i++) {
+      if (page[i] !== p) continue;
+      const d = line - last[i];
+      if (d === 0) return false;
+      if (d === stride[i]) {
+        last[i] = line;
+        const covered = confirmed[i];
+        confirmed[i] = true;
+        return covered;
+      }
+      if (retrain < 0 && Math.abs(d) <= 16) retrain = i;
+    }
+    if (retrain >= 0) {
+      stride[retrain] = line - last[retrain];
+      confirmed[retrain] = false;
+      last[retrain] = line;
+      return false;
+    }
+    const v = victim;
+    victim = (v + 1) % streams;
+    [last[v], page[v], stride[v], confirmed[v]] = [line, p, 0, false];
+    return false;
+  };
+}
+
+test('the stream prefetcher decides as a plain scan of its table, also for pages that share an index bucket', () => {
+  for (const streams of [32, 5, 40]) {
+    const core = machineOf({ ...CPU_PRESETS.zen2, prefetchStreams: streams }).cores[0];
+    const reference = referencePrefetcher(streams);
+    const rng = new Rng(7 + streams);
+    // Few pages, all 1024 apart (one bucket of the index) or close together, walked in short
+    // strides, repeats and jumps, so that several streams share a page and the table cycles.
+    const pages = Array.from({ length: 48 }, (_, i) => (i % 2 === 0 ? i * 1024 : 5 + i));
+    let line = pages[0] * 64;
+    let covered = 0;
+    for (let i = 0; i < 200_000; i++) {
+      const r = rng.nextFloat();
+      if (r < 0.05) line = pages[Math.floor(rng.nextFloat() * pages.length)] * 64 + Math.floor(rng.nextFloat() * 64);
+      else if (r < 0.1) line += 0;
+      else line += 1 + Math.floor(rng.nextFloat() * 3) * (r < 0.6 ? 0 : 1);
+      const want = reference(line);
+      assert.equal(core.prefetchCovers(line), want, `streams ${streams}, step ${i}, line ${line}`);
+      if (want) covered++;
+    }
+    assert.ok(covered > 10_000, `streams ${streams}: the walk should confirm streams (${covered} covered)`);
+  }
 });
