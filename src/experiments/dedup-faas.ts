@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { Rng } from '../base/rng.ts';
 import { ratio, round } from '../base/stats.ts';
 import { KSM_DEFAULTS } from '../host/index.ts';
+import type { Progress } from '../base/progress.ts';
 import { buildFaasSet, readImageSet, type DemoManifest } from '../image/index.ts';
 import { firstImages, prepareSet, type ImageSet } from './dedup/images.ts';
 import { runSharingConfig, SHARING_CONFIGS, type ConfigRun, type FaasModel, type SharingConfig } from './dedup/faas.ts';
@@ -122,9 +123,9 @@ export interface FaasRunDescription {
 
 const distinct = (instances: number, perImage: number, available: number): number => Math.max(1, Math.min(available, Math.ceil(instances / perImage)));
 
-export function describeFaasRun(config: DedupFaasConfig, seed: number): FaasRunDescription {
+export function describeFaasRun(config: DedupFaasConfig, seed: number, progress?: Progress): FaasRunDescription {
   const wanted = [config.instancesPerImage, ...config.sweepInstancesPerImage].map((k) => Math.ceil(config.instances / k));
-  const manifest = config.images ? readImageSet(config.images) : buildFaasSet({ count: Math.max(2, ...wanted), seed });
+  const manifest = config.images ? readImageSet(config.images) : buildFaasSet({ count: Math.max(2, ...wanted), seed, progress });
   const available = new Set(manifest.images.map((i) => i.name)).size;
   const variants = new Set(manifest.images.map((i) => i.variant));
   return {
@@ -170,9 +171,8 @@ export const dedupFaasExperiment: Experiment<typeof dedupFaasSchema> = {
     return { instances: quick ? 100 : 1000, durationSec: quick ? 30 : 120, instancesPerImage: 1, sweepInstancesPerImage: [1, 5, 50], ...faasDefaults() };
   },
   run(config, ctx): ExperimentResult {
-    ctx.progress.phase('build images', 1);
-    const d = describeFaasRun(config, ctx.seed);
-    ctx.progress.update(1);
+    // Building the FaaS set (minutes for 1000 functions, once; then cached) shows its own phases.
+    const d = describeFaasRun(config, ctx.seed, ctx.progress);
     const rng = new Rng(ctx.seed).fork('dedup-faas');
     const variants = [...new Set(d.configs.map((c) => c.variant))];
     const prepared = new Map<number, ImageSet>();

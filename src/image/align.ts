@@ -15,8 +15,8 @@ import { Rng } from '../base/rng.ts';
 import { readElf } from './elf.ts';
 import { attributeLibraries, findObjectDir, readLibraryObjects } from './attribution.ts';
 import { aslrScript, alignedScript } from './linker-script.ts';
-import { IMAGE_BASE, objectSizes, planAlignment, regionSize, type AlignmentPlan, type ObjectSizes } from './planner.ts';
-import { LDFLAGS, runJobs } from './toolchain.ts';
+import { aslrRegionSize, IMAGE_BASE, objectSizes, planAlignment, type AlignmentPlan, type ObjectSizes } from './planner.ts';
+import { LDFLAGS, runJobs, type Job } from './toolchain.ts';
 import { rewriteForAslr, trampolineTableSize, type RewriteStats, type SiteCache } from './trampoline.ts';
 
 export interface AlignInput {
@@ -36,17 +36,33 @@ export interface LinkedImage {
 
 const objPaths = (objDir: string, libs: string[]): string[] => libs.map((l) => path.join(objDir, `lib${l}.o`));
 
-function librarySizes(objDir: string, libs: Iterable<string>): Map<string, ObjectSizes> {
-  const sizes = new Map<string, ObjectSizes>();
-  for (const l of libs) sizes.set(l, objectSizes(readElf(path.join(objDir, `lib${l}.o`))));
-  return sizes;
+/** What the layouts need of each library object: its sizes and, for ASLR, its trampoline table size. */
+export interface LibraryInfo {
+  sizes: ObjectSizes;
+  tableSize: number;
 }
 
-/** Link every input in the aligned layout into `outDir/<name>.elf`; objects come from `objDir`. */
-export function linkAligned(inputs: AlignInput[], objDir: string, outDir: string): { plan: AlignmentPlan; images: LinkedImage[] } {
+/** Read every library object of `libs` once (a set build shares the result between its layouts). */
+export function readLibraries(objDir: string, libs: Iterable<string>): Map<string, LibraryInfo> {
+  const info = new Map<string, LibraryInfo>();
+  for (const l of libs) {
+    const obj = readElf(path.join(objDir, `lib${l}.o`));
+    info.set(l, { sizes: objectSizes(obj), tableSize: trampolineTableSize(obj) });
+  }
+  return info;
+}
+
+/** Links still to run (ld commands) and the images they make. */
+export interface LinkPlan {
+  images: LinkedImage[];
+  jobs: Job[];
+}
+
+/** Plan the aligned layout of `inputs` and their links into `outDir/<name>.elf`; objects from `objDir`. */
+export function alignedLinks(inputs: AlignInput[], objDir: string, outDir: string, libs?: Map<string, LibraryInfo>): LinkPlan & { plan: AlignmentPlan } {
   fs.mkdirSync(outDir, { recursive: true });
-  const sizes = librarySizes(objDir, new Set(inputs.flatMap((i) => i.libraries)));
-  const plan = planAlignment(inputs, sizes);
+  const info = libs ?? readLibraries(objDir, new Set(inputs.flatMap((i) => i.libraries)));
+  const plan = planAlignment(inputs, new Map([...info].map(([l, i]) => [l, i.sizes])));
   const images: LinkedImage[] = [];
   const jobs = inputs.map((a) => {
     const elf = path.join(outDir, `${a.name}.elf`);
@@ -55,24 +71,35 @@ export function linkAligned(inputs: AlignInput[], objDir: string, outDir: string
     images.push({ name: a.name, elf, instance: 0, libraries: a.libraries });
     return { output: elf, argv: ['ld', ...LDFLAGS, '-T', lds, '-o', elf, ...objPaths(objDir, a.libraries)] };
   });
+  return { plan, images, jobs };
+}
+
+/** Link every input in the aligned layout into `outDir/<name>.elf`; objects come from `objDir`. */
+export function linkAligned(inputs: AlignInput[], objDir: string, outDir: string): { plan: AlignmentPlan; images: LinkedImage[] } {
+  const { plan, images, jobs } = alignedLinks(inputs, objDir, outDir);
   runJobs(jobs, outDir);
   return { plan, images };
 }
 
 /**
- * Link `instances` randomised ASLR instances of every input into `outDir/<name>.<i>.elf` and rewrite
- * them through trampoline tables. The library order of instance i of image n comes from
- * `seed` forked by "aslr/<n>/<i>"; the last library (the application) stays last, as the authors do.
+ * Plan `instances` randomised ASLR instances of every input, `outDir/<name>.<i>.elf`: their scripts
+ * and links; `rewrite` then sends them through trampoline tables once the links ran. The library
+ * order of instance i of image n comes from `seed` forked by "aslr/<n>/<i>"; the last library (the
+ * application) stays last, as the authors do.
  */
-export function linkAslr(inputs: AlignInput[], objDir: string, outDir: string, instances: number, seed: number): LinkedImage[] {
+export function aslrLinks(
+  inputs: AlignInput[],
+  objDir: string,
+  outDir: string,
+  instances: number,
+  seed: number,
+  libs?: Map<string, LibraryInfo>,
+): LinkPlan & { rewrite(onDone?: (done: number, total: number) => void): void } {
   fs.mkdirSync(outDir, { recursive: true });
-  const libs = new Set(inputs.flatMap((i) => i.libraries));
-  const sizes = librarySizes(objDir, libs);
-  const tables = new Map<string, number>();
-  for (const l of libs) tables.set(l, trampolineTableSize(readElf(path.join(objDir, `lib${l}.o`))));
+  const info = libs ?? readLibraries(objDir, new Set(inputs.flatMap((i) => i.libraries)));
   const rng = new Rng(seed);
   const images: LinkedImage[] = [];
-  const jobs: { output: string; argv: string[] }[] = [];
+  const jobs: Job[] = [];
   // Sites of a library are found once, in the first instance that has it (linked a second time
   // with --emit-relocs, which keeps the relocations marking absolute addresses), and reused.
   const analysed = new Set<string>();
@@ -83,7 +110,7 @@ export function linkAslr(inputs: AlignInput[], objDir: string, outDir: string, i
       order.push(a.libraries[a.libraries.length - 1]);
       const elf = path.join(outDir, `${a.name}.${i}.elf`);
       const lds = path.join(outDir, `${a.name}.${i}.lds`);
-      fs.writeFileSync(lds, aslrScript(IMAGE_BASE, order.map((l) => ({ name: l, sizes: sizes.get(l)!, tableSize: tables.get(l)! })), regionSize));
+      fs.writeFileSync(lds, aslrScript(IMAGE_BASE, order.map((l) => ({ name: l, sizes: info.get(l)!.sizes, tableSize: info.get(l)!.tableSize })), aslrRegionSize));
       images.push({ name: a.name, elf, instance: i, libraries: order });
       const shared = order.slice(0, -1);
       if (shared.some((l) => !analysed.has(l))) {
@@ -94,14 +121,24 @@ export function linkAslr(inputs: AlignInput[], objDir: string, outDir: string, i
       jobs.push({ output: elf, argv: ['ld', ...LDFLAGS, '-T', lds, '-o', elf, ...objPaths(objDir, order)] });
     }
   }
+  const rewrite = (onDone?: (done: number, total: number) => void): void => {
+    const cache: SiteCache = new Map();
+    images.forEach((img, k) => {
+      const rel = withRelocs.has(img.elf) ? `${img.elf}.rel` : null;
+      // The application (last) is private to its image: it keeps the addresses ld gave it.
+      img.trampolines = rewriteForAslr(rel, img.elf, img.libraries.slice(0, -1), cache);
+      if (rel) fs.rmSync(rel);
+      onDone?.(k + 1, images.length);
+    });
+  };
+  return { images, jobs, rewrite };
+}
+
+/** Link `instances` randomised ASLR instances of every input and rewrite them (`aslrLinks`). */
+export function linkAslr(inputs: AlignInput[], objDir: string, outDir: string, instances: number, seed: number): LinkedImage[] {
+  const { images, jobs, rewrite } = aslrLinks(inputs, objDir, outDir, instances, seed);
   runJobs(jobs, outDir);
-  const cache: SiteCache = new Map();
-  for (const img of images) {
-    const rel = withRelocs.has(img.elf) ? `${img.elf}.rel` : null;
-    // The application (last) is private to its image: it keeps the addresses ld gave it.
-    img.trampolines = rewriteForAslr(rel, img.elf, img.libraries.slice(0, -1), cache);
-    if (rel) fs.rmSync(rel);
-  }
+  rewrite();
   return images;
 }
 

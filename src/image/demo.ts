@@ -25,15 +25,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError } from '../base/errors.ts';
-import { readElf, SHF_ALLOC } from './elf.ts';
+import { readElf, readSections, SHF_ALLOC } from './elf.ts';
 import { DEMO_ROOT, loadDemoSpec, type DemoSpec } from './demo-spec.ts';
 import { realLibraries, realObject, type RealLibrary } from './libs.ts';
 import { compactScript } from './linker-script.ts';
-import { IMAGE_BASE, type AlignmentPlan } from './planner.ts';
-import { buildKey, CFLAGS, DCE_CFLAGS, LDFLAGS, runJobs } from './toolchain.ts';
-import { linkAligned, linkAslr } from './align.ts';
-import type { RewriteStats } from './trampoline.ts';
-import { removeDemoSet } from './output-folders.ts';
+import { IMAGE_BASE, RELRO_PREFIX, type AlignmentPlan } from './planner.ts';
+import { buildKey, CFLAGS, DCE_CFLAGS, LDFLAGS, runJobs, runTool, type Job } from './toolchain.ts';
+import { alignedLinks, aslrLinks, readLibraries } from './align.ts';
+import { silentProgress, type Progress } from '../base/progress.ts';
+import { relroSections, type RewriteStats } from './trampoline.ts';
+import { buildIntoFolder } from './output-folders.ts';
 import { checkManifestShape } from './manifest-check.ts';
 
 export type BuildVariant = 'default' | 'dce';
@@ -51,6 +52,8 @@ export interface DemoOptions {
   aslrInstances?: number;
   /** Seed of the ASLR library orders. */
   seed?: number;
+  /** Progress of the build (link, trampolines, run); silent by default. */
+  progress?: Progress;
 }
 
 export interface DemoImage {
@@ -87,7 +90,7 @@ export interface DemoManifest {
 
 const MANIFEST = 'manifest.json';
 
-function resolveOptions(o: DemoOptions, spec: DemoSpec): Required<Omit<DemoOptions, 'outDir'>> {
+function resolveOptions(o: DemoOptions, spec: DemoSpec): Required<Omit<DemoOptions, 'outDir' | 'progress'>> {
   const count = o.count ?? spec.apps.length;
   if (!Number.isInteger(count) || count < 2 || count > spec.apps.length) {
     throw new InputError('demo', `count must be an integer in 2..${spec.apps.length}, got ${o.count}`);
@@ -133,7 +136,17 @@ export function cachedManifest(dir: string, key: string): DemoManifest | undefin
 }
 
 /** `ld -r` script that merges function and data sections into one section per kind. */
-const MERGE_SCRIPT = ['SECTIONS', '{', '  .text : { *(.text .text.*) }', '  .rodata : { *(.rodata .rodata.*) }', '  .data : { *(.data .data.*) }', '  .bss : { *(.bss .bss.*) }', '}', ''].join('\n');
+const MERGE_SCRIPT = [
+  'SECTIONS',
+  '{',
+  '  .text : { *(.text .text.*) }',
+  '  .rodata : { *(.rodata .rodata.*) }',
+  `  ${RELRO_PREFIX} : { *(${RELRO_PREFIX} ${RELRO_PREFIX}.*) }`,
+  '  .data : { *(.data .data.*) }',
+  '  .bss : { *(.bss .bss.*) }',
+  '}',
+  '',
+].join('\n');
 
 /** Flags for code compiled against the real libraries' headers (mbed TLS needs its configuration named). */
 export function appCompileFlags(): string[] {
@@ -147,9 +160,37 @@ function buildObjects(spec: DemoSpec, variant: BuildVariant): string {
   const key = buildKey(DEMO_ROOT, { objects: variant, realLibraries: real.dir });
   const dir = path.join(os.tmpdir(), `unimem-objs-${variant}-${key}`);
   if (fs.existsSync(path.join(dir, 'done'))) return dir;
-  const tmp = `${dir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  const jobs: { output: string; argv: string[] }[] = [];
+  buildIntoFolder(dir, false, (tmp) => {
+    const parts = compilePlatform(spec, variant, tmp);
+    const build = path.join(tmp, 'build');
+    fs.mkdirSync(build);
+    runJobs(
+      [...parts].map(([name, objs]) => ({ output: '', argv: ['ld', '-r', '-o', path.join(build, `lib${name}.o`), ...objs] })),
+      tmp,
+    );
+    if (variant === 'default') for (const name of parts.keys()) separateRelro(path.join(build, `lib${name}.o`), path.join(build, `lib${name}.o`));
+    // The real libraries are compiled with function and data sections (for DCE). The default build
+    // merges them into one section per kind, as a build without those flags would give, which also
+    // keeps every link of the default build fast (musl alone has 3,600 sections); read-only data
+    // that holds addresses is kept apart first (separateRelro).
+    const merge = variant === 'default' ? writeText(path.join(tmp, 'merge.lds'), MERGE_SCRIPT) : '';
+    const reals = [...spec.libraries.values()].filter((l) => l.real);
+    if (variant === 'default') for (const l of reals) separateRelro(realObject(real, l.name), path.join(tmp, `relro-${l.name}.o`));
+    runJobs(
+      reals.map((l) => ({
+        output: '',
+        argv: variant === 'default' ? ['ld', '-r', '-T', merge, '-o', path.join(build, `lib${l.name}.o`), path.join(tmp, `relro-${l.name}.o`)] : ['cp', realObject(real, l.name), path.join(build, `lib${l.name}.o`)],
+      })),
+      tmp,
+    );
+    fs.writeFileSync(path.join(tmp, 'done'), '');
+  });
+  return dir;
+}
+
+/** Compile our platform libraries and the applications, one object per source file; by library. */
+function compilePlatform(spec: DemoSpec, variant: BuildVariant, tmp: string): Map<string, string[]> {
+  const jobs: Job[] = [];
   const parts = new Map<string, string[]>();
   // Sources are compiled from inside src/ by relative name (`<lib>/<file>.c`), so the file symbol in
   // each object names its library and no build path leaks into the objects.
@@ -176,28 +217,25 @@ function buildObjects(spec: DemoSpec, variant: BuildVariant): string {
     parts.set(lib.name, objs);
   }
   // Largest first, so the parallel build is not left waiting on one big file at the end.
-  const weight = (j: { argv: string[] }): number => fs.statSync(path.join(srcRoot, j.argv[j.argv.length - 3])).size;
+  const weight = (j: Job): number => fs.statSync(path.join(srcRoot, j.argv[j.argv.length - 3])).size;
   jobs.sort((a, b) => weight(b) - weight(a));
   runJobs(jobs, srcRoot);
-  const build = path.join(tmp, 'build');
-  fs.mkdirSync(build);
-  runJobs(
-    [...parts].map(([name, objs]) => ({ output: '', argv: ['ld', '-r', '-o', path.join(build, `lib${name}.o`), ...objs] })),
-    tmp,
-  );
-  // The real libraries are compiled with function and data sections (for DCE). The default build
-  // merges them into one section per kind, as a build without those flags would give, which also
-  // keeps every link of the default build fast (musl alone has 3,600 sections).
-  const merge = variant === 'default' ? writeText(path.join(tmp, 'merge.lds'), MERGE_SCRIPT) : '';
-  runJobs(
-    [...spec.libraries.values()]
-      .filter((l) => l.real)
-      .map((l) => ({ output: '', argv: variant === 'default' ? ['ld', '-r', '-T', merge, '-o', path.join(build, `lib${l.name}.o`), realObject(real, l.name)] : ['cp', realObject(real, l.name), path.join(build, `lib${l.name}.o`)] })),
-    tmp,
-  );
-  fs.writeFileSync(path.join(tmp, 'done'), '');
-  publish(tmp, dir);
-  return dir;
+  return parts;
+}
+
+/**
+ * Rename the read-only data sections of `input` that hold addresses (`relroSections`) from
+ * `.rodata*` to `.rodata_addr*` into `output` (which may be `input`), as position-independent code
+ * keeps such data apart (gcc's `.data.rel.ro`). The layouts then place it: with rodata where
+ * libraries sit at fixed addresses, private in an ASLR instance (linker-script.ts).
+ */
+function separateRelro(input: string, output: string): void {
+  const names = [...new Set(relroSections(readElf(input)).map((s) => s.name))].sort();
+  if (names.length === 0) {
+    if (input !== output) linkOrCopy(input, output);
+    return;
+  }
+  runTool('objcopy', [...names.flatMap((n) => ['--rename-section', `${n}=${RELRO_PREFIX}${n.slice('.rodata'.length)}`]), input, output]);
 }
 
 export function linkOrCopy(src: string, dst: string): void {
@@ -213,18 +251,9 @@ export function writeText(file: string, text: string): string {
   return file;
 }
 
-/** Move a finished build into place; if another process won the race, keep theirs. */
-export function publish(tmp: string, dir: string): void {
-  try {
-    fs.renameSync(tmp, dir);
-  } catch {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
-}
-
 /** Every loaded section must be one the layout names: anything else would be an orphan placed by ld. */
 function checkNoOrphans(elf: string, allowed: RegExp): void {
-  for (const s of readElf(elf).sections) {
+  for (const s of readSections(elf)) {
     if (s.flags & SHF_ALLOC && !allowed.test(s.name)) throw new Error(`${elf}: unexpected loaded section ${s.name}`);
   }
 }
@@ -240,17 +269,22 @@ export interface SetApp {
  * all variants of an application print the same line, then write the manifest (`key`) into `tmp`.
  * `objectsOf(variant)` lists the objects (library name -> lib<name>.o path) of that build; they are
  * hard-linked into `tmp/<variant>/build/`, Unikraft's layout. `aslrInstances` per application.
+ * Every link of every variant is one batch on the job pool; progress in three phases (link,
+ * trampolines, run).
  */
 export function linkSet(
   tmp: string,
   apps: SetApp[],
   objectsOf: (variant: BuildVariant) => Map<string, string>,
-  opts: { variants: BuildVariant[]; aslrInstances: number; seed: number; key: string },
+  opts: { variants: BuildVariant[]; aslrInstances: number; seed: number; key: string; progress?: Progress },
 ): DemoManifest {
+  const progress = opts.progress ?? silentProgress;
   const images: DemoImage[] = [];
+  const jobs: Job[] = [];
   const relImage = (img: DemoImage): DemoImage => ({ ...img, elf: path.relative(tmp, img.elf), objDir: path.relative(tmp, img.objDir) });
   const objPaths = (objDir: string, libs: string[]): string[] => libs.map((l) => path.join(objDir, `lib${l}.o`));
   let plan: AlignmentPlan | undefined;
+  let rewrite: ((onDone?: (done: number, total: number) => void) => void) | undefined;
 
   for (const variant of opts.variants) {
     const imgVariant: ImageVariant = variant === 'default' ? 'compact' : 'dce';
@@ -259,35 +293,47 @@ export function linkSet(
     fs.mkdirSync(objDir, { recursive: true });
     for (const [name, file] of objectsOf(variant)) linkOrCopy(file, path.join(objDir, `lib${name}.o`));
     const script = writeText(path.join(vdir, 'link.lds'), compactScript(IMAGE_BASE));
-    const jobs = apps.map((a) => {
+    for (const a of apps) {
       const elf = path.join(vdir, `${a.name}.elf`);
       const gc = variant === 'dce' ? ['--gc-sections'] : [];
       images.push({ name: a.name, variant: imgVariant, instance: 0, elf, objDir, libraries: a.linkOrder, output: '' });
-      return { output: elf, argv: ['ld', ...LDFLAGS, ...gc, '-T', script, '-o', elf, ...objPaths(objDir, a.linkOrder)] };
-    });
-    runJobs(jobs, vdir);
+      jobs.push({ output: elf, argv: ['ld', ...LDFLAGS, ...gc, '-T', script, '-o', elf, ...objPaths(objDir, a.linkOrder)] });
+    }
     if (variant !== 'default') continue;
 
-    // The aligned layout and the ASLR instances use the default-build objects.
+    // The aligned layout and the ASLR instances use the default-build objects, each read once.
+    progress.phase('plan layouts', 1);
     const inputs = apps.map((a) => ({ name: a.name, libraries: a.linkOrder }));
+    const libs = readLibraries(objDir, new Set(inputs.flatMap((i) => i.libraries)));
     const adir = path.join(tmp, 'aligned');
     fs.mkdirSync(adir);
     fs.symlinkSync('../compact/build', path.join(adir, 'build'));
-    const aligned = linkAligned(inputs, objDir, adir);
+    const aligned = alignedLinks(inputs, objDir, adir, libs);
     plan = aligned.plan;
+    jobs.push(...aligned.jobs);
     for (const img of aligned.images) images.push({ ...img, variant: 'aligned', objDir: path.join(adir, 'build'), output: '' });
     if (opts.aslrInstances > 0) {
       const sdir = path.join(tmp, 'aligned-aslr');
       fs.mkdirSync(sdir);
       fs.symlinkSync('../compact/build', path.join(sdir, 'build'));
-      for (const img of linkAslr(inputs, objDir, sdir, opts.aslrInstances, opts.seed)) {
-        images.push({ ...img, variant: 'aligned-aslr', objDir: path.join(sdir, 'build'), output: '' });
-      }
+      const aslr = aslrLinks(inputs, objDir, sdir, opts.aslrInstances, opts.seed, libs);
+      jobs.push(...aslr.jobs);
+      rewrite = aslr.rewrite;
+      // The ASLR images are filled in by the rewrite, after the links: the manifest takes them then.
+      for (const img of aslr.images) images.push(Object.assign(img, { variant: 'aligned-aslr' as const, objDir: path.join(sdir, 'build'), output: '' }) as DemoImage);
     }
   }
 
+  progress.phase('link images', jobs.length);
+  runJobs(jobs, tmp, (done) => progress.update(done));
+  if (rewrite) {
+    progress.phase('trampolines (ASLR images)', opts.aslrInstances * apps.length);
+    rewrite((done) => progress.update(done));
+  }
   for (const img of images) checkNoOrphans(img.elf, /^(\.text|\.rodata|\.data|\.bss|\.ind)(\..+)?$|^\.uk_inittab$/);
-  runImages(tmp, images);
+  progress.phase('run images', images.length);
+  runImages(tmp, images, (done) => progress.update(done));
+  progress.finish();
   const first = new Map<string, DemoImage>();
   for (const img of images) {
     const ref = first.get(img.name) ?? img;
@@ -301,17 +347,14 @@ export function linkSet(
   return manifest;
 }
 
-/** Run every image (in parallel, through make) and record what it printed. */
-function runImages(dir: string, images: DemoImage[]): void {
-  const outs = images.map((img, i) => path.join(dir, `.run-${i}.out`));
-  runJobs(
-    images.map((img, i) => ({ output: outs[i], argv: ['sh', '-c', `exec timeout 20 "$0" </dev/null >"$1"`, img.elf, outs[i]] })),
+/** Run every image (in parallel, each with a time limit) and record what it printed. */
+function runImages(dir: string, images: DemoImage[], onDone?: (done: number) => void): void {
+  const outputs = runJobs(
+    images.map((img) => ({ output: '', argv: [img.elf], capture: true, timeoutMs: 20000 })),
     dir,
+    onDone,
   );
-  images.forEach((img, i) => {
-    img.output = fs.readFileSync(outs[i], 'utf8');
-    fs.rmSync(outs[i]);
-  });
+  images.forEach((img, i) => (img.output = outputs[i]));
 }
 
 /**
@@ -326,18 +369,8 @@ export function buildDemoSet(options: DemoOptions = {}): DemoManifest {
   const cached = cachedManifest(dir, key);
   if (cached) return cached;
 
-  const tmp = `${dir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  try {
-    linkSet(tmp, spec.apps.slice(0, opts.count), (v) => libraryObjects(spec, v), { ...opts, key });
-  } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
   // Only an earlier demo set is replaced: a folder or file of the user's is refused, never deleted.
-  if (options.outDir) removeDemoSet(dir);
-  publish(tmp, dir);
+  buildIntoFolder(dir, Boolean(options.outDir), (tmp) => linkSet(tmp, spec.apps.slice(0, opts.count), (v) => libraryObjects(spec, v), { ...opts, key, progress: options.progress }));
   return readManifest(dir);
 }
 

@@ -380,27 +380,69 @@ function checkLayout(r: Reader, segments: ElfSegment[], sections: ElfSection[]):
   }
 }
 
+/**
+ * What to parse beyond headers, segments and sections. `tables: false` skips the symbol table and
+ * the relocations (left empty), for callers that look at sections only: an image's symbols are
+ * most of the parsing work, and a set build reads thousands of images.
+ */
+export interface ElfReadOptions {
+  tables?: boolean;
+}
+
 /** Parse ELF bytes; `file` names the input in error messages. */
-export function parseElf(bytes: Uint8Array, file: string): ElfFile {
+export function parseElf(bytes: Uint8Array, file: string, options: ElfReadOptions = {}): ElfFile {
   const r = new Reader(file, bytes);
   const h = parseHeader(r);
   const segments = parseSegments(r, h);
   const sections = parseSections(r, h);
   if (h.type !== ET_REL) checkLayout(r, segments, sections);
-  const symbols = parseSymbols(r, sections);
-  const relocations = parseRelocations(r, sections);
+  const tables = options.tables ?? true;
+  const symbols = tables ? parseSymbols(r, sections) : [];
+  const relocations = tables ? parseRelocations(r, sections) : [];
   return { file, bytes, type: h.type, machine: h.machine, entry: h.entry, segments, sections, symbols, relocations };
 }
 
 /** Read and parse an ELF file from disk. */
-export function readElf(file: string): ElfFile {
+export function readElf(file: string, options: ElfReadOptions = {}): ElfFile {
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(file);
   } catch (e) {
     throw new InputError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  return parseElf(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file);
+  return parseElf(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file, options);
+}
+
+/**
+ * Only the section table of an ELF file (names, addresses, sizes, flags), read from the headers
+ * without reading the rest of the file: checks over thousands of linked images (demo.ts) need no
+ * more. The same checks as `readElf` apply to what is read.
+ */
+export function readSections(file: string): ElfSection[] {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    throw new InputError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    // A buffer of the file's size holding only the parts read, so every offset is checked as usual.
+    const bytes = new Uint8Array(fs.fstatSync(fd).size);
+    const load = (offset: number, size: number): void => {
+      fs.readSync(fd, bytes, offset, Math.max(0, Math.min(size, bytes.length - offset)), offset);
+    };
+    const r = new Reader(file, bytes);
+    load(0, 64);
+    const h = parseHeader(r);
+    load(h.shoff, h.shnum * 64);
+    if (h.shstrndx < h.shnum) {
+      const o = h.shoff + h.shstrndx * 64;
+      load(r.u64(o + 24, 'sh_offset'), r.u64(o + 32, 'sh_size'));
+    }
+    return parseSections(r, h);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The bytes of a section (empty for NOBITS). */

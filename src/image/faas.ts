@@ -14,20 +14,28 @@
  *   data  log-normal, median 4 KiB, sigma 1.0, clamped to 0.25-64 KiB of table  [assumption]
  *
  * (no published distribution of function code sizes was found; the medians keep a function small
- * beside its runtime, as FaaS handlers are). Each function is compiled once, with function and data
- * sections, and that one object serves every variant; each image is one ld link. Same count and
- * seed give byte-identical images; sets are cached by content hash like the demo set.
+ * beside its runtime, as FaaS handlers are). The steps are not inlined and start from a value the
+ * compiler cannot see, so gcc cannot fold a function's computation away: its code and table are in
+ * the image at the drawn sizes (BYTES_PER_STATEMENT is measured on the generated code).
+ *
+ * Each function is compiled once, with function and data sections, and that one object serves
+ * every variant; each image is one ld link; all links of a set run as one batch on a pool of the
+ * machine's CPUs. Function objects are cached by content (their source, flags, headers and
+ * compiler), so a set of 1000 reuses the functions a set of 100 compiled. Same count and seed give
+ * byte-identical images whatever the parallelism; sets are cached by content hash like the demo set.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError } from '../base/errors.ts';
+import { silentProgress, type Progress } from '../base/progress.ts';
 import { Rng } from '../base/rng.ts';
 import { DEMO_ROOT, loadDemoSpec } from './demo-spec.ts';
-import { appCompileFlags, cachedManifest, libraryObjects, linkSet, publish, readManifest, writeText, type BuildVariant, type DemoManifest } from './demo.ts';
+import { appCompileFlags, cachedManifest, libraryObjects, linkSet, readManifest, type BuildVariant, type DemoManifest } from './demo.ts';
 import { realLibraries } from './libs.ts';
-import { removeDemoSet } from './output-folders.ts';
-import { buildKey, CFLAGS, DCE_CFLAGS, runJobs } from './toolchain.ts';
+import { buildIntoFolder } from './output-folders.ts';
+import { buildKey, CFLAGS, contentKey, DCE_CFLAGS, runJobs, type Job } from './toolchain.ts';
 
 /** The runtime every function links, in link order (the function's library follows). */
 export const FAAS_RUNTIME = ['ukplat', 'ukboot', 'ukalloc', 'uksched', 'vfscore', 'lwip', 'lua', 'musl', 'gcc'];
@@ -38,6 +46,10 @@ export interface FaasOptions {
   seed?: number;
   outDir?: string;
   variants?: BuildVariant[];
+  /** Progress of the build (compile, link, trampolines, run); silent by default. */
+  progress?: Progress;
+  /** Folder of the content-addressed function objects; default: under the OS temporary directory. */
+  objectCache?: string;
 }
 
 export interface FunctionShape {
@@ -62,9 +74,37 @@ export function functionShape(rng: Rng): FunctionShape {
 
 const fnName = (i: number): string => `fn${String(i).padStart(5, '0')}`;
 const u32 = (rng: Rng): string => `0x${rng.nextU32().toString(16)}u`;
-/** About this many bytes of x86-64 per generated statement (measured on the generated code, -O1). */
-const BYTES_PER_STATEMENT = 14;
+/**
+ * About this many bytes of x86-64 per generated statement: the step functions' code of 200 seeded
+ * functions at -O1 (test/image/faas.test.ts checks the drawn size against the compiled one).
+ */
+const BYTES_PER_STATEMENT = 21;
 const STATEMENTS_PER_STEP = 48;
+
+/** The step functions: `steps` of STATEMENTS_PER_STEP statements over a table of `n` words. */
+function stepFunctions(rng: Rng, steps: number, n: number): string[] {
+  const out: string[] = [];
+  for (let s = 0; s < steps; s++) {
+    // Not inlined: each step stays a function of its own, as the drawn code size counts it.
+    out.push(`static __attribute__((noinline)) unsigned long fn_step${s}(unsigned long x)`, '{');
+    for (let k = 0; k < STATEMENTS_PER_STEP; k++) {
+      switch (rng.nextInt(3)) {
+        case 0:
+          out.push(`\tx = (x ^ ${u32(rng)}) * ${u32(rng)};`);
+          break;
+        case 1:
+          out.push(`\tx += fn_table[(x >> ${rng.nextRange(1, 40)}) % ${n}u];`);
+          break;
+        default: {
+          const r = rng.nextRange(1, 63);
+          out.push(`\tx = (x << ${r}) | (x >> ${64 - r});`);
+        }
+      }
+    }
+    out.push('\treturn x;', '}');
+  }
+  return out;
+}
 
 /** The C source of function `i`: distinct code (steps), data (table) and Lua handler. */
 export function functionSource(i: number, rng: Rng): string {
@@ -86,28 +126,7 @@ export function functionSource(i: number, rng: Rng): string {
   ];
   for (let k = 0; k < words.length; k += 8) out.push(`\t${words.slice(k, k + 8).join(', ')},`);
   out.push('};');
-  const n = words.length;
-  for (let s = 0; s < steps; s++) {
-    out.push(`static unsigned long fn_step${s}(unsigned long x)`, '{');
-    for (let k = 0; k < STATEMENTS_PER_STEP; k++) {
-      switch (rng.nextInt(4)) {
-        case 0:
-          out.push(`\tx = (x ^ ${u32(rng)}) * ${u32(rng)};`);
-          break;
-        case 1:
-          out.push(`\tx += fn_table[(x >> ${rng.nextRange(1, 40)}) % ${n}u];`);
-          break;
-        case 2: {
-          const r = rng.nextRange(1, 63);
-          out.push(`\tx = (x << ${r}) | (x >> ${64 - r});`);
-          break;
-        }
-        default:
-          out.push(`\tif (x & ${1 << rng.nextInt(20)}u) x -= ${u32(rng)}; else x ^= fn_table[${rng.nextInt(n)}];`);
-      }
-    }
-    out.push('\treturn x;', '}');
-  }
+  out.push(...stepFunctions(rng, steps, words.length));
   const mul = rng.nextRange(3, 997);
   const add = rng.nextRange(1, 99991);
   const mod = [1000003, 999983, 1048573, 65521][rng.nextInt(4)];
@@ -137,6 +156,9 @@ export function functionSource(i: number, rng: Rng): string {
     '\tunsigned long h = 0;',
     '\tchar ev[64];',
     '\tint n;',
+    // An empty asm that may change h: the compiler cannot know the steps' input, so it cannot
+    // compute the function at build time and drop its code and table.
+    '\t__asm__("" : "+r"(h));',
     '\t*name = app_name;',
     '\tfn_L = luaL_newstate();',
     '\tluaL_openlibs(fn_L);',
@@ -170,22 +192,40 @@ export function defaultFaasDir(o: FaasOptions): string {
   return path.join(os.tmpdir(), `unimem-faas-${faasKey(o)}`);
 }
 
-/** Compile every function once (function and data sections: the one object serves every variant). */
-function compileFunctions(tmp: string, count: number, seed: number): Map<string, string> {
+/** Where function objects are cached by content unless a build names another folder. */
+export const defaultObjectCache = (): string => path.join(os.tmpdir(), 'unimem-faas-objects');
+
+/**
+ * Compile every function once (function and data sections: the one object serves every variant),
+ * or take it from the content-addressed object cache. An object's name there is the hash of what
+ * it is made from: its source, the compiler command, the headers it may include and the compiler.
+ */
+function compileFunctions(tmp: string, count: number, seed: number, cache: string, progress: Progress): Map<string, string> {
   const src = path.join(tmp, 'src');
   fs.mkdirSync(src, { recursive: true });
+  fs.mkdirSync(cache, { recursive: true });
   const rng = new Rng(seed);
   const flags = ['musl-gcc', ...CFLAGS, ...DCE_CFLAGS, ...appCompileFlags()];
+  const real = realLibraries();
+  const inputs = contentKey([flags.join('\0'), JSON.stringify([...real.libraries.values()]), path.join(DEMO_ROOT, 'include'), ...real.includes]);
   const objects = new Map<string, string>();
-  const jobs: { output: string; argv: string[] }[] = [];
+  const jobs: Job[] = [];
+  const pending: { tmp: string; obj: string }[] = [];
   for (let i = 0; i < count; i++) {
     const name = fnName(i);
-    writeText(path.join(src, `${name}.c`), functionSource(i, rng.fork(`faas/${i}`)));
-    const obj = path.join(src, `lib${name}.o`);
+    const source = functionSource(i, rng.fork(`faas/${i}`));
+    const obj = path.join(cache, `${crypto.createHash('sha256').update(inputs).update(source).digest('hex').slice(0, 32)}.o`);
     objects.set(`app-${name}`, obj);
-    jobs.push({ output: obj, argv: [...flags, `-frandom-seed=${name}`, '-c', `${name}.c`, '-o', obj] });
+    if (fs.existsSync(obj)) continue;
+    fs.writeFileSync(path.join(src, `${name}.c`), source);
+    // Compiled under a temporary name and moved into the cache only when the batch succeeded.
+    const out = path.join(src, `lib${name}.o`);
+    pending.push({ tmp: out, obj });
+    jobs.push({ output: out, argv: [...flags, `-frandom-seed=${name}`, '-c', `${name}.c`, '-o', out] });
   }
-  runJobs(jobs, src);
+  progress.phase('compile functions', jobs.length);
+  runJobs(jobs, src, (done) => progress.update(done));
+  for (const p of pending) fs.renameSync(p.tmp, p.obj);
   return objects;
 }
 
@@ -196,31 +236,20 @@ export function buildFaasSet(options: FaasOptions): DemoManifest {
   const dir = path.resolve(options.outDir ?? defaultFaasDir(options));
   const cached = cachedManifest(dir, key);
   if (cached) return cached;
-  // A set directory is replaced; anything else the user has there is left alone.
-  if (fs.existsSync(dir) && (!fs.statSync(dir).isDirectory() || (fs.readdirSync(dir).length > 0 && !fs.existsSync(path.join(dir, 'manifest.json'))))) {
-    throw new InputError(dir, 'exists and is not an image set directory; refusing to replace it');
-  }
   const spec = loadDemoSpec();
   for (const l of FAAS_RUNTIME) if (!spec.libraries.has(l)) throw new InputError(path.join(DEMO_ROOT, 'demo.json'), `the FaaS runtime library ${l} is missing`);
   const runtime = spec.order.filter((l) => FAAS_RUNTIME.includes(l));
-  const tmp = `${dir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  try {
-    const functions = compileFunctions(tmp, opts.count, opts.seed);
+  const progress = options.progress ?? silentProgress;
+  // Only an earlier set is replaced: a folder or file of the user's is refused, never deleted.
+  buildIntoFolder(dir, Boolean(options.outDir), (tmp) => {
+    const functions = compileFunctions(tmp, opts.count, opts.seed, options.objectCache ?? defaultObjectCache(), progress);
     const apps = [...functions.keys()].map((lib) => ({ name: lib.slice(4), linkOrder: [...runtime, lib] }));
     const objectsOf = (v: BuildVariant): Map<string, string> => {
       const all = libraryObjects(spec, v);
       return new Map([...runtime.map((l): [string, string] => [l, all.get(l)!]), ...functions]);
     };
-    linkSet(tmp, apps, objectsOf, { variants: opts.variants, aslrInstances: 1, seed: opts.seed, key });
+    linkSet(tmp, apps, objectsOf, { variants: opts.variants, aslrInstances: 1, seed: opts.seed, key, progress });
     fs.rmSync(path.join(tmp, 'src'), { recursive: true, force: true });
-  } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  // Only an earlier set is replaced: a folder or file of the user's is refused, never deleted.
-  if (options.outDir) removeDemoSet(dir);
-  publish(tmp, dir);
+  });
   return readManifest(dir);
 }

@@ -7,14 +7,18 @@
  * - aligned: one output section per library and kind at the planner's fixed addresses
  *   (the authors' `link64_out.lds`: `.text.<lib> 0xADDR : { <lib>.o(.text) }`).
  * - aslr: libraries in an instance-specific random order, each region followed by its trampoline
- *   table `.ind.<lib>` at a fixed distance (dedup.md §1.4); data and bss packed after them.
+ *   table `.ind.<lib>` at a fixed distance (dedup.md §1.4); data and bss packed after them. A
+ *   library's read-only data that holds addresses (`.rodata_addr*`) goes with its private data,
+ *   so its shared region is byte-identical in every instance (the authors' `--aslr_map` step).
  *
  * Segments are explicit (PHDRS) so the kernel maps text r-x and data rw-; file headers are not
  * loaded, so every loaded page holds image content only.
  */
-import { PAGE, alignUp, type AlignmentPlan, type ObjectSizes } from './planner.ts';
+import { PAGE, alignUp, RELRO_PREFIX, type AlignmentPlan, type ObjectSizes } from './planner.ts';
 
 const pat = (lib: string): string => `*/lib${lib}.o`;
+/** Read-only data that holds addresses (planner.ts `inputSectionKind`: relro). */
+const RELRO = `${RELRO_PREFIX} ${RELRO_PREFIX}.*`;
 const HEADER = ['ENTRY(_start)', 'PHDRS', '{', '  text PT_LOAD FLAGS(5);', '  rodata PT_LOAD FLAGS(4);', '  data PT_LOAD FLAGS(6);', '}'];
 /** Aligned layouts keep each library's rodata beside its text, so they have no rodata segment. */
 const HEADER_ALIGNED = ['ENTRY(_start)', 'PHDRS', '{', '  text PT_LOAD FLAGS(5);', '  data PT_LOAD FLAGS(6);', '}'];
@@ -36,7 +40,7 @@ export function compactScript(base: number): string {
     `  . = 0x${base.toString(16)};`,
     '  .text : { KEEP(*(.text.boot)) *(.text) *(.text.*) } :text',
     '  . = ALIGN(0x1000);',
-    '  .rodata : { *(.rodata) *(.rodata.*) } :rodata',
+    `  .rodata : { *(.rodata) *(.rodata.*) *(${RELRO}) } :rodata`,
     '  . = ALIGN(0x1000);',
     INITTAB(''),
     '  .data : { *(.data) *(.data.*) } :data',
@@ -56,7 +60,7 @@ export function alignedScript(plan: AlignmentPlan, libraries: string[]): string 
   const out = [...HEADER_ALIGNED, 'SECTIONS', '{'];
   for (const p of mine) {
     out.push(`  .text.${p.name} ${hex(p.regionAddr)} : { ${textInputs(p.name)} } :text`);
-    out.push(`  .rodata.${p.name} : { ${pat(p.name)}(.rodata .rodata.*) } :text`);
+    out.push(`  .rodata.${p.name} : { ${pat(p.name)}(.rodata .rodata.*) ${pat(p.name)}(${RELRO}) } :text`);
   }
   out.push(INITTAB(hex(plan.inittabAddr)));
   for (const p of mine) out.push(`  .data.${p.name} ${hex(p.dataAddr)} : { ${pat(p.name)}(.data .data.*) } :data`);
@@ -88,7 +92,8 @@ export function aslrScript(base: number, order: AslrLibrary[], regionSize: (s: O
   }
   const dataStart = alignUp(cursor, PAGE) + PAGE;
   out.push(INITTAB(hex(dataStart)));
-  for (const l of order) out.push(`  .data.${l.name} : { ${pat(l.name)}(.data .data.*) } :data`);
+  // Read-only data that holds addresses differs per instance: private, beside the library's data.
+  for (const l of order) out.push(`  .data.${l.name} : { ${pat(l.name)}(${RELRO}) ${pat(l.name)}(.data .data.*) } :data`);
   out.push('  . = ALIGN(0x1000);');
   for (const l of order) out.push(`  .bss.${l.name} (NOLOAD) : { ${pat(l.name)}(.bss .bss.* COMMON) } :data`);
   out.push(DISCARD, '}', '');

@@ -54,3 +54,34 @@ export function removeDemoSet(dir: string): void {
   if (!fs.statSync(dir).isDirectory()) throw new UserError(`--out: ${dir}: is a file; give a folder`);
   fs.rmSync(dir, { recursive: true, force: true });
 }
+
+/** Move a finished build into place; if another process won the race, keep theirs. */
+export function publish(tmp: string, dir: string): void {
+  try {
+    fs.renameSync(tmp, dir);
+  } catch {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Build a set into `dir` through a temporary folder beside it, so that `dir` holds either a whole
+ * set or nothing: `build(tmp)` fills the temporary folder, which is removed if it throws. With
+ * `replace` (a folder the user named), a folder that is not an earlier set is refused before any
+ * work starts and never deleted; an earlier set is replaced. Without it (a cache folder), a set
+ * another process put there first is kept.
+ */
+export function buildIntoFolder(dir: string, replace: boolean, build: (tmp: string) => void): void {
+  if (replace) checkOutputDir('--out', dir, isDemoSetFolder);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  try {
+    build(tmp);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  if (replace) removeDemoSet(dir);
+  publish(tmp, dir);
+}

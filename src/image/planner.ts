@@ -35,9 +35,19 @@ export const alignUp = (v: number, a: number): number => (a <= 1 ? v : Math.ceil
 
 export type SectionKind = 'text' | 'rodata' | 'data' | 'bss';
 
-/** Which kind an input section of a library object belongs to (null: not loaded). */
-export function inputSectionKind(name: string): SectionKind | 'inittab' | null {
+/** Name prefix of read-only data that holds addresses, as the default build separates it (demo.ts). */
+export const RELRO_PREFIX = '.rodata_addr';
+
+/**
+ * Which kind an input section of a library object belongs to (null: not loaded). `relro` is
+ * read-only data that holds addresses (`.rodata_addr*`, which the default build separates from the
+ * rest of `.rodata`, demo.ts): the same bytes wherever the image places its libraries in a fixed
+ * map, different bytes in every ASLR instance. (gcc's own `.data.rel.ro*` of position-independent
+ * code is writable and stays with the data.)
+ */
+export function inputSectionKind(name: string): SectionKind | 'relro' | 'inittab' | null {
   if (name === '.uk_inittab') return 'inittab';
+  if (name === RELRO_PREFIX || name.startsWith(`${RELRO_PREFIX}.`)) return 'relro';
   for (const k of ['text', 'rodata', 'data', 'bss'] as const) if (name === `.${k}` || name.startsWith(`.${k}.`)) return k;
   return null;
 }
@@ -46,14 +56,15 @@ export function inputSectionKind(name: string): SectionKind | 'inittab' | null {
 export interface ObjectSizes {
   text: number;
   rodata: number;
+  relro: number;
   data: number;
   bss: number;
   inittab: number;
-  align: Record<SectionKind, number>;
+  align: Record<SectionKind | 'relro', number>;
 }
 
 export function objectSizes(obj: ElfFile): ObjectSizes {
-  const sizes: ObjectSizes = { text: 0, rodata: 0, data: 0, bss: 0, inittab: 0, align: { text: 1, rodata: 1, data: 1, bss: 1 } };
+  const sizes: ObjectSizes = { text: 0, rodata: 0, relro: 0, data: 0, bss: 0, inittab: 0, align: { text: 1, rodata: 1, relro: 1, data: 1, bss: 1 } };
   for (const s of obj.sections) {
     if (!(s.flags & SHF_ALLOC) || s.size === 0) continue;
     const k = inputSectionKind(s.name);
@@ -104,9 +115,17 @@ export interface PlanImage {
   libraries: string[];
 }
 
-/** Text+rodata region of one library, page-rounded: the same in every layout (aligned or ASLR). */
-export function regionSize(s: ObjectSizes): number {
+/**
+ * Shared region of one library in the ASLR layout, page-rounded: text and address-free rodata.
+ * Its read-only data that holds addresses goes to the library's private data there.
+ */
+export function aslrRegionSize(s: ObjectSizes): number {
   return alignUp(alignUp(s.text, s.align.rodata) + s.rodata, PAGE) || PAGE;
+}
+
+/** Shared region of one library in the aligned layout: text, rodata and relro (fixed addresses). */
+export function regionSize(s: ObjectSizes): number {
+  return alignUp(alignUp(alignUp(s.text, s.align.rodata) + s.rodata, s.align.relro) + s.relro, PAGE) || PAGE;
 }
 
 export function planAlignment(images: PlanImage[], sizes: Map<string, ObjectSizes>, base = IMAGE_BASE): AlignmentPlan {

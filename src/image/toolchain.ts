@@ -2,8 +2,8 @@
  * Running the real toolchain (gcc, ld, objcopy) and the content-hash build cache.
  *
  * Builds are deterministic: fixed file order, `-frandom-seed`, `--build-id=none`, no timestamps.
- * Many independent compiles run through one generated Makefile with `make -j<cores>`, which keeps
- * the caller synchronous (experiments are synchronous) while using every core.
+ * Many independent compiles and links run as one batch on a pool of the machine's CPUs (`runJobs`),
+ * which keeps the caller synchronous (experiments are synchronous) while using every core.
  */
 import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { UserError } from '../base/errors.ts';
 
 /**
@@ -61,16 +62,63 @@ export function runTool(tool: string, args: string[], cwd?: string): string {
 /** Quote a word for sh (left bare when it needs no quoting). */
 export const shQuote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
-/** Run independent commands in parallel (make -j), each producing `output`. */
-export function runJobs(jobs: { output: string; argv: string[] }[], dir: string): void {
-  if (jobs.length === 0) return;
-  const mk = path.join(dir, 'jobs.mk');
-  const lines = [`all: ${jobs.map((_, i) => `j${i}`).join(' ')}`, '.PHONY: all ' + jobs.map((_, i) => `j${i}`).join(' ')];
-  jobs.forEach((j, i) => lines.push(`j${i}:`, `\t@${j.argv.map(shQuote).join(' ').replace(/\$/g, '$$$$')}`));
-  fs.writeFileSync(mk, lines.join('\n') + '\n');
-  const cores = Math.max(1, os.availableParallelism());
-  runTool('make', ['-s', `-j${cores}`, '-f', mk, 'all'], dir);
-  fs.rmSync(mk);
+/** One command of a parallel batch: its argument vector and the file it produces ('' if none). */
+export interface Job {
+  output: string;
+  argv: string[];
+  /** Keep what it prints on standard output (returned by `runJobs`, up to 1 MiB). */
+  capture?: boolean;
+  /** Kill it (SIGTERM) after this long; it then counts as failed. */
+  timeoutMs?: number;
+}
+
+const JOBS_WORKER = new URL('./jobs-worker.mjs', import.meta.url);
+
+/** Parallel jobs per batch: the machine's CPUs (UNIMEM_JOBS overrides, for tests and comparisons). */
+export function jobSlots(): number {
+  const n = Number(process.env.UNIMEM_JOBS);
+  return Number.isInteger(n) && n > 0 ? n : Math.max(1, os.availableParallelism());
+}
+
+/**
+ * Run independent commands in parallel, up to `jobSlots()` at a time, from `dir`. Synchronous for
+ * the caller (image builds are called from synchronous experiments), yet each finished job is
+ * reported to `onDone(done, total)`, which is what a progress display needs: a worker thread runs
+ * the pool (jobs-worker.mjs) while this thread waits on a shared counter. The first failing job
+ * stops the batch (jobs already running finish) and is thrown with its standard error. Returns
+ * each job's captured standard output ('' unless it asked for it), in job order.
+ */
+export function runJobs(jobs: Job[], dir: string, onDone?: (done: number, total: number) => void): string[] {
+  if (jobs.length === 0) return [];
+  const state = new Int32Array(new SharedArrayBuffer(8));
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(JOBS_WORKER, {
+    workerData: { jobs: jobs.map((j) => ({ argv: j.argv, capture: j.capture ?? false, timeoutMs: j.timeoutMs })), cwd: dir, concurrency: jobSlots(), state: state.buffer, port: port2 },
+    transferList: [port2],
+  });
+  worker.unref();
+  let seen = 0;
+  while (Atomics.load(state, 1) === 0) {
+    Atomics.wait(state, 0, seen, 1000);
+    const done = Atomics.load(state, 0);
+    if (done !== seen && onDone) onDone(done, jobs.length);
+    seen = done;
+  }
+  const result = receiveMessageOnPort(port1)?.message as { failure: JobFailure | null; outputs: string[] } | undefined;
+  port1.close();
+  if (!result) throw new Error('the job pool ended without a result');
+  const { failure, outputs } = result;
+  if (!failure) return outputs;
+  if (failure.code === 'ENOENT') toolMissing(failure.argv[0], new Error(failure.message));
+  throw new Error(`${failure.argv.join(' ')} failed (${failure.status === null ? failure.message : `status ${failure.status}`}):\n${failure.stderr}`);
+}
+
+interface JobFailure {
+  argv: string[];
+  code: string | null;
+  message: string;
+  status: number | null;
+  stderr: string;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -85,6 +133,20 @@ function hashTree(h: crypto.Hash, dir: string, rel = ''): void {
 }
 
 let toolVersions: string | undefined;
+const versions = (): string => (toolVersions ??= ['gcc', 'ld'].map((t) => runTool(t, ['--version']).split('\n')[0]).join('|'));
+
+/**
+ * Content hash of a compile's inputs other than its source: `parts` (flags, then folders whose
+ * files it may read, hashed whole) and the tool versions.
+ */
+export function contentKey(parts: string[]): string {
+  const h = crypto.createHash('sha256').update(versions());
+  for (const p of parts) {
+    h.update(`${p}\0`);
+    if (path.isAbsolute(p) && fs.existsSync(p) && fs.statSync(p).isDirectory()) hashTree(h, p);
+  }
+  return h.digest('hex');
+}
 /**
  * Content hash of everything a demo build depends on: the demo sources and specification, the
  * toolchain modules that generate code and scripts, the tool versions and the options. A cached
@@ -94,8 +156,7 @@ export function buildKey(demoRoot: string, options: unknown): string {
   const h = crypto.createHash('sha256');
   hashTree(h, demoRoot);
   for (const f of fs.readdirSync(here).sort()) if (f.endsWith('.ts')) h.update(f).update(fs.readFileSync(path.join(here, f)));
-  toolVersions ??= ['gcc', 'ld'].map((t) => runTool(t, ['--version']).split('\n')[0]).join('|');
-  h.update(toolVersions).update(JSON.stringify(options));
+  h.update(versions()).update(JSON.stringify(options));
   return h.digest('hex').slice(0, 16);
 }
 

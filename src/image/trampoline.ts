@@ -25,6 +25,7 @@
  */
 import * as fs from 'node:fs';
 import {
+  parseElf,
   readElf,
   R_X86_64_32,
   R_X86_64_32S,
@@ -57,6 +58,35 @@ function codeRelocs(elf: ElfFile, text: ElfSection): { offset: number; type: num
 }
 
 /**
+ * Whether a relocation of a library object gives a different value when the library is placed
+ * elsewhere as a whole (an ASLR instance moves each library's text and rodata together): an
+ * absolute address, or a relative one whose target is not in the library's own text or rodata
+ * (undefined, absolute, or in its data, bss or relro).
+ */
+export function placementDependent(obj: ElfFile, r: { type: number; symbol: number }): boolean {
+  if (isAbsolute(r.type)) return true;
+  const sym = obj.symbols[r.symbol];
+  if (!sym || sym.shndx === SHN_UNDEF || sym.shndx === SHN_ABS || sym.shndx >= obj.sections.length) return true;
+  const k = inputSectionKind(obj.sections[sym.shndx].name);
+  return k !== 'text' && k !== 'rodata';
+}
+
+/**
+ * Read-only data sections of an object that hold addresses (any placement-dependent relocation):
+ * the default build renames them to `.rodata_addr*` (demo.ts) so that the ASLR layout can keep
+ * them private and the library's shared region identical in every instance.
+ */
+export function relroSections(obj: ElfFile): ElfSection[] {
+  const out: ElfSection[] = [];
+  for (const rs of obj.relocations) {
+    const target = obj.sections[rs.target];
+    if (!target || inputSectionKind(target.name) !== 'rodata') continue;
+    if (rs.relocations.some((r) => placementDependent(obj, r))) out.push(target);
+  }
+  return out;
+}
+
+/**
  * Table size (page-rounded) a library needs, from its relocatable object: one slot per instruction
  * whose relocations point outside its text and rodata or hold an absolute address.
  */
@@ -64,14 +94,7 @@ export function trampolineTableSize(obj: ElfFile): number {
   let bytes = 0;
   for (const text of obj.sections) {
     if (inputSectionKind(text.name) !== 'text' || text.size === 0) continue;
-    const relocs = codeRelocs(obj, text);
-    const outside = relocs.filter((r) => {
-      if (isAbsolute(r.type)) return true;
-      const sym = obj.symbols[r.symbol];
-      if (!sym || sym.shndx === SHN_UNDEF || sym.shndx === SHN_ABS || sym.shndx >= obj.sections.length) return true;
-      const k = inputSectionKind(obj.sections[sym.shndx].name);
-      return k !== 'text' && k !== 'rodata';
-    });
+    const outside = codeRelocs(obj, text).filter((r) => placementDependent(obj, r));
     let i = 0;
     sweep(obj.bytes.subarray(text.offset, text.offset + text.size), 0, (ins) => {
       while (i < outside.length && outside[i].offset < ins.ip) i++;
@@ -146,7 +169,7 @@ function findSites(elf: ElfFile, file: string, lib: string): { textSize: number;
 export function rewriteForAslr(relocFile: string | null, outFile: string, libraries: string[], cache: SiteCache = new Map()): RewriteStats {
   const relElf = relocFile ? readElf(relocFile) : null;
   const out = fs.readFileSync(outFile);
-  const outElf = readElf(outFile);
+  const outElf = parseElf(out, outFile, { tables: false });
   const stats: RewriteStats = { sites: 0, branches: 0, ripRelative: 0, absolute: 0, tableBytes: 0 };
   for (const lib of libraries) {
     if (!cache.has(lib)) {

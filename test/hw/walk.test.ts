@@ -122,3 +122,14 @@ test('guest 2M pages over host 4K pages give 4K TLB entries (splintering)', () =
   assert.equal(b.vcpu.counters.walks, 1, '2M/2M: one entry covers the whole 2 MiB');
   assert.equal(b.vcpu.counters.walksBySize[S2M], 1);
 });
+
+test("the vCPU's cycle total counts a fault once: the cycles accesses return add up to counters.cycles", () => {
+  const { space, vcpu } = setup(S4K, S4K, CPU_PRESETS.zen2);
+  space.faultCycles = 1000;
+  let returned = 0;
+  for (let i = 0; i < 64; i++) returned += vcpu.store(space.base + i * 4096 + 8 * i, 8);
+  const c = vcpu.counters;
+  assert.ok(c.faultCycles > 0, 'first touches fault');
+  assert.ok(c.translationCycles >= c.faultCycles, 'faults are part of translation');
+  assert.equal(c.cycles, returned);
+});

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { InputError } from '../../src/base/errors.ts';
 import { memorySystem } from '../../src/base/system.ts';
 import { main } from '../../src/cli/main.ts';
-import { parseElf, readElf, SHF_ALLOC, PT_LOAD } from '../../src/image/elf.ts';
+import { parseElf, readElf, readSections, SHF_ALLOC, PT_LOAD } from '../../src/image/elf.ts';
 import { readLoadedImage } from '../../src/image/index.ts';
 import { demoSet } from './demo-set.ts';
 
@@ -29,6 +29,17 @@ test('section headers match readelf -SW on a linked image and a library object',
       assert.equal(ours[i].size, parseInt(f[4], 16), `${f[0]} size`);
     });
   }
+});
+
+test('readSections reads the same section table from the headers alone, and refuses a cut file', () => {
+  const m = demoSet();
+  for (const img of m.images.filter((i) => i.name === 'nginx')) assert.deepEqual(readSections(img.elf), readElf(img.elf).sections, img.elf);
+  const elf = m.images[0].elf;
+  const cut = path.join(tmp, 'cut-headers.elf');
+  const bytes = fs.readFileSync(elf);
+  fs.writeFileSync(cut, bytes.subarray(0, bytes.length - 100));
+  assert.throws(() => readSections(cut), (e: Error) => e instanceof InputError && e.message.includes('cut-headers.elf') && /section header table/.test(e.message));
+  assert.throws(() => readSections(path.join(tmp, 'missing.elf')), InputError);
 });
 
 test('segments, symbols and relocation counts match readelf', () => {

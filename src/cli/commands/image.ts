@@ -23,9 +23,10 @@ import {
   type LoadedImage,
 } from '../../image/index.ts';
 import { readElf } from '../../image/elf.ts';
-import { isAlignedSetFolder, isDemoSetFolder, isPoolFolder } from '../../image/output-folders.ts';
+import { isAlignedSetFolder, isPoolFolder } from '../../image/output-folders.ts';
 import { toJson } from '../../report/results.ts';
 import { parsePositiveInt, parseSeed } from '../options.ts';
+import { terminalProgress } from '../progress.ts';
 
 const kib = (n: number): string => `${(n / 1024).toFixed(1)} KiB`;
 const hex = (n: number): string => `0x${n.toString(16)}`;
@@ -68,7 +69,13 @@ function registerDemo(image: Command, sys: System): void {
     .option('--seed <n>', 'seed of the functions and of the ASLR library orders', parseSeed)
     .option('--json', 'print the manifest as JSON')
     .action((opts: { count: number; out: string; seed?: number; json?: boolean }) => {
-      const m = buildFaasSet({ outDir: opts.out, count: opts.count, seed: opts.seed });
+      const progress = terminalProgress(sys, opts.json ?? false);
+      let m;
+      try {
+        m = buildFaasSet({ outDir: opts.out, count: opts.count, seed: opts.seed, progress });
+      } finally {
+        progress.finish();
+      }
       if (opts.json) return sys.write(toJson(m));
       const rows = IMAGE_VARIANTS.map((v) => [v, m.images.filter((i) => i.variant === v).length]).filter((r) => (r[1] as number) > 0);
       const libs = m.realLibraries.map((l) => `${l.name} (${l.sourcePackage} ${l.version})`).join(', ');
@@ -85,8 +92,13 @@ function registerDemo(image: Command, sys: System): void {
     .option('--seed <n>', 'seed of the ASLR library orders', parseSeed)
     .option('--json', 'print the manifest as JSON')
     .action((opts: { out: string; count?: number; aslr: number; variants?: BuildVariant[]; seed?: number; json?: boolean }) => {
-      checkOutputDir('--out', opts.out, isDemoSetFolder);
-      const m = buildDemoSet({ outDir: opts.out, count: opts.count, aslrInstances: opts.aslr, variants: opts.variants, seed: opts.seed });
+      const progress = terminalProgress(sys, opts.json ?? false);
+      let m;
+      try {
+        m = buildDemoSet({ outDir: opts.out, count: opts.count, aslrInstances: opts.aslr, variants: opts.variants, seed: opts.seed, progress });
+      } finally {
+        progress.finish();
+      }
       if (opts.json) return sys.write(toJson(m));
       const rows = IMAGE_VARIANTS.map((v) => {
         const list = m.images.filter((i) => i.variant === v);
