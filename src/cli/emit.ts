@@ -161,65 +161,92 @@ function yamlDocs(docs: unknown[]): string {
   return docs.map((doc) => YAML.stringify(doc, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
 }
 
-/** `image` must have node 20 and `unimem` on its PATH. */
-export function k8sFiles(req: EmitRequest, image: string): Emitted {
-  const name = jobName(req.experiment);
-  const d = (...parts: string[]): string => path.join(req.dir, ...parts);
+/** What every manifest of one sweep shares: its job name, labels, image, and the volumes its pods mount. */
+interface K8sSweep {
+  name: string;
+  /** Folder of the sweep on the results claim. */
+  results: string;
+  labels: Record<string, string>;
+  image: string;
+  volumes: unknown[];
+  mounts: unknown[];
+}
+
+/** A pod that runs `cmd` in the image; the shards mount the configuration too, the merge only the results. */
+function k8sPodSpec(k: K8sSweep, cmd: string, cpus: number, withConfig: boolean): unknown {
+  return {
+    restartPolicy: 'Never',
+    containers: [
+      {
+        name: 'unimem',
+        image: k.image,
+        command: ['sh', '-c', cmd],
+        resources: { requests: { cpu: String(cpus) } },
+        volumeMounts: withConfig ? k.mounts : k.mounts.slice(0, 1),
+      },
+    ],
+    volumes: withConfig ? k.volumes : k.volumes.slice(0, 1),
+  };
+}
+
+/** The shards' Indexed Job (JOB_COMPLETION_INDEX is the shard), after the ConfigMap of the base file if there is one. */
+function k8sShardDocs(req: EmitRequest, k: K8sSweep): unknown[] {
   const base = baseFileName(req);
-  const results = `/results/${name}`;
   const target = base ? `/config/${base}` : req.experiment;
   const shardCommand = [
     'exec unimem',
     ...sweepArgs(req, target),
     `--jobs ${req.cpus}`,
     `--shard "$JOB_COMPLETION_INDEX/${req.shards}"`,
-    `--out ${results}/shard-"$JOB_COMPLETION_INDEX".json`,
+    `--out ${k.results}/shard-"$JOB_COMPLETION_INDEX".json`,
   ].join(' ');
-  const labels = { app: 'unimem-sweep', 'unimem/sweep': name };
-  const volumes: unknown[] = [{ name: 'results', persistentVolumeClaim: { claimName: RESULTS_CLAIM } }];
-  const mounts: unknown[] = [{ name: 'results', mountPath: '/results' }];
   const docs: unknown[] = [];
   if (req.baseFile && base) {
-    docs.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${name}-config`, labels }, data: { [base]: req.baseFile.text } });
-    volumes.push({ name: 'config', configMap: { name: `${name}-config` } });
-    mounts.push({ name: 'config', mountPath: '/config', readOnly: true });
+    docs.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${k.name}-config`, labels: k.labels }, data: { [base]: req.baseFile.text } });
+    k.volumes.push({ name: 'config', configMap: { name: `${k.name}-config` } });
+    k.mounts.push({ name: 'config', mountPath: '/config', readOnly: true });
   }
-  const podSpec = (cmd: string, cpus: number, withConfig: boolean) => ({
-    restartPolicy: 'Never',
-    containers: [
-      {
-        name: 'unimem',
-        image,
-        command: ['sh', '-c', cmd],
-        resources: { requests: { cpu: String(cpus) } },
-        volumeMounts: withConfig ? mounts : mounts.slice(0, 1),
-      },
-    ],
-    volumes: withConfig ? volumes : volumes.slice(0, 1),
-  });
   docs.push({
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name, labels },
+    metadata: { name: k.name, labels: k.labels },
     spec: {
       completionMode: 'Indexed',
       completions: req.shards,
       parallelism: req.shards,
       // Runs are deterministic: a retry only helps against a lost node, so about one per shard.
       backoffLimit: req.shards,
-      template: { metadata: { labels }, spec: podSpec(shardCommand, req.cpus, true) },
+      template: { metadata: { labels: k.labels }, spec: k8sPodSpec(k, shardCommand, req.cpus, true) },
     },
   });
-  const mergeCommand = `exec unimem merge ${results}/shard-*.json --out ${results}/sweep.json --csv ${results}/sweep.csv --json`;
-  const mergeJob = {
+  return docs;
+}
+
+function k8sMergeJob(k: K8sSweep): unknown {
+  const mergeCommand = `exec unimem merge ${k.results}/shard-*.json --out ${k.results}/sweep.json --csv ${k.results}/sweep.csv --json`;
+  return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name: `${name}-merge`, labels },
+    metadata: { name: `${k.name}-merge`, labels: k.labels },
     spec: {
       completions: 1,
       backoffLimit: 0,
-      template: { metadata: { labels }, spec: podSpec(mergeCommand, 1, false) },
+      template: { metadata: { labels: k.labels }, spec: k8sPodSpec(k, mergeCommand, 1, false) },
     },
+  };
+}
+
+/** `image` must have node 20 and `unimem` on its PATH. */
+export function k8sFiles(req: EmitRequest, image: string): Emitted {
+  const name = jobName(req.experiment);
+  const d = (...parts: string[]): string => path.join(req.dir, ...parts);
+  const k: K8sSweep = {
+    name,
+    results: `/results/${name}`,
+    labels: { app: 'unimem-sweep', 'unimem/sweep': name },
+    image,
+    volumes: [{ name: 'results', persistentVolumeClaim: { claimName: RESULTS_CLAIM } }],
+    mounts: [{ name: 'results', mountPath: '/results' }],
   };
   const pvc = {
     apiVersion: 'v1',
@@ -229,8 +256,8 @@ export function k8sFiles(req: EmitRequest, image: string): Emitted {
   };
   const files = [
     { path: d('results-pvc.yaml'), text: yamlDocs([pvc]) },
-    { path: d('sweep-job.yaml'), text: yamlDocs(docs) },
-    { path: d('merge-job.yaml'), text: yamlDocs([mergeJob]) },
+    { path: d('sweep-job.yaml'), text: yamlDocs(k8sShardDocs(req, k)) },
+    { path: d('merge-job.yaml'), text: yamlDocs([k8sMergeJob(k)]) },
   ];
   const howTo = [
     `wrote ${files.map((f) => f.path).join(', ')}: ${req.total} grid points in ${req.shards} shards, ${req.cpus} CPU(s) each, image ${image}`,
@@ -239,7 +266,7 @@ export function k8sFiles(req: EmitRequest, image: string): Emitted {
     `kubectl wait --for=condition=complete --timeout=24h job/${name}`,
     `kubectl apply -f ${d('merge-job.yaml')}`,
     `kubectl wait --for=condition=complete job/${name}-merge`,
-    `kubectl logs job/${name}-merge > sweep.json   # the merged results; also ${results}/sweep.json and sweep.csv on the claim`,
+    `kubectl logs job/${name}-merge > sweep.json   # the merged results; also ${k.results}/sweep.json and sweep.csv on the claim`,
     `if the merge job fails, its log names the missing points`,
   ].join('\n');
   return { files, dirs: [], howTo: howTo + '\n' };

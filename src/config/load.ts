@@ -74,6 +74,28 @@ export function validateConfig(exp: Experiment, value: unknown, file: string, pr
 }
 
 /**
+ * The bound of a quick run (`--quick`, or `quick: true` in a file): it may ask for at most this
+ * many times the simulated work of the experiment's quick defaults (Experiment.work), which finish
+ * in well under a minute. A file that starts from the quick defaults and raises a count past the
+ * bound is refused, so that "quick" keeps its promise whatever the file says.
+ */
+export const QUICK_WORK_FACTOR = 4;
+
+const count = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+/** The bound of a quick run broken by `config`, as a problem of the envelope's `quick`; undefined when it holds. */
+export function quickWorkProblem(exp: Experiment, config: unknown): string | undefined {
+  if (!exp.work) return undefined;
+  const limit = exp.work(exp.defaults(true)).amount * QUICK_WORK_FACTOR;
+  const asked = exp.work(config);
+  if (asked.amount <= limit) return undefined;
+  return (
+    `a quick run asks for at most ${count(limit)} ${asked.unit} (${QUICK_WORK_FACTOR}x its defaults); this configuration asks for ${count(asked.amount)}: ` +
+    `lower ${asked.fields.join(', ')}, or set quick: false`
+  );
+}
+
+/**
  * Limits on a configuration file, far above any real one (the largest default is a few hundred
  * bytes): they bound the work a hostile file can cause before the one-line error.
  */
@@ -214,5 +236,8 @@ export function resolveExperimentConfig(sys: System, nameOrFile: string, quick: 
   }
   const q = env.data.quick ?? quick;
   const merged = deepMerge(exp.defaults(q), env.data.config ?? {});
-  return { experiment: exp, config: validateConfig(exp, merged, nameOrFile), seed: env.data.seed, quick: q, file: nameOrFile };
+  const config = validateConfig(exp, merged, nameOrFile);
+  const tooMuch = q ? quickWorkProblem(exp, config) : undefined;
+  if (tooMuch) throw new ConfigError(nameOrFile, 'quick', tooMuch);
+  return { experiment: exp, config, seed: env.data.seed, quick: q, file: nameOrFile };
 }

@@ -10,7 +10,7 @@
  */
 import { ConfigError, UserError } from '../base/errors.ts';
 import type { Experiment } from '../experiments/types.ts';
-import { validateConfig } from './load.ts';
+import { quickWorkProblem, validateConfig } from './load.ts';
 import { schemaAt } from './schema.ts';
 
 export type Scalar = number | boolean | string;
@@ -169,7 +169,10 @@ export function planSweep(input: PlanInput): SweepPlan {
     const where = `${input.source} with --vary ${Object.entries(values)
       .map(([k, v]) => `${k}=${v}`)
       .join(' ')}`;
-    return { index, values, seed, config: validateConfig(exp, config, where) };
+    const valid = validateConfig(exp, config, where);
+    const tooMuch = input.quick ? quickWorkProblem(exp, valid) : undefined;
+    if (tooMuch) throw new ConfigError(where, 'quick', tooMuch);
+    return { index, values, seed, config: valid };
   });
   return { experiment: exp, total, source: input.source, seed: input.seed, quick: input.quick, base: input.base, axes, points };
 }

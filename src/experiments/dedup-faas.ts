@@ -167,6 +167,8 @@ export const dedupFaasExperiment: Experiment<typeof dedupFaasSchema> = {
     'The cores table (executeOnCores) gives per configuration the TLB misses, walk cycles and core time of an invocation run on the host\'s cores, so what KSM\'s flushes cost the VMs is measured.',
   schema: dedupFaasSchema,
   check: (c) => faasModelProblem(c) ?? coresProblem(c),
+  // Every instance simulated for the whole run, once in the main run and once per sweep point.
+  work: (config) => ({ amount: config.instances * config.durationSec * (1 + config.sweepInstancesPerImage.length), unit: 'VM-seconds', fields: ['instances', 'durationSec', 'sweepInstancesPerImage'] }),
   defaults(quick: boolean): DedupFaasConfig {
     return { instances: quick ? 100 : 1000, durationSec: quick ? 30 : 120, instancesPerImage: 1, sweepInstancesPerImage: [1, 5, 50], ...faasDefaults() };
   },

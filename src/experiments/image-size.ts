@@ -124,7 +124,7 @@ export const imageSizeExperiment: Experiment<typeof imageSizeSchema> = {
       experiment: 'image-size',
       title: this.title,
       seed: ctx.seed,
-      quick: config.aslrInstances === 1,
+      quick: ctx.quick ?? false,
       config,
       summary,
       comparisons,

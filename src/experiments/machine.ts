@@ -22,7 +22,7 @@ import { resolveTier, TierMap, TIER_PRESETS } from '../hw/tiers.ts';
 import { Machine, VCpu } from '../hw/vcpu.ts';
 import { quantumCycles, runOnCores, type CoreTask } from '../sim/scheduler.ts';
 import { ScrambledZipfianGenerator } from '../workload/zipfian.ts';
-import type { ConfigProblem, Experiment, ExperimentResult, PaperComparison, ResultSeries } from './types.ts';
+import type { ConfigProblem, Experiment, ExperimentResult, ExperimentWork, PaperComparison, ResultSeries, ResultTable, RunContext } from './types.ts';
 
 /** Translation modes: guest (or native) page size, and EPT page size (null = native). */
 export const MACHINE_MODES: Record<string, { guest: PageSize; host: PageSize | null }> = {
@@ -149,7 +149,7 @@ export function runMachineCase(config: MachineConfig, pattern: Pattern, modeName
   const vcpu = new VCpu(machine, space, 0);
   const bytes = config.workingSetMiB * MiB;
   // Map the whole working set first, so the measurement sees translation, not faults.
-  const step = Math.min(PAGE_SIZE_BYTES[mode.guest], mode.host === null ? Infinity : PAGE_SIZE_BYTES[mode.host]);
+  const step = mappingStep(modeName);
   for (let off = 0; off < bytes; off += step) vcpu.load(space.base + off, 8);
   const coldWalkRefs = measureColdWalk(config.cpu, mode);
   const next = makePattern(pattern, config, new Rng(seed).fork(`machine/${pattern}`));
@@ -208,7 +208,7 @@ export function runCoSchedulingCase(config: MachineConfig, vms: number, modeName
   const cpu = cpuPreset(config.cpu);
   const machine = new Machine(cpu, new TierMap([resolveTier(TIER_PRESETS[config.dramTier], 0, cpu.clockGHz)], [2 ** 32]), { cores: 1, vpid });
   const bytes = config.coSchedulingWorkingSetMiB * MiB;
-  const step = Math.min(PAGE_SIZE_BYTES[mode.guest], mode.host === null ? Infinity : PAGE_SIZE_BYTES[mode.host]);
+  const step = mappingStep(modeName);
   const warmup = config.warmupAccesses;
   const total = warmup + config.coSchedulingAccessesPerVm;
   const deltas: Record<string, number>[] = [];
@@ -289,6 +289,138 @@ function coldWalkComparisons(rows: MachineRow[]): PaperComparison[] {
   return out;
 }
 
+/** Smallest page of a mode: the step of the loads that map a working set before a case measures. */
+function mappingStep(modeName: string): number {
+  const mode = MACHINE_MODES[modeName];
+  return Math.min(PAGE_SIZE_BYTES[mode.guest], mode.host === null ? Infinity : PAGE_SIZE_BYTES[mode.host]);
+}
+
+/**
+ * Loads a configuration simulates, counted as the cases make them: per pattern and mode, one load
+ * per page to map the working set, two for the cold walk, the warm-up and the measured loads; per
+ * co-scheduling case, each VM maps its working set and makes its warm-up and measured loads.
+ */
+export function machineWork(config: MachineConfig): ExperimentWork {
+  let loads = 0;
+  for (const mode of config.modes) loads += config.patterns.length * (Math.ceil((config.workingSetMiB * MiB) / mappingStep(mode)) + 2 + config.warmupAccesses + config.accesses);
+  const vms = config.coSchedulingVmsPerCore.reduce((t, n) => t + n, 0);
+  for (const mode of config.coSchedulingModes) {
+    // Twice: with and without VPID tagging.
+    loads += 2 * vms * (Math.ceil((config.coSchedulingWorkingSetMiB * MiB) / mappingStep(mode)) + config.warmupAccesses + config.coSchedulingAccessesPerVm);
+  }
+  return { amount: loads, unit: 'simulated loads', fields: ['workingSetMiB', 'accesses', 'warmupAccesses', 'patterns', 'modes', 'coSchedulingVmsPerCore', 'coSchedulingModes', 'coSchedulingAccessesPerVm'] };
+}
+
+/** Every pattern under every mode, then every co-scheduling case, with progress. */
+function runAllCases(config: MachineConfig, ctx: RunContext): { rows: MachineRow[]; coRows: CoSchedulingRow[] } {
+  const rows: MachineRow[] = [];
+  const coCases = config.coSchedulingVmsPerCore.length * config.coSchedulingModes.length * 2;
+  const total = config.patterns.length * config.modes.length + coCases;
+  ctx.progress.phase('machine', total);
+  for (const pattern of config.patterns) {
+    for (const mode of config.modes) {
+      ctx.progress.update(rows.length, `${pattern} ${mode}`);
+      rows.push(runMachineCase(config, pattern, mode, ctx.seed));
+    }
+  }
+  const coRows: CoSchedulingRow[] = [];
+  for (const mode of config.coSchedulingModes) {
+    for (const vpid of [true, false]) {
+      for (const vms of config.coSchedulingVmsPerCore) {
+        ctx.progress.update(rows.length + coRows.length, `co-scheduling ${vms} VMs ${mode}${vpid ? '' : ' without VPID'}`);
+        coRows.push(runCoSchedulingCase(config, vms, mode, vpid, ctx.seed));
+      }
+    }
+  }
+  ctx.progress.update(total);
+  return { rows, coRows };
+}
+
+/** Headline figures: uniform random loads nested 4K/4K against 2M/2M and native, and the co-scheduling extremes. */
+function machineSummary(config: MachineConfig, rows: MachineRow[], coRows: CoSchedulingRow[]): Record<string, number> {
+  const find = (p: string, m: string) => rows.find((r) => r.pattern === p && r.mode === m);
+  const summary: Record<string, number> = {};
+  const u44 = find('uniform', 'nested-4K/4K');
+  const u22 = find('uniform', 'nested-2M/2M');
+  const n4 = find('uniform', 'native-4K');
+  if (u44 && u22) {
+    summary.uniformNested4K4KRefsPerMiss = u44.walkRefsPerMiss;
+    summary.uniformNested2M2MRefsPerMiss = u22.walkRefsPerMiss;
+    summary.uniformTlbMissReduction2M2M = round(ratio(u44.tlbMissRate - u22.tlbMissRate, u44.tlbMissRate), 4);
+    summary.uniformTranslationCycleReduction2M2M = round(ratio(u44.translationCyclesPerAccess - u22.translationCyclesPerAccess, u44.translationCyclesPerAccess), 4);
+  }
+  if (u44 && n4) summary.uniformNestedOverNativeTranslationCost = round(ratio(u44.translationCyclesPerAccess, n4.translationCyclesPerAccess), 3);
+  const co = (vms: number, mode: string, vpid: boolean) => coRows.find((r) => r.vmsPerCore === vms && r.mode === mode && r.vpid === vpid);
+  const coMost = Math.max(0, ...config.coSchedulingVmsPerCore);
+  for (const [key, mode] of [['4K4K', 'nested-4K/4K'], ['2M2M', 'nested-2M/2M']] as const) {
+    const alone = co(1, mode, true);
+    const most = co(coMost, mode, true);
+    const untagged = co(coMost, mode, false);
+    if (alone) summary[`coScheduling${key}TlbMpkaAlone`] = alone.tlbMpka;
+    if (most && coMost > 1) summary[`coScheduling${key}TlbMpkaMostVms`] = most.tlbMpka;
+    if (untagged && coMost > 1) summary[`coScheduling${key}TlbMpkaMostVmsNoVpid`] = untagged.tlbMpka;
+  }
+  return summary;
+}
+
+const MACHINE_COLUMNS = ['pattern', 'mode', 'tlbMissRate', 'tlbMpka', 'walkRefsPerMiss', 'walkMemRefsPerMiss', 'translationCyclesPerAccess', 'cyclesPerWalk', 'dataCyclesPerAccess', 'tableFrames', 'coldWalkRefs'] as const;
+
+/** The translation table and the co-scheduling table, titled with the run's own preset facts. */
+function machineTables(config: MachineConfig, rows: MachineRow[], coRows: CoSchedulingRow[]): ResultTable[] {
+  const facts = presetFacts(config.cpu);
+  return [
+    {
+      name: 'translation',
+      title:
+        `Translation cost, ${config.cpu} (L2 TLB ${facts.l2Entries4K} entries for 4 KiB pages: reach ${facts.reach4KMiB} MiB, ${facts.reach2MGiB} GiB with 2 MiB pages; ` +
+        `LLC ${facts.llcMiB} MiB), ${config.workingSetMiB} MiB working set, ${config.accesses} loads per case`,
+      columns: [...MACHINE_COLUMNS],
+      rows: rows.map((r) => MACHINE_COLUMNS.map((c) => r[c])),
+    },
+    {
+      name: 'co-scheduling',
+      title:
+        `VMs time-sharing one ${config.cpu} core, ${config.coSchedulingWorkingSetMiB} MiB uniform random per VM ` +
+        `(${round(ratio(config.coSchedulingWorkingSetMiB, facts.reach4KMiB), 3)} of the 4 KiB L2 TLB reach), ${config.quantumMs} ms slices, ` +
+        `${facts.switchCycles} cycles per switch, ${config.coSchedulingAccessesPerVm} loads per VM`,
+      columns: [...CO_COLUMNS],
+      rows: coRows.map((r) => CO_COLUMNS.map((c) => (typeof r[c] === 'boolean' ? String(r[c]) : (r[c] as string | number)))),
+    },
+  ];
+}
+
+function machineSeries(rows: MachineRow[], coRows: CoSchedulingRow[]): ResultSeries[] {
+  return [
+    {
+      name: 'translation-cycles',
+      title: 'Translation cycles per access by page size',
+      x: 'mode',
+      y: 'translation cycles per access',
+      yUnit: 'cycles',
+      kind: 'bar',
+      points: rows.map((r) => ({ series: r.pattern, x: r.mode, y: r.translationCyclesPerAccess })),
+    },
+    {
+      name: 'co-scheduling',
+      title: 'L2 TLB misses per thousand accesses with VMs sharing a core',
+      x: 'VMs per core',
+      y: 'misses per 1000 accesses',
+      yUnit: 'MPKA',
+      kind: 'line',
+      points: coRows.map((r) => ({ series: `${r.mode}${r.vpid ? '' : ' no VPID'}`, x: r.vmsPerCore, y: r.tlbMpka })),
+    },
+    {
+      name: 'tlb-miss-rate',
+      title: 'L2 TLB misses per thousand accesses by page size',
+      x: 'mode',
+      y: 'misses per 1000 accesses',
+      yUnit: 'MPKA',
+      kind: 'bar',
+      points: rows.map((r) => ({ series: r.pattern, x: r.mode, y: r.tlbMpka })),
+    },
+  ];
+}
+
 export const machineExperiment: Experiment<typeof machineSchema> = {
   name: 'machine',
   title: 'Machine model: translation cost by page size, native and nested',
@@ -320,108 +452,19 @@ export const machineExperiment: Experiment<typeof machineSchema> = {
       quantumMs: 3,
     };
   },
+  work: machineWork,
   run(config, ctx): ExperimentResult {
-    const rows: MachineRow[] = [];
-    const coCases = config.coSchedulingVmsPerCore.length * config.coSchedulingModes.length * 2;
-    const total = config.patterns.length * config.modes.length + coCases;
-    ctx.progress.phase('machine', total);
-    for (const pattern of config.patterns) {
-      for (const mode of config.modes) {
-        ctx.progress.update(rows.length, `${pattern} ${mode}`);
-        rows.push(runMachineCase(config, pattern, mode, ctx.seed));
-      }
-    }
-    const coRows: CoSchedulingRow[] = [];
-    for (const mode of config.coSchedulingModes) {
-      for (const vpid of [true, false]) {
-        for (const vms of config.coSchedulingVmsPerCore) {
-          ctx.progress.update(rows.length + coRows.length, `co-scheduling ${vms} VMs ${mode}${vpid ? '' : ' without VPID'}`);
-          coRows.push(runCoSchedulingCase(config, vms, mode, vpid, ctx.seed));
-        }
-      }
-    }
-    ctx.progress.update(total);
-    const facts = presetFacts(config.cpu);
-    const columns = ['pattern', 'mode', 'tlbMissRate', 'tlbMpka', 'walkRefsPerMiss', 'walkMemRefsPerMiss', 'translationCyclesPerAccess', 'cyclesPerWalk', 'dataCyclesPerAccess', 'tableFrames', 'coldWalkRefs'] as const;
-    const find = (p: string, m: string) => rows.find((r) => r.pattern === p && r.mode === m);
-    const summary: Record<string, number> = {};
-    const u44 = find('uniform', 'nested-4K/4K');
-    const u22 = find('uniform', 'nested-2M/2M');
-    const n4 = find('uniform', 'native-4K');
-    if (u44 && u22) {
-      summary.uniformNested4K4KRefsPerMiss = u44.walkRefsPerMiss;
-      summary.uniformNested2M2MRefsPerMiss = u22.walkRefsPerMiss;
-      summary.uniformTlbMissReduction2M2M = round(ratio(u44.tlbMissRate - u22.tlbMissRate, u44.tlbMissRate), 4);
-      summary.uniformTranslationCycleReduction2M2M = round(ratio(u44.translationCyclesPerAccess - u22.translationCyclesPerAccess, u44.translationCyclesPerAccess), 4);
-    }
-    if (u44 && n4) summary.uniformNestedOverNativeTranslationCost = round(ratio(u44.translationCyclesPerAccess, n4.translationCyclesPerAccess), 3);
-    const co = (vms: number, mode: string, vpid: boolean) => coRows.find((r) => r.vmsPerCore === vms && r.mode === mode && r.vpid === vpid);
-    const coMost = Math.max(0, ...config.coSchedulingVmsPerCore);
-    for (const [key, mode] of [['4K4K', 'nested-4K/4K'], ['2M2M', 'nested-2M/2M']] as const) {
-      const alone = co(1, mode, true);
-      const most = co(coMost, mode, true);
-      const untagged = co(coMost, mode, false);
-      if (alone) summary[`coScheduling${key}TlbMpkaAlone`] = alone.tlbMpka;
-      if (most && coMost > 1) summary[`coScheduling${key}TlbMpkaMostVms`] = most.tlbMpka;
-      if (untagged && coMost > 1) summary[`coScheduling${key}TlbMpkaMostVmsNoVpid`] = untagged.tlbMpka;
-    }
-    const series: ResultSeries[] = [
-      {
-        name: 'translation-cycles',
-        title: 'Translation cycles per access by page size',
-        x: 'mode',
-        y: 'translation cycles per access',
-        yUnit: 'cycles',
-        kind: 'bar',
-        points: rows.map((r) => ({ series: r.pattern, x: r.mode, y: r.translationCyclesPerAccess })),
-      },
-      {
-        name: 'co-scheduling',
-        title: 'L2 TLB misses per thousand accesses with VMs sharing a core',
-        x: 'VMs per core',
-        y: 'misses per 1000 accesses',
-        yUnit: 'MPKA',
-        kind: 'line',
-        points: coRows.map((r) => ({ series: `${r.mode}${r.vpid ? '' : ' no VPID'}`, x: r.vmsPerCore, y: r.tlbMpka })),
-      },
-      {
-        name: 'tlb-miss-rate',
-        title: 'L2 TLB misses per thousand accesses by page size',
-        x: 'mode',
-        y: 'misses per 1000 accesses',
-        yUnit: 'MPKA',
-        kind: 'bar',
-        points: rows.map((r) => ({ series: r.pattern, x: r.mode, y: r.tlbMpka })),
-      },
-    ];
+    const { rows, coRows } = runAllCases(config, ctx);
     return {
       experiment: 'machine',
       title: this.title,
       seed: ctx.seed,
-      quick: config.accesses < 1_000_000,
+      quick: ctx.quick ?? false,
       config,
-      summary,
+      summary: machineSummary(config, rows, coRows),
       comparisons: coldWalkComparisons(rows),
-      tables: [
-        {
-          name: 'translation',
-          title:
-            `Translation cost, ${config.cpu} (L2 TLB ${facts.l2Entries4K} entries for 4 KiB pages: reach ${facts.reach4KMiB} MiB, ${facts.reach2MGiB} GiB with 2 MiB pages; ` +
-            `LLC ${facts.llcMiB} MiB), ${config.workingSetMiB} MiB working set, ${config.accesses} loads per case`,
-          columns: [...columns],
-          rows: rows.map((r) => columns.map((c) => r[c])),
-        },
-        {
-          name: 'co-scheduling',
-          title:
-            `VMs time-sharing one ${config.cpu} core, ${config.coSchedulingWorkingSetMiB} MiB uniform random per VM ` +
-            `(${round(ratio(config.coSchedulingWorkingSetMiB, facts.reach4KMiB), 3)} of the 4 KiB L2 TLB reach), ${config.quantumMs} ms slices, ` +
-            `${facts.switchCycles} cycles per switch, ${config.coSchedulingAccessesPerVm} loads per VM`,
-          columns: [...CO_COLUMNS],
-          rows: coRows.map((r) => CO_COLUMNS.map((c) => (typeof r[c] === 'boolean' ? String(r[c]) : (r[c] as string | number)))),
-        },
-      ],
-      series,
+      tables: machineTables(config, rows, coRows),
+      series: machineSeries(rows, coRows),
     };
   },
 };

@@ -51,6 +51,7 @@ export const tlbFlushesExperiment: Experiment<typeof tlbFlushesSchema> = {
     'the rest are first touches and copy-on-write breaks (EPT violations), which do not depend on flushes.',
   schema: tlbFlushesSchema,
   check: (c) => faasModelProblem(c) ?? coresProblem(c),
+  work: (config) => ({ amount: config.instances * config.durationSec, unit: 'VM-seconds', fields: ['instances', 'durationSec'] }),
   defaults(quick: boolean): TlbFlushesConfig {
     return { instances: 20, applications: 20, ...faasDefaults(), durationSec: quick ? 30 : 60, launchPerSecond: 10 };
   },

@@ -15,6 +15,8 @@ export interface RunContext {
   progress: Progress;
   /** What the experiment's `prepare` gathered before the run (e.g. captured traces), if it has one. */
   inputs?: unknown;
+  /** Whether the caller asked for a quick run (`--quick`, `quick: true`); results say so in `quick`. */
+  quick?: boolean;
 }
 
 /** What `prepare` may use: the host object for files and processes, and progress. */
@@ -69,6 +71,15 @@ export interface ExperimentResult {
   series: ResultSeries[];
 }
 
+/** How much simulating a configuration asks for, and of what. */
+export interface ExperimentWork {
+  amount: number;
+  /** Plural noun of what is counted, e.g. "simulated loads". */
+  unit: string;
+  /** The configuration fields the amount grows with, named in the error of a quick run that asks too much. */
+  fields: string[];
+}
+
 /** A broken cross-field rule: the dotted field path under `config` and what is wrong. */
 export interface ConfigProblem {
   field: string;
@@ -96,6 +107,12 @@ export interface Experiment<S extends z.ZodType = z.ZodType> {
   check?(config: z.infer<S>): ConfigProblem | undefined;
   /** Default configuration; `quick` gives a smaller run that finishes in well under a minute. */
   defaults(quick: boolean): z.infer<S>;
+  /**
+   * Optional: the simulated work a configuration asks for, in a unit of the experiment's own
+   * (loads simulated, VM-seconds, requests), counted from the configuration alone. A quick run may
+   * ask for at most QUICK_WORK_FACTOR (src/config/load.ts) times the work of the quick defaults.
+   */
+  work?(config: z.infer<S>): ExperimentWork;
   /**
    * Optional: gather the run's inputs that need the outside world (capture traces of real programs,
    * read caches) before `run`, which stays pure; the result reaches `run` as `ctx.inputs`.

@@ -23,7 +23,7 @@ import { ucatComparisons } from './ucat/notes.ts';
 import { prepareUcat } from './ucat/prepare.ts';
 import { ucatSeries, ucatTables, type SweepPoint } from './ucat/tables.ts';
 import { WORKLOAD_NAMES, fleetWorkload, isUcatInputs, workloadDescription } from './ucat/workloads.ts';
-import type { ConfigProblem, Experiment, ExperimentResult, RunContext } from './types.ts';
+import type { ConfigProblem, Experiment, ExperimentResult, ExperimentWork, RunContext } from './types.ts';
 
 const tierNames = Object.keys(TIER_PRESETS) as [string, ...string[]];
 const mib = (max: number) => z.number().int().min(2).max(max);
@@ -212,6 +212,18 @@ function sweepPoints(config: UcatConfig, rows: Map<string, ConfigurationRow>): S
   return points;
 }
 
+/** Requests of a whole capture, an upper count (docs/traces.md: standard memcached 5,000, Redis 3,000). */
+const CAPTURE_REQUESTS = { small: 100, standard: 5000 } as const;
+
+/** Requests the fleets replay: per planned run (configurations and backings, the DRAM-share sweep), every VM of both fleets. */
+function ucatWork(config: UcatConfig): ExperimentWork {
+  const runs = config.configurations.length * config.hostBacking.length + config.dramSharesMiB.length * (config.dramPolicies.length + 1);
+  const trace = config.workload === 'trace';
+  const perVm = trace ? 2 * CAPTURE_REQUESTS[config.traceSize] : 2 * config.memslapInitialLoad + config.ycsbRecordCount + config.ycsbOperationCount;
+  const fields = trace ? ['traceSize'] : ['memslapInitialLoad', 'ycsbRecordCount', 'ycsbOperationCount'];
+  return { amount: runs * config.vms * perVm, unit: 'requests replayed', fields: ['vms', 'configurations', 'hostBacking', 'dramSharesMiB', 'dramPolicies', ...fields] };
+}
+
 export const ucatExperiment: Experiment<typeof ucatSchema> = {
   name: 'ucat',
   title: 'UCat: heterogeneous memory, large pages and slabs for OSv unikernels',
@@ -266,6 +278,7 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
     return prepareUcat(config, ctx);
   },
   check: ucatConfigProblem,
+  work: ucatWork,
   run(config, ctx): ExperimentResult {
     const workloads = fleetWorkloads(config, ctx);
     const plan = planRuns(config);
@@ -280,7 +293,7 @@ export const ucatExperiment: Experiment<typeof ucatSchema> = {
       experiment: 'ucat',
       title: this.title,
       seed: ctx.seed,
-      quick: false,
+      quick: ctx.quick ?? false,
       config,
       summary: { ...summary, ...words },
       comparisons: ucatComparisons(config, { osv, ucat, rows: main, sweep, summary }),

@@ -9,7 +9,7 @@
  * the child is killed and the partial trace removed if anything fails or this process is
  * interrupted (guard.ts).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { UserError } from '../base/errors.ts';
@@ -71,6 +71,43 @@ const OUTPUT_TAIL_BYTES = 4096;
 
 const VALGRIND_ARGS = ['--tool=lackey', '--trace-mem=yes', '--log-fd=3'];
 
+/** Start the program under lackey with the shim preloaded; lackey's stream comes on file descriptor 3. */
+function spawnUnderLackey(options: CaptureOptions, shim: string): ChildProcess {
+  const env = { ...process.env, ...options.env, LD_PRELOAD: [shim, process.env.LD_PRELOAD].filter(Boolean).join(':') };
+  // `ulimit -Sn` must happen in the program's own process before valgrind starts: a shell that
+  // then execs valgrind keeps the process (and its id) the same.
+  const argv = ['valgrind', ...VALGRIND_ARGS, ...options.command];
+  const [file, args] = options.openFiles
+    ? ['/bin/sh', ['-c', `ulimit -Sn ${options.openFiles} && exec "$@"`, 'sh', ...argv]]
+    : [argv[0], argv.slice(1)];
+  return spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+}
+
+/** Hand the program's output to `onProgramOutput` and keep its last bytes for an error message; returns them on demand. */
+function keepOutputTail(child: ChildProcess, onProgramOutput?: (chunk: Buffer) => void): () => string {
+  let outputTail = Buffer.alloc(0);
+  const onOutput = (chunk: Buffer): void => {
+    onProgramOutput?.(chunk);
+    outputTail = Buffer.concat([outputTail, chunk]);
+    if (outputTail.length > OUTPUT_TAIL_BYTES) outputTail = outputTail.subarray(outputTail.length - OUTPUT_TAIL_BYTES);
+  };
+  child.stdout!.on('data', onOutput);
+  child.stderr!.on('data', onOutput);
+  return () => outputTail.toString();
+}
+
+/** Write what lackey counted and how the program ended into the trace's meta, and give the trace its name. */
+function sealTrace(writer: TraceWriter, s: LackeyStats, seconds: number, exitCode: number | null, signal: string | null): void {
+  writer.setMeta('captureSeconds', Number(seconds.toFixed(2)));
+  writer.setMeta('lackeyLines', s.lines);
+  writer.setMeta('instructions', s.instructions);
+  writer.setMeta('dataAccesses', s.dataAccesses);
+  writer.setMeta('allocatorAccesses', s.allocatorAccesses);
+  writer.setMeta('exitCode', exitCode ?? -1);
+  if (signal) writer.setMeta('signal', signal);
+  writer.close();
+}
+
 export function startCapture(options: CaptureOptions): RunningCapture {
   if (options.command.length === 0) throw new UserError('trace capture: no command given (put it after --)');
   const shim = ensureShim();
@@ -82,25 +119,11 @@ export function startCapture(options: CaptureOptions): RunningCapture {
     meta: { tool: 'valgrind lackey --trace-mem=yes', ...options.meta },
   });
   const parser = new LackeyParser(writer, withInstructions);
-  const env = { ...process.env, ...options.env, LD_PRELOAD: [shim, process.env.LD_PRELOAD].filter(Boolean).join(':') };
-  // `ulimit -Sn` must happen in the program's own process before valgrind starts: a shell that
-  // then execs valgrind keeps the process (and its id) the same.
-  const argv = ['valgrind', ...VALGRIND_ARGS, ...options.command];
-  const [file, args] = options.openFiles
-    ? ['/bin/sh', ['-c', `ulimit -Sn ${options.openFiles} && exec "$@"`, 'sh', ...argv]]
-    : [argv[0], argv.slice(1)];
   const started = performance.now();
-  const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  const child = spawnUnderLackey(options, shim);
   const releaseChild = guardChild(child);
   const releaseWriter = onCleanup(() => writer.abort());
-  let outputTail = Buffer.alloc(0);
-  const onOutput = (chunk: Buffer): void => {
-    options.onProgramOutput?.(chunk);
-    outputTail = Buffer.concat([outputTail, chunk]);
-    if (outputTail.length > OUTPUT_TAIL_BYTES) outputTail = outputTail.subarray(outputTail.length - OUTPUT_TAIL_BYTES);
-  };
-  child.stdout!.on('data', onOutput);
-  child.stderr!.on('data', onOutput);
+  const outputTail = keepOutputTail(child, options.onProgramOutput);
   const progress = options.progress ?? silentProgress;
   progress.phase(`capture ${path.basename(options.command[0])}`, 0);
   let lastProgress = started;
@@ -137,16 +160,9 @@ export function startCapture(options: CaptureOptions): RunningCapture {
         const seconds = (performance.now() - started) / 1000;
         const s = parser.stats;
         if (s.dataAccesses === 0) {
-          throw new UserError(`valgrind did not run ${options.command[0]} (exit ${exitCode ?? signal}): ${outputTail.toString().trim().split('\n').slice(-3).join(' | ')}`);
+          throw new UserError(`valgrind did not run ${options.command[0]} (exit ${exitCode ?? signal}): ${outputTail().trim().split('\n').slice(-3).join(' | ')}`);
         }
-        writer.setMeta('captureSeconds', Number(seconds.toFixed(2)));
-        writer.setMeta('lackeyLines', s.lines);
-        writer.setMeta('instructions', s.instructions);
-        writer.setMeta('dataAccesses', s.dataAccesses);
-        writer.setMeta('allocatorAccesses', s.allocatorAccesses);
-        writer.setMeta('exitCode', exitCode ?? -1);
-        if (signal) writer.setMeta('signal', signal);
-        writer.close();
+        sealTrace(writer, s, seconds, exitCode, signal);
         releaseWriter();
         progress.finish();
         resolve({ file: options.out, seconds, stats: { ...s }, events: writer.eventCount, bytes: writer.bytes, exitCode, signal });

@@ -64,77 +64,96 @@ class Mappings {
   }
 }
 
+/** Live bytes of the malloc-family calls, by pointer, and their peak. */
+class LiveHeap {
+  private readonly live = new Map<number, number>();
+  bytes = 0;
+  peak = 0;
+  /** Frees and reallocs of pointers never seen allocated. */
+  unknownFrees = 0;
+
+  allocate(p: number, size: number): void {
+    if (p === 0) return;
+    this.live.set(p, size);
+    this.bytes += size;
+    if (this.bytes > this.peak) this.peak = this.bytes;
+  }
+
+  release(p: number): void {
+    if (p === 0) return;
+    const size = this.live.get(p);
+    if (size === undefined) {
+      this.unknownFrees++;
+      return;
+    }
+    this.bytes -= size;
+    this.live.delete(p);
+  }
+}
+
+/** What the events other than accesses add up to: the heap, the program's and the allocators' mappings, markers. */
+class CallCounts {
+  readonly heap = new LiveHeap();
+  readonly own = new Mappings();
+  readonly arenas = new Mappings();
+  readonly markers = { accept: 0, reply: 0, other: 0 };
+
+  add(o: number, addr: number, size: number, arg: number): void {
+    switch (o) {
+      case TraceOp.Malloc:
+      case TraceOp.Calloc:
+      case TraceOp.PosixMemalign:
+      case TraceOp.AlignedAlloc:
+      case TraceOp.Realloc:
+        if (o === TraceOp.Realloc) this.heap.release(arg);
+        this.heap.allocate(addr, size);
+        break;
+      case TraceOp.Free:
+        this.heap.release(addr);
+        break;
+      case TraceOp.Mmap:
+        if (addr !== 0) (arg >= KERNEL_CALL_INSIDE_ALLOCATOR ? this.arenas : this.own).map(addr, size);
+        break;
+      case TraceOp.Munmap:
+        if (addr !== 0) (arg >= KERNEL_CALL_INSIDE_ALLOCATOR ? this.arenas : this.own).unmap(addr, size);
+        break;
+      case TraceOp.Marker:
+        if (arg === MarkerKind.Accept) this.markers.accept++;
+        else if (arg === MarkerKind.Reply) this.markers.reply++;
+        else this.markers.other++;
+        break;
+      default:
+        break;
+    }
+  }
+}
+
 /** Stream a trace to its end and count what it holds. Closes the reader. */
 export function summarizeTrace(reader: TraceReader): TraceSummary {
   const seen = new Float64Array(256);
   const dataPages = new Set<number>();
   const instrPages = new Set<number>();
-  const live = new Map<number, number>();
-  const own = new Mappings();
-  const arenas = new Mappings();
-  let heap = 0;
-  let peakHeap = 0;
+  const calls = new CallCounts();
   let insideAllocator = 0;
-  let unknownFrees = 0;
-  const markers = { accept: 0, reply: 0, other: 0 };
   let lastDataPage = -1;
   let lastInstrPage = -1;
-  const release = (p: number): void => {
-    if (p === 0) return;
-    const size = live.get(p);
-    if (size === undefined) {
-      unknownFrees++;
-      return;
-    }
-    heap -= size;
-    live.delete(p);
-  };
   try {
     for (let b = reader.next(); b !== null; b = reader.next()) {
       const { op, addr, size, arg } = b;
       for (let i = 0; i < b.length; i++) {
         const o = op[i];
         seen[o]++;
-        if (o < 16) {
-          insideAllocator += arg[i];
-          // Accesses may straddle a page boundary; the first byte's page stands for the access.
-          const page = Math.floor(addr[i] / PAGE_4K);
-          if (o === TraceOp.Instr) {
-            if (page !== lastInstrPage) instrPages.add((lastInstrPage = page));
-          } else if (page !== lastDataPage) {
-            dataPages.add((lastDataPage = page));
-          }
+        if (o >= 16) {
+          calls.add(o, addr[i], size[i], arg[i]);
           continue;
         }
-        switch (o) {
-          case TraceOp.Malloc:
-          case TraceOp.Calloc:
-          case TraceOp.PosixMemalign:
-          case TraceOp.AlignedAlloc:
-          case TraceOp.Realloc:
-            if (o === TraceOp.Realloc) release(arg[i]);
-            if (addr[i] !== 0) {
-              live.set(addr[i], size[i]);
-              heap += size[i];
-              if (heap > peakHeap) peakHeap = heap;
-            }
-            break;
-          case TraceOp.Free:
-            release(addr[i]);
-            break;
-          case TraceOp.Mmap:
-            if (addr[i] !== 0) (arg[i] >= KERNEL_CALL_INSIDE_ALLOCATOR ? arenas : own).map(addr[i], size[i]);
-            break;
-          case TraceOp.Munmap:
-            if (addr[i] !== 0) (arg[i] >= KERNEL_CALL_INSIDE_ALLOCATOR ? arenas : own).unmap(addr[i], size[i]);
-            break;
-          case TraceOp.Marker:
-            if (arg[i] === MarkerKind.Accept) markers.accept++;
-            else if (arg[i] === MarkerKind.Reply) markers.reply++;
-            else markers.other++;
-            break;
-          default:
-            break;
+        insideAllocator += arg[i];
+        // Accesses may straddle a page boundary; the first byte's page stands for the access.
+        const page = Math.floor(addr[i] / PAGE_4K);
+        if (o === TraceOp.Instr) {
+          if (page !== lastInstrPage) instrPages.add((lastInstrPage = page));
+        } else if (page !== lastDataPage) {
+          dataPages.add((lastDataPage = page));
         }
       }
     }
@@ -153,12 +172,12 @@ export function summarizeTrace(reader: TraceReader): TraceSummary {
     events,
     accesses: { ...a, total: a.instr + a.load + a.store + a.modify, insideAllocator },
     allocationEvents,
-    markers,
+    markers: calls.markers,
     pages: { all: allPages.size, data: dataPages.size, instr: instrPages.size },
-    peakHeapBytes: peakHeap,
-    finalHeapBytes: heap,
-    peakMappedBytes: own.peak,
-    peakAllocatorMappedBytes: arenas.peak,
-    unknownFrees,
+    peakHeapBytes: calls.heap.peak,
+    finalHeapBytes: calls.heap.bytes,
+    peakMappedBytes: calls.own.peak,
+    peakAllocatorMappedBytes: calls.arenas.peak,
+    unknownFrees: calls.heap.unknownFrees,
   };
 }

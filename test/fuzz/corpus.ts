@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FuzzTarget } from './targets.ts';
 
-export const CORPUS_DIR = path.join(path.dirname(new URL(import.meta.url).pathname), 'corpus');
+/** UNIMEM_FUZZ_CORPUS moves it (the test of the campaign writes its failures elsewhere). */
+export const CORPUS_DIR = process.env.UNIMEM_FUZZ_CORPUS ?? path.join(path.dirname(new URL(import.meta.url).pathname), 'corpus');
 
 export function corpusEntries(target: FuzzTarget): { file: string; bytes: Uint8Array }[] {
   const dir = path.join(CORPUS_DIR, target.name);

@@ -4,12 +4,12 @@
  * passes an input when the reader accepts it or refuses it with a one-line UserError; any other
  * exception (a RangeError, a TypeError, an invariant) is a failure to report.
  *
- * To plug in another reader (the trace reader, say), add a FuzzTarget to `FUZZ_TARGETS`: the
+ * To plug in another reader, add a FuzzTarget to `FUZZ_TARGETS`: the
  * suite (`fuzz.test.ts`), the long campaign (`npm run fuzz`) and the corpus replay pick it up.
  */
 import * as fc from 'fast-check';
 import YAML from 'yaml';
-import { isUserError } from '../../src/base/errors.ts';
+import { isUserError, UserError } from '../../src/base/errors.ts';
 import { memorySystem } from '../../src/base/system.ts';
 import { resolveExperimentConfig } from '../../src/config/load.ts';
 import { experiments } from '../../src/experiments/index.ts';
@@ -19,6 +19,7 @@ import { loadImage } from '../../src/image/pages.ts';
 import { attributeLibraries } from '../../src/image/attribution.ts';
 import { mergeSweeps, parseSweepFile } from '../../src/report/sweep.ts';
 import { buildElf, type BuiltElf } from '../fixtures/elf-builder.ts';
+import { traceTarget } from './trace-target.ts';
 
 export interface FuzzTarget {
   name: string;
@@ -28,11 +29,26 @@ export interface FuzzTarget {
   arbitrary: fc.Arbitrary<Uint8Array>;
   /** The reader's entry point; throws a UserError for bad input. */
   run(input: Uint8Array): void;
+  /** The command line that reads the same input from `file` (the campaign runs a sample of inputs through it). */
+  cli(file: string): string[];
+  /** A stricter test of a refusal than `acceptableError`, where the reader promises a message shape. */
+  acceptable?(e: unknown): boolean;
 }
 
 /** True when `e` is what a bad input may cause: a one-line user error. */
 export function acceptableError(e: unknown): boolean {
   return isUserError(e) && !(e as Error).message.includes('\n');
+}
+
+/** Null when `target` read `input` or refused it as promised; else what went wrong (a stack, or a message of the wrong shape). */
+export function verdict(target: FuzzTarget, input: Uint8Array): string | null {
+  try {
+    target.run(input);
+    return null;
+  } catch (e) {
+    if (target.acceptable ? target.acceptable(e) : acceptableError(e)) return null;
+    return ((e as Error).stack ?? String(e)).split('\n').slice(0, 4).join(' | ');
+  }
 }
 
 // ---- ELF: header, program and section header fields, symbol and relocation entries, truncations
@@ -85,6 +101,7 @@ const elfTarget: FuzzTarget = {
     const ranges = attributeLibraries(elf, [{ library: 'lib', object: elf }]);
     comparePages([loadImage(elf, ranges), loadImage(elf, [])]);
   },
+  cli: (file) => ['image', 'inspect', file, '--json'],
 };
 
 // ---- configuration files: types, ranges, unknown keys, YAML aliases and anchors, size
@@ -141,6 +158,7 @@ const configTarget: FuzzTarget = {
     const sys = { ...memorySystem(), exists: () => true, readText: () => text };
     resolveExperimentConfig(sys, 'fuzz.yaml', false);
   },
+  cli: (file) => ['config', 'check', file],
 };
 
 // ---- shard files of a sweep
@@ -189,6 +207,26 @@ const shardTarget: FuzzTarget = {
     const f = parseSweepFile('fuzz.json', new TextDecoder().decode(input));
     mergeSweeps([{ file: 'fuzz.json', data: f }]);
   },
+  cli: (file) => ['merge', file, '--json'],
 };
 
-export const FUZZ_TARGETS: FuzzTarget[] = [elfTarget, configTarget, shardTarget];
+/**
+ * A target that misbehaves on purpose, for the test of the campaign itself (campaign.test.ts): by
+ * the input's first byte it loops forever, kills its own process, throws a TypeError, refuses with a
+ * UserError, or reads fine. Present only when UNIMEM_FUZZ_SELFTEST is set.
+ */
+const selftestTarget: FuzzTarget = {
+  name: 'selftest',
+  ext: 'bin',
+  arbitrary: fc.constantFrom(0, 1, 3, 250, 251, 252).map((b) => Uint8Array.of(b)),
+  run(input) {
+    const b = input[0];
+    if (b === 250) for (;;);
+    if (b === 251) process.kill(process.pid, 'SIGKILL');
+    if (b === 252) throw new TypeError('a bug');
+    if (b % 2 === 0) throw new UserError('selftest: refused');
+  },
+  cli: () => ['--version'],
+};
+
+export const FUZZ_TARGETS: FuzzTarget[] = process.env.UNIMEM_FUZZ_SELFTEST ? [selftestTarget] : [elfTarget, configTarget, shardTarget, traceTarget];

@@ -89,8 +89,7 @@ export function runAll(sys: System, list: readonly Experiment[], opts: Reproduce
   try {
     list.forEach((e, i) => {
       const t0 = sys.now();
-      const r = e.run(configs[i], { seed, progress: prefixed(progress, `[${i + 1}/${list.length} ${e.name}]`), inputs: inputs[i] });
-      results.push({ ...r, quick: r.quick || quick });
+      results.push({ ...e.run(configs[i], { seed, quick, progress: prefixed(progress, `[${i + 1}/${list.length} ${e.name}]`), inputs: inputs[i] }), quick });
       if (sys.isTerminal && !opts.json) {
         progress.finish();
         sys.writeError(`${e.name}: ${((sys.now() - t0) / 1000).toFixed(1)} s\n`);

@@ -53,9 +53,10 @@ function withWorkload(exp: Experiment, config: unknown, workload: string | undef
 export function runExperiment(sys: System, exp: Experiment, config: unknown, opts: RunOptions): ExperimentResult {
   const progress = terminalProgress(sys, Boolean(opts.json));
   try {
-    const r = exp.run(config, { seed: opts.seed ?? DEFAULT_SEED, progress, inputs: opts.inputs });
-    // The experiment cannot tell a quick config from a small one; the caller knows which it asked for.
-    return opts.quick === undefined ? r : { ...r, quick: opts.quick };
+    // The experiment cannot tell a quick config from a small one; the caller knows which it asked for
+    // (and says it again over the result, for the experiments whose result builders do not see it).
+    const quick = Boolean(opts.quick);
+    return { ...exp.run(config, { seed: opts.seed ?? DEFAULT_SEED, progress, inputs: opts.inputs, quick }), quick };
   } finally {
     progress.finish();
   }
