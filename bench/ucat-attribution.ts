@@ -3,11 +3,15 @@
  * the full model, then with one mechanism taken out at a time (leave one out). Not part of
  * `npm run bench` (it measures results, not speed); run it by hand:
  *
- *   node --import tsx bench/ucat-attribution.ts [seed] [variant index]
+ *   node --import tsx bench/ucat-attribution.ts [seed] [variant index (-1: all)] [trace|model]
+ *
+ * The workload defaults to the experiment's (trace: the captured traces, taken from the cache or
+ * captured first, as `unimem run ucat` does); `model` runs the store models.
  *
  * Mechanisms are taken out through the presets, so the code paths are the model's own:
- * - time-sliced cores: as many cores as VMs (each vCPU alone on its core), with the per-core LLC
- *   slice scaled so that the host's LLC keeps its size;
+ * - time-sliced cores: as many cores as VMs (each vCPU alone on its core, no switches, no shared
+ *   TLBs or private caches), with the per-core LLC slice scaled so that the host's LLC keeps its
+ *   size;
  * - memory-level parallelism: `beginIndependent` brackets ignored (every miss dependent);
  * - stream prefetcher: no streams tracked;
  * - write-back cost: unlimited write bandwidth (write-backs still counted, free);
@@ -15,6 +19,7 @@
  * docs/machine.md and docs/ucat-experiment.md quote its output.
  */
 import { silentProgress } from '../src/base/progress.ts';
+import { nodeSystem } from '../src/base/system.ts';
 import { CPU_PRESETS, type CpuPreset } from '../src/hw/cpu.ts';
 import { TIER_PRESETS, type TierPreset } from '../src/hw/tiers.ts';
 import { VCpu } from '../src/hw/vcpu.ts';
@@ -23,7 +28,10 @@ import { ucatExperiment, type UcatConfig } from '../src/experiments/ucat.ts';
 const seed = Number(process.argv[2] ?? 1);
 /** Run one variant only (its index), e.g. to run them side by side. */
 const only = process.argv[3] === undefined ? -1 : Number(process.argv[3]);
-const base = ucatExperiment.defaults(true) as UcatConfig;
+const workload = process.argv[4] === 'model' ? 'model' : 'trace';
+const base: UcatConfig = { ...ucatExperiment.defaults(true), workload };
+// The traces do not depend on the machine model: prepared once for every variant.
+const inputs = await ucatExperiment.prepare!(base, { sys: nodeSystem(), progress: silentProgress });
 const cpuName = base.cpu;
 const originalCpu: CpuPreset = CPU_PRESETS[cpuName];
 const originalTiers: Record<string, TierPreset> = { ...TIER_PRESETS };
@@ -89,7 +97,7 @@ if (only < 0) process.stdout.write(header.join('\t') + '\n');
 for (const v of variants.filter((_, i) => only < 0 || i === only)) {
   const config = v.apply();
   try {
-    const r = ucatExperiment.run(config, { seed, progress: silentProgress });
+    const r = ucatExperiment.run(config, { seed, progress: silentProgress, inputs });
     const t = r.tables.find((x) => x.name === 'configurations')!;
     const cell = (row: string, col: string) => t.rows.find((x) => x[0] === row)![t.columns.indexOf(col)];
     const out = [v.name, ...KEYS.map((k) => r.summary[k]), cell('osv', 'memslapHostOps'), cell('ucat', 'memslapHostOps'), cell('osv', 'ycsbHostOps'), cell('ucat', 'ycsbHostOps')];

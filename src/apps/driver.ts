@@ -6,8 +6,8 @@
  * `WorkloadRunner` does the same in slices (`step(n)`), so a host-wide loop can interleave many VMs
  * in simulated time; `runWorkload` runs everything at once.
  *
- * Throughput: a VM's ops/s = ops / ((compute + memory cycles) / clockHz). For the host, each VM's
- * vCPU gets min(1, cores / vms) of a core, and the host rate is the sum of the VMs' rates.
+ * Throughput: a VM's ops/s with a core of its own = ops / ((compute + memory cycles) / clockHz). VMs
+ * that share cores get their rates from the core time the scheduler gives them (src/sim/scheduler.ts).
  */
 import { Operation, OP_KIND_COUNT, OP_KIND_NAMES, type WorkloadGenerator } from '../workload/op.ts';
 import type { App } from './app.ts';
@@ -134,17 +134,6 @@ export function runWorkload(app: App, generator: WorkloadGenerator, runOps = gen
 export function opsPerSecond(phase: PhaseCounters, clockHz: number): number {
   const cycles = phase.cycles;
   return cycles > 0 ? (phase.total * clockHz) / cycles : 0;
-}
-
-/**
- * Host throughput: the sum of the VMs' rates, each scaled by the share of a core its vCPU gets
- * (min(1, cores / vms): one vCPU per VM, time-shared fairly when VMs outnumber cores).
- */
-export function hostOpsPerSecond(perVm: readonly PhaseCounters[], clockHz: number, cores: number): number {
-  const share = perVm.length > cores ? cores / perVm.length : 1;
-  let sum = 0;
-  for (const p of perVm) sum += opsPerSecond(p, clockHz) * share;
-  return sum;
 }
 
 /** Plain-JSON form of the counts (stable key order). */

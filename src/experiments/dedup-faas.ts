@@ -221,8 +221,8 @@ export function setFigures(set: ImageSet, sweep: SetFigures['sweep'] = []): SetF
   return { distinctImages: new Set(compact.map((i) => i.name)).size, imagePagesPerInstance: imagePages, sweep };
 }
 
-/** The result of either host's runs (`set` from `setFigures`; the real host has no sweep). */
-export function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigRun[], byteConfirmed: number, set: SetFigures = { distinctImages: 0, imagePagesPerInstance: 0, sweep: [] }): ExperimentResult {
+/** The summary: the ratios the paper reports, memory per configuration and the cores' figures. */
+function dedupSummary(config: DedupFaasConfig, runs: ConfigRun[], byteConfirmed: number, set: SetFigures): Record<string, number> {
   const by = (name: string): ConfigRun | undefined => runs.find((r) => r.config.name === name);
   const none = by('no sharing')!;
   const cksm = by('compact + KSM');
@@ -231,7 +231,7 @@ export function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigR
   const vmm = config.instances * config.vmmOverheadMiB * 1048576;
   const conv = (r: ConfigRun | undefined): number => (r ? (r.converged?.endBytes ?? r.endBytes) : 0);
   const convRatio = (a: ConfigRun | undefined, b: number): number => (a && b ? round(ratio(conv(a), b), 3) : 0);
-  const summary: Record<string, number> = {
+  return {
     instances: config.instances,
     durationSec: config.durationSec,
     distinctImages: set.distinctImages,
@@ -252,6 +252,11 @@ export function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigR
     byteConfirmedPages: byteConfirmed,
     ...coreSummary(runs, config.durationSec),
   };
+}
+
+/** The tables: configurations with KSM counters, load work, the instances-per-image sweep, the cores. */
+function dedupTables(config: DedupFaasConfig, runs: ConfigRun[], set: SetFigures): ExperimentResult['tables'] {
+  const none = runs.find((r) => r.config.name === 'no sharing')!;
   const rows = runs.map((r) => [
     r.config.name,
     r.config.variant,
@@ -270,6 +275,74 @@ export function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigR
     r.poolPages,
   ]);
   const loadRows = runs.map((r) => [r.config.name, r.config.loader, round(r.loadPagesCopied, 1), round(r.loadPagesMapped, 1), r.loadMicros]);
+  return [
+    {
+      name: 'configurations',
+      title: `Host memory at the end (${config.instances} instances, ${config.durationSec} s) and KSM counters`,
+      columns: ['configuration', 'images', 'loader', 'KSM', 'host MiB', 'vs no sharing', 'full scans', 'pages_shared', 'pages_sharing', 'pages_unshared', 'pages_volatile', 'general_profit MiB', 'MiB after KSM converges', 'COW breaks', 'pool pages'],
+      rows,
+    },
+    { name: 'load', title: 'Load work per instance', columns: ['configuration', 'loader', 'pages copied', 'pages mapped', 'estimated µs'], rows: loadRows },
+    {
+      name: 'sweep',
+      title: `Instances per image (${config.instances} instances): end-of-run memory ratios`,
+      columns: ['instances per image', 'distinct images', 'no sharing MiB', 'compact + KSM MiB', 'aligned + KSM MiB', 'pool loader MiB', 'poolVsNoSharing', 'poolVsCompactKsm', 'alignedKsmVsCompactKsm'],
+      rows: set.sweep.map((p) => {
+        const m = (n: string): number | string => {
+          const r = p.runs.find((x) => x.config.name === n);
+          return r ? mib(r.endBytes) : '-';
+        };
+        return [p.instancesPerImage, p.distinctImages, m('no sharing'), m('compact + KSM'), m('aligned + KSM'), m('pool loader'), endRatio(p.runs, 'no sharing', 'pool loader'), endRatio(p.runs, 'compact + KSM', 'pool loader'), endRatio(p.runs, 'compact + KSM', 'aligned + KSM')];
+      }),
+    },
+    ...coreTables(runs, config.durationSec),
+  ];
+}
+
+/** The plots: host memory over time, load work, the sweep, the cores. */
+function dedupSeries(config: DedupFaasConfig, runs: ConfigRun[], set: SetFigures): ExperimentResult['series'] {
+  return [
+    {
+      name: 'host-memory',
+      title: 'Host memory over time per configuration',
+      x: 'simulated time (s)',
+      y: 'host memory',
+      yUnit: 'MiB',
+      kind: 'line',
+      points: runs.flatMap((r) => r.memoryMiB.map((y, x) => ({ series: r.config.name, x, y }))),
+    },
+    {
+      name: 'load',
+      title: 'Load work per instance: pages copied (standard loader) against pages mapped (pool)',
+      x: 'configuration',
+      y: 'pages per instance',
+      yUnit: 'pages',
+      kind: 'bar',
+      points: runs.flatMap((r) => [
+        { series: 'copied', x: r.config.name, y: round(r.loadPagesCopied, 1) },
+        { series: 'mapped', x: r.config.name, y: round(r.loadPagesMapped, 1) },
+      ]),
+    },
+    {
+      name: 'sweep',
+      title: 'Where alignment pays: memory ratios against instances per image',
+      x: 'instances per image',
+      y: 'memory ratio (above 1: the second uses less)',
+      yUnit: 'ratio',
+      kind: 'line',
+      points: set.sweep.flatMap((p) => [
+        { series: 'compact + KSM / aligned + KSM', x: p.instancesPerImage, y: endRatio(p.runs, 'compact + KSM', 'aligned + KSM') },
+        { series: 'compact + KSM / pool loader', x: p.instancesPerImage, y: endRatio(p.runs, 'compact + KSM', 'pool loader') },
+        { series: 'no sharing / pool loader', x: p.instancesPerImage, y: endRatio(p.runs, 'no sharing', 'pool loader') },
+      ]),
+    },
+    ...coreSeries(runs, config.durationSec),
+  ];
+}
+
+/** The result of either host's runs (`set` from `setFigures`; the real host has no sweep). */
+export function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigRun[], byteConfirmed: number, set: SetFigures = { distinctImages: 0, imagePagesPerInstance: 0, sweep: [] }): ExperimentResult {
+  const summary = dedupSummary(config, runs, byteConfirmed, set);
   return {
     experiment: 'dedup-faas',
     title: dedupFaasExperiment.title,
@@ -278,65 +351,8 @@ export function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigR
     config,
     summary,
     comparisons: [...comparisonsOf(config, summary, set), ...coreComparisons(runs, config.durationSec)],
-    tables: [
-      {
-        name: 'configurations',
-        title: `Host memory at the end (${config.instances} instances, ${config.durationSec} s) and KSM counters`,
-        columns: ['configuration', 'images', 'loader', 'KSM', 'host MiB', 'vs no sharing', 'full scans', 'pages_shared', 'pages_sharing', 'pages_unshared', 'pages_volatile', 'general_profit MiB', 'MiB after KSM converges', 'COW breaks', 'pool pages'],
-        rows,
-      },
-      { name: 'load', title: 'Load work per instance', columns: ['configuration', 'loader', 'pages copied', 'pages mapped', 'estimated µs'], rows: loadRows },
-      {
-        name: 'sweep',
-        title: `Instances per image (${config.instances} instances): end-of-run memory ratios`,
-        columns: ['instances per image', 'distinct images', 'no sharing MiB', 'compact + KSM MiB', 'aligned + KSM MiB', 'pool loader MiB', 'poolVsNoSharing', 'poolVsCompactKsm', 'alignedKsmVsCompactKsm'],
-        rows: set.sweep.map((p) => {
-          const m = (n: string): number | string => {
-            const r = p.runs.find((x) => x.config.name === n);
-            return r ? mib(r.endBytes) : '-';
-          };
-          return [p.instancesPerImage, p.distinctImages, m('no sharing'), m('compact + KSM'), m('aligned + KSM'), m('pool loader'), endRatio(p.runs, 'no sharing', 'pool loader'), endRatio(p.runs, 'compact + KSM', 'pool loader'), endRatio(p.runs, 'compact + KSM', 'aligned + KSM')];
-        }),
-      },
-      ...coreTables(runs, config.durationSec),
-    ],
-    series: [
-      {
-        name: 'host-memory',
-        title: 'Host memory over time per configuration',
-        x: 'simulated time (s)',
-        y: 'host memory',
-        yUnit: 'MiB',
-        kind: 'line',
-        points: runs.flatMap((r) => r.memoryMiB.map((y, x) => ({ series: r.config.name, x, y }))),
-      },
-      {
-        name: 'load',
-        title: 'Load work per instance: pages copied (standard loader) against pages mapped (pool)',
-        x: 'configuration',
-        y: 'pages per instance',
-        yUnit: 'pages',
-        kind: 'bar',
-        points: runs.flatMap((r) => [
-          { series: 'copied', x: r.config.name, y: round(r.loadPagesCopied, 1) },
-          { series: 'mapped', x: r.config.name, y: round(r.loadPagesMapped, 1) },
-        ]),
-      },
-      {
-        name: 'sweep',
-        title: 'Where alignment pays: memory ratios against instances per image',
-        x: 'instances per image',
-        y: 'memory ratio (above 1: the second uses less)',
-        yUnit: 'ratio',
-        kind: 'line',
-        points: set.sweep.flatMap((p) => [
-          { series: 'compact + KSM / aligned + KSM', x: p.instancesPerImage, y: endRatio(p.runs, 'compact + KSM', 'aligned + KSM') },
-          { series: 'compact + KSM / pool loader', x: p.instancesPerImage, y: endRatio(p.runs, 'compact + KSM', 'pool loader') },
-          { series: 'no sharing / pool loader', x: p.instancesPerImage, y: endRatio(p.runs, 'no sharing', 'pool loader') },
-        ]),
-      },
-      ...coreSeries(runs, config.durationSec),
-    ],
+    tables: dedupTables(config, runs, set),
+    series: dedupSeries(config, runs, set),
   };
 }
 

@@ -10,7 +10,7 @@
  * merge across the set. Deterministic: the images are byte-identical for a seed.
  */
 import { z } from 'zod';
-import { buildDemoSet, comparePages, readImageSet, readLoadedImage, IMAGE_VARIANTS, type ImageVariant } from '../image/index.ts';
+import { buildDemoSet, comparePages, readImageSet, readLoadedImage, IMAGE_VARIANTS, type DemoImage, type ImageVariant } from '../image/index.ts';
 import type { Experiment, ExperimentResult } from './types.ts';
 
 export const imageSizeSchema = z
@@ -39,6 +39,51 @@ export type ImageSizeConfig = z.infer<typeof imageSizeSchema>;
 const growth = (after: number, before: number): number => (before === 0 ? 0 : after / before - 1);
 const round = (v: number): number => Math.round(v * 1e6) / 1e6;
 
+type VariantTotals = { file: number; virt: number; pages: number; nonZero: number; n: number };
+type PageSharing = ReturnType<typeof comparePages>;
+
+/** Each image's sizes (a row per image), and per variant the totals and page sharing of instance 0. */
+function measureImages(images: readonly DemoImage[], progress: (done: number) => void): { rows: (string | number)[][]; totals: Map<ImageVariant, VariantTotals>; sharing: Map<ImageVariant, PageSharing> } {
+  const rows: (string | number)[][] = [];
+  const totals = new Map<ImageVariant, VariantTotals>();
+  const loaded = new Map<ImageVariant, ReturnType<typeof readLoadedImage>[]>();
+  images.forEach((img, i) => {
+    const l = readLoadedImage(img.elf, { objDir: img.objDir });
+    const nonZero = l.pages.filter((p) => p.fingerprint !== 0).length;
+    rows.push([img.name, img.variant, img.instance, l.fileBytes, l.virtualBytes, l.pages.length, nonZero]);
+    // Totals and sharing use instance 0 only, so every variant counts one image per application.
+    if (img.instance === 0) {
+      const t = totals.get(img.variant) ?? { file: 0, virt: 0, pages: 0, nonZero: 0, n: 0 };
+      t.file += l.fileBytes;
+      t.virt += l.virtualBytes;
+      t.pages += l.pages.length;
+      t.nonZero += nonZero;
+      t.n++;
+      totals.set(img.variant, t);
+      loaded.set(img.variant, [...(loaded.get(img.variant) ?? []), l]);
+    }
+    progress(i + 1);
+  });
+  const sharing = new Map<ImageVariant, PageSharing>();
+  for (const v of IMAGE_VARIANTS) if (loaded.has(v)) sharing.set(v, comparePages(loaded.get(v)!));
+  return { rows, totals, sharing };
+}
+
+/** Our figures beside the poster's claims and Unikraft's published sizes. */
+function sizeComparisons(summary: Record<string, number>, totals: Map<ImageVariant, VariantTotals>, sharing: Map<ImageVariant, PageSharing>, matched: ReturnType<typeof unikraftRows>['matched']) {
+  const compact = totals.get('compact')!;
+  const comparisons = [];
+  if (totals.has('aligned')) {
+    comparisons.push({ metric: 'ELF size growth of aligned images', paper: 'not significant (poster; no figure published)', ours: summary.alignedFileGrowth, unit: 'fraction', note: `sum over ${compact.n} images against compact: ${compact.file} to ${totals.get('aligned')!.file} bytes, including zero-filled holes of the aligned layout` });
+    comparisons.push({ metric: 'memory after merging, compact / aligned', paper: 'up to 3x (paper abstract)', ours: summary.mergedMemoryRatio, unit: 'ratio', note: `distinct non-zero pages of the set, ${sharing.get('compact')!.distinct} compact against ${sharing.get('aligned')!.distinct} aligned; static image only (no run-time memory)` });
+  }
+  if (totals.has('dce')) comparisons.push({ metric: 'ELF size change with DCE', paper: '-25 % (helloworld) to -48 % (nginx), Unikraft EuroSys\'21 artifacts', ours: summary.dceFileGrowth, unit: 'fraction', note: `sum over ${compact.n} images: ${compact.file} to ${totals.get('dce')!.file} bytes` });
+  for (const u of matched) {
+    comparisons.push({ metric: `${u.app} image bytes, default build`, paper: `${u.unikraftDefault} (${UNIKRAFT_SOURCE})`, ours: u.oursCompact, unit: 'bytes', note: `ours / Unikraft ${round(u.oursCompact / u.unikraftDefault)}; DCE: ours ${u.oursDce ?? 'not built'}, Unikraft ${u.unikraftDce}` });
+  }
+  return comparisons;
+}
+
 export const imageSizeExperiment: Experiment<typeof imageSizeSchema> = {
   name: 'image-size',
   title: 'Image size: compact, DCE, aligned and aligned with ASLR',
@@ -57,34 +102,13 @@ export const imageSizeExperiment: Experiment<typeof imageSizeSchema> = {
     ctx.progress.update(1);
     const images = manifest.images;
     ctx.progress.phase('measure images', images.length);
-    const rows: (string | number)[][] = [];
-    const totals = new Map<ImageVariant, { file: number; virt: number; pages: number; nonZero: number; n: number }>();
-    const loaded = new Map<ImageVariant, ReturnType<typeof readLoadedImage>[]>();
-    images.forEach((img, i) => {
-      const l = readLoadedImage(img.elf, { objDir: img.objDir });
-      const nonZero = l.pages.filter((p) => p.fingerprint !== 0).length;
-      rows.push([img.name, img.variant, img.instance, l.fileBytes, l.virtualBytes, l.pages.length, nonZero]);
-      // Totals and sharing use instance 0 only, so every variant counts one image per application.
-      if (img.instance === 0) {
-        const t = totals.get(img.variant) ?? { file: 0, virt: 0, pages: 0, nonZero: 0, n: 0 };
-        t.file += l.fileBytes;
-        t.virt += l.virtualBytes;
-        t.pages += l.pages.length;
-        t.nonZero += nonZero;
-        t.n++;
-        totals.set(img.variant, t);
-        loaded.set(img.variant, [...(loaded.get(img.variant) ?? []), l]);
-      }
-      ctx.progress.update(i + 1);
-    });
+    const { rows, totals, sharing } = measureImages(images, (done) => ctx.progress.update(done));
     const compact = totals.get('compact')!;
     const variantRows: (string | number)[][] = [];
-    const sharing = new Map<ImageVariant, ReturnType<typeof comparePages>>();
     for (const v of IMAGE_VARIANTS) {
       const t = totals.get(v);
       if (!t) continue;
-      const s = comparePages(loaded.get(v)!);
-      sharing.set(v, s);
+      const s = sharing.get(v)!;
       variantRows.push([v, t.n, t.file, round(growth(t.file, compact.file)), t.virt, round(growth(t.virt, compact.virt)), t.pages, t.nonZero, s.distinct, s.mergeable]);
     }
     const has = (v: ImageVariant): boolean => totals.has(v);
@@ -111,15 +135,7 @@ export const imageSizeExperiment: Experiment<typeof imageSizeSchema> = {
     if (has('aligned-aslr')) Object.assign(summary, { aslrFileGrowth: g('aligned-aslr', 'file'), aslrVirtualGrowth: g('aligned-aslr', 'virt'), aslrMergeablePages: sharing.get('aligned-aslr')!.mergeable });
     if (has('dce')) Object.assign(summary, { dceFileGrowth: g('dce', 'file'), dceVirtualGrowth: g('dce', 'virt'), dceMergeablePages: sharing.get('dce')!.mergeable });
     const unikraft = unikraftRows(rows);
-    const comparisons = [];
-    if (has('aligned')) {
-      comparisons.push({ metric: 'ELF size growth of aligned images', paper: 'not significant (poster; no figure published)', ours: summary.alignedFileGrowth, unit: 'fraction', note: `sum over ${compact.n} images against compact: ${compact.file} to ${totals.get('aligned')!.file} bytes, including zero-filled holes of the aligned layout` });
-      comparisons.push({ metric: 'memory after merging, compact / aligned', paper: 'up to 3x (paper abstract)', ours: summary.mergedMemoryRatio, unit: 'ratio', note: `distinct non-zero pages of the set, ${sharing.get('compact')!.distinct} compact against ${sharing.get('aligned')!.distinct} aligned; static image only (no run-time memory)` });
-    }
-    if (has('dce')) comparisons.push({ metric: 'ELF size change with DCE', paper: '-25 % (helloworld) to -48 % (nginx), Unikraft EuroSys\'21 artifacts', ours: summary.dceFileGrowth, unit: 'fraction', note: `sum over ${compact.n} images: ${compact.file} to ${totals.get('dce')!.file} bytes` });
-    for (const u of unikraft.matched) {
-      comparisons.push({ metric: `${u.app} image bytes, default build`, paper: `${u.unikraftDefault} (${UNIKRAFT_SOURCE})`, ours: u.oursCompact, unit: 'bytes', note: `ours / Unikraft ${round(u.oursCompact / u.unikraftDefault)}; DCE: ours ${u.oursDce ?? 'not built'}, Unikraft ${u.unikraftDce}` });
-    }
+    const comparisons = sizeComparisons(summary, totals, sharing, unikraft.matched);
     return {
       experiment: 'image-size',
       title: this.title,

@@ -128,8 +128,8 @@ export function regionSize(s: ObjectSizes): number {
   return alignUp(alignUp(alignUp(s.text, s.align.rodata) + s.rodata, s.align.relro) + s.relro, PAGE) || PAGE;
 }
 
-export function planAlignment(images: PlanImage[], sizes: Map<string, ObjectSizes>, base = IMAGE_BASE): AlignmentPlan {
-  if (images.length < 2) throw new InputError('alignment', `needs at least 2 images (the authors' aligner does too), got ${images.length}`);
+/** How many images use each library, and the libraries in order of first use. */
+function libraryUse(images: PlanImage[], sizes: Map<string, ObjectSizes>): { count: Map<string, number>; order: string[] } {
   const count = new Map<string, number>();
   const order: string[] = [];
   for (const img of images) {
@@ -139,6 +139,12 @@ export function planAlignment(images: PlanImage[], sizes: Map<string, ObjectSize
       count.set(l, (count.get(l) ?? 0) + 1);
     }
   }
+  return { count, order };
+}
+
+export function planAlignment(images: PlanImage[], sizes: Map<string, ObjectSizes>, base = IMAGE_BASE): AlignmentPlan {
+  if (images.length < 2) throw new InputError('alignment', `needs at least 2 images (the authors' aligner does too), got ${images.length}`);
+  const { count, order } = libraryUse(images, sizes);
   const classOf = (l: string): LibraryClass => (count.get(l) === images.length ? 'common' : count.get(l)! > 1 ? 'subset' : 'individual');
   const byClass = (c: LibraryClass): string[] => order.filter((l) => classOf(l) === c);
   const planned = new Map<string, PlannedLibrary>();

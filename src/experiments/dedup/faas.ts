@@ -125,149 +125,187 @@ interface Instance {
   invocations: number;
 }
 
-/** Run one configuration of the FaaS model. */
-export function runSharingConfig(set: ImageSet, config: SharingConfig, model: FaasModel, rng: Rng): ConfigRun {
+/** The host a configuration runs on: the configured machine's cores when the model has them. */
+function sharingHost(model: FaasModel): { backend: HostBackend; cores: FaasCores | null; clockGHz: number } {
   const hostConfig: HostConfig = { tiers: [{ tier: 'ddr4', bytes: GiB(Math.max(16, Math.ceil((model.instances * model.vmMemoryMiB) / 1024) + 8)) }], variant: 'baseline', policy: { hugeBacking: 'never' } };
+  if (!model.cores) return { backend: new HostBackend({ ...hostConfig, clockGHz: CLOCK_GHZ }), cores: null, clockGHz: CLOCK_GHZ };
   // With cores, the host is the configured machine (its clock prices the host's work too).
-  const simHost = model.cores ? new SimHost({ host: hostConfig, cpu: model.cores.cpu, cores: model.cores.cores, vpid: model.cores.vpid }) : null;
-  const clockGHz = simHost ? simHost.cpu.clockGHz : CLOCK_GHZ;
-  const backend = simHost ? simHost.backend : new HostBackend({ ...hostConfig, clockGHz });
-  const cores = simHost && model.cores ? new FaasCores(simHost.machine, MiB(model.vmMemoryMiB), model.cores.quantumMs) : null;
-  const mem = backend.memory;
-  const images = set.byVariant.get(config.variant)!;
-  for (const img of images) checkBootTablesFree(img);
-  let poolImages: PoolImage[] = [];
-  let poolPages = 0;
-  if (config.loader === 'pool') {
-    const p = preparePool(set, config.variant, mem);
-    poolImages = p.images;
-    poolPages = p.sharedPages;
-  }
-  const ksm = config.ksm ? new Ksm(mem, model.ksm) : null;
-  const appNames = [...new Set(images.map((i) => i.name))];
-  const instances: Instance[] = [];
+  const simHost = new SimHost({ host: hostConfig, cpu: model.cores.cpu, cores: model.cores.cores, vpid: model.cores.vpid });
+  return { backend: simHost.backend, cores: new FaasCores(simHost.machine, MiB(model.vmMemoryMiB), model.cores.quantumMs), clockGHz: simHost.cpu.clockGHz };
+}
+
+/** One configuration of the FaaS model in progress: its host, instances and samples. */
+class SharingRun {
+  private readonly backend: HostBackend;
+  private readonly cores: FaasCores | null;
+  private readonly clockGHz: number;
+  private readonly images: PreparedImage[];
+  private readonly poolImages: PoolImage[] = [];
+  private readonly poolPages: number = 0;
+  private readonly ksm: Ksm | null;
+  private readonly appNames: string[];
+  private readonly instances: Instance[] = [];
   // Each instance's next invocation time, which every step reads for every instance: a flat array
   // rather than a walk over the instance objects (10,000 instances x 6,000 steps).
-  const nextAt = new Float64Array(model.instances);
-  const tr = new Translation();
-  const overhead = MiB(model.vmmOverheadMiB);
-  const memoryMiB: number[] = [];
-  const ksmPagesSharing: number[] = [];
-  let loadCopied = 0;
-  let loadMapped = 0;
-  let loadCycles = 0;
-  let invocations = 0;
-  const stepNs = model.stepMs * 1e6;
-  const endNs = model.durationSec * 1e9;
-  const launchGapNs = 1e9 / model.launchPerSecond;
-  const hostBytes = (): number => mem.allocatedFrames * PAGE_4K + instances.length * overhead;
+  private readonly nextAt: Float64Array;
+  private readonly tr = new Translation();
+  private readonly overhead: number;
+  private readonly launchGapNs: number;
+  readonly memoryMiB: number[] = [];
+  readonly ksmPagesSharing: number[] = [];
+  private loadCopied = 0;
+  private loadMapped = 0;
+  private loadCycles = 0;
+  private invocations = 0;
+  private started = 0;
 
-  const write = (vm: HostVm, gpa: number, fp: number): void => {
-    if (!vm.ept.lookup(gpa, tr) || !tr.writable) vm.eptViolation(gpa, true);
+  constructor(
+    set: ImageSet,
+    private readonly config: SharingConfig,
+    private readonly model: FaasModel,
+    private readonly rng: Rng,
+  ) {
+    ({ backend: this.backend, cores: this.cores, clockGHz: this.clockGHz } = sharingHost(model));
+    this.images = set.byVariant.get(config.variant)!;
+    for (const img of this.images) checkBootTablesFree(img);
+    if (config.loader === 'pool') {
+      const p = preparePool(set, config.variant, this.backend.memory);
+      this.poolImages = p.images;
+      this.poolPages = p.sharedPages;
+    }
+    this.ksm = config.ksm ? new Ksm(this.backend.memory, model.ksm) : null;
+    this.appNames = [...new Set(this.images.map((i) => i.name))];
+    this.nextAt = new Float64Array(model.instances);
+    this.overhead = MiB(model.vmmOverheadMiB);
+    this.launchGapNs = 1e9 / model.launchPerSecond;
+  }
+
+  private hostBytes(): number {
+    return this.backend.memory.allocatedFrames * PAGE_4K + this.instances.length * this.overhead;
+  }
+
+  private write(vm: HostVm, gpa: number, fp: number): void {
+    if (!vm.ept.lookup(gpa, this.tr) || !this.tr.writable) vm.eptViolation(gpa, true);
     vm.setContent(gpa, fp);
-  };
+  }
 
-  const start = (i: number): void => {
-    // Instance i runs application i mod apps; ASLR images cycle through the randomised instances.
-    const img: PreparedImage = images[i % images.length];
-    const vm = backend.createVmWithRegions([{ gpaStart: 0, bytes: MiB(model.vmMemoryMiB), tier: -1, hugeBacking: false }]);
-    const r = config.loader === 'pool' ? loadFromPool(vm, poolImages[i % images.length], backend.costs) : loadCopy(vm, img.copyPages, backend.costs);
-    loadCopied += r.pagesCopied;
-    loadMapped += r.pagesMapped;
-    loadCycles += r.cycles;
-    for (let k = 0; k < BOOT_TABLE_PAGES; k++) write(vm, BOOT_TABLE_GPA + k * PAGE_4K, bootTableFingerprint(k));
+  /** Load and boot instance i: it runs application i mod apps; ASLR images cycle through the randomised instances. */
+  private start(i: number): void {
+    const { model, config, tr } = this;
+    const img: PreparedImage = this.images[i % this.images.length];
+    const vm = this.backend.createVmWithRegions([{ gpaStart: 0, bytes: MiB(model.vmMemoryMiB), tier: -1, hugeBacking: false }]);
+    const r = config.loader === 'pool' ? loadFromPool(vm, this.poolImages[i % this.images.length], this.backend.costs) : loadCopy(vm, img.copyPages, this.backend.costs);
+    this.loadCopied += r.pagesCopied;
+    this.loadMapped += r.pagesMapped;
+    this.loadCycles += r.cycles;
+    for (let k = 0; k < BOOT_TABLE_PAGES; k++) this.write(vm, BOOT_TABLE_GPA + k * PAGE_4K, bootTableFingerprint(k));
     // Boot: bss zero-filled on first touch, heap initialised, a stack.
     if (model.bssAtBoot !== 'none') for (let k = 0; k < img.zeroPages.length; k++) if (!vm.ept.lookup(img.zeroPages[k], tr)) vm.eptViolation(img.zeroPages[k], true);
     const heapBase = alignUp(img.imageEnd, PAGE_4K);
     const initPages = Math.ceil((model.heapInitKiB + model.stackKiB) / 4);
-    for (let k = 0; k < initPages; k++) write(vm, heapBase + k * PAGE_4K, contentFingerprint(vm.id + 1, k, 1));
-    const appIdx = appNames.indexOf(img.name);
+    for (let k = 0; k < initPages; k++) this.write(vm, heapBase + k * PAGE_4K, contentFingerprint(vm.id + 1, k, 1));
+    const appIdx = this.appNames.indexOf(img.name);
     const ws = model.workingSetsKiB[appIdx % model.workingSetsKiB.length] * 1024;
-    const arrivals = createFaasArrivals(rng.fork(`faas/${i}`), { ratePerSecond: model.invocationsPerSecond, jitter: model.jitter, functions: [{ name: img.name, weight: 1, workingSetBytes: ws }] });
+    const arrivals = createFaasArrivals(this.rng.fork(`faas/${i}`), { ratePerSecond: model.invocationsPerSecond, jitter: model.jitter, functions: [{ name: img.name, weight: 1, workingSetBytes: ws }] });
     const next = new Invocation();
     arrivals.next(next);
-    next.timeNs += i * launchGapNs;
-    nextAt[instances.length] = next.timeNs;
+    next.timeNs += i * this.launchGapNs;
+    this.nextAt[this.instances.length] = next.timeNs;
     // The vCPU enters after boot: nothing of the VM is cached on its core before its first invocation.
-    const vcpu = cores ? cores.attach(vm) : -1;
-    instances.push({ vm, vcpu, arrivals, next, heapBase: heapBase + initPages * PAGE_4K, invocations: 0 });
-    ksm?.register(vm);
-  };
+    const vcpu = this.cores ? this.cores.attach(vm) : -1;
+    this.instances.push({ vm, vcpu, arrivals, next, heapBase: heapBase + initPages * PAGE_4K, invocations: 0 });
+    this.ksm?.register(vm);
+  }
 
-  const invoke = (inst: Instance): void => {
+  private invoke(inst: Instance): void {
     const pages = Math.ceil(inst.next.workingSetBytes / PAGE_4K);
-    const limit = Math.min(pages, (MiB(model.vmMemoryMiB) - inst.heapBase) / PAGE_4K);
+    const limit = Math.min(pages, (MiB(this.model.vmMemoryMiB) - inst.heapBase) / PAGE_4K);
     inst.invocations++;
-    invocations++;
-    if (cores) {
-      cores.queue(inst.vcpu, inst.vm, inst.heapBase, limit, inst.invocations + 1);
+    this.invocations++;
+    if (this.cores) {
+      this.cores.queue(inst.vcpu, inst.vm, inst.heapBase, limit, inst.invocations + 1);
       return;
     }
-    for (let k = 0; k < limit; k++) write(inst.vm, inst.heapBase + k * PAGE_4K, contentFingerprint(inst.vm.id + 1, k, inst.invocations + 1));
-  };
+    for (let k = 0; k < limit; k++) this.write(inst.vm, inst.heapBase + k * PAGE_4K, contentFingerprint(inst.vm.id + 1, k, inst.invocations + 1));
+  }
 
-  let started = 0;
-  for (let t = 0; t <= endNs; t += stepNs) {
-    while (started < model.instances && started * launchGapNs <= t) start(started++);
+  /** One step of `stepMs` ending at t: launches, due invocations, ksmd's batch, samples each second. */
+  step(t: number): void {
+    const { model, instances, nextAt, ksm } = this;
+    while (this.started < model.instances && this.started * this.launchGapNs <= t) this.start(this.started++);
     for (let k = 0; k < instances.length; k++) {
       if (nextAt[k] > t) continue;
       const inst = instances[k];
       while (inst.next.timeNs <= t) {
-        invoke(inst);
-        const launch = k * launchGapNs;
+        this.invoke(inst);
+        const launch = k * this.launchGapNs;
         inst.arrivals.next(inst.next);
         inst.next.timeNs += launch;
       }
       nextAt[k] = inst.next.timeNs;
     }
     // The step's invocations run on their cores before ksmd's next batch.
-    cores?.runQueued();
+    this.cores?.runQueued();
     if (ksm) ksm.advance(t);
-    if (t % 1e9 === 0) memoryMiB.push(Math.round((hostBytes() / MiB(1)) * 100) / 100);
-    if (ksm && t % 1e9 === 0) ksmPagesSharing.push(ksm.counters().pagesSharing);
+    if (t % 1e9 === 0) this.memoryMiB.push(Math.round((this.hostBytes() / MiB(1)) * 100) / 100);
+    if (ksm && t % 1e9 === 0) this.ksmPagesSharing.push(ksm.counters().pagesSharing);
   }
-  const endBytes = hostBytes();
-  let flushesAll = 0;
-  let cow = 0;
-  for (const inst of instances) {
-    flushesAll += inst.vm.counters.tlbFlushes;
-    cow += inst.vm.counters.cowBreaks;
-  }
-  const ksmEnd = ksm ? ksm.counters() : null;
-  // Figures of the run proper, before the convergence phase (in which no VM runs).
-  const coreFigures = cores ? cores.figures() : null;
-  const flushesKsm = ksmEnd ? ksmEnd.tlbFlushes : 0;
-  let converged: ConfigRun['converged'] = null;
-  if (ksm) {
-    const target = ksm.fullScans + 2;
-    let t = endNs;
-    while (ksm.fullScans < target) {
-      t += 1e9;
-      ksm.advance(t);
-      ksmPagesSharing.push(ksm.counters().pagesSharing);
+
+  /** The run's figures at `endNs`, then KSM run to convergence with the VMs frozen (two more full scans). */
+  finish(endNs: number): ConfigRun {
+    const { ksm, instances } = this;
+    const endBytes = this.hostBytes();
+    let flushesAll = 0;
+    let cow = 0;
+    for (const inst of instances) {
+      flushesAll += inst.vm.counters.tlbFlushes;
+      cow += inst.vm.counters.cowBreaks;
     }
-    converged = { endBytes: hostBytes(), ksm: ksm.counters() };
+    const ksmEnd = ksm ? ksm.counters() : null;
+    // Figures of the run proper, before the convergence phase (in which no VM runs).
+    const coreFigures = this.cores ? this.cores.figures() : null;
+    const flushesKsm = ksmEnd ? ksmEnd.tlbFlushes : 0;
+    let converged: ConfigRun['converged'] = null;
+    if (ksm) {
+      const target = ksm.fullScans + 2;
+      let t = endNs;
+      while (ksm.fullScans < target) {
+        t += 1e9;
+        ksm.advance(t);
+        this.ksmPagesSharing.push(ksm.counters().pagesSharing);
+      }
+      converged = { endBytes: this.hostBytes(), ksm: ksm.counters() };
+    }
+    const n = Math.max(1, instances.length);
+    const cyclesPerUs = this.clockGHz * 1000;
+    return {
+      config: this.config,
+      memoryMiB: this.memoryMiB,
+      endBytes,
+      ksmPagesSharing: this.ksmPagesSharing,
+      ksm: ksmEnd,
+      converged,
+      flushesKsm,
+      flushesVm: flushesAll - flushesKsm,
+      cowBreaks: cow,
+      loadPagesCopied: this.loadCopied / n,
+      loadPagesMapped: this.loadMapped / n,
+      loadMicros: Math.round((this.loadCycles / n / cyclesPerUs) * 10) / 10,
+      poolPages: this.poolPages,
+      invocations: this.invocations,
+      started: this.started,
+      cores: coreFigures,
+    };
   }
-  const n = Math.max(1, instances.length);
-  const cyclesPerUs = clockGHz * 1000;
-  return {
-    config,
-    memoryMiB,
-    endBytes,
-    ksmPagesSharing,
-    ksm: ksmEnd,
-    converged,
-    flushesKsm,
-    flushesVm: flushesAll - flushesKsm,
-    cowBreaks: cow,
-    loadPagesCopied: loadCopied / n,
-    loadPagesMapped: loadMapped / n,
-    loadMicros: Math.round((loadCycles / n / cyclesPerUs) * 10) / 10,
-    poolPages,
-    invocations,
-    started,
-    cores: coreFigures,
-  };
+}
+
+/** Run one configuration of the FaaS model. */
+export function runSharingConfig(set: ImageSet, config: SharingConfig, model: FaasModel, rng: Rng): ConfigRun {
+  const run = new SharingRun(set, config, model, rng);
+  const stepNs = model.stepMs * 1e6;
+  const endNs = model.durationSec * 1e9;
+  for (let t = 0; t <= endNs; t += stepNs) run.step(t);
+  return run.finish(endNs);
 }
 
 /** The VMM's boot page tables go at 0x9000-0xbfff: an image that loads there cannot run this way. */

@@ -2,9 +2,12 @@
  * From the VMs' measured figures to the rows of the `ucat` tables: sums over a fleet, ratios per
  * access and per request, and throughput.
  *
- * Throughput: a VM's rate is its measured requests over its cycles (compute + memory, faults
- * left out: they are the start-up cost of first touches) at the clock; the host's rate is the sum
- * of the VMs' rates, each scaled by the share of a core its single vCPU gets, min(1, cores / VMs).
+ * Throughput comes from simulated time on the host's cores (fleet.ts). A core runs its VMs' vCPUs
+ * in turn, so in the steady state the measured windows stand for, its time goes to their windows:
+ * a core serves the requests of its VMs' windows in the core time those windows took (their own
+ * units, faults included, and the switches back onto the core), and a VM's rate is its requests
+ * over that time at the clock. The host's rate is the sum over its VMs, i.e. over its cores. Warm-up
+ * and the time the core spent on other VMs' warm-ups are left out.
  */
 import { mean, ratio, round } from '../../base/stats.ts';
 import type { FleetResult, VmResult, WorkloadName } from './fleet.ts';
@@ -21,8 +24,12 @@ export interface VmTotals {
   walkCycles: number;
   translationCycles: number;
   computeCycles: number;
-  memoryCycles: number;
+  /** Core time of the windows (cycles), and its parts that are not compute, translation or data. */
+  coreCycles: number;
   faultCycles: number;
+  switchCycles: number;
+  flushCycles: number;
+  switches: number;
   dataCycles: number;
   /** Data lines served by memory, [DRAM, NVM]. */
   dataLinesMem: [number, number];
@@ -35,8 +42,8 @@ export interface VmTotals {
   hostOps: number;
 }
 
-/** Add up `vms`; each VM's rate counts `coreShare` of itself toward the host's. */
-export function totalVms(vms: readonly VmResult[], clockHz: number, coreShare: number): VmTotals {
+/** Add up `vms`, the VMs of one host; their rates from their cores' time (see the header comment). */
+export function totalVms(vms: readonly VmResult[], clockHz: number): VmTotals {
   const a: VmTotals = {
     vms: vms.length,
     ops: 0,
@@ -46,8 +53,11 @@ export function totalVms(vms: readonly VmResult[], clockHz: number, coreShare: n
     walkCycles: 0,
     translationCycles: 0,
     computeCycles: 0,
-    memoryCycles: 0,
+    coreCycles: 0,
     faultCycles: 0,
+    switchCycles: 0,
+    flushCycles: 0,
+    switches: 0,
     dataCycles: 0,
     dataLinesMem: [0, 0],
     requestedBytes: 0,
@@ -56,6 +66,8 @@ export function totalVms(vms: readonly VmResult[], clockHz: number, coreShare: n
     opsPerVm: 0,
     hostOps: 0,
   };
+  const coreTime = new Map<number, number>();
+  for (const v of vms) coreTime.set(v.core, (coreTime.get(v.core) ?? 0) + v.coreCycles);
   const rates: number[] = [];
   for (const v of vms) {
     a.ops += v.ops;
@@ -65,25 +77,23 @@ export function totalVms(vms: readonly VmResult[], clockHz: number, coreShare: n
     a.walkCycles += v.walkCycles;
     a.translationCycles += v.translationCycles;
     a.computeCycles += v.computeCycles;
-    a.memoryCycles += v.memoryCycles;
+    a.coreCycles += v.coreCycles;
     a.faultCycles += v.faultCycles;
+    a.switchCycles += v.switchCycles;
+    a.flushCycles += v.flushCycles;
+    a.switches += v.switches;
     a.dataCycles += v.dataCycles;
     a.dataLinesMem[0] += v.dataLinesMem[0];
     a.dataLinesMem[1] += v.dataLinesMem[1];
     a.requestedBytes += v.requestedBytes;
     a.reservedBytes += v.reservedBytes;
     a.maxLeaves2M = Math.max(a.maxLeaves2M, v.leaves2M);
-    const cycles = v.computeCycles + v.memoryCycles;
+    const cycles = coreTime.get(v.core) as number;
     rates.push(cycles > 0 ? (v.ops * clockHz) / cycles : 0);
   }
   a.opsPerVm = mean(rates);
-  a.hostOps = rates.reduce((t, r) => t + r * coreShare, 0);
+  a.hostOps = rates.reduce((t, r) => t + r, 0);
   return a;
-}
-
-/** The share of a core each of `vms` single-vCPU VMs gets on `cores` cores. */
-export function coreShare(vms: number, cores: number): number {
-  return vms > cores ? cores / vms : 1;
 }
 
 /** Host memory at the end: data, EPT and guest page tables, per tier. */
@@ -97,6 +107,9 @@ export interface MemoryFigures {
 /** Guest fragmentation and translation per access. */
 export interface AccessFigures {
   fragmentation: number;
+  /** Page walks (L2 TLB misses) and accesses of the measured windows, all VMs. */
+  walks: number;
+  accesses: number;
   tlbMissRatio: number;
   tlbMpka: number;
   /** L1 DTLB misses (L2 TLB hits and walks) per thousand accesses. */
@@ -109,15 +122,19 @@ export interface AccessFigures {
 export interface WorkloadFigures extends MemoryFigures, AccessFigures {
   workload: WorkloadName;
   vms: number;
-  /** Cycles of one request (compute + memory), and where they go. */
+  /** Core cycles of one request, and where they go (the rest: guest invalidations). */
   cyclesPerOp: number;
   computeCyclesPerOp: number;
   translationCyclesPerOp: number;
   dataCyclesPerOp: number;
-  /** First-touch faults per request (left out of throughput). */
+  /** First-touch faults per request. */
   faultCyclesPerOp: number;
+  /** vCPU switches onto the core, per thousand requests, and their cycles per request. */
+  switchesPerKiloOp: number;
+  switchCyclesPerOp: number;
   accessesPerOp: number;
-  /** Share of the data lines served by memory that came from NVM. */
+  /** Data lines served by memory (missed every cache) per request, and the share from NVM. */
+  memoryLinesPerOp: number;
   nvmLineShare: number;
   maxLeaves2M: number;
   opsPerVm: number;
@@ -128,19 +145,22 @@ export interface WorkloadFigures extends MemoryFigures, AccessFigures {
   eptTableFrames: number;
 }
 
-export function workloadFigures(f: FleetResult, clockHz: number, cores: number): WorkloadFigures {
-  const t = totalVms(f.vms, clockHz, coreShare(f.vms.length, cores));
+export function workloadFigures(f: FleetResult, clockHz: number): WorkloadFigures {
+  const t = totalVms(f.vms, clockHz);
   return {
     workload: f.workload,
     vms: t.vms,
     ...memoryFigures(f.residentFrames, f.eptTableFrames),
     ...accessFigures(t),
-    cyclesPerOp: round(ratio(t.computeCycles + t.memoryCycles, t.ops), 1),
+    cyclesPerOp: round(ratio(t.coreCycles, t.ops), 1),
     computeCyclesPerOp: round(ratio(t.computeCycles, t.ops), 1),
     translationCyclesPerOp: round(ratio(t.translationCycles, t.ops), 1),
     dataCyclesPerOp: round(ratio(t.dataCycles, t.ops), 1),
     faultCyclesPerOp: round(ratio(t.faultCycles, t.ops), 1),
+    switchesPerKiloOp: round(ratio(t.switches * 1000, t.ops), 2),
+    switchCyclesPerOp: round(ratio(t.switchCycles, t.ops), 1),
     accessesPerOp: round(ratio(t.accesses, t.ops), 1),
+    memoryLinesPerOp: round(ratio(t.dataLinesMem[0] + t.dataLinesMem[1], t.ops), 1),
     nvmLineShare: round(ratio(t.dataLinesMem[1], t.dataLinesMem[0] + t.dataLinesMem[1]), 4),
     maxLeaves2M: t.maxLeaves2M,
     opsPerVm: round(t.opsPerVm, 1),
@@ -163,6 +183,8 @@ function memoryFigures(residentFrames: readonly number[], eptTableFrames: number
 function accessFigures(t: VmTotals): AccessFigures {
   return {
     fragmentation: round(ratio(t.reservedBytes - t.requestedBytes, t.requestedBytes), 4),
+    walks: t.walks,
+    accesses: t.accesses,
     tlbMissRatio: round(ratio(t.walks, t.accesses), 6),
     tlbMpka: round(ratio(t.walks * 1000, t.accesses), 3),
     l1TlbMpka: round(ratio(t.l1TlbMisses * 1000, t.accesses), 3),

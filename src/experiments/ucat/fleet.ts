@@ -9,15 +9,26 @@
  * are replayed and each guest page it touches is touched once, so the window starts with every
  * page placed and mapped and the TLBs and caches holding what the last touches left.
  *
- * Scheduling: the VM whose vCPU has used the fewest cycles so far runs the next slice (ties: lowest
- * VM number). VMs therefore touch memory, and the tier-unaware host hands out DRAM first come,
- * first served, in the order simulated time gives, and they share the machine's LLC. A slice never
- * crosses a VM's warm-up boundary, so the counter snapshot that starts the measurement is exact.
+ * Scheduling: the host has `cores` physical cores; VM i's single vCPU is pinned to core i mod
+ * cores, and each core runs its vCPUs round robin in time slices of `quantumMs` (runOnCores,
+ * src/sim/scheduler.ts), sharing the core's TLBs, paging-structure caches and private caches
+ * (VPID-tagged, or flushed on every switch with `vpid: false`); the LLC is the host's. A VM's work
+ * comes in units the scheduler can stop after: one operation of a model, or a bounded batch of
+ * trace events (TRACE_UNIT_EVENTS), so a slice ends within one unit of the quantum. Cores advance
+ * in step in simulated time, so VMs touch memory, and the tier-unaware host hands out DRAM first
+ * come, first served, in the order simulated time gives. A unit never crosses a VM's warm-up
+ * boundary, so the counter snapshot that starts the measurement is exact.
+ *
+ * Core time: what a unit costs its core is the program's compute cycles plus the cycles the vCPU
+ * spent (translation with its faults, data lines, invalidations); a switch onto the core costs the
+ * preset's switch cycles on top. A VM's measured window is the core time from its window's start
+ * to its end that the core spent on it: its own units and the switches back to it.
  *
  * Measured: host frames per tier at the end (data + EPT tables + guest page tables, which are
  * guest data to the host); guest malloc requested/reserved bytes and guest page-table leaves at the
- * end; vCPU counters (TLB misses, walk and data cycles, data lines served per memory tier) and the
- * program's requests and compute cycles of the measured window only.
+ * end; vCPU counters (TLB misses, walk and data cycles, data lines served per memory tier, switches)
+ * and the program's requests and compute cycles of the measured window only; each core's clock at
+ * the end (the fleet's simulated time).
  */
 import { Rng } from '../../base/rng.ts';
 import { UserError } from '../../base/errors.ts';
@@ -30,6 +41,7 @@ import { MARKER_REPLY, TracedProgram, type TraceCosts, type TraceSource } from '
 import { TraceOp } from '../../trace/types.ts';
 import type { Progress } from '../../base/progress.ts';
 import { SimHost } from '../../sim/host.ts';
+import { quantumCycles, runOnCores, type CoreTask } from '../../sim/scheduler.ts';
 import type { SimVm } from '../../sim/vm.ts';
 import { diffSnapshots } from '../../hw/counters.ts';
 import { createMemslapWorkload } from '../../workload/memslap.ts';
@@ -43,6 +55,14 @@ const MiB = 1024 * 1024;
  * the guests dry.
  */
 const TABLE_ALLOWANCE_MIB = 1;
+/**
+ * Trace events per scheduler unit. A slice overshoots its quantum by at most one unit: 256 events
+ * cost at most a few hundred thousand cycles even when every one misses to NVM, a few per cent of
+ * a 3 ms quantum, and the scheduler's bookkeeping per unit stays negligible against the events.
+ */
+export const TRACE_UNIT_EVENTS = 256;
+/** Model operations per scheduler unit: one request, the unit a server can be descheduled after. */
+const MODEL_UNIT_OPS = 1;
 
 export type WorkloadName = 'memslap' | 'ycsb';
 
@@ -68,25 +88,39 @@ export interface FleetParams {
   vms: number;
   vmDramMiB: number;
   vmNvmMiB: number;
-  /** Events (trace) or operations (model) a VM runs before the scheduler picks again. */
-  slice: number;
+  /** Physical cores of the host; VM i's vCPU is pinned to core i mod cores. */
+  cores: number;
+  /** Time slice of a vCPU on its core. */
+  quantumMs: number;
+  /** VPID-tagged translations (false: a core flushes its TLBs on every vCPU switch). */
+  vpid: boolean;
 }
 
 /** Measured-window figures of one VM. */
 export interface VmResult {
   vm: number;
   workload: WorkloadName;
+  /** The core its vCPU is pinned to. */
+  core: number;
   /** Requests (trace markers or header count; model operations) in the measured window. */
   ops: number;
+  /**
+   * Core time of the window (cycles): compute + translation (faults included) + data +
+   * invalidations + switches onto the core. Throughput comes from it (aggregate.ts).
+   */
+  coreCycles: number;
   computeCycles: number;
-  /** Translation, data and flush cycles of the accesses (faults apart). */
-  memoryCycles: number;
+  /** Translation cycles without the faults the vCPU adds to them (faultCycles has those). */
+  translationCycles: number;
+  dataCycles: number;
   faultCycles: number;
+  flushCycles: number;
+  switchCycles: number;
+  /** Times the vCPU was switched back onto its core in the window. */
+  switches: number;
   accesses: number;
   walks: number;
   walkCycles: number;
-  translationCycles: number;
-  dataCycles: number;
   l1TlbMisses: number;
   /** Data lines served by memory, per host tier [DRAM, NVM] (cache misses of the window). */
   dataLinesMem: number[];
@@ -106,6 +140,8 @@ export interface FleetResult {
   eptTableFrames: number;
   /** Frames the host's allocator has handed out (the accounting check). */
   allocatedFrames: number;
+  /** Each core's clock at the end (cycles): the fleet's simulated time on it. */
+  coreCycles: number[];
   vms: VmResult[];
 }
 
@@ -115,8 +151,8 @@ interface VmProgram {
   step(n: number): number;
   readonly done: boolean;
   readonly measuring: boolean;
-  /** Simulated cycles used so far. */
-  readonly elapsedCycles: number;
+  /** Compute cycles so far (the memory cycles are the vCPU's). */
+  computeCycles(): number;
   /** Requests and compute cycles since the warm-up ended. */
   measuredRequests(): number;
   measuredComputeCycles(): number;
@@ -135,9 +171,9 @@ class ModelProgram implements VmProgram {
   get measuring(): boolean {
     return !this.runner.inLoadPhase;
   }
-  get elapsedCycles(): number {
+  computeCycles(): number {
     const c = this.runner.counts;
-    return c.setupCycles + c.load.cycles + c.run.cycles;
+    return c.load.computeCycles + c.run.computeCycles;
   }
   measuredRequests(): number {
     return this.runner.counts.run.total;
@@ -201,7 +237,8 @@ export function traceWindow(source: TraceSource, warmupShare: number, lastReques
 
 class TraceProgram implements VmProgram {
   private readonly warmupEvents: number;
-  private requestsAtWarmup = 0;
+  private repliesAtWarmup = 0;
+  private markersAtWarmup = 0;
   private instructionsAtWarmup = 0;
   private started = false;
 
@@ -218,7 +255,8 @@ class TraceProgram implements VmProgram {
     const ran = p.step(!this.started && left > 0 ? Math.min(n, left) : n);
     if (!this.started && p.counters.events >= this.warmupEvents) {
       this.started = true;
-      this.requestsAtWarmup = p.requests;
+      this.repliesAtWarmup = p.counters.replies;
+      this.markersAtWarmup = p.counters.markers;
       this.instructionsAtWarmup = p.counters.instructions;
     }
     return ran;
@@ -229,13 +267,16 @@ class TraceProgram implements VmProgram {
   get measuring(): boolean {
     return this.started;
   }
-  get elapsedCycles(): number {
-    const p = this.program;
-    return p.counters.memoryCycles + p.computeCycles(p.requests);
+  computeCycles(): number {
+    return this.program.computeCycles(this.program.requests);
   }
   measuredRequests(): number {
     const p = this.program;
-    if ((p.header.counts[TraceOp.Marker] ?? 0) > 0) return p.requests - this.requestsAtWarmup;
+    // As TracedProgram.requests counts them (replies, else any marker), over the window: a window
+    // that starts before the first reply (memaslap has no load phase) has no replies at its start.
+    const c = p.counters;
+    if (c.replies > 0) return c.replies - this.repliesAtWarmup;
+    if (c.markers > 0) return c.markers - this.markersAtWarmup;
     // A trace without markers: the header's count, spread evenly over the events replayed.
     const total = p.totalEvents;
     return total > 0 ? (p.headerRequests * Math.max(0, p.counters.events - this.warmupEvents)) / total : 0;
@@ -246,12 +287,6 @@ class TraceProgram implements VmProgram {
     if (p.header.withInstructions) return (p.counters.instructions - this.instructionsAtWarmup) * costs.cyclesPerInstruction;
     return this.measuredRequests() * costs.cyclesPerRequest;
   }
-}
-
-interface Slot {
-  vm: SimVm;
-  program: VmProgram;
-  before: Record<string, number> | null;
 }
 
 function createProgram(vm: SimVm, index: number, w: FleetWorkload, root: Rng): VmProgram {
@@ -282,48 +317,69 @@ export function workloadUnits(w: FleetWorkload): number {
   return w.name === 'memslap' ? 2 * p.memslapInitialLoad : p.ycsbRecordCount + p.ycsbOperationCount;
 }
 
-/** Interleave the fleet in simulated time until every program is done. */
-function schedule(slots: Slot[], slice: number, report: (done: number) => void): void {
-  const elapsed = new Float64Array(slots.length);
-  let done = 0;
-  let lastReport = 0;
-  for (;;) {
-    let next = -1;
-    for (let i = 0; i < slots.length; i++) {
-      if (slots[i].program.done) continue;
-      if (next < 0 || elapsed[i] < elapsed[next]) next = i;
-    }
-    if (next < 0) break;
-    const s = slots[next];
-    done += s.program.step(slice);
-    if (s.before === null && s.program.measuring) s.before = s.vm.vcpu.counters.snapshot();
-    elapsed[next] = s.program.elapsedCycles;
-    if (done - lastReport >= 200_000) {
-      lastReport = done;
-      report(done);
-    }
+/**
+ * One VM's program as its core runs it: a unit at a time, with the counter snapshot that starts its
+ * measured window taken where the warm-up ends.
+ */
+class VmTask implements CoreTask {
+  /** The vCPU's counters when the window started (null before). */
+  windowStart: Record<string, number> | null = null;
+
+  constructor(
+    readonly vm: SimVm,
+    readonly program: VmProgram,
+    private readonly unit: number,
+    private readonly ran: (units: number) => void,
+  ) {}
+
+  get vcpu() {
+    return this.vm.vcpu;
+  }
+
+  get done(): boolean {
+    return this.program.done;
+  }
+
+  step(): void {
+    this.startWindowIfMeasuring();
+    this.ran(this.program.step(this.unit));
+    this.startWindowIfMeasuring();
+  }
+
+  /** Core time the VM has used by its own account: compute plus what its vCPU spent. */
+  spent(): number {
+    const c = this.vm.vcpu.counters;
+    return this.program.computeCycles() + c.translationCycles + c.dataCycles + c.flushCycles;
+  }
+
+  private startWindowIfMeasuring(): void {
+    if (this.windowStart === null && this.program.measuring) this.windowStart = this.vm.vcpu.counters.snapshot();
   }
 }
 
-function measure(s: Slot, i: number, workload: WorkloadName): VmResult {
-  const d = diffSnapshots(s.before ?? s.vm.vcpu.counters.snapshot(), s.vm.vcpu.counters.snapshot());
-  const total = s.vm.guest.stats().total;
-  const kernel = s.vm.guest.kernelStats();
-  // The vCPU adds a fault's cost to the translation that met it (and counts it in faultCycles):
-  // translation here is without faults, which throughput leaves out.
-  const translation = d.translationCycles - d.faultCycles;
+function measure(t: VmTask, i: number, workload: WorkloadName): VmResult {
+  const vcpu = t.vm.vcpu;
+  const d = diffSnapshots(t.windowStart ?? vcpu.counters.snapshot(), vcpu.counters.snapshot());
+  const total = t.vm.guest.stats().total;
+  const kernel = t.vm.guest.kernelStats();
+  const computeCycles = t.program.measuredComputeCycles();
   return {
     vm: i,
     workload,
-    ops: s.program.measuredRequests(),
-    computeCycles: s.program.measuredComputeCycles(),
-    memoryCycles: translation + d.dataCycles + d.flushCycles,
+    core: vcpu.core.index,
+    ops: t.program.measuredRequests(),
+    // The vCPU adds a fault's cost to the translation that met it (and counts it in faultCycles).
+    coreCycles: computeCycles + d.translationCycles + d.dataCycles + d.flushCycles + d.switchCycles,
+    computeCycles,
+    translationCycles: d.translationCycles - d.faultCycles,
+    dataCycles: d.dataCycles,
     faultCycles: d.faultCycles,
+    flushCycles: d.flushCycles,
+    switchCycles: d.switchCycles,
+    switches: d.vcpuSwitches,
     accesses: d.accesses,
     walks: d.walks,
     walkCycles: d.walkCycles,
-    translationCycles: translation,
-    dataCycles: d.dataCycles,
     l1TlbMisses: d.l1TlbMisses,
     dataLinesMem: [d['dataMem.tier0'], d['dataMem.tier1']],
     requestedBytes: total.requestedBytes,
@@ -340,6 +396,8 @@ function measure(s: Slot, i: number, workload: WorkloadName): VmResult {
 export function runFleet(setup: FleetSetup, workload: FleetWorkload, p: FleetParams, seed: number, progress: Progress, unitsBefore: number): FleetResult {
   const host = new SimHost({
     cpu: p.cpu,
+    cores: p.cores,
+    vpid: p.vpid,
     host: {
       tiers: [
         { tier: p.dramTier, bytes: p.vms * p.vmDramMiB * MiB },
@@ -350,7 +408,17 @@ export function runFleet(setup: FleetSetup, workload: FleetWorkload, p: FleetPar
     },
   });
   const root = new Rng(seed);
-  const slots: Slot[] = [];
+  const label = `${setup.configuration.name} (${setup.backing}, ${setup.dramPolicy}) ${workload.name}`;
+  let units = 0;
+  let reported = 0;
+  const ran = (n: number) => {
+    units += n;
+    if (units - reported < 200_000) return;
+    reported = units;
+    progress.update(unitsBefore + units, `${label}: ${units} on ${p.vms} VMs`);
+  };
+  const unit = workload.kind === 'trace' ? TRACE_UNIT_EVENTS : MODEL_UNIT_OPS;
+  const tasks: VmTask[] = [];
   for (let i = 0; i < p.vms; i++) {
     const vm = host.startVm({
       memory: [
@@ -359,11 +427,11 @@ export function runFleet(setup: FleetSetup, workload: FleetWorkload, p: FleetPar
       ],
       guest: setup.configuration.guest,
     });
-    slots.push({ vm, program: createProgram(vm, i, workload, root), before: null });
+    tasks.push(new VmTask(vm, createProgram(vm, i, workload, root), unit, ran));
   }
-  const label = `${setup.configuration.name} (${setup.backing}, ${setup.dramPolicy}) ${workload.name}`;
+  let coreCycles: number[];
   try {
-    schedule(slots, p.slice, (done) => progress.update(unitsBefore + done, `${label}: ${done} on ${slots.length} VMs`));
+    coreCycles = runOnCores(host.machine, tasks, quantumCycles(host.machine, p.quantumMs)).coreCycles;
   } catch (e) {
     if (!(e instanceof OutOfMemoryError) && !(e instanceof HostMemoryExhaustedError)) throw e;
     throw new UserError(`ucat: the ${workload.name} program does not fit its VM under ${label} (vmDramMiB ${p.vmDramMiB} + vmNvmMiB ${p.vmNvmMiB}): raise ucat.vmNvmMiB (${e.message})`);
@@ -377,6 +445,7 @@ export function runFleet(setup: FleetSetup, workload: FleetWorkload, p: FleetPar
     residentFrames: host.residentFrames(),
     eptTableFrames,
     allocatedFrames: host.backend.memory.allocatedFrames,
-    vms: slots.map((s, i) => measure(s, i, workload.name)),
+    coreCycles,
+    vms: tasks.map((t, i) => measure(t, i, workload.name)),
   };
 }

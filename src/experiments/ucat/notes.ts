@@ -10,6 +10,9 @@ import type { SweepPoint } from './tables.ts';
 
 /** A signed percentage, as the paper prints its figures (-50%, +18.5%). */
 const signed = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+const walks = (n: number) => `${n} walk${n === 1 ? '' : 's'}`;
+/** A count in millions. */
+const millions = (n: number) => `${(n / 1e6).toFixed(2)} M`;
 /** A share as a plain percentage. */
 const pc = (x: number) => `${(x * 100).toFixed(1)}%`;
 const share = (w: WorkloadFigures, part: number) => (w.cyclesPerOp > 0 ? part / w.cyclesPerOp : 0);
@@ -49,22 +52,32 @@ function tlbNote(config: { cpu: string }, x: NoteInput): string {
   const entries = l2Entries2M(config.cpu);
   const perWorkload = (['memslap', 'ycsb'] as const).map((w) => `${w} ${osv.perWorkload[w].tlbMpka} vs ${ucat.perWorkload[w].tlbMpka}`).join(', ');
   const parts = [
-    `L2 TLB misses (page walks) per thousand accesses in the measured window: ${osv.tlbMpka} under stock OSv, ${ucat.tlbMpka} under UCat (${perWorkload}).`,
+    `L2 TLB misses (page walks) per thousand accesses in the measured window: ${osv.tlbMpka} under stock OSv, ${ucat.tlbMpka} under UCat (${perWorkload}; ${walks(osv.walks)} in ${millions(osv.accesses)} accesses and ${walks(ucat.walks)} in ${millions(ucat.accesses)}).`,
     `One VM maps at most ${osv.maxLeaves2M} 2 MiB guest pages under stock OSv and ${ucat.maxLeaves2M} under UCat; the ${config.cpu} L2 TLB holds ${entries} entries that take 2 MiB translations.`,
     `L1 DTLB misses per thousand accesses: ${osv.l1TlbMpka} vs ${ucat.l1TlbMpka}.`,
   ];
-  if (osv.tlbMpka === 0 && ucat.tlbMpka === 0) parts.push('Neither configuration took a walk in the measured window, so the reduction is not defined by walks and is reported as 0.');
+  if (osv.walks === 0 && ucat.walks === 0) parts.push('Neither configuration took a walk in the measured window, so the reduction is not defined by walks and is reported as 0.');
   return parts.join(' ');
 }
 
-function throughputNote(workload: 'memslap' | 'ycsb', x: NoteInput): string {
+/** What the notes say about the host the fleets ran on. */
+export interface NoteHost {
+  cpu: string;
+  vms: number;
+  cores: number;
+  quantumMs: number;
+  vpid: boolean;
+}
+
+function throughputNote(host: NoteHost, workload: 'memslap' | 'ycsb', x: NoteInput): string {
   const o = x.osv.perWorkload[workload];
   const u = x.ucat.perWorkload[workload];
   const gain = x.summary[`${workload}Speedup`];
   const parts = [
-    `Host requests/s of the ${workload} fleet: ${o.hostOps} under stock OSv, ${u.hostOps} under UCat (${signed(gain)}).`,
-    `Under stock OSv a request costs ${o.cyclesPerOp} cycles over ${o.accessesPerOp} accesses: ${pc(share(o, o.computeCyclesPerOp))} modelled compute, ` +
-      `${pc(share(o, o.translationCyclesPerOp))} translation, ${pc(share(o, o.dataCyclesPerOp))} data lines; under UCat translation takes ${pc(share(u, u.translationCyclesPerOp))} ` +
+    `Host requests/s of the ${workload} fleet (${host.vms} VMs on ${host.cores} core${host.cores === 1 ? "" : "s"}, from the core time of the measured windows): ${o.hostOps} under stock OSv, ${u.hostOps} under UCat (${signed(gain)}).`,
+    `Under stock OSv a request costs ${o.cyclesPerOp} core cycles over ${o.accessesPerOp} accesses: ${pc(share(o, o.computeCyclesPerOp))} modelled compute, ` +
+      `${pc(share(o, o.translationCyclesPerOp))} translation, ${pc(share(o, o.dataCyclesPerOp))} data lines, ${pc(share(o, o.switchCyclesPerOp))} vCPU switches ` +
+      `(${o.switchesPerKiloOp} per thousand requests at a ${host.quantumMs} ms quantum, ${host.vpid ? 'VPID-tagged' : 'TLBs flushed on each'}); under UCat translation takes ${pc(share(u, u.translationCyclesPerOp))} ` +
       `and data ${pc(share(u, u.dataCyclesPerOp))}.`,
     `NVM served ${pc(o.nvmLineShare)} of the memory-served data lines under stock OSv and ${pc(u.nvmLineShare)} under UCat.`,
   ];
@@ -76,11 +89,11 @@ function throughputNote(workload: 'memslap' | 'ycsb', x: NoteInput): string {
   return parts.join(' ');
 }
 
-export function ucatComparisons(config: { cpu: string }, x: NoteInput): PaperComparison[] {
+export function ucatComparisons(config: NoteHost, x: NoteInput): PaperComparison[] {
   return [
     { metric: 'memory consumption, UCat vs stock OSv', paper: '-50%', ours: -x.summary.memoryReduction, unit: 'fraction change', note: memoryNote(x) },
     { metric: 'TLB miss rate, UCat vs stock OSv', paper: '-41%', ours: -x.summary.tlbMissReduction, unit: 'fraction change', note: tlbNote(config, x) },
-    { metric: 'memslap throughput, UCat vs stock OSv', paper: '+18.5% (up to)', ours: x.summary.memslapSpeedup, unit: 'fraction change', note: throughputNote('memslap', x) },
-    { metric: 'YCSB throughput, UCat vs stock OSv', paper: '+14.8% (up to)', ours: x.summary.ycsbSpeedup, unit: 'fraction change', note: throughputNote('ycsb', x) },
+    { metric: 'memslap throughput, UCat vs stock OSv', paper: '+18.5% (up to)', ours: x.summary.memslapSpeedup, unit: 'fraction change', note: throughputNote(config, 'memslap', x) },
+    { metric: 'YCSB throughput, UCat vs stock OSv', paper: '+14.8% (up to)', ours: x.summary.ycsbSpeedup, unit: 'fraction change', note: throughputNote(config, 'ycsb', x) },
   ];
 }
