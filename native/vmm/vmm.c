@@ -14,6 +14,9 @@
  *
  * The guest's serial console (port 0x3f8) goes to standard output. The guest ends with HLT or by
  * writing its exit status to port 0x501 (as QEMU's isa-debug-exit port, without its encoding).
+ * FaaS invocations (--invocations FILE): a 32-bit read of port 0x503 returns when the next arrival
+ * of the schedule has come, with its working-set bytes (0: no more), so the guest, which has no
+ * timer, runs the same Poisson arrivals as the simulated host.
  * Exit status: the guest's, 125 for a VMM error, 126 when the guest crashed (triple fault, access
  * outside its memory). See docs/realhost.md.
  */
@@ -60,6 +63,9 @@
  * high half, to FS_BASE_PORT. A WRMSR of IA32_FS_BASE at emulated CPL0 shuts this host's
  * PVM-based guests down. */
 #define FS_BASE_PORT 0x502
+/* FaaS invocations: a 32-bit IN blocks until the next arrival time of the --invocations schedule
+ * and returns its working-set bytes; 0 when the schedule is over (or there is none). */
+#define INVOKE_PORT 0x503
 
 /* Page-table entry bits. The user bit is our addition to Firecracker's tables: it lets the
  * platform library run the application at CPL3 without rewriting 514 entries at CPL0, where every
@@ -82,6 +88,22 @@ struct options {
 	int mergeable;
 	int hold;
 	int timing;
+	const char *invocations;
+	uint64_t epoch_ns; /* CLOCK_MONOTONIC time the schedule's arrival times count from */
+	const char *cpuid; /* KVM_GET_SUPPORTED_CPUID's answer saved by --save-cpuid */
+};
+
+/* The CPUID table given to the vCPU. */
+#define CPUID_MAX 128
+struct cpuid_table {
+	struct kvm_cpuid2 c;
+	struct kvm_cpuid_entry2 e[CPUID_MAX];
+};
+
+/* One invocation of the schedule: arrival (ns after the epoch) and working-set bytes. */
+struct invocation {
+	uint64_t at_ns;
+	uint32_t bytes;
 };
 
 struct vm {
@@ -95,13 +117,28 @@ struct vm {
 	int fs_base_halves;
 };
 
-static uint64_t t_start, t_entry, t_exit;
+static uint64_t t_start, t_entry, t_exit, cpu_at_start_ns;
 static volatile int guest_status = -1;
+/* Start-up phases, for --timing: when each step before the first KVM_RUN ended (ns), and the
+ * process's CPU time from main() to guest entry (what of the wall time was work, not waiting). */
+enum { PH_OPEN, PH_CREATE_VM, PH_GUEST_MEM, PH_LOAD, PH_MEMSLOT, PH_CREATE_VCPU, PH_VCPU_REGS, PH_COUNT };
+static const char *const phase_names[PH_COUNT] = { "open", "create_vm", "guest_mem", "load", "memslot", "create_vcpu", "vcpu_regs" };
+static uint64_t t_phase[PH_COUNT], cpu_at_entry_ns;
+static uint64_t the_epoch_ns;
+static struct invocation *schedule;
+static size_t schedule_len, schedule_next;
 
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
@@ -120,7 +157,8 @@ static void die(const char *fmt, ...)
 static void usage(void)
 {
 	fputs("usage: unimem-vmm (--elf FILE | --description FILE [--pool DIR]) [--mem-mib N] [--mergeable]\n"
-	      "                  [--cmdline TEXT] [--hold] [--timing]\n", stderr);
+	      "                  [--cmdline TEXT] [--hold] [--timing] [--invocations FILE [--epoch-ns N]] [--cpuid FILE]\n"
+	      "       unimem-vmm --save-cpuid FILE\n", stderr);
 	_exit(EXIT_VMM_ERROR);
 }
 
@@ -143,7 +181,13 @@ static void parse_args(int argc, char **argv, struct options *o)
 		} else if (!strcmp(a, "--mergeable")) o->mergeable = 1;
 		else if (!strcmp(a, "--hold")) o->hold = 1;
 		else if (!strcmp(a, "--timing")) o->timing = 1;
-		else usage();
+		else if (!strcmp(a, "--invocations") && next) o->invocations = argv[++i];
+		else if (!strcmp(a, "--cpuid") && next) o->cpuid = argv[++i];
+		else if (!strcmp(a, "--epoch-ns") && next) {
+			char *end;
+			o->epoch_ns = strtoull(argv[++i], &end, 10);
+			if (*end || !*argv[i]) die("--epoch-ns: '%s' is not an integer", argv[i]);
+		} else usage();
 	}
 	if (!o->elf == !o->description) usage();
 	if (strlen(o->cmdline) >= CMDLINE_MAX - 128) die("--cmdline: longer than %d bytes", CMDLINE_MAX - 129);
@@ -174,6 +218,30 @@ static char *read_file(const char *file, size_t *len)
 	buf[done] = 0;
 	*len = done;
 	return buf;
+}
+
+/* The invocation schedule: one line per invocation, "<arrival ns after the epoch> <working-set
+ * bytes>", arrivals in order (written by src/realhost/schedule.ts). */
+static void read_schedule(const char *file)
+{
+	size_t len;
+	char *text = read_file(file, &len), *p = text;
+	size_t cap = 0, line = 1;
+	while (*p) {
+		char *end;
+		unsigned long long at = strtoull(p, &end, 10), bytes;
+		if (end == p) die("%s: line %zu: expected '<arrival ns> <working-set bytes>'", file, line);
+		bytes = strtoull(p = end, &end, 10);
+		if (end == p || bytes == 0 || bytes > 0xffffffffull || (*end && *end != '\n'))
+			die("%s: line %zu: expected '<arrival ns> <working-set bytes>' (bytes 1..2^32-1)", file, line);
+		if (schedule_len && at < schedule[schedule_len - 1].at_ns) die("%s: line %zu: arrivals out of order", file, line);
+		if (schedule_len == cap && !(schedule = realloc(schedule, (cap = cap ? 2 * cap : 64) * sizeof *schedule)))
+			die("%s: out of memory", file);
+		schedule[schedule_len++] = (struct invocation){ at, (uint32_t)bytes };
+		p = *end ? end + 1 : end;
+		line++;
+	}
+	free(text);
 }
 
 static void check_range(struct vm *v, const char *file, uint64_t addr, uint64_t size, const char *what)
@@ -369,6 +437,35 @@ static const char *guest_cmdline(struct vm *v, const char *user)
 	return buf;
 }
 
+/*
+ * KVM_GET_SUPPORTED_CPUID is about half of a VMM's CPU time to guest entry on this nested host
+ * (every CPUID the kernel runs exits to the outer hypervisor), and its answer is the same for
+ * every VM of a machine: a run asks once (--save-cpuid) and gives the table to each VMM (--cpuid).
+ */
+static const char *cpuid_file;
+
+static void read_cpuid(const char *file, struct cpuid_table *t)
+{
+	size_t len;
+	char *bytes = read_file(file, &len);
+	if (len == 0 || len % sizeof t->e[0] || len / sizeof t->e[0] > CPUID_MAX)
+		die("%s: not a saved CPUID table (%zu bytes)", file, len);
+	t->c.nent = (uint32_t)(len / sizeof t->e[0]);
+	memcpy(t->e, bytes, len);
+	free(bytes);
+}
+
+static int save_cpuid(const char *file)
+{
+	struct cpuid_table t = { .c.nent = CPUID_MAX };
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0) die("/dev/kvm: %s", strerror(errno));
+	kvm_ioctl(kvm, KVM_GET_SUPPORTED_CPUID, &t, "KVM_GET_SUPPORTED_CPUID");
+	FILE *f = fopen(file, "wb");
+	if (!f || fwrite(t.e, sizeof t.e[0], t.c.nent, f) != t.c.nent || fclose(f) != 0) die("%s: cannot write", file);
+	return 0;
+}
+
 static void setup_vcpu(struct vm *v, const char *user_cmdline)
 {
 	const char *cmdline = guest_cmdline(v, user_cmdline);
@@ -376,13 +473,11 @@ static void setup_vcpu(struct vm *v, const char *user_cmdline)
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 	struct kvm_fpu fpu;
-	struct {
-		struct kvm_cpuid2 c;
-		struct kvm_cpuid_entry2 e[128];
-	} cpuid = { .c.nent = 128 };
+	struct cpuid_table cpuid = { .c.nent = CPUID_MAX };
 
 	write_boot_structures(v, cmdline, gdt);
-	kvm_ioctl(v->kvm, KVM_GET_SUPPORTED_CPUID, &cpuid, "KVM_GET_SUPPORTED_CPUID");
+	if (cpuid_file) read_cpuid(cpuid_file, &cpuid);
+	else kvm_ioctl(v->kvm, KVM_GET_SUPPORTED_CPUID, &cpuid, "KVM_GET_SUPPORTED_CPUID");
 	kvm_ioctl(v->vcpu, KVM_SET_CPUID2, &cpuid, "KVM_SET_CPUID2");
 
 	kvm_ioctl(v->vcpu, KVM_GET_SREGS, &sregs, "KVM_GET_SREGS");
@@ -422,14 +517,24 @@ static void create_vm(struct vm *v, const struct options *o)
 	v->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (v->kvm < 0) die("/dev/kvm: %s", strerror(errno));
 	if (ioctl(v->kvm, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) die("/dev/kvm: unexpected KVM API version");
+	t_phase[PH_OPEN] = now_ns();
 	v->vm = kvm_ioctl(v->kvm, KVM_CREATE_VM, 0, "KVM_CREATE_VM");
+	t_phase[PH_CREATE_VM] = now_ns();
 	v->mem_size = o->mem_mib << 20;
 	/* Like Firecracker: private anonymous memory, allocated on first touch. */
 	v->mem = mmap((void *)GUEST_HVA, v->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
 	if (v->mem == MAP_FAILED) die("guest memory: mmap of %lu MiB failed (%s)", o->mem_mib, strerror(errno));
 	if (o->mergeable && madvise(v->mem, v->mem_size, MADV_MERGEABLE) < 0) die("madvise(MADV_MERGEABLE): %s", strerror(errno));
+	t_phase[PH_GUEST_MEM] = now_ns();
 }
 
+/*
+ * One memory slot over all guest memory, then the vCPU. KVM_SET_USER_MEMORY_REGION waits for an
+ * SRCU grace period (kvm_swap_active_memslots), which kernel workers complete: milliseconds to
+ * tens of ms when the CPUs are busy (docs/realhost.md). Adding it on a thread of its own, beside
+ * the image load and vCPU set-up, gained nothing measurable here (the thread's own start waits for
+ * a CPU too), so it stays in line.
+ */
 static void add_memslot(struct vm *v)
 {
 	struct kvm_userspace_memory_region region = {
@@ -439,10 +544,12 @@ static void add_memslot(struct vm *v)
 		.userspace_addr = (uint64_t)(uintptr_t)v->mem,
 	};
 	kvm_ioctl(v->vm, KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION");
+	t_phase[PH_MEMSLOT] = now_ns();
 	v->vcpu = kvm_ioctl(v->vm, KVM_CREATE_VCPU, 0, "KVM_CREATE_VCPU");
 	int size = kvm_ioctl(v->kvm, KVM_GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE");
 	v->run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu, 0);
 	if (v->run == MAP_FAILED) die("kvm_run: mmap failed (%s)", strerror(errno));
+	t_phase[PH_CREATE_VCPU] = now_ns();
 }
 
 static void write_console(const uint8_t *buf, size_t len)
@@ -462,6 +569,18 @@ static int guest_crash(struct vm *v, const char *what)
 	ioctl(v->vcpu, KVM_GET_REGS, &regs);
 	fprintf(stderr, "unimem-vmm: guest %s at rip=0x%llx\n", what, (unsigned long long)regs.rip);
 	return EXIT_GUEST_CRASH;
+}
+
+/* INVOKE_PORT: sleep until the next arrival, return its working-set bytes (0 when none is left). */
+static uint32_t next_invocation(void)
+{
+	if (schedule_next == schedule_len) return 0;
+	struct invocation *inv = &schedule[schedule_next++];
+	uint64_t at = the_epoch_ns + inv->at_ns;
+	struct timespec ts = { .tv_sec = (time_t)(at / 1000000000ull), .tv_nsec = (long)(at % 1000000000ull) };
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+	return inv->bytes;
 }
 
 /* One port I/O exit; returns -1 to go on, else the guest's exit status. */
@@ -490,6 +609,11 @@ static int handle_io(struct vm *v)
 		}
 		return -1;
 	}
+	if (r->io.port == INVOKE_PORT && r->io.size == 4) {
+		uint32_t ws = next_invocation();
+		memcpy(data, &ws, 4);
+		return -1;
+	}
 	/* Inputs: the UART's line status says "transmitter empty"; other ports float high. */
 	memset(data, 0xff, bytes);
 	if (r->io.port == SERIAL_PORT + 5) memset(data, 0x60, bytes);
@@ -499,6 +623,7 @@ static int handle_io(struct vm *v)
 static int run_vcpu(struct vm *v)
 {
 	t_entry = now_ns();
+	cpu_at_entry_ns = cpu_ns();
 	for (;;) {
 		if (ioctl(v->vcpu, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) continue;
@@ -530,6 +655,7 @@ static int run_vcpu(struct vm *v)
 	}
 }
 
+
 static struct vm the_vm;
 
 static void *vcpu_thread(void *arg)
@@ -541,6 +667,22 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
+/* The --timing line: clocks, start to entry, each start-up phase (µs) and the CPU time spent. */
+static void print_timing(void)
+{
+	char phases[256];
+	size_t n = 0;
+	uint64_t prev = t_start;
+	for (int i = 0; i < PH_COUNT; i++) {
+		n += (size_t)snprintf(phases + n, sizeof phases - n, "%s%s:%.1f", i ? "," : "", phase_names[i], (double)(t_phase[i] - prev) / 1000.0);
+		prev = t_phase[i];
+	}
+	snprintf(phases + n, sizeof phases - n, ",thread:%.1f", (double)(t_entry - prev) / 1000.0);
+	fprintf(stderr, "unimem-vmm: timing start_ns=%llu entry_ns=%llu exit_ns=%llu setup_us=%.1f status=%d phases_us=%s cpu_us=%.1f invocations=%zu\n",
+		(unsigned long long)t_start, (unsigned long long)t_entry, (unsigned long long)t_exit, (double)(t_entry - t_start) / 1000.0,
+		guest_status, phases, (double)(cpu_at_entry_ns - cpu_at_start_ns) / 1000.0, schedule_next);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -549,16 +691,23 @@ int main(int argc, char **argv)
 	pthread_attr_t attr;
 
 	t_start = now_ns();
+	cpu_at_start_ns = cpu_ns();
+	if (argc == 3 && !strcmp(argv[1], "--save-cpuid")) return save_cpuid(argv[2]);
 	parse_args(argc, argv, &o);
+	cpuid_file = o.cpuid;
 	/* The VMs of a run die with the run (a later run also cleans up by its state file). */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1) die("parent exited before start");
+	if (o.invocations) read_schedule(o.invocations);
+	the_epoch_ns = o.epoch_ns ? o.epoch_ns : t_start;
 
 	create_vm(&the_vm, &o);
 	if (o.elf) load_elf(&the_vm, o.elf);
 	else load_description(&the_vm, o.description, o.pool);
+	t_phase[PH_LOAD] = now_ns();
 	add_memslot(&the_vm);
 	setup_vcpu(&the_vm, o.cmdline);
+	t_phase[PH_VCPU_REGS] = now_ns();
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -575,13 +724,10 @@ int main(int argc, char **argv)
 		int sig = sigwaitinfo(&set, NULL);
 		if (sig < 0) continue;
 		if (sig == SIGUSR1) {
-			if (o.timing)
-				fprintf(stderr, "unimem-vmm: timing start_ns=%llu entry_ns=%llu exit_ns=%llu setup_us=%.1f status=%d\n",
-					(unsigned long long)t_start, (unsigned long long)t_entry, (unsigned long long)t_exit,
-					(double)(t_entry - t_start) / 1000.0, guest_status);
+			if (o.timing) print_timing();
 			if (o.hold) {
 				/* The instance stays resident (a warm FaaS instance) until told to stop. */
-				fprintf(stderr, "unimem-vmm: holding guest memory (status %d)\n", guest_status);
+				fprintf(stderr, "unimem-vmm: holding guest memory (status %d, invocations %zu)\n", guest_status, schedule_next);
 				continue;
 			}
 			_exit(guest_status);

@@ -284,6 +284,13 @@ export interface KsmCounters {
   pagesToScan: number;
 }
 
+/** What ksmd has done (the counters KsmCounters adds to the sysfs ones), all zero. */
+export type KsmdWork = Pick<KsmCounters, 'fullScans' | 'pagesScanned' | 'pagesSkipped' | 'merges' | 'tlbFlushes' | 'hugeSplits' | 'byteConfirms' | 'byteMismatches' | 'cpuNs'>;
+
+export function ksmdWorkZero(): KsmdWork {
+  return { fullScans: 0, pagesScanned: 0, pagesSkipped: 0, merges: 0, tlbFlushes: 0, hugeSplits: 0, byteConfirms: 0, byteMismatches: 0, cpuNs: 0 };
+}
+
 /** Optional byte comparison before a merge: true when the two pages hold the same bytes (or bytes are unknown). */
 export type KsmConfirm = (vmA: HostVm, gpaA: number, vmB: HostVm, gpaB: number) => boolean;
 
@@ -337,17 +344,7 @@ export class Ksm {
   private rmapItems = 0;
   /** Guest pages of all registered VMs (bounds a batch's walk). */
   private totalPages = 0;
-  private readonly c = {
-    fullScans: 0,
-    pagesScanned: 0,
-    pagesSkipped: 0,
-    merges: 0,
-    tlbFlushes: 0,
-    hugeSplits: 0,
-    byteConfirms: 0,
-    byteMismatches: 0,
-    cpuNs: 0,
-  };
+  private readonly c = ksmdWorkZero();
   private nowNs = 0;
 
   constructor(

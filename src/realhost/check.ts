@@ -59,6 +59,12 @@ function checkPerf(): CheckItem {
   return p.ok ? { name: 'perf tlb:tlb_flush', ok: true, value: 'perf record -e tlb:tlb_flush -a' } : { name: 'perf tlb:tlb_flush', ok: false, value: 'perf', reason: p.reason };
 }
 
+/** KSM's tracepoints, which every real run with a KSM configuration records (merges, full scans). */
+function checkPerfKsm(): CheckItem {
+  const p = perfAvailable('ksm:ksm_stop_scan');
+  return p.ok ? { name: 'perf ksm:*', ok: true, value: 'perf record -e ksm:ksm_merge_with_ksm_page,ksm:ksm_merge_one_page,ksm:ksm_stop_scan -a' } : { name: 'perf ksm:*', ok: false, value: 'perf', reason: p.reason };
+}
+
 function checkLimits(): CheckItem {
   const limits = readText(`/proc/${process.pid}/limits`) ?? '';
   const m = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(limits);
@@ -88,12 +94,12 @@ function checkVmm(): CheckItem {
 }
 
 export function hostCheck(): CheckItem[] {
-  return [checkRoot(), checkKvm(), checkVmm(), checkKsm(), checkSmaps(), checkTmpfs(), checkPerf(), checkThp(), checkLimits()];
+  return [checkRoot(), checkKvm(), checkVmm(), checkKsm(), checkSmaps(), checkTmpfs(), checkPerf(), checkPerfKsm(), checkThp(), checkLimits()];
 }
 
 /** The items a real run needs; throws the first failure as a one-line user error (exit 2). */
-export function requireRealHost(needs: readonly string[] = ['root', 'kvm', 'vmm', 'ksm', 'smaps_rollup', 'tmpfs /dev/shm']): void {
-  const items = [checkRoot(), checkKvm(), checkVmm(), checkKsm(), checkSmaps(), checkTmpfs(), ...(needs.includes('perf tlb:tlb_flush') ? [checkPerf()] : [])];
+export function requireRealHost(needs: readonly string[] = ['root', 'kvm', 'vmm', 'ksm', 'smaps_rollup', 'tmpfs /dev/shm', 'perf ksm:*']): void {
+  const items = [checkRoot(), checkKvm(), checkVmm(), checkKsm(), checkSmaps(), checkTmpfs(), ...(needs.includes('perf tlb:tlb_flush') ? [checkPerf()] : []), ...(needs.includes('perf ksm:*') ? [checkPerfKsm()] : [])];
   for (const i of items) if (needs.includes(i.name) && !i.ok) throw new UserError(`the real host is unavailable: ${i.reason}`);
 }
 

@@ -3,12 +3,12 @@
  * builder (the same tables from either host's runs) and the simulated run of the description, so
  * that `--host real` runs the description here and `--host both` is a join of two results.
  */
-import { Rng } from '../base/rng.ts';
 import { runSharingConfig, type ConfigRun } from '../experiments/dedup/faas.ts';
 import { dedupFaasExperiment, dedupResult, describeDedupFaas, setFigures, type DedupFaasConfig } from '../experiments/dedup-faas.ts';
 import { describeTlbFlushes, tlbFlushesExperiment, tlbFlushesResult, type TlbFlushesConfig } from '../experiments/tlb-flushes.ts';
 import type { Experiment, ExperimentResult } from '../experiments/types.ts';
 import type { FaasDescription } from './faas.ts';
+import { configRng } from './schedule.ts';
 
 type FaasConfig = DedupFaasConfig | TlbFlushesConfig;
 
@@ -20,14 +20,6 @@ export interface HostedExperiment {
   countFlushes: boolean;
   /** A smaller configuration for `--quick` on the real host (real seconds, real VMs). */
   quickReal(config: FaasConfig): FaasConfig;
-}
-
-/**
- * What the real host cannot run yet is taken out of the description for both hosts: invocations
- * (docs/realhost.md). The schema's smallest rate leaves about none in a run of seconds.
- */
-export function hostableConfig<C extends FaasConfig>(config: C): C {
-  return { ...config, invocationsPerSecond: 0.001 };
 }
 
 export const HOSTED: Record<string, HostedExperiment> = {
@@ -50,6 +42,5 @@ export const HOSTED: Record<string, HostedExperiment> = {
 
 /** Run the description on the simulated host, exactly as the experiment's own run does. */
 export function simulate(name: string, description: FaasDescription, seed: number): ConfigRun[] {
-  const rng = new Rng(seed).fork(name);
-  return description.configs.map((c) => runSharingConfig(description.set, c, description.model, rng.fork(c.name)));
+  return description.configs.map((c) => runSharingConfig(description.set, c, description.model, configRng(seed, name, c)));
 }

@@ -8,8 +8,13 @@
  *
  * What the guests do: each boots its image (the platform library writes the model's heap and
  * stack, `heapInitKiB + stackKiB`, with per-instance content, passed on the command line), prints
- * its result and stays resident. Invocations are not run on the real host (see docs/realhost.md):
- * the description given to both hosts for a comparison has none.
+ * its result, then serves the invocations of the simulated host's own Poisson schedule (the VMM
+ * hands each out when its time has come, src/realhost/schedule.ts; the guest writes its working
+ * set) and stays resident.
+ *
+ * KSM's work is read from its tracepoints (merges, new KSM pages, full scans; perf.ts) and ksmd's
+ * CPU time from /proc, beside the sysfs counters, so that the simulator's `merges`, `tlbFlushes`
+ * (flush calls, as it counts them) and `cpuNs` have real counterparts.
  *
  * Host memory, as the simulator counts it (frames once however many VMs map them): the sum over
  * VMMs of Pss without Pss_Shmem (anonymous guest RAM, KSM pages split between their sharers, the
@@ -22,12 +27,13 @@ import { median } from '../base/stats.ts';
 import { buildPool } from '../image/index.ts';
 import type { ConfigRun, FaasModel, SharingConfig } from '../experiments/dedup/faas.ts';
 import type { ImageSet, PreparedImage } from '../experiments/dedup/images.ts';
-import type { KsmCounters } from '../host/index.ts';
-import { applySettings, readCounters, readSettings, settingsOf, type KsmSample } from './ksm.ts';
-import { FlushRecorder, type FlushCounts } from './perf.ts';
+import { ksmdWorkZero, type KsmCounters } from '../host/index.ts';
+import { applySettings, ksmdCpuNs, ksmdPid, readCounters, readSettings, settingsOf, type KsmSample } from './ksm.ts';
+import { FlushRecorder, ksmEventsUntil, KsmTraceRecorder, ksmWork, type FlushCounts, type KsmEvent, type KsmEventTimes } from './perf.ts';
+import { configRng, instanceSchedule, writeSchedule } from './schedule.ts';
 import { readRollup, readSplit } from './smaps.ts';
 import { RunState } from './state.ts';
-import { startVmm, type BootImage } from './vmm.ts';
+import { parseTiming, saveCpuid, startVmm, type BootImage } from './vmm.ts';
 
 /** What both hosts run: the images, the configurations compared and the FaaS model. */
 export interface FaasDescription {
@@ -48,9 +54,14 @@ export interface RealConfigRun extends ConfigRun {
   poolPssBytes: number;
   /** VMs whose console did not show the image's expected line. */
   bootFailures: number;
+  /** KSM's tracepoint counts at the end of the launch phase and after convergence (null without KSM). */
+  ksmEvents: { end: Record<KsmEvent, number>; converged: Record<KsmEvent, number> } | null;
 }
 
 export interface RealRunOptions {
+  /** The run's seed and experiment name: the invocation arrivals are the simulated host's (schedule.ts). */
+  seed: number;
+  experiment: string;
   countFlushes?: boolean;
   /** Bound on the convergence phase (two more full KSM scans), seconds. */
   convergeTimeoutSec?: number;
@@ -73,9 +84,14 @@ function dirBytes(dir: string): number {
   return n;
 }
 
-/** KSM counters since `base` in the simulator's shape (cumulative ones as differences). */
-function ksmCounters(now: KsmSample, base: KsmSample, model: FaasModel): KsmCounters {
+/**
+ * KSM counters since `base` in the simulator's shape (cumulative ones as differences); ksmd's work
+ * from its tracepoints and its CPU time.
+ */
+function ksmCounters(now: KsmSample, base: KsmSample, model: FaasModel, events: Record<KsmEvent, number>, cpuNs: number): KsmCounters {
+  const work = ksmWork(events);
   return {
+    ...ksmdWorkZero(),
     pagesShared: now.pages_shared,
     pagesSharing: now.pages_sharing,
     pagesUnshared: now.pages_unshared,
@@ -88,12 +104,9 @@ function ksmCounters(now: KsmSample, base: KsmSample, model: FaasModel): KsmCoun
     ksmZeroPages: now.ksm_zero_pages,
     rmapItems: 0,
     generalProfit: now.general_profit,
-    merges: 0,
-    tlbFlushes: 0,
-    hugeSplits: 0,
-    byteConfirms: 0,
-    byteMismatches: 0,
-    cpuNs: 0,
+    merges: work.merges,
+    tlbFlushes: work.flushCalls,
+    cpuNs,
     pagesToScan: model.ksm.pagesToScan ?? 0,
   };
 }
@@ -121,31 +134,40 @@ interface LoadPlan {
   load: { copied: number; mapped: number }[];
   /** The pool's files on tmpfs (0 without a pool). */
   poolBytes: number;
+  /** The host's CPUID table, saved once for all VMMs. */
+  cpuid: string;
 }
 
 /** What each VM boots: ELFs, or descriptions of a pool built from the images into `work`. */
 function planLoad(config: SharingConfig, images: PreparedImage[], work: string): LoadPlan {
-  if (config.loader !== 'pool') return { bootImages: images.map((i) => ({ elf: i.elf })), load: images.map((i) => ({ copied: i.copyPages.gpa.length, mapped: 0 })), poolBytes: 0 };
+  const cpuid = path.join(work, 'cpuid.bin');
+  saveCpuid(cpuid);
+  if (config.loader !== 'pool') return { bootImages: images.map((i) => ({ elf: i.elf })), load: images.map((i) => ({ copied: i.copyPages.gpa.length, mapped: 0 })), poolBytes: 0, cpuid };
   const poolDir = path.join(work, 'pool');
   const built = buildPool(poolDir, images.map((i) => i.elf));
   return {
     bootImages: built.images.map((i) => ({ description: i.description })),
     load: built.images.map((i) => ({ copied: Math.ceil(i.privateBytes / 4096), mapped: i.sharedBytes / 4096 })),
     poolBytes: dirBytes(path.join(poolDir, 'entries')),
+    cpuid,
   };
 }
 
-/** Boot failures (console without the image's line) and start-to-entry times from the consoles. */
-function readConsoles(desc: FaasDescription, vms: LiveVm[]): { bootFailures: number; setups: number[] } {
+/** Boot failures (console without the image's line), start-to-entry times and invocations served, from the consoles. */
+function readConsoles(desc: FaasDescription, vms: LiveVm[]): { bootFailures: number; setups: number[]; invocations: number } {
   let bootFailures = 0;
+  let invocations = 0;
   const setups: number[] = [];
   for (const v of vms) {
     const text = fs.readFileSync(v.consoleFile, 'utf8');
     if (!text.includes(expectedLine(desc, v.image))) bootFailures++;
-    const t = /setup_us=([\d.]+)/.exec(text);
-    if (t) setups.push(Number(t[1]));
+    const t = parseTiming(text);
+    if (t) {
+      setups.push(t.setupMicros);
+      invocations += t.invocations;
+    }
   }
-  return { bootFailures, setups };
+  return { bootFailures, setups, invocations };
 }
 
 /** One configuration in progress: its VMs, samples and clock. */
@@ -154,6 +176,8 @@ class ConfigRunner {
   readonly memoryMiB: number[] = [];
   readonly ksmPagesSharing: number[] = [];
   readonly t0 = Date.now();
+  /** The same instant on CLOCK_MONOTONIC: the VMMs' invocation schedules count from it. */
+  readonly t0Mono = process.hrtime.bigint();
   readonly ksmBase = readCounters();
 
   constructor(
@@ -163,7 +187,7 @@ class ConfigRunner {
     private readonly plan: LoadPlan,
     private readonly state: RunState,
     private readonly work: string,
-    private readonly log?: (line: string) => void,
+    private readonly opts: RealRunOptions,
   ) {}
 
   hostBytes(): number {
@@ -177,7 +201,10 @@ class ConfigRunner {
     const m = this.desc.model;
     const consoleFile = path.join(this.work, `console-${i}.txt`);
     const cmdline = `unimem.instance=${i + 1} unimem.init_kib=${m.heapInitKiB + m.stackKiB}`;
-    const child = startVmm({ image: this.plan.bootImages[i % this.images.length], memMiB: m.vmMemoryMiB, mergeable: this.config.ksm, cmdline }, consoleFile);
+    const invocations = path.join(this.work, `invocations-${i}.txt`);
+    writeSchedule(invocations, instanceSchedule(this.desc.set, this.config, m, configRng(this.opts.seed, this.opts.experiment, this.config), i));
+    const image = this.plan.bootImages[i % this.images.length];
+    const child = startVmm({ image, memMiB: m.vmMemoryMiB, mergeable: this.config.ksm, cmdline, invocations, epochNs: this.t0Mono, cpuid: this.plan.cpuid }, consoleFile);
     if (child.pid === undefined) throw new Error('unimem-vmm could not be started');
     this.state.addProcess(child.pid);
     this.vms.push({ child, pid: child.pid, consoleFile, image: this.images[i % this.images.length] });
@@ -196,7 +223,7 @@ class ConfigRunner {
       await sleep(this.t0 + second * 1000 - Date.now());
       this.memoryMiB.push(Math.round((this.hostBytes() / 1048576) * 100) / 100);
       if (this.config.ksm) this.ksmPagesSharing.push(readCounters().pages_sharing);
-      this.log?.(`${this.config.name}: ${second}/${m.durationSec} s, ${this.vms.length} VMs, ${this.memoryMiB[this.memoryMiB.length - 1]} MiB`);
+      this.opts.log?.(`${this.config.name}: ${second}/${m.durationSec} s, ${this.vms.length} VMs, ${this.memoryMiB[this.memoryMiB.length - 1]} MiB`);
     }
   }
 
@@ -208,13 +235,13 @@ class ConfigRunner {
     for (let second = this.desc.model.durationSec + 1; scans() < target && Date.now() < limit; second++) {
       await sleep(this.t0 + second * 1000 - Date.now());
       this.ksmPagesSharing.push(readCounters().pages_sharing);
-      this.log?.(`${this.config.name}: converging, ${scans()}/${target} full scans`);
+      this.opts.log?.(`${this.config.name}: converging, ${scans()}/${target} full scans`);
     }
   }
 }
 
 /** Run one configuration of the description on this machine. */
-export async function runRealConfig(desc: FaasDescription, config: SharingConfig, state: RunState, opts: RealRunOptions = {}): Promise<RealConfigRun> {
+export async function runRealConfig(desc: FaasDescription, config: SharingConfig, state: RunState, opts: RealRunOptions): Promise<RealConfigRun> {
   const m = desc.model;
   const images = desc.set.byVariant.get(config.variant);
   if (!images) throw new Error(`no ${config.variant} images in the description`);
@@ -226,24 +253,35 @@ export async function runRealConfig(desc: FaasDescription, config: SharingConfig
     applySettings(settingsOf(m.ksm));
   } else state.restoreKsm();
   const cowBase = vmstat('cow_ksm');
-  const recorder = opts.countFlushes ? new FlushRecorder(path.join(work, 'perf.data')) : null;
+  const recorder = opts.countFlushes ? new FlushRecorder(work) : null;
   if (recorder?.pid) state.addProcess(recorder.pid, 'perf');
+  const ksmTrace = config.ksm ? new KsmTraceRecorder(work) : null;
+  if (ksmTrace?.pid) state.addProcess(ksmTrace.pid, 'perf');
+  await Promise.all([recorder?.started, ksmTrace?.started]);
+  const ksmd = ksmdPid();
+  const ksmdCpuBase = ksmdCpuNs(ksmd);
 
-  const run = new ConfigRunner(desc, config, images, plan, state, work, opts.log);
+  const run = new ConfigRunner(desc, config, images, plan, state, work, opts);
   await run.launchAndSample();
   const endBytes = run.hostBytes();
-  const ksmEnd = config.ksm ? ksmCounters(readCounters(), run.ksmBase, m) : null;
-  let converged: ConfigRun['converged'] = null;
-  if (ksmEnd) {
-    await run.converge(ksmEnd.fullScans, opts.convergeTimeoutSec ?? 120);
-    converged = { endBytes: run.hostBytes(), ksm: ksmCounters(readCounters(), run.ksmBase, m) };
+  const end = { sample: readCounters(), atSec: Number(process.hrtime.bigint()) / 1e9, cpuNs: ksmdCpuNs(ksmd) - ksmdCpuBase };
+  let convergedAt: typeof end | null = null;
+  if (config.ksm) {
+    await run.converge(end.sample.full_scans - run.ksmBase.full_scans, opts.convergeTimeoutSec ?? 120);
+    convergedAt = { sample: readCounters(), atSec: Number(process.hrtime.bigint()) / 1e9, cpuNs: ksmdCpuNs(ksmd) - ksmdCpuBase };
   }
+  const convergedBytes = run.hostBytes();
   const splits = run.vms.map((v) => readSplit(v.pid)).filter((x) => x !== null);
-  const flushes = recorder ? await recorder.stop() : null;
+  const flushes = recorder ? await recorder.count() : null;
   if (recorder?.pid) state.removeProcess(recorder.pid);
+  const ksmTimes: KsmEventTimes | null = ksmTrace ? await ksmTrace.events() : null;
+  if (ksmTrace?.pid) state.removeProcess(ksmTrace.pid);
+  const ksmEvents = ksmTimes && convergedAt ? { end: ksmEventsUntil(ksmTimes, end.atSec), converged: ksmEventsUntil(ksmTimes, convergedAt.atSec) } : null;
+  const ksmEnd = ksmEvents ? ksmCounters(end.sample, run.ksmBase, m, ksmEvents.end, end.cpuNs) : null;
+  const converged: ConfigRun['converged'] = ksmEvents && convergedAt ? { endBytes: convergedBytes, ksm: ksmCounters(convergedAt.sample, run.ksmBase, m, ksmEvents.converged, convergedAt.cpuNs) } : null;
   const cowBreaks = vmstat('cow_ksm') - cowBase;
   await stopAll(run.vms, state);
-  const { bootFailures, setups } = readConsoles(desc, run.vms);
+  const { bootFailures, setups, invocations } = readConsoles(desc, run.vms);
   state.removeDir(work);
   if (config.ksm) state.restoreKsm();
   const n = Math.max(1, run.vms.length);
@@ -256,14 +294,16 @@ export async function runRealConfig(desc: FaasDescription, config: SharingConfig
     ksmPagesSharing: run.ksmPagesSharing,
     ksm: ksmEnd,
     converged,
-    flushesKsm: flushes ? flushes.explicit.ksmd : 0,
+    // ksmd's flush calls, counted as the simulator counts them (perf.ts ksmWork); the real flushes
+    // the tlb:tlb_flush tracepoint saw are in `flushes`.
+    flushesKsm: ksmEnd ? ksmEnd.tlbFlushes : 0,
     flushesVm: flushes ? flushes.explicit.vmm + flushes.explicit.vcpu : 0,
     cowBreaks,
     loadPagesCopied: perVm((l) => l.copied),
     loadPagesMapped: perVm((l) => l.mapped),
     loadMicros: Math.round(med(setups) * 10) / 10,
     poolPages: plan.poolBytes / 4096,
-    invocations: 0,
+    invocations,
     started: run.vms.length,
     flushes,
     vmmPssBytes: med(splits.map((x) => x.vmmPss)),
@@ -272,6 +312,7 @@ export async function runRealConfig(desc: FaasDescription, config: SharingConfig
     poolRssBytes: splits.reduce((t, x) => t + x.poolRss, 0),
     poolPssBytes: splits.reduce((t, x) => t + x.poolPss, 0),
     bootFailures,
+    ksmEvents,
   };
 }
 
@@ -304,7 +345,7 @@ export async function withRealHost<T>(fn: (state: RunState) => Promise<T>, log?:
 }
 
 /** Run every configuration of the description on this machine. */
-export async function runRealFaas(desc: FaasDescription, opts: RealRunOptions = {}): Promise<RealConfigRun[]> {
+export async function runRealFaas(desc: FaasDescription, opts: RealRunOptions): Promise<RealConfigRun[]> {
   return withRealHost(async (state) => {
     const runs: RealConfigRun[] = [];
     for (const c of desc.configs) runs.push(await runRealConfig(desc, c, state, opts));

@@ -101,3 +101,39 @@ export function ksmWritable(): { ok: true } | { ok: false; reason: string } {
   if (process.getuid && process.getuid() !== 0) return { ok: false, reason: `${file('run')} needs root to write` };
   return { ok: true };
 }
+
+/** The pid of the ksmd kernel thread, or null (no KSM). */
+export function ksmdPid(): number | null {
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'ksmd') return Number(d);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return null;
+}
+
+/** USER_HZ, the unit of /proc/PID/stat's times (fixed at 100 on x86). */
+const USER_HZ = 100;
+
+/**
+ * CPU time ksmd has used, ns: /proc/PID/schedstat's time on CPU (exact), or utime + stime of
+ * /proc/PID/stat (in 10 ms ticks) where the kernel has no schedstats.
+ */
+export function ksmdCpuNs(pid: number | null): number {
+  if (pid === null) return 0;
+  try {
+    const sched = Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
+    if (Number.isFinite(sched) && sched > 0) return sched;
+  } catch {
+    // no schedstats: use the ticks
+  }
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * (1e9 / USER_HZ);
+  } catch {
+    return 0;
+  }
+}

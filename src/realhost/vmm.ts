@@ -44,6 +44,12 @@ export interface VmmOptions {
   /** Keep the VM resident after the guest exits, until SIGTERM. */
   hold?: boolean;
   cmdline?: string;
+  /** FaaS invocations: the schedule file (src/realhost/schedule.ts) and the CLOCK_MONOTONIC time
+   * its arrival times count from (process.hrtime.bigint(); default: the VMM's start). */
+  invocations?: string;
+  epochNs?: bigint;
+  /** The host's supported CPUID table saved once by `saveCpuid` (saves each VMM the ioctl). */
+  cpuid?: string;
 }
 
 export function vmmArgs(o: VmmOptions): string[] {
@@ -52,36 +58,67 @@ export function vmmArgs(o: VmmOptions): string[] {
   if (o.mergeable) args.push('--mergeable');
   if (o.hold) args.push('--hold');
   if (o.cmdline) args.push('--cmdline', o.cmdline);
+  if (o.invocations) args.push('--invocations', o.invocations);
+  if (o.epochNs !== undefined) args.push('--epoch-ns', String(o.epochNs));
+  if (o.cpuid) args.push('--cpuid', o.cpuid);
   return args;
 }
 
-export interface BootResult {
+/**
+ * Save KVM_GET_SUPPORTED_CPUID's answer to `file` (the VMM's --save-cpuid): the same for every VM
+ * of this machine, and about half of a VMM's CPU time to guest entry when each asks itself.
+ */
+export function saveCpuid(file: string): void {
+  const r = spawnSync(vmmBinary(), ['--save-cpuid', file], { encoding: 'utf8', timeout: 20_000 });
+  if (r.status !== 0) throw new UserError(`${vmmBinary()} --save-cpuid: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
+}
+
+export interface BootResult extends VmmTiming {
   status: number;
   /** The guest's serial console. */
   console: string;
   /** VMM diagnostics (standard error), without the timing line. */
   messages: string;
+}
+
+/** The VMM's --timing line (native/vmm/vmm.c print_timing). */
+export const TIMING_RE = /^unimem-vmm: timing start_ns=(\d+) entry_ns=(\d+) exit_ns=(\d+) setup_us=([\d.]+) status=(-?\d+) phases_us=(\S+) cpu_us=([\d.]+) invocations=(\d+)$/m;
+
+export interface VmmTiming {
   /** From the VMM's start to the first KVM_RUN, µs (its own clock). */
   setupMicros: number;
   /** From the first KVM_RUN to the guest's exit, µs. */
   guestMicros: number;
+  /** The VMM's clocks (CLOCK_MONOTONIC ns): start, guest entry, guest exit. */
+  clocksNs: { start: bigint; entry: bigint; exit: bigint };
+  /** Start-up phases before guest entry, µs each (native/vmm/vmm.c print_timing). */
+  phases: Record<string, number>;
+  /** The VMM's CPU time (all threads) from its start to guest entry, µs. */
+  cpuMicros: number;
+  /** Invocations the VMM handed to the guest. */
+  invocations: number;
 }
 
-const TIMING_RE = /^unimem-vmm: timing start_ns=(\d+) entry_ns=(\d+) exit_ns=(\d+) setup_us=([\d.]+) status=(-?\d+)$/m;
+/** The timing line in a VMM's standard error, or null. */
+export function parseTiming(text: string): VmmTiming | null {
+  const m = TIMING_RE.exec(text);
+  if (!m) return null;
+  const phases: Record<string, number> = {};
+  for (const kv of m[6].split(',')) {
+    const [k, v] = kv.split(':');
+    phases[k] = Number(v);
+  }
+  const clocksNs = { start: BigInt(m[1]), entry: BigInt(m[2]), exit: BigInt(m[3]) };
+  return { setupMicros: Number(m[4]), guestMicros: Number(clocksNs.exit - clocksNs.entry) / 1000, clocksNs, phases, cpuMicros: Number(m[7]), invocations: Number(m[8]) };
+}
 
 /** Boot one image to completion (no --hold) and return what it printed. */
 export function bootOnce(o: VmmOptions, timeoutMs = 20_000): BootResult {
   const bin = vmmBinary();
   const r = spawnSync(bin, vmmArgs({ ...o, hold: false }), { encoding: 'utf8', timeout: timeoutMs });
   if (r.error) throw new UserError(`${bin}: ${(r.error as Error).message}`);
-  const m = TIMING_RE.exec(r.stderr);
-  return {
-    status: r.status ?? 128,
-    console: r.stdout,
-    messages: r.stderr.replace(TIMING_RE, '').trim(),
-    setupMicros: m ? Number(m[4]) : NaN,
-    guestMicros: m ? (Number(m[3]) - Number(m[2])) / 1000 : NaN,
-  };
+  const none: VmmTiming = { setupMicros: NaN, guestMicros: NaN, clocksNs: { start: 0n, entry: 0n, exit: 0n }, phases: {}, cpuMicros: NaN, invocations: 0 };
+  return { ...(parseTiming(r.stderr) ?? none), status: r.status ?? 128, console: r.stdout, messages: r.stderr.replace(TIMING_RE, '').trim() };
 }
 
 /** Start a VMM that holds its VM after the guest exits; its console goes to `consoleFile`. */

@@ -5,8 +5,11 @@
  */
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { convergeSecond, largestError, relativeError } from '../../src/realhost/compare.ts';
-import { countFlushes, taskOf } from '../../src/realhost/perf.ts';
+import { compareRuns, convergeSecond, largestError, relativeError } from '../../src/realhost/compare.ts';
+import { SHARING_CONFIGS, type ConfigRun } from '../../src/experiments/dedup/faas.ts';
+import { ksmdWorkZero, type KsmCounters } from '../../src/host/index.ts';
+import { countFlushes, ksmEventsUntil, ksmWork, parseKsmEvents, taskOf } from '../../src/realhost/perf.ts';
+import { parseTiming } from '../../src/realhost/vmm.ts';
 import { settingsOf } from '../../src/realhost/ksm.ts';
 import { parseRollup, parseSplit } from '../../src/realhost/smaps.ts';
 
@@ -58,6 +61,40 @@ describe('TLB flush attribution', () => {
   });
 });
 
+describe('KSM tracepoints', () => {
+  // perf script -F time,event,trace, as this kernel prints them.
+  const script = [
+    '11205.078161:           ksm:ksm_stop_scan: seq 0 rmap size 322',
+    '11205.100407: ksm:ksm_merge_with_ksm_page: pfn 1877749 rmap_item 0xffff88820b7b9a80 mm 0xffff88810006f080 error 0',
+    '11205.100427: ksm:ksm_merge_with_ksm_page: ksm pfn 1877749 rmap_item 0xffff88820c6f7fc0 mm 0xffff888100069900 error 0',
+    '11205.100432: ksm:ksm_merge_with_ksm_page: pfn 2099130 rmap_item 0xffff88820b7b9b00 mm 0xffff88810006f080 error 0',
+    '11206.500000: ksm:ksm_merge_with_ksm_page: ksm pfn 2099130 rmap_item 0xffff88820c6f7e80 mm 0xffff888100069900 error 0',
+    '11206.600000: ksm:ksm_merge_with_ksm_page: ksm pfn 2099131 rmap_item 0xffff88820c6f7e80 mm 0xffff888100069900 error -14',
+    '11206.700000:      ksm:ksm_merge_one_page: ksm pfn 12 rmap_item 0xffff88820c6f7e80 mm 0xffff888100069900 error 0',
+    '11207.000000:           ksm:ksm_stop_scan: seq 1 rmap size 322',
+    "'trace' not valid for software events. Ignoring.",
+  ].join('\n');
+
+  it('tells new KSM pages from merges into one and zero-page merges, drops failed tries', () => {
+    const t = parseKsmEvents(script);
+    assert.deepEqual(ksmEventsUntil(t, Infinity), { newKsmPage: 2, mergedIntoKsmPage: 2, mergedWithZeroPage: 1, fullScan: 2 });
+    assert.deepEqual(ksmEventsUntil(t, 11206), { newKsmPage: 2, mergedIntoKsmPage: 1, mergedWithZeroPage: 0, fullScan: 1 });
+  });
+  it('derives merges and flush calls as the simulator counts them', () => {
+    // Two pairs merged (2 new KSM pages, 2 merged into them) and one zero-page merge: 3 merges;
+    // write_protect_page for all 5 pages plus replace_page for the 3 merged ones.
+    assert.deepEqual(ksmWork({ newKsmPage: 2, mergedIntoKsmPage: 2, mergedWithZeroPage: 1, fullScan: 2 }), { merges: 3, flushCalls: 8 });
+  });
+});
+
+describe('VMM timing line', () => {
+  it('reads the clocks, the phases, the CPU time and the invocations', () => {
+    const t = parseTiming('Hello\nunimem-vmm: timing start_ns=100 entry_ns=2100 exit_ns=602100 setup_us=2.0 status=0 phases_us=open:0.1,memslot:1.5,thread:0.4 cpu_us=1.2 invocations=3\n');
+    assert.deepEqual(t, { setupMicros: 2, guestMicros: 600, clocksNs: { start: 100n, entry: 2100n, exit: 602100n }, phases: { open: 0.1, memslot: 1.5, thread: 0.4 }, cpuMicros: 1.2, invocations: 3 });
+    assert.equal(parseTiming('unimem-vmm: timing start_ns=1'), null);
+  });
+});
+
 describe('comparison arithmetic', () => {
   it('relative error is sim / real - 1, undefined for a zero real figure', () => {
     assert.equal(relativeError(105, 100), 0.050000000000000044);
@@ -83,5 +120,56 @@ describe('comparison arithmetic', () => {
       use_zero_pages: '0',
       smart_scan: '0',
     });
+  });
+});
+
+describe('simulator against this machine', () => {
+  const ksm = (merges: number, flushCalls: number, cpuMs: number): KsmCounters => ({
+    ...ksmdWorkZero(),
+    pagesShared: 10,
+    pagesSharing: merges,
+    pagesUnshared: 0,
+    pagesVolatile: 0,
+    stableNodeChains: 0,
+    stableNodeDups: 0,
+    ksmZeroPages: 0,
+    rmapItems: 0,
+    generalProfit: 0,
+    merges,
+    tlbFlushes: flushCalls,
+    cpuNs: cpuMs * 1e6,
+    pagesToScan: 100,
+  });
+  const run = (name: string, endMiB: number, k: KsmCounters | null, flushesKsm: number): ConfigRun => ({
+    config: SHARING_CONFIGS.find((c) => c.name === name)!,
+    memoryMiB: [endMiB],
+    endBytes: endMiB * 1048576,
+    ksmPagesSharing: k ? [0, k.pagesSharing] : [],
+    ksm: k,
+    converged: null,
+    flushesKsm,
+    flushesVm: 0,
+    cowBreaks: 0,
+    loadPagesCopied: 0,
+    loadPagesMapped: 0,
+    loadMicros: 0,
+    poolPages: 0,
+    invocations: 0,
+    started: 1,
+  });
+
+  it('joins figure by figure: merges, ksmd CPU, flush calls, the largest error per figure', () => {
+    const sim = [run('no sharing', 11, null, 0), run('compact + KSM', 8, ksm(120, 250, 30), 250)];
+    const real = [run('no sharing', 10, null, 0), run('compact + KSM', 8, ksm(100, 200, 40), 200)];
+    const c = compareRuns(sim, real, { flushes: true });
+    assert.equal(c.summary.memoryError, 0.1);
+    assert.equal(c.summary.ksmMergesError, 0.2);
+    assert.equal(c.summary.ksmdCpuError, -0.25);
+    assert.equal(c.summary.flushesError, 0.25);
+    const row = (fig: string): (string | number)[] => c.table.rows.find((r) => r[0] === 'compact + KSM' && r[1] === fig)!;
+    assert.deepEqual(row('TLB flush calls at ksmd').slice(2), [250, 200, 0.25, '±30 %', 'yes']);
+    assert.deepEqual(row('ksmd CPU time (ms)').slice(5), ['-', '-'], 'no target, no verdict');
+    // Without flush counting the flush figure is left out.
+    assert.equal(compareRuns(sim, real, { flushes: false }).summary.flushesError, undefined);
   });
 });

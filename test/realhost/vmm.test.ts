@@ -11,8 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import { prepareImages } from '../../src/experiments/dedup/images.ts';
 import { buildPool, imageKey } from '../../src/image/index.ts';
 import { realHostUnavailable } from '../../src/realhost/check.ts';
-import { readSplit } from '../../src/realhost/smaps.ts';
-import { bootOnce, EXIT_VMM_ERROR, vmmArgs, vmmBinary } from '../../src/realhost/vmm.ts';
+import { writeSchedule } from '../../src/realhost/schedule.ts';
+import { readRollup, readSplit } from '../../src/realhost/smaps.ts';
+import { bootOnce, EXIT_VMM_ERROR, saveCpuid, vmmArgs, vmmBinary } from '../../src/realhost/vmm.ts';
 
 const unavailable = realHostUnavailable(['kvm', 'vmm', 'tmpfs /dev/shm']);
 const skip = unavailable ? { skip: unavailable } : {};
@@ -54,6 +55,21 @@ describe('unimem-vmm', skip, () => {
     }
   });
 
+  it('boots with the CPUID table saved once instead of asking KVM in every VMM', () => {
+    const img = set!.byVariant.get('compact')!.find((i) => i.name === 'helloworld')!;
+    const cpuid = path.join(poolDir, 'cpuid.bin');
+    saveCpuid(cpuid);
+    // Whole kvm_cpuid_entry2 records (40 bytes each).
+    assert.ok(fs.statSync(cpuid).size > 0 && fs.statSync(cpuid).size % 40 === 0);
+    const r = bootOnce({ image: { elf: img.elf }, memMiB: 16, cpuid });
+    assert.equal(r.status, 0, r.messages);
+    assert.equal(r.console, output(img.elf));
+    fs.writeFileSync(cpuid, 'short');
+    const bad = bootOnce({ image: { elf: img.elf }, memMiB: 16, cpuid });
+    assert.equal(bad.status, EXIT_VMM_ERROR);
+    assert.match(bad.messages, /cpuid\.bin: not a saved CPUID table \(5 bytes\)$/);
+  });
+
   it('rejects bad inputs in one line with the VMM-error status', () => {
     const missing = bootOnce({ image: { elf: '/nonexistent.elf' }, memMiB: 16 });
     assert.equal(missing.status, EXIT_VMM_ERROR);
@@ -75,13 +91,7 @@ describe('unimem-vmm', skip, () => {
         children.push(spawn(vmmBinary(), vmmArgs({ image: { description }, memMiB: 16, hold: true }), { stdio: ['ignore', 'ignore', 'pipe'] }));
       }
       // Wait until every guest has run (the VMM says it holds its memory).
-      await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-        let err = '';
-        c.stderr!.on('data', (d: Buffer) => {
-          err += d.toString();
-          if (err.includes('holding guest memory')) resolve();
-        });
-      })));
+      await Promise.all(children.map(holding));
       const splits = children.map((c) => readSplit(c.pid!)!);
       for (const s of splits) {
         assert.ok(s.poolRss > 0, 'the pool is mapped');
@@ -98,4 +108,53 @@ describe('unimem-vmm', skip, () => {
       await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))));
     }
   });
+
+  it('serves the invocations of a schedule at their times, then exits with the application\'s status', () => {
+    const img = set!.byVariant.get('compact')!.find((i) => i.name === 'helloworld')!;
+    const file = path.join(poolDir, 'invocations.txt');
+    writeSchedule(file, [{ atNs: 300e6, workingSetBytes: 1 << 20 }, { atNs: 600e6, workingSetBytes: 4096 }]);
+    const epochNs = process.hrtime.bigint();
+    const r = bootOnce({ image: { elf: img.elf }, memMiB: 16, cmdline: 'unimem.instance=2 unimem.init_kib=320', invocations: file, epochNs });
+    assert.equal(r.status, 0, r.messages);
+    assert.equal(r.console, output(img.elf));
+    assert.equal(r.invocations, 2);
+    assert.ok(r.clocksNs.exit - epochNs >= 600_000_000n, 'the guest ran until the last arrival');
+    // Without a schedule the guest exits at once; a bad schedule is a VMM error in one line.
+    assert.equal(bootOnce({ image: { elf: img.elf }, memMiB: 16 }).invocations, 0);
+    fs.writeFileSync(file, '5 0\n');
+    const bad = bootOnce({ image: { elf: img.elf }, memMiB: 16, invocations: file });
+    assert.equal(bad.status, EXIT_VMM_ERROR);
+    assert.match(bad.messages, /invocations\.txt: line 1: expected/);
+  });
+
+  it('an invocation writes its working set into guest memory (Rss grows by it)', async () => {
+    const img = set!.byVariant.get('compact')!.find((i) => i.name === 'helloworld')!;
+    const file = path.join(poolDir, 'one-invocation.txt');
+    writeSchedule(file, [{ atNs: 0, workingSetBytes: 1 << 20 }]);
+    const cmdline = 'unimem.instance=2 unimem.init_kib=320';
+    const children = [vmmArgs({ image: { elf: img.elf }, memMiB: 16, hold: true, cmdline }), vmmArgs({ image: { elf: img.elf }, memMiB: 16, hold: true, cmdline, invocations: file })].map((args) =>
+      spawn(vmmBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] }),
+    );
+    try {
+      await Promise.all(children.map(holding));
+      const [idle, invoked] = children.map((c) => readRollup(c.pid!)!.rss);
+      const grown = invoked - idle;
+      // 256 pages written; the application's own heap pages there were resident already.
+      assert.ok(grown > (1 << 20) - 64 * 1024 && grown <= (1 << 20) + 8192, `Rss grew by ${grown} bytes`);
+    } finally {
+      for (const c of children) c.kill('SIGKILL');
+      await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))));
+    }
+  });
 });
+
+/** Resolves once the VMM says it holds its guest's memory (the guest has ended). */
+function holding(c: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let err = '';
+    c.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('holding guest memory')) resolve();
+    });
+  });
+}

@@ -10,12 +10,20 @@
  * the image is a Linux process: its system calls enter `ukplat_kvm_syscall_entry` through LSTAR and
  * are served here (serial console, exit port, memory from the guest's RAM). Compiled without SSE
  * registers: it runs before SSE is enabled and in the system-call path.
+ *
+ * FaaS invocations: when the application exits, the instance serves the invocations the VMM hands
+ * out (port 0x503 blocks until the next arrival of the run's Poisson schedule and returns its
+ * working-set bytes; 0 ends), writing each working set with fresh content at CPL3, as the simulated
+ * host's FaaS model does (src/experiments/dedup/faas.ts), then exits with the application's status.
  */
 #pragma GCC target("general-regs-only")
 #include "uk.h"
 
 #define SERIAL_PORT 0x3f8
 #define EXIT_PORT 0x501
+#define INVOKE_PORT 0x503
+/* Our system call (outside Linux's numbers): wait for the next invocation, return its bytes. */
+#define SYS_NEXT_INVOCATION 1000
 #define PAGE_SIZE 4096ul
 #define USER_STACK_BYTES (256ul * 1024)
 
@@ -43,6 +51,7 @@ static u64 kvm_fs_base;
 static u64 kvm_rand_state;
 static const char *kvm_cmdline;
 static u64 kvm_tsc_khz;
+static int kvm_serving; /* the application has exited; invocations are being served */
 
 
 static inline void wrmsr(u32 msr, u64 v)
@@ -183,6 +192,67 @@ void ukplat_kvm_user_init(void)
 		p[i] = x;
 	}
 	kvm_brk_start = kvm_brk = base + words * 8;
+}
+
+static long kvm_user_syscall1(long nr, long a)
+{
+	long ret;
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a) : "rcx", "r11", "memory");
+	return ret;
+}
+
+/*
+ * CPL3, after the application's exit: serve invocations until the schedule ends, then exit with
+ * the application's status. Each writes its working set (whole pages, as the simulated host
+ * counts them) right after the boot work, where the simulated host writes it (heap after the
+ * boot-time pages), with content unique to the instance and the invocation. The application's
+ * heap there is no longer needed.
+ */
+void ukplat_kvm_serve(long status)
+{
+	u64 base = (kvm_brk_start + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	u64 instance = cmdline_value("unimem.instance");
+	for (u64 n = 2;; n++) { /* as the simulator: the boot work was the first content */
+		u64 bytes = (u64)kvm_user_syscall1(SYS_NEXT_INVOCATION, 0);
+		if (bytes == 0)
+			break;
+		u64 pages = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
+		if (pages > (kvm_mmap_low - base) / PAGE_SIZE)
+			pages = (kvm_mmap_low - base) / PAGE_SIZE;
+		u64 x = instance * 0x9e3779b97f4a7c15ull + n * 0xbf58476d1ce4e5b9ull + 1;
+		u64 *p = (u64 *)base;
+		for (u64 i = 0; i < pages * (PAGE_SIZE / 8); i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			p[i] = x;
+		}
+	}
+	for (;;)
+		kvm_user_syscall1(231, status);
+}
+
+/* From the exit system call (CPL0) to ukplat_kvm_serve at CPL3, on the application's stack. */
+static void __attribute__((noreturn)) kvm_serve_invocations(long status)
+{
+	u64 sp = (ukplat_kvm_user_rsp & ~15ul) - 8; /* as after a call */
+	u64 rip;
+	kvm_serving = 1;
+	__asm__("lea ukplat_kvm_serve(%%rip), %0" : "=r"(rip));
+	__asm__ volatile("pushq $0x23\n"
+			 "push %0\n"
+			 "pushq $0x2\n"
+			 "pushq $0x2b\n"
+			 "push %1\n"
+			 "iretq" ::"r"(sp), "r"(rip), "D"(status) : "memory");
+	__builtin_unreachable();
+}
+
+static u64 kvm_next_invocation(void)
+{
+	u32 bytes;
+	__asm__ volatile("inl %1, %0" : "=a"(bytes) : "Nd"((unsigned short)INVOKE_PORT));
+	return bytes;
 }
 
 /* System calls at CPL0. Linux numbers and error codes (x86-64). */
@@ -348,7 +418,10 @@ long ukplat_kvm_syscall(long nr, long a, long b, long c, long d, long e)
 	case 20: return sys_writev(a, (const u64 *)b, c);
 	case 60: /* exit */
 	case 231: /* exit_group */
+		if (!kvm_serving)
+			kvm_serve_invocations(a);
 		kvm_exit_port((u64)a);
+	case SYS_NEXT_INVOCATION: return (long)kvm_next_invocation();
 	case 9: return sys_mmap((u64)a, (u64)b, d, e);
 	case 11: /* munmap */
 	case 10: /* mprotect */

@@ -11,7 +11,7 @@ import type { System } from '../../base/system.ts';
 import type { ExperimentResult, ResultTable } from '../../experiments/types.ts';
 import { hostCheck } from '../../realhost/check.ts';
 import { compareRuns } from '../../realhost/compare.ts';
-import { HOSTED, hostableConfig, simulate } from '../../realhost/experiments.ts';
+import { HOSTED, simulate, type HostedExperiment } from '../../realhost/experiments.ts';
 import { runRealFaas, type RealConfigRun } from '../../realhost/faas.ts';
 import { requireRealHost } from '../../realhost/check.ts';
 import { renderHtmlReport } from '../../report/html.ts';
@@ -49,23 +49,31 @@ const kib = (b: number): number => round(b / 1024, 1);
 function realHostTable(runs: RealConfigRun[]): ResultTable {
   return {
     name: 'real-host',
-    title: 'This machine: VMs, boot, VMM memory (medians over the VMMs), pool pages mapped, TLB flushes by task (tlb:tlb_flush; explicit / on task switch)',
-    columns: ['configuration', 'VMs', 'boot failures', 'start to guest entry µs', 'VMM own Pss KiB', 'VMM private KiB', 'pool Rss KiB (sum)', 'pool Pss KiB (sum)', 'flushes ksmd', 'flushes VMM', 'flushes vCPU', 'flushes other', 'task-switch flushes (ours)'],
-    rows: runs.map((r) => [
-      r.config.name,
-      r.started,
-      r.bootFailures,
-      round(r.setupMicros, 1),
-      kib(r.vmmPssBytes),
-      kib(r.vmmPrivateBytes),
-      kib(r.poolRssBytes),
-      kib(r.poolPssBytes),
-      r.flushes ? r.flushes.explicit.ksmd : '-',
-      r.flushes ? r.flushes.explicit.vmm : '-',
-      r.flushes ? r.flushes.explicit.vcpu : '-',
-      r.flushes ? r.flushes.explicit.other : '-',
-      r.flushes ? r.flushes.taskSwitch.ksmd + r.flushes.taskSwitch.vmm + r.flushes.taskSwitch.vcpu : '-',
-    ]),
+    title:
+      'This machine: VMs, boot, invocations served, VMM memory (medians over the VMMs), pool pages mapped, KSM from its tracepoints (new KSM pages, merges) and ksmd CPU, real TLB flushes by task (tlb:tlb_flush; explicit / on task switch)',
+    columns: ['configuration', 'VMs', 'boot failures', 'invocations', 'start to guest entry µs', 'VMM own Pss KiB', 'VMM private KiB', 'pool Rss KiB (sum)', 'pool Pss KiB (sum)', 'new KSM pages', 'KSM merges', 'ksmd CPU ms', 'flushes ksmd', 'flushes VMM', 'flushes vCPU', 'flushes other', 'task-switch flushes (ours)'],
+    rows: runs.map((r) => {
+      const k = r.converged?.ksm;
+      return [
+        r.config.name,
+        r.started,
+        r.bootFailures,
+        r.invocations,
+        round(r.setupMicros, 1),
+        kib(r.vmmPssBytes),
+        kib(r.vmmPrivateBytes),
+        kib(r.poolRssBytes),
+        kib(r.poolPssBytes),
+        r.ksmEvents ? r.ksmEvents.converged.newKsmPage : '-',
+        k ? k.merges : '-',
+        k ? round(k.cpuNs / 1e6, 1) : '-',
+        r.flushes ? r.flushes.explicit.ksmd : '-',
+        r.flushes ? r.flushes.explicit.vmm : '-',
+        r.flushes ? r.flushes.explicit.vcpu : '-',
+        r.flushes ? r.flushes.explicit.other : '-',
+        r.flushes ? r.flushes.taskSwitch.ksmd + r.flushes.taskSwitch.vmm + r.flushes.taskSwitch.vcpu : '-',
+      ];
+    }),
   };
 }
 
@@ -82,14 +90,14 @@ export interface HostedRunOptions {
 export async function runHosted(sys: System, name: string, config: unknown, opts: HostedRunOptions): Promise<void> {
   const hosted = HOSTED[name];
   if (!hosted) throw new UserError(`${name} runs only on the simulated host (--host real and both: ${Object.keys(HOSTED).join(', ')})`);
-  requireRealHost(hosted.countFlushes ? ['root', 'kvm', 'vmm', 'ksm', 'smaps_rollup', 'tmpfs /dev/shm', 'perf tlb:tlb_flush'] : undefined);
+  requireRealHost(['root', 'kvm', 'vmm', 'ksm', 'smaps_rollup', 'tmpfs /dev/shm', 'perf ksm:*', ...(hosted.countFlushes ? ['perf tlb:tlb_flush'] : [])]);
   const seed = opts.seed ?? DEFAULT_SEED;
-  const base = hosted.experiment.schema.parse(config) as Parameters<typeof hostableConfig>[0];
-  const cfg = hostableConfig(opts.quick ? hosted.quickReal(base) : base);
+  const base = hosted.experiment.schema.parse(config) as Parameters<HostedExperiment['quickReal']>[0];
+  const cfg = opts.quick ? hosted.quickReal(base) : base;
   const log = sys.isTerminal && !opts.json ? (line: string) => sys.writeError(`\r${line.slice(0, 100)}\x1b[K`) : undefined;
   log?.('building the images');
   const description = hosted.describe(cfg, seed);
-  const realRuns = await runRealFaas(description, { countFlushes: hosted.countFlushes, log });
+  const realRuns = await runRealFaas(description, { seed, experiment: name, countFlushes: hosted.countFlushes, log });
   if (log) sys.writeError('\r\x1b[K');
   const real = hosted.result(cfg, seed, realRuns, description);
   const realTables = [...real.tables.map((t) => ({ ...t, name: `real-${t.name}`, title: `This machine: ${t.title}` })), realHostTable(realRuns)];
