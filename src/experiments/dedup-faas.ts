@@ -197,7 +197,7 @@ export const dedupFaasExperiment: Experiment<typeof dedupFaasSchema> = {
     const sweep = d.sweep.map((p) => ({ ...p, runs: p.distinctImages === d.distinctImages ? runs : runAll(p.distinctImages, SWEEP_CONFIGS, { ...d.model, cores: null }) }));
     ctx.progress.update(done);
     const main = setOf(d.distinctImages);
-    return dedupResult(config, ctx.seed, runs, main.byteConfirmedPages, setFigures(main, sweep));
+    return dedupResult(config, ctx.seed, ctx.quick ?? false, runs, main.byteConfirmedPages, setFigures(main, sweep));
   },
 };
 
@@ -341,13 +341,13 @@ function dedupSeries(config: DedupFaasConfig, runs: ConfigRun[], set: SetFigures
 }
 
 /** The result of either host's runs (`set` from `setFigures`; the real host has no sweep). */
-export function dedupResult(config: DedupFaasConfig, seed: number, runs: ConfigRun[], byteConfirmed: number, set: SetFigures = { distinctImages: 0, imagePagesPerInstance: 0, sweep: [] }): ExperimentResult {
+export function dedupResult(config: DedupFaasConfig, seed: number, quick: boolean, runs: ConfigRun[], byteConfirmed: number, set: SetFigures = { distinctImages: 0, imagePagesPerInstance: 0, sweep: [] }): ExperimentResult {
   const summary = dedupSummary(config, runs, byteConfirmed, set);
   return {
     experiment: 'dedup-faas',
     title: dedupFaasExperiment.title,
     seed,
-    quick: config.instances <= 100,
+    quick,
     config,
     summary,
     comparisons: [...comparisonsOf(config, summary, set), ...coreComparisons(runs, config.durationSec)],

@@ -67,12 +67,12 @@ export const tlbFlushesExperiment: Experiment<typeof tlbFlushesSchema> = {
       runs.push(runSharingConfig(set, c, model, rng.fork(c.name)));
     }
     ctx.progress.update(runs.length);
-    return tlbFlushesResult(config, ctx.seed, runs);
+    return tlbFlushesResult(config, ctx.seed, ctx.quick ?? false, runs);
   },
 };
 
 /** The result of either host's runs: figures, and notes built from them. */
-export function tlbFlushesResult(config: TlbFlushesConfig, seed: number, runs: ConfigRun[]): ExperimentResult {
+export function tlbFlushesResult(config: TlbFlushesConfig, seed: number, quick: boolean, runs: ConfigRun[]): ExperimentResult {
   const by = (name: string): ConfigRun | undefined => runs.find((r) => r.config.name === name);
   const total = (r: ConfigRun): number => r.flushesKsm + r.flushesVm;
   const aksm = by('aligned + KSM')!;
@@ -97,7 +97,7 @@ export function tlbFlushesResult(config: TlbFlushesConfig, seed: number, runs: C
     experiment: 'tlb-flushes',
     title: tlbFlushesExperiment.title,
     seed,
-    quick: config.durationSec < 60,
+    quick,
     config,
     summary,
     comparisons: [

@@ -15,7 +15,7 @@ type FaasConfig = DedupFaasConfig | TlbFlushesConfig;
 export interface HostedExperiment {
   experiment: Experiment;
   describe(config: FaasConfig, seed: number): FaasDescription;
-  result(config: FaasConfig, seed: number, runs: ConfigRun[], description: FaasDescription): ExperimentResult;
+  result(config: FaasConfig, seed: number, quick: boolean, runs: ConfigRun[], description: FaasDescription): ExperimentResult;
   /** Whether the real run counts TLB flushes (needs perf). */
   countFlushes: boolean;
   /** A smaller configuration for `--quick` on the real host (real seconds, real VMs). */
@@ -26,7 +26,7 @@ export const HOSTED: Record<string, HostedExperiment> = {
   'dedup-faas': {
     experiment: dedupFaasExperiment as unknown as Experiment,
     describe: (c, seed) => describeDedupFaas(c as DedupFaasConfig, seed),
-    result: (c, seed, runs, d) => dedupResult(c as DedupFaasConfig, seed, runs, d.set.byteConfirmedPages, setFigures(d.set)),
+    result: (c, seed, quick, runs, d) => dedupResult(c as DedupFaasConfig, seed, quick, runs, d.set.byteConfirmedPages, setFigures(d.set)),
     countFlushes: false,
     // 24 VMs of 4 distinct FaaS images (6 instances each), no sweep.
     quickReal: (c) => ({ ...c, instances: Math.min(c.instances, 24), durationSec: Math.min(c.durationSec, 12), instancesPerImage: 6, sweepInstancesPerImage: [] }) as FaasConfig,
@@ -34,7 +34,7 @@ export const HOSTED: Record<string, HostedExperiment> = {
   'tlb-flushes': {
     experiment: tlbFlushesExperiment as unknown as Experiment,
     describe: (c, seed) => describeTlbFlushes(c as TlbFlushesConfig, seed),
-    result: (c, seed, runs) => tlbFlushesResult(c as TlbFlushesConfig, seed, runs),
+    result: (c, seed, quick, runs) => tlbFlushesResult(c as TlbFlushesConfig, seed, quick, runs),
     countFlushes: true,
     quickReal: (c) => ({ ...c, instances: Math.min(c.instances, 8), durationSec: Math.min(c.durationSec, 12), applications: Math.min((c as TlbFlushesConfig).applications, 4) }),
   },

@@ -99,12 +99,12 @@ export async function runHosted(sys: System, name: string, config: unknown, opts
   const description = hosted.describe(cfg, seed);
   const realRuns = await runRealFaas(description, { seed, experiment: name, countFlushes: hosted.countFlushes, log });
   if (log) sys.writeError('\r\x1b[K');
-  const real = hosted.result(cfg, seed, realRuns, description);
+  const real = hosted.result(cfg, seed, Boolean(opts.quick), realRuns, description);
   const realTables = [...real.tables.map((t) => ({ ...t, name: `real-${t.name}`, title: `This machine: ${t.title}` })), realHostTable(realRuns)];
   let result: ExperimentResult;
   let json: unknown;
   if (opts.host === 'real') {
-    result = { ...real, title: `${real.title} (this machine)`, quick: Boolean(opts.quick), tables: realTables };
+    result = { ...real, title: `${real.title} (this machine)`, tables: realTables };
     json = result;
   } else {
     // The simulated host gets this run's measured VMM memory instead of its default.
@@ -112,14 +112,13 @@ export async function runHosted(sys: System, name: string, config: unknown, opts
     const simCfg = { ...cfg, vmmOverheadMiB };
     const simDescription = hosted.describe(simCfg, seed);
     const simRuns = simulate(name, simDescription, seed);
-    const sim = hosted.result(simCfg, seed, simRuns, simDescription);
+    const sim = hosted.result(simCfg, seed, Boolean(opts.quick), simRuns, simDescription);
     const cmp = compareRuns(simRuns, realRuns, { flushes: hosted.countFlushes });
     const flat: Record<string, number> = {};
     for (const [k, v] of Object.entries(cmp.summary)) flat[`simVsReal.${k}`] = v;
     result = {
       ...sim,
       title: `${sim.title}: simulated and this machine`,
-      quick: Boolean(opts.quick),
       summary: { ...sim.summary, measuredVmmOverheadMiB: vmmOverheadMiB, ...flat },
       tables: [cmp.table, ...sim.tables.map((t) => ({ ...t, name: `sim-${t.name}`, title: `Simulated: ${t.title}` })), ...realTables],
       series: [...cmp.series, ...sim.series],
