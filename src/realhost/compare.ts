@@ -68,6 +68,12 @@ const FIGURES: Figure[] = [
 
 const fmt = (v: number | null, digits = 2): string | number => (v === null ? '-' : round(v, digits));
 
+/** One figure sampled every second, each configuration on both hosts as its own line. */
+function overTime(name: string, title: string, y: string, yUnit: string, sim: readonly ConfigRun[], real: readonly ConfigRun[], samples: (r: ConfigRun) => number[]): ResultSeries {
+  const lines = (runs: readonly ConfigRun[], host: string) => runs.flatMap((r) => samples(r).map((v, x) => ({ series: `${r.config.name} (${host})`, x, y: v })));
+  return { name, title, x: 'time (s)', y, yUnit, kind: 'line', points: [...lines(sim, 'sim'), ...lines(real, 'real')] };
+}
+
 /** Join the runs of both hosts (same configurations, same order). */
 export function compareRuns(sim: readonly ConfigRun[], real: readonly ConfigRun[], opts: { flushes: boolean }): SimVsReal {
   const rows: (string | number)[][] = [];
@@ -102,30 +108,6 @@ export function compareRuns(sim: readonly ConfigRun[], real: readonly ConfigRun[
   put('ksmdCpuError', pick('ksmd CPU time (ms)'));
   put('convergeTimeError', pick('time to converge (s)'));
   if (opts.flushes) put('flushesError', pick('TLB flush calls at ksmd'));
-  const memory: ResultSeries = {
-    name: 'sim-vs-real-memory',
-    title: 'Host memory over time: simulated and this machine',
-    x: 'time (s)',
-    y: 'host memory',
-    yUnit: 'MiB',
-    kind: 'line',
-    points: [
-      ...sim.flatMap((r) => r.memoryMiB.map((y, x) => ({ series: `${r.config.name} (sim)`, x, y }))),
-      ...real.flatMap((r) => r.memoryMiB.map((y, x) => ({ series: `${r.config.name} (real)`, x, y }))),
-    ],
-  };
-  const sharing: ResultSeries = {
-    name: 'sim-vs-real-ksm',
-    title: 'KSM pages_sharing over time: simulated and this machine',
-    x: 'time (s)',
-    y: 'pages_sharing',
-    yUnit: 'pages',
-    kind: 'line',
-    points: [
-      ...sim.flatMap((r) => r.ksmPagesSharing.map((y, x) => ({ series: `${r.config.name} (sim)`, x, y }))),
-      ...real.flatMap((r) => r.ksmPagesSharing.map((y, x) => ({ series: `${r.config.name} (real)`, x, y }))),
-    ],
-  };
   return {
     summary,
     table: {
@@ -134,6 +116,9 @@ export function compareRuns(sim: readonly ConfigRun[], real: readonly ConfigRun[
       columns: ['configuration', 'figure', 'simulated', 'real', 'error', 'target', 'within target'],
       rows,
     },
-    series: [memory, sharing],
+    series: [
+      overTime('sim-vs-real-memory', 'Host memory over time: simulated and this machine', 'host memory', 'MiB', sim, real, (r) => r.memoryMiB),
+      overTime('sim-vs-real-ksm', 'KSM pages_sharing over time: simulated and this machine', 'pages_sharing', 'pages', sim, real, (r) => r.ksmPagesSharing),
+    ],
   };
 }
