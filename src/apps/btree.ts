@@ -22,7 +22,8 @@
  */
 import { AllocHint, type GuestAllocator } from '../guest/allocator.ts';
 import type { AccessPath } from '../hw/access.ts';
-import { growF64, growI32, loadRange, storeRange } from './app.ts';
+import { growF64, growI32 } from '../base/grow.ts';
+import { loadRange, storeRange } from './app.ts';
 
 export const BTREE_ORDER = 32;
 const KEY_SLOTS = BTREE_ORDER + 1;

@@ -27,7 +27,8 @@ import { UserError } from '../base/errors.ts';
 import { AllocHint, type GuestAllocator } from '../guest/allocator.ts';
 import type { AccessPath } from '../hw/access.ts';
 import { ALL_FIELDS, Operation, OpKind } from '../workload/op.ts';
-import { type App, growF64, loadRange, storeRange } from './app.ts';
+import { growF64 } from '../base/grow.ts';
+import { type App, loadRange, storeRange } from './app.ts';
 import { BPlusTree } from './btree.ts';
 import { DOCSTORE_COMPUTE, type DocComputeCosts, type OpCost } from './cost.ts';
 

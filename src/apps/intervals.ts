@@ -16,7 +16,7 @@
  * both cost the object's page count.
  */
 
-import { growF64, growI32 } from './app.ts';
+import { growF64, growI32 } from '../base/grow.ts';
 
 /** Open-addressing map from a page number (below 2^40) to an int32, with linear probing. */
 export class PageMap {

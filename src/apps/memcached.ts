@@ -43,7 +43,8 @@ import { AllocHint, OutOfMemoryError, type GuestAllocator } from '../guest/alloc
 import type { AccessPath } from '../hw/access.ts';
 import { MiB } from '../base/units.ts';
 import { Operation, OpKind } from '../workload/op.ts';
-import { type App, growF64, growI32, hashKey, loadRange, storeRange } from './app.ts';
+import { growF64, growI32 } from '../base/grow.ts';
+import { type App, hashKey, loadRange, storeRange } from './app.ts';
 import { MEMCACHED_COMPUTE, type KvComputeCosts, type OpCost } from './cost.ts';
 
 export const ITEM_HEADER_BYTES = 48;

@@ -43,7 +43,7 @@
 import type { AccessPath } from '../hw/access.ts';
 import { AllocHint, OutOfMemoryError, type GuestAllocator } from '../guest/allocator.ts';
 import { TraceOp, type TraceBatch, type TraceHeader, type TraceReader } from '../trace/types.ts';
-import { growF64 } from './app.ts';
+import { growF64 } from '../base/grow.ts';
 import { LiveObjects, PageMap } from './intervals.ts';
 
 /** Marker kind of a reply the traced server sent (src/trace/lackey.ts MarkerKind.Reply). */

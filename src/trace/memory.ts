@@ -6,6 +6,7 @@
  * The reader honours the TraceReader contract of types.ts: batches of at most `batchSize` events
  * whose arrays it owns and overwrites on the next call.
  */
+import { growF64 } from '../base/grow.ts';
 import { TraceOp, type TraceBatch, type TraceHeader, type TraceReader } from './types.ts';
 
 /** A whole trace in typed arrays (one entry per event). */
@@ -133,14 +134,9 @@ export class TraceBuilder {
     const op = new Uint8Array(n);
     op.set(this.op);
     this.op = op;
-    const f = (a: Float64Array) => {
-      const b = new Float64Array(n);
-      b.set(a);
-      return b;
-    };
-    this.addr = f(this.addr);
-    this.size = f(this.size);
-    this.arg = f(this.arg);
+    this.addr = growF64(this.addr, n);
+    this.size = growF64(this.size, n);
+    this.arg = growF64(this.arg, n);
   }
 
   build(): MemoryTrace {

@@ -14,7 +14,7 @@
  * allocator outside any object are dropped, as the replay drops them. The window follows
  * unchanged.
  */
-import { growF64 } from '../../apps/app.ts';
+import { growF64 } from '../../base/grow.ts';
 import { LiveObjects, PageMap } from '../../apps/intervals.ts';
 import type { TraceSource } from '../../apps/traced.ts';
 import { TraceOp } from '../../trace/types.ts';

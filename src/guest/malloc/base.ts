@@ -17,6 +17,7 @@
  *   held       frames the allocator took from the page allocators: slabs (with their free slots,
  *              headers and tail slack), blocks, and populated frames of mappings
  */
+import { growF64 } from '../../base/grow.ts';
 import { UserError } from '../../base/errors.ts';
 import { InvariantError } from '../../base/assert.ts';
 import { PAGE_2M, PAGE_4K, formatBytes } from '../../base/units.ts';
@@ -259,15 +260,10 @@ export abstract class MallocBase implements GuestMalloc {
     const t = new Int8Array(n);
     t.set(this.blkTier);
     this.blkTier = t;
-    const f = (a: Float64Array) => {
-      const b = new Float64Array(n);
-      b.set(a);
-      return b;
-    };
-    this.blkFirst = f(this.blkFirst);
-    this.blkReserved = f(this.blkReserved);
-    this.blkRequested = f(this.blkRequested);
-    this.blkOffset = f(this.blkOffset);
+    this.blkFirst = growF64(this.blkFirst, n);
+    this.blkReserved = growF64(this.blkReserved, n);
+    this.blkRequested = growF64(this.blkRequested, n);
+    this.blkOffset = growF64(this.blkOffset, n);
   }
 
   private blockAt(addr: number, what: string): number {
