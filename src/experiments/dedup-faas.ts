@@ -12,6 +12,7 @@ import type { Progress } from '../base/progress.ts';
 import { buildFaasSet, readImageSet, type DemoManifest } from '../image/index.ts';
 import { firstImages, prepareSet, type ImageSet } from './dedup/images.ts';
 import { runSharingConfig, SHARING_CONFIGS, type ConfigRun, type FaasModel, type SharingConfig } from './dedup/faas.ts';
+import { readBootProfile } from './dedup/boot-profile.ts';
 import { coresDefaults, coresModelFields, coresModelOf, coresProblem } from './dedup/cores.ts';
 import { coreComparisons, coreSeries, coreSummary, coreTables } from './dedup/core-results.ts';
 import type { ConfigProblem, Experiment, ExperimentResult } from './types.ts';
@@ -31,7 +32,8 @@ export const faasModelFields = {
   maxPageSharing: z.number().int().min(2).max(65535).describe('KSM max_page_sharing').meta({ unit: 'mappings', source: 'Linux default 256 (dedup.md §1.6)' }),
   useZeroPages: z.boolean().describe('KSM use_zero_pages').meta({ source: 'Linux default 0, used by the SoCC\'22 scripts (dedup.md §1.6)' }),
   stepMs: z.number().int().min(1).max(1000).describe('simulation step interleaving invocations and ksmd').meta({ unit: 'ms', source: 'choice: one ksmd period (sleep_millisecs)' }),
-  bssAtBoot: z.enum(['all', 'none']).optional().describe('bss pages touched at boot: all (zero-filled) or none (left to the guest\'s own writes, which the model does not know)').meta({ source: 'choice, default all; the real host shows what a guest touches (docs/realhost.md)' }),
+  bssAtBoot: z.enum(['all', 'none', 'measured']).optional().describe('pages a boot writes: all (every bss page zero-filled, the VMM\'s page tables), none (no bss page), or measured (what real boots of the same images wrote: bss, the VMM\'s boot structures, the application\'s heap and stack; from bootProfile, or measured by --host both)').meta({ source: 'choice, default all; measured: the real host\'s memory snapshots (docs/realhost.md, "Where the pages come from")' }),
+  bootProfile: z.string().min(1).optional().describe('boot profile file for bssAtBoot measured (written by unimem host profile)').meta({ source: 'measured on this machine: unimem host profile (docs/realhost.md)' }),
   ...coresModelFields,
   images: z.array(z.string().min(1)).min(1).optional().describe('image set instead of the built-in one: a set directory, a directory of ELF files (optionally in variant subdirectories) or ELF files').meta({ source: 'user input (docs/image-toolchain.md, "Image sets")' }),
 };
@@ -60,6 +62,7 @@ export function faasModelOf(c: Omit<DedupFaasConfig, 'instancesPerImage' | 'swee
     jitter: c.jitter,
     vmmOverheadMiB: c.vmmOverheadMiB,
     bssAtBoot: c.bssAtBoot,
+    bootProfile: c.bssAtBoot === 'measured' && c.bootProfile ? readBootProfile(c.bootProfile) : null,
     ksm: { pagesToScan: c.pagesToScan, sleepMillisecs: c.sleepMillisecs, maxPageSharing: c.maxPageSharing, useZeroPages: c.useZeroPages },
     stepMs: c.stepMs,
     cores: coresModelOf(c, c.instances),
@@ -77,6 +80,7 @@ export function faasModelProblem(c: Omit<DedupFaasConfig, 'instances' | 'instanc
   if (c.launchPerSecond * c.durationSec < 1) {
     return { field: 'launchPerSecond', problem: `${c.launchPerSecond} VMs/s starts no VM after the first within durationSec ${c.durationSec} s; give at least ${1 / c.durationSec} VMs/s` };
   }
+  if (c.bootProfile && c.bssAtBoot !== 'measured') return { field: 'bootProfile', problem: 'a boot profile is used only with bssAtBoot measured' };
   const bootKiB = c.heapInitKiB + c.stackKiB;
   const roomKiB = (c.vmMemoryMiB - FAAS_IMAGE_ALLOWANCE_MIB) * 1024;
   if (bootKiB > roomKiB) {

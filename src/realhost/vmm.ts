@@ -50,6 +50,8 @@ export interface VmmOptions {
   epochNs?: bigint;
   /** The host's supported CPUID table saved once by `saveCpuid` (saves each VMM the ioctl). */
   cpuid?: string;
+  /** Write guest page maps to PREFIX.load, PREFIX.boot and PREFIX.end (src/realhost/snapshot.ts). */
+  snapshot?: string;
 }
 
 export function vmmArgs(o: VmmOptions): string[] {
@@ -61,6 +63,7 @@ export function vmmArgs(o: VmmOptions): string[] {
   if (o.invocations) args.push('--invocations', o.invocations);
   if (o.epochNs !== undefined) args.push('--epoch-ns', String(o.epochNs));
   if (o.cpuid) args.push('--cpuid', o.cpuid);
+  if (o.snapshot) args.push('--snapshot', o.snapshot);
   return args;
 }
 
