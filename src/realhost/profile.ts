@@ -18,7 +18,8 @@ import { attribute, attributionTable, imageLayout, type Attribution } from './at
 import { planLoad, type FaasDescription } from './faas.ts';
 import { configRng } from './schedule.ts';
 import { classifyPages, readSnapshot, type ClassifiedPage, type InstanceSnapshots, type PageKind, type Snapshot } from './snapshot.ts';
-import { bootOnce, type BootImage } from './vmm.ts';
+import { TIMING_RE, vmmArgs, vmmBinary, type BootImage } from './vmm.ts';
+import { spawn } from 'node:child_process';
 
 const { FRAME_POOL } = HOST_CONSTANTS;
 
@@ -33,20 +34,35 @@ export function instanceSnapshots(image: string, prefix: string): InstanceSnapsh
   return { image, load: readSnapshot(`${prefix}.load`), boot: readSnapshot(`${prefix}.boot`) };
 }
 
+/** Boot one VM to its exit (no schedule: it ends at its first invocation request); its status and standard error. */
+function bootToExit(args: string[]): Promise<{ status: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(vmmBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (e) => resolve({ status: 125, stderr: e.message }));
+    child.on('close', (code) => resolve({ status: code ?? 128, stderr: stderr.replace(TIMING_RE, '').trim() }));
+  });
+}
+
 /**
- * Boot `perImage` instances of every image of a configuration (one VMM each, to its first
- * invocation request, no schedule) with snapshots into `work`; keyed by ELF path.
+ * Boot `perImage` instances of every image of a configuration with snapshots into `work`, keyed by
+ * ELF path. The instances of one image start together, as the experiment starts its VMs back to
+ * back: the Lua functions seed their string hash with the time in seconds (luai_makeseed), so
+ * instances that boot in the same second hold the same heap and those a second apart do not.
  */
-export function bootWithSnapshots(desc: FaasDescription, config: SharingConfig, bootImages: BootImage[], perImage: number, work: string, cpuid: string): InstanceSnapshots[] {
+export async function bootWithSnapshots(desc: FaasDescription, config: SharingConfig, bootImages: BootImage[], perImage: number, work: string, cpuid: string): Promise<InstanceSnapshots[]> {
   const images = desc.set.byVariant.get(config.variant)!;
   const out: InstanceSnapshots[] = [];
-  for (let i = 0; i < images.length * perImage; i++) {
-    const k = i % images.length;
-    const prefix = path.join(work, `snap-${i}`);
-    const r = bootOnce({ image: bootImages[k], memMiB: desc.model.vmMemoryMiB, cmdline: instanceCmdline(desc.model, i), snapshot: prefix, cpuid });
-    const s = r.status === 0 ? instanceSnapshots(images[k].elf, prefix) : null;
-    if (!s) throw new UserError(`${images[k].elf}: the ${config.loader} loader's boot under unimem-vmm failed (status ${r.status}${r.messages ? `: ${r.messages.split('\n')[0]}` : ''})`);
-    out.push(s);
+  for (let k = 0; k < images.length; k++) {
+    const ids = Array.from({ length: perImage }, (_, j) => j * images.length + k);
+    const prefix = (i: number): string => path.join(work, `snap-${i}`);
+    const runs = await Promise.all(ids.map((i) => bootToExit(vmmArgs({ image: bootImages[k], memMiB: desc.model.vmMemoryMiB, cmdline: instanceCmdline(desc.model, i), snapshot: prefix(i), cpuid }))));
+    ids.forEach((i, j) => {
+      const s = runs[j].status === 0 ? instanceSnapshots(images[k].elf, prefix(i)) : null;
+      if (!s) throw new UserError(`${images[k].elf}: the ${config.loader} loader's boot under unimem-vmm failed (status ${runs[j].status}${runs[j].stderr ? `: ${runs[j].stderr.split('\n')[0]}` : ''})`);
+      out.push(s);
+    });
   }
   return out;
 }
@@ -141,7 +157,7 @@ export interface ProfileRun {
  * Profile every configuration of a description (each variant and loader once): real boots with
  * snapshots in `work` (a tmpfs directory the caller removes), the simulated boots beside them.
  */
-export function runProfile(desc: FaasDescription, perImage: number, work: string, seed: number, experiment: string, log?: (line: string) => void): ProfileRun {
+export async function runProfile(desc: FaasDescription, perImage: number, work: string, seed: number, experiment: string, log?: (line: string) => void): Promise<ProfileRun> {
   const images: BootProfileImage[] = [];
   const tables: ResultTable[] = [];
   const rows: (string | number)[][] = [];
@@ -154,7 +170,7 @@ export function runProfile(desc: FaasDescription, perImage: number, work: string
     log?.(`profiling ${config.name}`);
     const dir = fs.mkdtempSync(path.join(work, 'profile-'));
     const p = planLoad(config, desc.set.byVariant.get(config.variant)!, dir);
-    const real = bootWithSnapshots(desc, config, p.bootImages, perImage, dir, p.cpuid);
+    const real = await bootWithSnapshots(desc, config, p.bootImages, perImage, dir, p.cpuid);
     const sim = simulatedSnapshots(desc, config, perImage, seed, experiment);
     const r = profileImages(desc, config, real);
     images.push(...r.images);

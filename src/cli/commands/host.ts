@@ -70,7 +70,7 @@ export function registerHost(program: Command, sys: System): void {
         const work = fs.mkdtempSync('/dev/shm/unimem-profile-');
         state.addDir(work);
         try {
-          return runProfile(description, opts.instances, work, seed, 'dedup-faas', log);
+          return await runProfile(description, opts.instances, work, seed, 'dedup-faas', log);
         } finally {
           state.removeDir(work);
         }
