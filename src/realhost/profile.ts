@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { HOST_CONSTANTS, type HostBackend, type HostVm } from '../host/index.ts';
 import { PAGE_4K } from '../base/units.ts';
 import { UserError } from '../base/errors.ts';
-import { BOOT_PROFILE_MAGIC, elfKey, type BootProfile, type BootProfileImage, type ProfiledClass } from '../experiments/dedup/boot-profile.ts';
+import { BOOT_PROFILE_MAGIC, elfKey, type BootProfile, type BootProfileImage, type ProfiledClass, type ProfiledPage } from '../experiments/dedup/boot-profile.ts';
 import { bootedInstances, type FaasModel, type SharingConfig } from '../experiments/dedup/faas.ts';
 import type { ResultTable } from '../experiments/types.ts';
 import { attribute, attributionTable, imageLayout, type Attribution } from './attribution.ts';
@@ -69,12 +69,12 @@ export async function bootWithSnapshots(desc: FaasDescription, config: SharingCo
 
 /** The profile's pages of one image: what boot wrote beyond the loader (present in every instance or some). */
 export function profileImage(elf: string, name: string, config: SharingConfig, pages: readonly ClassifiedPage[]): BootProfileImage {
-  const written: [number, ProfiledClass, number][] = [];
+  const written: ProfiledPage[] = [];
   for (const p of pages) {
     if (p.cls === 'loaded' || p.cls === 'pool' || p.cls === 'absent') continue;
     // A page present in only some instances is written as per-instance content (none seen so far).
     const cls: ProfiledClass = p.cls === 'zero' ? 'zero' : p.cls === 'image' || p.cls === 'common' ? 'shared' : 'instance';
-    written.push([p.gpn, cls, cls === 'shared' ? p.fingerprint! : 0]);
+    written.push(p.groups ? [p.gpn, 'instance', 0, p.groups] : [p.gpn, cls, cls === 'shared' ? p.fingerprint! : 0]);
   }
   return { name, variant: config.variant, loader: config.loader, elfKey: elfKey(elf), pages: written };
 }

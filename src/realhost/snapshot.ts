@@ -93,6 +93,22 @@ export interface ClassifiedPage {
   cls: PageClass;
   /** The content shared by every instance (`zero`, `image`, `common`, `loaded` when equal), else null. */
   fingerprint: number | null;
+  /**
+   * `instance` pages whose content some instances share: per instance (in the order given) the
+   * number of its group, numbered as first seen (instances of a group hold the same bytes); null
+   * when every instance's content is its own.
+   */
+  groups?: number[] | null;
+}
+
+/** Group numbers of contents (equal content, equal number; numbered as first seen), or null when all differ. */
+export function contentGroups(fps: readonly number[]): number[] | null {
+  const seen = new Map<number, number>();
+  const groups = fps.map((f) => {
+    if (!seen.has(f)) seen.set(f, seen.size);
+    return seen.get(f)!;
+  });
+  return seen.size === fps.length ? null : groups;
 }
 
 /** Present pages of a snapshot that cost memory (the kernel's zero page does not). */
@@ -116,7 +132,7 @@ function classifyImage(insts: InstanceSnapshots[], elsewhere: (fp: number) => bo
     const same = fps.every((f) => f === fps[0]);
     if (pages.every((p) => p!.kind === 'pool')) out.push({ gpn, cls: 'pool', fingerprint: same ? fps[0] : null });
     else if (insts.every((s, i) => written(s.load, gpn)?.fingerprint === fps[i])) out.push({ gpn, cls: 'loaded', fingerprint: same ? fps[0] : null });
-    else if (!same) out.push({ gpn, cls: 'instance', fingerprint: null });
+    else if (!same) out.push({ gpn, cls: 'instance', fingerprint: null, groups: contentGroups(fps) });
     else if (fps[0] === ZERO_FINGERPRINT) out.push({ gpn, cls: 'zero', fingerprint: ZERO_FINGERPRINT });
     else out.push({ gpn, cls: elsewhere(fps[0]) ? 'common' : 'image', fingerprint: fps[0] });
   }

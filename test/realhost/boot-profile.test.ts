@@ -25,7 +25,8 @@ describe('measured boot profile in the simulator', () => {
   const base = faasModelOf({ ...dedupFaasExperiment.defaults(true), bssAtBoot: 'measured' });
   const bootWorkPages = (base.heapInitKiB + base.stackKiB) / 4;
   const heapPage = (i: number): number => Math.ceil(images[i].imageEnd / PAGE_4K);
-  // Pages 0x30-0x33: shared by all, per image, per instance, zero; and one inside the boot work,
+  // Pages 0x30-0x34: shared by all, per image, per instance, zero, shared by the first two instances
+  // of an image (groups [0, 0, 1]); and one inside the boot work,
   // which the model writes itself (left out).
   const profile: BootProfile = {
     magic: BOOT_PROFILE_MAGIC,
@@ -37,7 +38,7 @@ describe('measured boot profile in the simulator', () => {
       variant: 'compact',
       loader: 'copy',
       elfKey: elfKey(img.elf),
-      pages: [[0x30, 'shared', 1111], [0x31, 'shared', 2000 + i], [0x32, 'instance', 0], [0x33, 'zero', 0], [heapPage(i) + 1, 'shared', 3333]],
+      pages: [[0x30, 'shared', 1111], [0x31, 'shared', 2000 + i], [0x32, 'instance', 0], [0x33, 'zero', 0], [0x34, 'instance', 0, [0, 0, 1]], [heapPage(i) + 1, 'shared', 3333]],
     })),
   };
   const model = { ...base, bootProfile: profile };
@@ -45,9 +46,12 @@ describe('measured boot profile in the simulator', () => {
   it('writes exactly the profile\'s pages beside the loader\'s and the boot work, and gives its classes back', () => {
     const snaps = simulatedSnapshots({ set, configs: [config], model }, config, 3, 1, 'dedup-faas');
     assert.equal(snaps.length, 6);
+    // Instance slots: VMs 0, 2, 4 run image 0 as its instances 0, 1, 2; the group page differs between images.
+    const at34 = snaps.map((s) => s.boot.present.get(0x34)!.fingerprint);
+    assert.ok(at34[0] === at34[2] && at34[0] !== at34[4] && at34[1] === at34[3] && at34[1] !== at34[5] && at34[0] !== at34[1]);
     snaps.forEach((s, k) => {
       const img = images[k % 2];
-      assert.equal(s.boot.present.size, img.copyPages.gpa.length + 4 + bootWorkPages, `VM ${k}: loader pages + 4 profiled + boot work, no bss, no page tables`);
+      assert.equal(s.boot.present.size, img.copyPages.gpa.length + 5 + bootWorkPages, `VM ${k}: loader pages + 5 profiled + boot work, no bss, no page tables`);
       assert.equal(s.boot.present.has(0x9), false);
       assert.equal(s.boot.present.get(0x30)!.fingerprint, 1111);
       assert.equal(s.boot.present.get(0x31)!.fingerprint, 2000 + (k % 2));
@@ -57,7 +61,8 @@ describe('measured boot profile in the simulator', () => {
     const c = classifyPages(snaps);
     for (const img of images) {
       const cls = new Map<number, PageClass>(c.get(img.elf)!.map((p) => [p.gpn, p.cls]));
-      assert.deepEqual([0x30, 0x31, 0x32, 0x33].map((g) => cls.get(g)), ['common', 'image', 'instance', 'zero']);
+      assert.deepEqual([0x30, 0x31, 0x32, 0x33, 0x34].map((g) => cls.get(g)), ['common', 'image', 'instance', 'zero', 'instance']);
+      assert.deepEqual(c.get(img.elf)!.find((p) => p.gpn === 0x34)!.groups, [0, 0, 1]);
       assert.equal(cls.get(img.copyPages.gpa[0] / PAGE_4K), 'loaded');
     }
     // The modelled convention writes the VMM's page tables and every bss page instead.

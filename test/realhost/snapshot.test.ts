@@ -15,7 +15,7 @@ import { isUserError } from '../../src/base/errors.ts';
 import { checkBootProfile, readBootProfile } from '../../src/experiments/dedup/boot-profile.ts';
 import { regionOf, type ImageLayout } from '../../src/realhost/attribution.ts';
 import { profileImage, sharedContents } from '../../src/realhost/profile.ts';
-import { classifyPages, countClasses, fingerprintOfHash, parseSnapshot, type InstanceSnapshots, type Snapshot } from '../../src/realhost/snapshot.ts';
+import { classifyPages, contentGroups, countClasses, fingerprintOfHash, parseSnapshot, type InstanceSnapshots, type Snapshot } from '../../src/realhost/snapshot.ts';
 
 const hex = (h: bigint): string => h.toString(16).padStart(16, '0');
 const ZERO = hex(xxh64(new Uint8Array(4096)));
@@ -78,6 +78,19 @@ describe('VMM memory snapshots', () => {
     assert.equal(prof.pages[1][2], fingerprintBytes(new Uint8Array(4096).fill(3)));
   });
 
+  it('groups the instances that share a page\'s content (the Lua heap of the same boot second)', () => {
+    assert.equal(contentGroups([5, 6, 7]), null);
+    assert.deepEqual(contentGroups([5, 5, 7, 7]), [0, 0, 1, 1]);
+    assert.deepEqual(contentGroups([9, 5, 9]), [0, 1, 0]);
+    const load = snap('load', []);
+    const insts = [1, 1, 2, 2].map((b): InstanceSnapshots => ({ image: 'C', load, boot: snap('boot', [`4 a ${page(b)}`, `5 a ${page(b + 10)}`]) }));
+    insts[3] = { image: 'C', load, boot: snap('boot', [`4 a ${page(2)}`, `5 a ${page(40)}`]) };
+    const c = classifyPages(insts).get('C')!;
+    assert.deepEqual(c.map((p) => [p.gpn, p.cls, p.groups]), [[4, 'instance', [0, 0, 1, 1]], [5, 'instance', [0, 0, 1, 2]]]);
+    const prof = profileImage(path.join(import.meta.dirname, 'snapshot.test.ts'), 'C', { name: 'x', variant: 'compact', loader: 'copy', ksm: false }, c);
+    assert.deepEqual(prof.pages, [[4, 'instance', 0, [0, 0, 1, 1]], [5, 'instance', 0, [0, 0, 1, 2]]]);
+  });
+
   it('attributes addresses to the VMM\'s structures, the image\'s sections, the boot work, the heap, mmap and the user stack', () => {
     const l: ImageLayout = {
       readOnly: [[0x100000, 0x180000]],
@@ -119,6 +132,9 @@ describe('VMM memory snapshots', () => {
       refuse({ ...good, images: [{ ...good.images[0], loader: 'nfs' }] }, /images\[0\]: needs name, variant, loader/);
       refuse({ ...good, images: [{ ...good.images[0], pages: [[2, 'zero', 0], [1, 'zero', 0]] }] }, /images\[0\]\.pages\[1\]: expected/);
       refuse({ ...good, images: [{ ...good.images[0], pages: [[4096, 'zero', 0]] }] }, /images\[0\]\.pages\[0\]: expected \[page number \(ascending, inside 16 MiB\)/);
+      refuse({ ...good, images: [{ ...good.images[0], pages: [[1, 'zero', 0, [0, 0]]] }] }, /images\[0\]\.pages\[0\]: expected/);
+      refuse({ ...good, images: [{ ...good.images[0], pages: [[1, 'instance', 0, [0, 2]]] }] }, /images\[0\]\.pages\[0\]: expected/);
+      assert.equal(checkBootProfile({ ...good, images: [{ ...good.images[0], pages: [[1, 'instance', 0, [0, 0, 1]]] }] }, file).images[0].pages[0].length, 4);
       fs.writeFileSync(file, '{');
       assert.throws(() => readBootProfile(file), /p\.json: not JSON/);
       assert.throws(() => readBootProfile(path.join(dir, 'none.json')), /none\.json: cannot read \(ENOENT\)/);

@@ -216,7 +216,7 @@ class SharingRun {
     this.afterLoad?.(vm, this.backend);
     const heapBase = alignUp(img.imageEnd, PAGE_4K);
     const initPages = Math.ceil((model.heapInitKiB + model.stackKiB) / 4);
-    if (this.profile) applyBootProfile(vm, this.profile.get(img.elf)!, heapBase, heapBase + initPages * PAGE_4K, (gpa, fp) => this.write(vm, gpa, fp));
+    if (this.profile) applyBootProfile(vm, this.profile.get(img.elf)!, Math.floor(i / this.images.length), heapBase, heapBase + initPages * PAGE_4K, (gpa, fp) => this.write(vm, gpa, fp));
     else {
       for (let k = 0; k < BOOT_TABLE_PAGES; k++) this.write(vm, BOOT_TABLE_GPA + k * PAGE_4K, bootTableFingerprint(k));
       // Boot: bss zero-filled on first touch.
