@@ -11,6 +11,8 @@ import { UserError } from '../base/errors.ts';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** Guest memory sits at this host address in every VMM (native/vmm/vmm.c GUEST_HVA). */
 export const GUEST_HVA = 0x100000000000;
+/** The largest guest memory the VMM takes (--mem-mib at most 1024). */
+export const GUEST_MAX_BYTES = 1024 * 1048576;
 /** Exit status of a VMM error and of a guest crash (native/vmm/vmm.c). */
 export const EXIT_VMM_ERROR = 125;
 export const EXIT_GUEST_CRASH = 126;
