@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -715,6 +716,9 @@ int main(int argc, char **argv)
 	create_vm(&the_vm, &o);
 	if (o.elf) load_elf(&the_vm, o.elf);
 	else load_description(&the_vm, o.description, o.pool);
+	/* The loaders' buffers (the description's text and parse) are freed: give their pages back,
+	 * so that the pool loader's VMM holds no more memory than the standard loader's. */
+	malloc_trim(0);
 	if (o.snapshot) snapshot_init(o.snapshot);
 	/* The image as loaded, before the VMM's boot structures and the guest's own writes. */
 	snapshot_write(the_vm.mem, the_vm.mem_size, "load");

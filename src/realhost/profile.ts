@@ -122,8 +122,8 @@ export function attributionOf(desc: FaasDescription, config: SharingConfig, clas
 
 /** The attribution table of a configuration: real pages beside the simulated ones. */
 export function configAttribution(desc: FaasDescription, config: SharingConfig, real: Map<string, ClassifiedPage[]>, sim: Map<string, ClassifiedPage[]>): ResultTable {
-  const name = `boot-pages-${config.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`;
-  const title = `Guest pages after boot by range, ${config.name} (${desc.set.byVariant.get(config.variant)!.length} images; pages summed over the images, each classified over its instances; real / simulated with bssAtBoot ${desc.model.bssAtBoot ?? 'all'})`;
+  const name = `boot-pages-${config.variant}-${config.loader}`;
+  const title = `Guest pages after boot by range, ${config.variant} images, ${config.loader === 'pool' ? 'pool' : 'standard'} loader (${desc.set.byVariant.get(config.variant)!.length} images; pages summed over the images, each classified over its instances; real / simulated with bssAtBoot ${desc.model.bssAtBoot ?? 'all'})`;
   return attributionTable(name, title, attributionOf(desc, config, real), attributionOf(desc, config, sim));
 }
 
@@ -176,9 +176,9 @@ export async function runProfile(desc: FaasDescription, perImage: number, work: 
     images.push(...r.images);
     tables.push(configAttribution(desc, config, r.classified, classifyPages(sim)));
     const n = desc.set.byVariant.get(config.variant)!.length * perImage;
-    const row = [config.name, n, privatePages(real) / n, privatePages(sim) / n, sharedContents(real), sharedContents(sim)];
+    const row = [`${config.variant}, ${config.loader === 'pool' ? 'pool' : 'standard'} loader`, n, privatePages(real) / n, privatePages(sim) / n, sharedContents(real), sharedContents(sim)];
     rows.push(row);
-    const slug = config.name.replace(/[^a-z0-9]+/gi, '_').toLowerCase();
+    const slug = `${config.variant}_${config.loader}`.replace(/[^a-z0-9_]+/gi, '_');
     summary[`${slug}.realPrivatePagesPerVm`] = Math.round((privatePages(real) / n) * 10) / 10;
     summary[`${slug}.simPrivatePagesPerVm`] = Math.round((privatePages(sim) / n) * 10) / 10;
     summary[`${slug}.realSharedContents`] = sharedContents(real);
@@ -187,7 +187,7 @@ export async function runProfile(desc: FaasDescription, perImage: number, work: 
   tables.unshift({
     name: 'boot-pages',
     title: `Guest memory after boot, real against simulated (bssAtBoot ${desc.model.bssAtBoot ?? 'all'}): private pages per VM, and distinct non-zero contents held by more than one VM (KSM's candidates for KSM pages)`,
-    columns: ['configuration', 'VMs', 'private pages per VM (real)', 'private pages per VM (sim)', 'shared contents (real)', 'shared contents (sim)'],
+    columns: ['images and loader', 'VMs', 'private pages per VM (real)', 'private pages per VM (sim)', 'shared contents (real)', 'shared contents (sim)'],
     rows: rows.map((r) => r.map((v) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v))),
   });
   return { profile: bootProfileOf(desc.model, perImage, images), tables, summary };
