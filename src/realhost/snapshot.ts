@@ -6,9 +6,8 @@
  * simulator fingerprints image pages with (src/base/hash.ts), so a real page and a simulated page
  * at the same address compare by fingerprint.
  */
-import * as fs from 'node:fs';
 import { xxh64 } from '@node-rs/xxhash';
-import { InputError } from '../base/errors.ts';
+import { InputError, readInputText } from '../base/errors.ts';
 import { ZERO_FINGERPRINT } from '../base/hash.ts';
 
 /** How a present page is backed (snapshot.c): private, a pool file page never written, the kernel's zero page. */
@@ -58,13 +57,7 @@ export function parseSnapshot(text: string, file: string): Snapshot {
 }
 
 export function readSnapshot(file: string): Snapshot {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new InputError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  return parseSnapshot(text, file);
+  return parseSnapshot(readInputText(file), file);
 }
 
 /**

@@ -14,7 +14,7 @@
  * with them), so a model with other values is refused.
  */
 import * as fs from 'node:fs';
-import { ConfigError, InputError } from '../../base/errors.ts';
+import { ConfigError, InputError, readInputText } from '../../base/errors.ts';
 import { contentFingerprint, ZERO_FINGERPRINT } from '../../base/hash.ts';
 import { PAGE_4K } from '../../base/units.ts';
 import { sha256 } from '../../image/toolchain.ts';
@@ -87,12 +87,7 @@ export function checkBootProfile(value: unknown, file: string): BootProfile {
 }
 
 export function readBootProfile(file: string): BootProfile {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new InputError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  const text = readInputText(file);
   let value: unknown;
   try {
     value = JSON.parse(text);
