@@ -74,7 +74,7 @@ export function profileImage(elf: string, name: string, config: SharingConfig, p
     if (p.cls === 'loaded' || p.cls === 'pool' || p.cls === 'absent') continue;
     // A page present in only some instances is written as per-instance content (none seen so far).
     const cls: ProfiledClass = p.cls === 'zero' ? 'zero' : p.cls === 'image' || p.cls === 'common' ? 'shared' : 'instance';
-    written.push(p.groups ? [p.gpn, 'instance', 0, p.groups] : [p.gpn, cls, cls === 'shared' ? p.fingerprint! : 0]);
+    written.push(p.slots ? [p.gpn, 'instance', 0, p.slots] : [p.gpn, cls, cls === 'shared' ? p.fingerprint! : 0]);
   }
   return { name, variant: config.variant, loader: config.loader, elfKey: elfKey(elf), pages: written };
 }

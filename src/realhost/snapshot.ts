@@ -87,21 +87,17 @@ export interface ClassifiedPage {
   /** The content shared by every instance (`zero`, `image`, `common`, `loaded` when equal), else null. */
   fingerprint: number | null;
   /**
-   * `instance` pages whose content some instances share: per instance (in the order given) the
-   * number of its group, numbered as first seen (instances of a group hold the same bytes); null
-   * when every instance's content is its own.
+   * `instance` pages whose content other VMs also hold (instances of this image, or of another,
+   * anywhere): per instance (in the order given) its content, 0 where no other VM holds it; null
+   * when no instance's content is held by another VM.
    */
-  groups?: number[] | null;
+  slots?: number[] | null;
 }
 
-/** Group numbers of contents (equal content, equal number; numbered as first seen), or null when all differ. */
-export function contentGroups(fps: readonly number[]): number[] | null {
-  const seen = new Map<number, number>();
-  const groups = fps.map((f) => {
-    if (!seen.has(f)) seen.set(f, seen.size);
-    return seen.get(f)!;
-  });
-  return seen.size === fps.length ? null : groups;
+/** Per instance its content where another VM holds it too (`vmsHolding(fp) > 1`), else 0; null when none is. */
+export function sharedSlots(fps: readonly number[], vmsHolding: (fp: number) => number): number[] | null {
+  const slots = fps.map((f) => (vmsHolding(f) > 1 ? f : 0));
+  return slots.some((f) => f !== 0) ? slots : null;
 }
 
 /** Present pages of a snapshot that cost memory (the kernel's zero page does not). */
@@ -111,7 +107,7 @@ function written(s: Snapshot, gpn: number): { kind: PageKind; fingerprint: numbe
 }
 
 /** One image's pages classified over its instances; `elsewhere(fp)` says whether another image holds that content. */
-function classifyImage(insts: InstanceSnapshots[], elsewhere: (fp: number) => boolean): ClassifiedPage[] {
+function classifyImage(insts: InstanceSnapshots[], elsewhere: (fp: number) => boolean, vmsHolding: (fp: number) => number): ClassifiedPage[] {
   const gpns = new Set<number>();
   for (const s of insts) for (const [gpn, p] of s.boot.present) if (p.kind !== 'read') gpns.add(gpn);
   const out: ClassifiedPage[] = [];
@@ -125,7 +121,7 @@ function classifyImage(insts: InstanceSnapshots[], elsewhere: (fp: number) => bo
     const same = fps.every((f) => f === fps[0]);
     if (pages.every((p) => p!.kind === 'pool')) out.push({ gpn, cls: 'pool', fingerprint: same ? fps[0] : null });
     else if (insts.every((s, i) => written(s.load, gpn)?.fingerprint === fps[i])) out.push({ gpn, cls: 'loaded', fingerprint: same ? fps[0] : null });
-    else if (!same) out.push({ gpn, cls: 'instance', fingerprint: null, groups: contentGroups(fps) });
+    else if (!same) out.push({ gpn, cls: 'instance', fingerprint: null, slots: sharedSlots(fps, vmsHolding) });
     else if (fps[0] === ZERO_FINGERPRINT) out.push({ gpn, cls: 'zero', fingerprint: ZERO_FINGERPRINT });
     else out.push({ gpn, cls: elsewhere(fps[0]) ? 'common' : 'image', fingerprint: fps[0] });
   }
@@ -139,18 +135,22 @@ function classifyImage(insts: InstanceSnapshots[], elsewhere: (fp: number) => bo
 export function classifyPages(snapshots: readonly InstanceSnapshots[]): Map<string, ClassifiedPage[]> {
   const byImage = new Map<string, InstanceSnapshots[]>();
   for (const s of snapshots) byImage.set(s.image, [...(byImage.get(s.image) ?? []), s]);
-  // Which images hold each non-zero content after boot (any instance, any address).
+  // Which images, and how many VMs, hold each non-zero content after boot (any address).
   const holders = new Map<number, Set<string>>();
+  const vms = new Map<number, number>();
   for (const s of snapshots) {
+    const seen = new Set<number>();
     for (const p of s.boot.present.values()) {
       if (p.kind === 'read' || p.fingerprint === ZERO_FINGERPRINT) continue;
       const set = holders.get(p.fingerprint) ?? new Set<string>();
       set.add(s.image);
       holders.set(p.fingerprint, set);
+      seen.add(p.fingerprint);
     }
+    for (const fp of seen) vms.set(fp, (vms.get(fp) ?? 0) + 1);
   }
   const out = new Map<string, ClassifiedPage[]>();
-  for (const [image, insts] of byImage) out.set(image, classifyImage(insts, (fp) => (holders.get(fp)?.size ?? 0) > 1));
+  for (const [image, insts] of byImage) out.set(image, classifyImage(insts, (fp) => (holders.get(fp)?.size ?? 0) > 1, (fp) => vms.get(fp) ?? 0));
   return out;
 }
 

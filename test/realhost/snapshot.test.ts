@@ -15,7 +15,7 @@ import { isUserError } from '../../src/base/errors.ts';
 import { checkBootProfile, readBootProfile } from '../../src/experiments/dedup/boot-profile.ts';
 import { regionOf, type ImageLayout } from '../../src/realhost/attribution.ts';
 import { profileImage, sharedContents } from '../../src/realhost/profile.ts';
-import { classifyPages, contentGroups, countClasses, fingerprintOfHash, parseSnapshot, type InstanceSnapshots, type Snapshot } from '../../src/realhost/snapshot.ts';
+import { classifyPages, countClasses, sharedSlots, fingerprintOfHash, parseSnapshot, type InstanceSnapshots, type Snapshot } from '../../src/realhost/snapshot.ts';
 
 const hex = (h: bigint): string => h.toString(16).padStart(16, '0');
 const ZERO = hex(xxh64(new Uint8Array(4096)));
@@ -78,17 +78,22 @@ describe('VMM memory snapshots', () => {
     assert.equal(prof.pages[1][2], fingerprintBytes(new Uint8Array(4096).fill(3)));
   });
 
-  it('groups the instances that share a page\'s content (the Lua heap of the same boot second)', () => {
-    assert.equal(contentGroups([5, 6, 7]), null);
-    assert.deepEqual(contentGroups([5, 5, 7, 7]), [0, 0, 1, 1]);
-    assert.deepEqual(contentGroups([9, 5, 9]), [0, 1, 0]);
+  it('keeps the contents of per-instance pages that other VMs hold too (the Lua heap of one boot second)', () => {
+    const held = new Map([[5, 2], [7, 2], [9, 1]]);
+    const count = (fp: number): number => held.get(fp) ?? 1;
+    assert.equal(sharedSlots([9, 6, 8], count), null);
+    assert.deepEqual(sharedSlots([5, 5, 7, 7], count), [5, 5, 7, 7]);
+    assert.deepEqual(sharedSlots([5, 5, 9], count), [5, 5, 0]);
+    // Image C, four instances: page 4 holds 1, 1, 2, 2 (two seconds); page 5 holds 11, 11, 12, 40.
+    // Image D, one instance, holds 12 at page 8: C's third instance shares page 5 with D.
     const load = snap('load', []);
-    const insts = [1, 1, 2, 2].map((b): InstanceSnapshots => ({ image: 'C', load, boot: snap('boot', [`4 a ${page(b)}`, `5 a ${page(b + 10)}`]) }));
-    insts[3] = { image: 'C', load, boot: snap('boot', [`4 a ${page(2)}`, `5 a ${page(40)}`]) };
-    const c = classifyPages(insts).get('C')!;
-    assert.deepEqual(c.map((p) => [p.gpn, p.cls, p.groups]), [[4, 'instance', [0, 0, 1, 1]], [5, 'instance', [0, 0, 1, 2]]]);
-    const prof = profileImage(path.join(import.meta.dirname, 'snapshot.test.ts'), 'C', { name: 'x', variant: 'compact', loader: 'copy', ksm: false }, c);
-    assert.deepEqual(prof.pages, [[4, 'instance', 0, [0, 0, 1, 1]], [5, 'instance', 0, [0, 0, 1, 2]]]);
+    const c = ([[1, 11], [1, 11], [2, 12], [2, 40]] as const).map(([x, y]): InstanceSnapshots => ({ image: 'C', load, boot: snap('boot', [`4 a ${page(x)}`, `5 a ${page(y)}`]) }));
+    const d: InstanceSnapshots = { image: 'D', load, boot: snap('boot', [`8 a ${page(12)}`]) };
+    const cls = classifyPages([...c, d]).get('C')!;
+    const fp = (b: number): number => fingerprintBytes(new Uint8Array(4096).fill(b));
+    assert.deepEqual(cls.map((p) => [p.gpn, p.cls, p.slots]), [[4, 'instance', [fp(1), fp(1), fp(2), fp(2)]], [5, 'instance', [fp(11), fp(11), fp(12), 0]]]);
+    const prof = profileImage(path.join(import.meta.dirname, 'snapshot.test.ts'), 'C', { name: 'x', variant: 'compact', loader: 'copy', ksm: false }, cls);
+    assert.deepEqual(prof.pages, [[4, 'instance', 0, [fp(1), fp(1), fp(2), fp(2)]], [5, 'instance', 0, [fp(11), fp(11), fp(12), 0]]]);
   });
 
   it('attributes addresses to the VMM\'s structures, the image\'s sections, the boot work, the heap, mmap and the user stack', () => {
@@ -133,7 +138,7 @@ describe('VMM memory snapshots', () => {
       refuse({ ...good, images: [{ ...good.images[0], pages: [[2, 'zero', 0], [1, 'zero', 0]] }] }, /images\[0\]\.pages\[1\]: expected/);
       refuse({ ...good, images: [{ ...good.images[0], pages: [[4096, 'zero', 0]] }] }, /images\[0\]\.pages\[0\]: expected \[page number \(ascending, inside 16 MiB\)/);
       refuse({ ...good, images: [{ ...good.images[0], pages: [[1, 'zero', 0, [0, 0]]] }] }, /images\[0\]\.pages\[0\]: expected/);
-      refuse({ ...good, images: [{ ...good.images[0], pages: [[1, 'instance', 0, [0, 2]]] }] }, /images\[0\]\.pages\[0\]: expected/);
+      refuse({ ...good, images: [{ ...good.images[0], pages: [[1, 'instance', 0, [-1]]] }] }, /images\[0\]\.pages\[0\]: expected/);
       assert.equal(checkBootProfile({ ...good, images: [{ ...good.images[0], pages: [[1, 'instance', 0, [0, 0, 1]]] }] }, file).images[0].pages[0].length, 4);
       fs.writeFileSync(file, '{');
       assert.throws(() => readBootProfile(file), /p\.json: not JSON/);

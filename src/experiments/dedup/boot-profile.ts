@@ -35,9 +35,10 @@ export interface BootProfileImage {
   elfKey: string;
   /**
    * Guest page numbers, ascending; per page its class and (class `shared`) its fingerprint, else
-   * 0; an `instance` page whose content some instances shared has, per instance of the
-   * measurement (in launch order), the number of its group: instances of a group held the same
-   * bytes (the Lua functions' heap depends on the second they booted in).
+   * 0; an `instance` page whose content other VMs held too has, per instance of the measurement
+   * (in launch order), that content's fingerprint, 0 where no other VM held it (the Lua functions'
+   * heap depends on the second they booted in: instances of one second hold the same bytes, with
+   * aligned images across images too).
    */
   pages: ProfiledPage[];
 }
@@ -53,8 +54,6 @@ export interface BootProfile {
 
 /** Tag of per-instance boot contents (heap init uses 1, invocations 2 and up: never this). */
 const BOOT_INSTANCE_TAG = -1;
-/** Tags of group contents (one per group, down from here). */
-const BOOT_GROUP_TAG = -2;
 
 export function elfKey(elf: string): string {
   return sha256(fs.readFileSync(elf)).slice(0, 16);
@@ -76,10 +75,10 @@ export function checkBootProfile(value: unknown, file: string): BootProfile {
     if (!Array.isArray(img.pages)) bad(`images[${i}]: 'pages' is not a list`);
     let last = -1;
     img.pages.forEach((pg, k) => {
-      const groups = pg.length === 4 ? pg[3] : null;
-      const groupsOk = groups === null || (pg[1] === 'instance' && Array.isArray(groups) && groups.length >= 2 && groups.every((g) => Number.isInteger(g) && g >= 0 && g < groups.length));
-      const ok = Array.isArray(pg) && (pg.length === 3 || pg.length === 4) && Number.isInteger(pg[0]) && pg[0] > last && pg[0] < p.memMiB * 256 && CLASSES.has(pg[1]) && Number.isSafeInteger(pg[2]) && pg[2] >= 0 && groupsOk;
-      if (!ok) bad(`images[${i}].pages[${k}]: expected [page number (ascending, inside ${p.memMiB} MiB), zero|shared|instance, fingerprint] or, for instance, [..., groups per instance]`);
+      const slots = pg.length === 4 ? pg[3] : null;
+      const slotsOk = slots === null || (pg[1] === 'instance' && Array.isArray(slots) && slots.length >= 1 && slots.every((f) => Number.isSafeInteger(f) && f >= 0));
+      const ok = Array.isArray(pg) && (pg.length === 3 || pg.length === 4) && Number.isInteger(pg[0]) && pg[0] > last && pg[0] < p.memMiB * 256 && CLASSES.has(pg[1]) && Number.isSafeInteger(pg[2]) && pg[2] >= 0 && slotsOk;
+      if (!ok) bad(`images[${i}].pages[${k}]: expected [page number (ascending, inside ${p.memMiB} MiB), zero|shared|instance, fingerprint] or, for instance, [..., content per instance]`);
       last = pg[0];
     });
   });
@@ -119,18 +118,17 @@ export function profileFor(profile: BootProfile, images: readonly PreparedImage[
 /**
  * Write a profiled boot into `vm`, the `slot`-th instance of its image (0 for the first): every
  * page of the profile outside the model's boot work [workStart, workEnd), zero, with its measured
- * content, with the content of its group (instance slot modulo the measured instances), or with
- * content unique to the VM.
+ * content, with the content the measured instance of the same slot held (slot modulo the measured
+ * instances) where other VMs held it too, or with content unique to the VM.
  */
 export function applyBootProfile(vm: HostVm, entry: BootProfileImage, slot: number, workStart: number, workEnd: number, write: (gpa: number, fp: number) => void): void {
-  const salt = parseInt(entry.elfKey.slice(0, 8), 16) | 0;
   for (const page of entry.pages) {
     const [gpn, cls, fp] = page;
     const gpa = gpn * PAGE_4K;
     if (gpa >= workStart && gpa < workEnd) continue;
+    const measured = page.length === 4 ? page[3][slot % page[3].length] : 0;
     if (cls === 'zero') write(gpa, ZERO_FINGERPRINT);
     else if (cls === 'shared') write(gpa, fp);
-    else if (page.length === 4) write(gpa, contentFingerprint(salt, gpn, BOOT_GROUP_TAG - page[3][slot % page[3].length]));
-    else write(gpa, contentFingerprint(vm.id + 1, gpn, BOOT_INSTANCE_TAG));
+    else write(gpa, measured !== 0 ? measured : contentFingerprint(vm.id + 1, gpn, BOOT_INSTANCE_TAG));
   }
 }
