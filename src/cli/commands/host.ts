@@ -24,6 +24,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatTable } from '../../base/table.ts';
 import { bootProfileOf, runProfile } from '../../realhost/profile.ts';
+import type { BootProfile } from '../../experiments/dedup/boot-profile.ts';
+import type { FaasModel, SharingConfig } from '../../experiments/dedup/faas.ts';
 import { withRealHost } from '../../realhost/faas.ts';
 
 export type HostChoice = 'sim' | 'real' | 'both';
@@ -157,12 +159,15 @@ export async function runHosted(sys: System, name: string, config: unknown, opts
     const vmmOverheadMiB = round(median(realRuns.map((r) => r.vmmPssBytes)) / 1048576, 3);
     const simCfg = { ...cfg, vmmOverheadMiB };
     const simDescription = hosted.describe(simCfg, seed);
-    if (measured) {
-      const perImage = Math.max(...realRuns.map((r) => r.started / Math.max(1, description.set.byVariant.get(r.config.variant)?.length ?? 1)));
-      simDescription.model.bootProfile = bootProfileOf(simDescription.model, Math.floor(perImage), realRuns.flatMap((r) => r.bootProfile ?? []));
-      profileFile = [{ name: 'boot-profile.json', content: toJson(simDescription.model.bootProfile) }];
-    }
-    const simRuns = simulate(name, simDescription, seed);
+    // Each configuration's simulated boots write what its own real VMs' boots wrote (which
+    // instances share the Lua heap depends on the second each booted in, so runs differ).
+    const profileOf = (r: RealConfigRun): BootProfile => {
+      const perImage = Math.floor(r.started / Math.max(1, description.set.byVariant.get(r.config.variant)?.length ?? 1));
+      return bootProfileOf(simDescription.model, perImage, r.bootProfile ?? []);
+    };
+    const modelOf = (c: SharingConfig): FaasModel => (measured ? { ...simDescription.model, bootProfile: profileOf(realRuns.find((r) => r.config.name === c.name)!) } : simDescription.model);
+    if (measured) profileFile = realRuns.map((r) => ({ name: `boot-profile-${r.config.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.json`, content: toJson(profileOf(r)) }));
+    const simRuns = simulate(name, simDescription, seed, modelOf);
     const sim = hosted.result(simCfg, seed, Boolean(opts.quick), simRuns, simDescription);
     const cmp = compareRuns(simRuns, realRuns, { flushes: hosted.countFlushes });
     const flat: Record<string, number> = {};
