@@ -17,6 +17,8 @@
  * FaaS invocations (--invocations FILE): a 32-bit read of port 0x503 returns when the next arrival
  * of the schedule has come, with its working-set bytes (0: no more), so the guest, which has no
  * timer, runs the same Poisson arrivals as the simulated host.
+ * Memory snapshots (--snapshot PREFIX, snapshot.c): per present guest page its kind and XXH64, at
+ * load, at the guest's first invocation request (boot done) and at its end.
  * Exit status: the guest's, 125 for a VMM error, 126 when the guest crashed (triple fault, access
  * outside its memory). See docs/realhost.md.
  */
