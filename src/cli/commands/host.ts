@@ -142,7 +142,7 @@ export async function runHosted(sys: System, name: string, config: unknown, opts
   log?.('building the images');
   const description = hosted.describe(cfg, seed);
   // bssAtBoot measured: the real VMs' memory snapshots give the simulated side its boot profile.
-  const measured = (cfg as { bssAtBoot?: string }).bssAtBoot === 'measured';
+  const measured = (cfg as { bssAtBoot?: string }).bssAtBoot === 'measured' && opts.host === 'both';
   const realRuns = await runRealFaas(description, { seed, experiment: name, countFlushes: hosted.countFlushes, log, snapshots: measured });
   if (log) sys.writeError('\r\x1b[K');
   const real = hosted.result(cfg, seed, Boolean(opts.quick), realRuns, description);
