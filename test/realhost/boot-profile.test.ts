@@ -78,5 +78,8 @@ describe('measured boot profile in the simulator', () => {
     refuse({ ...model, vmMemoryMiB: 32 }, /bootProfile: measured with 16 MiB of guest memory and 320 KiB of boot work; this run has 32 MiB/);
     refuse({ ...model, bootProfile: { ...profile, images: profile.images.slice(1) } }, /bootProfile: no entry for .*helloworld.*\.elf \(compact, copy loader, key [0-9a-f]{16}\)/);
     refuse({ ...model, bootProfile: null }, /bssAtBoot measured needs a boot profile/);
+    // A profile file without the measured convention is a configuration problem.
+    assert.deepEqual(dedupFaasExperiment.check!({ ...dedupFaasExperiment.defaults(true), bootProfile: 'p.json' }), { field: 'bootProfile', problem: 'a boot profile is used only with bssAtBoot measured' });
+    assert.equal(dedupFaasExperiment.check!({ ...dedupFaasExperiment.defaults(true), bssAtBoot: 'measured', bootProfile: 'p.json' }), undefined);
   });
 });
