@@ -201,6 +201,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
    * a heap number on every walk.
    */
   private walkGva = 0;
+  private accessGva = 0;
 
   // Results of the slow paths, written in place.
   outHpa = 0;
@@ -269,7 +270,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
       this.windowLoads++;
       return this.repeatLatency;
     }
-    return this.accessOutsideWindow(gva, size, false);
+    this.accessGva = gva;
+    return this.accessOutsideWindow(size, false);
   }
 
   store(gva: number, size: number): number {
@@ -277,7 +279,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
       this.windowStores++;
       return this.repeatLatency;
     }
-    return this.accessOutsideWindow(gva, size, true);
+    this.accessGva = gva;
+    return this.accessOutsideWindow(size, true);
   }
 
   /** One access of `size` bytes at `gva`; split at 4 KiB boundaries. Returns its cycles. */
@@ -285,7 +288,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
     return write ? this.store(gva, size) : this.load(gva, size);
   }
 
-  private accessOutsideWindow(gva: number, size: number, write: boolean): number {
+  private accessOutsideWindow(size: number, write: boolean): number {
+    const gva = this.accessGva;
     this.settleWindow();
     // Not running on the core (another vCPU ran since): switch it in first. A scheduler switches
     // explicitly at the start of a time slice; this covers accesses outside any slice.
