@@ -137,6 +137,13 @@ export class VCpu implements TlbInvalidator, CoreResident {
   /** Counters as of the last access; read them through `counters`, which adds the open window's accesses. */
   private readonly stats = new VcpuCounters();
   readonly l1: TlbArray[];
+  /**
+   * The L1 lookups of `translateSlow` in their order, flattened: for each array and each page size
+   * it holds, the array's cache and the size (one loop over typed arrays instead of two over
+   * objects).
+   */
+  private readonly l1LookupCache: TranslationCache[] = [];
+  private readonly l1LookupSize: Int32Array;
   readonly l2: TlbArray[];
   private readonly l1Fill: FillTargets;
   private readonly l2Fill: FillTargets;
@@ -230,6 +237,14 @@ export class VCpu implements TlbInvalidator, CoreResident {
     if (this.tag >= MAX_TAGS) throw new Error(`machine: more than ${MAX_TAGS - 1} vCPUs cannot be tagged`);
     // The structures are the core's; the vCPU keeps its own references for the access path.
     this.l1 = core.l1;
+    const sizes: number[] = [];
+    for (const arr of this.l1) {
+      for (const s of arr.sizes) {
+        this.l1LookupCache.push(arr.cache);
+        sizes.push(s);
+      }
+    }
+    this.l1LookupSize = Int32Array.from(sizes);
     this.l2 = core.l2;
     this.l1Fill = core.l1Fill;
     this.l2Fill = core.l2Fill;
@@ -364,19 +379,17 @@ export class VCpu implements TlbInvalidator, CoreResident {
     const gva = this.walkGva;
     const c = this.stats;
     // L1 arrays.
-    for (let a = 0; a < this.l1.length; a++) {
-      const arr = this.l1[a];
-      const cache = arr.cache;
-      for (let k = 0; k < arr.sizes.length; k++) {
-        const s = arr.sizes[k];
-        if (cache.sizeCount[s] === 0) continue;
-        const span = POW2[s];
-        const way = cache.lookup(Math.floor(gva / span), s);
-        if (way >= 0 && (!write || cache.flags[way] & WRITABLE)) {
-          c.l1TlbHits[s]++;
-          this.setFast(s, cache.value[way], (cache.flags[way] & WRITABLE) !== 0);
-          return 0;
-        }
+    const caches = this.l1LookupCache;
+    const lookupSizes = this.l1LookupSize;
+    for (let j = 0; j < lookupSizes.length; j++) {
+      const cache = caches[j];
+      const s = lookupSizes[j];
+      if (cache.sizeCount[s] === 0) continue;
+      const way = cache.lookup(Math.floor(gva / POW2[s]), s);
+      if (way >= 0 && (!write || cache.flags[way] & WRITABLE)) {
+        c.l1TlbHits[s]++;
+        this.setFast(s, cache.value[way], (cache.flags[way] & WRITABLE) !== 0);
+        return 0;
       }
     }
     c.l1TlbMisses++;
