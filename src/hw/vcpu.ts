@@ -208,6 +208,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
    * a heap number on every walk.
    */
   private walkGva = 0;
+  /** The guest-virtual address of an access on its way from `load` or `store` to `accessOutsideWindow`. */
   private accessGva = 0;
 
   // Results of the slow paths, written in place.
@@ -303,6 +304,11 @@ export class VCpu implements TlbInvalidator, CoreResident {
     return write ? this.store(gva, size) : this.load(gva, size);
   }
 
+  /**
+   * An access that `load` or `store` could not serve from the line window. Its guest address comes
+   * in `accessGva`, not as an argument: this call is not inlined, and V8 would box the address (a
+   * double above 2^31) on every such access (see `walkGva`).
+   */
   private accessOutsideWindow(size: number, write: boolean): number {
     const gva = this.accessGva;
     this.settleWindow();
