@@ -54,6 +54,11 @@ const CHUNK = 2 * 1024 * 1024;
 const PAGES_PER_CHUNK = CHUNK / PAGE;
 /** Slots of each direct-mapped program page cache of `replayRange` (a power of two). */
 const PAGE_CACHE_SLOTS = 256;
+/**
+ * Events per `replayRange` call at most. One call per block of 65,536 events ran as
+ * on-stack-replaced code that left its loop into code without type feedback and was thrown away
+ * at every block; shorter calls let the JIT optimize the whole function.
+ */
 const RANGE_EVENTS = 1024;
 /** Slots of the direct-mapped object cache of `replayRange`, by program page (a power of two). */
 const OBJECT_CACHE_SLOTS = 1024;

@@ -138,8 +138,8 @@ const CHUNK_FRAMES = 512;
 /**
  * Table slots an EPT reserves up front (it doubles them when full): a small VM's EPT holds the
  * root, one PDPT, one PD and a leaf table per 2 MiB range it touches (5-6 for the FaaS model's
- * unikernels), and 10,000 VMs with the page table's default reservation held 160 MiB of empty
- * slots.
+ * unikernels): 10,000 EPTs with the page table's default of 16 held 320 MiB of entry arrays, most
+ * of it empty.
  */
 const EPT_INITIAL_TABLES = 8;
 
