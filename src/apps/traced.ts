@@ -474,15 +474,10 @@ export class TracedProgram {
         }
       }
       c.memoryCycles = cycles;
-      if (foundId >= 0) {
-        objects.noteFound(foundId);
-        foundId = -1;
-      }
-      this.replay(op, addrs[i], sizes[i], args[i]);
+      if (foundId >= 0) objects.noteFound(foundId);
+      foundId = -1;
+      this.replayGeneral(op, addrs[i], sizes[i], args[i]);
       cycles = c.memoryCycles;
-      // An access that found its object (fetches look for none) enters it for its page.
-      if (op <= OP_MODIFY && op !== OP_INSTR && objects.foundId >= 0) this.objectPages.enter(objects, objects.foundId, Math.floor(addrs[i] / PAGE));
-      this.refreshCaches(op);
       objLo = this.objLo;
       objHi = this.objHi;
       objDelta = this.objDelta;
@@ -495,6 +490,15 @@ export class TracedProgram {
     c.instructions += instructions;
     c.objectAccesses += objectAccesses;
     c.programAccesses += programAccesses;
+  }
+
+  /** An event `replayRange` does not serve from its caches: the general path, then the caches refreshed. */
+  private replayGeneral(op: number, addr: number, size: number, arg: number): void {
+    this.replay(op, addr, size, arg);
+    // An access that found its object (fetches look for none) enters it for its page.
+    const objects = this.objects;
+    if (op <= OP_MODIFY && op !== OP_INSTR && objects.foundId >= 0) this.objectPages.enter(objects, objects.foundId, Math.floor(addr / PAGE));
+    this.refreshCaches(op);
   }
 
   private replay(op: number, addr: number, size: number, arg: number): void {
