@@ -59,6 +59,9 @@ export function tableIndex(addr: number, level: number): number {
   return (addr / LEVEL_SPAN[level]) & 511;
 }
 
+/** 4 KiB frames per page, by page size: a table rather than `2 ** shift`, which V8 computes as a power on every map. */
+const PAGE_FRAMES = [1, 512, 512 * 512];
+
 const INITIAL_TABLES = 16;
 /**
  * Entries are 32-bit (`payload * 8 + flags` below 2^31), so a payload is below 2^28: frames up to
@@ -81,13 +84,13 @@ export class Translation {
 
 export class PageTable {
   /** Frame number where each table page lives (in this table's physical space). */
-  private tableFrame = new Float64Array(INITIAL_TABLES);
+  private tableFrame: Float64Array;
   /** Level of each table (1..4), 0 for a free slot. */
-  private tableLevel = new Uint8Array(INITIAL_TABLES);
+  private tableLevel: Uint8Array;
   /** Present entries per table, so empty tables can be released. */
-  private tableUsed = new Uint16Array(INITIAL_TABLES);
+  private tableUsed: Uint16Array;
   /** Packed entries, see the header. */
-  entry = new Int32Array(INITIAL_TABLES * ENTRIES);
+  entry: Int32Array;
   private tableCount = 0;
   private freeTables: number[] = [];
   /** Number of live table pages (page-table memory = tables * 4 KiB). */
@@ -96,7 +99,19 @@ export class PageTable {
   readonly leaves = [0, 0, 0];
   readonly root: number;
 
-  constructor(private readonly frames: TableFrameSource) {
+  /**
+   * `initialTables`: table slots reserved up front (they double when full). An owner that knows
+   * its tables stay few (many small VMs) saves the memory of the default's empty slots.
+   */
+  constructor(
+    private readonly frames: TableFrameSource,
+    initialTables: number = INITIAL_TABLES,
+  ) {
+    const n = Math.max(1, Math.floor(initialTables));
+    this.tableFrame = new Float64Array(n);
+    this.tableLevel = new Uint8Array(n);
+    this.tableUsed = new Uint16Array(n);
+    this.entry = new Int32Array(n * ENTRIES);
     this.root = this.newTable(LEVELS);
   }
 
@@ -161,10 +176,10 @@ export class PageTable {
    * the way is an error (unmap or split first).
    */
   map(addr: number, frame: number, size: PageSize, writable: boolean): void {
-    const shift = PAGE_SIZE_SHIFT[size];
-    if (addr % 2 ** shift !== 0) throw new Error(`map: address 0x${addr.toString(16)} is not aligned to its page size`);
-    if (frame % 2 ** (shift - 12) !== 0) throw new Error(`map: frame ${frame} is not aligned to its page size`);
-    if (frame + 2 ** (shift - 12) > MAX_MAPPABLE_FRAMES) throw new Error(`map: frame ${frame} is beyond the ${MAX_MAPPABLE_FRAMES} frames (1 TiB) a 32-bit entry holds`);
+    const pageFrames = PAGE_FRAMES[size];
+    if (addr % (pageFrames * 4096) !== 0) throw new Error(`map: address 0x${addr.toString(16)} is not aligned to its page size`);
+    if (frame % pageFrames !== 0) throw new Error(`map: frame ${frame} is not aligned to its page size`);
+    if (frame + pageFrames > MAX_MAPPABLE_FRAMES) throw new Error(`map: frame ${frame} is beyond the ${MAX_MAPPABLE_FRAMES} frames (1 TiB) a 32-bit entry holds`);
     const leaf = leafLevel(size);
     let t = this.root;
     for (let level = LEVELS; level > leaf; level--) {
