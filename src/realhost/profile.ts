@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { HOST_CONSTANTS, type HostBackend, type HostVm } from '../host/index.ts';
 import { PAGE_4K } from '../base/units.ts';
 import { UserError } from '../base/errors.ts';
-import { BOOT_PROFILE_MAGIC, elfKey, type BootProfile, type BootProfileImage, type ProfiledClass, type ProfiledPage } from '../experiments/dedup/boot-profile.ts';
+import { BOOT_PROFILE_MAGIC, BOOT_PROFILE_VERSION, elfKey, type BootProfile, type BootProfileImage, type ProfiledClass, type ProfiledPage } from '../experiments/dedup/boot-profile.ts';
 import { bootedInstances, type FaasModel, type SharingConfig } from '../experiments/dedup/faas.ts';
 import type { ResultTable } from '../experiments/types.ts';
 import { attribute, attributionTable, imageLayout, type Attribution } from './attribution.ts';
@@ -87,7 +87,7 @@ export function profileImages(desc: FaasDescription, config: SharingConfig, snap
 }
 
 export function bootProfileOf(model: FaasModel, perImage: number, images: BootProfileImage[]): BootProfile {
-  return { magic: BOOT_PROFILE_MAGIC, memMiB: model.vmMemoryMiB, bootWorkKiB: model.heapInitKiB + model.stackKiB, instances: perImage, images };
+  return { magic: BOOT_PROFILE_MAGIC, version: BOOT_PROFILE_VERSION, memMiB: model.vmMemoryMiB, bootWorkKiB: model.heapInitKiB + model.stackKiB, instances: perImage, images };
 }
 
 /** A simulated VM's guest memory in the shape of a VMM snapshot (pool frames never written are `pool`). */

@@ -9,7 +9,7 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isUserError } from '../../src/base/errors.ts';
 import { PAGE_4K } from '../../src/base/units.ts';
-import { BOOT_PROFILE_MAGIC, elfKey, type BootProfile } from '../../src/experiments/dedup/boot-profile.ts';
+import { BOOT_PROFILE_MAGIC, BOOT_PROFILE_VERSION, elfKey, type BootProfile } from '../../src/experiments/dedup/boot-profile.ts';
 import { prepareImages } from '../../src/experiments/dedup/images.ts';
 import { SHARING_CONFIGS, type FaasModel } from '../../src/experiments/dedup/faas.ts';
 import { dedupFaasExperiment, faasModelOf } from '../../src/experiments/dedup-faas.ts';
@@ -30,6 +30,7 @@ describe('measured boot profile in the simulator', () => {
   // which the model writes itself (left out).
   const profile: BootProfile = {
     magic: BOOT_PROFILE_MAGIC,
+    version: BOOT_PROFILE_VERSION,
     memMiB: base.vmMemoryMiB,
     bootWorkKiB: base.heapInitKiB + base.stackKiB,
     instances: 3,

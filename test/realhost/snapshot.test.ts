@@ -126,7 +126,7 @@ describe('VMM memory snapshots', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unimem-profile-test-'));
     try {
       const file = path.join(dir, 'p.json');
-      const good = { magic: 'unimem-boot-profile', memMiB: 16, bootWorkKiB: 320, instances: 3, images: [{ name: 'f', variant: 'compact', loader: 'copy', elfKey: '0123456789abcdef', pages: [[1, 'zero', 0], [2, 'shared', 12345]] }] };
+      const good = { magic: 'unimem-boot-profile', version: 1, memMiB: 16, bootWorkKiB: 320, instances: 3, images: [{ name: 'f', variant: 'compact', loader: 'copy', elfKey: '0123456789abcdef', pages: [[1, 'zero', 0], [2, 'shared', 12345]] }] };
       fs.writeFileSync(file, JSON.stringify(good));
       assert.equal(readBootProfile(file).images[0].pages.length, 2);
       const refuse = (value: unknown, re: RegExp): void => {
@@ -134,6 +134,7 @@ describe('VMM memory snapshots', () => {
       };
       refuse({}, /p\.json: not a boot profile/);
       refuse({ ...good, memMiB: -1 }, /'memMiB' is not a non-negative integer/);
+      refuse({ ...good, version: 0 }, /p\.json: boot profile version 0, this unimem reads version 1: measure it again/);
       refuse({ ...good, images: [{ ...good.images[0], loader: 'nfs' }] }, /images\[0\]: needs name, variant, loader/);
       refuse({ ...good, images: [{ ...good.images[0], pages: [[2, 'zero', 0], [1, 'zero', 0]] }] }, /images\[0\]\.pages\[1\]: expected/);
       refuse({ ...good, images: [{ ...good.images[0], pages: [[4096, 'zero', 0]] }] }, /images\[0\]\.pages\[0\]: expected \[page number \(ascending, inside 16 MiB\)/);

@@ -22,6 +22,8 @@ import type { HostVm } from '../../host/index.ts';
 import type { PreparedImage } from './images.ts';
 
 export const BOOT_PROFILE_MAGIC = 'unimem-boot-profile';
+/** The profile's format; a file of another version is refused rather than read differently. */
+export const BOOT_PROFILE_VERSION = 1;
 
 /** How a profiled page is written at boot: zero, one content for every instance, or per instance. */
 export type ProfiledClass = 'zero' | 'shared' | 'instance';
@@ -45,6 +47,7 @@ export interface BootProfileImage {
 
 export interface BootProfile {
   magic: typeof BOOT_PROFILE_MAGIC;
+  version: typeof BOOT_PROFILE_VERSION;
   memMiB: number;
   bootWorkKiB: number;
   /** Instances per image the profile was measured from. */
@@ -68,6 +71,7 @@ export function checkBootProfile(value: unknown, file: string): BootProfile {
   };
   const p = value as BootProfile;
   if (!p || typeof p !== 'object' || p.magic !== BOOT_PROFILE_MAGIC) bad(`not a boot profile (magic '${BOOT_PROFILE_MAGIC}' missing)`);
+  if (p.version !== BOOT_PROFILE_VERSION) bad(`boot profile version ${String(p.version)}, this unimem reads version ${BOOT_PROFILE_VERSION}: measure it again (unimem host profile)`);
   for (const f of ['memMiB', 'bootWorkKiB', 'instances'] as const) if (!Number.isInteger(p[f]) || p[f] < 0) bad(`'${f}' is not a non-negative integer`);
   if (!Array.isArray(p.images)) bad(`'images' is not a list`);
   p.images.forEach((img, i) => {
