@@ -61,6 +61,14 @@ export function tableIndex(addr: number, level: number): number {
 
 const INITIAL_TABLES = 16;
 /**
+ * Module-local tables for `map`, which runs once per page a fault maps (a million times for a 4 GiB
+ * working set): `2 ** shift` of a shift read from an array is a call to the runtime's pow, and an
+ * imported binding is a getter call under the TypeScript loader; local arrays fold to loads.
+ */
+const PAGE_BYTES = [2 ** 12, 2 ** 21, 2 ** 30];
+const FRAMES_PER_PAGE = [1, 512, 512 * 512];
+const SPAN = [0, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39];
+/**
  * Entries are 32-bit (`payload * 8 + flags` below 2^31), so a payload is below 2^28: frames up to
  * 1 TiB of memory. Half the bytes of a 64-bit entry matters on the walker's path, where the leaf
  * tables of a large working set do not fit in the simulating host's caches. The host's memory is
@@ -161,31 +169,31 @@ export class PageTable {
    * the way is an error (unmap or split first).
    */
   map(addr: number, frame: number, size: PageSize, writable: boolean): void {
-    const shift = PAGE_SIZE_SHIFT[size];
-    if (addr % 2 ** shift !== 0) throw new Error(`map: address 0x${addr.toString(16)} is not aligned to its page size`);
-    if (frame % 2 ** (shift - 12) !== 0) throw new Error(`map: frame ${frame} is not aligned to its page size`);
-    if (frame + 2 ** (shift - 12) > MAX_MAPPABLE_FRAMES) throw new Error(`map: frame ${frame} is beyond the ${MAX_MAPPABLE_FRAMES} frames (1 TiB) a 32-bit entry holds`);
-    const leaf = leafLevel(size);
+    const framesPerPage = FRAMES_PER_PAGE[size];
+    if (addr % PAGE_BYTES[size] !== 0) throw new Error(`map: address 0x${addr.toString(16)} is not aligned to its page size`);
+    if (frame % framesPerPage !== 0) throw new Error(`map: frame ${frame} is not aligned to its page size`);
+    if (frame + framesPerPage > MAX_MAPPABLE_FRAMES) throw new Error(`map: frame ${frame} is beyond the ${MAX_MAPPABLE_FRAMES} frames (1 TiB) a 32-bit entry holds`);
+    const leaf = size + 1; // leafLevel(size)
     let t = this.root;
     for (let level = LEVELS; level > leaf; level--) {
-      const slot = t * ENTRIES + tableIndex(addr, level);
+      const slot = t * ENTRIES + ((addr / SPAN[level]) & 511);
       const e = this.entry[slot];
       let c: number;
       if (!(e & PteFlag.Present)) {
         c = this.newTable(level - 1);
         this.entry[slot] = c * 8 + PteFlag.Present + PteFlag.Writable;
         this.tableUsed[t]++;
-      } else if (entryIsLeaf(e, level)) {
+      } else if (e & PteFlag.Huge) {
         throw new Error(`map: a larger page already maps 0x${addr.toString(16)}`);
       } else {
-        c = entryPayload(e);
+        c = (e - (e & 7)) / 8;
       }
       t = c;
     }
-    const slot = t * ENTRIES + tableIndex(addr, leaf);
+    const slot = t * ENTRIES + ((addr / SPAN[leaf]) & 511);
     const old = this.entry[slot];
     if (old & PteFlag.Present) {
-      if (!entryIsLeaf(old, leaf)) throw new Error(`map: smaller pages already map part of 0x${addr.toString(16)}`);
+      if (leaf !== 1 && !(old & PteFlag.Huge)) throw new Error(`map: smaller pages already map part of 0x${addr.toString(16)}`);
     } else {
       this.tableUsed[t]++;
       this.leaves[size]++;
