@@ -15,7 +15,7 @@
  * per entry means one memory access per level on the walker's path. Tables are grown in chunks, so
  * a million mapped pages cost a few bytes each and lookups allocate nothing.
  */
-import { PageSize, PAGE_SIZE_SHIFT } from '../base/units.ts';
+import { PageSize } from '../base/units.ts';
 import type { TableFrameSource } from './frames.ts';
 
 export const ENTRIES = 512;
@@ -67,7 +67,7 @@ export function tableIndex(addr: number, level: number): number {
  */
 const INITIAL_TABLES = 8;
 /**
- * Module-local tables for `map`, which runs once per page a fault maps (a million times for a 4 GiB
+ * Module-local tables for `map` (and `translate`, `splitHuge`); `map` runs once per page a fault maps (a million times for a 4 GiB
  * working set): `2 ** shift` of a shift read from an array is a call to the runtime's pow, and an
  * imported binding is a getter call under the TypeScript loader; local arrays fold to loads.
  */
@@ -233,8 +233,7 @@ export class PageTable {
   translate(addr: number): number {
     const tr = scratch;
     if (!this.lookup(addr, tr)) return -1;
-    const pageBytes = 2 ** PAGE_SIZE_SHIFT[tr.size];
-    return tr.frame * 4096 + (addr % pageBytes);
+    return tr.frame * 4096 + (addr % PAGE_BYTES[tr.size]);
   }
 
   /** Remove the leaf mapping `addr`; releases table pages that become empty. Returns whether one was removed. */
@@ -293,7 +292,7 @@ export class PageTable {
     const writable = tr.writable;
     const first = tr.frame;
     const sub = this.newTable(level - 1);
-    const step = 2 ** (PAGE_SIZE_SHIFT[size - 1] - 12);
+    const step = FRAMES_PER_PAGE[size - 1];
     const subFlags = PteFlag.Present + (writable ? PteFlag.Writable : 0) + (size - 1 === PageSize.Size4K ? 0 : PteFlag.Huge);
     const base = sub * ENTRIES;
     for (let i = 0; i < ENTRIES; i++) this.entry[base + i] = (first + i * step) * 8 + subFlags;
