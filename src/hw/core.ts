@@ -261,12 +261,14 @@ export class Core {
 
   /**
    * Remember the line that continues stream `i` after `line`, if it stays in the same 4 KiB page
-   * (a stride never crosses it). Only while `i` is the one stream of its bucket: `trainStreams`,
-   * the only place that changes a bucket or a stride, forgets it.
+   * (a stride never crosses it; `line & 63`, the line's place in its page, is exact for line
+   * numbers below 2^53). Only while `i` is the one stream of its bucket: `trainStreams`, the only
+   * place that changes a bucket or a stride, forgets it.
    */
   private expect(i: number, line: number): void {
-    const next = line + this.streamStride[i];
-    this.expectedLine = Math.floor(next / LINES_PER_PAGE) === Math.floor(line / LINES_PER_PAGE) ? next : -1;
+    const stride = this.streamStride[i];
+    const inPage = (line & (LINES_PER_PAGE - 1)) + stride;
+    this.expectedLine = inPage >= 0 && inPage < LINES_PER_PAGE ? line + stride : -1;
     this.expectedStream = i;
   }
 
