@@ -16,7 +16,7 @@ import { readElf } from './elf.ts';
 import { attributeLibraries, findObjectDir, readLibraryObjects } from './attribution.ts';
 import { aslrScript, alignedScript } from './linker-script.ts';
 import { aslrRegionSize, IMAGE_BASE, objectSizes, planAlignment, type AlignmentPlan, type ObjectSizes } from './planner.ts';
-import { LDFLAGS, runJobs, type Job } from './toolchain.ts';
+import { JobFailedError, LDFLAGS, runJobs, toolComplaint, type Job } from './toolchain.ts';
 import { rewriteForAslr, trampolineTableSize, type RewriteStats, type SiteCache } from './trampoline.ts';
 
 export interface AlignInput {
@@ -156,6 +156,14 @@ function sizesOf(file: string): { fileBytes: number; virtualBytes: number } {
   return { fileBytes: elf.bytes.length, virtualBytes: elf.segments.filter((s) => s.type === 1).reduce((n, s) => n + s.memsz, 0) };
 }
 
+/** The image name a link of alignImages produces: `<out>/<name>.elf` or `<out>/aslr/<name>.<i>.elf[.rel]`. */
+function imageOfLink(output: string, outDir: string): string | undefined {
+  const base = path.basename(output);
+  if (path.dirname(output) === outDir) return /^(.+)\.elf$/.exec(base)?.[1];
+  if (path.dirname(output) === path.join(outDir, 'aslr')) return /^(.+)\.\d+\.elf(\.rel)?$/.exec(base)?.[1];
+  return undefined;
+}
+
 /**
  * Align existing images (each with a `build/lib*.o` next to it, or one shared `objDir`) into
  * `outDir`, which receives `build/` (the objects used), the aligned images and their scripts.
@@ -201,7 +209,13 @@ export function alignImages(
     aslr = options.aslrInstances ? linkAslr(inputs, build, path.join(outDir, 'aslr'), options.aslrInstances, options.seed ?? 1) : [];
   } catch (e) {
     if (created) fs.rmSync(outDir, { recursive: true, force: true });
-    throw e;
+    if (!(e instanceof JobFailedError)) throw e;
+    // The objects are the user's, so ld refusing them is the user's to fix: name the image.
+    const failed = inputs.findIndex((i) => imageOfLink(e.job.output, outDir) === i.name);
+    const source = failed >= 0 ? sources[failed].objDir : build;
+    // ld names the copies in the removed output folder; point at the user's objects instead.
+    const complaint = toolComplaint(e).split(`${build}${path.sep}`).join(`${source}${path.sep}`);
+    throw new InputError(failed >= 0 ? elfs[failed] : elfs[0], `ld could not relink it from the objects of ${source}: ${complaint}`);
   }
   const sourceOf = (name: string): string => elfs[inputs.findIndex((i) => i.name === name)];
   const results: AlignedResult[] = [...images, ...aslr].map((img) => ({

@@ -110,7 +110,26 @@ export function runJobs(jobs: Job[], dir: string, onDone?: (done: number, total:
   const { failure, outputs } = result;
   if (!failure) return outputs;
   if (failure.code === 'ENOENT') toolMissing(failure.argv[0], new Error(failure.message));
-  throw new Error(`${failure.argv.join(' ')} failed (${failure.status === null ? failure.message : `status ${failure.status}`}):\n${failure.stderr}`);
+  const job = jobs.find((j) => j.argv.length === failure.argv.length && j.argv.every((a, k) => a === failure.argv[k]))!;
+  throw new JobFailedError(job, failure.status === null ? failure.message : `status ${failure.status}`, failure.stderr);
+}
+
+/**
+ * A job of a batch failed. For inputs the project generated that is a bug and the error keeps the
+ * tool's whole output; a caller that linked the user's own files turns it into a one-line
+ * InputError (see `toolComplaint`).
+ */
+export class JobFailedError extends Error {
+  constructor(readonly job: Job, readonly reason: string, readonly stderr: string) {
+    super(`${job.argv.join(' ')} failed (${reason}):\n${stderr}`);
+    this.name = 'JobFailedError';
+  }
+}
+
+/** A tool's complaint on one line: its non-empty output lines joined, cut at 300 characters. */
+export function toolComplaint(e: JobFailedError): string {
+  const text = e.stderr.split('\n').map((l) => l.trim()).filter(Boolean).join(' ') || e.reason;
+  return text.length > 300 ? `${text.slice(0, 297)}...` : text;
 }
 
 interface JobFailure {

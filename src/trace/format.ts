@@ -235,19 +235,48 @@ export function newDecodeSlots(): Float64Array {
   return new Float64Array(DATA_SLOTS);
 }
 
+/** Where the last readVarintTail stopped: module state, so that the hot loop allocates nothing. */
+let varintNext = 0;
+
+/**
+ * The rest of an unsigned varint whose first byte, `first`, had its continuation bit set; the next
+ * groups start at raw[at] (at most 8 groups in all: 56 bits). Sets varintNext past the varint. The
+ * decoder reads one-byte varints inline and calls this for longer ones. Reading past the column's
+ * end yields `undefined`, which ends the varint; the decoder's end check catches it.
+ */
+function readVarintTail(raw: Uint8Array, at: number, first: number): number {
+  let v = first & 0x7f;
+  let mul = 128;
+  let c: number;
+  do {
+    c = raw[at++];
+    v += (c & 0x7f) * mul;
+    mul *= 128;
+  } while (c >= 0x80 && mul < 0x100000000000000);
+  varintNext = at;
+  return v;
+}
+
+/** The column ends of a raw block (ops, sizes, addresses; args end at the block's end), or a problem. */
+function blockColumnEnds(raw: Uint8Array): [number, number, number] | string {
+  if (raw.length < 16) return `raw block of ${raw.length} bytes is too short`;
+  const view = new DataView(raw.buffer, raw.byteOffset, 16);
+  const opsEnd = 16 + view.getUint32(0, true);
+  const sizesEnd = opsEnd + view.getUint32(4, true);
+  const addrsEnd = sizesEnd + view.getUint32(8, true);
+  if (addrsEnd + view.getUint32(12, true) !== raw.length) return 'column lengths do not add up to the block length';
+  return [opsEnd, sizesEnd, addrsEnd];
+}
+
 /**
  * Decode a raw block of `n` events into `ev` (arrays at least n long), using `slots`
  * (newDecodeSlots) as scratch. Returns null on success or a short description of what is
  * malformed (the reader adds the file and offset).
  */
 export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns, slots: Float64Array): string | null {
-  const rawLength = raw.length;
-  if (rawLength < 16) return `raw block of ${rawLength} bytes is too short`;
-  const view = new DataView(raw.buffer, raw.byteOffset, 16);
-  const opsEnd = 16 + view.getUint32(0, true);
-  const sizesEnd = opsEnd + view.getUint32(4, true);
-  const addrsEnd = sizesEnd + view.getUint32(8, true);
-  if (addrsEnd + view.getUint32(12, true) !== rawLength) return 'column lengths do not add up to the block length';
+  const ends = blockColumnEnds(raw);
+  if (typeof ends === 'string') return ends;
+  const [opsEnd, sizesEnd, addrsEnd] = ends;
   const { op, addr, size, arg } = ev;
   let po = 16;
   let ps = opsEnd;
@@ -269,34 +298,23 @@ export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns, slots:
       continue;
     }
     op[i] = o;
-
     let s = SIZE_OF_CODE[b];
     if (s === 0) {
-      let c = raw[ps++];
+      const c = raw[ps++];
       s = c & 0x7f;
-      let mul = 128;
-      while (c >= 0x80 && mul < 0x100000000000000) {
-        c = raw[ps++];
-        s += (c & 0x7f) * mul;
-        mul *= 128;
+      if (c >= 0x80) {
+        s = readVarintTail(raw, ps, c);
+        ps = varintNext;
       }
     }
     size[i] = s;
-
+    // zigzag: the sign is the low bit of the first byte.
     let z = raw[pa++];
-    const negative = z & 1; // zigzag's sign is the low bit, which is in the first byte
     if (z >= 0x80) {
-      z &= 0x7f;
-      let mul = 128;
-      let c: number;
-      do {
-        c = raw[pa++];
-        z += (c & 0x7f) * mul;
-        mul *= 128;
-      } while (c >= 0x80 && mul < 0x100000000000000);
+      z = readVarintTail(raw, pa, z);
+      pa = varintNext;
     }
-    const d = negative === 0 ? z / 2 : -(z + 1) / 2;
-
+    const d = (z & 1) === 0 ? z / 2 : -(z + 1) / 2;
     if (o === TraceOp.Instr) {
       const a = instrNext + d;
       addr[i] = a;
@@ -313,14 +331,8 @@ export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns, slots:
       addr[i] = otherPrev;
       let g = raw[pg++];
       if (g >= 0x80) {
-        g &= 0x7f;
-        let mul = 128;
-        let c: number;
-        do {
-          c = raw[pg++];
-          g += (c & 0x7f) * mul;
-          mul *= 128;
-        } while (c >= 0x80 && mul < 0x100000000000000);
+        g = readVarintTail(raw, pg, g);
+        pg = varintNext;
       }
       arg[i] = g;
     }
@@ -328,6 +340,6 @@ export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns, slots:
   }
   // Reading past a column's end lands in the next column or on `undefined` (which ends a varint);
   // either way the cursors then do not stop exactly at the column ends.
-  if (po !== opsEnd || ps !== sizesEnd || pa !== addrsEnd || pg !== rawLength) return 'columns do not match the event count';
+  if (po !== opsEnd || ps !== sizesEnd || pa !== addrsEnd || pg !== raw.length) return 'columns do not match the event count';
   return null;
 }

@@ -31,3 +31,19 @@ test('unimem run image-size --quick --json prints the result on standard output'
   assert.equal(out.experiment, 'image-size');
   assert.equal(typeof out.summary.alignedFileGrowth, 'number');
 });
+
+test('image-size notes are built from the image set measured: another set, other notes', () => {
+  const notesFor = (applications: number) => {
+    const config = { ...imageSizeExperiment.defaults(true), applications };
+    const r = imageSizeExperiment.run(config, { seed: 1, progress: silentProgress });
+    const rows = r.tables.find((t) => t.name === 'images')!.rows;
+    const fileBytes = (variant: string) => rows.filter((row) => row[1] === variant && row[2] === 0).reduce((sum, row) => sum + Number(row[3]), 0);
+    const aligned = r.comparisons.find((c) => c.metric === 'ELF size growth of aligned images')!;
+    // The note names the set's own image count and byte totals, read here from the per-image table.
+    assert.equal(aligned.note, `sum over ${applications} images against compact: ${fileBytes('compact')} to ${fileBytes('aligned')} bytes, including zero-filled holes of the aligned layout`);
+    return r.comparisons.map((c) => c.note);
+  };
+  const small = notesFor(3);
+  const larger = notesFor(6);
+  for (const i of [0, 1, 2]) assert.notEqual(small[i], larger[i], `note ${i} follows the set`);
+});

@@ -1,17 +1,18 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError } from '../../src/base/errors.ts';
 import { memorySystem } from '../../src/base/system.ts';
 import { main } from '../../src/cli/main.ts';
 import { parseElf, readElf, readSections, SHF_ALLOC, PT_LOAD } from '../../src/image/elf.ts';
 import { readLoadedImage } from '../../src/image/index.ts';
+import { tempDir } from '../fixtures/cli.ts';
 import { demoSet } from './demo-set.ts';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'unimem-elf-test-'));
+const { dir: tmp, cleanup } = tempDir('unimem-elf-test-');
+after(cleanup);
 
 test('section headers match readelf -SW on a linked image and a library object', () => {
   const m = demoSet();

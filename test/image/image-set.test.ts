@@ -2,6 +2,7 @@
  * Image sets given by the user, the pool's loader-mapping rule and `image align`'s refusal.
  */
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -76,6 +77,27 @@ describe('image align', () => {
       const sys = memorySystem();
       assert.equal(await main(['image', 'align', ...args, '--out', out], sys), 2, args.join(' '));
       assert.equal(fs.existsSync(out), false, `no ${out} after refusing ${args.join(' ')}`);
+    }
+  });
+
+  it('refuses, in one line naming the image, objects that ld itself cannot link, and leaves no output folder', async () => {
+    const [hello, other] = demoSet().images.filter((i) => i.variant === 'compact').slice(0, 2);
+    // A valid x86-64 object, so our ELF reader accepts it, that leaves the boot code's app_main undefined.
+    const objs = path.join(tmp, 'objs-ld-fails');
+    fs.cpSync(hello.objDir!, objs, { recursive: true });
+    const source = path.join(tmp, 'broken-app.c');
+    fs.writeFileSync(source, 'extern int nowhere_defined(int);\nint not_app_main(int x) { return nowhere_defined(x) + 1; }\n');
+    const app = hello.elf.endsWith('helloworld.elf') ? 'libapp-helloworld.o' : assert.fail(`unexpected first image ${hello.elf}`);
+    execFileSync('gcc', ['-c', '-O1', '-fno-pie', '-o', path.join(objs, app), source]);
+    const out = path.join(tmp, 'aligned-ld-fails');
+    for (const aslr of [[], ['--aslr', '1']]) {
+      const sys = memorySystem();
+      assert.equal(await main(['image', 'align', hello.elf, other.elf, '--objs', objs, '--out', out, ...aslr], sys), 2);
+      const err = sys.stderr.join('');
+      assert.equal(err.trim().split('\n').length, 1, err);
+      assert.match(err, new RegExp(`${hello.elf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ld could not relink it from the objects of .*objs-ld-fails: .*undefined reference to .app_main'`));
+      assert.ok(!err.includes(out), 'names the user\'s objects, not the removed copies');
+      assert.equal(fs.existsSync(out), false);
     }
   });
 });

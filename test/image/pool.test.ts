@@ -1,7 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError } from '../../src/base/errors.ts';
 import { memorySystem } from '../../src/base/system.ts';
@@ -9,9 +8,12 @@ import { main } from '../../src/cli/main.ts';
 import { buildPool, loadDescription, readDescription, readPoolEntry } from '../../src/image/index.ts';
 import { readElf } from '../../src/image/elf.ts';
 import { loadPages } from '../../src/image/pages.ts';
+import { tempDir } from '../fixtures/cli.ts';
 import { demoSet } from './demo-set.ts';
 
-const fresh = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'unimem-pool-test-'));
+const { dir: tmp, cleanup } = tempDir('unimem-pool-test-');
+after(cleanup);
+const fresh = (): string => fs.mkdtempSync(path.join(tmp, 'pool-'));
 
 test('pool round trip: description + pool + private remainder rebuild the loaded image byte for byte', () => {
   const m = demoSet();
