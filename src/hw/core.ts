@@ -248,28 +248,26 @@ export class Core {
   prefetchCovers(line: number): boolean {
     // The next line of the stream that matched last, while that stream is alone in its page's
     // bucket: what the bucket path below decides for it, without the lookup (see `expectedLine`).
-    if (line === this.expectedLine) {
-      const i = this.expectedStream;
-      this.streamLast[i] = line;
-      const covered = this.streamConfirmed[i] === 1;
-      this.streamConfirmed[i] = 1;
-      this.expect(i, line);
-      return covered;
-    }
+    if (line === this.expectedLine) return this.advance(this.expectedStream, line);
     return this.coversByBucket(line);
   }
 
   /**
-   * Remember the line that continues stream `i` after `line`, if it stays in the same 4 KiB page
-   * (a stride never crosses it; `line & 63`, the line's place in its page, is exact for line
-   * numbers below 2^53). Only while `i` is the one stream of its bucket: `trainStreams`, the only
-   * place that changes a bucket or a stride, forgets it.
+   * Stream `i`, alone in its bucket, continues at its stride with `line`: the line is covered if
+   * the stride was confirmed before, and now it is. Also remember the line that continues the
+   * stream after this one, if it stays in the same 4 KiB page (a stride never crosses it;
+   * `line & 63`, the line's place in its page, is exact for line numbers below 2^53).
+   * `trainStreams`, the only place that changes a bucket or a stride, forgets it.
    */
-  private expect(i: number, line: number): void {
+  private advance(i: number, line: number): boolean {
+    this.streamLast[i] = line;
+    const covered = this.streamConfirmed[i] === 1;
+    this.streamConfirmed[i] = 1;
     const stride = this.streamStride[i];
     const inPage = (line & (LINES_PER_PAGE - 1)) + stride;
     this.expectedLine = inPage >= 0 && inPage < LINES_PER_PAGE ? line + stride : -1;
     this.expectedStream = i;
+    return covered;
   }
 
   /** `prefetchCovers` past the expected line. */
@@ -284,13 +282,7 @@ export class Core {
       if ((m & (m - 1)) === 0 && m !== 0) {
         const i = 31 - Math.clz32(m);
         const d = line - this.streamLast[i];
-        if (this.streamPage[i] === page && d === this.streamStride[i] && d !== 0) {
-          this.streamLast[i] = line;
-          const covered = this.streamConfirmed[i] === 1;
-          this.streamConfirmed[i] = 1;
-          this.expect(i, line);
-          return covered;
-        }
+        if (this.streamPage[i] === page && d === this.streamStride[i] && d !== 0) return this.advance(i, line);
       }
     }
     return this.trainStreams(line);
