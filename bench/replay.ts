@@ -13,7 +13,9 @@
  * - random heap: trace.ts's synthetic trace, runs at random places of a 64 MiB heap that mostly
  *   miss the TLBs and the caches (for comparison; no target).
  * Each rate is taken after one untimed replay of the same trace in another VM, so that it is the
- * steady state of a long replay rather than the JIT's warm-up.
+ * steady state of a long replay rather than the JIT's warm-up. Beside each trace's rates, the
+ * reader alone (events per CPU second decoding the file, no replay): the ceiling of every replay
+ * of that trace, and the share of its time that is not the model's.
  *
  * Run alone: node --import tsx bench/replay.ts [--accesses N]; or `npm run bench -- --only replay`.
  */
@@ -83,13 +85,31 @@ function replayOnce(file: string, guest: 'osv' | 'ucat'): { accessRate: number; 
   return { accessRate: p.counters.accesses / seconds, eventRate: p.counters.events / seconds };
 }
 
-/** Figures of one trace: per guest, accesses per CPU second after a warm-up replay. */
+/**
+ * Events per CPU second that reading `file` alone takes (decoding its blocks, no replay): the
+ * ceiling of any replay of it, and the part of a replay's time that is not the model's.
+ */
+function readOnce(file: string): number {
+  const source = fileSource(file);
+  const c0 = process.cpuUsage();
+  const reader = source.open();
+  let events = 0;
+  for (let b = reader.next(); b !== null; b = reader.next()) events += b.length;
+  reader.close();
+  const cpu = process.cpuUsage(c0);
+  return events / ((cpu.user + cpu.system) / 1e6);
+}
+
+/** Figures of one trace: per guest, accesses per CPU second after a warm-up replay; and the reader alone after a warm-up read. */
 function replayFigures(file: string, traceName: string, target: string): BenchFigure[] {
-  return (['osv', 'ucat'] as const).map((g) => {
+  const figures: BenchFigure[] = (['osv', 'ucat'] as const).map((g) => {
     replayOnce(file, g);
     const { accessRate } = replayOnce(file, g);
     return { name: `replay: ${traceName}, ${g} guest, per CPU second`, value: accessRate / 1e6, unit: 'M accesses/s', target };
   });
+  readOnce(file);
+  figures.push({ name: `replay: ${traceName}, reader alone, per CPU second`, value: readOnce(file) / 1e6, unit: 'M events/s' });
+  return figures;
 }
 
 export function benchReplay(accesses = 5_000_000): BenchFigure[] {

@@ -153,6 +153,29 @@ export class LiveObjects {
     return this.lastId;
   }
 
+  /**
+   * Make `id` the object `find` checks first, as if a `find` had just returned it (a replay that
+   * served accesses to it from a cache of its own keeps the interval map's state as `find` would).
+   */
+  noteFound(id: number): void {
+    this.lastId = id;
+  }
+
+  /**
+   * Whether object `id` is the only live object on its part of program page `page`: then every
+   * address of that part finds `id`, whichever object `find` checks first.
+   */
+  holdsPageAlone(id: number, page: number): boolean {
+    const pageStart = page * PAGE;
+    const lo = Math.max(this.start[id], pageStart);
+    const hi = Math.min(this.end[id], pageStart + PAGE);
+    for (let e = this.heads.get(page); e >= 0; e = this.entNext[e]) {
+      const other = this.entObj[e];
+      if (other !== id && this.start[other] < hi && this.end[other] > lo) return false;
+    }
+    return true;
+  }
+
   /** Whether any live object overlaps program page `page`. */
   pageHasObjects(page: number): boolean {
     return this.heads.get(page) >= 0;

@@ -54,6 +54,14 @@ const CHUNK = 2 * 1024 * 1024;
 const PAGES_PER_CHUNK = CHUNK / PAGE;
 /** Slots of each direct-mapped program page cache of `replayRange` (a power of two). */
 const PAGE_CACHE_SLOTS = 256;
+/**
+ * Events per `replayRange` call at most. One call per block of 65,536 events ran as
+ * on-stack-replaced code that left its loop into code without type feedback and was thrown away
+ * at every block; shorter calls let the JIT optimize the whole function.
+ */
+const RANGE_EVENTS = 1024;
+/** Slots of the direct-mapped object cache of `replayRange`, by program page (a power of two). */
+const OBJECT_CACHE_SLOTS = 1024;
 
 /** A trace that can be read from the start any number of times (one reader per replaying VM). */
 export interface TraceSource {
@@ -193,6 +201,41 @@ class PageCache {
   }
 }
 
+/**
+ * A direct-mapped cache of objects by program page: for a page, an object that is the only live
+ * object on its part of the page (`LiveObjects.holdsPageAlone`), so that `find` returns it for any
+ * address there. Its range [lo, hi), the difference to add for its guest address, and its id.
+ * Valid until the live objects change (every allocation event empties it).
+ */
+class ObjectPageCache {
+  readonly page = new Float64Array(OBJECT_CACHE_SLOTS).fill(-1);
+  readonly lo = new Float64Array(OBJECT_CACHE_SLOTS);
+  readonly hi = new Float64Array(OBJECT_CACHE_SLOTS);
+  readonly delta = new Float64Array(OBJECT_CACHE_SLOTS);
+  readonly id = new Int32Array(OBJECT_CACHE_SLOTS);
+  /** Whether some slot is filled (so that emptying an empty cache costs nothing). */
+  private filled = false;
+
+  /** Enter object `id` of `objects` for program page `page`, if it holds its part of the page alone. */
+  enter(objects: LiveObjects, id: number, page: number): void {
+    if (!objects.holdsPageAlone(id, page)) return;
+    const k = page & (OBJECT_CACHE_SLOTS - 1);
+    const lo = objects.objectStart(id);
+    this.page[k] = page;
+    this.lo[k] = lo;
+    this.hi[k] = objects.objectEnd(id);
+    this.delta[k] = objects.objectGva(id) - lo;
+    this.id[k] = id;
+    this.filled = true;
+  }
+
+  clear(): void {
+    if (!this.filled) return;
+    this.page.fill(-1);
+    this.filled = false;
+  }
+}
+
 export interface TracedProgramOptions {
   costs: TraceCosts;
   /** Allocator tier of the program's own areas (0: the untyped tier, or DRAM under UCat). */
@@ -216,6 +259,9 @@ const OP_INSTR = TraceOp.Instr;
 const OP_LOAD = TraceOp.Load;
 const OP_STORE = TraceOp.Store;
 const OP_MODIFY = TraceOp.Modify;
+/** The ops that change the live objects: Malloc, Calloc, Realloc, Free, PosixMemalign, AlignedAlloc. */
+const OP_FIRST_ALLOCATION = TraceOp.Malloc;
+const OP_LAST_ALLOCATION = TraceOp.AlignedAlloc;
 
 export class TracedProgram {
   readonly counters = new ReplayCounters();
@@ -290,8 +336,9 @@ export class TracedProgram {
         this.fastForwarding = true;
         for (let i = from; i < to; i++) this.replay(batch.op[i], batch.addr[i], batch.size[i], batch.arg[i]);
         this.fastForwarding = false;
+        this.forgetObjects();
       } else if (this.translationCaches) {
-        this.replayRange(batch, from, to);
+        for (let at = from; at < to; at += RANGE_EVENTS) this.replayRange(batch, at, Math.min(to, at + RANGE_EVENTS));
       } else {
         for (let i = from; i < to; i++) this.replay(batch.op[i], batch.addr[i], batch.size[i], batch.arg[i]);
       }
@@ -308,14 +355,18 @@ export class TracedProgram {
    * - The object `LiveObjects.find` checks first (its last find): [objLo, objHi) and the
    *   difference to add for the guest address (lo = hi = -1: none). It serves an access wholly
    *   inside it exactly as `find` would.
+   * - Objects by program page (`ObjectPageCache`): an object found on a page where no other live
+   *   object overlaps it serves later accesses wholly inside it on that page as `find` would. Such
+   *   an access makes it the object `find` checks first, as a `find` would have (`noteFound`).
    * - Program pages of the data and the text area, direct-mapped by page number: the page and the
    *   difference to add. A data page is entered only while no live object overlaps it (so `find`
-   *   fails on it), and the data cache is emptied by every allocation event; fetches never look
-   *   for objects, so text pages stay.
+   *   fails on it). Fetches never look for objects, so text pages stay; the data pages and the
+   *   objects are forgotten at every allocation event.
    */
   private objLo = -1;
   private objHi = -1;
   private objDelta = 0;
+  private readonly objectPages = new ObjectPageCache();
   private readonly dataPages = new PageCache();
   private readonly textPages = new PageCache();
 
@@ -328,10 +379,16 @@ export class TracedProgram {
       this.objHi = objects.objectEnd(id);
       this.objDelta = objects.objectGva(id) - this.objLo;
     } else this.objLo = this.objHi = -1;
-    if (op > OP_MODIFY) this.dataPages.clear();
+    if (op >= OP_FIRST_ALLOCATION && op <= OP_LAST_ALLOCATION) this.forgetObjects();
     const dataPage = this.data.lastPage;
     if (dataPage >= 0 && !objects.pageHasObjects(dataPage)) this.dataPages.enterLast(this.data);
     this.textPages.enterLast(this.text);
+  }
+
+  /** The live objects changed: forget the caches that depend on them. */
+  private forgetObjects(): void {
+    this.dataPages.clear();
+    this.objectPages.clear();
   }
 
   /**
@@ -347,6 +404,7 @@ export class TracedProgram {
     const args = batch.arg;
     const path = this.path;
     const c = this.counters;
+    const objects = this.objects;
     // Between calls `objectGvaOf` or the fast-forward may have moved what `find` checks first.
     this.refreshCaches(OP_INSTR);
     let cycles = c.memoryCycles;
@@ -359,6 +417,13 @@ export class TracedProgram {
     let objLo = this.objLo;
     let objHi = this.objHi;
     let objDelta = this.objDelta;
+    // The object `find` checks first when it changed by a hit in the object page cache, else -1.
+    let foundId = -1;
+    const objPage = this.objectPages.page;
+    const objPageLo = this.objectPages.lo;
+    const objPageHi = this.objectPages.hi;
+    const objPageDelta = this.objectPages.delta;
+    const objPageId = this.objectPages.id;
     const dataPage = this.dataPages.page;
     const dataDelta = this.dataPages.delta;
     const textPage = this.textPages.page;
@@ -376,7 +441,15 @@ export class TracedProgram {
           gva = a + objDelta;
         } else {
           const page = Math.floor(a / PAGE);
-          if (end <= page * PAGE + PAGE) {
+          const k = page & (OBJECT_CACHE_SLOTS - 1);
+          if (op !== OP_INSTR && objPage[k] === page && a >= objPageLo[k] && end <= objPageHi[k]) {
+            objectAccesses++;
+            objLo = objPageLo[k];
+            objHi = objPageHi[k];
+            objDelta = objPageDelta[k];
+            foundId = objPageId[k];
+            gva = a + objDelta;
+          } else if (end <= page * PAGE + PAGE) {
             const slot = page & (PAGE_CACHE_SLOTS - 1);
             if (op === OP_INSTR) {
               if (textPage[slot] === page) gva = a + textDelta[slot];
@@ -401,13 +474,15 @@ export class TracedProgram {
         }
       }
       c.memoryCycles = cycles;
-      this.replay(op, addrs[i], sizes[i], args[i]);
+      if (foundId >= 0) objects.noteFound(foundId);
+      foundId = -1;
+      this.replayGeneral(op, addrs[i], sizes[i], args[i]);
       cycles = c.memoryCycles;
-      this.refreshCaches(op);
       objLo = this.objLo;
       objHi = this.objHi;
       objDelta = this.objDelta;
     }
+    if (foundId >= 0) objects.noteFound(foundId);
     c.memoryCycles = cycles;
     c.loads += loads;
     c.stores += stores;
@@ -415,6 +490,15 @@ export class TracedProgram {
     c.instructions += instructions;
     c.objectAccesses += objectAccesses;
     c.programAccesses += programAccesses;
+  }
+
+  /** An event `replayRange` does not serve from its caches: the general path, then the caches refreshed. */
+  private replayGeneral(op: number, addr: number, size: number, arg: number): void {
+    this.replay(op, addr, size, arg);
+    // An access that found its object (fetches look for none) enters it for its page.
+    const objects = this.objects;
+    if (op <= OP_MODIFY && op !== OP_INSTR && objects.foundId >= 0) this.objectPages.enter(objects, objects.foundId, Math.floor(addr / PAGE));
+    this.refreshCaches(op);
   }
 
   private replay(op: number, addr: number, size: number, arg: number): void {

@@ -60,20 +60,17 @@ export function tableIndex(addr: number, level: number): number {
 }
 
 /**
- * Table slots a new page table starts with (it doubles when full). Eight, because a small VM's
- * EPT needs five or six (a FaaS VM of `dedup-faas`: root, one table per upper level, two or three
- * leaf tables), and a host of 10,000 such VMs holds 10,000 of these arrays: 16 slots made their
- * entries 32 KiB each, 146 MB more peak memory for the benchmark of 10,000 VMs.
+ * Module-local tables for `map` (and `translate`, `splitHuge`); `map` runs once per page a fault
+ * maps (a million times for a 4 GiB working set): `2 ** shift` of a shift read from an array is a
+ * call to the runtime's pow, and an imported binding is a getter call under the TypeScript loader;
+ * local arrays fold to loads. 4 KiB frames per page, bytes per page, bytes one entry of a level
+ * covers.
  */
-const INITIAL_TABLES = 8;
-/**
- * Module-local tables for `map` (and `translate`, `splitHuge`); `map` runs once per page a fault maps (a million times for a 4 GiB
- * working set): `2 ** shift` of a shift read from an array is a call to the runtime's pow, and an
- * imported binding is a getter call under the TypeScript loader; local arrays fold to loads.
- */
+const PAGE_FRAMES = [1, 512, 512 * 512];
 const PAGE_BYTES = [2 ** 12, 2 ** 21, 2 ** 30];
-const FRAMES_PER_PAGE = [1, 512, 512 * 512];
 const SPAN = [0, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39];
+
+const INITIAL_TABLES = 16;
 /**
  * Entries are 32-bit (`payload * 8 + flags` below 2^31), so a payload is below 2^28: frames up to
  * 1 TiB of memory. Half the bytes of a 64-bit entry matters on the walker's path, where the leaf
@@ -95,13 +92,13 @@ export class Translation {
 
 export class PageTable {
   /** Frame number where each table page lives (in this table's physical space). */
-  private tableFrame = new Float64Array(INITIAL_TABLES);
+  private tableFrame: Float64Array;
   /** Level of each table (1..4), 0 for a free slot. */
-  private tableLevel = new Uint8Array(INITIAL_TABLES);
+  private tableLevel: Uint8Array;
   /** Present entries per table, so empty tables can be released. */
-  private tableUsed = new Uint16Array(INITIAL_TABLES);
+  private tableUsed: Uint16Array;
   /** Packed entries, see the header. */
-  entry = new Int32Array(INITIAL_TABLES * ENTRIES);
+  entry: Int32Array;
   private tableCount = 0;
   private freeTables: number[] = [];
   /** Number of live table pages (page-table memory = tables * 4 KiB). */
@@ -110,7 +107,19 @@ export class PageTable {
   readonly leaves = [0, 0, 0];
   readonly root: number;
 
-  constructor(private readonly frames: TableFrameSource) {
+  /**
+   * `initialTables`: table slots reserved up front (they double when full). An owner that knows
+   * its tables stay few (many small VMs) saves the memory of the default's empty slots.
+   */
+  constructor(
+    private readonly frames: TableFrameSource,
+    initialTables: number = INITIAL_TABLES,
+  ) {
+    const n = Math.max(1, Math.floor(initialTables));
+    this.tableFrame = new Float64Array(n);
+    this.tableLevel = new Uint8Array(n);
+    this.tableUsed = new Uint16Array(n);
+    this.entry = new Int32Array(n * ENTRIES);
     this.root = this.newTable(LEVELS);
   }
 
@@ -175,10 +184,10 @@ export class PageTable {
    * the way is an error (unmap or split first).
    */
   map(addr: number, frame: number, size: PageSize, writable: boolean): void {
-    const framesPerPage = FRAMES_PER_PAGE[size];
+    const pageFrames = PAGE_FRAMES[size];
     if (addr % PAGE_BYTES[size] !== 0) throw new Error(`map: address 0x${addr.toString(16)} is not aligned to its page size`);
-    if (frame % framesPerPage !== 0) throw new Error(`map: frame ${frame} is not aligned to its page size`);
-    if (frame + framesPerPage > MAX_MAPPABLE_FRAMES) throw new Error(`map: frame ${frame} is beyond the ${MAX_MAPPABLE_FRAMES} frames (1 TiB) a 32-bit entry holds`);
+    if (frame % pageFrames !== 0) throw new Error(`map: frame ${frame} is not aligned to its page size`);
+    if (frame + pageFrames > MAX_MAPPABLE_FRAMES) throw new Error(`map: frame ${frame} is beyond the ${MAX_MAPPABLE_FRAMES} frames (1 TiB) a 32-bit entry holds`);
     const leaf = size + 1; // leafLevel(size)
     let t = this.root;
     for (let level = LEVELS; level > leaf; level--) {
@@ -292,7 +301,7 @@ export class PageTable {
     const writable = tr.writable;
     const first = tr.frame;
     const sub = this.newTable(level - 1);
-    const step = FRAMES_PER_PAGE[size - 1];
+    const step = PAGE_FRAMES[size - 1];
     const subFlags = PteFlag.Present + (writable ? PteFlag.Writable : 0) + (size - 1 === PageSize.Size4K ? 0 : PteFlag.Huge);
     const base = sub * ENTRIES;
     for (let i = 0; i < ENTRIES; i++) this.entry[base + i] = (first + i * step) * 8 + subFlags;

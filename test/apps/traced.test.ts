@@ -271,3 +271,52 @@ test('the cached translations of a replay change no access, no counter and no cy
     { numRuns: 25 },
   );
 });
+
+test('LiveObjects.holdsPageAlone: an object is alone on its part of a page unless another live object overlaps that part', () => {
+  const objects = new LiveObjects();
+  const a = objects.add(0x500000, 0x3000, 0); // pages 0x500-0x502
+  const b = objects.add(0x502800, 0x100, 0); // inside a, on page 0x502
+  const c = objects.add(0x601000, 0x40, 0); // page 0x601, with d
+  const d = objects.add(0x601100, 0x40, 0);
+  assert.equal(objects.holdsPageAlone(a, 0x500), true);
+  assert.equal(objects.holdsPageAlone(a, 0x501), true);
+  assert.equal(objects.holdsPageAlone(a, 0x502), false);
+  assert.equal(objects.holdsPageAlone(b, 0x502), false);
+  // Neighbours on one page that do not overlap leave each other alone.
+  assert.equal(objects.holdsPageAlone(c, 0x601), true);
+  assert.equal(objects.holdsPageAlone(d, 0x601), true);
+  objects.remove(b);
+  assert.equal(objects.holdsPageAlone(a, 0x502), true);
+});
+
+test('an access served from the object cache makes its object the one find checks first, as find would', () => {
+  // a and b overlap (a free the capture missed): an address in both finds whichever object the
+  // interval map checks first, the object found last. Between, a is found from the page cache.
+  const A = 0x500000;
+  const B = 0x502800;
+  const C = 0x600000;
+  const t = new TraceBuilder('overlap', { meta: { requests: 1 } });
+  t.malloc(A, 0x3000).malloc(B, 0x100).malloc(C, 0x100);
+  t.load(A + 0x10, 8); // general path: finds a, caches it for page 0x500
+  t.load(C + 0x10, 8); // c is now what find checks first
+  t.load(A + 0x20, 8); // from the page cache: a again
+  t.load(B + 0x10, 8); // in a and in b: a, the object found last
+  t.load(C + 0x20, 8);
+  t.load(B + 0x18, 8); // c found last: b (the newest on the page) answers
+  const trace = t.build();
+  const run = (translationCaches: boolean) => {
+    const v = vm('osv-4k');
+    const path = new RecordingPath(v.vcpu);
+    const given: number[] = [];
+    const malloc = v.guest.malloc;
+    const recording = { ...malloc, malloc: (bytes: number, hint?: number) => (given.push(malloc.malloc(bytes, hint)), given[given.length - 1]) };
+    const p = new TracedProgram(recording as typeof malloc, v.guest.kernel, path, source(trace, 64), { costs: { cyclesPerInstruction: 1, cyclesPerRequest: 0 }, translationCaches });
+    p.step(Infinity);
+    return { touched: path.touched, given, objectAccesses: p.counters.objectAccesses };
+  };
+  const cached = run(true);
+  const [ga, gb, gc] = cached.given;
+  assert.deepEqual(cached.touched, [ga + 0x10, gc + 0x10, ga + 0x20, ga + 0x2810, gc + 0x20, gb + 0x18]);
+  assert.equal(cached.objectAccesses, 6);
+  assert.deepEqual(cached, run(false));
+});

@@ -184,11 +184,6 @@ class SharingRun {
     return this.backend.memory.allocatedFrames * PAGE_4K + this.instances.length * this.overhead;
   }
 
-  private write(vm: HostVm, gpa: number, fp: number): void {
-    if (!vm.ept.lookup(gpa, this.tr) || !this.tr.writable) vm.eptViolation(gpa, true);
-    vm.setContent(gpa, fp);
-  }
-
   /** Load and boot instance i: it runs application i mod apps; ASLR images cycle through the randomised instances. */
   private start(i: number): void {
     const { model, config, tr } = this;
@@ -198,12 +193,12 @@ class SharingRun {
     this.loadCopied += r.pagesCopied;
     this.loadMapped += r.pagesMapped;
     this.loadCycles += r.cycles;
-    for (let k = 0; k < BOOT_TABLE_PAGES; k++) this.write(vm, BOOT_TABLE_GPA + k * PAGE_4K, bootTableFingerprint(k));
+    for (let k = 0; k < BOOT_TABLE_PAGES; k++) vm.writePage(BOOT_TABLE_GPA + k * PAGE_4K, bootTableFingerprint(k));
     // Boot: bss zero-filled on first touch, heap initialised, a stack.
     if (model.bssAtBoot !== 'none') for (let k = 0; k < img.zeroPages.length; k++) if (!vm.ept.lookup(img.zeroPages[k], tr)) vm.eptViolation(img.zeroPages[k], true);
     const heapBase = alignUp(img.imageEnd, PAGE_4K);
     const initPages = Math.ceil((model.heapInitKiB + model.stackKiB) / 4);
-    for (let k = 0; k < initPages; k++) this.write(vm, heapBase + k * PAGE_4K, contentFingerprint(vm.id + 1, k, 1));
+    for (let k = 0; k < initPages; k++) vm.writePage(heapBase + k * PAGE_4K, contentFingerprint(vm.id + 1, k, 1));
     const appIdx = this.appNames.indexOf(img.name);
     const ws = model.workingSetsKiB[appIdx % model.workingSetsKiB.length] * 1024;
     const arrivals = createFaasArrivals(this.rng.fork(`faas/${i}`), { ratePerSecond: model.invocationsPerSecond, jitter: model.jitter, functions: [{ name: img.name, weight: 1, workingSetBytes: ws }] });
@@ -226,7 +221,8 @@ class SharingRun {
       this.cores.queue(inst.vcpu, inst.vm, inst.heapBase, limit, inst.invocations + 1);
       return;
     }
-    for (let k = 0; k < limit; k++) this.write(inst.vm, inst.heapBase + k * PAGE_4K, contentFingerprint(inst.vm.id + 1, k, inst.invocations + 1));
+    const vm = inst.vm;
+    for (let k = 0; k < limit; k++) vm.writePage(inst.heapBase + k * PAGE_4K, contentFingerprint(vm.id + 1, k, inst.invocations + 1));
   }
 
   /** One step of `stepMs` ending at t: launches, due invocations, ksmd's batch, samples each second. */
