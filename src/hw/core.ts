@@ -70,6 +70,8 @@ export interface CoreResident {
   descheduled(): void;
   /** Entering the core: count the switch and its cost (and the flush when untagged). */
   noteSwitchIn(cycles: number, flushed: boolean): void;
+  /** While running: the core dropped every translation (another vCPU's all-context flush); close the fast paths. */
+  translationsDropped(): void;
 }
 
 /** Largest stride, in lines, the stride detector follows; strides stay within one 4 KiB page. */
@@ -236,6 +238,8 @@ export class Core {
   dropAll(): void {
     for (const c of this.vpidTagged) c.flush();
     for (const c of this.eptTagged) c.flush();
+    // The running vCPU's fast paths stand for entries just dropped, whoever issued the flush.
+    this.current?.translationsDropped();
   }
 
   /**
