@@ -14,7 +14,14 @@
  *
  * Also per round, for the issue's third target: (b) with the full cache model (L1D, L2, LLC).
  *
- * The C program is built with gcc -O2 into build/cref/ (git-ignored), once per content of ref.c.
+ * And per round a third side, the same access path in WebAssembly (bench/cref/wasm/ref.ts,
+ * AssemblyScript: ref.c's decisions with this model's recency-ordered LRU sets and line window),
+ * run after ours in a child process of its own (`--wasm-child`; in this process the collection
+ * of its memory would run on V8's threads during our next timed loop and count as our CPU time),
+ * its counters compared with the C program's too: what a WebAssembly access path could give.
+ *
+ * The C program is built with gcc -O2 into build/cref/ (git-ignored), once per content of ref.c;
+ * the WebAssembly module with AssemblyScript's asc (a dev dependency), once per content of its source.
  * Run alone: node --import tsx bench/cref.ts [--rounds 3]; or `npm run bench -- --only cref`.
  */
 import { spawnSync } from 'node:child_process';
@@ -89,6 +96,68 @@ export function buildReference(): string {
   return bin;
 }
 
+const WASM_SOURCE = path.join(HERE, 'cref', 'wasm', 'ref.ts');
+const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert'];
+
+/** Path of the WebAssembly module of the access path, built on first use (and whenever its source changes). */
+export function buildWasm(): string {
+  const src = fs.readFileSync(WASM_SOURCE);
+  const digest = createHash('sha256').update(src).update(ASC_FLAGS.join(' ')).digest('hex').slice(0, 16);
+  const dir = path.join(ROOT, 'build', 'cref');
+  const file = path.join(dir, `ref-wasm-${digest}.wasm`);
+  if (fs.existsSync(file)) return file;
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = `${file}.tmp${process.pid}`;
+  const asc = path.join(ROOT, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
+  const p = spawnSync(process.execPath, [asc, WASM_SOURCE, ...ASC_FLAGS, '-o', tmp], { encoding: 'utf8' });
+  if (p.status !== 0) throw new Error(`asc failed on ${WASM_SOURCE}:\n${p.stderr || String(p.error)}`);
+  fs.renameSync(tmp, file);
+  return file;
+}
+
+/** The part of the WebAssembly JavaScript API used here (the project's lib settings carry no DOM types). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface WasmAccessPath {
+  setup(mode: number, accesses: number): void;
+  run(mode: number, accesses: number): bigint;
+  counter(index: number): bigint;
+}
+
+/** The WebAssembly side, in a child process (see the header). */
+export function runWasm(file: string, mode: 'seq' | 'rand', accesses: number): Side {
+  const p = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--wasm-child', file, mode, String(accesses)], { encoding: 'utf8' });
+  if (p.status !== 0) throw new Error(`${file} ${mode} failed with status ${String(p.status)}:\n${p.stderr}`);
+  return JSON.parse(p.stdout) as Side;
+}
+
+/** The child's part: a fresh instance maps its pages (and draws the random stream), then runs the timed loop in one call. */
+function runWasmHere(file: string, mode: 'seq' | 'rand', accesses: number): Side {
+  const instance = new wasmApi.Instance(new wasmApi.Module(fs.readFileSync(file)), {
+    env: {
+      abort: () => {
+        throw new Error(`${file}: aborted`);
+      },
+    },
+  });
+  const x = instance.exports as unknown as WasmAccessPath;
+  const m = mode === 'seq' ? 0 : 1;
+  x.setup(m, accesses);
+  const before = COMPARED.map((_, i) => x.counter(i));
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  x.run(m, accesses);
+  const s = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  const counters = {} as Counters;
+  COMPARED.forEach((k, i) => (counters[k] = Number(x.counter(i) - before[i])));
+  return { accessesPerSec: accesses / s, accessesPerCpuSec: accesses / ((cpu.user + cpu.system) / 1e6), counters };
+}
+
 export function runReference(bin: string, mode: 'seq' | 'rand', accesses: number): Side {
   const p = spawnSync(bin, [mode, String(accesses)], { encoding: 'utf8' });
   if (p.status !== 0) throw new Error(`${bin} ${mode} failed with status ${String(p.status)}:\n${p.stderr}`);
@@ -152,28 +221,32 @@ export function counterMismatches(ours: Counters, c: Counters): string[] {
 }
 
 export interface Round {
-  sequential: { ours: Side; c: Side };
-  random: { ours: Side; c: Side };
+  sequential: { ours: Side; c: Side; wasm: Side };
+  random: { ours: Side; c: Side; wasm: Side };
   /** Random with the full cache model (ours only; the C program has no data cache). */
   randomWithCaches: Side;
 }
 
-/** One interleaved round: C then ours, sequential then random, then ours with caches. */
-export function runRound(bin = buildReference()): Round {
+/** One interleaved round: C, ours, WebAssembly, sequential then random, then ours with caches. */
+export function runRound(bin = buildReference(), wasm = buildWasm()): Round {
   const cpu = translationOnly(CPU_PRESETS.zen2);
   const cSeq = runReference(bin, 'seq', SEQUENTIAL_ACCESSES);
   const oursSeq = runOursSequential(cpu);
+  const wasmSeq = runWasm(wasm, 'seq', SEQUENTIAL_ACCESSES);
   const cRand = runReference(bin, 'rand', RANDOM_ACCESSES);
   const oursRand = runOursRandom(cpu);
+  const wasmRand = runWasm(wasm, 'rand', RANDOM_ACCESSES);
   const withCaches = runOursRandom(CPU_PRESETS.zen2);
-  for (const [what, pair] of [
-    ['sequential', { ours: oursSeq, c: cSeq }],
-    ['random', { ours: oursRand, c: cRand }],
+  for (const [what, side, c] of [
+    ['sequential', oursSeq, cSeq],
+    ['random', oursRand, cRand],
+    ['sequential, WebAssembly', wasmSeq, cSeq],
+    ['random, WebAssembly', wasmRand, cRand],
   ] as const) {
-    const m = counterMismatches(pair.ours.counters, pair.c.counters);
+    const m = counterMismatches(side.counters, c.counters);
     if (m.length > 0) process.stderr.write(`cref ${what}: the C reference does different work:\n  ${m.join('\n  ')}\n`);
   }
-  return { sequential: { ours: oursSeq, c: cSeq }, random: { ours: oursRand, c: cRand }, randomWithCaches: withCaches };
+  return { sequential: { ours: oursSeq, c: cSeq, wasm: wasmSeq }, random: { ours: oursRand, c: cRand, wasm: wasmRand }, randomWithCaches: withCaches };
 }
 
 /**
@@ -183,13 +256,15 @@ export function runRound(bin = buildReference()): Round {
  */
 export function figuresOf(r: Round): BenchFigure[] {
   const perAccess = (s: Side) => s.counters.walkRefs / s.counters.accesses;
-  const pair = (name: string, p: { ours: Side; c: Side }, target: string): BenchFigure[] => [
+  const pair = (name: string, p: { ours: Side; c: Side; wasm: Side }, target: string): BenchFigure[] => [
     { name: `${name}.ours`, value: p.ours.accessesPerSec / 1e6, unit: 'M accesses/s' },
     { name: `${name}.c`, value: p.c.accessesPerSec / 1e6, unit: 'M accesses/s' },
     { name: `${name}.ratio`, value: p.ours.accessesPerSec / p.c.accessesPerSec, unit: 'x C', target },
     { name: `${name}.oursCpu`, value: p.ours.accessesPerCpuSec / 1e6, unit: 'M accesses/CPU s' },
     { name: `${name}.cCpu`, value: p.c.accessesPerCpuSec / 1e6, unit: 'M accesses/CPU s' },
     { name: `${name}.ratioCpu`, value: p.ours.accessesPerCpuSec / p.c.accessesPerCpuSec, unit: 'x C', target },
+    { name: `${name}.wasmCpu`, value: p.wasm.accessesPerCpuSec / 1e6, unit: 'M accesses/CPU s' },
+    { name: `${name}.wasmRatioCpu`, value: p.wasm.accessesPerCpuSec / p.c.accessesPerCpuSec, unit: 'x C' },
   ];
   return [
     ...pair('cref.sequential8B.nested4K4K.zen2', r.sequential, '>= 0.8 (issue 16)'),
@@ -204,13 +279,19 @@ export function figuresOf(r: Round): BenchFigure[] {
 /** For bench/run.ts: one interleaved round per run. */
 export const benchmarks = [{ group: 'cref', run: () => figuresOf(runRound()) }];
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+const wasmChild = process.argv.indexOf('--wasm-child');
+if (isMain && wasmChild > 0) {
+  const [file, mode, accesses] = process.argv.slice(wasmChild + 1);
+  process.stdout.write(JSON.stringify(runWasmHere(file, mode === 'seq' ? 'seq' : 'rand', Number(accesses))));
+} else if (isMain) {
   const at = process.argv.indexOf('--rounds');
   const rounds = at > 0 ? Number(process.argv[at + 1]) : 3;
   const bin = buildReference();
+  const wasm = buildWasm();
   const all = new Map<string, number[]>();
   for (let i = 0; i < rounds; i++) {
-    for (const f of figuresOf(runRound(bin))) all.set(f.name, [...(all.get(f.name) ?? []), f.value]);
+    for (const f of figuresOf(runRound(bin, wasm))) all.set(f.name, [...(all.get(f.name) ?? []), f.value]);
   }
   for (const [name, values] of all) console.log(`${name.padEnd(64)} ${median(values).toPrecision(4).padStart(10)}   runs ${values.map((v) => v.toPrecision(4)).join(' ')}`);
 }

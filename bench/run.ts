@@ -20,11 +20,11 @@ interface Bench {
 }
 
 const benches: Bench[] = [
-  { group: 'hw', run: () => [benchSequential()] },
-  { group: 'hw', run: () => [benchRandom()] },
-  { group: 'hw', run: () => [benchRandomLlcOnly()] },
-  { group: 'hw', run: () => [benchSequentialTranslationOnly()] },
-  { group: 'hw', run: () => [benchRandomTranslationOnly()] },
+  { group: 'hw', run: () => benchSequential() },
+  { group: 'hw', run: () => benchRandom() },
+  { group: 'hw', run: () => benchRandomLlcOnly() },
+  { group: 'hw', run: () => benchSequentialTranslationOnly() },
+  { group: 'hw', run: () => benchRandomTranslationOnly() },
 ];
 
 /** Benchmarks contributed by other layers, loaded if present (each exports `benchmarks`). */

@@ -31,6 +31,12 @@ export class DataCache {
   private readonly front: Uint8Array;
   /** sets - 1 for a power-of-two set count (index by mask, exact below 2^53), else -1. */
   private readonly setMask: number;
+  /**
+   * 1 / sets, exact for a power-of-two set count: the tag is the line number over the set count,
+   * and a multiplication is several times quicker than the division it replaces (which the
+   * profile showed as the slowest instruction of a lookup).
+   */
+  private readonly setInverse: number;
   /** Line number of the last dirty victim, or -1: read by the caller right after `access`. */
   evictedDirtyLine = -1;
 
@@ -45,6 +51,7 @@ export class DataCache {
     this.sets = lines / ways;
     this.ways = ways;
     this.setMask = (this.sets & (this.sets - 1)) === 0 ? this.sets - 1 : -1;
+    this.setInverse = 1 / this.sets;
     if (ways > 255) throw new Error(`${name}: ${ways} ways; at most 255 are modelled`);
     this.word = new Int32Array(lines);
     this.front = new Uint8Array(this.sets);
@@ -54,7 +61,7 @@ export class DataCache {
   /** Look up a line; on a miss, fill it (evicting the LRU way). Returns whether it hit. */
   access(lineNumber: number, write: boolean): boolean {
     const set = this.setMask >= 0 ? lineNumber & this.setMask : lineNumber % this.sets;
-    const tagValue = (lineNumber - set) / this.sets;
+    const tagValue = this.tagOf(lineNumber, set);
     // A line beyond the modelled memory can never have been filled: refuse it before the lookup,
     // so that the tag compared below is a 32-bit integer (the host compares integers, not doubles).
     if (tagValue >= TAG_LIMIT) throw new Error(`${this.name}: line ${lineNumber} is beyond the modelled host memory (tag over 30 bits)`);
@@ -101,7 +108,7 @@ export class DataCache {
    */
   absorbWriteBack(lineNumber: number): boolean {
     const set = this.setMask >= 0 ? lineNumber & this.setMask : lineNumber % this.sets;
-    const tagValue = (lineNumber - set) / this.sets;
+    const tagValue = this.tagOf(lineNumber, set);
     if (tagValue >= TAG_LIMIT) return false; // never filled (see `access`)
     const tag = tagValue | 0;
     const base = set * this.ways;
@@ -115,6 +122,11 @@ export class DataCache {
       }
     }
     return false;
+  }
+
+  /** The line's tag (the bits above its set index), as a double: exact below 2^53. */
+  private tagOf(lineNumber: number, set: number): number {
+    return this.setMask >= 0 ? (lineNumber - set) * this.setInverse : (lineNumber - set) / this.sets;
   }
 
   /** Whether a line is present (no LRU update). */

@@ -70,6 +70,8 @@ export interface CoreResident {
   descheduled(): void;
   /** Entering the core: count the switch and its cost (and the flush when untagged). */
   noteSwitchIn(cycles: number, flushed: boolean): void;
+  /** While running: the core dropped every translation (another vCPU's all-context flush); close the fast paths. */
+  translationsDropped(): void;
 }
 
 /** Largest stride, in lines, the stride detector follows; strides stay within one 4 KiB page. */
@@ -113,6 +115,12 @@ export class Core {
   private readonly streamStride: Int32Array;
   private readonly streamConfirmed: Uint8Array;
   private streamVictim = 0;
+  /**
+   * The line that continues the stream matched last (`expectedStream`), or -1: the one-compare
+   * path of `prefetchCovers` for a line stream. Set only where a stream is alone in its bucket.
+   */
+  private expectedLine = -1;
+  private expectedStream = 0;
   /**
    * Index of the stream table by page, so a miss looks at the streams of its own page only instead
    * of scanning all of them: bucket `page & STREAM_BUCKET_MASK` holds a bit per stream whose page
@@ -230,6 +238,8 @@ export class Core {
   dropAll(): void {
     for (const c of this.vpidTagged) c.flush();
     for (const c of this.eptTagged) c.flush();
+    // The running vCPU's fast paths stand for entries just dropped, whoever issued the flush.
+    this.current?.translationsDropped();
   }
 
   /**
@@ -240,9 +250,35 @@ export class Core {
    * oldest allocated one (round robin, deterministic).
    */
   prefetchCovers(line: number): boolean {
-    // The common case up front, small enough to be inlined into the caller: the line's bucket
-    // holds one stream, of this page, and the line continues its stride. The scan would visit that
-    // stream alone and decide the same.
+    // The next line of the stream that matched last, while that stream is alone in its page's
+    // bucket: what the bucket path below decides for it, without the lookup (see `expectedLine`).
+    if (line === this.expectedLine) return this.advance(this.expectedStream, line);
+    return this.coversByBucket(line);
+  }
+
+  /**
+   * Stream `i`, alone in its bucket, continues at its stride with `line`: the line is covered if
+   * the stride was confirmed before, and now it is. Also remember the line that continues the
+   * stream after this one, if it stays in the same 4 KiB page (a stride never crosses it;
+   * `line & 63`, the line's place in its page, is exact for line numbers below 2^53).
+   * `trainStreams`, the only place that changes a bucket or a stride, forgets it.
+   */
+  private advance(i: number, line: number): boolean {
+    this.streamLast[i] = line;
+    const covered = this.streamConfirmed[i] === 1;
+    this.streamConfirmed[i] = 1;
+    const stride = this.streamStride[i];
+    const inPage = (line & (LINES_PER_PAGE - 1)) + stride;
+    this.expectedLine = inPage >= 0 && inPage < LINES_PER_PAGE ? line + stride : -1;
+    this.expectedStream = i;
+    return covered;
+  }
+
+  /** `prefetchCovers` past the expected line. */
+  private coversByBucket(line: number): boolean {
+    // The common case, small enough to be inlined: the line's bucket holds one stream, of this
+    // page, and the line continues its stride. The scan would visit that stream alone and decide
+    // the same.
     const buckets = this.streamBuckets;
     if (buckets.length > 0) {
       const page = Math.floor(line / LINES_PER_PAGE) | 0;
@@ -250,12 +286,7 @@ export class Core {
       if ((m & (m - 1)) === 0 && m !== 0) {
         const i = 31 - Math.clz32(m);
         const d = line - this.streamLast[i];
-        if (this.streamPage[i] === page && d === this.streamStride[i] && d !== 0) {
-          this.streamLast[i] = line;
-          const covered = this.streamConfirmed[i] === 1;
-          this.streamConfirmed[i] = 1;
-          return covered;
-        }
+        if (this.streamPage[i] === page && d === this.streamStride[i] && d !== 0) return this.advance(i, line);
       }
     }
     return this.trainStreams(line);
@@ -263,6 +294,7 @@ export class Core {
 
   /** The body of `prefetchCovers`: every stream of the line's page, then a new stream. */
   private trainStreams(line: number): boolean {
+    this.expectedLine = -1;
     const streams = this.streams;
     if (streams === 0) return false;
     const last = this.streamLast;

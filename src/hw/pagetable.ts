@@ -15,7 +15,7 @@
  * per entry means one memory access per level on the walker's path. Tables are grown in chunks, so
  * a million mapped pages cost a few bytes each and lookups allocate nothing.
  */
-import { PageSize, PAGE_SIZE_SHIFT } from '../base/units.ts';
+import { PageSize } from '../base/units.ts';
 import type { TableFrameSource } from './frames.ts';
 
 export const ENTRIES = 512;
@@ -59,8 +59,16 @@ export function tableIndex(addr: number, level: number): number {
   return (addr / LEVEL_SPAN[level]) & 511;
 }
 
-/** 4 KiB frames per page, by page size: a table rather than `2 ** shift`, which V8 computes as a power on every map. */
+/**
+ * Module-local tables for `map` (and `translate`, `splitHuge`); `map` runs once per page a fault
+ * maps (a million times for a 4 GiB working set): `2 ** shift` of a shift read from an array is a
+ * call to the runtime's pow, and an imported binding is a getter call under the TypeScript loader;
+ * local arrays fold to loads. 4 KiB frames per page, bytes per page, bytes one entry of a level
+ * covers.
+ */
 const PAGE_FRAMES = [1, 512, 512 * 512];
+const PAGE_BYTES = [2 ** 12, 2 ** 21, 2 ** 30];
+const SPAN = [0, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39];
 
 const INITIAL_TABLES = 16;
 /**
@@ -177,30 +185,30 @@ export class PageTable {
    */
   map(addr: number, frame: number, size: PageSize, writable: boolean): void {
     const pageFrames = PAGE_FRAMES[size];
-    if (addr % (pageFrames * 4096) !== 0) throw new Error(`map: address 0x${addr.toString(16)} is not aligned to its page size`);
+    if (addr % PAGE_BYTES[size] !== 0) throw new Error(`map: address 0x${addr.toString(16)} is not aligned to its page size`);
     if (frame % pageFrames !== 0) throw new Error(`map: frame ${frame} is not aligned to its page size`);
     if (frame + pageFrames > MAX_MAPPABLE_FRAMES) throw new Error(`map: frame ${frame} is beyond the ${MAX_MAPPABLE_FRAMES} frames (1 TiB) a 32-bit entry holds`);
-    const leaf = leafLevel(size);
+    const leaf = size + 1; // leafLevel(size)
     let t = this.root;
     for (let level = LEVELS; level > leaf; level--) {
-      const slot = t * ENTRIES + tableIndex(addr, level);
+      const slot = t * ENTRIES + ((addr / SPAN[level]) & 511);
       const e = this.entry[slot];
       let c: number;
       if (!(e & PteFlag.Present)) {
         c = this.newTable(level - 1);
         this.entry[slot] = c * 8 + PteFlag.Present + PteFlag.Writable;
         this.tableUsed[t]++;
-      } else if (entryIsLeaf(e, level)) {
+      } else if (e & PteFlag.Huge) {
         throw new Error(`map: a larger page already maps 0x${addr.toString(16)}`);
       } else {
-        c = entryPayload(e);
+        c = (e - (e & 7)) / 8;
       }
       t = c;
     }
-    const slot = t * ENTRIES + tableIndex(addr, leaf);
+    const slot = t * ENTRIES + ((addr / SPAN[leaf]) & 511);
     const old = this.entry[slot];
     if (old & PteFlag.Present) {
-      if (!entryIsLeaf(old, leaf)) throw new Error(`map: smaller pages already map part of 0x${addr.toString(16)}`);
+      if (leaf !== 1 && !(old & PteFlag.Huge)) throw new Error(`map: smaller pages already map part of 0x${addr.toString(16)}`);
     } else {
       this.tableUsed[t]++;
       this.leaves[size]++;
@@ -234,8 +242,7 @@ export class PageTable {
   translate(addr: number): number {
     const tr = scratch;
     if (!this.lookup(addr, tr)) return -1;
-    const pageBytes = 2 ** PAGE_SIZE_SHIFT[tr.size];
-    return tr.frame * 4096 + (addr % pageBytes);
+    return tr.frame * 4096 + (addr % PAGE_BYTES[tr.size]);
   }
 
   /** Remove the leaf mapping `addr`; releases table pages that become empty. Returns whether one was removed. */
@@ -294,7 +301,7 @@ export class PageTable {
     const writable = tr.writable;
     const first = tr.frame;
     const sub = this.newTable(level - 1);
-    const step = 2 ** (PAGE_SIZE_SHIFT[size - 1] - 12);
+    const step = PAGE_FRAMES[size - 1];
     const subFlags = PteFlag.Present + (writable ? PteFlag.Writable : 0) + (size - 1 === PageSize.Size4K ? 0 : PteFlag.Huge);
     const base = sub * ENTRIES;
     for (let i = 0; i < ENTRIES; i++) this.entry[base + i] = (first + i * step) * 8 + subFlags;

@@ -115,6 +115,8 @@ export function resolveTier(preset: TierPreset, id: number, clockGHz: number): R
 export class TierMap {
   /** First frame past each tier, ascending. */
   private readonly ends: Float64Array;
+  /** `ends[0]`, for the common case of `tierOfFrame`. */
+  private readonly firstEnd: number;
   readonly tiers: ResolvedTier[];
   readonly firstFrames: number[];
 
@@ -128,12 +130,16 @@ export class TierMap {
       end += frameCounts[i];
       this.ends[i] = end;
     }
+    this.firstEnd = this.ends[0];
   }
 
   /** Tier id of a host frame number. */
   tierOfFrame(frame: number): number {
+    // The first tier (or the only one, which also takes frames past its end) without the loop:
+    // every data line and walk reference that misses the caches asks.
+    if (frame < this.firstEnd || this.ends.length === 1) return 0;
     const ends = this.ends;
-    for (let i = 0; i < ends.length; i++) if (frame < ends[i]) return i;
+    for (let i = 1; i < ends.length; i++) if (frame < ends[i]) return i;
     return ends.length - 1;
   }
 

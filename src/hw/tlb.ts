@@ -112,32 +112,36 @@ export class TranslationCache {
   }
 
   /**
-   * Way index holding (pageNumber, size), refreshed as most recently used; -1 on a miss. Like
-   * `insert`, a small front that hands the key to its body in a field (see `insert`).
+   * Way index holding (pageNumber, size), refreshed as most recently used; -1 on a miss. The scan
+   * of a set is here, in the small front the JIT inlines into the walker, so the key (a double
+   * above 2^31 for the 4 KiB pages of a 48-bit address space) never crosses a call; the indexed
+   * mode's body gets it in a field (a double argument to a call that is not inlined is boxed).
    */
   lookup(pageNumber: number, size: number): number {
     if (this.sizeCount[size] === 0) return -1;
-    this.lookingKey = pageNumber * 4 + size + this.tagBase;
-    return this.lookupKey(this.setOf(pageNumber));
-  }
-
-  /** Find `lookingKey` in `set`: the body of `lookup`. */
-  private lookupKey(set: number): number {
-    const k = this.lookingKey;
+    const k = pageNumber * 4 + size + this.tagBase;
     if (this.indexed) {
-      const i = this.hashFind(k);
-      if (i >= 0) this.touch(i, set);
-      else this.missedKey = k;
-      return i;
+      this.lookingKey = k;
+      return this.lookupIndexed(this.setOf(pageNumber));
     }
+    const set = this.setMask >= 0 ? pageNumber & this.setMask : pageNumber % this.sets;
     const base = set * this.ways;
-    const end = base + this.ways;
     const keys = this.key;
     const mru = base + this.front[set];
     if (keys[mru] === k) return mru;
+    const end = base + this.ways;
     for (let i = base; i < end; i++) if (keys[i] === k) return this.raise(set, i);
     this.missedKey = k;
     return -1;
+  }
+
+  /** Find `lookingKey` in `set` of the indexed mode: the body of `lookup`. */
+  private lookupIndexed(set: number): number {
+    const k = this.lookingKey;
+    const i = this.hashFind(k);
+    if (i >= 0) this.touch(i, set);
+    else this.missedKey = k;
+    return i;
   }
 
   /** Like lookup, but leaves the LRU order alone (for tests and invariant checks). */
@@ -152,13 +156,34 @@ export class TranslationCache {
 
   /**
    * Insert (or refresh) an entry, evicting the set's least recently used way. Returns the way.
-   * Small enough to be inlined into the caller: the key, a double above 2^31 for 4 KiB pages of a
-   * 48-bit address space, reaches the body in a field, as V8 would box it as a call argument.
+   * The common case, the fill after a lookup of the same key missed in a scanned set, is here in
+   * the small front the JIT inlines (see `lookup`): the tail way becomes the front. Everything
+   * else goes to the body, with the key in a field.
    */
   insert(pageNumber: number, size: number, value: number, flags: number): number {
     if (this.sets === 0) return -1;
-    this.insertingKey = pageNumber * 4 + size + this.tagBase;
-    return this.insertKey(this.setOf(pageNumber), size, value, flags);
+    const k = pageNumber * 4 + size + this.tagBase;
+    this.insertingKey = k;
+    const set = this.setMask >= 0 ? pageNumber & this.setMask : pageNumber % this.sets;
+    if (k === this.missedKey && !this.indexed) return this.fillAfterMiss(set, size, value, flags);
+    return this.insertKey(set, size, value, flags);
+  }
+
+  /** Scan mode, `insertingKey` known absent from `set`: the tail way becomes the front. */
+  private fillAfterMiss(set: number, size: number, value: number, flags: number): number {
+    this.missedKey = -1;
+    const f = this.front[set];
+    const newFront = f === 0 ? this.ways - 1 : f - 1;
+    this.front[set] = newFront;
+    const victim = set * this.ways + newFront;
+    const prev = this.key[victim];
+    if (prev !== -1) this.sizeCount[prev & 3]--; // low bits of the key are the size (exact below 2^53)
+    else this.valid++;
+    this.sizeCount[size]++;
+    this.key[victim] = this.insertingKey;
+    this.value[victim] = value;
+    this.flags[victim] = flags;
+    return victim;
   }
 
   /** Insert `insertingKey` (of `size`) into `set`: the body of `insert`. */

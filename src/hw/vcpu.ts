@@ -913,11 +913,15 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.forgetTranslation();
   }
 
-  /** All contexts on this vCPU's core (INVEPT all-context). */
+  /** All contexts on this vCPU's core (INVEPT all-context); the vCPU running there, if another, loses its fast paths too. */
   flushAll(): void {
     this.stats.flushAll++;
     this.stats.flushCycles += this.cpu.flushAllCycles;
     this.core.dropAll();
+    this.forgetTranslation();
+  }
+
+  translationsDropped(): void {
     this.forgetTranslation();
   }
 

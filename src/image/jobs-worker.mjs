@@ -12,6 +12,7 @@ const state = new Int32Array(buffer);
 let next = 0;
 let running = 0;
 let failure = null;
+let failureIndex = -1;
 const outputs = jobs.map(() => '');
 const CAPTURE_LIMIT = 1 << 20;
 
@@ -22,10 +23,16 @@ function finish() {
   Atomics.notify(state, 0);
 }
 
-function ended(job, status, stderr, error) {
+// The failure reported is that of the lowest-numbered failing job, not of the first to fail in
+// time: jobs start in order and the ones running when the batch stops still finish, so every job
+// below a failing one has ended by then, and the report does not depend on timing.
+function ended(job, index, status, stderr, error) {
   running--;
-  if (error && !failure) failure = { argv: job.argv, code: error.code ?? null, message: error.message, status: null, stderr: '' };
-  else if (status !== 0 && !failure) failure = { argv: job.argv, code: null, message: '', status, stderr };
+  const failed = error ? { argv: job.argv, code: error.code ?? null, message: error.message, status: null, stderr: '' } : status !== 0 ? { argv: job.argv, code: null, message: '', status, stderr } : null;
+  if (failed && (failure === null || index < failureIndex)) {
+    failure = failed;
+    failureIndex = index;
+  }
   Atomics.add(state, 0, 1);
   Atomics.notify(state, 0);
   if (failure === null) fill();
@@ -48,11 +55,11 @@ function start(job, index) {
     if (stderr.length < 65536) stderr += d;
   });
   child.on('error', (e) => {
-    if (!done) ended(job, null, stderr, e);
+    if (!done) ended(job, index, null, stderr, e);
     done = true;
   });
   child.on('close', (status, signal) => {
-    if (!done) ended(job, status ?? (signal ? 128 : 1), stderr, null);
+    if (!done) ended(job, index, status ?? (signal ? 128 : 1), stderr, null);
     done = true;
   });
 }

@@ -24,15 +24,30 @@ export function vmmBinary(): string {
   return process.env.UNIMEM_VMM ?? path.join(REPO, 'build', 'native', 'unimem-vmm');
 }
 
-/** The binary, or a one-line reason why there is none. */
+/** The binary, or a one-line reason why there is none (or why the one there is out of date). */
 export function vmmAvailable(): { ok: true; path: string } | { ok: false; reason: string } {
   const bin = vmmBinary();
   try {
     fs.accessSync(bin, fs.constants.X_OK);
-    return { ok: true, path: bin };
   } catch {
     return { ok: false, reason: `${bin} is missing: run scripts/install.sh (it builds native/vmm with gcc)` };
   }
+  const newer = process.env.UNIMEM_VMM === undefined ? sourceNewerThan(bin, path.join(REPO, 'native', 'vmm')) : undefined;
+  if (newer) return { ok: false, reason: `${bin} is older than ${path.relative(REPO, newer)}: run scripts/install.sh to rebuild it` };
+  return { ok: true, path: bin };
+}
+
+/**
+ * A source in `dir` (C files, headers, build.sh) changed after `bin` was built, the test
+ * native/vmm/build.sh makes; undefined when none did or there are no sources. An old binary may
+ * lack options this code passes and fail or wait in odd ways, so it counts as unavailable.
+ */
+export function sourceNewerThan(bin: string, dir: string): string | undefined {
+  if (!fs.existsSync(dir)) return undefined;
+  const built = fs.statSync(bin).mtimeMs;
+  const sources = fs.readdirSync(dir).filter((f) => /\.[ch]$/.test(f) || f === 'build.sh').sort();
+  const newer = sources.find((f) => fs.statSync(path.join(dir, f)).mtimeMs > built);
+  return newer === undefined ? undefined : path.join(dir, newer);
 }
 
 /** What to boot: an ELF (standard loader) or a description file of a pool (pool loader). */

@@ -107,6 +107,20 @@ test('a single-context flush of one VM keeps the other VM\'s entries on a shared
   assert.equal(b.vcpu.tlbHolds(b.addrs[1]), true);
 });
 
+test("an all-context flush issued for a VM that is not running drops the running VM's translations too, fast paths included", () => {
+  const m = machineOf(TINY_TLB, { cores: 1 });
+  const a = vmOn(m, 0, 1);
+  const b = vmOn(m, 0, 1);
+  a.pass();
+  b.pass();
+  b.pass(); // B runs, its page in the TLB and in its fast paths
+  const walks = b.vcpu.counters.walks;
+  a.vcpu.flushAll(); // issued while B runs
+  assert.equal(b.vcpu.tlbHolds(b.addrs[0]), false);
+  b.pass();
+  assert.equal(b.vcpu.counters.walks, walks + 1, 'B walks again: its fast path did not outlive the flush');
+});
+
 /** A tier whose host bandwidth binds a single core's stream: 1 GB/s. */
 const SLOW_TIER: TierPreset = { ...TIER_PRESETS.ddr4, name: 'slow', hostReadGBps: 1, hostWriteGBps: 1 };
 

@@ -60,4 +60,14 @@ describe('runJobs', () => {
     assert.throws(() => runJobs([{ output: '', argv: ['unimem-no-such-tool'] }], dir), (e: Error) => e instanceof UserError && /unimem-no-such-tool is needed/.test(e.message));
     assert.throws(() => runJobs([{ output: '', argv: ['sleep', '5'], timeoutMs: 100 }], dir), /sleep 5 failed/);
   });
+
+  it('reports the lowest-numbered failing job, whichever fails first in time', () => {
+    const dir = os.tmpdir();
+    // Job 0 fails after job 1 has failed; the report names job 0 all the same.
+    const jobs = [
+      { output: '', argv: ['sh', '-c', 'sleep 0.3; echo slow >&2; exit 4'] },
+      { output: '', argv: ['sh', '-c', 'echo fast >&2; exit 5'] },
+    ];
+    withJobs('2', () => assert.throws(() => runJobs(jobs, dir), (e: Error) => /exit 4 failed \(status 4\):\nslow/.test(e.message)));
+  });
 });

@@ -4,14 +4,17 @@
  * errors and the time to converge.
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { compareRuns, convergeSecond, largestError, relativeError } from '../../src/realhost/compare.ts';
 import { SHARING_CONFIGS, type ConfigRun } from '../../src/experiments/dedup/faas.ts';
 import { ksmdWorkZero, type KsmCounters } from '../../src/host/index.ts';
 import { countFlushes, ksmEventsUntil, ksmWork, parseKsmEvents, taskOf } from '../../src/realhost/perf.ts';
-import { parseTiming } from '../../src/realhost/vmm.ts';
+import { parseTiming, sourceNewerThan } from '../../src/realhost/vmm.ts';
 import { settingsOf } from '../../src/realhost/ksm.ts';
 import { parseRollup, parseSplit } from '../../src/realhost/smaps.ts';
+import { tempDir } from '../fixtures/cli.ts';
 
 describe('smaps readers', () => {
   it('reads the rollup fields in bytes', () => {
@@ -180,5 +183,29 @@ describe('simulator against this machine', () => {
     assert.deepEqual(row('ksmd CPU time (ms)').slice(5), ['-', '-'], 'no target, no verdict');
     // Without flush counting the flush figure is left out.
     assert.equal(compareRuns(sim, real, { flushes: false }).summary.flushesError, undefined);
+  });
+});
+
+describe('VMM binary freshness', () => {
+  it('names a source changed after the binary was built, and none when the binary is newer', () => {
+    const { dir, cleanup } = tempDir('unimem-vmm-fresh-');
+    try {
+      const bin = path.join(dir, 'unimem-vmm');
+      const src = path.join(dir, 'src');
+      fs.mkdirSync(src);
+      for (const f of ['vmm.c', 'json.h', 'build.sh', 'README']) fs.writeFileSync(path.join(src, f), f);
+      fs.writeFileSync(bin, '');
+      const at = (file: string, seconds: number) => fs.utimesSync(file, seconds, seconds);
+      for (const f of ['vmm.c', 'json.h', 'build.sh', 'README']) at(path.join(src, f), 1000);
+      at(bin, 2000);
+      assert.equal(sourceNewerThan(bin, src), undefined);
+      at(path.join(src, 'README'), 3000);
+      assert.equal(sourceNewerThan(bin, src), undefined, 'only C sources, headers and build.sh count');
+      at(path.join(src, 'json.h'), 3000);
+      assert.equal(sourceNewerThan(bin, src), path.join(src, 'json.h'));
+      assert.equal(sourceNewerThan(bin, path.join(dir, 'no-sources-here')), undefined);
+    } finally {
+      cleanup();
+    }
   });
 });
