@@ -36,6 +36,7 @@ import { silentProgress, type Progress } from '../base/progress.ts';
 import { relroSections, type RewriteStats } from './trampoline.ts';
 import { buildIntoFolder } from './output-folders.ts';
 import { checkManifestShape } from './manifest-check.ts';
+import { markUsed, pruneUnused } from '../base/tempcache.ts';
 
 export type BuildVariant = 'default' | 'dce';
 export type ImageVariant = 'compact' | 'dce' | 'aligned' | 'aligned-aslr';
@@ -159,7 +160,11 @@ function buildObjects(spec: DemoSpec, variant: BuildVariant): string {
   const real = realLibraries();
   const key = buildKey(DEMO_ROOT, { objects: variant, realLibraries: real.dir });
   const dir = path.join(os.tmpdir(), `unimem-objs-${variant}-${key}`);
-  if (fs.existsSync(path.join(dir, 'done'))) return dir;
+  if (fs.existsSync(path.join(dir, 'done'))) {
+    markUsed(dir);
+    return dir;
+  }
+  pruneUnused(os.tmpdir(), /^unimem-objs-[a-z]+-[0-9a-f]{16}$/, dir);
   buildIntoFolder(dir, false, (tmp) => {
     const parts = compilePlatform(spec, variant, tmp);
     const build = path.join(tmp, 'build');
@@ -367,7 +372,11 @@ export function buildDemoSet(options: DemoOptions = {}): DemoManifest {
   const key = buildKey(DEMO_ROOT, { images: opts, realLibraries: realLibraries().dir });
   const dir = path.resolve(options.outDir ?? defaultDemoDir(options));
   const cached = cachedManifest(dir, key);
-  if (cached) return cached;
+  if (cached) {
+    if (!options.outDir) markUsed(dir);
+    return cached;
+  }
+  if (!options.outDir) pruneUnused(path.dirname(dir), /^unimem-demo-[0-9a-f]{16}$/, dir);
 
   // Only an earlier demo set is replaced: a folder or file of the user's is refused, never deleted.
   buildIntoFolder(dir, Boolean(options.outDir), (tmp) => linkSet(tmp, spec.apps.slice(0, opts.count), (v) => libraryObjects(spec, v), { ...opts, key, progress: options.progress }));

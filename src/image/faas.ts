@@ -36,6 +36,7 @@ import { appCompileFlags, cachedManifest, libraryObjects, linkSet, readManifest,
 import { realLibraries } from './libs.ts';
 import { buildIntoFolder } from './output-folders.ts';
 import { buildKey, CFLAGS, contentKey, DCE_CFLAGS, runJobs, type Job } from './toolchain.ts';
+import { markUsed, pruneUnused } from '../base/tempcache.ts';
 
 /** The runtime every function links, in link order (the function's library follows). */
 export const FAAS_RUNTIME = ['ukplat', 'ukboot', 'ukalloc', 'uksched', 'vfscore', 'lwip', 'lua', 'musl', 'gcc'];
@@ -216,7 +217,10 @@ function compileFunctions(tmp: string, count: number, seed: number, cache: strin
     const source = functionSource(i, rng.fork(`faas/${i}`));
     const obj = path.join(cache, `${crypto.createHash('sha256').update(inputs).update(source).digest('hex').slice(0, 32)}.o`);
     objects.set(`app-${name}`, obj);
-    if (fs.existsSync(obj)) continue;
+    if (fs.existsSync(obj)) {
+      markUsed(obj);
+      continue;
+    }
     fs.writeFileSync(path.join(src, `${name}.c`), source);
     // Compiled under a temporary name and moved into the cache only when the batch succeeded.
     const out = path.join(src, `lib${name}.o`);
@@ -235,7 +239,12 @@ export function buildFaasSet(options: FaasOptions): DemoManifest {
   const key = faasKey(options);
   const dir = path.resolve(options.outDir ?? defaultFaasDir(options));
   const cached = cachedManifest(dir, key);
-  if (cached) return cached;
+  if (cached) {
+    if (!options.outDir) markUsed(dir);
+    return cached;
+  }
+  if (!options.outDir) pruneUnused(path.dirname(dir), /^unimem-faas-[0-9a-f]{16}$/, dir);
+  if (!options.objectCache) pruneUnused(defaultObjectCache(), /^[0-9a-f]{32}\.o$/);
   const spec = loadDemoSpec();
   for (const l of FAAS_RUNTIME) if (!spec.libraries.has(l)) throw new InputError(path.join(DEMO_ROOT, 'demo.json'), `the FaaS runtime library ${l} is missing`);
   const runtime = spec.order.filter((l) => FAAS_RUNTIME.includes(l));

@@ -16,6 +16,7 @@ import { InvariantError } from '../../base/assert.ts';
 import { alignUp, PAGE_4K } from '../../base/units.ts';
 import { LibraryPool, pageList, poolImage, type HostMemory, type PageList, type PoolImage } from '../../host/index.ts';
 import { buildDemoSet, buildPool, imageKey, readDescription, readLoadedImage, type DemoImage, type DemoManifest, type ImageVariant, type LoadedImage } from '../../image/index.ts';
+import { markUsed, pruneUnused } from '../../base/tempcache.ts';
 
 export interface PreparedImage {
   name: string;
@@ -117,6 +118,8 @@ export function preparePool(set: ImageSet, variant: ImageVariant, memory: HostMe
   }
   const poolDir = path.join(os.tmpdir(), `unimem-pool-${variant}-${key.digest('hex').slice(0, 16)}`);
   buildPool(poolDir, imgs.map((i) => i.elf));
+  markUsed(poolDir);
+  pruneUnused(os.tmpdir(), /^unimem-pool-[a-z-]+-[0-9a-f]{16}$/, poolDir);
   const pool = new LibraryPool(memory);
   const images: PoolImage[] = [];
   for (const img of imgs) {
