@@ -9,5 +9,5 @@ mkdir -p "$out"
 if [ -x "$out/unimem-vmm" ] && [ -z "$(find . -newer "$out/unimem-vmm" -name '*.[ch]' -o -newer "$out/unimem-vmm" -name build.sh | head -1)" ]; then
   exit 0
 fi
-gcc -std=gnu11 -O2 -Wall -Wextra -Werror -static -pthread -o "$out/unimem-vmm.tmp" vmm.c json.c
+gcc -std=gnu11 -O2 -Wall -Wextra -Werror -static -pthread -o "$out/unimem-vmm.tmp" vmm.c json.c snapshot.c
 mv "$out/unimem-vmm.tmp" "$out/unimem-vmm"

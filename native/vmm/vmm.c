@@ -17,6 +17,8 @@
  * FaaS invocations (--invocations FILE): a 32-bit read of port 0x503 returns when the next arrival
  * of the schedule has come, with its working-set bytes (0: no more), so the guest, which has no
  * timer, runs the same Poisson arrivals as the simulated host.
+ * Memory snapshots (--snapshot PREFIX, snapshot.c): per present guest page its kind and XXH64, at
+ * load, at the guest's first invocation request (boot done) and at its end.
  * Exit status: the guest's, 125 for a VMM error, 126 when the guest crashed (triple fault, access
  * outside its memory). See docs/realhost.md.
  */
@@ -25,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "json.h"
+#include "snapshot.h"
 
 #define EXIT_VMM_ERROR 125
 #define EXIT_GUEST_CRASH 126
@@ -91,6 +95,7 @@ struct options {
 	const char *invocations;
 	uint64_t epoch_ns; /* CLOCK_MONOTONIC time the schedule's arrival times count from */
 	const char *cpuid; /* KVM_GET_SUPPORTED_CPUID's answer saved by --save-cpuid */
+	const char *snapshot; /* --snapshot PREFIX: page maps written at load, boot and end (snapshot.c) */
 };
 
 /* The CPUID table given to the vCPU. */
@@ -125,6 +130,7 @@ enum { PH_OPEN, PH_CREATE_VM, PH_GUEST_MEM, PH_LOAD, PH_MEMSLOT, PH_CREATE_VCPU,
 static const char *const phase_names[PH_COUNT] = { "open", "create_vm", "guest_mem", "load", "memslot", "create_vcpu", "vcpu_regs" };
 static uint64_t t_phase[PH_COUNT], cpu_at_entry_ns;
 static uint64_t the_epoch_ns;
+static int boot_snapshot_done;
 static struct invocation *schedule;
 static size_t schedule_len, schedule_next;
 
@@ -158,6 +164,7 @@ static void usage(void)
 {
 	fputs("usage: unimem-vmm (--elf FILE | --description FILE [--pool DIR]) [--mem-mib N] [--mergeable]\n"
 	      "                  [--cmdline TEXT] [--hold] [--timing] [--invocations FILE [--epoch-ns N]] [--cpuid FILE]\n"
+	      "                  [--snapshot PREFIX]\n"
 	      "       unimem-vmm --save-cpuid FILE\n", stderr);
 	_exit(EXIT_VMM_ERROR);
 }
@@ -183,6 +190,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		else if (!strcmp(a, "--timing")) o->timing = 1;
 		else if (!strcmp(a, "--invocations") && next) o->invocations = argv[++i];
 		else if (!strcmp(a, "--cpuid") && next) o->cpuid = argv[++i];
+		else if (!strcmp(a, "--snapshot") && next) o->snapshot = argv[++i];
 		else if (!strcmp(a, "--epoch-ns") && next) {
 			char *end;
 			o->epoch_ns = strtoull(argv[++i], &end, 10);
@@ -610,6 +618,11 @@ static int handle_io(struct vm *v)
 		return -1;
 	}
 	if (r->io.port == INVOKE_PORT && r->io.size == 4) {
+		/* The guest asks for its first invocation: its boot (and the application's one run) is done. */
+		if (schedule_next == 0 && !boot_snapshot_done) {
+			boot_snapshot_done = 1;
+			snapshot_write(v->mem, v->mem_size, "boot");
+		}
 		uint32_t ws = next_invocation();
 		memcpy(data, &ws, 4);
 		return -1;
@@ -663,6 +676,7 @@ static void *vcpu_thread(void *arg)
 	(void)arg;
 	guest_status = run_vcpu(&the_vm);
 	t_exit = now_ns();
+	snapshot_write(the_vm.mem, the_vm.mem_size, "end");
 	kill(getpid(), SIGUSR1);
 	return NULL;
 }
@@ -704,6 +718,12 @@ int main(int argc, char **argv)
 	create_vm(&the_vm, &o);
 	if (o.elf) load_elf(&the_vm, o.elf);
 	else load_description(&the_vm, o.description, o.pool);
+	/* The loaders' buffers (the description's text and parse) are freed: give their pages back,
+	 * so that the pool loader's VMM holds no more memory than the standard loader's. */
+	malloc_trim(0);
+	if (o.snapshot) snapshot_init(o.snapshot);
+	/* The image as loaded, before the VMM's boot structures and the guest's own writes. */
+	snapshot_write(the_vm.mem, the_vm.mem_size, "load");
 	t_phase[PH_LOAD] = now_ns();
 	add_memslot(&the_vm);
 	setup_vcpu(&the_vm, o.cmdline);

@@ -3,6 +3,8 @@
  * request) is a UserError: the command line prints its one-line message and exits with code 2,
  * never a stack trace. Anything else is a bug and keeps its stack.
  */
+import * as fs from 'node:fs';
+
 export const EXIT_USAGE = 2;
 
 export class UserError extends Error {
@@ -30,4 +32,13 @@ export class ConfigError extends UserError {
 
 export function isUserError(e: unknown): e is UserError {
   return e instanceof UserError;
+}
+
+/** A user's text file, or an InputError naming it and why it cannot be read. */
+export function readInputText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InputError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
 }

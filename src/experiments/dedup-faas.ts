@@ -12,6 +12,7 @@ import type { Progress } from '../base/progress.ts';
 import { buildFaasSet, readImageSet, type DemoManifest } from '../image/index.ts';
 import { firstImages, prepareSet, type ImageSet } from './dedup/images.ts';
 import { runSharingConfig, SHARING_CONFIGS, type ConfigRun, type FaasModel, type SharingConfig } from './dedup/faas.ts';
+import { readBootProfile } from './dedup/boot-profile.ts';
 import { coresDefaults, coresModelFields, coresModelOf, coresProblem } from './dedup/cores.ts';
 import { coreComparisons, coreSeries, coreSummary, coreTables } from './dedup/core-results.ts';
 import type { ConfigProblem, Experiment, ExperimentResult } from './types.ts';
@@ -25,13 +26,14 @@ export const faasModelFields = {
   invocationsPerSecond: z.number().min(0.001).max(1000).describe('mean invocations per second per instance (Poisson)').meta({ unit: '1/s', source: 'assumption; Azure Functions trace (Shahrad et al. ATC\'20): most functions are invoked rarely' }),
   workingSetsKiB: z.array(z.number().int().min(4).max(1 << 20)).min(1).describe('working set written per invocation, per application (cycled)').meta({ unit: 'KiB', source: 'assumption: small functions that fit a 16 MiB unikernel (Unikraft: 2-6 MB suffice, dedup.md §5)' }),
   jitter: z.number().min(0).lt(1).describe('uniform relative jitter of the working set').meta({ source: 'src/workload/faas.ts default 0.1' }),
-  vmmOverheadMiB: z.number().min(0).max(1024).describe('host memory of each VM\'s VMM process (without guest memory)').meta({ unit: 'MiB', source: 'measured: unimem-vmm\'s private memory outside guest RAM, 40 KiB per VM (smaps, median of 8 VMs; npm run bench -- --only realhost; docs/realhost.md). Firecracker: about 3 MB (NSDI\'20), at most 5 MiB (SPECIFICATION.md, dedup.md §6)' }),
+  vmmOverheadMiB: z.number().min(0).max(1024).describe('host memory of each VM\'s VMM process (without guest memory)').meta({ unit: 'MiB', source: 'measured: unimem-vmm\'s private memory outside guest RAM (data, heap, its stacks and the vCPU\'s kvm_run page), 88 KiB per VM (smaps, median of 24 VMs, standard loader, run dedup-faas --host both --quick; docs/realhost.md). Firecracker: about 3 MB (NSDI\'20), at most 5 MiB (SPECIFICATION.md, dedup.md §6)' }),
   pagesToScan: z.number().int().min(1).max(100000).describe('KSM pages_to_scan').meta({ unit: 'pages', source: 'Linux default 100, used by the SoCC\'22 scripts (dedup.md §1.6)' }),
   sleepMillisecs: z.number().int().min(0).max(10000).describe('KSM sleep_millisecs').meta({ unit: 'ms', source: 'Linux default 20, used by the SoCC\'22 scripts (dedup.md §1.6)' }),
   maxPageSharing: z.number().int().min(2).max(65535).describe('KSM max_page_sharing').meta({ unit: 'mappings', source: 'Linux default 256 (dedup.md §1.6)' }),
   useZeroPages: z.boolean().describe('KSM use_zero_pages').meta({ source: 'Linux default 0, used by the SoCC\'22 scripts (dedup.md §1.6)' }),
   stepMs: z.number().int().min(1).max(1000).describe('simulation step interleaving invocations and ksmd').meta({ unit: 'ms', source: 'choice: one ksmd period (sleep_millisecs)' }),
-  bssAtBoot: z.enum(['all', 'none']).optional().describe('bss pages touched at boot: all (zero-filled) or none (left to the guest\'s own writes, which the model does not know)').meta({ source: 'choice, default all; the real host shows what a guest touches (docs/realhost.md)' }),
+  bssAtBoot: z.enum(['all', 'none', 'measured']).optional().describe('pages a boot writes: all (every bss page zero-filled, the VMM\'s page tables), none (no bss page), or measured (what real boots of the same images wrote: bss, the VMM\'s boot structures, the application\'s heap and stack; from bootProfile, or measured by --host both)').meta({ source: 'choice, default all; measured: the real host\'s memory snapshots (docs/realhost.md, "Where the pages come from")' }),
+  bootProfile: z.string().min(1).optional().describe('boot profile file for bssAtBoot measured (written by unimem host profile)').meta({ source: 'measured on this machine: unimem host profile (docs/realhost.md)' }),
   ...coresModelFields,
   images: z.array(z.string().min(1)).min(1).optional().describe('image set instead of the built-in one: a set directory, a directory of ELF files (optionally in variant subdirectories) or ELF files').meta({ source: 'user input (docs/image-toolchain.md, "Image sets")' }),
 };
@@ -60,6 +62,7 @@ export function faasModelOf(c: Omit<DedupFaasConfig, 'instancesPerImage' | 'swee
     jitter: c.jitter,
     vmmOverheadMiB: c.vmmOverheadMiB,
     bssAtBoot: c.bssAtBoot,
+    bootProfile: c.bssAtBoot === 'measured' && c.bootProfile ? readBootProfile(c.bootProfile) : null,
     ksm: { pagesToScan: c.pagesToScan, sleepMillisecs: c.sleepMillisecs, maxPageSharing: c.maxPageSharing, useZeroPages: c.useZeroPages },
     stepMs: c.stepMs,
     cores: coresModelOf(c, c.instances),
@@ -77,6 +80,7 @@ export function faasModelProblem(c: Omit<DedupFaasConfig, 'instances' | 'instanc
   if (c.launchPerSecond * c.durationSec < 1) {
     return { field: 'launchPerSecond', problem: `${c.launchPerSecond} VMs/s starts no VM after the first within durationSec ${c.durationSec} s; give at least ${1 / c.durationSec} VMs/s` };
   }
+  if (c.bootProfile && c.bssAtBoot !== 'measured') return { field: 'bootProfile', problem: 'a boot profile is used only with bssAtBoot measured' };
   const bootKiB = c.heapInitKiB + c.stackKiB;
   const roomKiB = (c.vmMemoryMiB - FAAS_IMAGE_ALLOWANCE_MIB) * 1024;
   if (bootKiB > roomKiB) {
@@ -94,7 +98,7 @@ export function faasDefaults(): Omit<DedupFaasConfig, 'instances' | 'durationSec
     invocationsPerSecond: 0.2,
     workingSetsKiB: [128, 512, 1024, 256],
     jitter: 0.1,
-    vmmOverheadMiB: 0.04,
+    vmmOverheadMiB: 0.086,
     pagesToScan: KSM_DEFAULTS.pagesToScan,
     sleepMillisecs: KSM_DEFAULTS.sleepMillisecs,
     maxPageSharing: KSM_DEFAULTS.maxPageSharing,

@@ -3,7 +3,7 @@
  * builder (the same tables from either host's runs) and the simulated run of the description, so
  * that `--host real` runs the description here and `--host both` is a join of two results.
  */
-import { runSharingConfig, type ConfigRun } from '../experiments/dedup/faas.ts';
+import { runSharingConfig, type ConfigRun, type FaasModel, type SharingConfig } from '../experiments/dedup/faas.ts';
 import { dedupFaasExperiment, dedupResult, describeDedupFaas, setFigures, type DedupFaasConfig } from '../experiments/dedup-faas.ts';
 import { describeTlbFlushes, tlbFlushesExperiment, tlbFlushesResult, type TlbFlushesConfig } from '../experiments/tlb-flushes.ts';
 import type { Experiment, ExperimentResult } from '../experiments/types.ts';
@@ -40,7 +40,10 @@ export const HOSTED: Record<string, HostedExperiment> = {
   },
 };
 
-/** Run the description on the simulated host, exactly as the experiment's own run does. */
-export function simulate(name: string, description: FaasDescription, seed: number): ConfigRun[] {
-  return description.configs.map((c) => runSharingConfig(description.set, c, description.model, configRng(seed, name, c)));
+/**
+ * Run the description on the simulated host, exactly as the experiment's own run does; `modelOf`
+ * may give a configuration its own model (its real run's measured boot profile).
+ */
+export function simulate(name: string, description: FaasDescription, seed: number, modelOf: (c: SharingConfig) => FaasModel = () => description.model): ConfigRun[] {
+  return description.configs.map((c) => runSharingConfig(description.set, c, modelOf(c), configRng(seed, name, c)));
 }

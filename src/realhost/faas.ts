@@ -34,6 +34,8 @@ import { configRng, instanceSchedule, writeSchedule } from './schedule.ts';
 import { readRollup, readSplit } from './smaps.ts';
 import { RunState } from './state.ts';
 import { parseTiming, saveCpuid, startVmm, type BootImage } from './vmm.ts';
+import { instanceCmdline, instanceSnapshots, profileImages } from './profile.ts';
+import type { BootProfileImage } from '../experiments/dedup/boot-profile.ts';
 
 /** What both hosts run: the images, the configurations compared and the FaaS model. */
 export interface FaasDescription {
@@ -56,6 +58,8 @@ export interface RealConfigRun extends ConfigRun {
   bootFailures: number;
   /** KSM's tracepoint counts at the end of the launch phase and after convergence (null without KSM). */
   ksmEvents: { end: Record<KsmEvent, number>; converged: Record<KsmEvent, number> } | null;
+  /** What the VMs' boots wrote, per image, from their memory snapshots (null unless asked: `snapshots`). */
+  bootProfile: BootProfileImage[] | null;
 }
 
 export interface RealRunOptions {
@@ -69,6 +73,8 @@ export interface RealRunOptions {
   log?: (line: string) => void;
   /** Where work directories go; a tmpfs, so that the pool is in memory. */
   workRoot?: string;
+  /** Snapshot every VM's memory at load and boot and return the measured boot profile (profile.ts). */
+  snapshots?: boolean;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -139,7 +145,7 @@ interface LoadPlan {
 }
 
 /** What each VM boots: ELFs, or descriptions of a pool built from the images into `work`. */
-function planLoad(config: SharingConfig, images: PreparedImage[], work: string): LoadPlan {
+export function planLoad(config: SharingConfig, images: PreparedImage[], work: string): LoadPlan {
   const cpuid = path.join(work, 'cpuid.bin');
   saveCpuid(cpuid);
   if (config.loader !== 'pool') return { bootImages: images.map((i) => ({ elf: i.elf })), load: images.map((i) => ({ copied: i.copyPages.gpa.length, mapped: 0 })), poolBytes: 0, cpuid };
@@ -200,11 +206,12 @@ class ConfigRunner {
   private launch(i: number): void {
     const m = this.desc.model;
     const consoleFile = path.join(this.work, `console-${i}.txt`);
-    const cmdline = `unimem.instance=${i + 1} unimem.init_kib=${m.heapInitKiB + m.stackKiB}`;
+    const cmdline = instanceCmdline(m, i);
     const invocations = path.join(this.work, `invocations-${i}.txt`);
     writeSchedule(invocations, instanceSchedule(this.desc.set, this.config, m, configRng(this.opts.seed, this.opts.experiment, this.config), i));
     const image = this.plan.bootImages[i % this.images.length];
-    const child = startVmm({ image, memMiB: m.vmMemoryMiB, mergeable: this.config.ksm, cmdline, invocations, epochNs: this.t0Mono, cpuid: this.plan.cpuid }, consoleFile);
+    const snapshot = this.opts.snapshots ? path.join(this.work, `snap-${i}`) : undefined;
+    const child = startVmm({ image, memMiB: m.vmMemoryMiB, mergeable: this.config.ksm, cmdline, invocations, epochNs: this.t0Mono, cpuid: this.plan.cpuid, snapshot }, consoleFile);
     if (child.pid === undefined) throw new Error('unimem-vmm could not be started');
     this.state.addProcess(child.pid);
     this.vms.push({ child, pid: child.pid, consoleFile, image: this.images[i % this.images.length] });
@@ -282,6 +289,7 @@ export async function runRealConfig(desc: FaasDescription, config: SharingConfig
   const cowBreaks = vmstat('cow_ksm') - cowBase;
   await stopAll(run.vms, state);
   const { bootFailures, setups, invocations } = readConsoles(desc, run.vms);
+  const bootProfile = opts.snapshots ? measuredProfile(desc, config, run.vms, work) : null;
   state.removeDir(work);
   if (config.ksm) state.restoreKsm();
   const n = Math.max(1, run.vms.length);
@@ -313,7 +321,14 @@ export async function runRealConfig(desc: FaasDescription, config: SharingConfig
     poolPssBytes: splits.reduce((t, x) => t + x.poolPss, 0),
     bootFailures,
     ksmEvents,
+    bootProfile,
   };
+}
+
+/** The boot profile of a configuration's VMs from their snapshots (VMs that did not boot are left out). */
+function measuredProfile(desc: FaasDescription, config: SharingConfig, vms: LiveVm[], work: string): BootProfileImage[] {
+  const snaps = vms.map((v, i) => instanceSnapshots(v.image.elf, path.join(work, `snap-${i}`))).filter((s) => s !== null);
+  return profileImages(desc, config, snaps).images;
 }
 
 /** The line an image prints (the same under Linux and under the VMM). */

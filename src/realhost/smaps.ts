@@ -1,11 +1,11 @@
 /**
  * Memory of VMM processes from /proc: smaps_rollup as the SoCC'22 sampler read it (Rss, Pss,
  * Pss_Anon, Pss_File, Pss_Shmem), and the split of one process's Pss between its guest memory
- * (everything mapped at or above GUEST_HVA: anonymous guest RAM and pool files mapped into it) and
+ * (everything mapped in the GiB from GUEST_HVA: anonymous guest RAM and pool files mapped into it) and
  * the VMM's own memory (binary, heap, stacks, vCPU run page).
  */
 import * as fs from 'node:fs';
-import { GUEST_HVA } from './vmm.ts';
+import { GUEST_HVA, GUEST_MAX_BYTES } from './vmm.ts';
 
 export interface Rollup {
   rss: number;
@@ -56,7 +56,10 @@ export function parseSplit(text: string): VmmSplit {
   for (const line of text.split('\n')) {
     const head = /^([0-9a-f]+)-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
     if (head) {
-      guest = parseInt(head[1], 16) >= GUEST_HVA;
+      // Guest memory is [GUEST_HVA, GUEST_HVA + guest size); the VMM's stacks, its vCPU's kvm_run
+      // page and the vDSO lie above it and are the VMM's own.
+      const start = parseInt(head[1], 16);
+      guest = start >= GUEST_HVA && start < GUEST_HVA + GUEST_MAX_BYTES;
       pool = guest && head[2].startsWith('/');
       continue;
     }

@@ -11,6 +11,8 @@ import { UserError } from '../base/errors.ts';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** Guest memory sits at this host address in every VMM (native/vmm/vmm.c GUEST_HVA). */
 export const GUEST_HVA = 0x100000000000;
+/** The largest guest memory the VMM takes (--mem-mib at most 1024). */
+export const GUEST_MAX_BYTES = 1024 * 1048576;
 /** Exit status of a VMM error and of a guest crash (native/vmm/vmm.c). */
 export const EXIT_VMM_ERROR = 125;
 export const EXIT_GUEST_CRASH = 126;
@@ -65,6 +67,8 @@ export interface VmmOptions {
   epochNs?: bigint;
   /** The host's supported CPUID table saved once by `saveCpuid` (saves each VMM the ioctl). */
   cpuid?: string;
+  /** Write guest page maps to PREFIX.load, PREFIX.boot and PREFIX.end (src/realhost/snapshot.ts). */
+  snapshot?: string;
 }
 
 export function vmmArgs(o: VmmOptions): string[] {
@@ -76,6 +80,7 @@ export function vmmArgs(o: VmmOptions): string[] {
   if (o.invocations) args.push('--invocations', o.invocations);
   if (o.epochNs !== undefined) args.push('--epoch-ns', String(o.epochNs));
   if (o.cpuid) args.push('--cpuid', o.cpuid);
+  if (o.snapshot) args.push('--snapshot', o.snapshot);
   return args;
 }
 

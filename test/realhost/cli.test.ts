@@ -34,6 +34,16 @@ describe('unimem host / --host', () => {
     assert.equal(r.stderr, 'unimem: the real host is unavailable: /nonexistent-ksm is missing (kernel without CONFIG_KSM)\n');
   });
 
+  it('host profile refuses fewer than two instances and an --out folder that does not exist, before touching the host', async () => {
+    const one = await cli(['host', 'profile', '--instances', '1']);
+    assert.equal(one.code, 2);
+    assert.equal(one.stderr, "unimem: --instances: 1 instances cannot tell per-instance pages from shared ones; give at least 2\n");
+    const out = await cli(['host', 'profile', '--out', '/nonexistent-unimem/profile.json']);
+    assert.equal(out.code, 2);
+    assert.equal(out.stderr, 'unimem: --out: /nonexistent-unimem is not a folder\n');
+    assert.equal(out.stdout, '');
+  });
+
   it('a bad --host value and an experiment without a real host are one-line errors', async () => {
     const bad = await cli(['run', 'dedup-faas', '--host', 'cloud']);
     assert.equal(bad.code, 2);

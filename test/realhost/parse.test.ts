@@ -21,7 +21,7 @@ describe('smaps readers', () => {
     const r = parseRollup('00400000-7fff [rollup]\nRss:                 876 kB\nPss:                 225 kB\nPss_Dirty:  1 kB\nPss_Anon:            124 kB\nPss_File:             96 kB\nPss_Shmem:             5 kB\n');
     assert.deepEqual(r, { rss: 876 * 1024, pss: 225 * 1024, pssAnon: 124 * 1024, pssFile: 96 * 1024, pssShmem: 5 * 1024 });
   });
-  it('splits guest memory (at or above 0x100000000000) from the VMM and finds pool pages', () => {
+  it('splits guest memory (the GiB from 0x100000000000) from the VMM (below it, and stacks and kvm_run above it) and finds pool pages', () => {
     const text = [
       '00400000-00401000 r--p 00000000 08:01 12 /usr/bin/unimem-vmm',
       'Rss:                  4 kB',
@@ -40,8 +40,17 @@ describe('smaps readers', () => {
       'Rss:                 32 kB',
       'Pss:                  4 kB',
       'Private_Clean:        0 kB',
+      // Above guest memory: the vCPU's kvm_run page and the stack are the VMM's.
+      '7fd87a689000-7fd87a68c000 rw-s 00000000 00:10 1038                       anon_inode:kvm-vcpu:0',
+      'Rss:                  8 kB',
+      'Pss:                  8 kB',
+      'Private_Dirty:        0 kB',
+      '7ffc57178000-7ffc57199000 rw-p 00000000 00:00 0                          [stack]',
+      'Rss:                 16 kB',
+      'Pss:                 16 kB',
+      'Private_Dirty:       16 kB',
     ].join('\n');
-    assert.deepEqual(parseSplit(text), { guestPss: 32 * 1024, vmmPss: 22 * 1024, vmmPrivate: 20 * 1024, poolPss: 4 * 1024, poolRss: 32 * 1024 });
+    assert.deepEqual(parseSplit(text), { guestPss: 32 * 1024, vmmPss: 46 * 1024, vmmPrivate: 36 * 1024, poolPss: 4 * 1024, poolRss: 32 * 1024 });
   });
 });
 

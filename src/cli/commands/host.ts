@@ -1,6 +1,7 @@
 /**
  * The real host on the command line:
  *   unimem host check [--json]                       what this machine offers, each with its reason
+ *   unimem host profile [--instances N] [--out FILE] [--json]   boot pages, real against simulated
  *   unimem run <experiment> --host real|sim|both     (option of `run`, handled here for real/both)
  * Without root, /dev/kvm or a writable KSM, a real run says why in one line and exits 2.
  */
@@ -18,7 +19,14 @@ import { renderHtmlReport } from '../../report/html.ts';
 import { resultFiles, toJson, writeFiles } from '../../report/results.ts';
 import { renderText } from '../../report/text.ts';
 import { findExperiment } from '../../experiments/index.ts';
-import { DEFAULT_SEED } from '../options.ts';
+import { DEFAULT_SEED, parsePositiveInt, parseSeed } from '../options.ts';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { formatTable } from '../../base/table.ts';
+import { bootProfileOf, runProfile } from '../../realhost/profile.ts';
+import type { BootProfile } from '../../experiments/dedup/boot-profile.ts';
+import type { FaasModel, SharingConfig } from '../../experiments/dedup/faas.ts';
+import { withRealHost } from '../../realhost/faas.ts';
 
 export type HostChoice = 'sim' | 'real' | 'both';
 
@@ -41,6 +49,42 @@ export function registerHost(program: Command, sys: System): void {
       }
       const width = Math.max(...items.map((i) => i.name.length));
       for (const i of items) sys.write(`${i.name.padEnd(width)}  ${i.ok ? 'ok  ' : 'NO  '}  ${i.value}${i.ok ? '' : `  (${i.reason})`}\n`);
+    });
+  host
+    .command('profile')
+    .description('boot the images of `run dedup-faas --host real --quick` several times each under unimem-vmm with memory snapshots, classify every guest page after boot (zero, same in every instance, same across images, per instance) by address range beside the simulated boot, and write the boot profile that bssAtBoot measured uses')
+    .option('--instances <n>', 'instances per image (at least 2)', parsePositiveInt('--instances'), 3)
+    .option('--seed <n>', 'seed of the image set and the simulated side', parseSeed)
+    .option('--out <file>', 'write the boot profile (JSON) to this file')
+    .option('--json', 'print the tables and the summary as JSON')
+    .action(async (opts: { instances: number; seed?: number; out?: string; json?: boolean }) => {
+      if (opts.instances < 2) throw new UserError(`--instances: ${opts.instances} instances cannot tell per-instance pages from shared ones; give at least 2`);
+      const outDir = opts.out ? path.dirname(path.resolve(opts.out)) : '';
+      if (opts.out && !fs.statSync(outDir, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`--out: ${outDir} is not a folder`);
+      requireRealHost(['root', 'kvm', 'vmm', 'tmpfs /dev/shm']);
+      const seed = opts.seed ?? DEFAULT_SEED;
+      const hosted = HOSTED['dedup-faas'];
+      const cfg = hosted.quickReal(hosted.experiment.defaults(true) as Parameters<HostedExperiment['quickReal']>[0]);
+      const log = sys.isTerminal && !opts.json ? (line: string) => sys.writeError(`\r${line.slice(0, 100)}\x1b[K`) : undefined;
+      log?.('building the images');
+      const description = hosted.describe(cfg, seed);
+      const r = await withRealHost(async (state) => {
+        const work = fs.mkdtempSync('/dev/shm/unimem-profile-');
+        state.addDir(work);
+        try {
+          return await runProfile(description, opts.instances, work, seed, 'dedup-faas', log);
+        } finally {
+          state.removeDir(work);
+        }
+      }, log);
+      if (log) sys.writeError('\r\x1b[K');
+      if (opts.out) {
+        // Whole or not at all: written beside, then renamed.
+        fs.writeFileSync(`${opts.out}.tmp`, toJson(r.profile));
+        fs.renameSync(`${opts.out}.tmp`, opts.out);
+      }
+      if (opts.json) sys.write(toJson({ summary: r.summary, tables: r.tables }));
+      else for (const t of r.tables) sys.write(`\n${t.title}\n${formatTable(t.columns, t.rows)}`);
     });
 }
 
@@ -97,12 +141,16 @@ export async function runHosted(sys: System, name: string, config: unknown, opts
   const log = sys.isTerminal && !opts.json ? (line: string) => sys.writeError(`\r${line.slice(0, 100)}\x1b[K`) : undefined;
   log?.('building the images');
   const description = hosted.describe(cfg, seed);
-  const realRuns = await runRealFaas(description, { seed, experiment: name, countFlushes: hosted.countFlushes, log });
+  // bssAtBoot measured: the real VMs' memory snapshots give the simulated side its boot profile.
+  const measured = (cfg as { bssAtBoot?: string }).bssAtBoot === 'measured' && opts.host === 'both';
+  const realRuns = await runRealFaas(description, { seed, experiment: name, countFlushes: hosted.countFlushes, log, snapshots: measured });
   if (log) sys.writeError('\r\x1b[K');
   const real = hosted.result(cfg, seed, Boolean(opts.quick), realRuns, description);
   const realTables = [...real.tables.map((t) => ({ ...t, name: `real-${t.name}`, title: `This machine: ${t.title}` })), realHostTable(realRuns)];
   let result: ExperimentResult;
   let json: unknown;
+  // The measured boot profile (bssAtBoot measured under --host both), saved beside the results.
+  let profileFile: { name: string; content: string }[] = [];
   if (opts.host === 'real') {
     result = { ...real, title: `${real.title} (this machine)`, tables: realTables };
     json = result;
@@ -111,7 +159,15 @@ export async function runHosted(sys: System, name: string, config: unknown, opts
     const vmmOverheadMiB = round(median(realRuns.map((r) => r.vmmPssBytes)) / 1048576, 3);
     const simCfg = { ...cfg, vmmOverheadMiB };
     const simDescription = hosted.describe(simCfg, seed);
-    const simRuns = simulate(name, simDescription, seed);
+    // Each configuration's simulated boots write what its own real VMs' boots wrote (which
+    // instances share the Lua heap depends on the second each booted in, so runs differ).
+    const profileOf = (r: RealConfigRun): BootProfile => {
+      const perImage = Math.floor(r.started / Math.max(1, description.set.byVariant.get(r.config.variant)?.length ?? 1));
+      return bootProfileOf(simDescription.model, perImage, r.bootProfile ?? []);
+    };
+    const modelOf = (c: SharingConfig): FaasModel => (measured ? { ...simDescription.model, bootProfile: profileOf(realRuns.find((r) => r.config.name === c.name)!) } : simDescription.model);
+    if (measured) profileFile = realRuns.map((r) => ({ name: `boot-profile-${r.config.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.json`, content: toJson(profileOf(r)) }));
+    const simRuns = simulate(name, simDescription, seed, modelOf);
     const sim = hosted.result(simCfg, seed, Boolean(opts.quick), simRuns, simDescription);
     const cmp = compareRuns(simRuns, realRuns, { flushes: hosted.countFlushes });
     const flat: Record<string, number> = {};
@@ -127,7 +183,7 @@ export async function runHosted(sys: System, name: string, config: unknown, opts
   }
   if (opts.out) {
     const html = await renderHtmlReport([result], { findExperiment });
-    writeFiles(sys, opts.out, resultFiles(result, [{ name: 'report.html', content: html }]));
+    writeFiles(sys, opts.out, resultFiles(result, [{ name: 'report.html', content: html }, ...profileFile]));
   }
   sys.write(opts.json ? toJson(json) : renderText(result));
 }

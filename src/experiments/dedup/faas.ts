@@ -35,6 +35,7 @@ import { BOOT_TABLE_GPA, BOOT_TABLE_PAGES, bootTableFingerprint, FaasCores, type
 import { createFaasArrivals, FaasArrivals, Invocation } from '../../workload/faas.ts';
 import { preparePool, type ImageSet, type PreparedImage } from './images.ts';
 import type { ImageVariant } from '../../image/index.ts';
+import { applyBootProfile, profileFor, type BootProfile, type BootProfileImage } from './boot-profile.ts';
 
 /**
  * Module-local copies of imports used once per page written: the TypeScript loader turns each use
@@ -82,9 +83,13 @@ export interface FaasModel {
   /**
    * Which bss pages boot touches (a convention, docs/realhost.md): 'all' zero-fills every bss page
    * (the default: a unikernel that clears its bss), 'none' leaves them to the guest's own writes,
-   * which this model does not know (a real guest touches a few).
+   * which this model does not know (a real guest touches a few); 'measured' writes what a real
+   * boot wrote instead (bss, the VMM's boot structures, the application's heap and stack: the
+   * `bootProfile`, src/experiments/dedup/boot-profile.ts).
    */
-  bssAtBoot?: 'all' | 'none';
+  bssAtBoot?: 'all' | 'none' | 'measured';
+  /** The measured boot profile `bssAtBoot: 'measured'` writes (docs/realhost.md). */
+  bootProfile?: BootProfile | null;
   /** Run invocations on the host's cores through each VM's vCPU (src/experiments/dedup/cores.ts); absent or null: the memory model alone. */
   cores?: CoresModel | null;
 }
@@ -158,6 +163,10 @@ class SharingRun {
   private loadCycles = 0;
   private invocations = 0;
   private started = 0;
+  /** Per image (ELF path), the measured boot writes when `bssAtBoot` is 'measured'. */
+  private readonly profile: Map<string, BootProfileImage> | null;
+  /** Called with each VM after its loader ran, before boot (page-by-page comparison, src/realhost/profile.ts). */
+  afterLoad: ((vm: HostVm, backend: HostBackend) => void) | null = null;
 
   constructor(
     set: ImageSet,
@@ -178,6 +187,12 @@ class SharingRun {
     this.nextAt = new Float64Array(model.instances);
     this.overhead = MiB(model.vmmOverheadMiB);
     this.launchGapNs = 1e9 / model.launchPerSecond;
+    this.profile = measuredBoot(model, this.images, config);
+  }
+
+  /** The backend's memory and VMs so far (page-by-page comparison). */
+  get vms(): { vm: HostVm; backend: HostBackend }[] {
+    return this.instances.map((i) => ({ vm: i.vm, backend: this.backend }));
   }
 
   private hostBytes(): number {
@@ -185,7 +200,7 @@ class SharingRun {
   }
 
   /** Load and boot instance i: it runs application i mod apps; ASLR images cycle through the randomised instances. */
-  private start(i: number): void {
+  start(i: number): void {
     const { model, config, tr } = this;
     const img: PreparedImage = this.images[i % this.images.length];
     const vm = this.backend.createVmWithRegions([{ gpaStart: 0, bytes: MiB(model.vmMemoryMiB), tier: -1, hugeBacking: false }]);
@@ -193,11 +208,16 @@ class SharingRun {
     this.loadCopied += r.pagesCopied;
     this.loadMapped += r.pagesMapped;
     this.loadCycles += r.cycles;
-    for (let k = 0; k < BOOT_TABLE_PAGES; k++) vm.writePage(BOOT_TABLE_GPA + k * PAGE_4K, bootTableFingerprint(k));
-    // Boot: bss zero-filled on first touch, heap initialised, a stack.
-    if (model.bssAtBoot !== 'none') for (let k = 0; k < img.zeroPages.length; k++) if (!vm.ept.lookup(img.zeroPages[k], tr)) vm.eptViolation(img.zeroPages[k], true);
+    this.afterLoad?.(vm, this.backend);
     const heapBase = alignUp(img.imageEnd, PAGE_4K);
     const initPages = Math.ceil((model.heapInitKiB + model.stackKiB) / 4);
+    if (this.profile) applyBootProfile(vm, this.profile.get(img.elf)!, Math.floor(i / this.images.length), heapBase, heapBase + initPages * PAGE_4K, (gpa, fp) => vm.writePage(gpa, fp));
+    else {
+      for (let k = 0; k < BOOT_TABLE_PAGES; k++) vm.writePage(BOOT_TABLE_GPA + k * PAGE_4K, bootTableFingerprint(k));
+      // Boot: bss zero-filled on first touch.
+      if (model.bssAtBoot !== 'none') for (let k = 0; k < img.zeroPages.length; k++) if (!vm.ept.lookup(img.zeroPages[k], tr)) vm.eptViolation(img.zeroPages[k], true);
+    }
+    // The boot work: heap initialised, a stack.
     for (let k = 0; k < initPages; k++) vm.writePage(heapBase + k * PAGE_4K, contentFingerprint(vm.id + 1, k, 1));
     const appIdx = this.appNames.indexOf(img.name);
     const ws = model.workingSetsKiB[appIdx % model.workingSetsKiB.length] * 1024;
@@ -293,6 +313,25 @@ class SharingRun {
       cores: coreFigures,
     };
   }
+}
+
+/** The measured boot writes per image, or null under the modelled conventions. */
+function measuredBoot(model: FaasModel, images: readonly PreparedImage[], config: SharingConfig): Map<string, BootProfileImage> | null {
+  if (model.bssAtBoot !== 'measured') return null;
+  if (!model.bootProfile) throw new UserError('bssAtBoot measured needs a boot profile: bootProfile FILE (written by `unimem host profile`), or --host both, which measures it');
+  return profileFor(model.bootProfile, images, config.loader, model);
+}
+
+/**
+ * The first `count` instances of a configuration right after boot, before any invocation, with
+ * `afterLoad` called between each VM's load and boot: what the simulated boot leaves in guest
+ * memory, for the page-by-page comparison with real guests (src/realhost/profile.ts).
+ */
+export function bootedInstances(set: ImageSet, config: SharingConfig, model: FaasModel, rng: Rng, count: number, afterLoad: (vm: HostVm, backend: HostBackend) => void): { vm: HostVm; backend: HostBackend }[] {
+  const run = new SharingRun(set, config, model, rng);
+  run.afterLoad = afterLoad;
+  for (let i = 0; i < count; i++) run.start(i);
+  return run.vms;
 }
 
 /** Run one configuration of the FaaS model. */
