@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { compareRuns, convergeSecond, largestError, relativeError } from '../../src/realhost/compare.ts';
+import { compareRuns, convergeTime, largestError, relativeError } from '../../src/realhost/compare.ts';
 import { SHARING_CONFIGS, type ConfigRun } from '../../src/experiments/dedup/faas.ts';
 import { ksmdWorkZero, type KsmCounters } from '../../src/host/index.ts';
 import { countFlushes, ksmEventsUntil, ksmWork, parseKsmEvents, taskOf } from '../../src/realhost/perf.ts';
@@ -117,10 +117,13 @@ describe('comparison arithmetic', () => {
     assert.equal(largestError([0.01, -0.2, null, 0.1]), -0.2);
     assert.equal(largestError([null]), null);
   });
-  it('converges at the first second with 95 % of the final pages_sharing', () => {
-    assert.equal(convergeSecond([0, 0, 10, 50, 96, 100, 100]), 4);
-    assert.equal(convergeSecond([0, 0, 0]), null);
-    assert.equal(convergeSecond([]), null);
+  it('converges where pages_sharing crosses 95 % of its final value, between the samples around it', () => {
+    // 95 lies 45/46 of the way from 50 (at 3 s) to 96 (at 4 s).
+    assert.equal(convergeTime([0, 0, 10, 50, 96, 100, 100]), 3.978);
+    assert.equal(convergeTime([0, 0, 10, 50, 95, 100]), 4);
+    assert.equal(convergeTime([100, 100]), 0);
+    assert.equal(convergeTime([0, 0, 0]), null);
+    assert.equal(convergeTime([]), null);
   });
   it('KSM settings follow the description, the advisor off', () => {
     assert.deepEqual(settingsOf({ pagesToScan: 1000, sleepMillisecs: 20, maxPageSharing: 256, useZeroPages: false }), {
