@@ -395,7 +395,9 @@ export class TracedProgram {
    * Events [from, to) of `batch`, outside the fast-forward: an access by the program (not inside
    * an allocation call) that lies wholly inside a cached translation goes straight to the vCPU;
    * every other event goes through `replay`. Cycles are summed in the same order as `replay`
-   * sums them, so the totals are the same to the last bit.
+   * sums them, so the totals are the same to the last bit. One function on purpose, longer than
+   * the others: the caches' fields live in locals for the whole loop, and a call per access to
+   * look them up cost more than the lookup (docs/machine.md, trace replay).
    */
   private replayRange(batch: TraceBatch, from: number, to: number): void {
     const ops = batch.op;
