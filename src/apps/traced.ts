@@ -396,8 +396,8 @@ export class TracedProgram {
    * an allocation call) that lies wholly inside a cached translation goes straight to the vCPU;
    * every other event goes through `replay`. Cycles are summed in the same order as `replay`
    * sums them, so the totals are the same to the last bit. One function on purpose, longer than
-   * the others: the caches' fields live in locals for the whole loop, and a call per access to
-   * look them up cost more than the lookup (docs/machine.md, trace replay).
+   * the others: the caches' arrays and the counters stay in locals for the whole loop, which a
+   * split into a call per access would give up on the hottest path of a replay.
    */
   private replayRange(batch: TraceBatch, from: number, to: number): void {
     const ops = batch.op;
