@@ -34,7 +34,7 @@ describe('unimem host / --host', () => {
     assert.equal(r.stderr, 'unimem: the real host is unavailable: /nonexistent-ksm is missing (kernel without CONFIG_KSM)\n');
   });
 
-  it('host profile refuses fewer than two instances and an --out folder that does not exist, before touching the host', async () => {
+  it('host profile refuses fewer than two instances, an --out under a folder that does not exist and an --out that is a folder, before touching the host', async () => {
     const one = await cli(['host', 'profile', '--instances', '1']);
     assert.equal(one.code, 2);
     assert.equal(one.stderr, "unimem: --instances: 1 instances cannot tell per-instance pages from shared ones; give at least 2\n");
@@ -42,6 +42,9 @@ describe('unimem host / --host', () => {
     assert.equal(out.code, 2);
     assert.equal(out.stderr, 'unimem: --out: /nonexistent-unimem is not a folder\n');
     assert.equal(out.stdout, '');
+    const folder = await cli(['host', 'profile', '--out', path.dirname(BIN)]);
+    assert.equal(folder.code, 2);
+    assert.equal(folder.stderr, `unimem: --out: ${path.dirname(BIN)}: is a folder; give a file name\n`);
   });
 
   it('a bad --host value and an experiment without a real host are one-line errors', async () => {

@@ -22,6 +22,7 @@ import { findExperiment } from '../../experiments/index.ts';
 import { DEFAULT_SEED, parsePositiveInt, parseSeed } from '../options.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { checkOutputFile } from '../../base/output.ts';
 import { formatTable } from '../../base/table.ts';
 import { bootProfileOf, runProfile } from '../../realhost/profile.ts';
 import type { BootProfile } from '../../experiments/dedup/boot-profile.ts';
@@ -61,6 +62,7 @@ export function registerHost(program: Command, sys: System): void {
       if (opts.instances < 2) throw new UserError(`--instances: ${opts.instances} instances cannot tell per-instance pages from shared ones; give at least 2`);
       const outDir = opts.out ? path.dirname(path.resolve(opts.out)) : '';
       if (opts.out && !fs.statSync(outDir, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`--out: ${outDir} is not a folder`);
+      if (opts.out) checkOutputFile('--out', opts.out);
       requireRealHost(['root', 'kvm', 'vmm', 'tmpfs /dev/shm']);
       const seed = opts.seed ?? DEFAULT_SEED;
       const hosted = HOSTED['dedup-faas'];
@@ -78,11 +80,7 @@ export function registerHost(program: Command, sys: System): void {
         }
       }, log);
       if (log) sys.writeError('\r\x1b[K');
-      if (opts.out) {
-        // Whole or not at all: written beside, then renamed.
-        fs.writeFileSync(`${opts.out}.tmp`, toJson(r.profile));
-        fs.renameSync(`${opts.out}.tmp`, opts.out);
-      }
+      if (opts.out) sys.writeFileAtomic(opts.out, toJson(r.profile));
       if (opts.json) sys.write(toJson({ summary: r.summary, tables: r.tables }));
       else for (const t of r.tables) sys.write(`\n${t.title}\n${formatTable(t.columns, t.rows)}`);
     });
