@@ -6,17 +6,14 @@
  * the image's ELF sections and symbols, demo/libs/ukplat/kvm.c (user stack, heap, mmap).
  */
 import { alignUp, PAGE_4K } from '../base/units.ts';
-import { readElf } from '../image/elf.ts';
+import { readElf, SHF_ALLOC, SHF_WRITE, SHT_NOBITS } from '../image/elf.ts';
 import type { ResultTable } from '../experiments/types.ts';
-import { PAGE_CLASSES, type ClassifiedPage, type PageClass } from './snapshot.ts';
+import { noPages, PAGE_CLASSES, type ClassifiedPage, type PageClass } from './snapshot.ts';
 
 /** The platform library's initial user stack below the top of RAM (kvm.c USER_STACK_BYTES). */
 const USER_STACK_BYTES = 256 * 1024;
 /** The platform library's CPL0 stack symbol (kvm.c), in bss. */
 const KSTACK_SYMBOL = 'ukplat_kvm_kstack';
-const SHF_WRITE = 1;
-const SHF_ALLOC = 2;
-const SHT_NOBITS = 8;
 
 /** The VMM's boot structures (vmm.c: GDT_ADDR and IDT_ADDR in page 0, ZERO_PAGE_ADDR, PML4..PDE, CMDLINE_ADDR). */
 const LOW_RANGES: { from: number; to: number; name: string }[] = [
@@ -94,7 +91,7 @@ export type Attribution = Map<Region, Record<PageClass, number>>;
 export function attribute(layout: ImageLayout, pages: readonly ClassifiedPage[], into: Attribution = new Map()): Attribution {
   for (const p of pages) {
     const r = regionOf(layout, p.gpn * PAGE_4K);
-    const row = into.get(r) ?? (Object.fromEntries(PAGE_CLASSES.map((c) => [c, 0])) as Record<PageClass, number>);
+    const row = into.get(r) ?? noPages();
     row[p.cls]++;
     into.set(r, row);
   }
@@ -106,7 +103,7 @@ const SHOWN: PageClass[] = ['loaded', 'pool', 'zero', 'image', 'common', 'instan
 
 /** The attribution table of one configuration: per range, real / simulated pages per class. */
 export function attributionTable(name: string, title: string, real: Attribution, sim: Attribution): ResultTable {
-  const zero = Object.fromEntries(PAGE_CLASSES.map((c) => [c, 0])) as Record<PageClass, number>;
+  const zero = noPages();
   const regions = REGIONS.filter((r) => real.has(r) || sim.has(r));
   const total = (a: Attribution): Record<PageClass, number> => {
     const t = { ...zero };

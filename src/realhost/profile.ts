@@ -176,13 +176,16 @@ export async function runProfile(desc: FaasDescription, perImage: number, work: 
     images.push(...r.images);
     tables.push(configAttribution(desc, config, r.classified, classifyPages(sim)));
     const n = desc.set.byVariant.get(config.variant)!.length * perImage;
-    const row = [`${config.variant}, ${config.loader === 'pool' ? 'pool' : 'standard'} loader`, n, privatePages(real) / n, privatePages(sim) / n, sharedContents(real), sharedContents(sim)];
-    rows.push(row);
+    const realPerVm = privatePages(real) / n;
+    const simPerVm = privatePages(sim) / n;
+    const realShared = sharedContents(real);
+    const simShared = sharedContents(sim);
+    rows.push([`${config.variant}, ${config.loader === 'pool' ? 'pool' : 'standard'} loader`, n, realPerVm, simPerVm, realShared, simShared]);
     const slug = `${config.variant}_${config.loader}`.replace(/[^a-z0-9_]+/gi, '_');
-    summary[`${slug}.realPrivatePagesPerVm`] = Math.round((privatePages(real) / n) * 10) / 10;
-    summary[`${slug}.simPrivatePagesPerVm`] = Math.round((privatePages(sim) / n) * 10) / 10;
-    summary[`${slug}.realSharedContents`] = sharedContents(real);
-    summary[`${slug}.simSharedContents`] = sharedContents(sim);
+    summary[`${slug}.realPrivatePagesPerVm`] = Math.round(realPerVm * 10) / 10;
+    summary[`${slug}.simPrivatePagesPerVm`] = Math.round(simPerVm * 10) / 10;
+    summary[`${slug}.realSharedContents`] = realShared;
+    summary[`${slug}.simSharedContents`] = simShared;
   }
   tables.unshift({
     name: 'boot-pages',

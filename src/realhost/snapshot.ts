@@ -154,9 +154,14 @@ export function classifyPages(snapshots: readonly InstanceSnapshots[]): Map<stri
   return out;
 }
 
+/** A count of 0 for every class. */
+export function noPages(): Record<PageClass, number> {
+  return Object.fromEntries(PAGE_CLASSES.map((c) => [c, 0])) as Record<PageClass, number>;
+}
+
 /** Pages per class (absent not counted: it is everything else). */
 export function countClasses(pages: readonly ClassifiedPage[]): Record<PageClass, number> {
-  const n = Object.fromEntries(PAGE_CLASSES.map((c) => [c, 0])) as Record<PageClass, number>;
+  const n = noPages();
   for (const p of pages) n[p.cls]++;
   return n;
 }
