@@ -63,12 +63,11 @@ export function tableIndex(addr: number, level: number): number {
  * Module-local tables for `map` (and `translate`, `splitHuge`); `map` runs once per page a fault
  * maps (a million times for a 4 GiB working set): `2 ** shift` of a shift read from an array is a
  * call to the runtime's pow, and an imported binding is a getter call under the TypeScript loader;
- * local arrays fold to loads. 4 KiB frames per page, bytes per page, bytes one entry of a level
- * covers.
+ * local arrays fold to loads. 4 KiB frames per page and bytes per page (`LEVEL_SPAN` of the page's
+ * leaf level).
  */
 const PAGE_FRAMES = [1, 512, 512 * 512];
-const PAGE_BYTES = [2 ** 12, 2 ** 21, 2 ** 30];
-const SPAN = [0, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39];
+const PAGE_BYTES = LEVEL_SPAN.slice(1, 4);
 
 const INITIAL_TABLES = 16;
 /**
@@ -191,7 +190,7 @@ export class PageTable {
     const leaf = size + 1; // leafLevel(size)
     let t = this.root;
     for (let level = LEVELS; level > leaf; level--) {
-      const slot = t * ENTRIES + ((addr / SPAN[level]) & 511);
+      const slot = t * ENTRIES + ((addr / LEVEL_SPAN[level]) & 511);
       const e = this.entry[slot];
       let c: number;
       if (!(e & PteFlag.Present)) {
@@ -205,7 +204,7 @@ export class PageTable {
       }
       t = c;
     }
-    const slot = t * ENTRIES + ((addr / SPAN[leaf]) & 511);
+    const slot = t * ENTRIES + ((addr / LEVEL_SPAN[leaf]) & 511);
     const old = this.entry[slot];
     if (old & PteFlag.Present) {
       if (leaf !== 1 && !(old & PteFlag.Huge)) throw new Error(`map: smaller pages already map part of 0x${addr.toString(16)}`);
