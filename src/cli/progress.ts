@@ -35,3 +35,17 @@ export function terminalProgress(sys: System, json: boolean): Progress {
     },
   };
 }
+
+/**
+ * A free-text status line redrawn in place (the real host's phases, which have no step count):
+ * `log` is undefined unless standard output is a terminal and --json is off; `clear` erases it.
+ */
+export function terminalStatus(sys: System, json: boolean): { log: ((line: string) => void) | undefined; clear(): void } {
+  const log = sys.isTerminal && !json ? (line: string) => sys.writeError(`\r${line.slice(0, 100)}\x1b[K`) : undefined;
+  return {
+    log,
+    clear() {
+      if (log) sys.writeError('\r\x1b[K');
+    },
+  };
+}

@@ -23,6 +23,7 @@ import { DEFAULT_SEED, parsePositiveInt, parseSeed } from '../options.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkOutputFile } from '../../base/output.ts';
+import { terminalStatus } from '../progress.ts';
 import { formatTable } from '../../base/table.ts';
 import { bootProfileOf, runProfile } from '../../realhost/profile.ts';
 import type { BootProfile } from '../../experiments/dedup/boot-profile.ts';
@@ -67,7 +68,7 @@ export function registerHost(program: Command, sys: System): void {
       const seed = opts.seed ?? DEFAULT_SEED;
       const hosted = HOSTED['dedup-faas'];
       const cfg = hosted.quickReal(hosted.experiment.defaults(true) as Parameters<HostedExperiment['quickReal']>[0]);
-      const log = sys.isTerminal && !opts.json ? (line: string) => sys.writeError(`\r${line.slice(0, 100)}\x1b[K`) : undefined;
+      const { log, clear } = terminalStatus(sys, Boolean(opts.json));
       log?.('building the images');
       const description = hosted.describe(cfg, seed);
       const r = await withRealHost(async (state) => {
@@ -79,7 +80,7 @@ export function registerHost(program: Command, sys: System): void {
           state.removeDir(work);
         }
       }, log);
-      if (log) sys.writeError('\r\x1b[K');
+      clear();
       if (opts.out) sys.writeFileAtomic(opts.out, toJson(r.profile));
       if (opts.json) sys.write(toJson({ summary: r.summary, tables: r.tables }));
       else for (const t of r.tables) sys.write(`\n${t.title}\n${formatTable(t.columns, t.rows)}`);
@@ -136,13 +137,13 @@ export async function runHosted(sys: System, name: string, config: unknown, opts
   const seed = opts.seed ?? DEFAULT_SEED;
   const base = hosted.experiment.schema.parse(config) as Parameters<HostedExperiment['quickReal']>[0];
   const cfg = opts.quick ? hosted.quickReal(base) : base;
-  const log = sys.isTerminal && !opts.json ? (line: string) => sys.writeError(`\r${line.slice(0, 100)}\x1b[K`) : undefined;
+  const { log, clear } = terminalStatus(sys, Boolean(opts.json));
   log?.('building the images');
   const description = hosted.describe(cfg, seed);
   // bssAtBoot measured: the real VMs' memory snapshots give the simulated side its boot profile.
   const measured = (cfg as { bssAtBoot?: string }).bssAtBoot === 'measured' && opts.host === 'both';
   const realRuns = await runRealFaas(description, { seed, experiment: name, countFlushes: hosted.countFlushes, log, snapshots: measured });
-  if (log) sys.writeError('\r\x1b[K');
+  clear();
   const real = hosted.result(cfg, seed, Boolean(opts.quick), realRuns, description);
   const realTables = [...real.tables.map((t) => ({ ...t, name: `real-${t.name}`, title: `This machine: ${t.title}` })), realHostTable(realRuns)];
   let result: ExperimentResult;
