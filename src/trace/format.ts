@@ -314,14 +314,11 @@ export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns, slots:
     }
     size[i] = s;
     // zigzag: the sign is the low bit of the first byte. Two-byte varints (address deltas of up to
-    // 8 KiB) are read here too, as readVarintTail would: its first step, where it stops.
+    // 8 KiB) are read here too, as readVarintTail's first step, where it stops, would read them.
     let z = raw[pa++];
     if (z >= 0x80) {
-      const next = raw[pa];
-      if (next < 0x80) {
-        z = (z & 0x7f) + next * 128;
-        pa++;
-      } else {
+      if (raw[pa] < 0x80) z = (z & 0x7f) + raw[pa++] * 128;
+      else {
         z = readVarintTail(raw, pa, z);
         pa = varintNext;
       }
