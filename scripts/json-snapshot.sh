@@ -18,4 +18,8 @@ for exp in $experiments; do
     node bin/unimem.js run "$exp" --quick --json --seed "$seed" > "$dir/$exp.seed$seed.json"
   done
 done
+# ucat's other workload (the default replays traces; this one runs the model's own programs).
+for seed in "${seeds[@]}"; do
+  node bin/unimem.js run ucat --workload model --quick --json --seed "$seed" > "$dir/ucat-model.seed$seed.json"
+done
 ls -l "$dir"
