@@ -135,7 +135,7 @@ test('data cache: matches a reference LRU over many sets, with write-backs', asy
   const fc = await import('fast-check');
   fc.assert(
     fc.property(
-      fc.array(fc.record({ line: fc.integer({ min: 0, max: 63 }), write: fc.boolean() }), { maxLength: 400 }),
+      fc.array(fc.record({ line: fc.integer({ min: 0, max: 63 }), write: fc.boolean() }), { minLength: 100, maxLength: 400 }),
       fc.constantFrom(1, 2, 4, 8),
       (ops, ways) => {
         const sets = 4;
