@@ -81,8 +81,9 @@ export interface KsmParams {
  * the SoCC'22 scripts used (dedup.md §1.6), and figures of this machine (docs/ksm.md, "Parameters
  * and sources"): CONFIG_HZ=250 (its kernel's configuration, also Debian's default); ksmd runs
  * 6 µs (median) after its timer fires (sched_wakeup to sched_switch); ksmd's CPU time per
- * scanned page at 100 pages per wake on FaaS guests, 1.8 µs (median of 15 runs, 1.5-2.3 µs;
- * docs/realhost.md; about 3 µs on 1 GiB of fresh pages at 1000-10000 per wake, hostcheck.md §2).
+ * scanned page at 100 pages per wake on FaaS guests, 1.8 µs (median of 15 runs of tlb-flushes'
+ * quick setting, 1.5-2.3 µs; 2.4-2.8 µs in dedup-faas' with 24 VMs; docs/realhost.md; about 3 µs
+ * on 1 GiB of fresh pages at 1000-10000 per wake, hostcheck.md §2).
  */
 export const KSM_DEFAULTS: Readonly<KsmParams> = {
   pagesToScan: 100,
