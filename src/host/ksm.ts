@@ -460,7 +460,7 @@ export class Ksm {
    * wait_event_freezable_timeout(..., msecs_to_jiffies(sleep_millisecs)) (mm/ksm.c, Linux 6.18):
    * whole jiffies, rounded up. The timer wheel fires a timer of its first level one jiffy after
    * its expiry, so that it never fires early (kernel/time/timer.c calc_index,
-   * `(expires >> LVL_SHIFT(lvl)) + 1`, since Linux 5.9), on a tick. So ksmd wakes on the tick
+   * `(expires >> LVL_SHIFT(lvl)) + 1` in Linux 6.18), on a tick. So ksmd wakes on the tick
    * sleep + 1 jiffies after the one in which it went to sleep: 6 jiffies, 24 ms, at HZ=250 and
    * 20 ms, however long the batch took as long as it ended within its tick (measured here: 24.0
    * ms median, docs/realhost.md). A sleep of 0 does not sleep.
