@@ -9,11 +9,13 @@
  * (page-cache) frames, and never merges two pages whose fingerprints differ; with a `confirm`
  * hook it also compares bytes before a merge (image pages).
  *
- * ksmd. Wakes every `sleepMillisecs` (+ wake-up latency, see KSM_DEFAULTS) and scans
- * `pagesToScan` present pages, continuing a cursor over the mm_slot list (VMs in registration
- * order, a new VM inserted just behind the cursor as `ksm_enter` does) and, inside a VM, over its
- * guest-physical pages in address order (VMA order). When the cursor wraps, a full scan ends:
- * `full_scans`++, the unstable tree is emptied.
+ * ksmd. Wakes on the kernel's timer (see `nextWakeAfter`: `sleepMillisecs` in jiffies, plus the
+ * timer wheel's one jiffy, counted from the tick in which the batch ended) and scans `pagesToScan`
+ * present pages, continuing a cursor over the mm_slot list (VMs in registration order, a new VM
+ * inserted just behind the cursor as `ksm_enter` does) and, inside a VM, over its guest-physical
+ * pages in address order (VMA order). When the cursor wraps, a full scan ends: `full_scans`++, the
+ * unstable tree is emptied. With no VM registered ksmd is idle, untimed, and the first VM to
+ * register wakes it at once (`register`).
  *
  * Per page (`cmp_and_merge_page`):
  *   1. already a KSM page -> nothing to do;
@@ -50,7 +52,9 @@ export interface KsmParams {
   pagesToScan: number;
   /** Sleep between wake-ups, ms (sysfs sleep_millisecs). */
   sleepMillisecs: number;
-  /** Wake-up latency added to each sleep, ns (timer granularity). */
+  /** CONFIG_HZ of the host kernel: ksmd's sleep is a timer counted in jiffies of 1/hz s. */
+  hz: number;
+  /** Scheduling delay from ksmd's timer firing to ksmd running, ns. */
   wakeLatencyNs: number;
   /** ksmd CPU time per scanned page, ns. */
   scanCostNs: number;
@@ -74,16 +78,19 @@ export interface KsmParams {
 
 /**
  * Linux defaults (Documentation/admin-guide/mm/ksm.rst; research/dedup.md §4), the configuration
- * the SoCC'22 scripts used (dedup.md §1.6), and two figures measured on this machine
- * (research/hostcheck.md §2): ksmd costs about 3 µs per scanned page, and the measured scan rates
- * (4.15k pages/s at 100 pages / 20 ms; 38.7k at 1000 / 20 ms; about 190k at 10000 / 20 ms) fit a
- * period of sleep + about 4 ms (one jiffy at HZ=250 plus timer slack) + the batch's CPU time.
+ * the SoCC'22 scripts used (dedup.md §1.6), and figures of this machine (docs/ksm.md, "Parameters
+ * and sources"): CONFIG_HZ=250 (its kernel's configuration, also Debian's default); ksmd runs
+ * 6 µs (median) after its timer fires (sched_wakeup to sched_switch); ksmd's CPU time per
+ * scanned page at 100 pages per wake on FaaS guests, 1.8 µs (median of 15 runs of tlb-flushes'
+ * quick setting, 1.5-2.3 µs; 2.4-2.8 µs in dedup-faas' with 24 VMs; docs/realhost.md; about 3 µs
+ * on 1 GiB of fresh pages at 1000-10000 per wake, hostcheck.md §2).
  */
 export const KSM_DEFAULTS: Readonly<KsmParams> = {
   pagesToScan: 100,
   sleepMillisecs: 20,
-  wakeLatencyNs: 4_000_000,
-  scanCostNs: 3000,
+  hz: 250,
+  wakeLatencyNs: 6_000,
+  scanCostNs: 1800,
   maxPageSharing: 256,
   useZeroPages: false,
   smartScan: false,
@@ -306,6 +313,7 @@ export function resolveKsmParams(overrides: Partial<KsmParams> = {}): KsmParams 
   intMin('advisorMinPagesToScan', 1);
   intMin('advisorMaxPagesToScan', 1);
   intMin('stableNodeChainsPruneMillisecs', 0);
+  intMin('hz', 1);
   if (!(p.wakeLatencyNs >= 0) || !(p.scanCostNs >= 0)) throw new UserError('ksm.wakeLatencyNs and ksm.scanCostNs must be non-negative');
   if (p.advisorMode !== 'none' && p.advisorMode !== 'scan-time') throw new UserError(`ksm.advisorMode: 'none' or 'scan-time', got '${String(p.advisorMode)}'`);
   if (!(p.advisorTargetScanTimeSec > 0) || !(p.advisorMaxCpu > 0 && p.advisorMaxCpu <= 100)) throw new UserError('ksm.advisorTargetScanTimeSec must be positive and advisorMaxCpu in (0, 100]');
@@ -336,6 +344,8 @@ export class Ksm {
   private readonly unstable = new NumberTable();
   private zeroFrames: number[] = [];
   private nextWakeNs = 0;
+  /** No VM registered at ksmd's last wake: it waits, untimed, for the first to register. */
+  private idle = true;
   private scanStartNs = 0;
   private scanCpuNs = 0;
   private ewmaScanNs = 0;
@@ -370,12 +380,21 @@ export class Ksm {
     this.fullChains += full ? 1 : -1;
   }
 
-  /** madvise(MADV_MERGEABLE) over the VM's guest RAM: its mm_slot goes just behind the cursor. */
-  register(vm: HostVm): void {
+  /**
+   * madvise(MADV_MERGEABLE) over the VM's guest RAM at `nowNs`: its mm_slot goes just behind the
+   * cursor. An idle ksmd (no VM registered) runs its next batch at once: `__ksm_enter` wakes it
+   * when it adds the first mm (mm/ksm.c, Linux 6.18; ksmd_should_run() is false with an empty
+   * list, so ksm_scan_thread waits on ksm_thread_wait without a timeout).
+   */
+  register(vm: HostVm, nowNs = this.nowNs): void {
     invariant(!this.slotOfVm.has(vm.id), `VM ${vm.id} is already mergeable`);
     const slot = new MmSlot(vm);
     this.slotOfVm.set(vm.id, slot);
     this.totalPages += slot.pages;
+    if (this.idle) {
+      this.idle = false;
+      this.nextWakeNs = Math.max(nowNs, this.nowNs);
+    }
     // Between full scans the cursor is on the list head, so "just behind the cursor" is the tail.
     if (this.atHead || this.slots.length === 0) {
       this.slots.push(slot);
@@ -421,14 +440,38 @@ export class Ksm {
   /** Run ksmd up to simulated time `toNs`. */
   advance(toNs: number): void {
     while (this.nextWakeNs <= toNs) {
+      // Nothing registered: ksmd does not scan and waits, untimed, for a VM to register.
+      if (this.slots.length === 0) {
+        this.idle = true;
+        break;
+      }
       this.nowNs = this.nextWakeNs;
       const scanned = this.scanBatch(this.pagesToScan);
       const cpu = scanned * this.params.scanCostNs;
       this.c.cpuNs += cpu;
       this.scanCpuNs += cpu;
-      this.nextWakeNs += this.params.sleepMillisecs * 1e6 + this.params.wakeLatencyNs + cpu;
+      this.nextWakeNs = this.nextWakeAfter(this.nowNs + cpu);
     }
     this.nowNs = Math.max(this.nowNs, toNs);
+  }
+
+  /**
+   * When ksmd runs again after going to sleep at `sleepAtNs`. ksm_scan_thread sleeps with
+   * wait_event_freezable_timeout(..., msecs_to_jiffies(sleep_millisecs)) (mm/ksm.c, Linux 6.18):
+   * whole jiffies, rounded up. The timer wheel fires a timer of its first level one jiffy after
+   * its expiry, so that it never fires early (kernel/time/timer.c calc_index,
+   * `(expires >> LVL_SHIFT(lvl)) + 1` in Linux 6.18), on a tick. So ksmd wakes on the tick
+   * sleep + 1 jiffies after the one in which it went to sleep: 6 jiffies, 24 ms, at HZ=250 and
+   * 20 ms, however long the batch took as long as it ended within its tick (measured here: 24.0
+   * ms median, docs/realhost.md). A sleep of 0 does not sleep.
+   */
+  private nextWakeAfter(sleepAtNs: number): number {
+    const p = this.params;
+    const jiffies = Math.ceil((p.sleepMillisecs * p.hz) / 1000);
+    if (jiffies === 0) return sleepAtNs + p.wakeLatencyNs;
+    const tickNs = 1e9 / p.hz;
+    const tick = Math.floor(sleepAtNs / tickNs + 1e-9);
+    return (tick + jiffies + 1) * tickNs + p.wakeLatencyNs;
   }
 
   /** Scan up to `budget` present pages; returns the number scanned. */
@@ -494,7 +537,7 @@ export class Ksm {
     const p = this.params;
     this.ewmaScanNs = this.ewmaScanNs === 0 ? scanNs : 0.3 * scanNs + 0.7 * this.ewmaScanNs;
     let pts = Math.round((this.pagesToScan * this.ewmaScanNs) / (p.advisorTargetScanTimeSec * 1e9));
-    const periodNs = p.sleepMillisecs * 1e6 + p.wakeLatencyNs;
+    const periodNs = this.nextWakeAfter(0);
     // CPU share of a batch of n pages: n*c / (period + n*c) <= maxCpu  ->  n <= maxCpu*period / (c*(1-maxCpu)).
     const f = p.advisorMaxCpu / 100;
     const cpuCap = f >= 1 || p.scanCostNs === 0 ? Infinity : Math.floor((f * periodNs) / (p.scanCostNs * (1 - f)));

@@ -81,14 +81,18 @@ export class DataCache {
     for (let i = base; i < end; i++) {
       const w = words[i];
       if (w >> 1 === tag) {
-        // Raise it to the front: the more recent words move one way along the ring.
-        let p = i - base;
-        while (p !== f) {
-          const q = p === 0 ? ways - 1 : p - 1;
-          words[base + p] = words[base + q];
-          p = q;
+        // Raise it to the front: the more recent words move one way along the ring. Two straight
+        // runs (the ring wraps at most once between the front and the hit) instead of a wrap test
+        // per word.
+        const front = base + f;
+        if (i < front) {
+          for (let j = i; j > base; j--) words[j] = words[j - 1];
+          words[base] = words[end - 1];
+          for (let j = end - 1; j > front; j--) words[j] = words[j - 1];
+        } else {
+          for (let j = i; j > front; j--) words[j] = words[j - 1];
         }
-        words[base + f] = write ? w | 1 : w;
+        words[front] = write ? w | 1 : w;
         return true;
       }
     }

@@ -78,6 +78,8 @@ export interface CoreResident {
 const MAX_STRIDE_LINES = 16;
 /** Lines per 4 KiB page: hardware prefetchers do not cross a physical 4 KiB page. */
 const LINES_PER_PAGE = 64;
+/** Its reciprocal: the page of a line by an exact multiplication instead of a division. */
+const INV_LINES_PER_PAGE = 1 / LINES_PER_PAGE;
 /** Buckets of the stream table's page index (see `Core.streamBuckets`). */
 const STREAM_BUCKETS = 1024;
 const STREAM_BUCKET_MASK = STREAM_BUCKETS - 1;
@@ -281,7 +283,7 @@ export class Core {
     // the same.
     const buckets = this.streamBuckets;
     if (buckets.length > 0) {
-      const page = Math.floor(line / LINES_PER_PAGE) | 0;
+      const page = Math.floor(line * INV_LINES_PER_PAGE) | 0;
       const m = buckets[page & STREAM_BUCKET_MASK];
       if ((m & (m - 1)) === 0 && m !== 0) {
         const i = 31 - Math.clz32(m);
@@ -299,7 +301,7 @@ export class Core {
     if (streams === 0) return false;
     const last = this.streamLast;
     const pages = this.streamPage;
-    const page = Math.floor(line / LINES_PER_PAGE) | 0;
+    const page = Math.floor(line * INV_LINES_PER_PAGE) | 0;
     let retrain = -1;
     const indexed = streams <= 32;
     // The candidate streams: those of the page's bucket, lowest index first; else every stream.

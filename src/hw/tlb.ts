@@ -23,6 +23,7 @@
  *   scan of every way.
  */
 const SCAN_MAX_WAYS = 16;
+const INV_2_32 = 1 / 4294967296;
 
 /**
  * Keys carry an address-space tag (VPID, or EPTP for guest-physical entries) above the page number:
@@ -177,9 +178,18 @@ export class TranslationCache {
     this.front[set] = newFront;
     const victim = set * this.ways + newFront;
     const prev = this.key[victim];
-    if (prev !== -1) this.sizeCount[prev & 3]--; // low bits of the key are the size (exact below 2^53)
-    else this.valid++;
-    this.sizeCount[size]++;
+    if (prev === -1) {
+      this.valid++;
+      this.sizeCount[size]++;
+    } else {
+      // Low bits of the key are the size (exact below 2^53). An entry replacing one of its own
+      // size, the common case, leaves the counts as they are.
+      const prevSize = prev & 3;
+      if (prevSize !== size) {
+        this.sizeCount[prevSize]--;
+        this.sizeCount[size]++;
+      }
+    }
     this.key[victim] = this.insertingKey;
     this.value[victim] = value;
     this.flags[victim] = flags;
@@ -360,8 +370,9 @@ export class TranslationCache {
   // ---- indexed mode ----
 
   private hashSlot(k: number): number {
-    // Mix the low and high 32 bits of the key (keys reach 2^38 for 48-bit addresses).
-    const h = Math.imul((k | 0) ^ Math.imul((k / 4294967296) | 0, 0x85ebca6b), 0x9e3779b1);
+    // Mix the low and high 32 bits of the key (keys reach 2^38 for 48-bit addresses). The high
+    // half by a multiplication with 2^-32, which is exact, where a division costs several times more.
+    const h = Math.imul((k | 0) ^ Math.imul((k * INV_2_32) | 0, 0x85ebca6b), 0x9e3779b1);
     return h >>> (32 - this.hashBits);
   }
 

@@ -44,6 +44,15 @@ const PTE_HUGE = PteFlag.Huge;
 
 const POW2 = [4096, 2 * 1024 * 1024, 1024 * 1024 * 1024];
 /**
+ * Reciprocals of the page and level spans. A span is a power of two, so `x * (1 / span)` is
+ * exactly `x / span` for every double x; a multiplication takes a few cycles where a division
+ * takes about twenty, and a random walk divides some twenty times.
+ */
+const INV_POW2 = POW2.map((p) => 1 / p);
+const INV_LEVEL_SPAN: readonly number[] = LEVEL_SPAN.map((span) => (span === 0 ? 0 : 1 / span));
+const INV_4096 = 1 / 4096;
+const INV_64 = 1 / 64;
+/**
  * Offset masks per page size. `addr & mask` is exact for addresses below 2^53 because every page
  * size is at most 2^30: the 32-bit reduction keeps the low bits.
  */
@@ -156,6 +165,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
   private readonly llc: DataCache | null;
   /** Latency of the LLC lookup that precedes a memory access (0 without a cache model). */
   private readonly llcLatency: number;
+  /** No data cache at all (`translationOnly`): every line goes to memory, `throughCaches` is skipped. */
+  private readonly noDataCaches: boolean;
   private readonly tierMap: TierMap;
   private readonly tiers: ResolvedTier[];
   private readonly cpu: CpuPreset;
@@ -261,6 +272,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.l2cache = core.l2cache;
     this.llc = core.llc;
     this.llcLatency = this.llc ? this.llc.latency : 0;
+    this.noDataCaches = this.l1d === null && this.l2cache === null && this.llc === null;
     this.lineHitLatency = this.l1d ? this.l1d.latency : this.llcLatency;
     this.repeatLatency = this.lineHitLatency;
     this.uncached = this.l1d === null && this.l2cache === null && this.llc === null;
@@ -496,7 +508,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
       const cache = caches[j];
       const s = lookupSizes[j];
       if (cache.sizeCount[s] === 0) continue;
-      const way = cache.lookup(Math.floor(gva / POW2[s]), s);
+      const way = cache.lookup(Math.floor(gva * INV_POW2[s]), s);
       if (way >= 0 && (!write || cache.flags[way] & WRITABLE)) {
         c.l1TlbHits[s]++;
         this.setFast(s, cache.value[way], (cache.flags[way] & WRITABLE) !== 0);
@@ -512,7 +524,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
         const s = arr.sizes[k];
         if (cache.sizeCount[s] === 0) continue;
         const span = POW2[s];
-        const way = cache.lookup(Math.floor(gva / span), s);
+        const way = cache.lookup(Math.floor(gva * INV_POW2[s]), s);
         if (way >= 0 && (!write || cache.flags[way] & WRITABLE)) {
           c.l2TlbHits[s]++;
           const base = cache.value[way] * 4096;
@@ -558,8 +570,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
     }
     const s = this.l1Fill.size[size];
     const span = POW2[s];
-    const pageFrame = (this.outHpa - (gva & (span - 1))) / 4096;
-    this.l1[a].cache.insert(Math.floor(gva / span), s, pageFrame, flags);
+    const pageFrame = (this.outHpa - (gva & (span - 1))) * INV_4096;
+    this.l1[a].cache.insert(Math.floor(gva * INV_POW2[s]), s, pageFrame, flags);
     this.setFast(s as PageSize, pageFrame, (flags & WRITABLE) !== 0);
   }
 
@@ -570,7 +582,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     const gva = this.walkGva;
     const s = this.l2Fill.size[size];
     const span = POW2[s];
-    this.l2[a].cache.insert(Math.floor(gva / span), s, (this.outHpa - (gva & (span - 1))) / 4096, flags);
+    this.l2[a].cache.insert(Math.floor(gva * INV_POW2[s]), s, (this.outHpa - (gva & (span - 1))) * INV_4096, flags);
   }
 
   /** A full walk, retried after each fault the handlers resolve. Sets `outHpa`, fills the TLBs. */
@@ -604,7 +616,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     for (let L = 2; L <= 4; L++) {
       const psc = this.guestPsc[L];
       if (psc.valid === 0) continue;
-      const way = psc.lookup(Math.floor(gva / LEVEL_SPAN[L]), 0);
+      const way = psc.lookup(Math.floor(gva * INV_LEVEL_SPAN[L]), 0);
       if (way >= 0) {
         this.stats.pscHits++;
         t = psc.value[way];
@@ -615,12 +627,12 @@ export class VCpu implements TlbInvalidator, CoreResident {
     if (level === 4) this.stats.pscMisses++;
     const entries = pt.entry;
     for (; level >= 1; level--) {
-      const slot = t * ENTRIES + ((gva / LEVEL_SPAN[level]) & 511);
+      const slot = t * ENTRIES + ((gva * INV_LEVEL_SPAN[level]) & 511);
       cycles += this.walkRef(pt.frameOf(t) * 64 + ((slot & 511) >> 3), true);
       const e = entries[slot];
       const f = e & 7;
       if (!(f & PTE_PRESENT)) return cycles + this.guestFault(gva, write);
-      const payload = (e - f) / 8;
+      const payload = e >> 3; // e = payload * 8 + flags, a non-negative int32
       if (level === 1 || f & PTE_HUGE) {
         if (write && !(f & PTE_WRITABLE)) return cycles + this.guestFault(gva, write);
         const size = (level - 1) as PageSize;
@@ -632,7 +644,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
         this.fillL1(size, flags);
         return cycles;
       }
-      if (level >= 2) this.guestPsc[level].insert(Math.floor(gva / LEVEL_SPAN[level]), 0, payload, 0);
+      if (level >= 2) this.guestPsc[level].insert(Math.floor(gva * INV_LEVEL_SPAN[level]), 0, payload, 0);
       t = payload;
     }
     throw new Error('walkNative: fell off the last level');
@@ -648,7 +660,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     for (let L = 2; L <= 4; L++) {
       const psc = this.guestPsc[L];
       if (psc.valid === 0) continue;
-      const way = psc.lookup(Math.floor(gva / LEVEL_SPAN[L]), 0);
+      const way = psc.lookup(Math.floor(gva * INV_LEVEL_SPAN[L]), 0);
       if (way >= 0) {
         this.stats.pscHits++;
         t = psc.value[way];
@@ -659,14 +671,18 @@ export class VCpu implements TlbInvalidator, CoreResident {
     if (level === 4) this.stats.pscMisses++;
     const entries = pt.entry;
     for (; level >= 1; level--) {
-      const slot = t * ENTRIES + ((gva / LEVEL_SPAN[level]) & 511);
+      const slot = t * ENTRIES + ((gva * INV_LEVEL_SPAN[level]) & 511);
+      // Read the entry before the EPT walk that finds its table page: when the simulating host
+      // misses its caches on it (the leaf tables of a large working set), the miss overlaps that
+      // walk instead of stalling after it. A walk that does not fault runs no handler, so nothing
+      // can change the entry in between; one that faults returns before the entry is used.
+      const e = entries[slot];
       cycles += this.nestedTranslate(pt.frameOf(t), (slot & 511) * 8, false);
       if (this.faulted) return cycles;
-      cycles += this.walkRef(Math.floor(this.nestedHpa / 64), true);
-      const e = entries[slot];
+      cycles += this.walkRef(Math.floor(this.nestedHpa * INV_64), true);
       const f = e & 7;
       if (!(f & PTE_PRESENT)) return cycles + this.guestFault(gva, write);
-      const payload = (e - f) / 8;
+      const payload = e >> 3; // e = payload * 8 + flags, a non-negative int32
       if (level === 1 || f & PTE_HUGE) {
         if (write && !(f & PTE_WRITABLE)) return cycles + this.guestFault(gva, write);
         const guestSize = (level - 1) as PageSize;
@@ -681,7 +697,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
         this.fillL1(size, flags);
         return cycles;
       }
-      if (level >= 2) this.guestPsc[level].insert(Math.floor(gva / LEVEL_SPAN[level]), 0, payload, 0);
+      if (level >= 2) this.guestPsc[level].insert(Math.floor(gva * INV_LEVEL_SPAN[level]), 0, payload, 0);
       t = payload;
     }
     throw new Error('walkNested: fell off the last level');
@@ -698,7 +714,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     if (ntlb.valid > 0) {
       for (let s = 0; s < 3; s++) {
         if (ntlb.sizeCount[s] === 0) continue;
-        const way = ntlb.lookup(Math.floor(gpa / POW2[s]), s);
+        const way = ntlb.lookup(Math.floor(gpa * INV_POW2[s]), s);
         if (way >= 0 && (!write || ntlb.flags[way] & WRITABLE)) {
           c.ntlbHits++;
           this.nestedHpa = ntlb.value[way] * 4096 + (gpa & OFFSET_MASK[s]);
@@ -716,7 +732,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     for (let L = 2; L <= 4; L++) {
       const psc = this.hostPsc[L];
       if (psc.valid === 0) continue;
-      const way = psc.lookup(Math.floor(gpa / LEVEL_SPAN[L]), 0);
+      const way = psc.lookup(Math.floor(gpa * INV_LEVEL_SPAN[L]), 0);
       if (way >= 0) {
         c.pscHits++;
         t = psc.value[way];
@@ -726,12 +742,12 @@ export class VCpu implements TlbInvalidator, CoreResident {
     }
     const entries = ept.entry;
     for (; level >= 1; level--) {
-      const slot = t * ENTRIES + ((gpa / LEVEL_SPAN[level]) & 511);
+      const slot = t * ENTRIES + ((gpa * INV_LEVEL_SPAN[level]) & 511);
+      const e = entries[slot]; // before the reference: a miss of the simulating host overlaps it
       cycles += this.walkRef(ept.frameOf(t) * 64 + ((slot & 511) >> 3), false);
-      const e = entries[slot];
       const f = e & 7;
       if (!(f & PTE_PRESENT)) return cycles + this.eptFault(gpa, write);
-      const payload = (e - f) / 8;
+      const payload = e >> 3; // e = payload * 8 + flags, a non-negative int32
       if (level === 1 || f & PTE_HUGE) {
         if (write && !(f & PTE_WRITABLE)) return cycles + this.eptFault(gpa, write);
         const size = (level - 1) as PageSize;
@@ -739,10 +755,10 @@ export class VCpu implements TlbInvalidator, CoreResident {
         this.nestedHpa = payload * 4096 + (gpa & (span - 1));
         this.nestedSize = size;
         this.nestedWritable = (f & PTE_WRITABLE) !== 0;
-        ntlb.insert(Math.floor(gpa / span), size, payload, this.nestedWritable ? WRITABLE : 0);
+        ntlb.insert(Math.floor(gpa * INV_POW2[size]), size, payload, this.nestedWritable ? WRITABLE : 0);
         return cycles;
       }
-      if (level >= 2) this.hostPsc[level].insert(Math.floor(gpa / LEVEL_SPAN[level]), 0, payload, 0);
+      if (level >= 2) this.hostPsc[level].insert(Math.floor(gpa * INV_LEVEL_SPAN[level]), 0, payload, 0);
       t = payload;
     }
     throw new Error('nestedTranslate: fell off the last level');
@@ -777,6 +793,12 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.lastLine = -1;
     this.closeLineWindow();
     this.batchFill = 0;
+    if (this.noDataCaches) {
+      // What `throughCaches` and the branches below come to without caches (llcLatency is 0).
+      const tier = this.tierMap.tierOfFrame(Math.floor(line * INV_64));
+      c.walkRefsMem[tier]++;
+      return this.memoryRead(tier, line);
+    }
     const cycles = this.throughCaches(line, false);
     const level = this.servedBy;
     if (level === SERVED_L1D) c.walkRefsL1d++;
@@ -933,7 +955,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
       if (llc.evictedDirtyLine >= 0) cycles += this.writeBackToMemory(llc.evictedDirtyLine);
     }
     this.servedBy = SERVED_MEMORY;
-    this.servedTier = this.tierMap.tierOfFrame(Math.floor(line / 64));
+    this.servedTier = this.tierMap.tierOfFrame(Math.floor(line * INV_64));
     return cycles;
   }
 
@@ -970,7 +992,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     const t = this.tiers[tier];
     const prev = this.lastTierLine[tier];
     this.lastTierLine[tier] = line;
-    const linesPerMedia = t.mediaLine / 64;
+    const linesPerMedia = t.mediaLine * INV_64;
     const d = line - prev;
     return d >= 0 && d <= linesPerMedia ? t.seqReadCycles : t.randReadCycles;
   }

@@ -15,7 +15,7 @@ import { BOOT_PROFILE_MAGIC, BOOT_PROFILE_VERSION, elfKey, type BootProfile, typ
 import { bootedInstances, type FaasModel, type SharingConfig } from '../experiments/dedup/faas.ts';
 import type { ResultTable } from '../experiments/types.ts';
 import { attribute, attributionTable, imageLayout, type Attribution } from './attribution.ts';
-import { planLoad, type FaasDescription } from './faas.ts';
+import { planLoad, withRealHost, type FaasDescription } from './faas.ts';
 import { configRng } from './schedule.ts';
 import { classifyPages, readSnapshot, type ClassifiedPage, type InstanceSnapshots, type PageKind, type Snapshot } from './snapshot.ts';
 import { TIMING_RE, vmmArgs, vmmBinary, type BootImage } from './vmm.ts';
@@ -154,14 +154,11 @@ export interface ProfileRun {
 }
 
 /**
- * Profile every configuration of a description (each variant and loader once): real boots with
- * snapshots in `work` (a tmpfs directory the caller removes), the simulated boots beside them.
+ * Real boots with snapshots of every configuration's images, each variant and loader once:
+ * `perImage` instances of each image, in `work` (a tmpfs directory the caller removes).
  */
-export async function runProfile(desc: FaasDescription, perImage: number, work: string, seed: number, experiment: string, log?: (line: string) => void): Promise<ProfileRun> {
-  const images: BootProfileImage[] = [];
-  const tables: ResultTable[] = [];
-  const rows: (string | number)[][] = [];
-  const summary: Record<string, number> = {};
+async function realBoots(desc: FaasDescription, perImage: number, work: string, log?: (line: string) => void): Promise<{ config: SharingConfig; real: InstanceSnapshots[] }[]> {
+  const out: { config: SharingConfig; real: InstanceSnapshots[] }[] = [];
   const done = new Set<string>();
   for (const config of desc.configs) {
     const key = `${config.variant}/${config.loader}`;
@@ -170,7 +167,56 @@ export async function runProfile(desc: FaasDescription, perImage: number, work: 
     log?.(`profiling ${config.name}`);
     const dir = fs.mkdtempSync(path.join(work, 'profile-'));
     const p = planLoad(config, desc.set.byVariant.get(config.variant)!, dir);
-    const real = await bootWithSnapshots(desc, config, p.bootImages, perImage, dir, p.cpuid);
+    out.push({ config, real: await bootWithSnapshots(desc, config, p.bootImages, perImage, dir, p.cpuid) });
+  }
+  return out;
+}
+
+/**
+ * The boot profile of a description's images from real boots of their own (`perImage` instances
+ * of each image), apart from any run it is compared with: what `run --host both` gives its
+ * simulated side by default (docs/realhost.md).
+ */
+export async function separateBootProfile(desc: FaasDescription, perImage: number, work: string, log?: (line: string) => void): Promise<BootProfile> {
+  const images: BootProfileImage[] = [];
+  for (const { config, real } of await realBoots(desc, perImage, work, log)) images.push(...profileImages(desc, config, real).images);
+  return bootProfileOf(desc.model, perImage, images);
+}
+
+/** Run `fn` with a fresh work directory on /dev/shm that is removed afterwards, also on failure, Ctrl-C and SIGTERM. */
+export async function withRealWorkDir<T>(fn: (work: string) => Promise<T>, log?: (line: string) => void): Promise<T> {
+  return withRealHost(async (state) => {
+    const work = fs.mkdtempSync('/dev/shm/unimem-profile-');
+    state.addDir(work);
+    try {
+      return await fn(work);
+    } finally {
+      state.removeDir(work);
+    }
+  }, log);
+}
+
+/**
+ * The boot profile `run --host both` gives its simulated side by default: separate real boots of
+ * the description's images, as many instances of each as its run boots (at least 2, to tell
+ * per-instance pages from shared ones).
+ */
+export async function measureBootProfile(desc: FaasDescription, log?: (line: string) => void): Promise<BootProfile> {
+  const imagesPerVariant = Math.max(...[...desc.set.byVariant.values()].map((i) => i.length));
+  const perImage = Math.max(2, Math.floor(desc.model.instances / imagesPerVariant));
+  return withRealWorkDir((work) => separateBootProfile(desc, perImage, work, log), log);
+}
+
+/**
+ * Profile every configuration of a description (each variant and loader once): real boots with
+ * snapshots in `work` (a tmpfs directory the caller removes), the simulated boots beside them.
+ */
+export async function runProfile(desc: FaasDescription, perImage: number, work: string, seed: number, experiment: string, log?: (line: string) => void): Promise<ProfileRun> {
+  const images: BootProfileImage[] = [];
+  const tables: ResultTable[] = [];
+  const rows: (string | number)[][] = [];
+  const summary: Record<string, number> = {};
+  for (const { config, real } of await realBoots(desc, perImage, work, log)) {
     const sim = simulatedSnapshots(desc, config, perImage, seed, experiment);
     const r = profileImages(desc, config, real);
     images.push(...r.images);

@@ -422,3 +422,77 @@ describe('KSM properties', () => {
   });
 });
 
+
+describe('ksmd timing (mm/ksm.c ksm_scan_thread and the timer wheel, Linux 6.18)', () => {
+  const pagesVm = (b: HostBackend, n: number): HostVm => vmWith(b, Array.from({ length: n }, (_, i) => contentFingerprint(3, 0, i)));
+  const scannedBy = (k: Ksm, t: number): number => {
+    k.advance(t);
+    return k.counters().pagesScanned;
+  };
+
+  it('wakes on the tick sleep + 1 jiffies after the one it slept in, whatever the batch costs within its tick', () => {
+    // HZ=250, 20 ms: msecs_to_jiffies gives 5 jiffies and the wheel fires one later, 24 ms.
+    for (const scanCostNs of [0, 1800, 30_000]) {
+      const b = host();
+      const k = ksmOn(b, [pagesVm(b, 1000)], { scanCostNs, wakeLatencyNs: 0 });
+      assert.equal(scannedBy(k, 0), 100);
+      assert.equal(scannedBy(k, 24e6 - 1), 100, `cost ${scanCostNs} ns: no wake before 24 ms`);
+      assert.equal(scannedBy(k, 24e6), 200);
+      assert.equal(scannedBy(k, 48e6 - 1), 200);
+      assert.equal(scannedBy(k, 48e6), 300);
+    }
+  });
+
+  it('sleeps one jiffy more when the batch ends in a later tick, and counts in whole jiffies of its HZ', () => {
+    const b = host();
+    // 100 pages at 50 µs = 5 ms: the batch of the wake at 0 ends in jiffy 1, the next wake is at (1 + 5 + 1) x 4 ms.
+    const k = ksmOn(b, [pagesVm(b, 1000)], { scanCostNs: 50_000, wakeLatencyNs: 0 });
+    assert.equal(scannedBy(k, 28e6 - 1), 100);
+    assert.equal(scannedBy(k, 28e6), 200);
+    assert.equal(scannedBy(k, 56e6 - 1), 200);
+    assert.equal(scannedBy(k, 56e6), 300);
+    // HZ=100: 20 ms is 2 jiffies, the wake 3 jiffies on (30 ms); HZ=1000: 21 ms; 15 ms at HZ=250 rounds up to 4 jiffies (20 ms).
+    for (const [hz, sleepMillisecs, period] of [[100, 20, 30e6], [1000, 20, 21e6], [250, 15, 20e6]]) {
+      const b2 = host();
+      const k2 = ksmOn(b2, [pagesVm(b2, 1000)], { hz, sleepMillisecs, wakeLatencyNs: 0 });
+      assert.equal(scannedBy(k2, period - 1), 100, `HZ ${hz}, ${sleepMillisecs} ms`);
+      assert.equal(scannedBy(k2, period), 200, `HZ ${hz}, ${sleepMillisecs} ms`);
+    }
+    // A sleep of 0 does not sleep: the next batch follows the last one's CPU time and the latency.
+    const b3 = host();
+    const k3 = ksmOn(b3, [pagesVm(b3, 1000)], { sleepMillisecs: 0, scanCostNs: 1000, wakeLatencyNs: 6000 });
+    assert.equal(scannedBy(k3, 106_000 - 1), 100);
+    assert.equal(scannedBy(k3, 106_000), 200);
+  });
+
+  it('is idle while nothing is registered; the first VM wakes it at once, a later one does not', () => {
+    const b = host();
+    const k = new Ksm(b.memory, { wakeLatencyNs: 0 });
+    k.advance(5e9);
+    assert.equal(k.counters().fullScans, 0, 'no scan without a registered VM');
+    // Registered before anything is loaded (as the VMM marks memory mergeable): a full scan of nothing, at once.
+    const vm = b.createVmWithRegions([{ gpaStart: 0, bytes: MiB(4), tier: -1, hugeBacking: false }]);
+    k.register(vm, 5.001e9);
+    k.advance(5.001e9);
+    assert.deepEqual([k.counters().fullScans, k.counters().pagesScanned], [1, 0]);
+    for (let i = 0; i < 150; i++) {
+      vm.eptViolation(i * PAGE_4K, true);
+      vm.setContent(i * PAGE_4K, contentFingerprint(4, 0, i));
+    }
+    // It slept in the tick of 5.000 s: the next wake is 6 jiffies on, at 5.024 s.
+    assert.equal(scannedBy(k, 5.024e9 - 1), 0);
+    assert.equal(scannedBy(k, 5.024e9), 100);
+    // A second VM registering while ksmd sleeps on its timer does not wake it.
+    k.register(pagesVm(b, 10), 5.03e9);
+    assert.equal(scannedBy(k, 5.048e9 - 1), 100);
+    // Once the VMs are gone, ksmd goes idle at its next wake; a VM registering later wakes it at once.
+    k.unregister(vm);
+    for (const v of b.liveVms()) k.unregister(v);
+    k.advance(9e9);
+    const before = k.counters();
+    k.register(pagesVm(b, 5), 9.5e9);
+    k.advance(9.5e9);
+    const after = k.counters();
+    assert.deepEqual([after.fullScans - before.fullScans, after.pagesScanned - before.pagesScanned], [1, 5], 'the registering VM was scanned at 9.5 s, not on a timer left from before');
+  });
+});

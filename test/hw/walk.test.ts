@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PageSize } from '../../src/base/units.ts';
-import { CPU_PRESETS, withoutTranslationCaches, type CpuPreset } from '../../src/hw/cpu.ts';
+import { Rng } from '../../src/base/rng.ts';
+import { CPU_PRESETS, translationOnly, withoutTranslationCaches, type CpuPreset } from '../../src/hw/cpu.ts';
 import { FlatSpace } from '../../src/hw/flatspace.ts';
 import { resolveTier, TierMap, TIER_PRESETS } from '../../src/hw/tiers.ts';
 import { Machine, VCpu } from '../../src/hw/vcpu.ts';
@@ -132,4 +133,30 @@ test("the vCPU's cycle total counts a fault once: the cycles accesses return add
   assert.ok(c.faultCycles > 0, 'first touches fault');
   assert.ok(c.translationCycles >= c.faultCycles, 'faults are part of translation');
   assert.equal(c.cycles, returned);
+});
+
+test('without a cache model a walk reference is a read of its tier: the shortcut past the hierarchy counts and costs what the hierarchy would', () => {
+  // Two tiers, the second from host frame 600 on, so that table pages and data land in both.
+  const cpu = translationOnly(CPU_PRESETS.zen2);
+  const tiers = [resolveTier(TIER_PRESETS.ddr4, 0, cpu.clockGHz), resolveTier(TIER_PRESETS.optane, 1, cpu.clockGHz)];
+  const run = (throughHierarchy: boolean) => {
+    const machine = new Machine(cpu, new TierMap(tiers, [600, 1 << 20]));
+    const space = new FlatSpace({ guestPageSize: S4K, hostPageSize: S4K });
+    const vcpu = new VCpu(machine, space, 0);
+    // The general path: every line through `throughCaches`, which finds no cache level.
+    if (throughHierarchy) Object.defineProperty(vcpu, 'noDataCaches', { value: false });
+    const rng = new Rng(5);
+    let cycles = 0;
+    for (let i = 0; i < 3000; i++) {
+      const gva = space.base + Math.floor(rng.nextFloat() * 2048) * 4096 + 8 * (i % 512);
+      cycles += i % 3 === 0 ? vcpu.store(gva, 8) : vcpu.load(gva, 8);
+    }
+    return { cycles, counters: vcpu.counters.snapshot() };
+  };
+  const shortcut = run(false);
+  assert.deepEqual(shortcut, run(true));
+  const c = shortcut.counters;
+  assert.ok(c['walkRefsMem.tier1'] > 0 && c['walkRefsMem.tier0'] > 0, 'references reach both tiers');
+  assert.equal(c['walkRefsMem.tier0'] + c['walkRefsMem.tier1'], c.walkRefs);
+  assert.equal(c.walkRefsL1d + c.walkRefsL2 + c.walkRefsLlc, 0);
 });

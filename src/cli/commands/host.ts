@@ -25,10 +25,9 @@ import * as path from 'node:path';
 import { checkOutputFile } from '../../base/output.ts';
 import { terminalStatus } from '../progress.ts';
 import { formatTable } from '../../base/table.ts';
-import { bootProfileOf, runProfile } from '../../realhost/profile.ts';
+import { bootProfileOf, measureBootProfile, runProfile, withRealWorkDir } from '../../realhost/profile.ts';
 import type { BootProfile } from '../../experiments/dedup/boot-profile.ts';
 import type { FaasModel, SharingConfig } from '../../experiments/dedup/faas.ts';
-import { withRealHost } from '../../realhost/faas.ts';
 
 export type HostChoice = 'sim' | 'real' | 'both';
 
@@ -71,15 +70,7 @@ export function registerHost(program: Command, sys: System): void {
       const { log, clear } = terminalStatus(sys, Boolean(opts.json));
       log?.('building the images');
       const description = hosted.describe(cfg, seed);
-      const r = await withRealHost(async (state) => {
-        const work = fs.mkdtempSync('/dev/shm/unimem-profile-');
-        state.addDir(work);
-        try {
-          return await runProfile(description, opts.instances, work, seed, 'dedup-faas', log);
-        } finally {
-          state.removeDir(work);
-        }
-      }, log);
+      const r = await withRealWorkDir((work) => runProfile(description, opts.instances, work, seed, 'dedup-faas', log), log);
       clear();
       if (opts.out) sys.writeFileAtomic(opts.out, toJson(r.profile));
       if (opts.json) sys.write(toJson({ summary: r.summary, tables: r.tables }));
@@ -141,7 +132,10 @@ export async function runHosted(sys: System, name: string, config: unknown, opts
   log?.('building the images');
   const description = hosted.describe(cfg, seed);
   // bssAtBoot measured: the real VMs' memory snapshots give the simulated side its boot profile.
-  const measured = (cfg as { bssAtBoot?: string }).bssAtBoot === 'measured' && opts.host === 'both';
+  const bssAtBoot = (cfg as { bssAtBoot?: string }).bssAtBoot;
+  const measured = bssAtBoot === 'measured' && opts.host === 'both';
+  // Unset under --host both: the boot contents of separate real boots of the same images, not of the VMs compared.
+  const separate = bssAtBoot === undefined && opts.host === 'both' ? await measureBootProfile(description, log) : null;
   const realRuns = await runRealFaas(description, { seed, experiment: name, countFlushes: hosted.countFlushes, log, snapshots: measured });
   clear();
   const real = hosted.result(cfg, seed, Boolean(opts.quick), realRuns, description);
@@ -156,7 +150,7 @@ export async function runHosted(sys: System, name: string, config: unknown, opts
   } else {
     // The simulated host gets this run's measured VMM memory instead of its default.
     const vmmOverheadMiB = round(median(realRuns.map((r) => r.vmmPssBytes)) / 1048576, 3);
-    const simCfg = { ...cfg, vmmOverheadMiB };
+    const simCfg = { ...cfg, vmmOverheadMiB, ...(separate ? { bssAtBoot: 'measured' as const } : {}) };
     const simDescription = hosted.describe(simCfg, seed);
     // Each configuration's simulated boots write what its own real VMs' boots wrote (which
     // instances share the Lua heap depends on the second each booted in, so runs differ).
@@ -164,8 +158,9 @@ export async function runHosted(sys: System, name: string, config: unknown, opts
       const perImage = Math.floor(r.started / Math.max(1, description.set.byVariant.get(r.config.variant)?.length ?? 1));
       return bootProfileOf(simDescription.model, perImage, r.bootProfile ?? []);
     };
-    const modelOf = (c: SharingConfig): FaasModel => (measured ? { ...simDescription.model, bootProfile: profileOf(realRuns.find((r) => r.config.name === c.name)!) } : simDescription.model);
+    const modelOf = (c: SharingConfig): FaasModel => (measured ? { ...simDescription.model, bootProfile: profileOf(realRuns.find((r) => r.config.name === c.name)!) } : separate ? { ...simDescription.model, bootProfile: separate } : simDescription.model);
     if (measured) profileFile = realRuns.map((r) => ({ name: `boot-profile-${r.config.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.json`, content: toJson(profileOf(r)) }));
+    if (separate) profileFile = [{ name: 'boot-profile.json', content: toJson(separate) }];
     const simRuns = simulate(name, simDescription, seed, modelOf);
     const sim = hosted.result(simCfg, seed, Boolean(opts.quick), simRuns, simDescription);
     const cmp = compareRuns(simRuns, realRuns, { flushes: hosted.countFlushes });
@@ -173,7 +168,7 @@ export async function runHosted(sys: System, name: string, config: unknown, opts
     for (const [k, v] of Object.entries(cmp.summary)) flat[`simVsReal.${k}`] = v;
     result = {
       ...sim,
-      title: `${sim.title}: simulated and this machine`,
+      title: `${sim.title}: simulated${separate ? ' (boot contents measured from separate boots)' : ''} and this machine`,
       summary: { ...sim.summary, measuredVmmOverheadMiB: vmmOverheadMiB, ...flat },
       tables: [cmp.table, ...sim.tables.map((t) => ({ ...t, name: `sim-${t.name}`, title: `Simulated: ${t.title}` })), ...realTables],
       series: [...cmp.series, ...sim.series],
