@@ -270,10 +270,11 @@ function blockColumnEnds(raw: Uint8Array): [number, number, number] | string {
 
 /**
  * Decode a raw block of `n` events into `ev` (arrays at least n long), using `slots`
- * (newDecodeSlots) as scratch. Returns null on success or a short description of what is
- * malformed (the reader adds the file and offset).
+ * (newDecodeSlots) as scratch, and add the block's events per op to `counts` (indexed by op).
+ * Returns null on success or a short description of what is malformed (the reader adds the file
+ * and offset); `counts` is then left as it was.
  */
-export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns, slots: Float64Array): string | null {
+export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns, slots: Float64Array, counts: Float64Array): string | null {
   const ends = blockColumnEnds(raw);
   if (typeof ends === 'string') return ends;
   const [opsEnd, sizesEnd, addrsEnd] = ends;
@@ -283,6 +284,9 @@ export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns, slots:
   let pa = sizesEnd;
   let pg = addrsEnd;
   slots.fill(0);
+  // Events per op in this block, for `counts` (a small local array: ops index it directly).
+  const seen = blockCounts;
+  seen.fill(0);
   let instrNext = 0;
   let otherPrev = 0;
   let inAllocator = 0;
@@ -298,6 +302,7 @@ export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns, slots:
       continue;
     }
     op[i] = o;
+    seen[o]++;
     let s = SIZE_OF_CODE[b];
     if (s === 0) {
       const c = raw[ps++];
@@ -308,11 +313,15 @@ export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns, slots:
       }
     }
     size[i] = s;
-    // zigzag: the sign is the low bit of the first byte.
+    // zigzag: the sign is the low bit of the first byte. Two-byte varints (address deltas of up to
+    // 8 KiB) are read here too, as readVarintTail's first step, where it stops, would read them.
     let z = raw[pa++];
     if (z >= 0x80) {
-      z = readVarintTail(raw, pa, z);
-      pa = varintNext;
+      if (raw[pa] < 0x80) z = (z & 0x7f) + raw[pa++] * 128;
+      else {
+        z = readVarintTail(raw, pa, z);
+        pa = varintNext;
+      }
     }
     const d = (z & 1) === 0 ? z / 2 : -(z + 1) / 2;
     if (o === TraceOp.Instr) {
@@ -341,5 +350,9 @@ export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns, slots:
   // Reading past a column's end lands in the next column or on `undefined` (which ends a varint);
   // either way the cursors then do not stop exactly at the column ends.
   if (po !== opsEnd || ps !== sizesEnd || pa !== addrsEnd || pg !== raw.length) return 'columns do not match the event count';
+  for (let o = 0; o < 256; o++) if (seen[o] !== 0) counts[o] += seen[o];
   return null;
 }
+
+/** Scratch of `decodeBlock`'s per-op counts (module state, so that decoding allocates nothing). */
+const blockCounts = new Int32Array(256);

@@ -34,15 +34,6 @@ function isStringRecord(v: unknown): v is Record<string, string | number> {
   return Object.values(v).every((x) => typeof x === 'string' || typeof x === 'number');
 }
 
-/**
- * Add the ops of events [0, n) to `seen`. A function of its own: `next` runs once per block, so a
- * loop inside it would run as on-stack-replaced code that left the loop into code without type
- * feedback and was thrown away again at every block.
- */
-function countOps(op: Uint8Array, n: number, seen: Float64Array): void {
-  for (let i = 0; i < n; i++) seen[op[i]]++;
-}
-
 export class BinaryTraceReader implements TraceReader {
   readonly file: string;
   readonly header: TraceHeader;
@@ -169,9 +160,8 @@ export class BinaryTraceReader implements TraceReader {
       this.fail(at, `block does not decompress (${(e as Error).message})`);
     }
     if (raw.length !== rawBytes) this.fail(at, `block decompresses to ${raw.length} bytes, its head says ${rawBytes}`);
-    const problem = decodeBlock(raw, n, this.batch, this.slots);
+    const problem = decodeBlock(raw, n, this.batch, this.slots, this.seen);
     if (problem !== null) this.fail(at, `malformed block: ${problem}`);
-    countOps(this.batch.op, n, this.seen);
     this.batch.length = n;
     this.pos = payloadAt + payloadBytes;
     return this.batch;
