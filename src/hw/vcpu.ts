@@ -211,8 +211,6 @@ export class VCpu implements TlbInvalidator, CoreResident {
   private servedTier = 0;
   /** Latency of a hit in the first cache level (L1D, or the LLC when there are no private caches). */
   private lineHitLatency = 0;
-  /** No cache model (no L1D, L2 or LLC): every new data line comes from its tier. */
-  private readonly uncached: boolean;
   /** Per tier, the cost of a covered line (`coveredLineCycles`) and the tier's user count it is for (0: none yet). */
   private readonly coveredLineCost: Float64Array;
   private readonly coveredLineUsers: Int32Array;
@@ -275,7 +273,6 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.noDataCaches = this.l1d === null && this.l2cache === null && this.llc === null;
     this.lineHitLatency = this.l1d ? this.l1d.latency : this.llcLatency;
     this.repeatLatency = this.lineHitLatency;
-    this.uncached = this.l1d === null && this.l2cache === null && this.llc === null;
     this.coveredLineCost = new Float64Array(machine.tiers.length);
     this.coveredLineUsers = new Int32Array(machine.tiers.length);
     this.tierMap = machine.tierMap;
@@ -360,7 +357,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     c.stores += write ? pendingStores + 1 : pendingStores;
     c.l1TlbHits[this.fastSize] += pending + 1;
     const line = Math.floor(hpa / 64);
-    const data = this.uncached && line !== this.lastLine ? this.lineFromTier(line, write) : this.dataLine(line, write);
+    const data = this.noDataCaches && line !== this.lastLine ? this.lineFromTier(line, write) : this.dataLine(line, write);
     c.dataCycles += data;
     if (this.lastLine === line) {
       this.lineLo = gva - inLine;
@@ -373,7 +370,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
   }
 
   /**
-   * A new data line without a cache model (`uncached`): what `dataLine` does for a line other than
+   * A new data line without a cache model (`noDataCaches`): what `dataLine` does for a line other than
    * the previous one when every cache level is absent (the line comes from its tier), without its
    * tests of each level, and `dataFromMemory` with the covered line's cost looked up rather than
    * divided out (the divisions were about a third of a new line's time).
@@ -388,7 +385,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     if (this.core.prefetchCovers(line)) {
       this.lastTierLine[tier] = line;
       c.prefetchedLines++;
-      cycles = this.coveredLineUsers[tier] === this.machine.tierUsers[tier] ? this.coveredLineCost[tier] : this.coveredLineCycles(tier);
+      cycles = this.coveredLineCycles(tier);
     } else cycles = this.uncoveredLineCycles(tier, line, write);
     this.repeatTier = tier;
     this.repeatLatency = this.tiers[tier].seqReadCycles;
@@ -397,15 +394,19 @@ export class VCpu implements TlbInvalidator, CoreResident {
   }
 
   /**
-   * What a data line a detected stream covers costs on `tier` (see `dataFromMemory`), computed the
-   * same way and kept (`coveredLineCost`) for the number of cores that use the tier now.
+   * What a data line a detected stream covers costs on `tier`: its share of the tier's bandwidth
+   * or its miss latency over the core's outstanding misses, whichever is longer. Kept per tier
+   * (`coveredLineCost`) for the number of cores that use the tier now, because the divisions were
+   * about a third of a new line's time on a sequential stream.
    */
   private coveredLineCycles(tier: number): number {
     const users = this.machine.tierUsers[tier];
+    if (this.coveredLineUsers[tier] === users) return this.coveredLineCost[tier];
     const t = this.tiers[tier];
     const share = t.readBytesPerCycle / users;
     const bandwidthBound = 64 / share;
     const missBound = t.seqReadCycles / this.mlpLimit;
+    // Whole cycles, like every other cost: a fractional result would be boxed as a heap number.
     const cycles = Math.round(bandwidthBound > missBound ? bandwidthBound : missBound);
     this.coveredLineUsers[tier] = users;
     this.coveredLineCost[tier] = cycles;
@@ -853,11 +854,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     if (this.core.prefetchCovers(line)) {
       this.lastTierLine[tier] = line;
       this.stats.prefetchedLines++;
-      const share = t.readBytesPerCycle / this.machine.tierUsers[tier];
-      const bandwidthBound = 64 / share;
-      const missBound = t.seqReadCycles / this.mlpLimit;
-      // Whole cycles, like every other cost: a fractional result would be boxed as a heap number.
-      return Math.round(bandwidthBound > missBound ? bandwidthBound : missBound);
+      return this.coveredLineCycles(tier);
     }
     let cost = this.llcLatency;
     if (write && this.llc === null) {
