@@ -120,11 +120,8 @@ export class Core {
   /**
    * The line that continues the stream matched last (`expectedStream`), or -1: the one-compare
    * path of `prefetchCovers` for a line stream. Set only where a stream is alone in its bucket.
-   * Public for reading only: the vCPU tests it itself and calls `advanceExpected`, a call small
-   * enough for the JIT to inline where `prefetchCovers` was not (about a tenth of the time of a
-   * sequential stream without a cache model went to those calls).
    */
-  expectedLine = -1;
+  private expectedLine = -1;
   private expectedStream = 0;
   /**
    * Index of the stream table by page, so a miss looks at the streams of its own page only instead
@@ -259,11 +256,6 @@ export class Core {
     // bucket: what the bucket path below decides for it, without the lookup (see `expectedLine`).
     if (line === this.expectedLine) return this.advance(this.expectedStream, line);
     return this.coversByBucket(line);
-  }
-
-  /** `prefetchCovers(line)` for `line === expectedLine`. */
-  advanceExpected(line: number): boolean {
-    return this.advance(this.expectedStream, line);
   }
 
   /**

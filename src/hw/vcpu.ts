@@ -380,10 +380,9 @@ export class VCpu implements TlbInvalidator, CoreResident {
     const c = this.stats;
     const tier = this.tierMap.tierOfFrame(Math.floor(line / 64));
     c.dataMem[tier]++;
-    const core = this.core;
-    if (core.usesTier[tier] === 0) this.noteTierUse(tier);
+    if (this.core.usesTier[tier] === 0) this.noteTierUse(tier);
     let cycles: number;
-    if (line === core.expectedLine ? core.advanceExpected(line) : core.prefetchCovers(line)) {
+    if (this.core.prefetchCovers(line)) {
       this.lastTierLine[tier] = line;
       c.prefetchedLines++;
       cycles = this.coveredLineCycles(tier);
