@@ -81,14 +81,23 @@ async function main(): Promise<void> {
   }));
   process.stdout.write(formatTable(['benchmark', 'median', 'unit', 'target', 'runs'], figures.map((f) => [f.name, f.median, f.unit, f.target, f.runs.join(' ')])));
   const resultsFile = path.join(here, 'results.json');
-  // With --only, the other groups' figures of an earlier run stay in the file.
-  const kept = only ? previousFigures(resultsFile).filter((f) => !figures.some((g) => g.name === f.name)) : [];
   const out = {
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '', node: process.version, loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))) },
     runsPerBenchmark: runs,
-    figures: [...kept, ...figures],
+    figures: only ? mergeFigures(previousFigures(resultsFile), figures) : figures,
   };
   writeFileAtomic(resultsFile, JSON.stringify(out, null, 2) + '\n');
+}
+
+/**
+ * With --only, the other groups' figures of an earlier run stay in the file, in their places, so
+ * the file's diff shows only what was measured again; figures new to the file go at the end.
+ */
+function mergeFigures<F extends { name: string }>(previous: F[], measured: F[]): F[] {
+  const byName = new Map(measured.map((f) => [f.name, f]));
+  const merged = previous.map((f) => byName.get(f.name) ?? f);
+  const known = new Set(previous.map((f) => f.name));
+  return [...merged, ...measured.filter((f) => !known.has(f.name))];
 }
 
 await main();

@@ -463,7 +463,9 @@ export class Ksm {
    * `(expires >> LVL_SHIFT(lvl)) + 1` in Linux 6.18), on a tick. So ksmd wakes on the tick
    * sleep + 1 jiffies after the one in which it went to sleep: 6 jiffies, 24 ms, at HZ=250 and
    * 20 ms, however long the batch took as long as it ended within its tick (measured here: 24.0
-   * ms median, docs/realhost.md). A sleep of 0 does not sleep.
+   * ms median, docs/realhost.md). A sleep of 0 does not sleep. Not modelled: a wake one tick later
+   * when the timer's CPU takes its tick before the CPU that advances jiffies (a race between CPUs'
+   * ticks, measured on this machine in docs/realhost.md).
    */
   private nextWakeAfter(sleepAtNs: number): number {
     const p = this.params;
