@@ -77,6 +77,15 @@ export class DataCache {
       if (write) words[base + f] = first | 1;
       return true;
     }
+    // A hit on the second most recently used way (two lines of a set in turn: a stack and a heap
+    // line, a line and its walk reference): the raise below comes to swapping the two words.
+    const next = f + 1 === ways ? base : base + f + 1;
+    const second = words[next];
+    if (second >> 1 === tag) {
+      words[next] = first;
+      words[base + f] = write ? second | 1 : second;
+      return true;
+    }
     const end = base + ways;
     for (let i = base; i < end; i++) {
       const w = words[i];

@@ -131,6 +131,40 @@ test('data cache: LRU replacement and dirty write-backs', () => {
   assert.equal(c.evictedDirtyLine, 1);
 });
 
+/**
+ * Run `ops` through a `ways`-way data cache of 4 sets and through a reference LRU (per set, lines
+ * in recency order), comparing every hit, victim and the final contents. Returns how many hits
+ * were on a set's second most recently used line (the cache's swap shortcut).
+ */
+function checkDataCacheAgainstReference(ops: { line: number; write: boolean }[], ways: number, lines: number): number {
+  const sets = 4;
+  const c = new DataCache('c', 64 * sets * ways, ways, 1);
+  const ref = Array.from({ length: sets }, () => [] as { line: number; dirty: boolean }[]);
+  let secondHits = 0;
+  ops.forEach(({ line, write }, k) => {
+    const set = ref[line % sets];
+    const at = set.findIndex((e) => e.line === line);
+    let expectHit = false;
+    let expectVictim = -1;
+    if (at >= 0) {
+      expectHit = true;
+      if (at === set.length - 2) secondHits++;
+      const [e] = set.splice(at, 1);
+      set.push({ line, dirty: e.dirty || write });
+    } else {
+      if (set.length === ways) {
+        const [v] = set.splice(0, 1);
+        if (v.dirty) expectVictim = v.line;
+      }
+      set.push({ line, dirty: write });
+    }
+    assert.equal(c.access(line, write), expectHit, `op ${k}: line ${line}`);
+    assert.equal(c.evictedDirtyLine, expectHit ? -1 : expectVictim, `op ${k}: victim`);
+  });
+  for (let line = 0; line < lines; line++) assert.equal(c.contains(line), ref[line % sets].some((e) => e.line === line));
+  return secondHits;
+}
+
 test('data cache: matches a reference LRU over many sets, with write-backs', async () => {
   const fc = await import('fast-check');
   fc.assert(
@@ -138,33 +172,26 @@ test('data cache: matches a reference LRU over many sets, with write-backs', asy
       fc.array(fc.record({ line: fc.integer({ min: 0, max: 63 }), write: fc.boolean() }), { minLength: 100, maxLength: 400 }),
       fc.constantFrom(1, 2, 4, 8),
       (ops, ways) => {
-        const sets = 4;
-        const c = new DataCache('c', 64 * sets * ways, ways, 1);
-        // Reference: per set, lines in recency order (most recent last) and their dirty bits.
-        const ref = Array.from({ length: sets }, () => [] as { line: number; dirty: boolean }[]);
-        ops.forEach(({ line, write }, k) => {
-          const set = ref[line % sets];
-          const at = set.findIndex((e) => e.line === line);
-          let expectHit = false;
-          let expectVictim = -1;
-          if (at >= 0) {
-            expectHit = true;
-            const [e] = set.splice(at, 1);
-            set.push({ line, dirty: e.dirty || write });
-          } else {
-            if (set.length === ways) {
-              const [v] = set.splice(0, 1);
-              if (v.dirty) expectVictim = v.line;
-            }
-            set.push({ line, dirty: write });
-          }
-          assert.equal(c.access(line, write), expectHit, `op ${k}: line ${line}`);
-          assert.equal(c.evictedDirtyLine, expectHit ? -1 : expectVictim, `op ${k}: victim`);
-        });
-        for (let line = 0; line < 64; line++) assert.equal(c.contains(line), ref[line % sets].some((e) => e.line === line));
+        checkDataCacheAgainstReference(ops, ways, 64);
       },
     ),
   );
+});
+
+test('data cache: hits on the second most recently used way (the swap shortcut) match the reference LRU', async () => {
+  const fc = await import('fast-check');
+  let secondHits = 0;
+  fc.assert(
+    fc.property(
+      // Three lines per set, so that a set's two most recent lines often take turns.
+      fc.array(fc.record({ line: fc.integer({ min: 0, max: 11 }), write: fc.boolean() }), { minLength: 100, maxLength: 400 }),
+      fc.constantFrom(1, 2, 3, 4),
+      (ops, ways) => {
+        secondHits += checkDataCacheAgainstReference(ops, ways, 12);
+      },
+    ),
+  );
+  assert.ok(secondHits > 1000, `only ${secondHits} hits on a second way were tried`);
 });
 
 test('tier latency: NVM random reads cost more than DRAM, sequential less than random', () => {
