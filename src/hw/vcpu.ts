@@ -372,21 +372,14 @@ export class VCpu implements TlbInvalidator, CoreResident {
   /**
    * A new data line without a cache model (`noDataCaches`): what `dataLine` does for a line other than
    * the previous one when every cache level is absent (the line comes from its tier), without its
-   * tests of each level, and `dataFromMemory` with the covered line's cost looked up rather than
-   * divided out (the divisions were about a third of a new line's time).
+   * tests of each level.
    */
   private lineFromTier(line: number, write: boolean): number {
     this.lastLine = line;
     const c = this.stats;
     const tier = this.tierMap.tierOfFrame(Math.floor(line / 64));
     c.dataMem[tier]++;
-    if (this.core.usesTier[tier] === 0) this.noteTierUse(tier);
-    let cycles: number;
-    if (this.core.prefetchCovers(line)) {
-      this.lastTierLine[tier] = line;
-      c.prefetchedLines++;
-      cycles = this.coveredLineCycles(tier);
-    } else cycles = this.uncoveredLineCycles(tier, line, write);
+    const cycles = this.dataFromMemory(tier, line, write);
     this.repeatTier = tier;
     this.repeatLatency = this.tiers[tier].seqReadCycles;
     this.lastLineDirty = false;
@@ -411,16 +404,6 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.coveredLineUsers[tier] = users;
     this.coveredLineCost[tier] = cycles;
     return cycles;
-  }
-
-  /** `dataFromMemory` for a line no stream covers, without a cache model (no LLC lookup before the tier). */
-  private uncoveredLineCycles(tier: number, line: number, write: boolean): number {
-    let cost: number;
-    if (write) {
-      this.lastTierLine[tier] = line;
-      cost = this.tiers[tier].writeCycles;
-    } else cost = this.memoryLatency(tier, line);
-    return this.independentDepth > 0 ? this.overlapMiss(cost) : cost;
   }
 
   /**
