@@ -289,6 +289,8 @@ export function figuresOf(r: Round): BenchFigure[] {
     { name: 'cref.random8B.4GiB.nested4K4K.zen2.walkRefsPerAccess.ours', value: perAccess(r.random.ours), unit: 'refs' },
     { name: 'cref.random8B.4GiB.nested4K4K.zen2.walkRefsPerAccess.c', value: perAccess(r.random.c), unit: 'refs' },
     ...pair('cref.random8B.256MiB.nested4K4K.zen2', r.randomSmall),
+    { name: 'cref.random8B.256MiB.nested4K4K.zen2.walkRefsPerAccess.ours', value: perAccess(r.randomSmall.ours), unit: 'refs' },
+    { name: 'cref.random8B.256MiB.nested4K4K.zen2.walkRefsPerAccess.c', value: perAccess(r.randomSmall.c), unit: 'refs' },
     { name: 'cref.random8B.4GiB.nested4K4K.zen2-caches.ours', value: r.randomWithCaches.accessesPerSec / 1e6, unit: 'M accesses/s', target: '>= 1.5 (issue 16)' },
     { name: 'cref.random8B.4GiB.nested4K4K.zen2-caches.oursCpu', value: r.randomWithCaches.accessesPerCpuSec / 1e6, unit: 'M accesses/CPU s', target: '>= 1.5 (issue 16)' },
   ];
