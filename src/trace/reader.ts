@@ -25,6 +25,7 @@ import {
   TRACE_VERSION,
 } from './format.ts';
 import type { TraceBatch, TraceHeader, TraceReader } from './types.ts';
+import { WasmBlockDecoder } from './wasm-decoder.ts';
 
 /** zlib never expands a block by more than a few bytes per 16 KiB; this bounds a sane payload. */
 const MAX_PAYLOAD_BYTES = MAX_RAW_BLOCK_BYTES + 65536;
@@ -43,13 +44,11 @@ export class BinaryTraceReader implements TraceReader {
   private pos: number;
   /** Offset of the end block: event blocks occupy [first block, endBlock). */
   private readonly endBlock: number;
-  private readonly batch: TraceBatch = {
-    length: 0,
-    op: new Uint8Array(BLOCK_EVENTS),
-    addr: new Float64Array(BLOCK_EVENTS),
-    size: new Float64Array(BLOCK_EVENTS),
-    arg: new Float64Array(BLOCK_EVENTS),
-  };
+  /** The WebAssembly decoder (its memory holds the batch's columns), or null: `decodeBlock` into arrays of the reader's own. */
+  private readonly decoder = WasmBlockDecoder.create();
+  private readonly batch: TraceBatch = this.decoder !== null
+    ? { length: 0, ...this.decoder.columns }
+    : { length: 0, op: new Uint8Array(BLOCK_EVENTS), addr: new Float64Array(BLOCK_EVENTS), size: new Float64Array(BLOCK_EVENTS), arg: new Float64Array(BLOCK_EVENTS) };
   private readonly head = Buffer.alloc(BLOCK_HEAD_BYTES);
   private payload = Buffer.alloc(1 << 16);
   private readonly seen = new Float64Array(256);
@@ -155,12 +154,14 @@ export class BinaryTraceReader implements TraceReader {
     if (xxh32(payload, 0) !== head.readUInt32LE(12)) this.fail(at, 'block checksum mismatch');
     let raw: Buffer;
     try {
-      raw = zlib.inflateSync(payload, { maxOutputLength: MAX_RAW_BLOCK_BYTES });
+      // One output chunk the size of the largest block: with zlib's default 16 KiB chunks a block
+      // came out in about ten pieces, which were then copied together (a quarter of the inflate).
+      raw = zlib.inflateSync(payload, { maxOutputLength: MAX_RAW_BLOCK_BYTES, chunkSize: MAX_RAW_BLOCK_BYTES });
     } catch (e) {
       this.fail(at, `block does not decompress (${(e as Error).message})`);
     }
     if (raw.length !== rawBytes) this.fail(at, `block decompresses to ${raw.length} bytes, its head says ${rawBytes}`);
-    const problem = decodeBlock(raw, n, this.batch, this.slots, this.seen);
+    const problem = this.decoder !== null ? this.decoder.decode(raw, n, this.seen) : decodeBlock(raw, n, this.batch, this.slots, this.seen);
     if (problem !== null) this.fail(at, `malformed block: ${problem}`);
     this.batch.length = n;
     this.pos = payloadAt + payloadBytes;
