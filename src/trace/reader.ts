@@ -44,11 +44,13 @@ export class BinaryTraceReader implements TraceReader {
   private pos: number;
   /** Offset of the end block: event blocks occupy [first block, endBlock). */
   private readonly endBlock: number;
-  /** The WebAssembly decoder (its memory holds the batch's columns), or null: `decodeBlock` into arrays of the reader's own. */
-  private readonly decoder = WasmBlockDecoder.create();
-  private readonly batch: TraceBatch = this.decoder !== null
-    ? { length: 0, ...this.decoder.columns }
-    : { length: 0, op: new Uint8Array(BLOCK_EVENTS), addr: new Float64Array(BLOCK_EVENTS), size: new Float64Array(BLOCK_EVENTS), arg: new Float64Array(BLOCK_EVENTS) };
+  /**
+   * The WebAssembly decoder (its memory holds the batch's columns), or null: `decodeBlock` into
+   * arrays of the reader's own. Both made at the first block, so that opening a trace for its
+   * header (fileSource, `trace info`) costs no decoder.
+   */
+  private decoder: WasmBlockDecoder | null = null;
+  private batch: TraceBatch | null = null;
   private readonly head = Buffer.alloc(BLOCK_HEAD_BYTES);
   private payload = Buffer.alloc(1 << 16);
   private readonly seen = new Float64Array(256);
@@ -162,10 +164,19 @@ export class BinaryTraceReader implements TraceReader {
       this.fail(at, `block does not decompress (${(e as Error).message})`);
     }
     if (raw.length !== rawBytes) this.fail(at, `block decompresses to ${raw.length} bytes, its head says ${rawBytes}`);
-    const problem = this.decoder !== null ? this.decoder.decode(raw, n, this.seen) : decodeBlock(raw, n, this.batch, this.slots, this.seen);
+    const batch = this.batch ?? this.makeBatch();
+    const problem = this.decoder !== null ? this.decoder.decode(raw, n, this.seen) : decodeBlock(raw, n, batch, this.slots, this.seen);
     if (problem !== null) this.fail(at, `malformed block: ${problem}`);
-    this.batch.length = n;
+    batch.length = n;
     this.pos = payloadAt + payloadBytes;
+    return batch;
+  }
+
+  private makeBatch(): TraceBatch {
+    this.decoder = WasmBlockDecoder.create();
+    this.batch = this.decoder !== null
+      ? { length: 0, ...this.decoder.columns }
+      : { length: 0, op: new Uint8Array(BLOCK_EVENTS), addr: new Float64Array(BLOCK_EVENTS), size: new Float64Array(BLOCK_EVENTS), arg: new Float64Array(BLOCK_EVENTS) };
     return this.batch;
   }
 
