@@ -57,7 +57,11 @@ export class BinaryTraceReader implements TraceReader {
   private readonly slots = newDecodeSlots();
   private finished = false;
 
-  constructor(file: string) {
+  /**
+   * `decoder: 'javascript'` decodes with `decodeBlock` even where the WebAssembly decoder is built
+   * (the path of an install without AssemblyScript, so that tests can drive it).
+   */
+  constructor(file: string, private readonly options: TraceReaderOptions = {}) {
     this.file = file;
     try {
       this.fd = fs.openSync(file, 'r');
@@ -173,7 +177,7 @@ export class BinaryTraceReader implements TraceReader {
   }
 
   private makeBatch(): TraceBatch {
-    this.decoder = WasmBlockDecoder.create();
+    this.decoder = this.options.decoder === 'javascript' ? null : WasmBlockDecoder.create();
     this.batch = this.decoder !== null
       ? { length: 0, ...this.decoder.columns }
       : { length: 0, op: new Uint8Array(BLOCK_EVENTS), addr: new Float64Array(BLOCK_EVENTS), size: new Float64Array(BLOCK_EVENTS), arg: new Float64Array(BLOCK_EVENTS) };
@@ -197,7 +201,12 @@ export class BinaryTraceReader implements TraceReader {
   }
 }
 
+export interface TraceReaderOptions {
+  /** 'auto' (default): WebAssembly where it is built, else JavaScript. */
+  decoder?: 'auto' | 'javascript';
+}
+
 /** Open a trace file for streaming. Throws InputError if it is not a well-formed trace. */
-export function openTrace(file: string): BinaryTraceReader {
-  return new BinaryTraceReader(file);
+export function openTrace(file: string, options: TraceReaderOptions = {}): BinaryTraceReader {
+  return new BinaryTraceReader(file, options);
 }
