@@ -47,11 +47,13 @@ function twoVmsOnOneCore(vpid: boolean): Pair {
 }
 
 let version = 1;
+/** These invocations write no CPL0 stack page (the stack pages are tested in dedup-invocation-stack.test.ts). */
+const NO_STACK = new Float64Array(0);
 /** One invocation of each VM (A, then B, on the same core); the walks each took. */
 function invokeBoth(p: Pair): number[] {
   const before = p.cores.perVcpu().map((c) => c.walks);
   version++;
-  for (let v = 0; v < 2; v++) p.cores.queue(v, p.vms[v], HEAP, W, version);
+  for (let v = 0; v < 2; v++) p.cores.queue(v, p.vms[v], HEAP, W, version, NO_STACK);
   p.cores.runQueued();
   return p.cores.perVcpu().map((c, v) => c.walks - before[v]);
 }
