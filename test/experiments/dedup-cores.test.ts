@@ -113,7 +113,7 @@ describe('FaaS invocations on cores, KSM against the pool loader', () => {
     assert.ok(p.invocations > 20, `precondition: enough invocations (${p.invocations})`);
     // First touches of the working sets fault in the EPT; the CPL0 stack pages were backed at boot
     // (bss), so their first touch by each vCPU is a walk without a violation, once per page.
-    const stackPages = set.byVariant.get('aligned')!.slice(0, 4).reduce((n, img) => n + img.invocationStackPages.length, 0);
+    const stackPages = set.byVariant.get('aligned')!.slice(0, 4).reduce((n, img) => n + img.invocationStack.pages.length, 0);
     assert.ok(stackPages > 0, 'precondition: the images have CPL0 stack pages');
     assert.equal(p.tlbMisses, p.eptViolations + stackPages);
   });

@@ -18,6 +18,7 @@
  */
 import { readElf, SHT_NOBITS, type ElfFile } from '../../image/elf.ts';
 import { PAGE_4K } from '../../base/units.ts';
+import { fingerprintBytes } from '../../base/hash.ts';
 import type { HostVm } from '../../host/index.ts';
 
 /** The platform library's CPL0 stack (kvm.c), in bss. */
@@ -69,17 +70,33 @@ export function invocationStackDepth(elf: ElfFile): number {
   return ENTRY_FRAME_BYTES + prologueBytes(bytesAt(elf, handler.value, Math.min(PROLOGUE_SCAN_BYTES, handler.size)));
 }
 
-/** Guest-physical pages (identity-mapped) an invocation writes on the CPL0 stack, ascending; empty without the platform's symbols. */
-export function invocationStackPages(elfPath: string): number[] {
+/** The CPL0 stack pages of an image's invocations and the content its frame gives them. */
+export interface InvocationStack {
+  /** Guest-physical pages (identity-mapped), ascending; empty without the platform's symbols. */
+  pages: Float64Array;
+  /**
+   * Per page, the content the frame leaves under the modelled boot conventions (`bssAtBoot` all or
+   * none, where no measured boot says what it is): the image's own, the same in every instance of
+   * the image and in no other image (the frame is written by the image's code; its return
+   * addresses and saved registers are the image's). A measured boot profile writes the real
+   * content instead.
+   */
+  fingerprints: Float64Array;
+}
+
+/** The CPL0 stack pages an invocation writes, read from the image at `elfPath`. */
+export function invocationStack(elfPath: string): InvocationStack {
   const elf = readElf(elfPath);
   const stack = elf.symbols.find((s) => s.name === KSTACK_SYMBOL && s.size > 0);
   const depth = invocationStackDepth(elf);
-  if (!stack || depth === 0) return [];
+  if (!stack || depth === 0) return { pages: new Float64Array(0), fingerprints: new Float64Array(0) };
   const top = stack.value + stack.size;
   const low = Math.max(stack.value, top - depth);
   const pages: number[] = [];
   for (let p = low - (low % PAGE_4K); p < top; p += PAGE_4K) pages.push(p);
-  return pages;
+  const image = fingerprintBytes(elf.bytes);
+  const fingerprints = pages.map((gpa) => fingerprintBytes(new Uint8Array(Float64Array.of(image, gpa).buffer)));
+  return { pages: Float64Array.from(pages), fingerprints: Float64Array.from(fingerprints) };
 }
 
 /**
