@@ -13,7 +13,7 @@ import { readElf } from '../../src/image/elf.ts';
 import { faasDefaults, faasModelOf } from '../../src/experiments/dedup-faas.ts';
 import { runSharingConfig, SHARING_CONFIGS } from '../../src/experiments/dedup/faas.ts';
 import { prepareImages, type ImageSet } from '../../src/experiments/dedup/images.ts';
-import { invocationStackDepth, KSTACK_SYMBOL, prologueBytes, rewriteStackPages } from '../../src/experiments/dedup/invocation-stack.ts';
+import { invocationStackDepth, KSTACK_SYMBOL, prologueBytes, rewriteStackPages, USER_RSP_SYMBOL } from '../../src/experiments/dedup/invocation-stack.ts';
 
 // Same images as `run dedup-faas --quick` (20 applications, one ASLR image each, seed 1), so the demo cache is reused.
 const set = prepareImages(20, 1, 1, ['compact', 'aligned', 'aligned-aslr']);
@@ -26,7 +26,7 @@ describe('the CPL0 stack pages of an invocation', () => {
     assert.equal(prologueBytes(Uint8Array.from([0x48, 0x83, 0xec])), 0, 'a truncated sub counts nothing');
   });
 
-  it('takes from every image the pages from the top of ukplat_kvm_kstack down to the handler frame', () => {
+  it('takes from every image the page of ukplat_kvm_user_rsp and the pages from the top of ukplat_kvm_kstack down to the handler frame', () => {
     for (const [variant, imgs] of set.byVariant) {
       for (const img of imgs) {
         const elf = readElf(img.elf);
@@ -36,10 +36,11 @@ describe('the CPL0 stack pages of an invocation', () => {
         // kvm.c's entry: 8 registers and the return address; the handler's frame is its own.
         assert.ok(depth > 72 && depth < 1024, `${variant} ${img.name}: depth ${depth}`);
         const first = Math.floor((top - depth) / PAGE_4K) * PAGE_4K;
-        const expected = [];
-        for (let p = first; p < top; p += PAGE_4K) expected.push(p);
-        assert.deepEqual([...img.invocationStack.pages], expected, `${variant} ${img.name}: stack top 0x${top.toString(16)}, depth ${depth}`);
-        assert.ok(img.zeroPages.includes(expected[0]), 'the pages are bss pages of the image');
+        const rsp = elf.symbols.find((s) => s.name === USER_RSP_SYMBOL)!;
+        const expected = new Set([Math.floor(rsp.value / PAGE_4K) * PAGE_4K]);
+        for (let p = first; p < top; p += PAGE_4K) expected.add(p);
+        assert.deepEqual([...img.invocationStack.pages], [...expected].sort((a, b) => a - b), `${variant} ${img.name}: stack top 0x${top.toString(16)}, depth ${depth}`);
+        for (const p of expected) assert.ok(img.zeroPages.includes(p), 'the pages are bss pages of the image');
       }
     }
     // The frame's modelled content: the image's own, per page, never zero, and no other image's.
@@ -47,9 +48,10 @@ describe('the CPL0 stack pages of an invocation', () => {
     const contents = all.flatMap((img) => [...img.invocationStack.fingerprints]);
     assert.ok(contents.every((fp) => fp !== 0));
     assert.equal(new Set(contents).size, contents.length, 'distinct across pages and images');
-    // These images' stack tops lie 16 bytes into a page: the frame reaches the page below.
+    // The compact images' stack lies 16 bytes into a page at both ends: the saved user stack
+    // pointer just below its bottom, and a frame that reaches the page below its top.
     const img = set.byVariant.get('compact')![0];
-    assert.equal(img.invocationStack.pages.length, 2);
+    assert.equal(img.invocationStack.pages.length, 3);
   });
 
   it('hand-counted: each invocation breaks the merged stack page once and ksmd merges it again on its next pass', () => {

@@ -1,14 +1,15 @@
 /**
- * The CPL0 stack pages a FaaS invocation writes, read from the image.
+ * The pages a FaaS invocation's closing system call writes (the saved user stack pointer and the
+ * CPL0 stack's frame), read from the image.
  *
  * An invocation of a real FaaS unikernel ends with the system call that asks the VMM for the next
  * one (demo/libs/ukplat/kvm.c: `ukplat_kvm_serve` → `syscall` → `ukplat_kvm_syscall_entry`, which
- * switches to the top of `ukplat_kvm_kstack`, pushes eight registers and calls
- * `ukplat_kvm_syscall`, whose prologue pushes and reserves its frame). So every invocation writes
- * the bytes from the stack's top down to the bottom of that handler's frame. Between invocations
- * the guest waits inside that call, and the page below the top holds the same bytes in every
- * instance of an image (the handler's frame and what earlier system calls left under it), so KSM
- * merges it, and the next invocation breaks the merged copy: traced on this machine with
+ * saves the user stack pointer in `ukplat_kvm_user_rsp`, switches to the top of
+ * `ukplat_kvm_kstack`, pushes eight registers and calls `ukplat_kvm_syscall`, whose prologue
+ * pushes and reserves its frame). So every invocation writes that variable and the bytes from the
+ * stack's top down to the bottom of that handler's frame. Between invocations the guest waits
+ * inside that call; where a page of these holds the same bytes in every instance of an image, KSM
+ * merges it and the next invocation breaks the merged copy: traced on this machine with
  * `kvmmmu:kvm_mmu_set_spte` (docs/realhost.md, "KSM merges: the CPL0 stack").
  *
  * The depth is read from the image: the entry's frame (kvm.c's assembly: 8 pushes and the call's
@@ -23,6 +24,8 @@ import type { HostVm } from '../../host/index.ts';
 
 /** The platform library's CPL0 stack (kvm.c), in bss. */
 export const KSTACK_SYMBOL = 'ukplat_kvm_kstack';
+/** Where the system-call entry saves the user stack pointer, its first store (kvm.c), in bss. */
+export const USER_RSP_SYMBOL = 'ukplat_kvm_user_rsp';
 /** The C handler the system-call entry calls on that stack (kvm.c). */
 const HANDLER_SYMBOL = 'ukplat_kvm_syscall';
 /** `ukplat_kvm_syscall_entry` (kvm.c): %rcx, %r11, %rdi, %rsi, %rdx, %r10, %r8, %r9 pushed, then the call's return address. */
@@ -84,16 +87,22 @@ export interface InvocationStack {
   fingerprints: Float64Array;
 }
 
-/** The CPL0 stack pages an invocation writes, read from the image at `elfPath`. */
+/**
+ * The pages an invocation's closing system call writes, read from the image at `elfPath`: the
+ * page of `ukplat_kvm_user_rsp` (the entry's first store saves the user stack pointer there) and
+ * the CPL0 stack's frame pages.
+ */
 export function invocationStack(elfPath: string): InvocationStack {
   const elf = readElf(elfPath);
   const stack = elf.symbols.find((s) => s.name === KSTACK_SYMBOL && s.size > 0);
+  const userRsp = elf.symbols.find((s) => s.name === USER_RSP_SYMBOL && s.size > 0);
   const depth = invocationStackDepth(elf);
-  if (!stack || depth === 0) return { pages: new Float64Array(0), fingerprints: new Float64Array(0) };
+  if (!stack || !userRsp || depth === 0) return { pages: new Float64Array(0), fingerprints: new Float64Array(0) };
   const top = stack.value + stack.size;
   const low = Math.max(stack.value, top - depth);
-  const pages: number[] = [];
-  for (let p = low - (low % PAGE_4K); p < top; p += PAGE_4K) pages.push(p);
+  const set = new Set<number>([userRsp.value - (userRsp.value % PAGE_4K)]);
+  for (let p = low - (low % PAGE_4K); p < top; p += PAGE_4K) set.add(p);
+  const pages = [...set].sort((a, b) => a - b);
   const image = fingerprintBytes(elf.bytes);
   const fingerprints = pages.map((gpa) => fingerprintBytes(new Uint8Array(Float64Array.of(image, gpa).buffer)));
   return { pages: Float64Array.from(pages), fingerprints: Float64Array.from(fingerprints) };
