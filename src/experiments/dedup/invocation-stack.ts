@@ -73,15 +73,15 @@ export function invocationStackDepth(elf: ElfFile): number {
   return ENTRY_FRAME_BYTES + prologueBytes(bytesAt(elf, handler.value, Math.min(PROLOGUE_SCAN_BYTES, handler.size)));
 }
 
-/** The CPL0 stack pages of an image's invocations and the content its frame gives them. */
+/** The pages an image's invocations write on their closing system call, and their content. */
 export interface InvocationStack {
   /** Guest-physical pages (identity-mapped), ascending; empty without the platform's symbols. */
   pages: Float64Array;
   /**
-   * Per page, the content the frame leaves under the modelled boot conventions (`bssAtBoot` all or
-   * none, where no measured boot says what it is): the image's own, the same in every instance of
-   * the image and in no other image (the frame is written by the image's code; its return
-   * addresses and saved registers are the image's). A measured boot profile writes the real
+   * Per page, the content the system call leaves under the modelled boot conventions (`bssAtBoot`
+   * all or none, where no measured boot says what it is): the image's own, the same in every
+   * instance of the image and in no other image (the image's code writes it: return addresses,
+   * saved registers, the saved user stack pointer). A measured boot profile writes the real
    * content instead.
    */
   fingerprints: Float64Array;
@@ -109,8 +109,8 @@ export function invocationStack(elfPath: string): InvocationStack {
 }
 
 /**
- * The closing system call of an invocation on a VM without cores: each stack page is rewritten with
- * the bytes it held (the same code path writes the same frame), which breaks a KSM page's
+ * The closing system call of an invocation on a VM without cores: each of its pages is rewritten
+ * with the bytes it held (the same code path writes the same bytes), which breaks a KSM page's
  * copy-on-write and backs an untouched page with zeros. With cores the same is a store through the
  * vCPU (cores.ts).
  */
