@@ -3,10 +3,11 @@
  * reader, interval map, guest allocator, vCPU access path with the full cache model), per CPU
  * second of this process, for stock OSv and UCat guests. Target (issue 16): at least 20 M
  * accesses per second for a TLB-friendly trace. Three traces:
- * - TLB-friendly (the target's): a synthetic server-shaped stream whose data fits the TLBs: 40%
- *   stack accesses around a slowly moving stack pointer, 60% runs of 1-16 sequential 8-byte
- *   accesses inside 64 live heap objects of 64 B to 4 KiB (field walks, small copies), an object
- *   freed and allocated again now and then;
+ * - TLB-friendly (the target's): a synthetic server-shaped stream whose data fits the TLBs: each
+ *   step is, at 40%, one stack access around a slowly moving stack pointer, or else a run of 1-16
+ *   sequential 8-byte accesses inside one of 64 live heap objects of 64 B to 4 KiB (field walks,
+ *   small copies), so that 7.6% of the accesses are the stack's; an object is freed and allocated
+ *   again now and then;
  * - the memcached capture (memcached under memaslap, src/trace/workloads.ts `small`), when
  *   valgrind is there to capture it once: a real program, and TLB-friendly too (a handful of L1
  *   DTLB misses in 2.9 M accesses);

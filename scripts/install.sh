@@ -61,6 +61,8 @@ if [ -n "$missing" ]; then
 fi
 # The shim is built into build/native/ under the hash of its source (src/trace/shim.ts).
 node --import tsx src/trace/shim.ts >/dev/null
+# The trace reader's WebAssembly decoder, built with AssemblyScript (a dev dependency) into build/native/.
+node --import tsx src/trace/wasm-decoder.ts >/dev/null
 # The unikernel images' real library code (docs/dependencies.md): the tools to fetch Debian source
 # packages and build them with musl, then the one-time library build into the cache outside the repo.
 need=()

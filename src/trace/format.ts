@@ -79,9 +79,9 @@ export const TRACE_OPS: readonly number[] = Object.keys(TRACE_OP_NAMES).map(Numb
  * Decoding tables by code byte: the op (255: not a valid code), the size held in the code (0: in
  * the sizes column) and the data slot.
  */
-const OP_OF_CODE = new Uint8Array(256).fill(255);
-const SIZE_OF_CODE = new Float64Array(256);
-const SLOT_OF_CODE = new Uint8Array(256);
+export const OP_OF_CODE = new Uint8Array(256).fill(255);
+export const SIZE_OF_CODE = new Float64Array(256);
+export const SLOT_OF_CODE = new Uint8Array(256);
 for (let b = 0; b < 0x80; b++) {
   const kind = b & 3;
   OP_OF_CODE[b] = kind;
@@ -258,7 +258,7 @@ function readVarintTail(raw: Uint8Array, at: number, first: number): number {
 }
 
 /** The column ends of a raw block (ops, sizes, addresses; args end at the block's end), or a problem. */
-function blockColumnEnds(raw: Uint8Array): [number, number, number] | string {
+export function blockColumnEnds(raw: Uint8Array): [number, number, number] | string {
   if (raw.length < 16) return `raw block of ${raw.length} bytes is too short`;
   const view = new DataView(raw.buffer, raw.byteOffset, 16);
   const opsEnd = 16 + view.getUint32(0, true);
@@ -266,6 +266,13 @@ function blockColumnEnds(raw: Uint8Array): [number, number, number] | string {
   const addrsEnd = sizesEnd + view.getUint32(8, true);
   if (addrsEnd + view.getUint32(12, true) !== raw.length) return 'column lengths do not add up to the block length';
   return [opsEnd, sizesEnd, addrsEnd];
+}
+
+/** What `decodeBlock` (and the WebAssembly decoder, src/trace/wasm-decoder.ts) finds malformed. */
+export const OPS_END_EARLY = 'the ops column ends before the last event';
+export const COLUMNS_MISMATCH = 'columns do not match the event count';
+export function unknownCode(event: number, code: number): string {
+  return `event ${event}: unknown code byte ${code}`;
 }
 
 /**
@@ -292,13 +299,13 @@ export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns, slots:
   let inAllocator = 0;
   let i = 0;
   while (i < n) {
-    if (po >= opsEnd) return 'the ops column ends before the last event';
+    if (po >= opsEnd) return OPS_END_EARLY;
     const b = raw[po++];
     const o = OP_OF_CODE[b];
     if (o === 255) {
       if (b === ENTER_ALLOCATOR) inAllocator = 1;
       else if (b === LEAVE_ALLOCATOR) inAllocator = 0;
-      else return `event ${i}: unknown code byte ${b}`;
+      else return unknownCode(i, b);
       continue;
     }
     op[i] = o;
@@ -349,7 +356,7 @@ export function decodeBlock(raw: Uint8Array, n: number, ev: EventColumns, slots:
   }
   // Reading past a column's end lands in the next column or on `undefined` (which ends a varint);
   // either way the cursors then do not stop exactly at the column ends.
-  if (po !== opsEnd || ps !== sizesEnd || pa !== addrsEnd || pg !== raw.length) return 'columns do not match the event count';
+  if (po !== opsEnd || ps !== sizesEnd || pa !== addrsEnd || pg !== raw.length) return COLUMNS_MISMATCH;
   for (let o = 0; o < 256; o++) if (seen[o] !== 0) counts[o] += seen[o];
   return null;
 }

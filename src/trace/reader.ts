@@ -25,6 +25,7 @@ import {
   TRACE_VERSION,
 } from './format.ts';
 import type { TraceBatch, TraceHeader, TraceReader } from './types.ts';
+import { WasmBlockDecoder } from './wasm-decoder.ts';
 
 /** zlib never expands a block by more than a few bytes per 16 KiB; this bounds a sane payload. */
 const MAX_PAYLOAD_BYTES = MAX_RAW_BLOCK_BYTES + 65536;
@@ -43,20 +44,24 @@ export class BinaryTraceReader implements TraceReader {
   private pos: number;
   /** Offset of the end block: event blocks occupy [first block, endBlock). */
   private readonly endBlock: number;
-  private readonly batch: TraceBatch = {
-    length: 0,
-    op: new Uint8Array(BLOCK_EVENTS),
-    addr: new Float64Array(BLOCK_EVENTS),
-    size: new Float64Array(BLOCK_EVENTS),
-    arg: new Float64Array(BLOCK_EVENTS),
-  };
+  /**
+   * The WebAssembly decoder (its memory holds the batch's columns), or null: `decodeBlock` into
+   * arrays of the reader's own. Both made at the first block, so that opening a trace for its
+   * header (fileSource, `trace info`) costs no decoder.
+   */
+  private decoder: WasmBlockDecoder | null = null;
+  private batch: TraceBatch | null = null;
   private readonly head = Buffer.alloc(BLOCK_HEAD_BYTES);
   private payload = Buffer.alloc(1 << 16);
   private readonly seen = new Float64Array(256);
   private readonly slots = newDecodeSlots();
   private finished = false;
 
-  constructor(file: string) {
+  /**
+   * `decoder: 'javascript'` decodes with `decodeBlock` even where the WebAssembly decoder is built
+   * (the path of an install without AssemblyScript, so that tests can drive it).
+   */
+  constructor(file: string, private readonly options: TraceReaderOptions = {}) {
     this.file = file;
     try {
       this.fd = fs.openSync(file, 'r');
@@ -155,15 +160,27 @@ export class BinaryTraceReader implements TraceReader {
     if (xxh32(payload, 0) !== head.readUInt32LE(12)) this.fail(at, 'block checksum mismatch');
     let raw: Buffer;
     try {
-      raw = zlib.inflateSync(payload, { maxOutputLength: MAX_RAW_BLOCK_BYTES });
+      // One output chunk of the block's size (a byte more, so that zlib sees the stream end in it):
+      // with the default 16 KiB chunks a block came out in about ten pieces, which were then copied
+      // together (a quarter of the inflate's time).
+      raw = zlib.inflateSync(payload, { maxOutputLength: MAX_RAW_BLOCK_BYTES, chunkSize: Math.max(zlib.constants.Z_MIN_CHUNK, rawBytes + 1) });
     } catch (e) {
       this.fail(at, `block does not decompress (${(e as Error).message})`);
     }
     if (raw.length !== rawBytes) this.fail(at, `block decompresses to ${raw.length} bytes, its head says ${rawBytes}`);
-    const problem = decodeBlock(raw, n, this.batch, this.slots, this.seen);
+    const batch = this.batch ?? this.makeBatch();
+    const problem = this.decoder !== null ? this.decoder.decode(raw, n, this.seen) : decodeBlock(raw, n, batch, this.slots, this.seen);
     if (problem !== null) this.fail(at, `malformed block: ${problem}`);
-    this.batch.length = n;
+    batch.length = n;
     this.pos = payloadAt + payloadBytes;
+    return batch;
+  }
+
+  private makeBatch(): TraceBatch {
+    this.decoder = this.options.decoder === 'javascript' ? null : WasmBlockDecoder.create();
+    this.batch = this.decoder !== null
+      ? { length: 0, ...this.decoder.columns }
+      : { length: 0, op: new Uint8Array(BLOCK_EVENTS), addr: new Float64Array(BLOCK_EVENTS), size: new Float64Array(BLOCK_EVENTS), arg: new Float64Array(BLOCK_EVENTS) };
     return this.batch;
   }
 
@@ -184,7 +201,12 @@ export class BinaryTraceReader implements TraceReader {
   }
 }
 
+export interface TraceReaderOptions {
+  /** 'auto' (default): WebAssembly where it is built, else JavaScript. */
+  decoder?: 'auto' | 'javascript';
+}
+
 /** Open a trace file for streaming. Throws InputError if it is not a well-formed trace. */
-export function openTrace(file: string): BinaryTraceReader {
-  return new BinaryTraceReader(file);
+export function openTrace(file: string, options: TraceReaderOptions = {}): BinaryTraceReader {
+  return new BinaryTraceReader(file, options);
 }

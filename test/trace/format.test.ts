@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { InputError } from '../../src/base/errors.ts';
 import { BLOCK_EVENTS, TRACE_OP_NAMES } from '../../src/trace/format.ts';
-import { openTrace } from '../../src/trace/reader.ts';
+import { openTrace, type TraceReaderOptions } from '../../src/trace/reader.ts';
 import { TraceOp } from '../../src/trace/types.ts';
 import { TraceWriter } from '../../src/trace/writer.ts';
 import { tempDir } from '../fixtures/cli.ts';
@@ -31,8 +31,22 @@ function writeTrace(events: Ev[], meta: Record<string, string | number> = {}): s
   return file;
 }
 
-function readTrace(file: string): Ev[] {
-  const r = openTrace(file);
+/** The reader's own fallback, which an install without AssemblyScript takes. */
+const JS_DECODER: TraceReaderOptions = { decoder: 'javascript' };
+
+/** Events read, or the one-line problem the reader stopped with. */
+function outcome(file: string, options: TraceReaderOptions): Ev[] | string {
+  try {
+    return readTrace(file, options);
+  } catch (e) {
+    assert.ok(e instanceof InputError, String(e));
+    assert.match(e.message, /^.+: byte \d+: [^\n]+$/);
+    return e.message;
+  }
+}
+
+function readTrace(file: string, options: TraceReaderOptions = {}): Ev[] {
+  const r = openTrace(file, options);
   const out: Ev[] = [];
   for (let b = r.next(); b !== null; b = r.next()) {
     for (let i = 0; i < b.length; i++) out.push({ op: b.op[i], addr: b.addr[i], size: b.size[i], arg: b.arg[i] });
@@ -59,12 +73,13 @@ const otherEvent = fc.record({
 });
 
 describe('trace format', () => {
-  it('round-trips any events, header and meta through the writer and the reader', () => {
+  it('round-trips any events, header and meta through the writer and the reader (either decoder)', () => {
     fc.assert(
       fc.property(fc.array(fc.oneof({ weight: 4, arbitrary: accessEvent }, { weight: 1, arbitrary: otherEvent }), { maxLength: 300 }), (generated) => {
         const events = generated.map((e) => ({ ...e }));
         const file = writeTrace(events, { version: '1.6.18' });
         assert.deepEqual(readTrace(file), events);
+        assert.deepEqual(readTrace(file, JS_DECODER), events);
         const r = openTrace(file);
         assert.deepEqual(r.header.command, ['prog', '--flag', 'ä']);
         assert.equal(r.header.label, 'test');
@@ -114,7 +129,7 @@ describe('trace format', () => {
     }
   });
 
-  it('reads any corrupted trace to the end or stops with an InputError', () => {
+  it('reads any corrupted trace to the end or stops with an InputError, the same with either decoder', () => {
     const events: Ev[] = [];
     for (let i = 0; i < 3000; i++) events.push({ op: ACCESS_OPS[i % 4], addr: 0x1000 + ((i * 7919) % 65536), size: 8, arg: 0 });
     const bytes = fs.readFileSync(writeTrace(events));
@@ -124,12 +139,8 @@ describe('trace format', () => {
         const copy = Buffer.from(bytes);
         for (const [at, v] of flips) copy[at] = v;
         fs.writeFileSync(bad, copy);
-        try {
-          readTrace(bad);
-        } catch (e) {
-          assert.ok(e instanceof InputError, String(e));
-          assert.match(e.message, /^.+: byte \d+: [^\n]+$/);
-        }
+        // Both decoders read the same events or stop at the same byte with the same problem.
+        assert.deepEqual(outcome(bad, {}), outcome(bad, JS_DECODER));
       }),
       { numRuns: 300 },
     );
