@@ -484,6 +484,9 @@ export class Ksm {
     let visited = 0;
     while (scanned < budget && this.slots.length > 0 && visited <= total) {
       if (this.atHead) {
+        // Linux first drains every CPU's LRU cache here (lru_add_drain_all), with the cursor still
+        // on the list head: a wait on other CPUs' scheduling that takes no time in the model
+        // (docs/ksm.md, "What is simplified").
         this.atHead = false;
         this.curSlot = 0;
         this.curPage = 0;

@@ -9,11 +9,10 @@ import { alignUp, PAGE_4K } from '../base/units.ts';
 import { readElf, SHF_ALLOC, SHF_WRITE, SHT_NOBITS } from '../image/elf.ts';
 import type { ResultTable } from '../experiments/types.ts';
 import { noPages, PAGE_CLASSES, type ClassifiedPage, type PageClass } from './snapshot.ts';
+import { KSTACK_SYMBOL } from '../experiments/dedup/invocation-stack.ts';
 
 /** The platform library's initial user stack below the top of RAM (kvm.c USER_STACK_BYTES). */
 const USER_STACK_BYTES = 256 * 1024;
-/** The platform library's CPL0 stack symbol (kvm.c), in bss. */
-const KSTACK_SYMBOL = 'ukplat_kvm_kstack';
 
 /** The VMM's boot structures (vmm.c: GDT_ADDR and IDT_ADDR in page 0, ZERO_PAGE_ADDR, PML4..PDE, CMDLINE_ADDR). */
 const LOW_RANGES: { from: number; to: number; name: string }[] = [

@@ -465,6 +465,33 @@ describe('ksmd timing (mm/ksm.c ksm_scan_thread and the timer wheel, Linux 6.18)
     assert.equal(scannedBy(k3, 106_000), 200);
   });
 
+  it('puts a VM registered mid-pass just behind the cursor (first scanned next pass), one registered between passes at the tail (this pass); a pass end ends the batch', () => {
+    // mm/ksm.c (Linux 6.18): __ksm_enter does list_add_tail(slot, &ksm_scan.mm_slot->slot.mm_node), which
+    // is "just before the slot being scanned", or the tail when the cursor is on the list head (between
+    // passes, and while the pass's first batch drains the LRU caches); scan_get_next_rmap_item returns
+    // NULL at the end of the list, which ends ksm_do_scan's batch. Hand-counted at 100 pages per 24 ms.
+    const b = host();
+    const distinct = (seed: number, n: number): HostVm => vmWith(b, Array.from({ length: n }, (_, i) => contentFingerprint(seed, 0, i)));
+    const a = distinct(11, 250);
+    const k = new Ksm(b.memory, { wakeLatencyNs: 0 });
+    k.register(a, 0);
+    const at = (t: number): [number, number, number] => {
+      k.advance(t);
+      const c = k.counters();
+      return [c.fullScans, c.pagesScanned, c.rmapItems];
+    };
+    assert.deepEqual(at(24e6), [0, 200, 200], 'A: pages 0-99 at 0 ms, 100-199 at 24 ms');
+    k.register(distinct(12, 50), 30e6); // B, while the cursor is in A
+    assert.deepEqual(at(48e6), [1, 250, 250], "A's last 50 pages end the pass and the batch; B is not visited");
+    // The next pass: B (inserted before A) first, then A.
+    assert.deepEqual(at(72e6), [1, 350, 300], "B's 50 pages, then A's first 50");
+    assert.deepEqual(at(120e6), [1, 550, 300], 'A to its last page');
+    assert.deepEqual(at(144e6), [2, 550, 300], 'a batch that finds no page left ends the pass');
+    k.register(distinct(13, 20), 150e6); // C, with the cursor on the list head: the tail, in this pass
+    assert.deepEqual(at(216e6), [2, 850, 300], 'B, then A');
+    assert.deepEqual(at(240e6), [3, 870, 320], "C's 20 pages close this pass");
+  });
+
   it('is idle while nothing is registered; the first VM wakes it at once, a later one does not', () => {
     const b = host();
     const k = new Ksm(b.memory, { wakeLatencyNs: 0 });

@@ -147,10 +147,12 @@ class InvocationRun implements CoreTask {
     private readonly heapPages: number,
     /** Content version of the pages written (the invocation's number). */
     private readonly version: number,
+    /** The CPL0 stack pages the invocation's closing system call writes, after its heap pages (src/experiments/dedup/invocation-stack.ts). */
+    private readonly stackPages: Float64Array,
   ) {}
 
   get done(): boolean {
-    return this.next === this.heapPages;
+    return this.next === this.heapPages + this.stackPages.length;
   }
 
   spent(): number {
@@ -160,9 +162,17 @@ class InvocationRun implements CoreTask {
   step(): void {
     const vcpu = this.vcpu;
     const vm = this.vm;
-    const end = Math.min(this.next + PAGES_PER_UNIT, this.heapPages);
+    const heapPages = this.heapPages;
+    const end = Math.min(this.next + PAGES_PER_UNIT, heapPages + this.stackPages.length);
     let cycles = 0;
     for (let page = this.next; page < end; page++) {
+      if (page >= heapPages) {
+        // The stack frame's bytes are the ones the page held (docs/ksm.md): the store alone, which
+        // breaks a KSM page's copy-on-write (the copy keeps the content) or backs a zero page.
+        const gpa = this.stackPages[page - heapPages];
+        cycles += vcpu.store(gpa + lineOffset(gpa), 8);
+        continue;
+      }
       const gpa = this.heapBase + page * 4096;
       cycles += vcpu.store(gpa + lineOffset(gpa), 8);
       // The store made the page writable in the EPT (a fault if it was not): the new content.
@@ -251,11 +261,11 @@ export class FaasCores {
     this.mayHoldEntries[index] = 1;
   }
 
-  /** Queue one invocation of VM `vm` (vCPU `index`): write `heapPages` pages from `heapBase` with content `version`. */
-  queue(index: number, vm: HostVm, heapBase: number, heapPages: number, version: number): void {
-    this.queued.push(new InvocationRun(this, index, this.vcpus[index], vm, heapBase, heapPages, version));
+  /** Queue one invocation of VM `vm` (vCPU `index`): write `heapPages` pages from `heapBase` with content `version`, then store to `stackPages`. */
+  queue(index: number, vm: HostVm, heapBase: number, heapPages: number, version: number, stackPages: Float64Array): void {
+    this.queued.push(new InvocationRun(this, index, this.vcpus[index], vm, heapBase, heapPages, version, stackPages));
     this.invocations++;
-    this.pagesTouched += heapPages;
+    this.pagesTouched += heapPages + stackPages.length;
   }
 
   /** Run the queued invocations on their cores, from an idle start (one simulation step). */

@@ -17,10 +17,13 @@
  * - load: the standard loader copies the image's file-backed pages, or the pool loader maps the
  *   pool's frames and copies the private sections (src/host/loader.ts); the VMM writes the boot
  *   page tables (PML4, PDPT, PD at 0x9000-0xbfff, native/vmm/vmm.c), the same bytes in every VM;
- * - boot: bss pages zero-filled on first touch; the heap's first `heapInitKiB` written with
- *   per-instance content (allocator metadata, initialised data) and a `stackKiB` stack;
+ * - boot: bss pages zero-filled on first touch, then the frame of the system call that waits for
+ *   the first invocation on the CPL0 stack (the image's content); the heap's first `heapInitKiB`
+ *   written with per-instance content (allocator metadata, initialised data) and a `stackKiB` stack;
  * - invocations: Poisson arrivals (src/workload/faas.ts) at `invocationsPerSecond` per instance; an
- *   invocation writes its function's working set (one per application, jittered) with fresh content.
+ *   invocation writes its function's working set (one per application, jittered) with fresh content,
+ *   then its closing system call rewrites the CPL0 stack pages it runs on with the bytes they held
+ *   (src/experiments/dedup/invocation-stack.ts), which breaks a KSM-merged copy of them.
  * - host memory: allocated host frames (shared frames once, pool frames, EPT tables) plus the VMM's
  *   per-VM overhead.
  */
@@ -34,6 +37,7 @@ import { SimHost } from '../../sim/host.ts';
 import { BOOT_TABLE_GPA, BOOT_TABLE_PAGES, bootTableFingerprint, FaasCores, type CoreFigures, type CoresModel } from './cores.ts';
 import { createFaasArrivals, FaasArrivals, Invocation } from '../../workload/faas.ts';
 import { preparePool, type ImageSet, type PreparedImage } from './images.ts';
+import { rewriteStackPages } from './invocation-stack.ts';
 import type { ImageVariant } from '../../image/index.ts';
 import { applyBootProfile, profileFor, type BootProfile, type BootProfileImage } from './boot-profile.ts';
 
@@ -127,6 +131,8 @@ interface Instance {
   arrivals: FaasArrivals;
   next: Invocation;
   heapBase: number;
+  /** The CPL0 stack pages each invocation writes (the image's, src/experiments/dedup/invocation-stack.ts). */
+  stackPages: Float64Array;
   invocations: number;
 }
 
@@ -225,6 +231,9 @@ class SharingRun {
       for (let k = 0; k < BOOT_TABLE_PAGES; k++) vm.writePage(BOOT_TABLE_GPA + k * PAGE_4K, bootTableFingerprint(k));
       // Boot: bss zero-filled on first touch.
       if (model.bssAtBoot !== 'none') for (let k = 0; k < img.zeroPages.length; k++) if (!vm.ept.lookup(img.zeroPages[k], tr)) vm.eptViolation(img.zeroPages[k], true);
+      // Boot ends in the system call that waits for the first invocation: its frame on the CPL0 stack.
+      const stack = img.invocationStack;
+      for (let k = 0; k < stack.pages.length; k++) vm.writePage(stack.pages[k], stack.fingerprints[k]);
     }
     // The boot work: heap initialised, a stack.
     for (let k = 0; k < initPages; k++) vm.writePage(heapBase + k * PAGE_4K, contentFingerprint(vm.id + 1, k, 1));
@@ -237,7 +246,7 @@ class SharingRun {
     this.nextAt[this.instances.length] = next.timeNs;
     // The vCPU enters after boot: nothing of the VM is cached on its core before its first invocation.
     const vcpu = this.cores ? this.cores.attach(vm) : -1;
-    this.instances.push({ vm, vcpu, arrivals, next, heapBase: heapBase + initPages * PAGE_4K, invocations: 0 });
+    this.instances.push({ vm, vcpu, arrivals, next, heapBase: heapBase + initPages * PAGE_4K, stackPages: img.invocationStack.pages, invocations: 0 });
   }
 
   private invoke(inst: Instance): void {
@@ -246,11 +255,15 @@ class SharingRun {
     inst.invocations++;
     this.invocations++;
     if (this.cores) {
-      this.cores.queue(inst.vcpu, inst.vm, inst.heapBase, limit, inst.invocations + 1);
+      this.cores.queue(inst.vcpu, inst.vm, inst.heapBase, limit, inst.invocations + 1, inst.stackPages);
       return;
     }
     const vm = inst.vm;
     for (let k = 0; k < limit; k++) vm.writePage(inst.heapBase + k * PAGE_4K, contentFingerprint(vm.id + 1, k, inst.invocations + 1));
+    // The system call that waits for the next invocation rewrites the CPL0 stack's frame with the
+    // bytes it held (the same code path every time): a merged copy is broken (docs/ksm.md,
+    // "Invocations and the CPL0 stack").
+    rewriteStackPages(vm, inst.stackPages);
   }
 
   /** One step of `stepMs` ending at t: launches, due invocations, ksmd's batch, samples each second. */

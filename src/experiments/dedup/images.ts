@@ -17,6 +17,7 @@ import { alignUp, PAGE_4K } from '../../base/units.ts';
 import { LibraryPool, pageList, poolImage, type HostMemory, type PageList, type PoolImage } from '../../host/index.ts';
 import { buildDemoSet, buildPool, imageKey, readDescription, readLoadedImage, type DemoImage, type DemoManifest, type ImageVariant, type LoadedImage } from '../../image/index.ts';
 import { markUsed, pruneUnused } from '../../base/tempcache.ts';
+import { invocationStack, type InvocationStack } from './invocation-stack.ts';
 
 export interface PreparedImage {
   name: string;
@@ -29,6 +30,8 @@ export interface PreparedImage {
   zeroPages: Float64Array;
   /** First guest-physical address after the image (the heap follows it). */
   imageEnd: number;
+  /** The CPL0 stack pages every invocation writes, and their content under the modelled boot conventions (src/experiments/dedup/invocation-stack.ts); empty without the KVM platform library. */
+  invocationStack: InvocationStack;
   /** Description file (pool configurations). */
   description?: string;
 }
@@ -63,7 +66,7 @@ export function prepareSet(manifest: DemoManifest, variants: readonly ImageVaria
     const loaded = readLoadedImage(img.elf, { objDir: img.objDir });
     confirmed += confirmBytes(loaded, firstBytes);
     const list = byVariant.get(img.variant) ?? [];
-    list.push({ name: img.name, variant: img.variant, instance: img.instance, elf: img.elf, ...pagesOf(loaded) });
+    list.push({ name: img.name, variant: img.variant, instance: img.instance, elf: img.elf, ...pagesOf(loaded), invocationStack: invocationStack(img.elf) });
     byVariant.set(img.variant, list);
   }
   return { manifest, byVariant, byteConfirmedPages: confirmed };
