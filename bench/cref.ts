@@ -4,6 +4,9 @@
  * stream, for
  *   (a) sequential 8-byte loads over 64 MiB (20 M accesses)
  *   (b) uniform random 8-byte loads over 4 GiB (2 M accesses, the Rng(42) stream of hw-access.ts)
+ *   (c) the same over 256 MiB, whose leaf tables (256 KiB per dimension) stay in the simulating
+ *       host's caches: the same walk without the host's misses on its leaf entries, so (b) against
+ *       (c) separates what a side spends waiting on memory from what it computes
  * with Zen 2's translation structures, nested 4K/4K and no data cache (`translationOnly`), after
  * a pass that maps every page. The ratio is our speed over C's, per round.
  *
@@ -13,6 +16,8 @@
  * the ratio is still printed (it then compares different work).
  *
  * Also per round, for the issue's third target: (b) with the full cache model (L1D, L2, LLC).
+ * The order within a round: sequential (C, ours, WebAssembly), (b) likewise, (c) likewise, then
+ * (b) with caches.
  *
  * And per round a third side, the same access path in WebAssembly (bench/cref/wasm/ref.ts,
  * AssemblyScript: ref.c's decisions with this model's recency-ordered LRU sets and line window),
@@ -47,7 +52,9 @@ const CFLAGS = ['-O2', '-std=c11', '-Wall', '-Wextra'];
 export const SEQUENTIAL_ACCESSES = 20_000_000;
 export const RANDOM_ACCESSES = 2_000_000;
 const SEQUENTIAL_SPAN = 64 * 1024 * 1024;
-const RANDOM_SPAN = 4 * 1024 * 1024 * 1024;
+/** The random stream's region, as a power of two (32: 4 GiB), and the small one of (c). */
+const RANDOM_SPAN_BITS = 32;
+const SMALL_SPAN_BITS = 28;
 const RANDOM_SEED = 42;
 
 /** Counters both sides report for the timed region, under ref.c's names. */
@@ -123,20 +130,20 @@ interface WasmApi {
 const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface WasmAccessPath {
-  setup(mode: number, accesses: number): void;
+  setup(mode: number, accesses: number, spanBits: number): void;
   run(mode: number, accesses: number): bigint;
   counter(index: number): bigint;
 }
 
 /** The WebAssembly side, in a child process (see the header). */
-export function runWasm(file: string, mode: 'seq' | 'rand', accesses: number): Side {
-  const p = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--wasm-child', file, mode, String(accesses)], { encoding: 'utf8' });
+export function runWasm(file: string, mode: 'seq' | 'rand', accesses: number, spanBits = RANDOM_SPAN_BITS): Side {
+  const p = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--wasm-child', file, mode, String(accesses), String(spanBits)], { encoding: 'utf8' });
   if (p.status !== 0) throw new Error(`${file} ${mode} failed with status ${String(p.status)}:\n${p.stderr}`);
   return JSON.parse(p.stdout) as Side;
 }
 
 /** The child's part: a fresh instance maps its pages (and draws the random stream), then runs the timed loop in one call. */
-function runWasmHere(file: string, mode: 'seq' | 'rand', accesses: number): Side {
+function runWasmHere(file: string, mode: 'seq' | 'rand', accesses: number, spanBits: number): Side {
   const instance = new wasmApi.Instance(new wasmApi.Module(fs.readFileSync(file)), {
     env: {
       abort: () => {
@@ -146,7 +153,7 @@ function runWasmHere(file: string, mode: 'seq' | 'rand', accesses: number): Side
   });
   const x = instance.exports as unknown as WasmAccessPath;
   const m = mode === 'seq' ? 0 : 1;
-  x.setup(m, accesses);
+  x.setup(m, accesses, spanBits);
   const before = COMPARED.map((_, i) => x.counter(i));
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -158,8 +165,8 @@ function runWasmHere(file: string, mode: 'seq' | 'rand', accesses: number): Side
   return { accessesPerSec: accesses / s, accessesPerCpuSec: accesses / ((cpu.user + cpu.system) / 1e6), counters };
 }
 
-export function runReference(bin: string, mode: 'seq' | 'rand', accesses: number): Side {
-  const p = spawnSync(bin, [mode, String(accesses)], { encoding: 'utf8' });
+export function runReference(bin: string, mode: 'seq' | 'rand', accesses: number, spanBits = RANDOM_SPAN_BITS): Side {
+  const p = spawnSync(bin, mode === 'rand' ? [mode, String(accesses), String(spanBits)] : [mode, String(accesses)], { encoding: 'utf8' });
   if (p.status !== 0) throw new Error(`${bin} ${mode} failed with status ${String(p.status)}:\n${p.stderr}`);
   const r = JSON.parse(p.stdout) as { accesses: number; seconds: number; cpuSeconds: number; counters: Counters };
   return { accessesPerSec: r.accesses / r.seconds, accessesPerCpuSec: r.accesses / r.cpuSeconds, counters: r.counters };
@@ -204,12 +211,13 @@ function timed(accesses: number, t0: number, c0: NodeJS.CpuUsage, before: Record
   return { accessesPerSec: accesses / s, accessesPerCpuSec: accesses / cpuSec, counters: comparable(diffSnapshots(before, vcpu.counters.snapshot())) };
 }
 
-export function runOursRandom(cpu: CpuPreset, accesses = RANDOM_ACCESSES): Side {
+export function runOursRandom(cpu: CpuPreset, accesses = RANDOM_ACCESSES, spanBits = RANDOM_SPAN_BITS): Side {
   const { space, vcpu } = nestedVcpu(cpu);
-  for (let off = 0; off < RANDOM_SPAN; off += 4096) vcpu.load(space.base + off, 8); // map all 1 M pages first
+  const span = 2 ** spanBits;
+  for (let off = 0; off < span; off += 4096) vcpu.load(space.base + off, 8); // map every page first
   const rng = new Rng(RANDOM_SEED);
   const addrs = new Float64Array(accesses);
-  for (let i = 0; i < accesses; i++) addrs[i] = space.base + Math.floor(rng.nextFloat() * (RANDOM_SPAN / 8)) * 8;
+  for (let i = 0; i < accesses; i++) addrs[i] = space.base + Math.floor(rng.nextFloat() * (span / 8)) * 8;
   const before = vcpu.counters.snapshot();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -225,6 +233,8 @@ export function counterMismatches(ours: Counters, c: Counters): string[] {
 export interface Round {
   sequential: { ours: Side; c: Side; wasm: Side };
   random: { ours: Side; c: Side; wasm: Side };
+  /** Random over 256 MiB (see the header's (c)). */
+  randomSmall: { ours: Side; c: Side; wasm: Side };
   /** Random with the full cache model (ours only; the C program has no data cache). */
   randomWithCaches: Side;
 }
@@ -238,17 +248,22 @@ export function runRound(bin = buildReference(), wasm = buildWasm()): Round {
   const cRand = runReference(bin, 'rand', RANDOM_ACCESSES);
   const oursRand = runOursRandom(cpu);
   const wasmRand = runWasm(wasm, 'rand', RANDOM_ACCESSES);
+  const cSmall = runReference(bin, 'rand', RANDOM_ACCESSES, SMALL_SPAN_BITS);
+  const oursSmall = runOursRandom(cpu, RANDOM_ACCESSES, SMALL_SPAN_BITS);
+  const wasmSmall = runWasm(wasm, 'rand', RANDOM_ACCESSES, SMALL_SPAN_BITS);
   const withCaches = runOursRandom(CPU_PRESETS.zen2);
   for (const [what, side, c] of [
     ['sequential', oursSeq, cSeq],
     ['random', oursRand, cRand],
+    ['random over 256 MiB', oursSmall, cSmall],
     ['sequential, WebAssembly', wasmSeq, cSeq],
     ['random, WebAssembly', wasmRand, cRand],
+    ['random over 256 MiB, WebAssembly', wasmSmall, cSmall],
   ] as const) {
     const m = counterMismatches(side.counters, c.counters);
     if (m.length > 0) process.stderr.write(`cref ${what}: the C reference does different work:\n  ${m.join('\n  ')}\n`);
   }
-  return { sequential: { ours: oursSeq, c: cSeq, wasm: wasmSeq }, random: { ours: oursRand, c: cRand, wasm: wasmRand }, randomWithCaches: withCaches };
+  return { sequential: { ours: oursSeq, c: cSeq, wasm: wasmSeq }, random: { ours: oursRand, c: cRand, wasm: wasmRand }, randomSmall: { ours: oursSmall, c: cSmall, wasm: wasmSmall }, randomWithCaches: withCaches };
 }
 
 /**
@@ -258,13 +273,13 @@ export function runRound(bin = buildReference(), wasm = buildWasm()): Round {
  */
 export function figuresOf(r: Round): BenchFigure[] {
   const perAccess = (s: Side) => s.counters.walkRefs / s.counters.accesses;
-  const pair = (name: string, p: { ours: Side; c: Side; wasm: Side }, target: string): BenchFigure[] => [
+  const pair = (name: string, p: { ours: Side; c: Side; wasm: Side }, target?: string): BenchFigure[] => [
     { name: `${name}.ours`, value: p.ours.accessesPerSec / 1e6, unit: 'M accesses/s' },
     { name: `${name}.c`, value: p.c.accessesPerSec / 1e6, unit: 'M accesses/s' },
-    { name: `${name}.ratio`, value: p.ours.accessesPerSec / p.c.accessesPerSec, unit: 'x C', target },
+    { name: `${name}.ratio`, value: p.ours.accessesPerSec / p.c.accessesPerSec, unit: 'x C', ...(target ? { target } : {}) },
     { name: `${name}.oursCpu`, value: p.ours.accessesPerCpuSec / 1e6, unit: 'M accesses/CPU s' },
     { name: `${name}.cCpu`, value: p.c.accessesPerCpuSec / 1e6, unit: 'M accesses/CPU s' },
-    { name: `${name}.ratioCpu`, value: p.ours.accessesPerCpuSec / p.c.accessesPerCpuSec, unit: 'x C', target },
+    { name: `${name}.ratioCpu`, value: p.ours.accessesPerCpuSec / p.c.accessesPerCpuSec, unit: 'x C', ...(target ? { target } : {}) },
     { name: `${name}.wasmCpu`, value: p.wasm.accessesPerCpuSec / 1e6, unit: 'M accesses/CPU s' },
     { name: `${name}.wasmRatioCpu`, value: p.wasm.accessesPerCpuSec / p.c.accessesPerCpuSec, unit: 'x C' },
   ];
@@ -273,6 +288,9 @@ export function figuresOf(r: Round): BenchFigure[] {
     ...pair('cref.random8B.4GiB.nested4K4K.zen2', r.random, '>= 1.0 (issue 16)'),
     { name: 'cref.random8B.4GiB.nested4K4K.zen2.walkRefsPerAccess.ours', value: perAccess(r.random.ours), unit: 'refs' },
     { name: 'cref.random8B.4GiB.nested4K4K.zen2.walkRefsPerAccess.c', value: perAccess(r.random.c), unit: 'refs' },
+    ...pair('cref.random8B.256MiB.nested4K4K.zen2', r.randomSmall),
+    { name: 'cref.random8B.256MiB.nested4K4K.zen2.walkRefsPerAccess.ours', value: perAccess(r.randomSmall.ours), unit: 'refs' },
+    { name: 'cref.random8B.256MiB.nested4K4K.zen2.walkRefsPerAccess.c', value: perAccess(r.randomSmall.c), unit: 'refs' },
     { name: 'cref.random8B.4GiB.nested4K4K.zen2-caches.ours', value: r.randomWithCaches.accessesPerSec / 1e6, unit: 'M accesses/s', target: '>= 1.5 (issue 16)' },
     { name: 'cref.random8B.4GiB.nested4K4K.zen2-caches.oursCpu', value: r.randomWithCaches.accessesPerCpuSec / 1e6, unit: 'M accesses/CPU s', target: '>= 1.5 (issue 16)' },
   ];
@@ -284,8 +302,8 @@ export const benchmarks = [{ group: 'cref', run: () => figuresOf(runRound()) }];
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 const wasmChild = process.argv.indexOf('--wasm-child');
 if (isMain && wasmChild > 0) {
-  const [file, mode, accesses] = process.argv.slice(wasmChild + 1);
-  process.stdout.write(JSON.stringify(runWasmHere(file, mode === 'seq' ? 'seq' : 'rand', Number(accesses))));
+  const [file, mode, accesses, spanBits] = process.argv.slice(wasmChild + 1);
+  process.stdout.write(JSON.stringify(runWasmHere(file, mode === 'seq' ? 'seq' : 'rand', Number(accesses), Number(spanBits))));
 } else if (isMain) {
   const at = process.argv.indexOf('--rounds');
   const rounds = at > 0 ? Number(process.argv[at + 1]) : 3;

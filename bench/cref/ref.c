@@ -21,8 +21,9 @@
  * it remembers the most recent translation (an L1 hit on the most recently used entry changes no
  * LRU order); it has no line window and counts every access as it happens.
  *
- * Usage: ref seq N | ref rand N. Prints one JSON line: the timed accesses, their wall and CPU time
- * and the counters of the timed region.
+ * Usage: ref seq N | ref rand N [SPAN_BITS]. `rand` draws over 2^SPAN_BITS bytes (default 32,
+ * 4 GiB; 28, 256 MiB, keeps the leaf tables within the simulating host's caches). Prints one JSON
+ * line: the timed accesses, their wall and CPU time and the counters of the timed region.
  */
 #define _POSIX_C_SOURCE 199309L
 #include <stdint.h>
@@ -470,8 +471,9 @@ static void print_result(const char *mode, uint64_t n, double seconds, double cp
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3 || (strcmp(argv[1], "seq") && strcmp(argv[1], "rand"))) {
-    fprintf(stderr, "usage: ref seq|rand ACCESSES\n");
+  const int span_bits = argc == 4 ? atoi(argv[3]) : 32;
+  if (argc < 3 || argc > 4 || (strcmp(argv[1], "seq") && strcmp(argv[1], "rand")) || span_bits < 16 || span_bits > 40) {
+    fprintf(stderr, "usage: ref seq|rand ACCESSES [SPAN_BITS 16..40]\n");
     return 2;
   }
   const uint64_t n = strtoull(argv[2], NULL, 10);
@@ -508,13 +510,13 @@ int main(int argc, char **argv) {
     c1 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
     sink += total;
   } else {
-    const uint64_t span = 4ull << 30;
-    for (uint64_t off = 0; off < span; off += 4096) sink += load(base + off); /* map all 1 M pages first */
+    const uint64_t span = 1ull << span_bits;
+    for (uint64_t off = 0; off < span; off += 4096) sink += load(base + off); /* map every page first */
     rng_t r;
     rng_seed(&r, 42);
     uint64_t *addrs = malloc(sizeof(uint64_t) * n);
-    /* floor(nextFloat() * 2^29) * 8: the top 29 of the 53 bits. */
-    for (uint64_t i = 0; i < n; i++) addrs[i] = base + (rng_next53(&r) >> 24) * 8;
+    /* floor(nextFloat() * span / 8) * 8: the top span_bits - 3 of the 53 bits. */
+    for (uint64_t i = 0; i < n; i++) addrs[i] = base + (rng_next53(&r) >> (56 - span_bits)) * 8;
     before = c;
     c0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
     t0 = clock_seconds(CLOCK_MONOTONIC);

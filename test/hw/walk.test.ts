@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { PageSize } from '../../src/base/units.ts';
 import { Rng } from '../../src/base/rng.ts';
 import { CPU_PRESETS, translationOnly, withoutTranslationCaches, type CpuPreset } from '../../src/hw/cpu.ts';
+import { VcpuCounters } from '../../src/hw/counters.ts';
 import { FlatSpace } from '../../src/hw/flatspace.ts';
 import { resolveTier, TierMap, TIER_PRESETS } from '../../src/hw/tiers.ts';
 import { Machine, VCpu } from '../../src/hw/vcpu.ts';
@@ -133,6 +134,21 @@ test("the vCPU's cycle total counts a fault once: the cycles accesses return add
   assert.ok(c.faultCycles > 0, 'first touches fault');
   assert.ok(c.translationCycles >= c.faultCycles, 'faults are part of translation');
   assert.equal(c.cycles, returned);
+});
+
+test('the cycle sums start at +0 and stay exact past 2^30 (they are doubles from birth)', () => {
+  const fresh = new VcpuCounters();
+  for (const [name, v] of Object.entries(fresh.snapshot())) assert.ok(Object.is(v, 0), `${name} starts at ${v}`);
+  const { space, vcpu } = setup(S4K, S4K, translationOnly(CPU_PRESETS.zen2));
+  space.faultCycles = 1000;
+  let returned = 0;
+  // 8 M loads over 2 MiB: every load costs at least 8 cycles, so dataCycles passes 2^30 midway.
+  for (let i = 0; i < 8_000_000; i++) returned += vcpu.load(space.base + ((i * 8) % (2 * 1024 * 1024)), 8);
+  const c = vcpu.counters;
+  assert.ok(c.dataCycles > 2 ** 30);
+  assert.equal(c.cycles, returned);
+  c.reset();
+  for (const [name, v] of Object.entries(c.snapshot())) assert.ok(Object.is(v, 0), `${name} after reset is ${v}`);
 });
 
 test('without a cache model a walk reference is a read of its tier: the shortcut past the hierarchy counts and costs what the hierarchy would', () => {

@@ -427,13 +427,14 @@ const BASE: u64 = 0x400000000000;
 let addrs: StaticArray<u64> = new StaticArray<u64>(0);
 let sink: u64 = 0;
 
-export function setup(mode: i32, n: i32): void {
+/** `spanBits`: the random stream's region is 2^spanBits bytes (32: 4 GiB). */
+export function setup(mode: i32, n: i32, spanBits: i32): void {
   prefetchInit();
   if (mode == 0) {
     const span: u64 = 64 << 20;
     for (let off: u64 = 0; off < span; off += 4096) sink += load(BASE + off);
   } else {
-    const span: u64 = <u64>4 << 30;
+    const span: u64 = <u64>1 << <u64>spanBits;
     for (let off: u64 = 0; off < span; off += 4096) sink += load(BASE + off);
     s01 = 0xffffffff;
     s00 = ~42;
@@ -443,7 +444,7 @@ export function setup(mode: i32, n: i32): void {
     for (let i = 0; i < n; i++) {
       const hi = <u64>(rngNext() >>> 5);
       const lo = <u64>(rngNext() >>> 6);
-      unchecked((addrs[i] = BASE + ((((hi << 26) | lo)) >> 24) * 8));
+      unchecked((addrs[i] = BASE + ((((hi << 26) | lo)) >> <u64>(56 - spanBits)) * 8));
     }
   }
 }
