@@ -35,7 +35,7 @@ export { buildFaasSet, defaultFaasDir, functionShape, FAAS_RUNTIME } from './faa
 export { realLibraries } from './libs.ts';
 export { readImageSet } from './image-set.ts';
 export type { RealLibrary, RealLibraries } from './libs.ts';
-export { readLoadedImage } from './pages.ts';
+export { loadedImageOf, readLoadedImage } from './pages.ts';
 export type { LoadedImage, LoadedPage, LoadedSegment, LoadOptions } from './pages.ts';
 export type { LibraryRange } from './attribution.ts';
 export { comparePages } from './compare.ts';

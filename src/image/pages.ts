@@ -148,8 +148,12 @@ export function loadImage(elf: ElfFile, ranges: LibraryRange[]): LoadedImage {
 
 /** Read an ELF image and its loaded pages; libraries are attributed when objects are found. */
 export function readLoadedImage(elfPath: string, options: LoadOptions = {}): LoadedImage {
-  const elf = readElf(elfPath);
-  const objDir = options.objDir ?? findObjectDir(elfPath);
+  return loadedImageOf(readElf(elfPath), options);
+}
+
+/** The loaded pages of an ELF image already read (for callers that also read other parts of it). */
+export function loadedImageOf(elf: ElfFile, options: LoadOptions = {}): LoadedImage {
+  const objDir = options.objDir ?? findObjectDir(elf.file);
   const ranges = objDir ? attributeLibraries(elf, readLibraryObjects(objDir)) : [];
   return loadImage(elf, ranges);
 }

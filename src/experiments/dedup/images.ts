@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { InvariantError } from '../../base/assert.ts';
 import { alignUp, PAGE_4K } from '../../base/units.ts';
 import { LibraryPool, pageList, poolImage, type HostMemory, type PageList, type PoolImage } from '../../host/index.ts';
-import { buildDemoSet, buildPool, imageKey, readDescription, readLoadedImage, type DemoImage, type DemoManifest, type ImageVariant, type LoadedImage } from '../../image/index.ts';
+import { buildDemoSet, buildPool, imageKey, loadedImageOf, readDescription, readElf, type DemoImage, type DemoManifest, type ImageVariant, type LoadedImage } from '../../image/index.ts';
 import { markUsed, pruneUnused } from '../../base/tempcache.ts';
 import { invocationStack, type InvocationStack } from './invocation-stack.ts';
 
@@ -63,10 +63,12 @@ export function prepareSet(manifest: DemoManifest, variants: readonly ImageVaria
   let confirmed = 0;
   for (const img of manifest.images) {
     if (!variants.includes(img.variant)) continue;
-    const loaded = readLoadedImage(img.elf, { objDir: img.objDir });
+    // Read once: the loaded pages and the invocation's stack pages both come from it.
+    const elf = readElf(img.elf);
+    const loaded = loadedImageOf(elf, { objDir: img.objDir });
     confirmed += confirmBytes(loaded, firstBytes);
     const list = byVariant.get(img.variant) ?? [];
-    list.push({ name: img.name, variant: img.variant, instance: img.instance, elf: img.elf, ...pagesOf(loaded), invocationStack: invocationStack(img.elf) });
+    list.push({ name: img.name, variant: img.variant, instance: img.instance, elf: img.elf, ...pagesOf(loaded), invocationStack: invocationStack(elf) });
     byVariant.set(img.variant, list);
   }
   return { manifest, byVariant, byteConfirmedPages: confirmed };

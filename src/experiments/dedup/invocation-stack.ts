@@ -17,7 +17,7 @@
  * ELF's text). An image without the symbols (not built with the KVM platform library) has no
  * such pages.
  */
-import { readElf, SHT_NOBITS, type ElfFile } from '../../image/elf.ts';
+import { SHT_NOBITS, type ElfFile } from '../../image/elf.ts';
 import { PAGE_4K } from '../../base/units.ts';
 import { fingerprintBytes } from '../../base/hash.ts';
 import type { HostVm } from '../../host/index.ts';
@@ -88,12 +88,11 @@ export interface InvocationStack {
 }
 
 /**
- * The pages an invocation's closing system call writes, read from the image at `elfPath`: the
- * page of `ukplat_kvm_user_rsp` (the entry's first store saves the user stack pointer there) and
- * the CPL0 stack's frame pages.
+ * The pages an invocation's closing system call writes, read from the image `elf`: the page of
+ * `ukplat_kvm_user_rsp` (the entry's first store saves the user stack pointer there) and the CPL0
+ * stack's frame pages.
  */
-export function invocationStack(elfPath: string): InvocationStack {
-  const elf = readElf(elfPath);
+export function invocationStack(elf: ElfFile): InvocationStack {
   const stack = elf.symbols.find((s) => s.name === KSTACK_SYMBOL && s.size > 0);
   const userRsp = elf.symbols.find((s) => s.name === USER_RSP_SYMBOL && s.size > 0);
   const depth = invocationStackDepth(elf);
