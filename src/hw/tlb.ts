@@ -55,10 +55,18 @@ export class TranslationCache {
   private lookingKey = -1;
   /** sets - 1 when the set count is a power of two (index by mask), else -1 (index by modulo). */
   private readonly setMask: number;
-  // Indexed mode (ways > SCAN_MAX_WAYS): open-addressing hash of key -> way, recency lists.
+  // Indexed mode (ways > SCAN_MAX_WAYS): a chained hash of key -> way, recency lists.
   private readonly indexed: boolean;
-  private readonly hashKeys: Float64Array;
-  private readonly hashWays: Int32Array;
+  /**
+   * Per bucket, the first way whose key hashes there (-1: none); per way, the next way of its
+   * bucket's chain and its bucket. The chains link ways, so the keys stay in `key` alone, an
+   * evicted way leaves its chain without hashing its key again, and the fill after a miss links
+   * into the bucket the lookup hashed to (`missedBucket`).
+   */
+  private readonly bucketHead: Int32Array;
+  private readonly chainNext: Int32Array;
+  private readonly bucketOf: Int32Array;
+  private missedBucket = -1;
   private readonly hashBits: number;
   private readonly prev: Int32Array;
   private readonly next: Int32Array;
@@ -106,8 +114,9 @@ export class TranslationCache {
     let bits = 0;
     if (this.indexed) while (1 << bits < n * 4) bits++;
     this.hashBits = bits;
-    this.hashKeys = new Float64Array(this.indexed ? 1 << bits : 0).fill(-1);
-    this.hashWays = new Int32Array(this.indexed ? 1 << bits : 0);
+    this.bucketHead = new Int32Array(this.indexed ? 1 << bits : 0).fill(-1);
+    this.chainNext = new Int32Array(this.indexed ? n : 0);
+    this.bucketOf = new Int32Array(this.indexed ? n : 0);
     this.prev = new Int32Array(this.indexed ? n : 0);
     this.next = new Int32Array(this.indexed ? n : 0);
     this.head = new Int32Array(this.indexed ? this.sets : 0).fill(-1);
@@ -196,10 +205,18 @@ export class TranslationCache {
   /** Find `lookingKey` in `set` of the indexed mode: the body of `lookup`. */
   private lookupIndexed(set: number): number {
     const k = this.lookingKey;
-    const i = this.hashFind(k);
-    if (i >= 0) this.touch(i, set);
-    else this.missedKey = k;
-    return i;
+    const bucket = this.hashSlot(k);
+    const keys = this.key;
+    const next = this.chainNext;
+    for (let i = this.bucketHead[bucket]; i >= 0; i = next[i]) {
+      if (keys[i] === k) {
+        this.touch(i, set);
+        return i;
+      }
+    }
+    this.missedKey = k;
+    this.missedBucket = bucket;
+    return -1;
   }
 
   /** Like lookup, but leaves the LRU order alone (for tests and invariant checks). */
@@ -298,11 +315,11 @@ export class TranslationCache {
     if (prev !== k) {
       if (prev !== -1) {
         this.sizeCount[prev & 3]--; // low bits of the key are the size (exact below 2^53)
-        if (this.indexed) this.hashDelete(prev);
+        if (this.indexed) this.unchain(victim);
       } else this.valid++;
       this.sizeCount[size]++;
       this.key[victim] = k;
-      if (this.indexed) this.hashInsert(k, victim);
+      if (this.indexed) this.chain(victim, knownAbsent ? this.missedBucket : this.hashSlot(k));
       else if (this.fpShift >= 0) this.fpBytes[victim] = this.fingerprintOf(k);
     }
     this.value[victim] = value;
@@ -316,7 +333,7 @@ export class TranslationCache {
     const i = this.peek(pageNumber, size);
     if (i < 0) return false;
     if (this.indexed) {
-      this.hashDelete(this.key[i]);
+      this.unchain(i);
       // Keep the way in its recency list as the least recently used, so it is reused first.
       const set = this.setOf(pageNumber);
       this.unlink(i, set);
@@ -372,7 +389,7 @@ export class TranslationCache {
     this.sizeCount.fill(0);
     this.valid = 0;
     if (this.indexed) {
-      this.hashKeys.fill(-1);
+      this.bucketHead.fill(-1);
       this.head.fill(-1);
       this.tail.fill(-1);
       this.fill.fill(0);
@@ -440,44 +457,52 @@ export class TranslationCache {
   }
 
   private hashFind(k: number): number {
-    const mask = (1 << this.hashBits) - 1;
-    const keys = this.hashKeys;
-    for (let s = this.hashSlot(k); ; s = (s + 1) & mask) {
-      const hk = keys[s];
-      if (hk === k) return this.hashWays[s];
-      if (hk === -1) return -1;
-    }
+    const keys = this.key;
+    const next = this.chainNext;
+    for (let i = this.bucketHead[this.hashSlot(k)]; i >= 0; i = next[i]) if (keys[i] === k) return i;
+    return -1;
   }
 
-  private hashInsert(k: number, way: number): void {
-    const mask = (1 << this.hashBits) - 1;
-    let s = this.hashSlot(k);
-    while (this.hashKeys[s] !== -1) s = (s + 1) & mask;
-    this.hashKeys[s] = k;
-    this.hashWays[s] = way;
-  }
-
-  /** Linear-probing deletion with backward shift (no tombstones). */
-  private hashDelete(k: number): void {
-    const mask = (1 << this.hashBits) - 1;
-    const keys = this.hashKeys;
-    let s = this.hashSlot(k);
-    while (keys[s] !== k) {
-      if (keys[s] === -1) return;
-      s = (s + 1) & mask;
-    }
-    let hole = s;
-    for (let j = (hole + 1) & mask; keys[j] !== -1; j = (j + 1) & mask) {
-      const home = this.hashSlot(keys[j]);
-      // Move j into the hole if its home slot is not cyclically within (hole, j].
-      const between = hole <= j ? home > hole && home <= j : home > hole || home <= j;
-      if (!between) {
-        keys[hole] = keys[j];
-        this.hashWays[hole] = this.hashWays[j];
-        hole = j;
+  /**
+   * What is wrong with the indexed mode's hash chains, or null (for tests): every valid way must
+   * sit exactly once in the chain of the bucket its key hashes to, and no chain may loop.
+   */
+  indexProblem(): string | null {
+    if (!this.indexed) return null;
+    let linked = 0;
+    for (let b = 0; b < this.bucketHead.length; b++) {
+      let steps = 0;
+      for (let i = this.bucketHead[b]; i >= 0; i = this.chainNext[i]) {
+        if (++steps > this.key.length) return `bucket ${b}: the chain loops`;
+        if (this.key[i] === -1) return `bucket ${b}: way ${i} is invalid`;
+        if (this.hashSlot(this.key[i]) !== b || this.bucketOf[i] !== b) return `bucket ${b}: way ${i} hashes elsewhere`;
+        linked++;
       }
     }
-    keys[hole] = -1;
+    return linked === this.valid ? null : `${linked} ways in chains, ${this.valid} valid`;
+  }
+
+  /** Link way `way` (holding a key that hashes to `bucket`) into that bucket's chain. */
+  private chain(way: number, bucket: number): void {
+    this.bucketOf[way] = bucket;
+    this.chainNext[way] = this.bucketHead[bucket];
+    this.bucketHead[bucket] = way;
+  }
+
+  /** Take way `way` out of its bucket's chain (its key is still valid). */
+  private unchain(way: number): void {
+    const bucket = this.bucketOf[way];
+    const next = this.chainNext;
+    let p = this.bucketHead[bucket];
+    if (p === way) {
+      this.bucketHead[bucket] = next[way];
+      return;
+    }
+    while (next[p] !== way) {
+      p = next[p];
+      if (!(p >= 0)) throw new Error(`${this.name}: way ${way} is not in the chain of its bucket`);
+    }
+    next[p] = next[way];
   }
 
   private unlink(i: number, set: number): void {

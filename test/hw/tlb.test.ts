@@ -231,6 +231,7 @@ test('the hash-indexed LRU (wide arrays) behaves exactly like the scanning LRU',
           indexed.flush();
         }
         assert.equal(scan.valid, indexed.valid);
+        assert.equal(indexed.indexProblem(), null);
       }
       for (let s = 0; s < sets; s++) assert.deepEqual(indexed.lruOrder(s), scan.lruOrder(s));
     }),
@@ -265,6 +266,7 @@ test('with 48-bit page numbers and an address-space tag, the hash index and the 
         else assert.equal(scan.invalidate(page, o.size), indexed.invalidate(page, o.size));
         assert.deepEqual([...scan.sizeCount], recount(scan));
         assert.deepEqual([...indexed.sizeCount], recount(indexed));
+        assert.equal(indexed.indexProblem(), null);
       }
       for (let s = 0; s < sets; s++) assert.deepEqual(indexed.lruOrder(high + s), scan.lruOrder(high + s));
     }),
@@ -301,6 +303,7 @@ test('sets of 16 and 24 ways (scanned by key fingerprints) behave exactly like t
           indexed.flush();
         }
         assert.equal(scan.valid, indexed.valid);
+        assert.equal(indexed.indexProblem(), null);
       }
       for (let s = 0; s < sets; s++) assert.deepEqual(scan.lruOrder(s), indexed.lruOrder(s));
     }),
