@@ -50,6 +50,12 @@ import { LiveObjects, PageMap } from './intervals.ts';
 export const MARKER_REPLY = 2;
 
 const PAGE = 4096;
+/**
+ * 1 / PAGE, exact (a power of two): `a * INV_PAGE` is `a / PAGE` for every double, and the replay
+ * loop's page number per access is then a multiplication of a few cycles instead of a division of
+ * about twenty.
+ */
+const INV_PAGE = 1 / PAGE;
 const CHUNK = 2 * 1024 * 1024;
 const PAGES_PER_CHUNK = CHUNK / PAGE;
 /** Slots of each direct-mapped program page cache of `replayRange` (a power of two). */
@@ -457,7 +463,7 @@ export class TracedProgram {
           objectAccesses++;
           gva = a + objDelta;
         } else {
-          const page = Math.floor(a / PAGE);
+          const page = Math.floor(a * INV_PAGE);
           const k = page & (OBJECT_CACHE_SLOTS - 1);
           if (op !== OP_INSTR && objPage[k] === page && a >= objPageLo[k] && end <= objPageHi[k]) {
             objectAccesses++;
