@@ -8,7 +8,14 @@
  * Each loop gives two figures: accesses per second of wall time (the name as it always was) and
  * per second of the process's CPU time (user + system; `.cpu` appended), which on a machine shared
  * with other work varies much less.
+ *
+ * `npm run bench` runs each loop in a child process of its own (`--one NAME`): in one process a
+ * loop ran on whatever the JIT had made of the shared access path for the loops before it, so its
+ * figure depended on its place in the list (the sequential loop with caches read 45 or 51 M per
+ * CPU s for the same tree, by order alone).
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Rng } from '../src/base/rng.ts';
 import { PageSize } from '../src/base/units.ts';
 import { CPU_PRESETS, translationOnly, withoutPrivateCaches, type CpuPreset } from '../src/hw/cpu.ts';
@@ -118,8 +125,34 @@ export function benchRandomTwoVmsOneCore(accesses = 2_000_000): BenchFigure[] {
   });
 }
 
+/** Every loop, by the name its child process is asked for. */
+const LOOPS: Record<string, () => BenchFigure[]> = {
+  sequential: () => benchSequential(),
+  random: () => benchRandom(),
+  randomLlcOnly: () => benchRandomLlcOnly(),
+  sequentialTranslationOnly: () => benchSequentialTranslationOnly(),
+  randomTranslationOnly: () => benchRandomTranslationOnly(),
+  lineStream: () => benchLineStream(),
+  randomTwoVmsOneCore: () => benchRandomTwoVmsOneCore(),
+};
+
+/** Loop `name` in a fresh process (see the header); its figures come back as JSON on stdout. */
+function inChildProcess(name: string): BenchFigure[] {
+  const p = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--one', name], { encoding: 'utf8' });
+  if (p.status !== 0) throw new Error(`bench/hw-access.ts --one ${name} failed with status ${String(p.status)}:\n${p.stderr}`);
+  return JSON.parse(p.stdout) as BenchFigure[];
+}
+
 /** Picked up by bench/run.ts (its optional modules). */
-export const benchmarks = [
-  { group: 'hw', run: () => benchLineStream() },
-  { group: 'hw', run: () => benchRandomTwoVmsOneCore() },
-];
+export const benchmarks = Object.keys(LOOPS).map((name) => ({ group: 'hw', run: () => inChildProcess(name) }));
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+const one = process.argv.indexOf('--one');
+if (isMain && one > 0) {
+  const loop = LOOPS[process.argv[one + 1]];
+  if (loop) process.stdout.write(JSON.stringify(loop()));
+  else {
+    process.stderr.write(`bench/hw-access.ts: no loop ${String(process.argv[one + 1])} (${Object.keys(LOOPS).join(', ')})\n`);
+    process.exitCode = 2;
+  }
+}

@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url';
 import { median } from '../src/base/stats.ts';
 import { writeFileAtomic } from '../src/base/system.ts';
 import { formatTable } from '../src/base/table.ts';
-import { benchRandom, benchRandomLlcOnly, benchRandomTranslationOnly, benchSequential, benchSequentialTranslationOnly } from './hw-access.ts';
 import type { BenchFigure } from './types.ts';
 
 interface Bench {
@@ -19,13 +18,7 @@ interface Bench {
   run: () => BenchFigure[] | Promise<BenchFigure[]>;
 }
 
-const benches: Bench[] = [
-  { group: 'hw', run: () => benchSequential() },
-  { group: 'hw', run: () => benchRandom() },
-  { group: 'hw', run: () => benchRandomLlcOnly() },
-  { group: 'hw', run: () => benchSequentialTranslationOnly() },
-  { group: 'hw', run: () => benchRandomTranslationOnly() },
-];
+const benches: Bench[] = [];
 
 /** Benchmarks contributed by other layers, loaded if present (each exports `benchmarks`). */
 const OPTIONAL_MODULES = ['./host-frames.ts', './dedup.ts', './guest-malloc.ts', './trace.ts', './replay.ts', './realhost.ts', './hw-access.ts', './cref.ts', './images.ts'];

@@ -276,6 +276,20 @@ export class Core {
     return covered;
   }
 
+  /** The line that continues the stream matched last, or -1 (see `expectedLine`). */
+  get nextExpectedLine(): number {
+    return this.expectedLine;
+  }
+
+  /**
+   * The stream matched last continued, line after expected line, up to `line`: the state
+   * `prefetchCovers` leaves after those lines (each covered; the stream stays confirmed). For a
+   * caller that decided the lines in advance (`VCpu`'s stream run) and counts them itself.
+   */
+  continueExpected(line: number): void {
+    this.advance(this.expectedStream, line);
+  }
+
   /** `prefetchCovers` past the expected line. */
   private coversByBucket(line: number): boolean {
     // The common case, small enough to be inlined: the line's bucket holds one stream, of this

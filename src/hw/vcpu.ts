@@ -198,6 +198,21 @@ export class VCpu implements TlbInvalidator, CoreResident {
   /** Accesses served by the open line window and not yet added to the counters. */
   private windowLoads = 0;
   private windowStores = 0;
+  /**
+   * The stream run (no cache model only): while the prefetcher's last matched stream expects the
+   * line right after the window's, in the same 4 KiB page, a load there is decided in advance (a
+   * covered line of the window's tier), so `accessOutsideWindow` serves it by moving the window
+   * one line on (`nextRunLine`) and leaves its counts and the prefetcher's and tier's state to
+   * `settleRun`. `runHi` is the end of that next line (-1: no run); `runLimit` the page's end.
+   */
+  private runHi = -1;
+  private runLimit = -1;
+  /** Lines served by the run and not yet settled, their cycles, the first of them, and their tier and page size. */
+  private runLines = 0;
+  private runCycles = 0;
+  private runFirstLine = 0;
+  private runTier = 0;
+  private runSize: PageSize = PageSize.Size4K;
   private lastLineDirty = false;
   /**
    * What a repeat of `lastLine` costs and where it is counted: with a cache model, a hit in the
@@ -328,6 +343,11 @@ export class VCpu implements TlbInvalidator, CoreResident {
    */
   private accessOutsideWindow(size: number, write: boolean): number {
     const gva = this.accessGva;
+    if (gva >= this.lineHi && gva + size <= this.runHi && !write && size > 0) return this.nextRunLine();
+    // Any other access ends the run (its line or the prefetcher may change); `startRun` below
+    // opens a new one where it can.
+    this.settleRun();
+    this.runHi = -1;
     const offset = gva - this.fastBase;
     // The common case of sequential code: the page of the previous access, on this vCPU's core,
     // one line. The fast page and its frame are 4 KiB aligned, so the host address has the guest
@@ -363,10 +383,70 @@ export class VCpu implements TlbInvalidator, CoreResident {
       this.lineLo = gva - inLine;
       this.lineHi = this.lineLo + 64;
       this.lineWritable = this.lastLineDirty && this.fastWritable;
+      if (this.noDataCaches && this.core.nextExpectedLine === line + 1) this.startRun(line + 1, gva);
     } else {
       this.closeLineWindow();
     }
     return data;
+  }
+
+  /**
+   * Open the stream run after the window's line: `line` is the prefetcher's expected line, so its
+   * stream (alone in its bucket, stride one line, confirmed by the line just served) covers it
+   * and every later line of the page, and nothing else changes the core's prefetcher or the
+   * tier's last line until the run is settled (the run is settled before any other access, and a
+   * switch of the core settles it through `descheduled`).
+   */
+  private startRun(line: number, gva: number): void {
+    const pageEnd = gva - (gva & 4095) + 4096;
+    this.runLimit = pageEnd;
+    this.runHi = this.lineHi + 64;
+    this.runFirstLine = line;
+    this.runTier = this.repeatTier;
+    this.runSize = this.fastSize;
+  }
+
+  /**
+   * A load in the line after the window, while the stream run lasts: what `lineFromTier` decides
+   * for it (a line the stream covers, at its tier's covered-line cost), counted later by
+   * `settleRun`. The window's pending repeats stay pending: the window's tier and page size do not
+   * change along the run.
+   */
+  private nextRunLine(): number {
+    const lo = this.lineHi;
+    const hi = lo + 64;
+    this.lineLo = lo;
+    this.lineHi = hi;
+    this.runHi = hi + 64 <= this.runLimit ? hi + 64 : -1;
+    this.lastLine++;
+    this.runLines++;
+    const cycles = this.coveredLineCycles(this.runTier);
+    this.runCycles += cycles;
+    return cycles;
+  }
+
+  /**
+   * Count the run's lines as `accessOutsideWindow` and `lineFromTier` would have, one by one
+   * (integer sums, so the order does not matter), and bring the prefetcher's stream and the
+   * tier's last line to the run's last line.
+   */
+  private settleRun(): void {
+    const n = this.runLines;
+    if (n === 0) return;
+    const c = this.stats;
+    c.accesses += n;
+    c.loads += n;
+    c.l1TlbHits[this.runSize] += n;
+    c.dataMem[this.runTier] += n;
+    c.prefetchedLines += n;
+    c.dataCycles += this.runCycles;
+    const last = this.runFirstLine + n - 1;
+    this.lastTierLine[this.runTier] = last;
+    this.core.continueExpected(last);
+    // A counter read settles a run that may go on: its next line follows the last one settled.
+    this.runFirstLine = last + 1;
+    this.runLines = 0;
+    this.runCycles = 0;
   }
 
   /**
@@ -453,7 +533,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
   }
 
   private closeLineWindow(): void {
-    this.lineLo = this.lineHi = -1;
+    this.lineLo = this.lineHi = this.runHi = -1;
   }
 
   /**
@@ -463,6 +543,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
    * closing the window (a flush, a walk) need not settle.
    */
   private settleWindow(): void {
+    this.settleRun();
     const n = this.windowLoads + this.windowStores;
     if (n === 0) return;
     const c = this.stats;

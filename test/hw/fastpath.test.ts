@@ -120,3 +120,64 @@ test('sequential streams without a cache model: exact, and a covered line costs 
   // Alone the miss limit bounds a covered line; with six cores on the tier its bandwidth share does.
   assert.ok(fast.shared > fast.alone, `${fast.shared} against ${fast.alone}`);
 });
+
+interface StreamOp {
+  vm: number;
+  kind: 'run' | 'store' | 'jump' | 'read' | 'forget' | 'invlpg' | 'skip';
+  /** Loads of a run; page of a jump; bytes skipped (backwards when negative). */
+  n: number;
+  size: number;
+}
+
+/**
+ * Streams of loads without a cache model, the case of the stream run (a load in the line after
+ * the window, decided in advance and counted later): VMs 0 and 1 share core 0, VM 2 has core 1,
+ * two tiers, so runs are cut by switches, by counter reads, by a first use of a tier on another
+ * core (which changes a covered line's cost mid-run), by stores, INVLPG and jumps.
+ */
+function runStreams(ops: StreamOp[], forget: boolean) {
+  const cpu = translationOnly(CPU_PRESETS.zen2);
+  const machine = twoTierMachine(cpu, 2);
+  const vms = [0, 1, 2].map((v) => {
+    const space = new FlatSpace({ guestPageSize: PageSize.Size4K, hostPageSize: PageSize.Size4K, hostFirstFrame: v * 12, hostFrames: 1 << 20 });
+    return { space, vcpu: new VCpu(machine, space, v, v === 2 ? 1 : 0), next: space.base };
+  });
+  let cycles = 0;
+  const reads: Record<string, number>[] = [];
+  for (const o of ops) {
+    const vm = vms[o.vm];
+    const { vcpu } = vm;
+    if (o.kind === 'run') {
+      for (let i = 0; i < o.n; i++) {
+        if (forget) vcpu.forgetFastPaths();
+        cycles += vcpu.load(vm.next, o.size);
+        vm.next += o.size;
+      }
+    } else if (o.kind === 'store') {
+      if (forget) vcpu.forgetFastPaths();
+      cycles += vcpu.store(vm.next, o.size);
+      vm.next += o.size;
+    } else if (o.kind === 'jump') vm.next = vm.space.base + o.n * 4096 + (o.n % 3) * 8;
+    else if (o.kind === 'skip') vm.next += o.n;
+    else if (o.kind === 'read') reads.push(vcpu.counters.snapshot());
+    else if (o.kind === 'forget') vcpu.forgetFastPaths();
+    else vcpu.invalidatePage(vm.next);
+  }
+  return { cycles, reads, counters: vms.map((v) => v.vcpu.counters.snapshot()) };
+}
+
+test('stream runs without a cache model are exact: cut by switches, counter reads, other cores, stores and flushes', async () => {
+  const fc = await import('fast-check');
+  const op = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ vm: fc.constantFrom(0, 0, 1, 2), kind: fc.constant('run'), n: fc.integer({ min: 1, max: 700 }), size: fc.constantFrom(8, 8, 8, 4, 16, 64) }) },
+    { weight: 1, arbitrary: fc.record({ vm: fc.constantFrom(0, 1, 2), kind: fc.constantFrom('store', 'read', 'forget', 'invlpg'), n: fc.constant(0), size: fc.constantFrom(8, 64) }) },
+    { weight: 1, arbitrary: fc.record({ vm: fc.constantFrom(0, 1, 2), kind: fc.constant('jump'), n: fc.integer({ min: 0, max: 30 }), size: fc.constant(8) }) },
+    { weight: 1, arbitrary: fc.record({ vm: fc.constantFrom(0, 1, 2), kind: fc.constant('skip'), n: fc.constantFrom(8, 56, 64, 128, 4096, -8, -64, -128, -320), size: fc.constant(8) }) },
+  ) as unknown as import('fast-check').Arbitrary<StreamOp>;
+  fc.assert(
+    fc.property(fc.array(op, { minLength: 5, maxLength: 40 }), (ops) => {
+      assert.deepEqual(runStreams(ops, false), runStreams(ops, true));
+    }),
+    { numRuns: 120, seed: 16 },
+  );
+});
