@@ -55,10 +55,18 @@ export class TranslationCache {
   private lookingKey = -1;
   /** sets - 1 when the set count is a power of two (index by mask), else -1 (index by modulo). */
   private readonly setMask: number;
-  // Indexed mode (ways > SCAN_MAX_WAYS): open-addressing hash of key -> way, recency lists.
+  // Indexed mode (ways > SCAN_MAX_WAYS): a chained hash of key -> way, recency lists.
   private readonly indexed: boolean;
-  private readonly hashKeys: Float64Array;
-  private readonly hashWays: Int32Array;
+  /**
+   * Per bucket, the first way whose key hashes there (-1: none); per way, the next way of its
+   * bucket's chain and its bucket. The chains link ways, so the keys stay in `key` alone, an
+   * evicted way leaves its chain without hashing its key again, and the fill after a miss links
+   * into the bucket the lookup hashed to (`missedBucket`).
+   */
+  private readonly bucketHead: Int32Array;
+  private readonly chainNext: Int32Array;
+  private readonly bucketOf: Int32Array;
+  private missedBucket = -1;
   private readonly hashBits: number;
   private readonly prev: Int32Array;
   private readonly next: Int32Array;
@@ -69,6 +77,18 @@ export class TranslationCache {
   private readonly tail: Int32Array;
   /** Per set: ways never used yet (filled in order). */
   private readonly fill: Int32Array;
+  /**
+   * Scan mode with a multiple of four ways, at least sixteen: one byte per way, a fingerprint of its key
+   * (`fingerprintOf`), the same bytes read four at a time through `fpWords` (sets start at a
+   * multiple of four ways, so a set is whole words). A scan tests four ways per word for a byte
+   * equal to the key's fingerprint and compares full keys only in a word that has one: a miss in a
+   * full 16-way set reads four words instead of sixteen keys. Invalid ways may hold any byte (a
+   * match is always confirmed on the key). Empty otherwise (`fpShift` -1).
+   */
+  private readonly fpBytes: Uint8Array;
+  private readonly fpWords: Int32Array;
+  /** Right shift of a key's low 32 bits to its fingerprint byte (past the size and set bits); -1 without fingerprints. */
+  private readonly fpShift: number;
 
   /** `mode` forces an implementation (for differential tests); by default it follows associativity. */
   constructor(
@@ -94,14 +114,29 @@ export class TranslationCache {
     let bits = 0;
     if (this.indexed) while (1 << bits < n * 4) bits++;
     this.hashBits = bits;
-    this.hashKeys = new Float64Array(this.indexed ? 1 << bits : 0).fill(-1);
-    this.hashWays = new Int32Array(this.indexed ? 1 << bits : 0);
+    this.bucketHead = new Int32Array(this.indexed ? 1 << bits : 0).fill(-1);
+    this.chainNext = new Int32Array(this.indexed ? n : 0);
+    this.bucketOf = new Int32Array(this.indexed ? n : 0);
     this.prev = new Int32Array(this.indexed ? n : 0);
     this.next = new Int32Array(this.indexed ? n : 0);
     this.head = new Int32Array(this.indexed ? this.sets : 0).fill(-1);
     this.front = new Uint8Array(this.indexed ? 0 : this.sets);
     this.tail = new Int32Array(this.indexed ? this.sets : 0).fill(-1);
     this.fill = new Int32Array(this.indexed ? this.sets : 0);
+    // Sets of eight ways or fewer gain nothing: the call to the scan out of the front costs what the words save (measured).
+    const fingerprinted = !this.indexed && this.ways >= 16 && this.ways % 4 === 0;
+    let setBits = 0;
+    while (this.setMask >= 0 && 1 << setBits < this.sets) setBits++;
+    // The set index is the page number's low bits (power-of-two sets): the same in every key of a
+    // set, so the fingerprint takes the bits above them.
+    this.fpShift = fingerprinted ? 2 + setBits : -1;
+    this.fpWords = new Int32Array(fingerprinted ? n / 4 : 0);
+    this.fpBytes = new Uint8Array(this.fpWords.buffer);
+  }
+
+  /** The fingerprint byte of key `k` (see `fpBytes`). Any function of the key would be exact. */
+  private fingerprintOf(k: number): number {
+    return ((k | 0) >>> this.fpShift) & 255;
   }
 
   get entries(): number {
@@ -130,8 +165,39 @@ export class TranslationCache {
     const keys = this.key;
     const mru = base + this.front[set];
     if (keys[mru] === k) return mru;
+    if (this.fpShift >= 0) {
+      this.lookingKey = k;
+      return this.scanFingerprints(set);
+    }
     const end = base + this.ways;
     for (let i = base; i < end; i++) if (keys[i] === k) return this.raise(set, i);
+    this.missedKey = k;
+    return -1;
+  }
+
+  /**
+   * Scan mode with fingerprints: find `lookingKey` in `set` (the body of `lookup` for wide sets,
+   * out of its inlined front, which stays within the JIT's inlining budget at the walker's call
+   * sites). Four ways per word: a byte of the word equals the key's fingerprint when x has a zero
+   * byte (the borrow can flag a byte above a true zero too; the key compare decides).
+   */
+  private scanFingerprints(set: number): number {
+    const k = this.lookingKey;
+    const keys = this.key;
+    const base = set * this.ways;
+    const pattern = Math.imul(((k | 0) >>> this.fpShift) & 255, 0x01010101);
+    const words = this.fpWords;
+    const wordEnd = (base + this.ways) >> 2;
+    for (let w = base >> 2; w < wordEnd; w++) {
+      const x = words[w] ^ pattern;
+      if (((x - 0x01010101) & ~x & 0x80808080) !== 0) {
+        const i = w << 2;
+        if (keys[i] === k) return this.raise(set, i);
+        if (keys[i + 1] === k) return this.raise(set, i + 1);
+        if (keys[i + 2] === k) return this.raise(set, i + 2);
+        if (keys[i + 3] === k) return this.raise(set, i + 3);
+      }
+    }
     this.missedKey = k;
     return -1;
   }
@@ -139,10 +205,18 @@ export class TranslationCache {
   /** Find `lookingKey` in `set` of the indexed mode: the body of `lookup`. */
   private lookupIndexed(set: number): number {
     const k = this.lookingKey;
-    const i = this.hashFind(k);
-    if (i >= 0) this.touch(i, set);
-    else this.missedKey = k;
-    return i;
+    const bucket = this.hashSlot(k);
+    const keys = this.key;
+    const next = this.chainNext;
+    for (let i = this.bucketHead[bucket]; i >= 0; i = next[i]) {
+      if (keys[i] === k) {
+        this.touch(i, set);
+        return i;
+      }
+    }
+    this.missedKey = k;
+    this.missedBucket = bucket;
+    return -1;
   }
 
   /** Like lookup, but leaves the LRU order alone (for tests and invariant checks). */
@@ -190,7 +264,9 @@ export class TranslationCache {
         this.sizeCount[size]++;
       }
     }
-    this.key[victim] = this.insertingKey;
+    const k = this.insertingKey;
+    this.key[victim] = k;
+    if (this.fpShift >= 0) this.fpBytes[victim] = this.fingerprintOf(k);
     this.value[victim] = value;
     this.flags[victim] = flags;
     return victim;
@@ -239,11 +315,12 @@ export class TranslationCache {
     if (prev !== k) {
       if (prev !== -1) {
         this.sizeCount[prev & 3]--; // low bits of the key are the size (exact below 2^53)
-        if (this.indexed) this.hashDelete(prev);
+        if (this.indexed) this.unchain(victim);
       } else this.valid++;
       this.sizeCount[size]++;
       this.key[victim] = k;
-      if (this.indexed) this.hashInsert(k, victim);
+      if (this.indexed) this.chain(victim, knownAbsent ? this.missedBucket : this.hashSlot(k));
+      else if (this.fpShift >= 0) this.fpBytes[victim] = this.fingerprintOf(k);
     }
     this.value[victim] = value;
     this.flags[victim] = flags;
@@ -256,7 +333,7 @@ export class TranslationCache {
     const i = this.peek(pageNumber, size);
     if (i < 0) return false;
     if (this.indexed) {
-      this.hashDelete(this.key[i]);
+      this.unchain(i);
       // Keep the way in its recency list as the least recently used, so it is reused first.
       const set = this.setOf(pageNumber);
       this.unlink(i, set);
@@ -312,7 +389,7 @@ export class TranslationCache {
     this.sizeCount.fill(0);
     this.valid = 0;
     if (this.indexed) {
-      this.hashKeys.fill(-1);
+      this.bucketHead.fill(-1);
       this.head.fill(-1);
       this.tail.fill(-1);
       this.fill.fill(0);
@@ -350,6 +427,7 @@ export class TranslationCache {
     const k = this.key[i];
     const v = this.value[i];
     const fl = this.flags[i];
+    const fp = this.fpBytes.length > 0 ? this.fpBytes[i] : 0;
     while (p !== f) {
       const q = p === 0 ? ways - 1 : p - 1;
       this.copyWay(base + q, base + p);
@@ -358,6 +436,7 @@ export class TranslationCache {
     this.key[base + f] = k;
     this.value[base + f] = v;
     this.flags[base + f] = fl;
+    if (this.fpBytes.length > 0) this.fpBytes[base + f] = fp;
     return base + f;
   }
 
@@ -365,6 +444,7 @@ export class TranslationCache {
     this.key[to] = this.key[from];
     this.value[to] = this.value[from];
     this.flags[to] = this.flags[from];
+    if (this.fpBytes.length > 0) this.fpBytes[to] = this.fpBytes[from];
   }
 
   // ---- indexed mode ----
@@ -377,44 +457,52 @@ export class TranslationCache {
   }
 
   private hashFind(k: number): number {
-    const mask = (1 << this.hashBits) - 1;
-    const keys = this.hashKeys;
-    for (let s = this.hashSlot(k); ; s = (s + 1) & mask) {
-      const hk = keys[s];
-      if (hk === k) return this.hashWays[s];
-      if (hk === -1) return -1;
-    }
+    const keys = this.key;
+    const next = this.chainNext;
+    for (let i = this.bucketHead[this.hashSlot(k)]; i >= 0; i = next[i]) if (keys[i] === k) return i;
+    return -1;
   }
 
-  private hashInsert(k: number, way: number): void {
-    const mask = (1 << this.hashBits) - 1;
-    let s = this.hashSlot(k);
-    while (this.hashKeys[s] !== -1) s = (s + 1) & mask;
-    this.hashKeys[s] = k;
-    this.hashWays[s] = way;
-  }
-
-  /** Linear-probing deletion with backward shift (no tombstones). */
-  private hashDelete(k: number): void {
-    const mask = (1 << this.hashBits) - 1;
-    const keys = this.hashKeys;
-    let s = this.hashSlot(k);
-    while (keys[s] !== k) {
-      if (keys[s] === -1) return;
-      s = (s + 1) & mask;
-    }
-    let hole = s;
-    for (let j = (hole + 1) & mask; keys[j] !== -1; j = (j + 1) & mask) {
-      const home = this.hashSlot(keys[j]);
-      // Move j into the hole if its home slot is not cyclically within (hole, j].
-      const between = hole <= j ? home > hole && home <= j : home > hole || home <= j;
-      if (!between) {
-        keys[hole] = keys[j];
-        this.hashWays[hole] = this.hashWays[j];
-        hole = j;
+  /**
+   * What is wrong with the indexed mode's hash chains, or null (for tests): every valid way must
+   * sit exactly once in the chain of the bucket its key hashes to, and no chain may loop.
+   */
+  indexProblem(): string | null {
+    if (!this.indexed) return null;
+    let linked = 0;
+    for (let b = 0; b < this.bucketHead.length; b++) {
+      let steps = 0;
+      for (let i = this.bucketHead[b]; i >= 0; i = this.chainNext[i]) {
+        if (++steps > this.key.length) return `bucket ${b}: the chain loops`;
+        if (this.key[i] === -1) return `bucket ${b}: way ${i} is invalid`;
+        if (this.hashSlot(this.key[i]) !== b || this.bucketOf[i] !== b) return `bucket ${b}: way ${i} hashes elsewhere`;
+        linked++;
       }
     }
-    keys[hole] = -1;
+    return linked === this.valid ? null : `${linked} ways in chains, ${this.valid} valid`;
+  }
+
+  /** Link way `way` (holding a key that hashes to `bucket`) into that bucket's chain. */
+  private chain(way: number, bucket: number): void {
+    this.bucketOf[way] = bucket;
+    this.chainNext[way] = this.bucketHead[bucket];
+    this.bucketHead[bucket] = way;
+  }
+
+  /** Take way `way` out of its bucket's chain (its key is still valid). */
+  private unchain(way: number): void {
+    const bucket = this.bucketOf[way];
+    const next = this.chainNext;
+    let p = this.bucketHead[bucket];
+    if (p === way) {
+      this.bucketHead[bucket] = next[way];
+      return;
+    }
+    while (next[p] !== way) {
+      p = next[p];
+      if (!(p >= 0)) throw new Error(`${this.name}: way ${way} is not in the chain of its bucket`);
+    }
+    next[p] = next[way];
   }
 
   private unlink(i: number, set: number): void {
