@@ -43,6 +43,7 @@
 import type { AccessPath } from '../hw/access.ts';
 import { AllocHint, OutOfMemoryError, type GuestAllocator } from '../guest/allocator.ts';
 import { TraceOp, type TraceBatch, type TraceHeader, type TraceReader } from '../trace/types.ts';
+import { startAsDoubles } from '../base/fields.ts';
 import { growF64 } from '../base/grow.ts';
 import { LiveObjects, PageMap } from './intervals.ts';
 
@@ -137,11 +138,7 @@ export class ReplayCounters {
     // of `replayRange`. V8 then ran `replayRange`, for every later program of the process, as the
     // on-stack-replaced code it had kept, entered anew at each call and boxing a double per event
     // (about 10% slower, and a scavenge every 2 MiB).
-    for (const key of Object.keys(this) as (keyof this)[]) {
-      if (typeof this[key] !== 'number') continue;
-      (this as Record<keyof this, number>)[key] = 0.5;
-      (this as Record<keyof this, number>)[key] = 0;
-    }
+    startAsDoubles(this, (Object.keys(this) as (keyof this)[]).filter((key) => typeof this[key] === 'number'));
   }
 
   /** Accesses replayed through the access path. */

@@ -3,6 +3,7 @@
  * access path; gathered into a flat record at the end of a run (`snapshot`), and warm-up is excluded
  * by subtracting snapshots (ChampSim's roi_stats).
  */
+import { startAsDoubles } from '../base/fields.ts';
 import { PAGE_SIZE_NAMES } from '../base/units.ts';
 
 export const MAX_TIERS = 4;
@@ -68,12 +69,8 @@ export class VcpuCounters {
     // The cycle sums pass 2^30 early in a run (a million walks or a few million data lines), where
     // V8 would change their fields from small integers to doubles: that change discards the
     // optimized code of every function that writes them (the whole walk and line path), in the
-    // middle of the loop that made them hot. Holding a double once makes them doubles from birth;
-    // the values are the same.
-    for (const f of CYCLE_SUMS) {
-      this[f] = 0.5;
-      this[f] = 0;
-    }
+    // middle of the loop that made them hot.
+    startAsDoubles(this, CYCLE_SUMS);
   }
 
   /** All cycles the vCPU spent; faults are counted once, inside translation. */
