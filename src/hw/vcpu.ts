@@ -207,12 +207,14 @@ export class VCpu implements TlbInvalidator, CoreResident {
    */
   private runHi = -1;
   private runLimit = -1;
-  /** Lines served by the run and not yet settled, their cycles, the first of them, and their tier and page size. */
+  /**
+   * Lines served by the run and not yet settled, their cycles and the first of them. Their tier
+   * and page size are the window's, `repeatTier` and `fastSize`, which change only later in an
+   * access that settles the run first (as for the window's pending accesses, see `settleWindow`).
+   */
   private runLines = 0;
   private runCycles = 0;
   private runFirstLine = 0;
-  private runTier = 0;
-  private runSize: PageSize = PageSize.Size4K;
   private lastLineDirty = false;
   /**
    * What a repeat of `lastLine` costs and where it is counted: with a cache model, a hit in the
@@ -402,8 +404,6 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.runLimit = pageEnd;
     this.runHi = this.lineHi + 64;
     this.runFirstLine = line;
-    this.runTier = this.repeatTier;
-    this.runSize = this.fastSize;
   }
 
   /**
@@ -420,7 +420,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.runHi = hi + 64 <= this.runLimit ? hi + 64 : -1;
     this.lastLine++;
     this.runLines++;
-    const cycles = this.coveredLineCycles(this.runTier);
+    const cycles = this.coveredLineCycles(this.repeatTier);
     this.runCycles += cycles;
     return cycles;
   }
@@ -436,12 +436,12 @@ export class VCpu implements TlbInvalidator, CoreResident {
     const c = this.stats;
     c.accesses += n;
     c.loads += n;
-    c.l1TlbHits[this.runSize] += n;
-    c.dataMem[this.runTier] += n;
+    c.l1TlbHits[this.fastSize] += n;
+    c.dataMem[this.repeatTier] += n;
     c.prefetchedLines += n;
     c.dataCycles += this.runCycles;
     const last = this.runFirstLine + n - 1;
-    this.lastTierLine[this.runTier] = last;
+    this.lastTierLine[this.repeatTier] = last;
     this.core.continueExpected(last);
     // A counter read settles a run that may go on: its next line follows the last one settled.
     this.runFirstLine = last + 1;

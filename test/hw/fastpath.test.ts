@@ -131,7 +131,7 @@ interface StreamOp {
 
 /**
  * Streams of loads without a cache model, the case of the stream run (a load in the line after
- * the window, decided in advance and counted later): VMs 0 and 1 share core 0, VM 2 has core 1,
+ * the window, decided in advance and counted later): VMs 0 and 1 (2 MiB pages) share core 0, VM 2 has core 1,
  * two tiers, so runs are cut by switches, by counter reads, by a first use of a tier on another
  * core (which changes a covered line's cost mid-run), by stores, INVLPG and jumps.
  */
@@ -139,7 +139,10 @@ function runStreams(ops: StreamOp[], forget: boolean) {
   const cpu = translationOnly(CPU_PRESETS.zen2);
   const machine = twoTierMachine(cpu, 2);
   const vms = [0, 1, 2].map((v) => {
-    const space = new FlatSpace({ guestPageSize: PageSize.Size4K, hostPageSize: PageSize.Size4K, hostFirstFrame: v * 12, hostFrames: 1 << 20 });
+    // VM 1 maps 2 MiB pages in both dimensions (its frames 2 MiB aligned): its runs count L1 DTLB
+    // hits of that size.
+    const pageSize = v === 1 ? PageSize.Size2M : PageSize.Size4K;
+    const space = new FlatSpace({ guestPageSize: pageSize, hostPageSize: pageSize, hostFirstFrame: v === 1 ? 512 : v * 12, hostFrames: 1 << 20 });
     return { space, vcpu: new VCpu(machine, space, v, v === 2 ? 1 : 0), next: space.base };
   });
   let cycles = 0;
