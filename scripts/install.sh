@@ -63,6 +63,8 @@ fi
 node --import tsx src/trace/shim.ts >/dev/null
 # The trace reader's WebAssembly decoder, built with AssemblyScript (a dev dependency) into build/native/.
 node --import tsx src/trace/wasm-decoder.ts >/dev/null
+# The translation path in WebAssembly (src/hw/wasm/translate.ts), built the same way into build/native/.
+node --import tsx src/hw/wasm-translate.ts >/dev/null
 # The unikernel images' real library code (docs/dependencies.md): the tools to fetch Debian source
 # packages and build them with musl, then the one-time library build into the cache outside the repo.
 need=()

@@ -1,0 +1,733 @@
+/**
+ * The translation path in WebAssembly, compiled from this AssemblyScript source by
+ * src/hw/wasm-translate.ts (`asc -O3 --runtime stub --noAssert --importMemory`, into build/native/,
+ * git-ignored; scripts/install.sh builds it). It works on the state the TypeScript classes keep in
+ * the arena (src/hw/arena.ts), the one memory this module imports: the regions of
+ * `TranslationCache` (tlb.ts) and the headers and entries of `PageTable` (pagetable.ts), laid out as
+ * docs/machine.md and the classes' comments describe. Every pointer is a byte offset into it.
+ *
+ * - `cacheLookup` / `cacheInsert` are `TranslationCache.lookup` / `insert` step by step, both modes.
+ * - `translate` is `VCpu.translateSlow` with the first attempt of its walk (`walkNative` /
+ *   `walkNested`, `nestedTranslate`, `fillL1`, `fillL2`); `walk` is the walk alone (a retry after a
+ *   fault). They read the vCPU's descriptor and write its output block: which structure served the
+ *   translation, the result, and the walk's references to memory in order (line and dimension),
+ *   which VCpu replays through its data caches (`walkRef`) afterwards. A fault stops the walk with
+ *   its address; VCpu runs the handler and calls `walk` again.
+ *
+ * The results must be the TypeScript path's to the bit, so the arithmetic is the same: keys and
+ * addresses are doubles compared as doubles; where the TypeScript code converts a double to a
+ * 32-bit integer (`x | 0`, `x & m`) this code truncates to 64 bits and wraps to 32 (`toI32`),
+ * which is the same for every value below 2^53; `Math.imul` is a 32-bit multiplication, `>>>` a
+ * shift of the unsigned value. Loads are unchecked (indices stay in range by construction). The
+ * module allocates nothing and has no data segment: instantiating it writes nothing to the arena.
+ * A test runs random operation sequences through both paths and compares every byte.
+ */
+
+// ---- TranslationCache region (tlb.ts): f64 header fields, then i32 array offsets ----
+const VALID: usize = 0;
+const TAG_BASE: usize = 8;
+const MISSED_KEY: usize = 16;
+const MISSED_BUCKET: usize = 24;
+const SETS: usize = 32;
+const WAYS: usize = 40;
+const SET_MASK: usize = 48;
+const INDEXED: usize = 56;
+const HASH_BITS: usize = 64;
+const FP_SHIFT: usize = 72;
+const KEY: usize = 80;
+const VALUE: usize = 84;
+const FLAGS: usize = 88;
+const SIZE_COUNT: usize = 92;
+const FRONT: usize = 96;
+const FP: usize = 100;
+const BUCKET_HEAD: usize = 104;
+const CHAIN_NEXT: usize = 108;
+const BUCKET_OF: usize = 112;
+const PREV: usize = 116;
+const NEXT: usize = 120;
+const HEAD: usize = 124;
+const TAIL: usize = 128;
+const FILL: usize = 132;
+
+// ---- PageTable header (pagetable.ts) ----
+const PT_ROOT: usize = 0;
+const PT_ENTRY: usize = 8;
+const PT_TABLE_FRAME: usize = 12;
+
+// ---- vCPU descriptor (i32 slots, byte offsets here) ----
+const D_L1_COUNT: usize = 0;
+const D_L1_CACHE: usize = 4;
+const D_L1_SIZE: usize = 36;
+const D_L2_COUNT: usize = 68;
+const D_L2_CACHE: usize = 72;
+const D_L2_SIZE_COUNT: usize = 88;
+const D_L2_SIZES: usize = 104;
+const D_L1_FILL_CACHE: usize = 152;
+const D_L1_FILL_SIZE: usize = 164;
+const D_L2_FILL_CACHE: usize = 176;
+const D_L2_FILL_SIZE: usize = 188;
+/** Guest and host paging-structure caches of level L at `+ 4 * (L - 2)`. */
+const D_GUEST_PSC: usize = 200;
+const D_HOST_PSC: usize = 212;
+const D_NTLB: usize = 224;
+
+// ---- Output block (f64 slots) and walk references ----
+const OUT: usize = 256;
+const O_STATUS: usize = OUT;
+const O_HPA: usize = OUT + 8;
+const O_SIZE: usize = OUT + 16;
+const O_FLAGS: usize = OUT + 24;
+const O_L1_SIZE: usize = OUT + 32;
+const O_L1_FRAME: usize = OUT + 40;
+const O_FAULT_ADDR: usize = OUT + 48;
+const O_FAULT_WRITE: usize = OUT + 56;
+const O_REFS: usize = OUT + 64;
+const O_PSC_HITS: usize = OUT + 72;
+const O_PSC_MISSES: usize = OUT + 80;
+const O_NTLB_HITS: usize = OUT + 88;
+const O_NTLB_MISSES: usize = OUT + 96;
+const OUT_SLOTS: usize = 13;
+const REF_LINE: usize = 512;
+const REF_DIM: usize = 1024;
+
+const L1_HIT: i32 = 0;
+const L2_HIT: i32 = 1;
+const WALKED: i32 = 2;
+const GUEST_FAULT: i32 = 3;
+const EPT_VIOLATION: i32 = 4;
+
+const PTE_PRESENT: i32 = 1;
+const PTE_WRITABLE: i32 = 2;
+const PTE_HUGE: i32 = 4;
+const WRITABLE: i32 = 1;
+const ENTRIES: i32 = 512;
+
+const INV_2_32: f64 = 1.0 / 4294967296.0;
+const INV_4096: f64 = 1.0 / 4096.0;
+const INV_64: f64 = 1.0 / 64.0;
+
+/** `x | 0` of JavaScript for integers below 2^53 in magnitude (and their truncations). */
+@inline function toI32(x: f64): i32 {
+  return <i32><i64>x;
+}
+
+/** 1 / POW2[s] of vcpu.ts (page sizes 4 KiB, 2 MiB, 1 GiB): exact powers of two. */
+@inline function invPageSpan(s: i32): f64 {
+  return s == 0 ? 1.0 / 4096.0 : s == 1 ? 1.0 / 2097152.0 : 1.0 / 1073741824.0;
+}
+
+/** OFFSET_MASK[s] of vcpu.ts: POW2[s] - 1. */
+@inline function offsetMask(s: i32): i32 {
+  return s == 0 ? 4095 : s == 1 ? 2097151 : 1073741823;
+}
+
+/** INV_LEVEL_SPAN[level] of vcpu.ts, level 1..4. */
+@inline function invLevelSpan(level: i32): f64 {
+  return level == 1 ? 1.0 / 4096.0 : level == 2 ? 1.0 / 2097152.0 : level == 3 ? 1.0 / 1073741824.0 : 1.0 / 549755813888.0;
+}
+
+@inline function arrayAt(c: usize, slot: usize): usize {
+  return <usize>load<u32>(c + slot);
+}
+
+@inline function field(c: usize, slot: usize): i32 {
+  return <i32>load<f64>(c + slot);
+}
+
+@inline function keyAt(keys: usize, i: i32): f64 {
+  return load<f64>(keys + (<usize>i << 3));
+}
+
+@inline function i32At(a: usize, i: i32): i32 {
+  return load<i32>(a + (<usize>i << 2));
+}
+
+@inline function setI32(a: usize, i: i32, v: i32): void {
+  store<i32>(a + (<usize>i << 2), v);
+}
+
+@inline function addSizeCount(c: usize, size: i32, delta: i32): void {
+  const p = arrayAt(c, SIZE_COUNT) + (<usize>size << 2);
+  store<i32>(p, load<i32>(p) + delta);
+}
+
+@inline function setOf(c: usize, pageNumber: f64): i32 {
+  const mask = field(c, SET_MASK);
+  return mask >= 0 ? toI32(pageNumber) & mask : <i32>(<i64>pageNumber % <i64>field(c, SETS));
+}
+
+@inline function fingerprintOf(k: f64, shift: i32): i32 {
+  return <i32>((<u32>toI32(k) >> <u32>shift) & 255);
+}
+
+function hashSlot(c: usize, k: f64): i32 {
+  const h = (toI32(k) ^ (toI32(k * INV_2_32) * <i32>0x85ebca6b)) * <i32>0x9e3779b1;
+  return <i32>(<u32>h >> <u32>(32 - field(c, HASH_BITS)));
+}
+
+// ---- scan mode ----
+
+function copyWay(c: usize, from: i32, to: i32): void {
+  const keys = arrayAt(c, KEY);
+  const values = arrayAt(c, VALUE);
+  const flags = arrayAt(c, FLAGS);
+  store<f64>(keys + (<usize>to << 3), load<f64>(keys + (<usize>from << 3)));
+  store<f64>(values + (<usize>to << 3), load<f64>(values + (<usize>from << 3)));
+  store<u8>(flags + <usize>to, load<u8>(flags + <usize>from));
+  const fp = arrayAt(c, FP);
+  if (fp != 0) store<u8>(fp + <usize>to, load<u8>(fp + <usize>from));
+}
+
+/** `raise` of tlb.ts: make way `i` the most recent of `set`; returns the way it is now in. */
+function raise(c: usize, set: i32, i: i32): i32 {
+  const ways = field(c, WAYS);
+  const base = set * ways;
+  const front = arrayAt(c, FRONT) + <usize>set;
+  const f = <i32>load<u8>(front);
+  let p = i - base;
+  if (p == f) return i;
+  const keys = arrayAt(c, KEY);
+  const values = arrayAt(c, VALUE);
+  const flags = arrayAt(c, FLAGS);
+  const fps = arrayAt(c, FP);
+  const k = keyAt(keys, i);
+  const v = load<f64>(values + (<usize>i << 3));
+  const fl = load<u8>(flags + <usize>i);
+  const fp = fps != 0 ? load<u8>(fps + <usize>i) : 0;
+  while (p != f) {
+    const q = p == 0 ? ways - 1 : p - 1;
+    copyWay(c, base + q, base + p);
+    p = q;
+  }
+  const to = base + f;
+  store<f64>(keys + (<usize>to << 3), k);
+  store<f64>(values + (<usize>to << 3), v);
+  store<u8>(flags + <usize>to, fl);
+  if (fps != 0) store<u8>(fps + <usize>to, fp);
+  return to;
+}
+
+/** `scanFingerprints` of tlb.ts: four ways per word, full keys compared only where a byte matches. */
+function scanFingerprints(c: usize, k: f64, set: i32): i32 {
+  const keys = arrayAt(c, KEY);
+  const ways = field(c, WAYS);
+  const base = set * ways;
+  const pattern = fingerprintOf(k, field(c, FP_SHIFT)) * 0x01010101;
+  const words = arrayAt(c, FP);
+  const wordEnd = (base + ways) >> 2;
+  for (let w = base >> 2; w < wordEnd; w++) {
+    const x = i32At(words, w) ^ pattern;
+    if (((x - 0x01010101) & ~x & <i32>0x80808080) != 0) {
+      const i = w << 2;
+      if (keyAt(keys, i) == k) return raise(c, set, i);
+      if (keyAt(keys, i + 1) == k) return raise(c, set, i + 1);
+      if (keyAt(keys, i + 2) == k) return raise(c, set, i + 2);
+      if (keyAt(keys, i + 3) == k) return raise(c, set, i + 3);
+    }
+  }
+  store<f64>(c + MISSED_KEY, k);
+  return -1;
+}
+
+// ---- indexed mode ----
+
+function unlink(c: usize, i: i32, set: i32): void {
+  const prev = arrayAt(c, PREV);
+  const next = arrayAt(c, NEXT);
+  const p = i32At(prev, i);
+  const n = i32At(next, i);
+  if (p >= 0) setI32(next, p, n);
+  else setI32(arrayAt(c, HEAD), set, n);
+  if (n >= 0) setI32(prev, n, p);
+  else setI32(arrayAt(c, TAIL), set, p);
+}
+
+function linkFront(c: usize, i: i32, set: i32): void {
+  const prev = arrayAt(c, PREV);
+  const heads = arrayAt(c, HEAD);
+  const h = i32At(heads, set);
+  setI32(prev, i, -1);
+  setI32(arrayAt(c, NEXT), i, h);
+  if (h >= 0) setI32(prev, h, i);
+  else setI32(arrayAt(c, TAIL), set, i);
+  setI32(heads, set, i);
+}
+
+@inline function touch(c: usize, i: i32, set: i32): void {
+  if (i32At(arrayAt(c, HEAD), set) != i) {
+    unlink(c, i, set);
+    linkFront(c, i, set);
+  }
+}
+
+function hashFind(c: usize, k: f64): i32 {
+  const keys = arrayAt(c, KEY);
+  const next = arrayAt(c, CHAIN_NEXT);
+  for (let i = i32At(arrayAt(c, BUCKET_HEAD), hashSlot(c, k)); i >= 0; i = i32At(next, i)) if (keyAt(keys, i) == k) return i;
+  return -1;
+}
+
+function chain(c: usize, way: i32, bucket: i32): void {
+  const heads = arrayAt(c, BUCKET_HEAD);
+  setI32(arrayAt(c, BUCKET_OF), way, bucket);
+  setI32(arrayAt(c, CHAIN_NEXT), way, i32At(heads, bucket));
+  setI32(heads, bucket, way);
+}
+
+function unchain(c: usize, way: i32): void {
+  const bucket = i32At(arrayAt(c, BUCKET_OF), way);
+  const heads = arrayAt(c, BUCKET_HEAD);
+  const next = arrayAt(c, CHAIN_NEXT);
+  let p = i32At(heads, bucket);
+  if (p == way) {
+    setI32(heads, bucket, i32At(next, way));
+    return;
+  }
+  while (i32At(next, p) != way) {
+    p = i32At(next, p);
+    if (p < 0) unreachable(); // the way is not in its bucket's chain: the region is corrupt
+  }
+  setI32(next, p, i32At(next, way));
+}
+
+/** `lookupIndexed` of tlb.ts. */
+function lookupIndexed(c: usize, k: f64, set: i32): i32 {
+  const bucket = hashSlot(c, k);
+  const keys = arrayAt(c, KEY);
+  const next = arrayAt(c, CHAIN_NEXT);
+  for (let i = i32At(arrayAt(c, BUCKET_HEAD), bucket); i >= 0; i = i32At(next, i)) {
+    if (keyAt(keys, i) == k) {
+      touch(c, i, set);
+      return i;
+    }
+  }
+  store<f64>(c + MISSED_KEY, k);
+  store<f64>(c + MISSED_BUCKET, <f64>bucket);
+  return -1;
+}
+
+// ---- TranslationCache.lookup / insert ----
+
+/** `TranslationCache.lookup`: the way holding (pageNumber, size), raised to most recent; -1 on a miss. */
+export function cacheLookup(c: usize, pageNumber: f64, size: i32): i32 {
+  if (i32At(arrayAt(c, SIZE_COUNT), size) == 0) return -1;
+  const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
+  if (load<f64>(c + INDEXED) != 0) return lookupIndexed(c, k, setOf(c, pageNumber));
+  const set = setOf(c, pageNumber);
+  const ways = field(c, WAYS);
+  const base = set * ways;
+  const keys = arrayAt(c, KEY);
+  const mru = base + <i32>load<u8>(arrayAt(c, FRONT) + <usize>set);
+  if (keyAt(keys, mru) == k) return mru;
+  if (field(c, FP_SHIFT) >= 0) return scanFingerprints(c, k, set);
+  const end = base + ways;
+  for (let i = base; i < end; i++) if (keyAt(keys, i) == k) return raise(c, set, i);
+  store<f64>(c + MISSED_KEY, k);
+  return -1;
+}
+
+/** `TranslationCache.insert`: insert or refresh (pageNumber, size), evicting the set's least recent way. */
+export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, flags: i32): i32 {
+  const sets = field(c, SETS);
+  if (sets == 0) return -1;
+  const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
+  const set = setOf(c, pageNumber);
+  if (k == load<f64>(c + MISSED_KEY) && load<f64>(c + INDEXED) == 0) return fillAfterMiss(c, k, set, size, value, flags);
+  return insertKey(c, k, set, size, value, flags);
+}
+
+/** Store the entry's value and flags and, in a fingerprinted set, its key's fingerprint. */
+@inline function storeEntry(c: usize, victim: i32, value: f64, flags: i32): void {
+  store<f64>(arrayAt(c, VALUE) + (<usize>victim << 3), value);
+  store<u8>(arrayAt(c, FLAGS) + <usize>victim, <u8>flags);
+}
+
+/** `fillAfterMiss` of tlb.ts: scan mode, `k` known absent: the tail way becomes the front. */
+function fillAfterMiss(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32): i32 {
+  store<f64>(c + MISSED_KEY, -1);
+  const ways = field(c, WAYS);
+  const front = arrayAt(c, FRONT) + <usize>set;
+  const f = <i32>load<u8>(front);
+  const newFront = f == 0 ? ways - 1 : f - 1;
+  store<u8>(front, <u8>newFront);
+  const victim = set * ways + newFront;
+  const keys = arrayAt(c, KEY);
+  const prev = keyAt(keys, victim);
+  if (prev == -1) {
+    store<f64>(c + VALID, load<f64>(c + VALID) + 1);
+    addSizeCount(c, size, 1);
+  } else {
+    const prevSize = toI32(prev) & 3;
+    if (prevSize != size) {
+      addSizeCount(c, prevSize, -1);
+      addSizeCount(c, size, 1);
+    }
+  }
+  store<f64>(keys + (<usize>victim << 3), k);
+  const shift = field(c, FP_SHIFT);
+  if (shift >= 0) store<u8>(arrayAt(c, FP) + <usize>victim, <u8>fingerprintOf(k, shift));
+  storeEntry(c, victim, value, flags);
+  return victim;
+}
+
+/** `insertKey` of tlb.ts: the body of `insert`. */
+function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32): i32 {
+  const knownAbsent = k == load<f64>(c + MISSED_KEY);
+  if (knownAbsent) store<f64>(c + MISSED_KEY, -1);
+  const indexed = load<f64>(c + INDEXED) != 0;
+  const ways = field(c, WAYS);
+  const keys = arrayAt(c, KEY);
+  let victim: i32;
+  if (indexed) {
+    victim = knownAbsent ? -1 : hashFind(c, k);
+    const fill = arrayAt(c, FILL) + (<usize>set << 2);
+    const used = load<i32>(fill);
+    if (victim < 0 && used < ways) {
+      // A way never used since the last flush: not in the recency list yet.
+      victim = set * ways + used;
+      store<i32>(fill, used + 1);
+      linkFront(c, victim, set);
+    } else {
+      if (victim < 0) victim = i32At(arrayAt(c, TAIL), set);
+      touch(c, victim, set);
+    }
+  } else {
+    const base = set * ways;
+    const end = base + ways;
+    victim = -1;
+    if (!knownAbsent) {
+      for (let i = base; i < end; i++) {
+        if (keyAt(keys, i) == k) {
+          victim = raise(c, set, i);
+          break;
+        }
+      }
+    }
+    if (victim < 0) {
+      const front = arrayAt(c, FRONT) + <usize>set;
+      const f = <i32>load<u8>(front);
+      const newFront = f == 0 ? ways - 1 : f - 1;
+      store<u8>(front, <u8>newFront);
+      victim = base + newFront;
+    }
+  }
+  const prev = keyAt(keys, victim);
+  if (prev != k) {
+    if (prev != -1) {
+      addSizeCount(c, toI32(prev) & 3, -1);
+      if (indexed) unchain(c, victim);
+    } else store<f64>(c + VALID, load<f64>(c + VALID) + 1);
+    addSizeCount(c, size, 1);
+    store<f64>(keys + (<usize>victim << 3), k);
+    if (indexed) chain(c, victim, knownAbsent ? toI32(load<f64>(c + MISSED_BUCKET)) : hashSlot(c, k));
+    else {
+      const shift = field(c, FP_SHIFT);
+      if (shift >= 0) store<u8>(arrayAt(c, FP) + <usize>victim, <u8>fingerprintOf(k, shift));
+    }
+  }
+  storeEntry(c, victim, value, flags);
+  return victim;
+}
+
+// ---- the translation path (vcpu.ts) ----
+
+/** The translation's state, in globals as the TypeScript path keeps it in fields. */
+let desc: usize = 0;
+let walkGva: f64 = 0;
+let outHpa: f64 = 0;
+let nestedHpa: f64 = 0;
+let nestedSize: i32 = 0;
+let nestedWritable: bool = false;
+let refs: i32 = 0;
+let pscHits: i32 = 0;
+let pscMisses: i32 = 0;
+let ntlbHits: i32 = 0;
+let ntlbMisses: i32 = 0;
+
+@inline function descI32(slot: usize): i32 {
+  return load<i32>(desc + slot);
+}
+
+@inline function descPtr(slot: usize): usize {
+  return <usize>load<u32>(desc + slot);
+}
+
+@inline function out(slot: usize, v: f64): void {
+  store<f64>(desc + slot, v);
+}
+
+/** `walkRef`, recorded for VCpu to replay: the line and its dimension (1 guest, 0 host). */
+@inline function walkRef(line: f64, guestDimension: u8): void {
+  store<f64>(desc + REF_LINE + (<usize>refs << 3), line);
+  store<u8>(desc + REF_DIM + <usize>refs, guestDimension);
+  refs++;
+}
+
+@inline function cacheValid(c: usize): bool {
+  return load<f64>(c + VALID) != 0;
+}
+
+@inline function sizeCountOf(c: usize, size: i32): i32 {
+  return i32At(arrayAt(c, SIZE_COUNT), size);
+}
+
+@inline function flagsAt(c: usize, way: i32): i32 {
+  return <i32>load<u8>(arrayAt(c, FLAGS) + <usize>way);
+}
+
+@inline function valueAt(c: usize, way: i32): f64 {
+  return load<f64>(arrayAt(c, VALUE) + (<usize>way << 3));
+}
+
+function begin(d: usize, gva: f64): void {
+  desc = d;
+  walkGva = gva;
+  refs = pscHits = pscMisses = ntlbHits = ntlbMisses = 0;
+  memory.fill(d + OUT, 0, OUT_SLOTS << 3);
+}
+
+/** Write the status and the counters; returns the status. */
+function finish(status: i32, size: i32, flags: i32): i32 {
+  out(O_STATUS, <f64>status);
+  out(O_SIZE, <f64>size);
+  out(O_FLAGS, <f64>flags);
+  out(O_REFS, <f64>refs);
+  out(O_PSC_HITS, <f64>pscHits);
+  out(O_PSC_MISSES, <f64>pscMisses);
+  out(O_NTLB_HITS, <f64>ntlbHits);
+  out(O_NTLB_MISSES, <f64>ntlbMisses);
+  return status;
+}
+
+function fault(status: i32, addr: f64, write: bool): i32 {
+  out(O_FAULT_ADDR, addr);
+  out(O_FAULT_WRITE, write ? 1 : 0);
+  return finish(status, 0, 0);
+}
+
+/** `setFast`'s part that is not VCpu's own state: the L1 page and `outHpa`. */
+function setFast(size: i32, pageFrame: f64): void {
+  out(O_L1_SIZE, <f64>size);
+  out(O_L1_FRAME, pageFrame);
+  outHpa = pageFrame * 4096 + <f64>(toI32(walkGva) & offsetMask(size));
+  out(O_HPA, outHpa);
+}
+
+/** `fillL1`: insert the translation of `walkGva` to `outHpa` into the L1 array that keeps `size`. */
+function fillL1(size: i32, flags: i32): void {
+  const gva = walkGva;
+  const cache = descPtr(D_L1_FILL_CACHE + (<usize>size << 2));
+  if (cache == 0) {
+    out(O_L1_SIZE, -1);
+    out(O_HPA, outHpa);
+    return;
+  }
+  const s = descI32(D_L1_FILL_SIZE + (<usize>size << 2));
+  const pageFrame = (outHpa - <f64>(toI32(gva) & offsetMask(s))) * INV_4096;
+  cacheInsert(cache, Math.floor(gva * invPageSpan(s)), s, pageFrame, flags);
+  setFast(s, pageFrame);
+}
+
+/** `fillL2`: insert the translation of `walkGva` to `outHpa` into the L2 array for `size`. */
+function fillL2(size: i32, flags: i32): void {
+  const cache = descPtr(D_L2_FILL_CACHE + (<usize>size << 2));
+  if (cache == 0) return;
+  const gva = walkGva;
+  const s = descI32(D_L2_FILL_SIZE + (<usize>size << 2));
+  cacheInsert(cache, Math.floor(gva * invPageSpan(s)), s, (outHpa - <f64>(toI32(gva) & offsetMask(s))) * INV_4096, flags);
+}
+
+/**
+ * The deepest paging-structure cache hit of one dimension (levels 2..4 at `pscs`) for `addr`:
+ * sets `startTable`, returns the level the walk starts at (4 without a hit).
+ */
+let startTable: f64 = 0;
+function pscStart(pscs: usize, addr: f64, root: f64): i32 {
+  startTable = root;
+  for (let L = 2; L <= 4; L++) {
+    const psc = descPtr(pscs + (<usize>(L - 2) << 2));
+    if (!cacheValid(psc)) continue;
+    const way = cacheLookup(psc, Math.floor(addr * invLevelSpan(L)), 0);
+    if (way >= 0) {
+      pscHits++;
+      startTable = valueAt(psc, way);
+      return L - 1;
+    }
+  }
+  return 4;
+}
+
+/** `walkNative`: one-dimensional walk of the guest table (host frames). Returns the status. */
+function walkNative(write: bool, pt: usize): i32 {
+  const gva = walkGva;
+  let level = pscStart(D_GUEST_PSC, gva, load<f64>(pt + PT_ROOT));
+  let t = startTable;
+  if (level == 4) pscMisses++;
+  const entries = arrayAt(pt, PT_ENTRY);
+  const frames = arrayAt(pt, PT_TABLE_FRAME);
+  for (; level >= 1; level--) {
+    const index = toI32(gva * invLevelSpan(level)) & 511;
+    const table = toI32(t);
+    walkRef(load<f64>(frames + (<usize>table << 3)) * 64 + <f64>(index >> 3), 1);
+    const e = i32At(entries, table * ENTRIES + index);
+    const f = e & 7;
+    if (!(f & PTE_PRESENT)) return fault(GUEST_FAULT, gva, write);
+    const payload = e >> 3;
+    if (level == 1 || f & PTE_HUGE) {
+      if (write && !(f & PTE_WRITABLE)) return fault(GUEST_FAULT, gva, write);
+      const size = level - 1;
+      const flags = f & PTE_WRITABLE ? WRITABLE : 0;
+      outHpa = <f64>payload * 4096 + <f64>(toI32(gva) & offsetMask(size));
+      fillL2(size, flags);
+      fillL1(size, flags);
+      return finish(WALKED, size, flags);
+    }
+    cacheInsert(descPtr(D_GUEST_PSC + (<usize>(level - 2) << 2)), Math.floor(gva * invLevelSpan(level)), 0, <f64>payload, 0);
+    t = <f64>payload;
+  }
+  unreachable(); // level 1 entries are leaves
+  return -1;
+}
+
+/** `walkNested`: guest table (guest frames) through the EPT (host frames). Returns the status. */
+function walkNested(write: bool, pt: usize, ept: usize): i32 {
+  const gva = walkGva;
+  let level = pscStart(D_GUEST_PSC, gva, load<f64>(pt + PT_ROOT));
+  let t = startTable;
+  if (level == 4) pscMisses++;
+  const entries = arrayAt(pt, PT_ENTRY);
+  const frames = arrayAt(pt, PT_TABLE_FRAME);
+  for (; level >= 1; level--) {
+    const index = toI32(gva * invLevelSpan(level)) & 511;
+    const table = toI32(t);
+    const e = i32At(entries, table * ENTRIES + index);
+    if (!nestedTranslate(load<f64>(frames + (<usize>table << 3)), index * 8, false, ept)) return EPT_VIOLATION;
+    walkRef(Math.floor(nestedHpa * INV_64), 1);
+    const f = e & 7;
+    if (!(f & PTE_PRESENT)) return fault(GUEST_FAULT, gva, write);
+    const payload = e >> 3;
+    if (level == 1 || f & PTE_HUGE) {
+      if (write && !(f & PTE_WRITABLE)) return fault(GUEST_FAULT, gva, write);
+      const guestSize = level - 1;
+      if (!nestedTranslate(<f64>payload, toI32(gva) & offsetMask(guestSize), write, ept)) return EPT_VIOLATION;
+      // The combined translation is only as large as the smaller of the two pages (splintering).
+      const size = nestedSize < guestSize ? nestedSize : guestSize;
+      const flags = (f & PTE_WRITABLE) != 0 && nestedWritable ? WRITABLE : 0;
+      outHpa = nestedHpa;
+      fillL2(size, flags);
+      fillL1(size, flags);
+      return finish(WALKED, size, flags);
+    }
+    cacheInsert(descPtr(D_GUEST_PSC + (<usize>(level - 2) << 2)), Math.floor(gva * invLevelSpan(level)), 0, <f64>payload, 0);
+    t = <f64>payload;
+  }
+  unreachable(); // level 1 entries are leaves
+  return -1;
+}
+
+/**
+ * `nestedTranslate`: guest-physical `gpaFrame * 4096 + offset` to host-physical through the nested
+ * TLB or an EPT walk; sets nestedHpa/Size/Writable. False after an EPT violation (output written).
+ */
+function nestedTranslate(gpaFrame: f64, offset: i32, write: bool, ept: usize): bool {
+  const gpa = gpaFrame * 4096 + <f64>offset;
+  const ntlb = descPtr(D_NTLB);
+  if (cacheValid(ntlb)) {
+    for (let s = 0; s < 3; s++) {
+      if (sizeCountOf(ntlb, s) == 0) continue;
+      const way = cacheLookup(ntlb, Math.floor(gpa * invPageSpan(s)), s);
+      if (way >= 0) {
+        const fl = flagsAt(ntlb, way);
+        if (!write || fl & WRITABLE) {
+          ntlbHits++;
+          nestedHpa = valueAt(ntlb, way) * 4096 + <f64>(toI32(gpa) & offsetMask(s));
+          nestedSize = s;
+          nestedWritable = (fl & WRITABLE) != 0;
+          return true;
+        }
+      }
+    }
+  }
+  ntlbMisses++;
+  // No paging-structure cache miss is counted in this dimension (as in vcpu.ts).
+  let level = pscStart(D_HOST_PSC, gpa, load<f64>(ept + PT_ROOT));
+  let t = startTable;
+  const entries = arrayAt(ept, PT_ENTRY);
+  const frames = arrayAt(ept, PT_TABLE_FRAME);
+  for (; level >= 1; level--) {
+    const index = toI32(gpa * invLevelSpan(level)) & 511;
+    const table = toI32(t);
+    const e = i32At(entries, table * ENTRIES + index);
+    walkRef(load<f64>(frames + (<usize>table << 3)) * 64 + <f64>(index >> 3), 0);
+    const f = e & 7;
+    if (!(f & PTE_PRESENT)) {
+      fault(EPT_VIOLATION, gpa, write);
+      return false;
+    }
+    const payload = e >> 3;
+    if (level == 1 || f & PTE_HUGE) {
+      if (write && !(f & PTE_WRITABLE)) {
+        fault(EPT_VIOLATION, gpa, write);
+        return false;
+      }
+      const size = level - 1;
+      nestedHpa = <f64>payload * 4096 + <f64>(toI32(gpa) & offsetMask(size));
+      nestedSize = size;
+      nestedWritable = (f & PTE_WRITABLE) != 0;
+      cacheInsert(ntlb, Math.floor(gpa * invPageSpan(size)), size, <f64>payload, nestedWritable ? WRITABLE : 0);
+      return true;
+    }
+    cacheInsert(descPtr(D_HOST_PSC + (<usize>(level - 2) << 2)), Math.floor(gpa * invLevelSpan(level)), 0, <f64>payload, 0);
+    t = <f64>payload;
+  }
+  unreachable(); // level 1 entries are leaves
+  return false;
+}
+
+function walkFrom(write: bool, guestPt: usize, ept: usize): i32 {
+  return ept == 0 ? walkNative(write, guestPt) : walkNested(write, guestPt, ept);
+}
+
+/** The walk alone (a retry after a fault): see the header. Returns the status. */
+export function walk(d: usize, gva: f64, write: bool, guestPt: usize, ept: usize): i32 {
+  begin(d, gva);
+  return walkFrom(write, guestPt, ept);
+}
+
+/** `translateSlow`: L1 arrays, L2 arrays, then the walk's first attempt. Returns the status. */
+export function translate(d: usize, gva: f64, write: bool, guestPt: usize, ept: usize): i32 {
+  begin(d, gva);
+  const l1Count = descI32(D_L1_COUNT);
+  for (let j = 0; j < l1Count; j++) {
+    const cache = descPtr(D_L1_CACHE + (<usize>j << 2));
+    const s = descI32(D_L1_SIZE + (<usize>j << 2));
+    if (sizeCountOf(cache, s) == 0) continue;
+    const way = cacheLookup(cache, Math.floor(gva * invPageSpan(s)), s);
+    if (way >= 0) {
+      const fl = flagsAt(cache, way);
+      if (!write || fl & WRITABLE) {
+        setFast(s, valueAt(cache, way));
+        return finish(L1_HIT, s, fl);
+      }
+    }
+  }
+  const l2Count = descI32(D_L2_COUNT);
+  for (let a = 0; a < l2Count; a++) {
+    const cache = descPtr(D_L2_CACHE + (<usize>a << 2));
+    const sizes = descI32(D_L2_SIZE_COUNT + (<usize>a << 2));
+    for (let k = 0; k < sizes; k++) {
+      const s = descI32(D_L2_SIZES + (<usize>(3 * a + k) << 2));
+      if (sizeCountOf(cache, s) == 0) continue;
+      const way = cacheLookup(cache, Math.floor(gva * invPageSpan(s)), s);
+      if (way >= 0) {
+        const fl = flagsAt(cache, way);
+        if (!write || fl & WRITABLE) {
+          outHpa = valueAt(cache, way) * 4096 + <f64>(toI32(gva) & offsetMask(s));
+          fillL1(s, fl);
+          return finish(L2_HIT, s, fl);
+        }
+      }
+    }
+  }
+  return walkFrom(write, guestPt, ept);
+}
