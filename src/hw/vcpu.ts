@@ -1014,18 +1014,22 @@ export class VCpu implements TlbInvalidator, CoreResident {
     throw new Error('nestedTranslate: fell off the last level');
   }
 
+  /**
+   * A fault for the walk to retry. `faulted` is set after the handler: a handler that translates
+   * other addresses runs walks of its own, which clear it.
+   */
   private guestFault(gva: number, write: boolean): number {
     this.stats.guestFaults++;
-    this.faulted = true;
     const cost = this.space.faults.guestPageFault(gva, write);
+    this.faulted = true;
     this.stats.faultCycles += cost;
     return cost;
   }
 
   private eptFault(gpa: number, write: boolean): number {
     this.stats.eptViolations++;
-    this.faulted = true;
     const cost = this.space.faults.eptViolation(gpa, write);
+    this.faulted = true;
     this.stats.faultCycles += cost;
     return cost;
   }
