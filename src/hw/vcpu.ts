@@ -70,11 +70,12 @@ export interface MachineOptions {
   /** Whether translations are tagged by VPID (default true); false flushes on every vCPU switch. */
   vpid?: boolean;
   /**
-   * Whether TLB misses are translated by the WebAssembly path (default true, when it is built);
-   * false keeps them in TypeScript. Both give the same counters and cycles: false is for comparing
-   * the two (and for an install without AssemblyScript, where only TypeScript exists).
+   * Whether the access path's structures are worked by the WebAssembly module (src/hw/wasm/,
+   * default true when it is built): TLB misses are translated there. false keeps everything in
+   * TypeScript. Both give the same counters and cycles: false is for comparing the two (and is what
+   * an install without AssemblyScript runs).
    */
-  wasmTranslation?: boolean;
+  wasmAccessPath?: boolean;
 }
 
 /** The shared part of the host: its cores, last-level cache(s) and which tier holds each frame. */
@@ -83,8 +84,8 @@ export class Machine {
   readonly cores: Core[] = [];
   readonly tiers: ResolvedTier[];
   readonly vpid: boolean;
-  /** See MachineOptions.wasmTranslation. */
-  readonly wasmTranslation: boolean;
+  /** See MachineOptions.wasmAccessPath. */
+  readonly wasmAccessPath: boolean;
   /** Cores the host has (the LLC is sized for them); `cores.length` can grow past it (see MachineOptions). */
   readonly coreCount: number;
   /** Per tier, the number of cores that have used it: they share its bandwidth. */
@@ -100,7 +101,7 @@ export class Machine {
   ) {
     this.tiers = tierMap.tiers;
     this.vpid = options.vpid ?? true;
-    this.wasmTranslation = options.wasmTranslation ?? true;
+    this.wasmAccessPath = options.wasmAccessPath ?? true;
     this.coreCount = options.cores ?? 1;
     if (!(Number.isInteger(this.coreCount) && this.coreCount >= 1)) throw new Error(`machine: ${this.coreCount} cores`);
     const g = cpu.llc ? llcGeometry(cpu.llc, this.coreCount) : { bytes: 0, coresPerLlc: this.coreCount };
@@ -365,7 +366,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.out = new Float64Array(buf, this.desc + OUT_BYTE, OUT_SLOTS);
     this.refLine = new Float64Array(buf, this.desc + REF_LINE_BYTE, MAX_REFS);
     this.refDim = new Uint8Array(buf, this.desc + REF_DIM_BYTE, MAX_REFS);
-    this.wasm = machine.wasmTranslation && this.describeStructures() ? translator() : null;
+    this.wasm = machine.wasmAccessPath && this.describeStructures() ? translator() : null;
     machine.vcpus.push(this);
   }
 

@@ -71,7 +71,7 @@ class ReentrantSpace extends FlatSpace {
 
 function run(ops: Op[], cpu: CpuPreset, spaceKinds: number[], reentrant: boolean, wasm: boolean) {
   const tiers = [resolveTier(TIER_PRESETS.ddr4, 0, cpu.clockGHz), resolveTier(TIER_PRESETS.optane, 1, cpu.clockGHz)];
-  const machine = new Machine(cpu, new TierMap(tiers, [4096, 1 << 26]), { cores: 2, wasmTranslation: wasm });
+  const machine = new Machine(cpu, new TierMap(tiers, [4096, 1 << 26]), { cores: 2, wasmAccessPath: wasm });
   const vms = spaceKinds.map((k, v) => {
     const [guest, host] = SPACES[k];
     const space = new ReentrantSpace(guest, host, v * (1 << 22), reentrant);
