@@ -1,14 +1,16 @@
 /**
- * The translation path in WebAssembly (wasm/translate.ts, AssemblyScript): `TranslationCache`'s
- * lookup and insert and `VCpu`'s slow translation with its walk, over the state the TypeScript
- * classes keep in the arena (arena.ts), which is the memory the module imports. The results are
- * the TypeScript path's to the bit (a test runs random operations through both and compares every
- * byte); the gain is that a translation which misses the fast path costs one call instead of a
- * chain of lookups, inserts and table reads in the JIT's code.
+ * The access path in WebAssembly (wasm/translate.ts, AssemblyScript): `TranslationCache`'s lookup
+ * and insert and `VCpu`'s slow translation with its walk, and (wasm/datacache.ts, re-exported by
+ * translate.ts) `DataCache`'s access and write-back with the cache part of `VCpu.throughCaches`,
+ * over the state the TypeScript classes keep in the arena (arena.ts), which is the memory the
+ * module imports. The results are the TypeScript path's to the bit (tests run random operations
+ * through both and compare every byte); the gain is that a translation which misses the fast path,
+ * or a line through the caches, costs one call instead of a chain of lookups, inserts and table
+ * reads in the JIT's code.
  *
  * Built with AssemblyScript's asc (a dev dependency) into build/native/ of the checkout
- * (git-ignored) under a name that carries the hash of the source and the flags, as the trace
- * decoder is (src/trace/wasm-decoder.ts); scripts/install.sh builds it
+ * (git-ignored) under a name that carries the hash of every source in src/hw/wasm/ and of the
+ * flags, as the trace decoder is (src/trace/wasm-decoder.ts); scripts/install.sh builds it
  * (`node --import tsx src/hw/wasm-translate.ts`), and the first use builds it if it is missing.
  * `translator()` is null without asc (an install without dev dependencies) or when
  * UNIMEM_WASM_TRANSLATE=0, and the callers then keep to the TypeScript path.
@@ -21,7 +23,9 @@ import { xxh64 } from '@node-rs/xxhash';
 import { arena } from './arena.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const TRANSLATE_SOURCE = path.join(REPO, 'src/hw/wasm/translate.ts');
+/** The module's sources: translate.ts is the entry, which re-exports the others (wasm/datacache.ts). */
+const SOURCE_DIR = path.join(REPO, 'src/hw/wasm');
+export const TRANSLATE_SOURCE = path.join(SOURCE_DIR, 'translate.ts');
 const ASC = path.join(REPO, 'node_modules/assemblyscript/bin/asc.js');
 const BUILD_DIR = path.join(REPO, 'build/native');
 const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert', '--importMemory'];
@@ -47,12 +51,27 @@ export interface Translator {
   translate(desc: number, gva: number, write: number, guestPt: number, ept: number): number;
   /** The walk alone (a retry after a fault): returns the status. */
   walk(desc: number, gva: number, write: number, guestPt: number, ept: number): number;
+  /** `DataCache.access` of the cache at `cache`: 1 hit, 0 miss, -1 a line beyond the modelled memory (where `access` throws). */
+  dataAccess(cache: number, line: number, write: number): number;
+  /** `DataCache.absorbWriteBack` of the cache at `cache`: 1 when the line was present. */
+  dataAbsorbWriteBack(cache: number, line: number): number;
+  /**
+   * The cache part of `VCpu.throughCaches` (the caches at descriptor slots 57..59): the level that
+   * served the line (0 L1D, 1 L2, 2 LLC, 3 memory; 4 + level: that level refused it), with the
+   * hit's latency and the dirty victims that left the caches from `desc + 1536` (wasm/datacache.ts).
+   */
+  throughCaches(desc: number, line: number, write: number): number;
+}
+
+/** The module's sources in name order, read for the hash that names the build. */
+function moduleSources(): Buffer[] {
+  const names = fs.readdirSync(SOURCE_DIR).filter((n) => n.endsWith('.ts')).sort();
+  return names.map((n) => Buffer.concat([Buffer.from(`${n}\n`), fs.readFileSync(path.join(SOURCE_DIR, n))]));
 }
 
 /** Path of the built module, built now if needed; null when asc is not installed. */
 export function ensureWasmTranslator(): string | null {
-  const source = fs.readFileSync(TRANSLATE_SOURCE);
-  const hash = xxh64(Buffer.concat([source, Buffer.from(ASC_FLAGS.join(' '))])).toString(16).padStart(16, '0').slice(0, 12);
+  const hash = xxh64(Buffer.concat([...moduleSources(), Buffer.from(ASC_FLAGS.join(' '))])).toString(16).padStart(16, '0').slice(0, 12);
   const file = path.join(BUILD_DIR, `translate-${hash}.wasm`);
   if (fs.existsSync(file)) return file;
   if (!fs.existsSync(ASC)) return null;
@@ -83,7 +102,15 @@ function instantiate(file: string): Translator {
   const module = new wasmApi.Module(fs.readFileSync(file));
   const imports = { env: { memory: arena.memory, abort: () => { throw new Error(`${TRANSLATE_SOURCE}: aborted`); } } };
   const x = new wasmApi.Instance(module, imports).exports as Translator;
-  return { cacheLookup: x.cacheLookup, cacheInsert: x.cacheInsert, translate: x.translate, walk: x.walk };
+  return {
+    cacheLookup: x.cacheLookup,
+    cacheInsert: x.cacheInsert,
+    translate: x.translate,
+    walk: x.walk,
+    dataAccess: x.dataAccess,
+    dataAbsorbWriteBack: x.dataAbsorbWriteBack,
+    throughCaches: x.throughCaches,
+  };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
