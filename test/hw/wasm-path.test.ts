@@ -6,14 +6,15 @@
  * 2 MiB pages and native walks, guest faults and EPT violations on first touch, stores to pages
  * and through read-only entries, INVLPG, VM and full flushes, vCPUs of two VMs sharing a core's
  * tagged structures, and a fault handler that translates other addresses while the faulting walk
- * waits (its output must not be overwritten under it). With caches of a few sets, dirty victims
+ * waits (its output must not be overwritten under it). The data caches: the presets', an LLC
+ * without private caches, and caches of a few sets, whose dirty victims
  * leave every level and are written back to memory of both tiers (the caches' part of
  * `throughCaches` runs in WebAssembly, the write-backs in TypeScript afterwards).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PageSize } from '../../src/base/units.ts';
-import { CPU_PRESETS, translationOnly, type CpuPreset } from '../../src/hw/cpu.ts';
+import { CPU_PRESETS, translationOnly, withoutPrivateCaches, type CpuPreset } from '../../src/hw/cpu.ts';
 import { FlatSpace } from '../../src/hw/flatspace.ts';
 import { resolveTier, TierMap, TIER_PRESETS } from '../../src/hw/tiers.ts';
 import { Machine, VCpu } from '../../src/hw/vcpu.ts';
@@ -25,6 +26,7 @@ const PRESETS: Record<string, CpuPreset> = {
   zen2: CPU_PRESETS.zen2,
   icelake: CPU_PRESETS.icelake,
   'zen2-translation': translationOnly(CPU_PRESETS.zen2),
+  'zen2-llc-only': withoutPrivateCaches(CPU_PRESETS.zen2),
   /**
    * Caches of a few sets, so that dirty victims leave every level and reach memory of both tiers
    * within a few hundred accesses; the L2 has 12 sets (indexed by modulo).
@@ -135,7 +137,7 @@ test('the WebAssembly translation path: a long random stream over 4 GiB with eve
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     ops.push({ vm: x % 5 === 0 ? 1 : 0, kind: x % 97 === 0 ? 'invlpg' : x % 7 === 0 ? 'store' : 'load', page: (x >>> 8) % 4000, far: (x & 64) !== 0, offset: (x >>> 3) & 4088 });
   }
-  for (const preset of ['zen2', 'icelake', 'zen2-tiny-caches']) {
+  for (const preset of ['zen2', 'icelake', 'zen2-llc-only', 'zen2-tiny-caches']) {
     const a = run(ops, PRESETS[preset], [0, 2, 3], false, true);
     assert.deepEqual(a, run(ops, PRESETS[preset], [0, 2, 3], false, false));
     assert.ok(a.counters[0].walks > 1000 && a.counters[0].pscHits > 0 && a.counters[0].ntlbHits > 0, 'the stream walks and hits both caches of the walker');
