@@ -1,15 +1,16 @@
 /**
- * The translation path in WebAssembly (wasm/translate.ts, called by VCpu.translateSlow) against the
- * TypeScript path on the same operations: every counter and every cycle must agree. The operations
+ * The access path in WebAssembly (wasm/translate.ts, called by VCpu.translateSlow, and
+ * wasm/datacache.ts, called by VCpu.throughCaches) against the TypeScript path on the same
+ * operations: every counter and every cycle must agree. The operations
  * reach what the path does: L1 and L2 hits and misses over a working set larger than the TLBs,
  * paging-structure-cache and nested-TLB hits and misses, walks of both dimensions with 4 KiB and
  * 2 MiB pages and native walks, guest faults and EPT violations on first touch, stores to pages
  * and through read-only entries, INVLPG, VM and full flushes, vCPUs of two VMs sharing a core's
  * tagged structures, and a fault handler that translates other addresses while the faulting walk
  * waits (its output must not be overwritten under it). The data caches: the presets', an LLC
- * without private caches, and caches of a few sets, whose dirty victims
- * leave every level and are written back to memory of both tiers (the caches' part of
- * `throughCaches` runs in WebAssembly, the write-backs in TypeScript afterwards).
+ * without private caches, and caches of a few sets, whose dirty victims leave every level and are
+ * written back to memory of both tiers (the caches' part of `throughCaches` runs in WebAssembly,
+ * the write-backs in TypeScript afterwards).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
