@@ -16,6 +16,7 @@
  * idle core pays nothing.
  */
 import { PageSize } from '../base/units.ts';
+import { arena } from './arena.ts';
 import { DataCache } from './cache.ts';
 import type { CpuPreset } from './cpu.ts';
 import { TAG_SPAN, TranslationCache } from './tlb.ts';
@@ -104,7 +105,10 @@ export class Core {
   /** Structures tagged by VPID (flushed on a switch without VPID) and by EPT pointer. */
   private readonly vpidTagged: TranslationCache[];
   private readonly eptTagged: TranslationCache[];
-  /** Per tier, the line of the core's previous memory access (sequential vs random reads). */
+  /**
+   * Per tier, the line of the core's previous memory access (sequential vs random reads). In the
+   * arena, as `usesTier` is: the WebAssembly access path (wasm/memory.ts) changes them too.
+   */
   readonly lastTierLine: Float64Array;
   /** Whether this core has used each tier (the cores that use a tier share its bandwidth). */
   readonly usesTier: Uint8Array;
@@ -157,8 +161,11 @@ export class Core {
     this.l2cache = cpu.l2 ? new DataCache('l2', cpu.l2.bytes, cpu.l2.ways, cpu.l2.latency) : null;
     this.vpidTagged = [...this.l1.map((a) => a.cache), ...this.l2.map((a) => a.cache), ...this.guestPsc.slice(2)];
     this.eptTagged = [this.ntlb, ...this.hostPsc.slice(2)];
-    this.lastTierLine = new Float64Array(tierCount).fill(-2);
-    this.usesTier = new Uint8Array(tierCount);
+    const tierBytes = 9 * tierCount;
+    const tierState = arena.alloc(tierBytes);
+    arena.releaseWith(this, [tierState, tierBytes]);
+    this.lastTierLine = new Float64Array(arena.memory.buffer, tierState, tierCount).fill(-2);
+    this.usesTier = new Uint8Array(arena.memory.buffer, tierState + 8 * tierCount, tierCount);
     this.streams = cpu.prefetchStreams;
     this.streamLast = new Float64Array(this.streams).fill(-1);
     this.streamPage = new Int32Array(this.streams).fill(-1);

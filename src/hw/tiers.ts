@@ -6,6 +6,8 @@
  * requests into one 256 B media access, which is why its sequential read is about half its random
  * read) and counts media writes per `mediaLine` bytes (write amplification of sub-line writes).
  */
+import { arena } from './arena.ts';
+
 export interface TierPreset {
   name: string;
   kind: 'dram' | 'nvm' | 'cxl';
@@ -108,21 +110,38 @@ export function resolveTier(preset: TierPreset, id: number, clockGHz: number): R
   };
 }
 
+/** f64 constants per tier in `TierMap`'s table (see `TierMap.constantsAt`). */
+export const TIER_CONSTANTS = 4;
+
 /**
  * Which tier holds a host-physical frame. Host memory is laid out tier after tier (DRAM frames
  * first, then NVM, ...), so the map is a short sorted list of frame boundaries.
  */
 export class TierMap {
-  /** First frame past each tier, ascending. */
+  /** First frame past each tier, ascending (in the arena: the WebAssembly access path reads it at `endsAt`). */
   private readonly ends: Float64Array;
   /** `ends[0]`, for the common case of `tierOfFrame`. */
   private readonly firstEnd: number;
   readonly tiers: ResolvedTier[];
   readonly firstFrames: number[];
+  /** Arena byte offset of `ends` (f64 per tier). */
+  readonly endsAt: number;
+  /**
+   * Arena byte offset of the tiers' constants the WebAssembly access path needs (wasm/memory.ts),
+   * written once: per tier `TIER_CONSTANTS` f64, `seqReadCycles`, `randReadCycles`, `mediaLine`,
+   * `writeBytesPerCycle`, tier t's from `constantsAt + 8 * TIER_CONSTANTS * t`.
+   */
+  readonly constantsAt: number;
 
   constructor(tiers: ResolvedTier[], frameCounts: number[]) {
     this.tiers = tiers;
-    this.ends = new Float64Array(tiers.length);
+    const bytes = 8 * tiers.length * (1 + TIER_CONSTANTS);
+    this.endsAt = arena.alloc(bytes);
+    arena.releaseWith(this, [this.endsAt, bytes]);
+    this.constantsAt = this.endsAt + 8 * tiers.length;
+    this.ends = new Float64Array(arena.memory.buffer, this.endsAt, tiers.length);
+    const constants = new Float64Array(arena.memory.buffer, this.constantsAt, TIER_CONSTANTS * tiers.length);
+    tiers.forEach((t, i) => constants.set([t.seqReadCycles, t.randReadCycles, t.mediaLine, t.writeBytesPerCycle], TIER_CONSTANTS * i));
     this.firstFrames = [];
     let end = 0;
     for (let i = 0; i < tiers.length; i++) {

@@ -88,7 +88,7 @@ export class Machine {
   readonly wasmAccessPath: boolean;
   /** Cores the host has (the LLC is sized for them); `cores.length` can grow past it (see MachineOptions). */
   readonly coreCount: number;
-  /** Per tier, the number of cores that have used it: they share its bandwidth. */
+  /** Per tier, the number of cores that have used it: they share its bandwidth. In the arena (wasm/memory.ts changes it too). */
   readonly tierUsers: Int32Array;
   private readonly llcs: (DataCache | null)[] = [];
   private readonly coresPerLlc: number;
@@ -108,7 +108,9 @@ export class Machine {
     this.llcBytes = g.bytes;
     // A per-core LLC is one cache for the whole host, also for cores appended past coreCount.
     this.coresPerLlc = cpu.llc?.scope === 'per-core' ? Number.POSITIVE_INFINITY : g.coresPerLlc;
-    this.tierUsers = new Int32Array(this.tiers.length);
+    const usersAt = arena.alloc(4 * this.tiers.length);
+    arena.releaseWith(this, [usersAt, 4 * this.tiers.length]);
+    this.tierUsers = new Int32Array(arena.memory.buffer, usersAt, this.tiers.length);
     for (let i = 0; i < this.coreCount; i++) this.addCore();
   }
 
@@ -181,11 +183,15 @@ const DESC_DATA_LLC = 59;
 const MAX_L1_LOOKUPS = 8;
 const MAX_L2_ARRAYS = 4;
 const OUT_BYTE = 256;
-const OUT_SLOTS = 13;
+const OUT_SLOTS = 14;
+/** Slot of the status; the statuses. */
+const OUT_STATUS = 0;
 const OUT_STATUS_L1_HIT = 0;
 const OUT_STATUS_L2_HIT = 1;
 const OUT_STATUS_WALKED = 2;
 const OUT_STATUS_GUEST_FAULT = 3;
+/** A walk reference's line refused by a cache (beyond the modelled memory): the call trapped after writing its counters. */
+const OUT_STATUS_REFUSED_LINE = 5;
 const OUT_HPA = 1;
 const OUT_SIZE = 2;
 const OUT_FLAGS = 3;
@@ -198,9 +204,8 @@ const OUT_PSC_HITS = 9;
 const OUT_PSC_MISSES = 10;
 const OUT_NTLB_HITS = 11;
 const OUT_NTLB_MISSES = 12;
-const REF_LINE_BYTE = 512;
-const REF_DIM_BYTE = 1024;
-const MAX_REFS = 64;
+/** The walk's cycles: the sum of its references' (wasm/memory.ts). */
+const OUT_WALK_CYCLES = 13;
 /**
  * The output of `throughCaches` in WebAssembly (f64 slots from this byte): the hit's latency, the
  * count of dirty victims that left the caches, their lines in order (at most one per level).
@@ -212,6 +217,42 @@ const CACHES_OUT_VICTIMS = 1;
 const CACHES_OUT_VICTIM = 2;
 /** `throughCaches` in WebAssembly returns this plus the level when that level refused the line. */
 const CACHES_REFUSED = 4;
+/**
+ * The memory part of the descriptor (wasm/memory.ts): from this byte an f64, the LLC latency,
+ * then i32 slots (`DESC_MEMORY_*`, counted from `DESC_MEMORY_I32`): the tier count, the arena
+ * offsets of TierMap's ends and constants, of Machine.tierUsers, of the core's usesTier and
+ * lastTierLine, and whether there are no data caches (1) at all.
+ */
+const DESC_MEMORY_BYTE = 1600;
+const DESC_MEMORY_I32 = (DESC_MEMORY_BYTE + 8) / 4;
+const DESC_TIER_COUNT = 0;
+const DESC_TIER_ENDS = 1;
+const DESC_TIER_CONSTANTS = 2;
+const DESC_TIER_USERS = 3;
+const DESC_USES_TIER = 4;
+const DESC_LAST_TIER_LINE = 5;
+const DESC_NO_DATA_CACHES = 6;
+/** Tiers the module's counters have room for; a machine with more keeps to the TypeScript path. */
+const MAX_WASM_TIERS = 8;
+/**
+ * The walk references' counters of one call (f64 slots from this byte, wasm/memory.ts), valid
+ * when the call made a reference (`OUT_REFS` > 0): the counts of `walkRef`, per tier from
+ * `WALK_REFS_MEM` etc. (`MAX_WASM_TIERS` each), and a line a cache refused before the call trapped.
+ */
+const WALK_REFS_BYTE = 1664;
+const WALK_REFS_SLOTS = 33;
+const WALK_REFS = 0;
+const WALK_REFS_GUEST = 1;
+const WALK_REFS_HOST = 2;
+const WALK_REFS_L1D = 3;
+const WALK_REFS_L2 = 4;
+const WALK_REFS_LLC = 5;
+const WALK_WRITEBACK_CYCLES = 6;
+const WALK_REFUSED_LEVEL = 7;
+const WALK_REFS_MEM = 8;
+const WALK_WRITEBACKS = 16;
+const WALK_MEDIA_BYTES = 24;
+const WALK_REFUSED_LINE = 32;
 
 export class VCpu implements TlbInvalidator, CoreResident {
   /** Counters as of the last access; read them through `counters`, which adds the open window's accesses. */
@@ -322,11 +363,10 @@ export class VCpu implements TlbInvalidator, CoreResident {
 
   /** The translation path in WebAssembly, or null (not built, or the vCPU's structures exceed its descriptor). */
   private readonly wasm: Translator | null;
-  /** This vCPU's block for it (see `DESC_BYTES`), and views of the block's output and walk references. */
+  /** This vCPU's block for it (see `DESC_BYTES`), and views of the block's output and of its walk references' counters. */
   private readonly desc: number;
   private readonly out: Float64Array;
-  private readonly refLine: Float64Array;
-  private readonly refDim: Uint8Array;
+  private readonly walkRefsOut: Float64Array;
   /** View of the block's output of `throughCaches` (`CACHES_OUT_*`). */
   private readonly cachesOut: Float64Array;
 
@@ -381,8 +421,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     arena.releaseWith(this, [this.desc, DESC_BYTES]);
     const buf = arena.memory.buffer;
     this.out = new Float64Array(buf, this.desc + OUT_BYTE, OUT_SLOTS);
-    this.refLine = new Float64Array(buf, this.desc + REF_LINE_BYTE, MAX_REFS);
-    this.refDim = new Uint8Array(buf, this.desc + REF_DIM_BYTE, MAX_REFS);
+    this.walkRefsOut = new Float64Array(buf, this.desc + WALK_REFS_BYTE, WALK_REFS_SLOTS);
     this.cachesOut = new Float64Array(buf, this.desc + CACHES_OUT_BYTE, CACHES_OUT_SLOTS);
     this.wasm = machine.wasmAccessPath && this.describeStructures() ? translator() : null;
     machine.vcpus.push(this);
@@ -390,7 +429,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
 
   /** Fill in the descriptor of the structures for the WebAssembly path; false when they do not fit it. */
   private describeStructures(): boolean {
-    if (this.l1LookupCache.length > MAX_L1_LOOKUPS || this.l2.length > MAX_L2_ARRAYS) return false;
+    if (this.l1LookupCache.length > MAX_L1_LOOKUPS || this.l2.length > MAX_L2_ARRAYS || this.tiers.length > MAX_WASM_TIERS) return false;
     const d = new Int32Array(arena.memory.buffer, this.desc, OUT_BYTE / 4);
     d[DESC_L1_COUNT] = this.l1LookupCache.length;
     for (let j = 0; j < this.l1LookupCache.length; j++) {
@@ -419,6 +458,15 @@ export class VCpu implements TlbInvalidator, CoreResident {
     d[DESC_DATA_L1D] = this.l1d === null ? 0 : this.l1d.base;
     d[DESC_DATA_L2] = this.l2cache === null ? 0 : this.l2cache.base;
     d[DESC_DATA_LLC] = this.llc === null ? 0 : this.llc.base;
+    arena.f64[(this.desc + DESC_MEMORY_BYTE) / 8] = this.llcLatency;
+    const m = new Int32Array(arena.memory.buffer, this.desc + 4 * DESC_MEMORY_I32, DESC_NO_DATA_CACHES + 1);
+    m[DESC_TIER_COUNT] = this.tiers.length;
+    m[DESC_TIER_ENDS] = this.tierMap.endsAt;
+    m[DESC_TIER_CONSTANTS] = this.tierMap.constantsAt;
+    m[DESC_TIER_USERS] = this.machine.tierUsers.byteOffset;
+    m[DESC_USES_TIER] = this.core.usesTier.byteOffset;
+    m[DESC_LAST_TIER_LINE] = this.core.lastTierLine.byteOffset;
+    m[DESC_NO_DATA_CACHES] = this.noDataCaches ? 1 : 0;
     return true;
   }
 
@@ -732,16 +780,21 @@ export class VCpu implements TlbInvalidator, CoreResident {
   }
 
   /**
-   * `translateSlow` by the WebAssembly path: the same lookups, walk and fills in one call over the
-   * same structures, its outcome in `out`. What the call leaves to this side: the counters its
-   * status implies, the walk references it recorded (`replayWalkRefs`), fault handlers and retries,
-   * and the fast page.
+   * `translateSlow` by the WebAssembly path: the same lookups, walk, walk references and fills in
+   * one call over the same structures, its outcome in `out`. What the call leaves to this side:
+   * the counters its status implies, the walk references' counters and what a reference does to
+   * this vCPU's fields (`takeWalkRefs`), fault handlers and retries, and the fast page.
    */
   private translateInWasm(write: boolean): number {
     const c = this.stats;
     const out = this.out;
     const ept = this.space.ept;
-    const status = (this.wasm as Translator).translate(this.desc, this.walkGva, write ? 1 : 0, this.space.guest.base, ept === null ? 0 : ept.base);
+    let status: number;
+    try {
+      status = (this.wasm as Translator).translate(this.desc, this.walkGva, write ? 1 : 0, this.space.guest.base, ept === null ? 0 : ept.base);
+    } catch (e) {
+      return this.trapped(e, true);
+    }
     if (status === OUT_STATUS_L1_HIT) {
       c.l1TlbHits[out[OUT_SIZE] | 0]++;
       this.setFast(out[OUT_L1_SIZE], out[OUT_L1_FRAME], (out[OUT_FLAGS] & WRITABLE) !== 0);
@@ -771,16 +824,20 @@ export class VCpu implements TlbInvalidator, CoreResident {
     for (let attempt = 0; attempt < MAX_FAULT_RETRIES; attempt++) {
       if (attempt > 0) {
         const ept = this.space.ept;
-        status = (this.wasm as Translator).walk(this.desc, gva, write ? 1 : 0, this.space.guest.base, ept === null ? 0 : ept.base);
+        try {
+          status = (this.wasm as Translator).walk(this.desc, gva, write ? 1 : 0, this.space.guest.base, ept === null ? 0 : ept.base);
+        } catch (e) {
+          return this.trapped(e, false);
+        }
       }
+      // Everything is read from `out` before a fault handler runs: it may translate again and overwrite it.
       c.pscHits += out[OUT_PSC_HITS];
       c.pscMisses += out[OUT_PSC_MISSES];
       c.ntlbHits += out[OUT_NTLB_HITS];
       c.ntlbMisses += out[OUT_NTLB_MISSES];
-      // Read before the references: a fault handler may translate again and overwrite `out`.
       const faultAddr = out[OUT_FAULT_ADDR];
       const faultWrite = out[OUT_FAULT_WRITE] === 1;
-      let r = this.replayWalkRefs();
+      let r = this.takeWalkRefs();
       if (status === OUT_STATUS_WALKED) {
         // A handler of an earlier attempt may have translated other addresses: restore the input.
         this.walkGva = gva;
@@ -796,12 +853,55 @@ export class VCpu implements TlbInvalidator, CoreResident {
     throw new Error(`vCPU ${this.id}: translation of 0x${gva.toString(16)} still faults after ${MAX_FAULT_RETRIES} retries`);
   }
 
-  /** The walk references the last WebAssembly call recorded, in order, through `walkRef`. */
-  private replayWalkRefs(): number {
-    const n = this.out[OUT_REFS];
-    let cycles = 0;
-    for (let r = 0; r < n; r++) cycles += this.walkRef(this.refLine[r], this.refDim[r] === 1);
-    return cycles;
+  /**
+   * The walk references the last WebAssembly call made (wasm/memory.ts `walkRef`): their counters
+   * go to the vCPU's, and what `walkRef` does to this vCPU's fields is done once (it is the same
+   * for any number of references). Returns their cycles.
+   */
+  private takeWalkRefs(): number {
+    if (this.out[OUT_REFS] === 0) return 0;
+    const w = this.walkRefsOut;
+    const c = this.stats;
+    c.walkRefs += w[WALK_REFS];
+    c.walkRefsGuest += w[WALK_REFS_GUEST];
+    c.walkRefsHost += w[WALK_REFS_HOST];
+    c.walkRefsL1d += w[WALK_REFS_L1D];
+    c.walkRefsL2 += w[WALK_REFS_L2];
+    c.walkRefsLlc += w[WALK_REFS_LLC];
+    c.writebackCycles += w[WALK_WRITEBACK_CYCLES];
+    for (let t = 0; t < this.tiers.length; t++) {
+      c.walkRefsMem[t] += w[WALK_REFS_MEM + t];
+      c.writebacks[t] += w[WALK_WRITEBACKS + t];
+      c.mediaBytesWritten[t] += w[WALK_MEDIA_BYTES + t];
+    }
+    this.lastLine = -1;
+    this.closeLineWindow();
+    this.batchFill = 0;
+    return this.out[OUT_WALK_CYCLES];
+  }
+
+  /**
+   * The module trapped. After a walk reference to a line a cache refused (status
+   * `OUT_STATUS_REFUSED_LINE`), the counters as the TypeScript path leaves them when it throws
+   * there (`walks` counted once per `walk()`, so on the first attempt only), then its error; any
+   * other trap is a defect, rethrown.
+   */
+  private trapped(e: unknown, firstAttempt: boolean): never {
+    const out = this.out;
+    if (out[OUT_STATUS] !== OUT_STATUS_REFUSED_LINE) throw e;
+    const c = this.stats;
+    if (firstAttempt) {
+      c.l1TlbMisses++;
+      c.l2TlbMisses++;
+      c.walks++;
+    }
+    c.pscHits += out[OUT_PSC_HITS];
+    c.pscMisses += out[OUT_PSC_MISSES];
+    c.ntlbHits += out[OUT_NTLB_HITS];
+    c.ntlbMisses += out[OUT_NTLB_MISSES];
+    this.takeWalkRefs();
+    const w = this.walkRefsOut;
+    this.refuseLine(w[WALK_REFUSED_LEVEL] - 1, w[WALK_REFUSED_LINE], false);
   }
 
   /** The L1 fill the last WebAssembly call made becomes the fast page (or, without one, the fast page closes). */

@@ -10,9 +10,9 @@
  * - `translate` is `VCpu.translateSlow` with the first attempt of its walk (`walkNative` /
  *   `walkNested`, `nestedTranslate`, `fillL1`, `fillL2`); `walk` is the walk alone (a retry after a
  *   fault). They read the vCPU's descriptor and write its output block: which structure served the
- *   translation, the result, and the walk's references to memory in order (line and dimension),
- *   which VCpu replays through its data caches (`walkRef`) afterwards. A fault stops the walk with
- *   its address; VCpu runs the handler and calls `walk` again.
+ *   translation and the result. The walk makes each reference to memory where it meets it
+ *   (`walkRef` of wasm/memory.ts: data caches, tiers, the references' counters and cycles). A fault
+ *   stops the walk with its address; VCpu runs the handler and calls `walk` again.
  *
  * The results must be the TypeScript path's to the bit, so the arithmetic is the same: keys and
  * addresses are doubles compared as doubles; where the TypeScript code converts a double to a
@@ -22,6 +22,8 @@
  * module allocates nothing and has no data segment: instantiating it writes nothing to the arena.
  * A test runs random operation sequences through both paths and compares every byte.
  */
+
+import { beginWalkRefs, walkRef as memoryWalkRef } from './memory';
 
 // ---- TranslationCache region (tlb.ts): f64 header fields, then i32 array offsets ----
 const VALID: usize = 0;
@@ -87,14 +89,13 @@ const O_PSC_MISSES: usize = OUT + 80;
 const O_NTLB_HITS: usize = OUT + 88;
 const O_NTLB_MISSES: usize = OUT + 96;
 const OUT_SLOTS: usize = 13;
-const REF_LINE: usize = 512;
-const REF_DIM: usize = 1024;
 
 const L1_HIT: i32 = 0;
 const L2_HIT: i32 = 1;
 const WALKED: i32 = 2;
 const GUEST_FAULT: i32 = 3;
 const EPT_VIOLATION: i32 = 4;
+const REFUSED_LINE: i32 = 5;
 
 const PTE_PRESENT: i32 = 1;
 const PTE_WRITABLE: i32 = 2;
@@ -456,11 +457,17 @@ let ntlbMisses: i32 = 0;
   store<f64>(desc + slot, v);
 }
 
-/** `walkRef`, recorded for VCpu to replay: the line and its dimension (1 guest, 0 host). */
+/**
+ * `walkRef`, made here (wasm/memory.ts): the line and its dimension (1 guest, 0 host). A line a
+ * cache refuses stops the call: the counters so far, status REFUSED_LINE, then a trap.
+ */
 @inline function walkRef(line: f64, guestDimension: u8): void {
-  store<f64>(desc + REF_LINE + (<usize>refs << 3), line);
-  store<u8>(desc + REF_DIM + <usize>refs, guestDimension);
+  if (refs == 0) beginWalkRefs(desc);
   refs++;
+  if (memoryWalkRef(desc, line, guestDimension)) {
+    finish(REFUSED_LINE, 0, 0);
+    unreachable();
+  }
 }
 
 @inline function cacheValid(c: usize): bool {

@@ -1,0 +1,178 @@
+/**
+ * The memory side of the access path in WebAssembly, compiled into the module of translate.ts:
+ * which tier holds a frame, the tier state a read or a write-back changes, and `walkRef`, one
+ * page-walk reference made at the point the walk makes it (translate.ts calls it), so that a whole
+ * TLB miss is one call. Every pointer is a byte offset into the arena.
+ *
+ * `walkRef` is `VCpu.walkRef` step by step, with `throughCaches` (wasm/datacache.ts) for the cache
+ * part and `memoryRead` / `writeBackToMemory` here: the same state changes in the same order, on
+ * the state the TypeScript classes keep in the arena: `Machine.tierUsers`, the core's `usesTier`
+ * and `lastTierLine`, `TierMap`'s frame boundaries and its table of the tiers' constants. What it
+ * does not change is VCpu's own state (its counters, the line window, the overlap batch): it adds
+ * its counts and cycles in the vCPU's output block, and VCpu adds them to its counters after the
+ * call and does what each reference does to its fields (`lastLine = -1`, close the line window,
+ * end the overlap batch), which is the same whatever the number of references. That is exact
+ * because nothing the walk reads (the translation structures, the tables) is changed by a
+ * reference, nor is the vCPU state a reference resets read before VCpu resets it.
+ *
+ * The arithmetic is the TypeScript code's: `Math.round` of JavaScript rounds ties up (`jsRound`),
+ * unlike `f64.nearest`; every other operation is the same IEEE operation on the same doubles.
+ */
+import { throughCaches } from './datacache';
+
+// ---- vCPU descriptor: the memory part, from byte 1600 (f64 LLC latency, then i32 slots) ----
+const D_LLC_LATENCY: usize = 1600;
+const D_TIER_COUNT: usize = 1608;
+const D_TIER_ENDS: usize = 1612;
+const D_TIER_CONSTANTS: usize = 1616;
+const D_TIER_USERS: usize = 1620;
+const D_USES_TIER: usize = 1624;
+const D_LAST_TIER_LINE: usize = 1628;
+const D_NO_DATA_CACHES: usize = 1632;
+
+/** The walk's cycles: f64 slot 13 of the output block (translate.ts). */
+const O_WALK_CYCLES: usize = 256 + 104;
+
+// ---- The references' counters for one call (f64 slots from byte 1664), cleared by `beginWalkRefs` ----
+const W: usize = 1664;
+const W_REFS: usize = W;
+const W_GUEST: usize = W + 8;
+const W_HOST: usize = W + 16;
+const W_L1D: usize = W + 24;
+const W_L2: usize = W + 32;
+const W_LLC: usize = W + 40;
+const W_WRITEBACK_CYCLES: usize = W + 48;
+/** The level that refused a line, plus one (0: none), and the line (see `walkRef`). */
+const W_REFUSED: usize = W + 56;
+const W_MEM: usize = W + 64;
+const W_WRITEBACKS: usize = W + 128;
+const W_MEDIA_BYTES: usize = W + 192;
+const W_REFUSED_LINE: usize = W + 256;
+const W_BYTES: i32 = 264;
+
+// ---- `throughCaches`'s output (wasm/datacache.ts) and its levels ----
+const C_LATENCY: usize = 1536;
+const C_VICTIMS: usize = 1544;
+const C_VICTIM: usize = 1552;
+const SERVED_L1D: i32 = 0;
+const SERVED_L2: i32 = 1;
+const SERVED_MEMORY: i32 = 3;
+const REFUSED: i32 = 4;
+
+// ---- A tier's constants in TierMap's table (tiers.ts TIER_CONSTANTS) ----
+const T_SEQ_READ: usize = 0;
+const T_RAND_READ: usize = 8;
+const T_MEDIA_LINE: usize = 16;
+const T_WRITE_BYTES_PER_CYCLE: usize = 24;
+const T_STRIDE: usize = 32;
+
+const INV_64: f64 = 1.0 / 64.0;
+
+@inline function descPtr(d: usize, slot: usize): usize {
+  return <usize>load<u32>(d + slot);
+}
+
+@inline function bump(p: usize, v: f64): void {
+  store<f64>(p, load<f64>(p) + v);
+}
+
+/** `Math.round` of JavaScript: the nearest integer, ties towards +Infinity (exact: `x - floor(x)` is). */
+@inline function jsRound(x: f64): f64 {
+  const r = Math.floor(x);
+  return x - r >= 0.5 ? r + 1 : r;
+}
+
+@inline function tierConstant(d: usize, tier: i32, field: usize): f64 {
+  return load<f64>(descPtr(d, D_TIER_CONSTANTS) + <usize>tier * T_STRIDE + field);
+}
+
+/** `TierMap.tierOfFrame`. */
+export function tierOfFrame(d: usize, frame: f64): i32 {
+  const n = load<i32>(d + D_TIER_COUNT);
+  const ends = descPtr(d, D_TIER_ENDS);
+  if (frame < load<f64>(ends) || n == 1) return 0;
+  for (let i = 1; i < n; i++) if (frame < load<f64>(ends + (<usize>i << 3))) return i;
+  return n - 1;
+}
+
+/** `VCpu.noteTierUse`: the core's first use of the tier adds it to the tier's users. */
+function noteTierUse(d: usize, tier: i32): void {
+  const uses = descPtr(d, D_USES_TIER) + <usize>tier;
+  if (load<u8>(uses) == 0) {
+    store<u8>(uses, 1);
+    const users = descPtr(d, D_TIER_USERS) + (<usize>tier << 2);
+    store<i32>(users, load<i32>(users) + 1);
+  }
+}
+
+/** `VCpu.memoryLatency`: sequential within one media line after the core's previous line of the tier. */
+function memoryLatency(d: usize, tier: i32, line: f64): f64 {
+  const last = descPtr(d, D_LAST_TIER_LINE) + (<usize>tier << 3);
+  const prev = load<f64>(last);
+  store<f64>(last, line);
+  const linesPerMedia = tierConstant(d, tier, T_MEDIA_LINE) * INV_64;
+  const delta = line - prev;
+  return delta >= 0 && delta <= linesPerMedia ? tierConstant(d, tier, T_SEQ_READ) : tierConstant(d, tier, T_RAND_READ);
+}
+
+/** `VCpu.memoryRead`: a dependent read of `line` from its tier. */
+function memoryRead(d: usize, tier: i32, line: f64): f64 {
+  noteTierUse(d, tier);
+  return memoryLatency(d, tier, line);
+}
+
+/** `VCpu.writeBackToMemory`: a dirty line leaves the caches; returns the cycles of its share of the tier's write bandwidth. */
+function writeBackToMemory(d: usize, victim: f64): f64 {
+  const tier = tierOfFrame(d, Math.floor(victim / 64));
+  noteTierUse(d, tier);
+  const mediaLine = tierConstant(d, tier, T_MEDIA_LINE);
+  bump(d + W_WRITEBACKS + (<usize>tier << 3), 1);
+  bump(d + W_MEDIA_BYTES + (<usize>tier << 3), mediaLine);
+  const users = <f64>load<i32>(descPtr(d, D_TIER_USERS) + (<usize>tier << 2));
+  const cycles = jsRound(mediaLine / (tierConstant(d, tier, T_WRITE_BYTES_PER_CYCLE) / users));
+  bump(d + W_WRITEBACK_CYCLES, cycles);
+  return cycles;
+}
+
+/** Clear the references' counters and the walk's cycles: before the first reference of a call. */
+export function beginWalkRefs(d: usize): void {
+  memory.fill(d + W, 0, W_BYTES);
+  store<f64>(d + O_WALK_CYCLES, 0);
+}
+
+/**
+ * `VCpu.walkRef`: one page-walk reference to host-physical line `line` (1: of the guest
+ * dimension, 0: of the host's), through the data caches or, without any, from its tier. Its counts
+ * go to the references' counters and its cycles to the walk's. Returns true when a cache level
+ * refused the line (beyond the modelled memory, where `DataCache.access` throws): the level and
+ * the line are in the output, the caller stops the call (VCpu throws the TypeScript path's error).
+ */
+export function walkRef(d: usize, line: f64, guestDimension: u8): bool {
+  bump(d + W_REFS, 1);
+  bump(d + (guestDimension != 0 ? W_GUEST : W_HOST), 1);
+  let cycles: f64 = 0;
+  if (load<i32>(d + D_NO_DATA_CACHES) != 0) {
+    const tier = tierOfFrame(d, Math.floor(line * INV_64));
+    bump(d + W_MEM + (<usize>tier << 3), 1);
+    cycles = memoryRead(d, tier, line);
+  } else {
+    const level = throughCaches(d, line, false);
+    const victims = <i32>load<f64>(d + C_VICTIMS);
+    for (let v = 0; v < victims; v++) cycles += writeBackToMemory(d, load<f64>(d + C_VICTIM + (<usize>v << 3)));
+    if (level >= REFUSED) {
+      store<f64>(d + W_REFUSED, <f64>(level - REFUSED + 1));
+      store<f64>(d + W_REFUSED_LINE, line);
+      return true;
+    }
+    if (level == SERVED_MEMORY) {
+      const tier = tierOfFrame(d, Math.floor(line * INV_64));
+      bump(d + W_MEM + (<usize>tier << 3), 1);
+      cycles = cycles + load<f64>(d + D_LLC_LATENCY) + memoryRead(d, tier, line);
+    } else {
+      bump(d + (level == SERVED_L1D ? W_L1D : level == SERVED_L2 ? W_L2 : W_LLC), 1);
+      cycles += load<f64>(d + C_LATENCY);
+    }
+  }
+  bump(d + O_WALK_CYCLES, cycles);
+  return false;
+}
