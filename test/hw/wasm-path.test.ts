@@ -10,7 +10,9 @@
  * waits (its output must not be overwritten under it). The data caches: the presets', an LLC
  * without private caches, and caches of a few sets, whose dirty victims leave every level and are
  * written back to memory of both tiers (the caches' part of `throughCaches` runs in WebAssembly,
- * the write-backs in TypeScript afterwards).
+ * the write-backs of data lines in TypeScript afterwards). The walk references run in WebAssembly
+ * with their tier state (wasm/memory.ts): a tier one core streams through gains its second user
+ * by another core's walk reference, three tiers, a write-back cost that Math.round rounds up.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -169,4 +171,49 @@ test('the WebAssembly path refuses a line beyond the modelled memory as the Type
   const a = outcome(true);
   assert.match(a.error, /^l1d: line 1073741824 is beyond the modelled host memory/);
   assert.deepEqual(a, outcome(false));
+});
+
+/**
+ * Tier state shared between cores and changed by walk references in WebAssembly: core 0 streams
+ * through a tier whose bandwidth is the bound of a covered line (so its cost depends on how many
+ * cores use the tier), while core 1's first use of that tier is a walk reference (its EPT root
+ * sits in the tier, its data in the next one), and later its write-backs. Three tiers, with and
+ * without a cache model.
+ */
+test('the WebAssembly path: a tier first used by a walk reference on one core while another core streams through it, three tiers', { skip: SKIP }, () => {
+  // A tier of little bandwidth: a covered line costs its share of it, which halves with a second user.
+  const narrow = { ...TIER_PRESETS.optane, name: 'narrow', hostReadGBps: 2, hostWriteGBps: 1 };
+  const runStreams = (cpu: CpuPreset, wasm: boolean) => {
+    // The third tier's write-back of one user costs exactly half a cycle, which Math.round takes up (f64.nearest would not).
+    const third = { ...resolveTier(TIER_PRESETS.cxl, 2, cpu.clockGHz), writeBytesPerCycle: 128 };
+    const tiers = [resolveTier(TIER_PRESETS.ddr4, 0, cpu.clockGHz), resolveTier(narrow, 1, cpu.clockGHz), third];
+    const machine = new Machine(cpu, new TierMap(tiers, [1 << 16, 1 << 16, 1 << 24]), { cores: 2, wasmAccessPath: wasm });
+    // The streamer's frames, tables and data, are all in the narrow tier.
+    const streamer = new FlatSpace({ guestPageSize: PageSize.Size4K, hostPageSize: null, hostFirstFrame: 1 << 16, hostFrames: 1 << 15 });
+    // The other VM's first frames (its EPT's upper tables) are the narrow tier's last ones, the rest the third tier's.
+    const other = new FlatSpace({ guestPageSize: PageSize.Size4K, hostPageSize: PageSize.Size4K, hostFirstFrame: (1 << 17) - 3, hostFrames: 1 << 20 });
+    const a = new VCpu(machine, streamer, 0, 0);
+    const b = new VCpu(machine, other, 1, 1);
+    let x = 99;
+    let cycles = 0;
+    let streamed = 0;
+    const usersSeen: number[] = [];
+    for (let i = 0; i < 12_000; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      if (i < 3000 || x % 4 !== 0) cycles += a.load(streamer.base + 8 * streamed++, 8);
+      else cycles += b.access(other.base + ((x >>> 4) % 20_000) * 4096 + (x & 4088), 8, ((x >>> 2) & 3) === 1);
+      if (i % 1000 === 0) usersSeen.push(machine.tierUsers[1]);
+    }
+    return { cycles, usersSeen, counters: [a.counters.snapshot(), b.counters.snapshot()] };
+  };
+  for (const preset of ['zen2-translation', 'zen2', 'zen2-tiny-caches']) {
+    const cpu = PRESETS[preset];
+    const w = runStreams(cpu, true);
+    assert.deepEqual(w, runStreams(cpu, false), preset);
+    const [sa, sb] = w.counters;
+    assert.deepEqual([w.usersSeen[0], w.usersSeen.at(-1)], [1, 2], `${preset}: the narrow tier gains its second user while the stream runs`);
+    assert.ok(sb['walkRefsMem.tier1'] > 0 && sb['walkRefsMem.tier2'] > 0 && sb['dataMem.tier2'] > 0, `${preset}: the other VM walks through two tiers and reads the third`);
+    if (preset === 'zen2-translation') assert.ok(sa.prefetchedLines > 1000, 'the streamer\'s lines are covered');
+    if (preset === 'zen2-tiny-caches') assert.ok(sb['writebacks.tier2'] > 0 && sb.writebackCycles >= sb['writebacks.tier2'], 'the other VM writes back to the third tier, at a cycle each');
+  }
 });
