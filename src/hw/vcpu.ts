@@ -235,9 +235,9 @@ const DESC_NO_DATA_CACHES = 6;
 /** Tiers the module's counters have room for; a machine with more keeps to the TypeScript path. */
 const MAX_WASM_TIERS = 8;
 /**
- * The walk references' counters of one call (f64 slots from this byte, wasm/memory.ts), valid
- * when the call made a reference (`OUT_REFS` > 0): the counts of `walkRef`, per tier from
- * `WALK_REFS_MEM` etc. (`MAX_WASM_TIERS` each), and a line a cache refused before the call trapped.
+ * The walk references' pending counters (f64 slots from this byte, wasm/memory.ts): what the
+ * module's `walkRef`s counted since VCpu last took them (`takeWalkRefCounters`), per tier from
+ * `WALK_REFS_MEM` etc. (`MAX_WASM_TIERS` each); and a line a cache refused before the call trapped.
  */
 const WALK_REFS_BYTE = 1664;
 const WALK_REFS_SLOTS = 33;
@@ -727,9 +727,10 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.windowLoads = this.windowStores = 0;
   }
 
-  /** The counters, including accesses still pending in the open line window. */
+  /** The counters, including accesses still pending in the open line window and the WebAssembly walk references' counts. */
   get counters(): VcpuCounters {
     this.settleWindow();
+    if (this.wasm !== null) this.takeWalkRefCounters();
     return this.stats;
   }
 
@@ -854,12 +855,23 @@ export class VCpu implements TlbInvalidator, CoreResident {
   }
 
   /**
-   * The walk references the last WebAssembly call made (wasm/memory.ts `walkRef`): their counters
-   * go to the vCPU's, and what `walkRef` does to this vCPU's fields is done once (it is the same
-   * for any number of references). Returns their cycles.
+   * The walk references the last WebAssembly call made (wasm/memory.ts `walkRef`): what `walkRef`
+   * does to this vCPU's fields, done once (it is the same for any number of references). Their
+   * counts wait in the block until the counters are read (`takeWalkRefCounters`). Returns their cycles.
    */
   private takeWalkRefs(): number {
     if (this.out[OUT_REFS] === 0) return 0;
+    this.lastLine = -1;
+    this.closeLineWindow();
+    this.batchFill = 0;
+    return this.out[OUT_WALK_CYCLES];
+  }
+
+  /**
+   * Add the walk references' pending counts (wasm/memory.ts) to the counters and zero them: every
+   * count and cycle is a whole number, so adding them in bulk gives the sums one by one would.
+   */
+  private takeWalkRefCounters(): void {
     const w = this.walkRefsOut;
     const c = this.stats;
     c.walkRefs += w[WALK_REFS];
@@ -874,10 +886,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
       c.writebacks[t] += w[WALK_WRITEBACKS + t];
       c.mediaBytesWritten[t] += w[WALK_MEDIA_BYTES + t];
     }
-    this.lastLine = -1;
-    this.closeLineWindow();
-    this.batchFill = 0;
-    return this.out[OUT_WALK_CYCLES];
+    w.fill(0, 0, WALK_REFUSED_LEVEL);
+    w.fill(0, WALK_REFS_MEM, WALK_REFUSED_LINE);
   }
 
   /**

@@ -9,11 +9,12 @@
  * the state the TypeScript classes keep in the arena: `Machine.tierUsers`, the core's `usesTier`
  * and `lastTierLine`, `TierMap`'s frame boundaries and its table of the tiers' constants. What it
  * does not change is VCpu's own state (its counters, the line window, the overlap batch): it adds
- * its counts and cycles in the vCPU's output block, and VCpu adds them to its counters after the
- * call and does what each reference does to its fields (`lastLine = -1`, close the line window,
- * end the overlap batch), which is the same whatever the number of references. That is exact
- * because nothing the walk reads (the translation structures, the tables) is changed by a
- * reference, nor is the vCPU state a reference resets read before VCpu resets it.
+ * its counts to pending counters in the vCPU's block, which VCpu adds to its own when they are
+ * read (integer sums: the order does not matter), and its cycles to the walk's in the output
+ * block; after the call VCpu does what each reference does to its fields (`lastLine = -1`, close
+ * the line window, end the overlap batch), which is the same whatever the number of references.
+ * That is exact because nothing the walk reads (the translation structures, the tables) is
+ * changed by a reference, nor is the vCPU state a reference resets read before VCpu resets it.
  *
  * The arithmetic is the TypeScript code's: `Math.round` of JavaScript rounds ties up (`jsRound`),
  * unlike `f64.nearest`; every other operation is the same IEEE operation on the same doubles.
@@ -33,7 +34,7 @@ const D_NO_DATA_CACHES: usize = 1632;
 /** The walk's cycles: f64 slot 13 of the output block (translate.ts). */
 const O_WALK_CYCLES: usize = 256 + 104;
 
-// ---- The references' counters for one call (f64 slots from byte 1664), cleared by `beginWalkRefs` ----
+// ---- The references' pending counters (f64 slots from byte 1664): VCpu takes them and zeroes the slots ----
 const W: usize = 1664;
 const W_REFS: usize = W;
 const W_GUEST: usize = W + 8;
@@ -48,7 +49,6 @@ const W_MEM: usize = W + 64;
 const W_WRITEBACKS: usize = W + 128;
 const W_MEDIA_BYTES: usize = W + 192;
 const W_REFUSED_LINE: usize = W + 256;
-const W_BYTES: i32 = 264;
 
 // ---- `throughCaches`'s output (wasm/datacache.ts) and its levels ----
 const C_LATENCY: usize = 1536;
@@ -134,16 +134,15 @@ function writeBackToMemory(d: usize, victim: f64): f64 {
   return cycles;
 }
 
-/** Clear the references' counters and the walk's cycles: before the first reference of a call. */
+/** Clear the walk's cycles: before the first reference of a call. */
 export function beginWalkRefs(d: usize): void {
-  memory.fill(d + W, 0, W_BYTES);
   store<f64>(d + O_WALK_CYCLES, 0);
 }
 
 /**
  * `VCpu.walkRef`: one page-walk reference to host-physical line `line` (1: of the guest
  * dimension, 0: of the host's), through the data caches or, without any, from its tier. Its counts
- * go to the references' counters and its cycles to the walk's. Returns true when a cache level
+ * go to the pending counters and its cycles to the walk's. Returns true when a cache level
  * refused the line (beyond the modelled memory, where `DataCache.access` throws): the level and
  * the line are in the output, the caller stops the call (VCpu throws the TypeScript path's error).
  */
