@@ -1310,14 +1310,14 @@ export class VCpu implements TlbInvalidator, CoreResident {
    * and when every level missed, the tier to `servedTier`: the caller adds the LLC lookup and the
    * memory part (dependent for walks, possibly prefetched or overlapped for data). No allocation.
    *
-   * On the WebAssembly path the caches' part is one call (wasm/datacache.ts), which reports the
-   * dirty victims that left the caches in order; their write-backs to memory (tier state,
-   * counters, cycles) run here afterwards, summed in the same order as below. That is exact: no
-   * cache reads what a write-back changes.
+   * On the WebAssembly path the caches' part is one call (wasm/datacache.ts; without any cache
+   * there is nothing to call), which reports the dirty victims that left the caches in order;
+   * their write-backs to memory (tier state, counters, cycles) run here afterwards, summed in the
+   * same order as below. That is exact: no cache reads what a write-back changes.
    */
   private throughCaches(line: number, write: boolean): number {
     let cycles = 0;
-    if (this.wasm !== null) {
+    if (this.wasm !== null && !this.noDataCaches) {
       const level = this.wasm.throughCaches(this.desc, line, write ? 1 : 0);
       const out = this.cachesOut;
       const victims = out[CACHES_OUT_VICTIMS];
