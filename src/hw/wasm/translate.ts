@@ -11,8 +11,9 @@
  *   `walkNested`, `nestedTranslate`, `fillL1`, `fillL2`); `walk` is the walk alone (a retry after a
  *   fault). They read the vCPU's descriptor and write its output block: which structure served the
  *   translation and the result. The walk makes each reference to memory where it meets it
- *   (`walkRef` of wasm/memory.ts: data caches, tiers, the references' counters and cycles). A fault
- *   stops the walk with its address; VCpu runs the handler and calls `walk` again.
+ *   (`walkRef` of wasm/memory.ts: data caches, tiers, the references' counters and cycles) and
+ *   records it (line and dimension, in order). A fault stops the walk with its address; VCpu runs
+ *   the handler and calls `walk` again.
  *
  * The results must be the TypeScript path's to the bit, so the arithmetic is the same: keys and
  * addresses are doubles compared as doubles; where the TypeScript code converts a double to a
@@ -89,6 +90,8 @@ const O_PSC_MISSES: usize = OUT + 80;
 const O_NTLB_HITS: usize = OUT + 88;
 const O_NTLB_MISSES: usize = OUT + 96;
 const OUT_SLOTS: usize = 13;
+const REF_LINE: usize = 512;
+const REF_DIM: usize = 1024;
 
 const L1_HIT: i32 = 0;
 const L2_HIT: i32 = 1;
@@ -458,11 +461,14 @@ let ntlbMisses: i32 = 0;
 }
 
 /**
- * `walkRef`, made here (wasm/memory.ts): the line and its dimension (1 guest, 0 host). A line a
- * cache refuses stops the call: the counters so far, status REFUSED_LINE, then a trap.
+ * `walkRef`, made here (wasm/memory.ts): the line and its dimension (1 guest, 0 host), also
+ * recorded in order (for tests: VCpu does not replay them). A line a cache refuses stops the
+ * call: the counters so far, status REFUSED_LINE, then a trap.
  */
 @inline function walkRef(line: f64, guestDimension: u8): void {
   if (refs == 0) beginWalkRefs(desc);
+  store<f64>(desc + REF_LINE + (<usize>refs << 3), line);
+  store<u8>(desc + REF_DIM + <usize>refs, guestDimension);
   refs++;
   if (memoryWalkRef(desc, line, guestDimension)) {
     finish(REFUSED_LINE, 0, 0);
