@@ -2,8 +2,9 @@
  * The access path in WebAssembly (wasm/translate.ts, AssemblyScript): `TranslationCache`'s lookup
  * and insert and `VCpu`'s slow translation with its walk, and (wasm/datacache.ts, re-exported by
  * translate.ts) `DataCache`'s access and write-back with the cache part of `VCpu.throughCaches`,
- * over the state the TypeScript classes keep in the arena (arena.ts), which is the memory the
- * module imports. The results are the TypeScript path's to the bit (tests run random operations
+ * and (wasm/memory.ts) the walk's references to memory with the tier state they change, over the
+ * state the TypeScript classes keep in the arena (arena.ts), which is the memory the module
+ * imports. The results are the TypeScript path's to the bit (tests run random operations
  * through both and compare every byte); the gain is that a translation which misses the fast path,
  * or a line through the caches, costs one call instead of a chain of lookups, inserts and table
  * reads in the JIT's code.
@@ -47,7 +48,7 @@ export interface Translator {
   cacheLookup(cache: number, pageNumber: number, size: number): number;
   /** `TranslationCache.insert` of the cache at `cache`. */
   cacheInsert(cache: number, pageNumber: number, size: number, value: number, flags: number): number;
-  /** `VCpu.translateSlow` and the first attempt of its walk, minus the walk's references and the counters: returns the status. */
+  /** `VCpu.translateSlow` and the first attempt of its walk with its references, minus the counters VCpu keeps: returns the status. */
   translate(desc: number, gva: number, write: number, guestPt: number, ept: number): number;
   /** The walk alone (a retry after a fault): returns the status. */
   walk(desc: number, gva: number, write: number, guestPt: number, ept: number): number;
@@ -61,6 +62,8 @@ export interface Translator {
    * hit's latency and the dirty victims that left the caches from `desc + 1536` (wasm/datacache.ts).
    */
   throughCaches(desc: number, line: number, write: number): number;
+  /** `TierMap.tierOfFrame` of the tier map the descriptor's memory part names (wasm/memory.ts, for tests). */
+  tierOfFrame(desc: number, frame: number): number;
 }
 
 /** The module's sources in name order, read for the hash that names the build. */
@@ -110,6 +113,7 @@ function instantiate(file: string): Translator {
     dataAccess: x.dataAccess,
     dataAbsorbWriteBack: x.dataAbsorbWriteBack,
     throughCaches: x.throughCaches,
+    tierOfFrame: x.tierOfFrame,
   };
 }
 
