@@ -2,13 +2,21 @@
  * The translation path in WebAssembly (src/hw/wasm-translate.ts) against the TypeScript path:
  * `cacheLookup` / `cacheInsert` against `TranslationCache.lookup` / `insert` on random operation
  * sequences, for every geometry and mode the presets use and the odd ones the classes allow,
- * comparing return values and every byte of the caches' arena regions after every step.
+ * comparing return values and every byte of the caches' arena regions after every step; and
+ * `translate` / `walk` against `VCpu.translateSlow` on twin machines, comparing the result, the
+ * walk's references, the counters the status implies and every translation structure.
  */
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { PageSize } from '../../src/base/units.ts';
 import { Rng } from '../../src/base/rng.ts';
 import { arena } from '../../src/hw/arena.ts';
+import type { Core } from '../../src/hw/core.ts';
+import { CPU_PRESETS, withoutTranslationCaches, type CpuPreset } from '../../src/hw/cpu.ts';
+import { FlatSpace } from '../../src/hw/flatspace.ts';
+import { resolveTier, TierMap, TIER_PRESETS } from '../../src/hw/tiers.ts';
 import { TAG_SPAN, TranslationCache } from '../../src/hw/tlb.ts';
+import { Machine, VCpu } from '../../src/hw/vcpu.ts';
 import { translator } from '../../src/hw/wasm-translate.ts';
 
 const wasm = translator();
@@ -42,9 +50,10 @@ function regionDifference(a: TranslationCache, b: TranslationCache): string | nu
     const pb = arena.i32[(b.base + 80) / 4 + j] >>> 0;
     const bytes = lengths[j] * ARRAY_BYTES[j];
     if ((pa === 0) !== (bytes === 0) || (pb === 0) !== (bytes === 0)) return `array ${ARRAY_NAMES[j]}: offsets ${pa} and ${pb} for ${bytes} bytes`;
-    for (let i = 0; i < bytes; i++) {
-      if (arena.u8[pa + i] !== arena.u8[pb + i]) return `array ${ARRAY_NAMES[j]}, byte ${i}: ${arena.u8[pa + i]} against ${arena.u8[pb + i]}`;
-    }
+    if (Buffer.compare(arena.u8.subarray(pa, pa + bytes), arena.u8.subarray(pb, pb + bytes)) === 0) continue;
+    let i = 0;
+    while (arena.u8[pa + i] === arena.u8[pb + i]) i++;
+    return `array ${ARRAY_NAMES[j]}, byte ${i}: ${arena.u8[pa + i]} against ${arena.u8[pb + i]}`;
   }
   return null;
 }
@@ -154,6 +163,191 @@ describe('cacheLookup / cacheInsert against TranslationCache.lookup / insert', {
     });
     it(`${name}: TypeScript and WebAssembly on the same cache, interleaved`, () => {
       for (let seed = 11; seed <= 13; seed++) runDifferential(g, seed, 1500, 0.5);
+    });
+  }
+});
+
+// ---- translate / walk against VCpu.translateSlow ----
+
+/** The VCpu internals this comparison drives and reads (the TypeScript path under test). */
+interface VcpuInternals {
+  walkGva: number;
+  outHpa: number;
+  fastBase: number;
+  fastHostBase: number;
+  fastSize: number;
+  translateSlow(write: boolean): number;
+  walkRef(line: number, guestDimension: boolean): number;
+}
+
+/** A vCPU's descriptor for `translate` (the layout wasm/translate.ts reads), from its core's structures. */
+function descriptorFor(core: Core): number {
+  const desc = arena.alloc(2048);
+  const d = desc / 4;
+  const i32 = arena.i32;
+  let j = 0;
+  for (const a of core.l1) {
+    for (const s of a.sizes) {
+      i32[d + 1 + j] = a.cache.base;
+      i32[d + 9 + j] = s;
+      j++;
+    }
+  }
+  i32[d] = j;
+  i32[d + 17] = core.l2.length;
+  core.l2.forEach((a, k) => {
+    i32[d + 18 + k] = a.cache.base;
+    i32[d + 22 + k] = a.sizes.length;
+    a.sizes.forEach((s, m) => (i32[d + 26 + 3 * k + m] = s));
+  });
+  for (let size = 0; size < 3; size++) {
+    const l1 = core.l1Fill.array[size];
+    i32[d + 38 + size] = l1 < 0 ? 0 : core.l1[l1].cache.base;
+    i32[d + 41 + size] = core.l1Fill.size[size];
+    const l2 = core.l2Fill.array[size];
+    i32[d + 44 + size] = l2 < 0 ? 0 : core.l2[l2].cache.base;
+    i32[d + 47 + size] = core.l2Fill.size[size];
+  }
+  for (let level = 2; level <= 4; level++) {
+    i32[d + 50 + level - 2] = core.guestPsc[level].base;
+    i32[d + 53 + level - 2] = core.hostPsc[level].base;
+  }
+  i32[d + 56] = core.ntlb.base;
+  return desc;
+}
+
+/** Every translation structure of a core, in a fixed order. */
+function structures(core: Core): TranslationCache[] {
+  return [...core.l1.map((a) => a.cache), ...core.l2.map((a) => a.cache), ...core.guestPsc.slice(2), ...core.hostPsc.slice(2), core.ntlb];
+}
+
+function twin(cpu: CpuPreset, guestPageSize: PageSize, hostPageSize: PageSize | null) {
+  const tiers = new TierMap([resolveTier(TIER_PRESETS.ddr4, 0, cpu.clockGHz)], [1 << 30]);
+  const machine = new Machine(cpu, tiers);
+  const space = new FlatSpace({ guestPageSize, hostPageSize });
+  const vcpu = new VCpu(machine, space, 0);
+  vcpu.core.switchTo(vcpu);
+  return { space, vcpu, internals: vcpu as unknown as VcpuInternals };
+}
+
+const COUNTERS = ['l1TlbMisses', 'l2TlbMisses', 'walks', 'pscHits', 'pscMisses', 'ntlbHits', 'ntlbMisses', 'guestFaults', 'eptViolations'] as const;
+const SIZE_COUNTERS = ['l1TlbHits', 'l2TlbHits', 'walksBySize'] as const;
+
+/** The counters `translate`'s outputs stand for (what VCpu adds), as one flat list. */
+function countersOf(v: VCpu): number[] {
+  const c = v.counters;
+  return [...COUNTERS.map((k) => c[k]), ...SIZE_COUNTERS.flatMap((k) => [...c[k]])];
+}
+
+/**
+ * Translate random addresses (near ones, and far ones in a 4 GiB span) on two identical machines:
+ * through `translateSlow` on one, through `translate` (and `walk` after each fault, with the
+ * handler run in between, as VCpu does) on the other. Compares per translation the host address,
+ * the L1 entry that becomes the fast page, the walk's references in order, the counters, and
+ * every structure's region.
+ */
+function runTranslations(cpu: CpuPreset, guestPageSize: PageSize, hostPageSize: PageSize | null, seed: number, steps: number): void {
+  const x = wasm!;
+  const a = twin(cpu, guestPageSize, hostPageSize);
+  const b = twin(cpu, guestPageSize, hostPageSize);
+  const desc = descriptorFor(b.vcpu.core);
+  const out = desc / 8 + 32;
+  const refsTs: number[] = [];
+  const walkRef = a.internals.walkRef.bind(a.vcpu);
+  a.internals.walkRef = (line, guestDimension) => {
+    refsTs.push(line, guestDimension ? 1 : 0);
+    return walkRef(line, guestDimension);
+  };
+  const structuresA = structures(a.vcpu.core);
+  const structuresB = structures(b.vcpu.core);
+  const guestPt = b.space.guest.base;
+  const ept = b.space.ept === null ? 0 : b.space.ept.base;
+  const rng = new Rng(seed);
+  const seen = new Set<number>();
+  // A few hot regions (L1 and L2 hits, evictions between them) and now and then anywhere in 4 GiB.
+  const regions = Array.from({ length: 6 }, () => a.space.base + rng.nextInt(2 ** 32));
+  for (let step = 0; step < steps; step++) {
+    const r = rng.nextInt(8);
+    const gva = r === 7 ? a.space.base + rng.nextInt(2 ** 32) : regions[r % 6] + rng.nextInt(r < 4 ? 128 * 4096 : 2 ** 26);
+    const write = rng.nextInt(3) === 0;
+    if (rng.nextInt(16) === 0) {
+      // Write-protect the page in one dimension on both machines, and drop its TLB entries (or,
+      // now and then, leave them stale): writes then fault, and the handlers map it writable again.
+      const guestDimension = rng.nextInt(2) === 0;
+      const invalidate = rng.nextInt(4) > 0;
+      for (const m of [a, b]) {
+        const gpa = m.space.guest.translate(gva);
+        if (m.space.ept === null || guestDimension) m.space.guest.protect(gva, false);
+        else if (gpa >= 0) m.space.ept.protect(gpa, false);
+        if (invalidate) m.vcpu.invalidatePage(gva);
+      }
+    }
+    refsTs.length = 0;
+    a.internals.walkGva = gva;
+    a.internals.translateSlow(write);
+
+    const counters = countersOf(b.vcpu);
+    const c = b.vcpu.counters;
+    const refs: number[] = [];
+    const add = (k: (typeof COUNTERS)[number], slot: number) => (c[k] += arena.f64[out + slot]);
+    let status = x.translate(desc, gva, write ? 1 : 0, guestPt, ept);
+    for (let attempt = 0; ; attempt++) {
+      for (let r = 0; r < arena.f64[out + 8]; r++) refs.push(arena.f64[desc / 8 + 64 + r], arena.u8[desc + 1024 + r]);
+      add('pscHits', 9);
+      add('pscMisses', 10);
+      add('ntlbHits', 11);
+      add('ntlbMisses', 12);
+      if (attempt === 0 && status === 0) c.l1TlbHits[arena.f64[out + 2]]++;
+      else if (attempt === 0) c.l1TlbMisses++;
+      if (attempt === 0 && status === 1) c.l2TlbHits[arena.f64[out + 2]]++;
+      else if (attempt === 0 && status >= 2) {
+        c.l2TlbMisses++;
+        c.walks++;
+      }
+      if (status === 2) c.walksBySize[arena.f64[out + 2]]++;
+      seen.add(status);
+      if (status < 3) break;
+      if (status === 3) {
+        c.guestFaults++;
+        b.space.guestPageFault(arena.f64[out + 6], arena.f64[out + 7] === 1);
+      } else {
+        c.eptViolations++;
+        b.space.eptViolation(arena.f64[out + 6], arena.f64[out + 7] === 1);
+      }
+      status = x.walk(desc, gva, write ? 1 : 0, guestPt, ept);
+    }
+    const where = `${cpu.name} ${guestPageSize}/${hostPageSize}, seed ${seed}, step ${step}, gva 0x${gva.toString(16)}${write ? ' write' : ''}, status ${status}`;
+    assert.equal(arena.f64[out + 1], a.internals.outHpa, `${where}: host address`);
+    const l1Size = arena.f64[out + 4];
+    if (l1Size < 0) assert.equal(a.internals.fastBase, -1, `${where}: no L1 entry, so no fast page`);
+    else {
+      assert.equal(l1Size, a.internals.fastSize, `${where}: the fast page's size`);
+      assert.equal(arena.f64[out + 5] * 4096, a.internals.fastHostBase, `${where}: the fast page's frame`);
+    }
+    assert.deepEqual(refs, refsTs, `${where}: walk references (line, dimension)`);
+    assert.deepEqual(countersOf(b.vcpu), countersOf(a.vcpu), `${where}: counters ${COUNTERS.join(' ')} ${SIZE_COUNTERS.join(' ')} (before: ${counters.join(' ')})`);
+    for (let k = 0; k < structuresA.length; k++) {
+      const difference = regionDifference(structuresA[k], structuresB[k]);
+      if (difference !== null) assert.fail(`${where}: ${structuresA[k].name}: ${difference}`);
+    }
+  }
+  // The sequence reached every outcome a translation can have here.
+  for (const s of hostPageSize === null ? [0, 1, 2, 3] : [0, 1, 2, 3, 4]) assert.ok(seen.has(s), `${cpu.name} ${guestPageSize}/${hostPageSize}: no translation ended with status ${s}`);
+  arena.free(desc, 2048);
+}
+
+describe('translate / walk against VCpu.translateSlow', { skip }, () => {
+  const spaces: [PageSize, PageSize | null][] = [
+    [PageSize.Size4K, null],
+    [PageSize.Size2M, null],
+    [PageSize.Size4K, PageSize.Size4K],
+    [PageSize.Size4K, PageSize.Size2M],
+    [PageSize.Size2M, PageSize.Size4K],
+    [PageSize.Size2M, PageSize.Size2M],
+  ];
+  for (const cpu of [CPU_PRESETS.zen2, CPU_PRESETS.icelake, CPU_PRESETS.zen4, withoutTranslationCaches(CPU_PRESETS.zen2)]) {
+    it(`${cpu.name}: native 4K and 2M, nested 4K/4K, 4K/2M, 2M/4K, 2M/2M`, () => {
+      for (const [g, h] of spaces) runTranslations(cpu, g, h, 7, 1500);
     });
   }
 });

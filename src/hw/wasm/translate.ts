@@ -4,7 +4,7 @@
  * git-ignored; scripts/install.sh builds it). It works on the state the TypeScript classes keep in
  * the arena (src/hw/arena.ts), the one memory this module imports: the regions of
  * `TranslationCache` (tlb.ts) and the headers and entries of `PageTable` (pagetable.ts), laid out as
- * docs/machine.md and the classes' comments describe. Every pointer is a byte offset into it.
+ * the classes' comments describe (the offsets below). Every pointer is a byte offset into it.
  *
  * - `cacheLookup` / `cacheInsert` are `TranslationCache.lookup` / `insert` step by step, both modes.
  * - `translate` is `VCpu.translateSlow` with the first attempt of its walk (`walkNative` /
@@ -54,7 +54,20 @@ const PT_ROOT: usize = 0;
 const PT_ENTRY: usize = 8;
 const PT_TABLE_FRAME: usize = 12;
 
-// ---- vCPU descriptor (i32 slots, byte offsets here) ----
+/*
+ * A vCPU's descriptor (VCpu allocates one, 2048 bytes): what `translate` looks up and fills, as
+ * i32 slots (byte offsets below): the L1 lookups in `translateSlow`'s order (count <= 8, then each
+ * lookup's cache and page size), the L2 arrays (count <= 4, each array's cache, its size count <= 3
+ * and sizes, three per array), per page size the L1 and L2 fill target (cache, 0 for none) and its
+ * stored size, the guest and host paging-structure caches of levels 2..4 and the nested TLB.
+ *
+ * The output block (f64 slots from OUT): status (L1_HIT ... EPT_VIOLATION), host address, size (the
+ * L1 hit's lookup size, the L2 hit's array size, the walk's combined size), flags (bit 0
+ * writable), the L1 entry that becomes the fast page (stored size, -1 for none, and page frame),
+ * the fault's address and write flag, the walk-reference count and the paging-structure-cache
+ * and nested-TLB hit and miss deltas. Walk references: line (f64) at REF_LINE + 8r, dimension (u8,
+ * 1 guest, 0 host) at REF_DIM + r; at most 24 per attempt (a 4K/4K nested walk), room for 64.
+ */
 const D_L1_COUNT: usize = 0;
 const D_L1_CACHE: usize = 4;
 const D_L1_SIZE: usize = 36;
