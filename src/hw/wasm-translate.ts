@@ -67,13 +67,18 @@ export function ensureWasmTranslator(): string | null {
   return file;
 }
 
-/** This thread's instance over its arena (built and compiled on first use), or null. */
+/** This thread's instance over its arena (built and compiled on first use), or null without asc. */
 let instance: Translator | null | undefined;
 
-/** The translation path in WebAssembly, or null (no asc, or UNIMEM_WASM_TRANSLATE=0): see the header. */
+/**
+ * The translation path in WebAssembly, or null (no asc, or UNIMEM_WASM_TRANSLATE=0): see the
+ * header. The variable is read on every call, so a test can build machines of both kinds in one
+ * process.
+ */
 export function translator(): Translator | null {
+  if (process.env.UNIMEM_WASM_TRANSLATE === '0') return null;
   if (instance === undefined) {
-    const file = process.env.UNIMEM_WASM_TRANSLATE === '0' ? null : ensureWasmTranslator();
+    const file = ensureWasmTranslator();
     instance = file === null ? null : instantiate(file);
   }
   return instance;
