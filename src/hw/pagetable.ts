@@ -16,6 +16,7 @@
  * a million mapped pages cost a few bytes each and lookups allocate nothing.
  */
 import { PageSize } from '../base/units.ts';
+import { arena } from './arena.ts';
 import type { TableFrameSource } from './frames.ts';
 
 export const ENTRIES = 512;
@@ -89,7 +90,22 @@ export class Translation {
   slot = -1;
 }
 
+/**
+ * A table's header in the arena (read by wasm/translate.ts as well): the root's table index (f64
+ * at +0), the byte offsets of `entry` (+8) and of the table frames (+12), and the table capacity
+ * (+16), i32 each. `entry` and the table frames are arena regions of their own, replaced by
+ * larger ones when the table grows.
+ */
+const HEADER_BYTES = 64;
+const HDR_ENTRY = 8;
+const HDR_TABLE_FRAME = 12;
+const HDR_CAPACITY = 16;
+
 export class PageTable {
+  /** Byte offset of this table's header in the arena (see `HEADER_BYTES`). */
+  readonly base: number;
+  /** Arena regions held, as (offset, bytes) pairs: the header, `entry`, `tableFrame`. */
+  private readonly regions: number[];
   /** Frame number where each table page lives (in this table's physical space). */
   private tableFrame: Float64Array;
   /** Level of each table (1..4), 0 for a free slot. */
@@ -115,11 +131,41 @@ export class PageTable {
     initialTables: number = INITIAL_TABLES,
   ) {
     const n = Math.max(1, Math.floor(initialTables));
-    this.tableFrame = new Float64Array(n);
+    this.base = arena.alloc(HEADER_BYTES);
+    this.regions = [this.base, HEADER_BYTES, 0, 0, 0, 0];
+    arena.releaseWith(this, this.regions);
+    this.tableFrame = new Float64Array(0);
+    this.entry = new Int32Array(0);
+    this.placeArrays(n);
     this.tableLevel = new Uint8Array(n);
     this.tableUsed = new Uint16Array(n);
-    this.entry = new Int32Array(n * ENTRIES);
     this.root = this.newTable(LEVELS);
+    arena.f64[this.base / 8] = this.root;
+  }
+
+  /** Move `entry` and `tableFrame` into arena regions for `capacity` tables, keeping their contents. */
+  private placeArrays(capacity: number): void {
+    const entryBytes = capacity * ENTRIES * 4;
+    const frameBytes = capacity * 8;
+    const entryAt = arena.alloc(entryBytes);
+    const frameAt = arena.alloc(frameBytes);
+    const buf = arena.memory.buffer;
+    const entry = new Int32Array(buf, entryAt, capacity * ENTRIES);
+    const tableFrame = new Float64Array(buf, frameAt, capacity);
+    entry.set(this.entry);
+    tableFrame.set(this.tableFrame);
+    if (this.regions[3] > 0) arena.free(this.regions[2], this.regions[3]);
+    if (this.regions[5] > 0) arena.free(this.regions[4], this.regions[5]);
+    this.regions[2] = entryAt;
+    this.regions[3] = entryBytes;
+    this.regions[4] = frameAt;
+    this.regions[5] = frameBytes;
+    this.entry = entry;
+    this.tableFrame = tableFrame;
+    const h = this.base / 4;
+    arena.i32[h + HDR_ENTRY / 4] = entryAt;
+    arena.i32[h + HDR_TABLE_FRAME / 4] = frameAt;
+    arena.i32[h + HDR_CAPACITY / 4] = capacity;
   }
 
   /** Frame number of table `t`. */
@@ -163,18 +209,13 @@ export class PageTable {
 
   private grow(): void {
     const n = this.tableFrame.length * 2;
-    const tf = new Float64Array(n);
-    tf.set(this.tableFrame);
-    this.tableFrame = tf;
+    this.placeArrays(n);
     const tl = new Uint8Array(n);
     tl.set(this.tableLevel);
     this.tableLevel = tl;
     const tu = new Uint16Array(n);
     tu.set(this.tableUsed);
     this.tableUsed = tu;
-    const e = new Int32Array(n * ENTRIES);
-    e.set(this.entry);
-    this.entry = e;
   }
 
   /**

@@ -22,6 +22,8 @@
  *   doubly linked recency list per set, so lookup, refresh and victim choice are O(1) instead of a
  *   scan of every way.
  */
+import { arena } from './arena.ts';
+
 const SCAN_MAX_WAYS = 16;
 const INV_2_32 = 1 / 4294967296;
 
@@ -34,6 +36,28 @@ const INV_2_32 = 1 / 4294967296;
 export const TAG_SPAN = 2 ** 40;
 export const MAX_TAGS = 2 ** 13;
 
+/**
+ * A cache's region in the arena (read by wasm/translate.ts as well): a header of f64 scalars at
+ * `base + 8 * HDR_*`, then from `base + HDR_ARRAYS` one i32 per array, its absolute byte offset (0
+ * when empty), in the order of `ARRAY_BYTES`: key (f64), value (f64), flags (u8), sizeCount (i32 x
+ * 4), front (u8 per set, scan mode), fingerprint bytes (u8, read as i32 words), and for the indexed
+ * mode bucketHead, chainNext, bucketOf, prev, next (i32) and head, tail, fill (i32 per set).
+ */
+const HDR_VALID = 0;
+const HDR_TAG_BASE = 1;
+const HDR_MISSED_KEY = 2;
+const HDR_MISSED_BUCKET = 3;
+const HDR_SETS = 4;
+const HDR_WAYS = 5;
+const HDR_SET_MASK = 6;
+const HDR_INDEXED = 7;
+const HDR_HASH_BITS = 8;
+const HDR_FP_SHIFT = 9;
+const HDR_SLOTS = 10;
+const HDR_ARRAYS = HDR_SLOTS * 8;
+const ARRAY_BYTES = [8, 8, 1, 4, 1, 1, 4, 4, 4, 4, 4, 4, 4, 4];
+const HEADER_BYTES = HDR_ARRAYS + ARRAY_BYTES.length * 4;
+
 export class TranslationCache {
   readonly sets: number;
   readonly ways: number;
@@ -41,15 +65,17 @@ export class TranslationCache {
   readonly value: Float64Array;
   readonly flags: Uint8Array;
   /** Valid entries per size id (0..3). */
-  readonly sizeCount = new Int32Array(4);
-  valid = 0;
-  /** Tag of the address space being looked up, times TAG_SPAN (0 untagged; set by the core on a switch). */
-  tagBase = 0;
+  readonly sizeCount: Int32Array;
+  /** Byte offset of this cache's region in the arena (layout: `HDR_*` above). */
+  readonly base: number;
   /**
-   * The key the last missing lookup looked for, or -1. Only `insert` adds keys, so the key stays
-   * absent until it is inserted, and that insert (the fill after a miss) can skip its search.
+   * The header's scalars (`HDR_*`), shared with the translation path in WebAssembly: `valid`,
+   * `tagBase`, and the key the last missing lookup looked for (-1 none). Only `insert` adds keys,
+   * so that key stays absent until it is inserted, and that insert (the fill after a miss) can skip
+   * its search; both sides must see the same one, or a fill by one side after a miss on the other
+   * would skip the search for a key that is present.
    */
-  private missedKey = -1;
+  private readonly hdr: Float64Array;
   /** The keys `insert` and `lookup` pass to their bodies (see `insert`). */
   private insertingKey = -1;
   private lookingKey = -1;
@@ -66,7 +92,6 @@ export class TranslationCache {
   private readonly bucketHead: Int32Array;
   private readonly chainNext: Int32Array;
   private readonly bucketOf: Int32Array;
-  private missedBucket = -1;
   private readonly hashBits: number;
   private readonly prev: Int32Array;
   private readonly next: Int32Array;
@@ -107,22 +132,10 @@ export class TranslationCache {
     }
     this.setMask = this.sets > 0 && (this.sets & (this.sets - 1)) === 0 ? this.sets - 1 : -1;
     const n = this.sets * this.ways;
-    this.key = new Float64Array(n).fill(-1);
-    this.value = new Float64Array(n);
-    this.flags = new Uint8Array(n);
     this.indexed = this.ways > 0 && (mode ? mode === 'indexed' : this.ways > SCAN_MAX_WAYS);
     let bits = 0;
     if (this.indexed) while (1 << bits < n * 4) bits++;
     this.hashBits = bits;
-    this.bucketHead = new Int32Array(this.indexed ? 1 << bits : 0).fill(-1);
-    this.chainNext = new Int32Array(this.indexed ? n : 0);
-    this.bucketOf = new Int32Array(this.indexed ? n : 0);
-    this.prev = new Int32Array(this.indexed ? n : 0);
-    this.next = new Int32Array(this.indexed ? n : 0);
-    this.head = new Int32Array(this.indexed ? this.sets : 0).fill(-1);
-    this.front = new Uint8Array(this.indexed ? 0 : this.sets);
-    this.tail = new Int32Array(this.indexed ? this.sets : 0).fill(-1);
-    this.fill = new Int32Array(this.indexed ? this.sets : 0);
     // Sets of eight ways or fewer gain nothing: the call to the scan out of the front costs what the words save (measured).
     const fingerprinted = !this.indexed && this.ways >= 16 && this.ways % 4 === 0;
     let setBits = 0;
@@ -130,8 +143,61 @@ export class TranslationCache {
     // The set index is the page number's low bits (power-of-two sets): the same in every key of a
     // set, so the fingerprint takes the bits above them.
     this.fpShift = fingerprinted ? 2 + setBits : -1;
-    this.fpWords = new Int32Array(fingerprinted ? n / 4 : 0);
-    this.fpBytes = new Uint8Array(this.fpWords.buffer);
+
+    const ix = this.indexed ? 1 : 0;
+    const lengths = [n, n, n, 4, ix ? 0 : this.sets, fingerprinted ? n : 0, ix << bits, ix * n, ix * n, ix * n, ix * n, ix * this.sets, ix * this.sets, ix * this.sets];
+    const offsets: number[] = [];
+    let bytes = HEADER_BYTES;
+    for (let j = 0; j < ARRAY_BYTES.length; j++) {
+      offsets.push(bytes);
+      bytes += Math.ceil((lengths[j] * ARRAY_BYTES[j]) / 8) * 8;
+    }
+    const base = arena.alloc(bytes);
+    arena.releaseWith(this, [base, bytes]);
+    this.base = base;
+    const buf = arena.memory.buffer;
+    for (let j = 0; j < offsets.length; j++) arena.i32[(base + HDR_ARRAYS) / 4 + j] = lengths[j] > 0 ? base + offsets[j] : 0;
+    this.hdr = new Float64Array(buf, base, HDR_SLOTS);
+    this.hdr[HDR_MISSED_KEY] = -1;
+    this.hdr[HDR_MISSED_BUCKET] = -1;
+    this.hdr[HDR_SETS] = this.sets;
+    this.hdr[HDR_WAYS] = this.ways;
+    this.hdr[HDR_SET_MASK] = this.setMask;
+    this.hdr[HDR_INDEXED] = ix;
+    this.hdr[HDR_HASH_BITS] = bits;
+    this.hdr[HDR_FP_SHIFT] = this.fpShift;
+    const at = (j: number) => base + offsets[j];
+    this.key = new Float64Array(buf, at(0), n).fill(-1);
+    this.value = new Float64Array(buf, at(1), n);
+    this.flags = new Uint8Array(buf, at(2), n);
+    this.sizeCount = new Int32Array(buf, at(3), 4);
+    this.front = new Uint8Array(buf, at(4), lengths[4]);
+    this.fpBytes = new Uint8Array(buf, at(5), lengths[5]);
+    this.fpWords = new Int32Array(buf, at(5), lengths[5] / 4);
+    this.bucketHead = new Int32Array(buf, at(6), lengths[6]).fill(-1);
+    this.chainNext = new Int32Array(buf, at(7), lengths[7]);
+    this.bucketOf = new Int32Array(buf, at(8), lengths[8]);
+    this.prev = new Int32Array(buf, at(9), lengths[9]);
+    this.next = new Int32Array(buf, at(10), lengths[10]);
+    this.head = new Int32Array(buf, at(11), lengths[11]).fill(-1);
+    this.tail = new Int32Array(buf, at(12), lengths[12]).fill(-1);
+    this.fill = new Int32Array(buf, at(13), lengths[13]);
+  }
+
+  /** Valid entries. */
+  get valid(): number {
+    return this.hdr[HDR_VALID];
+  }
+  set valid(v: number) {
+    this.hdr[HDR_VALID] = v;
+  }
+
+  /** Tag of the address space being looked up, times TAG_SPAN (0 untagged; set by the core on a switch). */
+  get tagBase(): number {
+    return this.hdr[HDR_TAG_BASE];
+  }
+  set tagBase(v: number) {
+    this.hdr[HDR_TAG_BASE] = v;
   }
 
   /** The fingerprint byte of key `k` (see `fpBytes`). Any function of the key would be exact. */
@@ -171,7 +237,7 @@ export class TranslationCache {
     }
     const end = base + this.ways;
     for (let i = base; i < end; i++) if (keys[i] === k) return this.raise(set, i);
-    this.missedKey = k;
+    this.hdr[HDR_MISSED_KEY] = k;
     return -1;
   }
 
@@ -198,7 +264,7 @@ export class TranslationCache {
         if (keys[i + 3] === k) return this.raise(set, i + 3);
       }
     }
-    this.missedKey = k;
+    this.hdr[HDR_MISSED_KEY] = k;
     return -1;
   }
 
@@ -214,8 +280,8 @@ export class TranslationCache {
         return i;
       }
     }
-    this.missedKey = k;
-    this.missedBucket = bucket;
+    this.hdr[HDR_MISSED_KEY] = k;
+    this.hdr[HDR_MISSED_BUCKET] = bucket;
     return -1;
   }
 
@@ -240,13 +306,13 @@ export class TranslationCache {
     const k = pageNumber * 4 + size + this.tagBase;
     this.insertingKey = k;
     const set = this.setMask >= 0 ? pageNumber & this.setMask : pageNumber % this.sets;
-    if (k === this.missedKey && !this.indexed) return this.fillAfterMiss(set, size, value, flags);
+    if (k === this.hdr[HDR_MISSED_KEY] && !this.indexed) return this.fillAfterMiss(set, size, value, flags);
     return this.insertKey(set, size, value, flags);
   }
 
   /** Scan mode, `insertingKey` known absent from `set`: the tail way becomes the front. */
   private fillAfterMiss(set: number, size: number, value: number, flags: number): number {
-    this.missedKey = -1;
+    this.hdr[HDR_MISSED_KEY] = -1;
     const f = this.front[set];
     const newFront = f === 0 ? this.ways - 1 : f - 1;
     this.front[set] = newFront;
@@ -275,8 +341,8 @@ export class TranslationCache {
   /** Insert `insertingKey` (of `size`) into `set`: the body of `insert`. */
   private insertKey(set: number, size: number, value: number, flags: number): number {
     const k = this.insertingKey;
-    const knownAbsent = k === this.missedKey;
-    if (knownAbsent) this.missedKey = -1;
+    const knownAbsent = k === this.hdr[HDR_MISSED_KEY];
+    if (knownAbsent) this.hdr[HDR_MISSED_KEY] = -1;
     let victim: number;
     if (this.indexed) {
       victim = knownAbsent ? -1 : this.hashFind(k);
@@ -319,7 +385,7 @@ export class TranslationCache {
       } else this.valid++;
       this.sizeCount[size]++;
       this.key[victim] = k;
-      if (this.indexed) this.chain(victim, knownAbsent ? this.missedBucket : this.hashSlot(k));
+      if (this.indexed) this.chain(victim, knownAbsent ? this.hdr[HDR_MISSED_BUCKET] : this.hashSlot(k));
       else if (this.fpShift >= 0) this.fpBytes[victim] = this.fingerprintOf(k);
     }
     this.value[victim] = value;
