@@ -7,23 +7,20 @@
  * chain of lookups, inserts and table reads in the JIT's code.
  *
  * Built with AssemblyScript's asc (a dev dependency) into build/native/ of the checkout
- * (git-ignored) under a name that carries the hash of the source and the flags, as the trace
- * decoder is (src/trace/wasm-decoder.ts); scripts/install.sh builds it
+ * (git-ignored) under a name that carries the hash of the source and the flags (src/base/asc.ts,
+ * as the trace decoder is); scripts/install.sh builds it
  * (`node --import tsx src/hw/wasm-translate.ts`), and the first use builds it if it is missing.
  * `translator()` is null without asc (an install without dev dependencies) or when
  * UNIMEM_WASM_TRANSLATE=0, and the callers then keep to the TypeScript path.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { xxh64 } from '@node-rs/xxhash';
+import { ensureAscModule } from '../base/asc.ts';
 import { arena } from './arena.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const TRANSLATE_SOURCE = path.join(REPO, 'src/hw/wasm/translate.ts');
-const ASC = path.join(REPO, 'node_modules/assemblyscript/bin/asc.js');
-const BUILD_DIR = path.join(REPO, 'build/native');
 const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert', '--importMemory'];
 
 /** The part of the WebAssembly JavaScript API used here (the project's lib settings carry no DOM types). */
@@ -51,20 +48,7 @@ export interface Translator {
 
 /** Path of the built module, built now if needed; null when asc is not installed. */
 export function ensureWasmTranslator(): string | null {
-  const source = fs.readFileSync(TRANSLATE_SOURCE);
-  const hash = xxh64(Buffer.concat([source, Buffer.from(ASC_FLAGS.join(' '))])).toString(16).padStart(16, '0').slice(0, 12);
-  const file = path.join(BUILD_DIR, `translate-${hash}.wasm`);
-  if (fs.existsSync(file)) return file;
-  if (!fs.existsSync(ASC)) return null;
-  fs.mkdirSync(BUILD_DIR, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  const p = spawnSync(process.execPath, [ASC, TRANSLATE_SOURCE, ...ASC_FLAGS, '-o', tmp], { encoding: 'utf8' });
-  if (p.status !== 0) {
-    fs.rmSync(tmp, { force: true });
-    throw new Error(`asc failed on ${TRANSLATE_SOURCE}:\n${p.stderr || String(p.error)}`);
-  }
-  fs.renameSync(tmp, file);
-  return file;
+  return ensureAscModule(TRANSLATE_SOURCE, ASC_FLAGS, 'translate');
 }
 
 /** This thread's instance over its arena (built and compiled on first use), or null without asc. */
