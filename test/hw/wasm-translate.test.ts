@@ -239,15 +239,70 @@ function countersOf(v: VCpu): number[] {
   return [...COUNTERS.map((k) => c[k]), ...SIZE_COUNTERS.flatMap((k) => [...c[k]])];
 }
 
+type Twin = ReturnType<typeof twin>;
+
 /**
- * Translate random addresses (near ones, and far ones in a 4 GiB span) on two identical machines:
- * through `translateSlow` on one, through `translate` (and `walk` after each fault, with the
- * handler run in between, as VCpu does) on the other. Compares per translation the host address,
- * the L1 entry that becomes the fast page, the walk's references in order, the counters, and
- * every structure's region.
+ * What VCpu does around the WebAssembly path, on `m` with the descriptor `desc`: `translate`, then
+ * after each fault the handler and `walk` again; the counters the statuses imply, the references
+ * of every attempt in order (line, dimension) into `refs`. Returns the statuses of the attempts.
+ */
+function translateLikeVcpu(m: Twin, desc: number, gva: number, write: boolean, refs: number[]): number[] {
+  const x = wasm!;
+  const out = desc / 8 + 32;
+  const c = m.vcpu.counters;
+  const guestPt = m.space.guest.base;
+  const ept = m.space.ept === null ? 0 : m.space.ept.base;
+  const statuses = [x.translate(desc, gva, write ? 1 : 0, guestPt, ept)];
+  for (;;) {
+    const status = statuses[statuses.length - 1];
+    for (let r = 0; r < arena.f64[out + 8]; r++) refs.push(arena.f64[desc / 8 + 64 + r], arena.u8[desc + 1024 + r]);
+    c.pscHits += arena.f64[out + 9];
+    c.pscMisses += arena.f64[out + 10];
+    c.ntlbHits += arena.f64[out + 11];
+    c.ntlbMisses += arena.f64[out + 12];
+    const size = arena.f64[out + 2];
+    if (statuses.length === 1) {
+      if (status === 0) c.l1TlbHits[size]++;
+      else c.l1TlbMisses++;
+      if (status === 1) c.l2TlbHits[size]++;
+      else if (status >= 2) {
+        c.l2TlbMisses++;
+        c.walks++;
+      }
+    }
+    if (status === 2) c.walksBySize[size]++;
+    if (status < 3) return statuses;
+    if (status === 3) {
+      c.guestFaults++;
+      m.space.guestPageFault(arena.f64[out + 6], arena.f64[out + 7] === 1);
+    } else {
+      c.eptViolations++;
+      m.space.eptViolation(arena.f64[out + 6], arena.f64[out + 7] === 1);
+    }
+    statuses.push(x.walk(desc, gva, write ? 1 : 0, guestPt, ept));
+  }
+}
+
+/**
+ * Write-protect the page of `gva` in one dimension on both machines and drop its TLB entries (or
+ * leave them stale): writes then fault, and the handlers map the page writable again.
+ */
+function writeProtect(machines: Twin[], gva: number, guestDimension: boolean, invalidate: boolean): void {
+  for (const m of machines) {
+    const gpa = m.space.guest.translate(gva);
+    if (m.space.ept === null || guestDimension) m.space.guest.protect(gva, false);
+    else if (gpa >= 0) m.space.ept.protect(gpa, false);
+    if (invalidate) m.vcpu.invalidatePage(gva);
+  }
+}
+
+/**
+ * Translate random addresses on two identical machines: through `translateSlow` on one, through
+ * `translate` (and `walk` after each fault) on the other. Compares per translation the host
+ * address, the L1 entry that becomes the fast page, the walk's references in order, the counters,
+ * and every structure's region.
  */
 function runTranslations(cpu: CpuPreset, guestPageSize: PageSize, hostPageSize: PageSize | null, seed: number, steps: number): void {
-  const x = wasm!;
   const a = twin(cpu, guestPageSize, hostPageSize);
   const b = twin(cpu, guestPageSize, hostPageSize);
   const desc = descriptorFor(b.vcpu.core);
@@ -260,8 +315,6 @@ function runTranslations(cpu: CpuPreset, guestPageSize: PageSize, hostPageSize: 
   };
   const structuresA = structures(a.vcpu.core);
   const structuresB = structures(b.vcpu.core);
-  const guestPt = b.space.guest.base;
-  const ept = b.space.ept === null ? 0 : b.space.ept.base;
   const rng = new Rng(seed);
   const seen = new Set<number>();
   // A few hot regions (L1 and L2 hits, evictions between them) and now and then anywhere in 4 GiB.
@@ -270,53 +323,14 @@ function runTranslations(cpu: CpuPreset, guestPageSize: PageSize, hostPageSize: 
     const r = rng.nextInt(8);
     const gva = r === 7 ? a.space.base + rng.nextInt(2 ** 32) : regions[r % 6] + rng.nextInt(r < 4 ? 128 * 4096 : 2 ** 26);
     const write = rng.nextInt(3) === 0;
-    if (rng.nextInt(16) === 0) {
-      // Write-protect the page in one dimension on both machines, and drop its TLB entries (or,
-      // now and then, leave them stale): writes then fault, and the handlers map it writable again.
-      const guestDimension = rng.nextInt(2) === 0;
-      const invalidate = rng.nextInt(4) > 0;
-      for (const m of [a, b]) {
-        const gpa = m.space.guest.translate(gva);
-        if (m.space.ept === null || guestDimension) m.space.guest.protect(gva, false);
-        else if (gpa >= 0) m.space.ept.protect(gpa, false);
-        if (invalidate) m.vcpu.invalidatePage(gva);
-      }
-    }
+    if (rng.nextInt(16) === 0) writeProtect([a, b], gva, rng.nextInt(2) === 0, rng.nextInt(4) > 0);
     refsTs.length = 0;
     a.internals.walkGva = gva;
     a.internals.translateSlow(write);
-
-    const counters = countersOf(b.vcpu);
-    const c = b.vcpu.counters;
     const refs: number[] = [];
-    const add = (k: (typeof COUNTERS)[number], slot: number) => (c[k] += arena.f64[out + slot]);
-    let status = x.translate(desc, gva, write ? 1 : 0, guestPt, ept);
-    for (let attempt = 0; ; attempt++) {
-      for (let r = 0; r < arena.f64[out + 8]; r++) refs.push(arena.f64[desc / 8 + 64 + r], arena.u8[desc + 1024 + r]);
-      add('pscHits', 9);
-      add('pscMisses', 10);
-      add('ntlbHits', 11);
-      add('ntlbMisses', 12);
-      if (attempt === 0 && status === 0) c.l1TlbHits[arena.f64[out + 2]]++;
-      else if (attempt === 0) c.l1TlbMisses++;
-      if (attempt === 0 && status === 1) c.l2TlbHits[arena.f64[out + 2]]++;
-      else if (attempt === 0 && status >= 2) {
-        c.l2TlbMisses++;
-        c.walks++;
-      }
-      if (status === 2) c.walksBySize[arena.f64[out + 2]]++;
-      seen.add(status);
-      if (status < 3) break;
-      if (status === 3) {
-        c.guestFaults++;
-        b.space.guestPageFault(arena.f64[out + 6], arena.f64[out + 7] === 1);
-      } else {
-        c.eptViolations++;
-        b.space.eptViolation(arena.f64[out + 6], arena.f64[out + 7] === 1);
-      }
-      status = x.walk(desc, gva, write ? 1 : 0, guestPt, ept);
-    }
-    const where = `${cpu.name} ${guestPageSize}/${hostPageSize}, seed ${seed}, step ${step}, gva 0x${gva.toString(16)}${write ? ' write' : ''}, status ${status}`;
+    const statuses = translateLikeVcpu(b, desc, gva, write, refs);
+    for (const s of statuses) seen.add(s);
+    const where = `${cpu.name} ${guestPageSize}/${hostPageSize}, seed ${seed}, step ${step}, gva 0x${gva.toString(16)}${write ? ' write' : ''}, statuses ${statuses.join(' ')}`;
     assert.equal(arena.f64[out + 1], a.internals.outHpa, `${where}: host address`);
     const l1Size = arena.f64[out + 4];
     if (l1Size < 0) assert.equal(a.internals.fastBase, -1, `${where}: no L1 entry, so no fast page`);
@@ -325,7 +339,7 @@ function runTranslations(cpu: CpuPreset, guestPageSize: PageSize, hostPageSize: 
       assert.equal(arena.f64[out + 5] * 4096, a.internals.fastHostBase, `${where}: the fast page's frame`);
     }
     assert.deepEqual(refs, refsTs, `${where}: walk references (line, dimension)`);
-    assert.deepEqual(countersOf(b.vcpu), countersOf(a.vcpu), `${where}: counters ${COUNTERS.join(' ')} ${SIZE_COUNTERS.join(' ')} (before: ${counters.join(' ')})`);
+    assert.deepEqual(countersOf(b.vcpu), countersOf(a.vcpu), `${where}: counters ${COUNTERS.join(' ')} ${SIZE_COUNTERS.join(' ')}`);
     for (let k = 0; k < structuresA.length; k++) {
       const difference = regionDifference(structuresA[k], structuresB[k]);
       if (difference !== null) assert.fail(`${where}: ${structuresA[k].name}: ${difference}`);
