@@ -24,6 +24,8 @@ import type { TlbInvalidator, TranslationFaultHandler } from './faults.ts';
 import { PageTable, PteFlag, ENTRIES as TABLE_ENTRIES, LEVEL_SPAN as TABLE_LEVEL_SPAN } from './pagetable.ts';
 import { TierMap, type ResolvedTier } from './tiers.ts';
 import { MAX_TAGS, TranslationCache } from './tlb.ts';
+import { arena } from './arena.ts';
+import { translator, type Translator } from './wasm-translate.ts';
 
 /** Which level served the last line that went through the caches (`VCpu.servedBy`). */
 const SERVED_L1D = 0;
@@ -67,6 +69,13 @@ export interface MachineOptions {
   cores?: number;
   /** Whether translations are tagged by VPID (default true); false flushes on every vCPU switch. */
   vpid?: boolean;
+  /**
+   * Whether the access path's structures are worked by the WebAssembly module (src/hw/wasm/,
+   * default true when it is built): TLB misses are translated there. false keeps everything in
+   * TypeScript. Both give the same counters and cycles: false is for comparing the two (and is what
+   * an install without AssemblyScript runs).
+   */
+  wasmAccessPath?: boolean;
 }
 
 /** The shared part of the host: its cores, last-level cache(s) and which tier holds each frame. */
@@ -75,6 +84,8 @@ export class Machine {
   readonly cores: Core[] = [];
   readonly tiers: ResolvedTier[];
   readonly vpid: boolean;
+  /** See MachineOptions.wasmAccessPath. */
+  readonly wasmAccessPath: boolean;
   /** Cores the host has (the LLC is sized for them); `cores.length` can grow past it (see MachineOptions). */
   readonly coreCount: number;
   /** Per tier, the number of cores that have used it: they share its bandwidth. */
@@ -90,6 +101,7 @@ export class Machine {
   ) {
     this.tiers = tierMap.tiers;
     this.vpid = options.vpid ?? true;
+    this.wasmAccessPath = options.wasmAccessPath ?? true;
     this.coreCount = options.cores ?? 1;
     if (!(Number.isInteger(this.coreCount) && this.coreCount >= 1)) throw new Error(`machine: ${this.coreCount} cores`);
     const g = cpu.llc ? llcGeometry(cpu.llc, this.coreCount) : { bytes: 0, coresPerLlc: this.coreCount };
@@ -141,6 +153,50 @@ export interface AddressSpace {
 
 const WRITABLE = 1;
 const MAX_FAULT_RETRIES = 8;
+
+/**
+ * A vCPU's block for the translation path in WebAssembly (wasm/translate.ts, layout in its header):
+ * the descriptor of its structures (i32 slots), the output of a call (f64 slots from
+ * `OUT_BYTE`), and the walk references a call records (lines, then their dimensions).
+ */
+const DESC_BYTES = 2048;
+const DESC_L1_COUNT = 0;
+const DESC_L1_CACHE = 1;
+const DESC_L1_SIZE = 9;
+const DESC_L2_COUNT = 17;
+const DESC_L2_CACHE = 18;
+const DESC_L2_SIZE_COUNT = 22;
+const DESC_L2_SIZES = 26;
+const DESC_L1_FILL_CACHE = 38;
+const DESC_L1_FILL_SIZE = 41;
+const DESC_L2_FILL_CACHE = 44;
+const DESC_L2_FILL_SIZE = 47;
+const DESC_GUEST_PSC = 50;
+const DESC_HOST_PSC = 53;
+const DESC_NTLB = 56;
+const MAX_L1_LOOKUPS = 8;
+const MAX_L2_ARRAYS = 4;
+const OUT_BYTE = 256;
+const OUT_SLOTS = 13;
+const OUT_STATUS_L1_HIT = 0;
+const OUT_STATUS_L2_HIT = 1;
+const OUT_STATUS_WALKED = 2;
+const OUT_STATUS_GUEST_FAULT = 3;
+const OUT_HPA = 1;
+const OUT_SIZE = 2;
+const OUT_FLAGS = 3;
+const OUT_L1_SIZE = 4;
+const OUT_L1_FRAME = 5;
+const OUT_FAULT_ADDR = 6;
+const OUT_FAULT_WRITE = 7;
+const OUT_REFS = 8;
+const OUT_PSC_HITS = 9;
+const OUT_PSC_MISSES = 10;
+const OUT_NTLB_HITS = 11;
+const OUT_NTLB_MISSES = 12;
+const REF_LINE_BYTE = 512;
+const REF_DIM_BYTE = 1024;
+const MAX_REFS = 64;
 
 export class VCpu implements TlbInvalidator, CoreResident {
   /** Counters as of the last access; read them through `counters`, which adds the open window's accesses. */
@@ -249,6 +305,14 @@ export class VCpu implements TlbInvalidator, CoreResident {
   private nestedWritable = false;
   private faulted = false;
 
+  /** The translation path in WebAssembly, or null (not built, or the vCPU's structures exceed its descriptor). */
+  private readonly wasm: Translator | null;
+  /** This vCPU's block for it (see `DESC_BYTES`), and views of the block's output and walk references. */
+  private readonly desc: number;
+  private readonly out: Float64Array;
+  private readonly refLine: Float64Array;
+  private readonly refDim: Uint8Array;
+
   /**
    * `coreIndex` places the vCPU on one of the machine's cores (shared with whatever else runs
    * there); without it the vCPU gets a core of its own (Machine.freeCore).
@@ -296,7 +360,45 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.tiers = machine.tiers;
     this.lastTierLine = core.lastTierLine;
     this.mlpLimit = cpu.outstandingMisses;
+    this.desc = arena.alloc(DESC_BYTES);
+    arena.releaseWith(this, [this.desc, DESC_BYTES]);
+    const buf = arena.memory.buffer;
+    this.out = new Float64Array(buf, this.desc + OUT_BYTE, OUT_SLOTS);
+    this.refLine = new Float64Array(buf, this.desc + REF_LINE_BYTE, MAX_REFS);
+    this.refDim = new Uint8Array(buf, this.desc + REF_DIM_BYTE, MAX_REFS);
+    this.wasm = machine.wasmAccessPath && this.describeStructures() ? translator() : null;
     machine.vcpus.push(this);
+  }
+
+  /** Fill in the descriptor of the structures for the WebAssembly path; false when they do not fit it. */
+  private describeStructures(): boolean {
+    if (this.l1LookupCache.length > MAX_L1_LOOKUPS || this.l2.length > MAX_L2_ARRAYS) return false;
+    const d = new Int32Array(arena.memory.buffer, this.desc, OUT_BYTE / 4);
+    d[DESC_L1_COUNT] = this.l1LookupCache.length;
+    for (let j = 0; j < this.l1LookupCache.length; j++) {
+      d[DESC_L1_CACHE + j] = this.l1LookupCache[j].base;
+      d[DESC_L1_SIZE + j] = this.l1LookupSize[j];
+    }
+    d[DESC_L2_COUNT] = this.l2.length;
+    for (let a = 0; a < this.l2.length; a++) {
+      d[DESC_L2_CACHE + a] = this.l2[a].cache.base;
+      d[DESC_L2_SIZE_COUNT + a] = this.l2[a].sizes.length;
+      for (let k = 0; k < this.l2[a].sizes.length; k++) d[DESC_L2_SIZES + 3 * a + k] = this.l2[a].sizes[k];
+    }
+    for (let size = 0; size < 3; size++) {
+      const a1 = this.l1Fill.array[size];
+      d[DESC_L1_FILL_CACHE + size] = a1 < 0 ? 0 : this.l1[a1].cache.base;
+      d[DESC_L1_FILL_SIZE + size] = this.l1Fill.size[size];
+      const a2 = this.l2Fill.array[size];
+      d[DESC_L2_FILL_CACHE + size] = a2 < 0 ? 0 : this.l2[a2].cache.base;
+      d[DESC_L2_FILL_SIZE + size] = this.l2Fill.size[size];
+    }
+    for (let level = 2; level <= 4; level++) {
+      d[DESC_GUEST_PSC + level - 2] = this.guestPsc[level].base;
+      d[DESC_HOST_PSC + level - 2] = this.hostPsc[level].base;
+    }
+    d[DESC_NTLB] = this.ntlb.base;
+    return true;
   }
 
   get nested(): boolean {
@@ -564,6 +666,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
 
   /** Translate `walkGva` when the fast path missed: L1 arrays, L2 arrays, then a walk. Sets `outHpa`. */
   private translateSlow(write: boolean): number {
+    if (this.wasm !== null) return this.translateInWasm(write);
     const gva = this.walkGva;
     const c = this.stats;
     // L1 arrays.
@@ -605,6 +708,89 @@ export class VCpu implements TlbInvalidator, CoreResident {
     cycles += this.walk(write);
     c.translationCycles += cycles;
     return cycles;
+  }
+
+  /**
+   * `translateSlow` by the WebAssembly path: the same lookups, walk and fills in one call over the
+   * same structures, its outcome in `out`. What the call leaves to this side: the counters its
+   * status implies, the walk references it recorded (`replayWalkRefs`), fault handlers and retries,
+   * and the fast page.
+   */
+  private translateInWasm(write: boolean): number {
+    const c = this.stats;
+    const out = this.out;
+    const ept = this.space.ept;
+    const status = (this.wasm as Translator).translate(this.desc, this.walkGva, write ? 1 : 0, this.space.guest.base, ept === null ? 0 : ept.base);
+    if (status === OUT_STATUS_L1_HIT) {
+      c.l1TlbHits[out[OUT_SIZE] | 0]++;
+      this.setFast(out[OUT_L1_SIZE], out[OUT_L1_FRAME], (out[OUT_FLAGS] & WRITABLE) !== 0);
+      return 0;
+    }
+    c.l1TlbMisses++;
+    let cycles = this.cpu.l2TlbLatency;
+    if (status === OUT_STATUS_L2_HIT) {
+      c.l2TlbHits[out[OUT_SIZE] | 0]++;
+      this.outHpa = out[OUT_HPA];
+      this.takeL1Fill();
+    } else {
+      c.l2TlbMisses++;
+      cycles += this.walkInWasm(write, status);
+    }
+    c.translationCycles += cycles;
+    return cycles;
+  }
+
+  /** `walk` by the WebAssembly path, its first attempt already made (`status`). */
+  private walkInWasm(write: boolean, status: number): number {
+    const c = this.stats;
+    const out = this.out;
+    const gva = this.walkGva;
+    c.walks++;
+    let cycles = 0;
+    for (let attempt = 0; attempt < MAX_FAULT_RETRIES; attempt++) {
+      if (attempt > 0) {
+        const ept = this.space.ept;
+        status = (this.wasm as Translator).walk(this.desc, gva, write ? 1 : 0, this.space.guest.base, ept === null ? 0 : ept.base);
+      }
+      c.pscHits += out[OUT_PSC_HITS];
+      c.pscMisses += out[OUT_PSC_MISSES];
+      c.ntlbHits += out[OUT_NTLB_HITS];
+      c.ntlbMisses += out[OUT_NTLB_MISSES];
+      // Read before the references: a fault handler may translate again and overwrite `out`.
+      const faultAddr = out[OUT_FAULT_ADDR];
+      const faultWrite = out[OUT_FAULT_WRITE] === 1;
+      let r = this.replayWalkRefs();
+      if (status === OUT_STATUS_WALKED) {
+        // A handler of an earlier attempt may have translated other addresses: restore the input.
+        this.walkGva = gva;
+        c.walksBySize[out[OUT_SIZE] | 0]++;
+        this.outHpa = out[OUT_HPA];
+        this.takeL1Fill();
+        c.walkCycles += r;
+        return cycles + r;
+      }
+      r += status === OUT_STATUS_GUEST_FAULT ? this.guestFault(faultAddr, faultWrite) : this.eptFault(faultAddr, faultWrite);
+      cycles += r;
+    }
+    throw new Error(`vCPU ${this.id}: translation of 0x${gva.toString(16)} still faults after ${MAX_FAULT_RETRIES} retries`);
+  }
+
+  /** The walk references the last WebAssembly call recorded, in order, through `walkRef`. */
+  private replayWalkRefs(): number {
+    const n = this.out[OUT_REFS];
+    let cycles = 0;
+    for (let r = 0; r < n; r++) cycles += this.walkRef(this.refLine[r], this.refDim[r] === 1);
+    return cycles;
+  }
+
+  /** The L1 fill the last WebAssembly call made becomes the fast page (or, without one, the fast page closes). */
+  private takeL1Fill(): void {
+    const out = this.out;
+    const size = out[OUT_L1_SIZE];
+    if (size < 0) {
+      this.fastBase = this.fastLimit = -1;
+      this.closeLineWindow();
+    } else this.setFast(size, out[OUT_L1_FRAME], (out[OUT_FLAGS] & WRITABLE) !== 0);
   }
 
   /** Make the page of `walkGva`, of `size`, at host frame `pageFrame`, the fast path. Sets `outHpa`. */
@@ -829,18 +1015,22 @@ export class VCpu implements TlbInvalidator, CoreResident {
     throw new Error('nestedTranslate: fell off the last level');
   }
 
+  /**
+   * A fault for the walk to retry. `faulted` is set after the handler: a handler that translates
+   * other addresses runs walks of its own, which clear it.
+   */
   private guestFault(gva: number, write: boolean): number {
     this.stats.guestFaults++;
-    this.faulted = true;
     const cost = this.space.faults.guestPageFault(gva, write);
+    this.faulted = true;
     this.stats.faultCycles += cost;
     return cost;
   }
 
   private eptFault(gpa: number, write: boolean): number {
     this.stats.eptViolations++;
-    this.faulted = true;
     const cost = this.space.faults.eptViolation(gpa, write);
+    this.faulted = true;
     this.stats.faultCycles += cost;
     return cost;
   }

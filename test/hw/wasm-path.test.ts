@@ -1,0 +1,130 @@
+/**
+ * The translation path in WebAssembly (wasm/translate.ts, called by VCpu.translateSlow) against the
+ * TypeScript path on the same operations: every counter and every cycle must agree. The operations
+ * reach what the path does: L1 and L2 hits and misses over a working set larger than the TLBs,
+ * paging-structure-cache and nested-TLB hits and misses, walks of both dimensions with 4 KiB and
+ * 2 MiB pages and native walks, guest faults and EPT violations on first touch, stores to pages
+ * and through read-only entries, INVLPG, VM and full flushes, vCPUs of two VMs sharing a core's
+ * tagged structures, and a fault handler that translates other addresses while the faulting walk
+ * waits (its output must not be overwritten under it).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PageSize } from '../../src/base/units.ts';
+import { CPU_PRESETS, translationOnly, type CpuPreset } from '../../src/hw/cpu.ts';
+import { FlatSpace } from '../../src/hw/flatspace.ts';
+import { resolveTier, TierMap, TIER_PRESETS } from '../../src/hw/tiers.ts';
+import { Machine, VCpu } from '../../src/hw/vcpu.ts';
+import { translator } from '../../src/hw/wasm-translate.ts';
+
+const SKIP = translator() === null ? 'the WebAssembly translation path is not built (AssemblyScript missing, or UNIMEM_WASM_TRANSLATE=0)' : false;
+
+const PRESETS: Record<string, CpuPreset> = {
+  zen2: CPU_PRESETS.zen2,
+  icelake: CPU_PRESETS.icelake,
+  'zen2-translation': translationOnly(CPU_PRESETS.zen2),
+};
+
+/** Guest page size and EPT page size (null: native) of each VM's space. */
+const SPACES: [PageSize, PageSize | null][] = [
+  [PageSize.Size4K, PageSize.Size4K],
+  [PageSize.Size2M, PageSize.Size4K],
+  [PageSize.Size4K, PageSize.Size2M],
+  [PageSize.Size4K, null],
+  [PageSize.Size2M, null],
+];
+
+interface Op {
+  vm: number;
+  kind: 'load' | 'store' | 'invlpg' | 'flushVm' | 'flushAll' | 'protect';
+  /** Page index in a sparse working set: most ops near each other, some far (PSC misses). */
+  page: number;
+  far: boolean;
+  offset: number;
+}
+
+/**
+ * A space whose guest fault handler first touches another page through the same vCPU (as a guest
+ * kernel's handler touches its own data), when `reentrant`.
+ */
+class ReentrantSpace extends FlatSpace {
+  vcpu: VCpu | null = null;
+  private inHandler = false;
+  constructor(
+    guest: PageSize,
+    host: PageSize | null,
+    first: number,
+    private readonly reentrant: boolean,
+  ) {
+    super({ guestPageSize: guest, hostPageSize: host, hostFirstFrame: first, hostFrames: 1 << 22 });
+  }
+  override guestPageFault(gva: number, write: boolean): number {
+    let cycles = super.guestPageFault(gva, write);
+    if (this.reentrant && !this.inHandler && this.vcpu !== null) {
+      this.inHandler = true;
+      cycles += this.vcpu.load(this.base + 0x7f000 + (gva % 4096), 8);
+      this.inHandler = false;
+    }
+    return cycles;
+  }
+}
+
+function run(ops: Op[], cpu: CpuPreset, spaceKinds: number[], reentrant: boolean, wasm: boolean) {
+  const tiers = [resolveTier(TIER_PRESETS.ddr4, 0, cpu.clockGHz), resolveTier(TIER_PRESETS.optane, 1, cpu.clockGHz)];
+  const machine = new Machine(cpu, new TierMap(tiers, [4096, 1 << 26]), { cores: 2, wasmAccessPath: wasm });
+  const vms = spaceKinds.map((k, v) => {
+    const [guest, host] = SPACES[k];
+    const space = new ReentrantSpace(guest, host, v * (1 << 22), reentrant);
+    const vcpu = new VCpu(machine, space, v, v === 2 ? 1 : 0);
+    space.vcpu = vcpu;
+    return { space, vcpu };
+  });
+  let cycles = 0;
+  for (const o of ops) {
+    const { space, vcpu } = vms[o.vm];
+    // Near pages spread over 2 MiB steps too, so 2 MiB spaces miss their TLBs as well.
+    const page = o.far ? o.page * 262144 + 17 : (o.page % 64) + Math.floor(o.page / 64) * 512;
+    const gva = space.base + page * 4096 + o.offset;
+    if (o.kind === 'invlpg') vcpu.invalidatePage(gva);
+    else if (o.kind === 'flushVm') vcpu.flushVm();
+    else if (o.kind === 'flushAll') vcpu.flushAll();
+    else if (o.kind === 'protect') {
+      // Make a mapped page read-only in the guest table, as copy-on-write does, then flush it.
+      if (space.guest.protect(gva, false)) vcpu.invalidatePage(gva);
+    } else cycles += vcpu.access(gva, 8, o.kind === 'store');
+  }
+  return { cycles, counters: vms.map((v) => v.vcpu.counters.snapshot()), faults: vms.map((v) => [v.space.guestFaultCount, v.space.eptFaultCount]) };
+}
+
+test('the WebAssembly translation path gives the TypeScript path\'s counters and cycles', { skip: SKIP }, async () => {
+  const fc = await import('fast-check');
+  const op = fc.record({
+    vm: fc.constantFrom(0, 0, 0, 1, 2),
+    kind: fc.constantFrom('load', 'load', 'load', 'load', 'store', 'store', 'invlpg', 'flushVm', 'flushAll', 'protect'),
+    page: fc.integer({ min: 0, max: 3000 }),
+    far: fc.boolean(),
+    offset: fc.integer({ min: 0, max: 4088 }),
+  }) as unknown as import('fast-check').Arbitrary<Op>;
+  const kind = fc.integer({ min: 0, max: SPACES.length - 1 });
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 400 }), fc.constantFrom(...Object.keys(PRESETS)), fc.tuple(kind, kind, kind), fc.boolean(), (ops, preset, kinds, reentrant) => {
+      const cpu = PRESETS[preset];
+      assert.deepEqual(run(ops, cpu, kinds, reentrant, true), run(ops, cpu, kinds, reentrant, false));
+    }),
+    { numRuns: 120, seed: 7 },
+  );
+});
+
+test('the WebAssembly translation path: a long random stream over 4 GiB with every structure in play', { skip: SKIP }, () => {
+  const ops: Op[] = [];
+  let x = 12345;
+  for (let i = 0; i < 30_000; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    ops.push({ vm: x % 5 === 0 ? 1 : 0, kind: x % 97 === 0 ? 'invlpg' : x % 7 === 0 ? 'store' : 'load', page: (x >>> 8) % 4000, far: (x & 64) !== 0, offset: (x >>> 3) & 4088 });
+  }
+  for (const preset of ['zen2', 'icelake']) {
+    const a = run(ops, PRESETS[preset], [0, 2, 3], false, true);
+    assert.deepEqual(a, run(ops, PRESETS[preset], [0, 2, 3], false, false));
+    assert.ok(a.counters[0].walks > 1000 && a.counters[0].pscHits > 0 && a.counters[0].ntlbHits > 0, 'the stream walks and hits both caches of the walker');
+  }
+});
