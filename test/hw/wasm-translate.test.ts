@@ -3,8 +3,9 @@
  * `cacheLookup` / `cacheInsert` against `TranslationCache.lookup` / `insert` on random operation
  * sequences, for every geometry and mode the presets use and the odd ones the classes allow,
  * comparing return values and every byte of the caches' arena regions after every step; and
- * `translate` / `walk` against `VCpu.translateSlow` on twin machines, comparing the result, the
- * walk's references, the counters the status implies and every translation structure.
+ * `translate` / `walk` against `VCpu.translateSlow` on twin machines (the TypeScript path on one),
+ * comparing the result, the walk's references, the counters the status implies and every
+ * translation structure after each translation.
  */
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -171,6 +172,8 @@ describe('cacheLookup / cacheInsert against TranslationCache.lookup / insert', {
 
 /** The VCpu internals this comparison drives and reads (the TypeScript path under test). */
 interface VcpuInternals {
+  /** The vCPU's block for the WebAssembly path (descriptor, output, walk references). */
+  desc: number;
   walkGva: number;
   outHpa: number;
   fastBase: number;
@@ -180,50 +183,15 @@ interface VcpuInternals {
   walkRef(line: number, guestDimension: boolean): number;
 }
 
-/** A vCPU's descriptor for `translate` (the layout wasm/translate.ts reads), from its core's structures. */
-function descriptorFor(core: Core): number {
-  const desc = arena.alloc(2048);
-  const d = desc / 4;
-  const i32 = arena.i32;
-  let j = 0;
-  for (const a of core.l1) {
-    for (const s of a.sizes) {
-      i32[d + 1 + j] = a.cache.base;
-      i32[d + 9 + j] = s;
-      j++;
-    }
-  }
-  i32[d] = j;
-  i32[d + 17] = core.l2.length;
-  core.l2.forEach((a, k) => {
-    i32[d + 18 + k] = a.cache.base;
-    i32[d + 22 + k] = a.sizes.length;
-    a.sizes.forEach((s, m) => (i32[d + 26 + 3 * k + m] = s));
-  });
-  for (let size = 0; size < 3; size++) {
-    const l1 = core.l1Fill.array[size];
-    i32[d + 38 + size] = l1 < 0 ? 0 : core.l1[l1].cache.base;
-    i32[d + 41 + size] = core.l1Fill.size[size];
-    const l2 = core.l2Fill.array[size];
-    i32[d + 44 + size] = l2 < 0 ? 0 : core.l2[l2].cache.base;
-    i32[d + 47 + size] = core.l2Fill.size[size];
-  }
-  for (let level = 2; level <= 4; level++) {
-    i32[d + 50 + level - 2] = core.guestPsc[level].base;
-    i32[d + 53 + level - 2] = core.hostPsc[level].base;
-  }
-  i32[d + 56] = core.ntlb.base;
-  return desc;
-}
-
 /** Every translation structure of a core, in a fixed order. */
 function structures(core: Core): TranslationCache[] {
   return [...core.l1.map((a) => a.cache), ...core.l2.map((a) => a.cache), ...core.guestPsc.slice(2), ...core.hostPsc.slice(2), core.ntlb];
 }
 
-function twin(cpu: CpuPreset, guestPageSize: PageSize, hostPageSize: PageSize | null) {
+/** A machine with one vCPU on a demand-mapped space; `wasmAccessPath` as in MachineOptions. */
+function twin(cpu: CpuPreset, guestPageSize: PageSize, hostPageSize: PageSize | null, wasmAccessPath: boolean) {
   const tiers = new TierMap([resolveTier(TIER_PRESETS.ddr4, 0, cpu.clockGHz)], [1 << 30]);
-  const machine = new Machine(cpu, tiers);
+  const machine = new Machine(cpu, tiers, { wasmAccessPath });
   const space = new FlatSpace({ guestPageSize, hostPageSize });
   const vcpu = new VCpu(machine, space, 0);
   vcpu.core.switchTo(vcpu);
@@ -303,9 +271,11 @@ function writeProtect(machines: Twin[], gva: number, guestDimension: boolean, in
  * and every structure's region.
  */
 function runTranslations(cpu: CpuPreset, guestPageSize: PageSize, hostPageSize: PageSize | null, seed: number, steps: number): void {
-  const a = twin(cpu, guestPageSize, hostPageSize);
-  const b = twin(cpu, guestPageSize, hostPageSize);
-  const desc = descriptorFor(b.vcpu.core);
+  // The TypeScript path on one; on the other, its vCPU's descriptor (VCpu fills it in), used here
+  // call by call.
+  const a = twin(cpu, guestPageSize, hostPageSize, false);
+  const b = twin(cpu, guestPageSize, hostPageSize, true);
+  const desc = b.internals.desc;
   const out = desc / 8 + 32;
   const refsTs: number[] = [];
   const walkRef = a.internals.walkRef.bind(a.vcpu);
@@ -347,7 +317,6 @@ function runTranslations(cpu: CpuPreset, guestPageSize: PageSize, hostPageSize: 
   }
   // The sequence reached every outcome a translation can have here.
   for (const s of hostPageSize === null ? [0, 1, 2, 3] : [0, 1, 2, 3, 4]) assert.ok(seen.has(s), `${cpu.name} ${guestPageSize}/${hostPageSize}: no translation ended with status ${s}`);
-  arena.free(desc, 2048);
 }
 
 describe('translate / walk against VCpu.translateSlow', { skip }, () => {
