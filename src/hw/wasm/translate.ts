@@ -20,7 +20,8 @@
  * which is the same for every value below 2^53; `Math.imul` is a 32-bit multiplication, `>>>` a
  * shift of the unsigned value. Loads are unchecked (indices stay in range by construction). The
  * module allocates nothing and has no data segment: instantiating it writes nothing to the arena.
- * A test runs random operation sequences through both paths and compares every byte.
+ * test/hw/wasm-translate.test.ts runs random operation sequences through both paths and compares
+ * every byte.
  */
 
 // ---- TranslationCache region (tlb.ts): f64 header fields, then i32 array offsets ----
@@ -345,7 +346,7 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
   return insertKey(c, k, set, size, value, flags);
 }
 
-/** Store the entry's value and flags and, in a fingerprinted set, its key's fingerprint. */
+/** Store the value and flags of the entry in way `victim`. */
 @inline function storeEntry(c: usize, victim: i32, value: f64, flags: i32): void {
   store<f64>(arrayAt(c, VALUE) + (<usize>victim << 3), value);
   store<u8>(arrayAt(c, FLAGS) + <usize>victim, <u8>flags);
