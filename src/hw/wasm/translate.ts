@@ -120,9 +120,23 @@ const INV_2_32: f64 = 1.0 / 4294967296.0;
 const INV_4096: f64 = 1.0 / 4096.0;
 const INV_64: f64 = 1.0 / 64.0;
 
-/** `x | 0` of JavaScript for integers below 2^53 in magnitude (and their truncations). */
+/**
+ * 1.5 * 2^52: for an integer x with |x| < 2^51, x + MAGIC is exact and lies in [2^52, 2^53), where
+ * the low bits of a double's encoding are the integer's own (two's complement, modulo 2^32). An
+ * addition and a move, where V8 compiles the saturating conversion of a double to a 32-bit integer
+ * into a longer sequence: reading the header fields that way took a fifth of a random nested
+ * translation's time (about 260 against 205 ns here, measured).
+ */
+const MAGIC: f64 = 6755399441055744.0;
+
+/** `x | 0` of JavaScript for |x| below 2^53 (ToInt32: truncate, then modulo 2^32). */
 @inline function toI32(x: f64): i32 {
   return <i32><i64>x;
+}
+
+/** A small integer (|x| < 2^51) as an i32: a header field, a table index (see MAGIC). */
+@inline function smallI32(x: f64): i32 {
+  return <i32>reinterpret<i64>(x + MAGIC);
 }
 
 /** 1 / POW2[s] of vcpu.ts (page sizes 4 KiB, 2 MiB, 1 GiB): exact powers of two. */
@@ -144,8 +158,9 @@ const INV_64: f64 = 1.0 / 64.0;
   return <usize>load<u32>(c + slot);
 }
 
+/** A header field: a small integer (see MAGIC). */
 @inline function field(c: usize, slot: usize): i32 {
-  return <i32>load<f64>(c + slot);
+  return smallI32(load<f64>(c + slot));
 }
 
 @inline function keyAt(keys: usize, i: i32): f64 {
@@ -429,7 +444,7 @@ function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32
     } else store<f64>(c + VALID, load<f64>(c + VALID) + 1);
     addSizeCount(c, size, 1);
     store<f64>(keys + (<usize>victim << 3), k);
-    if (indexed) chain(c, victim, knownAbsent ? toI32(load<f64>(c + MISSED_BUCKET)) : hashSlot(c, k));
+    if (indexed) chain(c, victim, knownAbsent ? smallI32(load<f64>(c + MISSED_BUCKET)) : hashSlot(c, k));
     else {
       const shift = field(c, FP_SHIFT);
       if (shift >= 0) store<u8>(arrayAt(c, FP) + <usize>victim, <u8>fingerprintOf(k, shift));
@@ -578,7 +593,7 @@ function walkNative(write: bool, pt: usize): i32 {
   const frames = arrayAt(pt, PT_TABLE_FRAME);
   for (; level >= 1; level--) {
     const index = toI32(gva * invLevelSpan(level)) & 511;
-    const table = toI32(t);
+    const table = smallI32(t);
     walkRef(load<f64>(frames + (<usize>table << 3)) * 64 + <f64>(index >> 3), 1);
     const e = i32At(entries, table * ENTRIES + index);
     const f = e & 7;
@@ -610,7 +625,7 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
   const frames = arrayAt(pt, PT_TABLE_FRAME);
   for (; level >= 1; level--) {
     const index = toI32(gva * invLevelSpan(level)) & 511;
-    const table = toI32(t);
+    const table = smallI32(t);
     const e = i32At(entries, table * ENTRIES + index);
     if (!nestedTranslate(load<f64>(frames + (<usize>table << 3)), index * 8, false, ept)) return EPT_VIOLATION;
     walkRef(Math.floor(nestedHpa * INV_64), 1);
@@ -667,7 +682,7 @@ function nestedTranslate(gpaFrame: f64, offset: i32, write: bool, ept: usize): b
   const frames = arrayAt(ept, PT_TABLE_FRAME);
   for (; level >= 1; level--) {
     const index = toI32(gpa * invLevelSpan(level)) & 511;
-    const table = toI32(t);
+    const table = smallI32(t);
     const e = i32At(entries, table * ENTRIES + index);
     walkRef(load<f64>(frames + (<usize>table << 3)) * 64 + <f64>(index >> 3), 0);
     const f = e & 7;
