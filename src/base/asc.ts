@@ -15,10 +15,14 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const ASC = path.join(REPO, 'node_modules/assemblyscript/bin/asc.js');
 const BUILD_DIR = path.join(REPO, 'build/native');
 
-/** Path of `<name>-<hash>.wasm` built from `source` with `flags`, built now if needed; null when asc is not installed. */
-export function ensureAscModule(source: string, flags: readonly string[], name: string): string | null {
-  const text = fs.readFileSync(source);
-  const hash = xxh64(Buffer.concat([text, Buffer.from(flags.join(' '))])).toString(16).padStart(16, '0').slice(0, 12);
+/**
+ * Path of `<name>-<hash>.wasm` built from the entry file `source` with `flags`, built now if
+ * needed; null when asc is not installed. `sources` are the files the module is compiled from (the
+ * entry and what it imports), whose names and contents name the build with the flags.
+ */
+export function ensureAscModule(source: string, flags: readonly string[], name: string, sources: readonly string[] = [source]): string | null {
+  const parts = sources.map((f) => Buffer.concat([Buffer.from(`${path.basename(f)}\n`), fs.readFileSync(f)]));
+  const hash = xxh64(Buffer.concat([...parts, Buffer.from(flags.join(' '))])).toString(16).padStart(16, '0').slice(0, 12);
   const file = path.join(BUILD_DIR, `${name}-${hash}.wasm`);
   if (fs.existsSync(file)) return file;
   if (!fs.existsSync(ASC)) return null;

@@ -18,9 +18,31 @@
  *
  * An eviction of a dirty line is a write-back, counted by the owner (the vCPU) against the tier
  * that holds the line.
+ *
+ * The words and fronts live in one region of the arena (arena.ts), behind a header, so that the
+ * WebAssembly access path (wasm/datacache.ts: `dataAccess`, `dataAbsorbWriteBack` and VCpu's
+ * `throughCaches`) works on the same state; this class stays the reference and the fallback.
  */
+import { arena } from './arena.ts';
+
 /** Tags must fit in 30 bits so that `tag * 2 + dirty` stays a non-negative 32-bit integer. */
 const TAG_LIMIT = 2 ** 30;
+
+/**
+ * The region's header, read by wasm/datacache.ts: i32 at +0 sets, +4 ways, +8 setMask (-1: index
+ * by modulo), +12 byte offset of `word` (i32[sets * ways]), +16 byte offset of `front`
+ * (u8[sets]); f64 at +24 setInverse, +32 latency, +40 evictedDirtyLine (-1 none). The arrays
+ * follow from `HEADER_BYTES` (one host cache line), `word` first.
+ */
+const HDR_I32_SETS = 0;
+const HDR_I32_WAYS = 1;
+const HDR_I32_SET_MASK = 2;
+const HDR_I32_WORD = 3;
+const HDR_I32_FRONT = 4;
+const HDR_F64_SET_INVERSE = 3;
+const HDR_F64_LATENCY = 4;
+const HDR_F64_EVICTED = 5;
+const HEADER_BYTES = 64;
 
 export class DataCache {
   readonly sets: number;
@@ -37,8 +59,10 @@ export class DataCache {
    * profile showed as the slowest instruction of a lookup).
    */
   private readonly setInverse: number;
-  /** Line number of the last dirty victim, or -1: read by the caller right after `access`. */
-  evictedDirtyLine = -1;
+  /** Byte offset of this cache's region in the arena (layout: `HDR_*` above). */
+  readonly base: number;
+  /** The header's f64 slots (`HDR_F64_*`): `evictedDirtyLine` is shared with the WebAssembly path. */
+  private readonly hdr: Float64Array;
 
   constructor(
     readonly name: string,
@@ -53,9 +77,33 @@ export class DataCache {
     this.setMask = (this.sets & (this.sets - 1)) === 0 ? this.sets - 1 : -1;
     this.setInverse = 1 / this.sets;
     if (ways > 255) throw new Error(`${name}: ${ways} ways; at most 255 are modelled`);
-    this.word = new Int32Array(lines);
-    this.front = new Uint8Array(this.sets);
+    const frontAt = HEADER_BYTES + lines * 4;
+    const regionBytes = frontAt + this.sets;
+    const base = arena.alloc(regionBytes);
+    arena.releaseWith(this, [base, regionBytes]);
+    this.base = base;
+    const buf = arena.memory.buffer;
+    const h32 = new Int32Array(buf, base, HEADER_BYTES / 4);
+    h32[HDR_I32_SETS] = this.sets;
+    h32[HDR_I32_WAYS] = ways;
+    h32[HDR_I32_SET_MASK] = this.setMask;
+    h32[HDR_I32_WORD] = base + HEADER_BYTES;
+    h32[HDR_I32_FRONT] = base + frontAt;
+    this.hdr = new Float64Array(buf, base, HEADER_BYTES / 8);
+    this.hdr[HDR_F64_SET_INVERSE] = this.setInverse;
+    this.hdr[HDR_F64_LATENCY] = latency;
+    this.hdr[HDR_F64_EVICTED] = -1;
+    this.word = new Int32Array(buf, base + HEADER_BYTES, lines);
+    this.front = new Uint8Array(buf, base + frontAt, this.sets);
     this.clear();
+  }
+
+  /** Line number of the last dirty victim, or -1: read by the caller right after `access`. */
+  get evictedDirtyLine(): number {
+    return this.hdr[HDR_F64_EVICTED];
+  }
+  set evictedDirtyLine(line: number) {
+    this.hdr[HDR_F64_EVICTED] = line;
   }
 
   /** Look up a line; on a miss, fill it (evicting the LRU way). Returns whether it hit. */

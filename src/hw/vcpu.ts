@@ -174,6 +174,10 @@ const DESC_L2_FILL_SIZE = 47;
 const DESC_GUEST_PSC = 50;
 const DESC_HOST_PSC = 53;
 const DESC_NTLB = 56;
+/** Data caches for wasm/datacache.ts's `throughCaches` (0: absent). */
+const DESC_DATA_L1D = 57;
+const DESC_DATA_L2 = 58;
+const DESC_DATA_LLC = 59;
 const MAX_L1_LOOKUPS = 8;
 const MAX_L2_ARRAYS = 4;
 const OUT_BYTE = 256;
@@ -197,6 +201,17 @@ const OUT_NTLB_MISSES = 12;
 const REF_LINE_BYTE = 512;
 const REF_DIM_BYTE = 1024;
 const MAX_REFS = 64;
+/**
+ * The output of `throughCaches` in WebAssembly (f64 slots from this byte): the hit's latency, the
+ * count of dirty victims that left the caches, their lines in order (at most one per level).
+ */
+const CACHES_OUT_BYTE = 1536;
+const CACHES_OUT_SLOTS = 5;
+const CACHES_OUT_LATENCY = 0;
+const CACHES_OUT_VICTIMS = 1;
+const CACHES_OUT_VICTIM = 2;
+/** `throughCaches` in WebAssembly returns this plus the level when that level refused the line. */
+const CACHES_REFUSED = 4;
 
 export class VCpu implements TlbInvalidator, CoreResident {
   /** Counters as of the last access; read them through `counters`, which adds the open window's accesses. */
@@ -312,6 +327,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
   private readonly out: Float64Array;
   private readonly refLine: Float64Array;
   private readonly refDim: Uint8Array;
+  /** View of the block's output of `throughCaches` (`CACHES_OUT_*`). */
+  private readonly cachesOut: Float64Array;
 
   /**
    * `coreIndex` places the vCPU on one of the machine's cores (shared with whatever else runs
@@ -366,6 +383,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.out = new Float64Array(buf, this.desc + OUT_BYTE, OUT_SLOTS);
     this.refLine = new Float64Array(buf, this.desc + REF_LINE_BYTE, MAX_REFS);
     this.refDim = new Uint8Array(buf, this.desc + REF_DIM_BYTE, MAX_REFS);
+    this.cachesOut = new Float64Array(buf, this.desc + CACHES_OUT_BYTE, CACHES_OUT_SLOTS);
     this.wasm = machine.wasmAccessPath && this.describeStructures() ? translator() : null;
     machine.vcpus.push(this);
   }
@@ -398,6 +416,9 @@ export class VCpu implements TlbInvalidator, CoreResident {
       d[DESC_HOST_PSC + level - 2] = this.hostPsc[level].base;
     }
     d[DESC_NTLB] = this.ntlb.base;
+    d[DESC_DATA_L1D] = this.l1d === null ? 0 : this.l1d.base;
+    d[DESC_DATA_L2] = this.l2cache === null ? 0 : this.l2cache.base;
+    d[DESC_DATA_LLC] = this.llc === null ? 0 : this.llc.base;
     return true;
   }
 
@@ -1178,9 +1199,25 @@ export class VCpu implements TlbInvalidator, CoreResident {
    * level that served it (and of any write-back the fills caused); the level goes to `servedBy`,
    * and when every level missed, the tier to `servedTier`: the caller adds the LLC lookup and the
    * memory part (dependent for walks, possibly prefetched or overlapped for data). No allocation.
+   *
+   * On the WebAssembly path the caches' part is one call (wasm/datacache.ts), which reports the
+   * dirty victims that left the caches in order; their write-backs to memory (tier state,
+   * counters, cycles) run here afterwards, summed in the same order as below. That is exact: no
+   * cache reads what a write-back changes.
    */
   private throughCaches(line: number, write: boolean): number {
     let cycles = 0;
+    if (this.wasm !== null) {
+      const level = this.wasm.throughCaches(this.desc, line, write ? 1 : 0);
+      const out = this.cachesOut;
+      const victims = out[CACHES_OUT_VICTIMS];
+      for (let v = 0; v < victims; v++) cycles += this.writeBackToMemory(out[CACHES_OUT_VICTIM + v]);
+      if (level >= CACHES_REFUSED) this.refuseLine(level - CACHES_REFUSED, line, write);
+      this.servedBy = level;
+      if (level !== SERVED_MEMORY) return cycles + out[CACHES_OUT_LATENCY];
+      this.servedTier = this.tierMap.tierOfFrame(Math.floor(line * INV_64));
+      return cycles;
+    }
     const l1d = this.l1d;
     if (l1d !== null) {
       if (l1d.access(line, write)) {
@@ -1208,6 +1245,13 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.servedBy = SERVED_MEMORY;
     this.servedTier = this.tierMap.tierOfFrame(Math.floor(line * INV_64));
     return cycles;
+  }
+
+  /** A line the cache of level `level` refused in WebAssembly: its `access` throws the TypeScript path's error. */
+  private refuseLine(level: number, line: number, write: boolean): never {
+    const cache = level === SERVED_L1D ? this.l1d : level === SERVED_L2 ? this.l2cache : this.llc;
+    cache?.access(line, write);
+    throw new Error(`${cache?.name}: line ${line} refused in WebAssembly but accepted by access`);
   }
 
   /**

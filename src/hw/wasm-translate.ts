@@ -1,14 +1,16 @@
 /**
- * The translation path in WebAssembly (wasm/translate.ts, AssemblyScript): `TranslationCache`'s
- * lookup and insert and `VCpu`'s slow translation with its walk, over the state the TypeScript
- * classes keep in the arena (arena.ts), which is the memory the module imports. The results are
- * the TypeScript path's to the bit (a test runs random operations through both and compares every
- * byte); the gain is that a translation which misses the fast path costs one call instead of a
- * chain of lookups, inserts and table reads in the JIT's code.
+ * The access path in WebAssembly (wasm/translate.ts, AssemblyScript): `TranslationCache`'s lookup
+ * and insert and `VCpu`'s slow translation with its walk, and (wasm/datacache.ts, re-exported by
+ * translate.ts) `DataCache`'s access and write-back with the cache part of `VCpu.throughCaches`,
+ * over the state the TypeScript classes keep in the arena (arena.ts), which is the memory the
+ * module imports. The results are the TypeScript path's to the bit (tests run random operations
+ * through both and compare every byte); the gain is that a translation which misses the fast path,
+ * or a line through the caches, costs one call instead of a chain of lookups, inserts and table
+ * reads in the JIT's code.
  *
  * Built with AssemblyScript's asc (a dev dependency) into build/native/ of the checkout
- * (git-ignored) under a name that carries the hash of the source and the flags (src/base/asc.ts,
- * as the trace decoder is); scripts/install.sh builds it
+ * (git-ignored) under a name that carries the hash of every source in src/hw/wasm/ and of the
+ * flags (src/base/asc.ts, as for the trace decoder); scripts/install.sh builds it
  * (`node --import tsx src/hw/wasm-translate.ts`), and the first use builds it if it is missing.
  * `translator()` is null without asc (an install without dev dependencies) or when
  * UNIMEM_WASM_TRANSLATE=0, and the callers then keep to the TypeScript path.
@@ -20,7 +22,9 @@ import { ensureAscModule } from '../base/asc.ts';
 import { arena } from './arena.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const TRANSLATE_SOURCE = path.join(REPO, 'src/hw/wasm/translate.ts');
+/** The module's sources: translate.ts is the entry, which re-exports the others (wasm/datacache.ts). */
+const SOURCE_DIR = path.join(REPO, 'src/hw/wasm');
+export const TRANSLATE_SOURCE = path.join(SOURCE_DIR, 'translate.ts');
 const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert', '--importMemory'];
 
 /** The part of the WebAssembly JavaScript API used here (the project's lib settings carry no DOM types). */
@@ -44,11 +48,23 @@ export interface Translator {
   translate(desc: number, gva: number, write: number, guestPt: number, ept: number): number;
   /** The walk alone (a retry after a fault): returns the status. */
   walk(desc: number, gva: number, write: number, guestPt: number, ept: number): number;
+  /** `DataCache.access` of the cache at `cache`: 1 hit, 0 miss, -1 a line beyond the modelled memory (where `access` throws). */
+  dataAccess(cache: number, line: number, write: number): number;
+  /** `DataCache.absorbWriteBack` of the cache at `cache`: 1 when the line was present. */
+  dataAbsorbWriteBack(cache: number, line: number): number;
+  /**
+   * The cache part of `VCpu.throughCaches` (the caches at descriptor slots 57..59): the level that
+   * served the line (0 L1D, 1 L2, 2 LLC, 3 memory; 4 + level: that level refused it), with the
+   * hit's latency and the dirty victims that left the caches from `desc + 1536` (wasm/datacache.ts).
+   */
+  throughCaches(desc: number, line: number, write: number): number;
 }
 
 /** Path of the built module, built now if needed; null when asc is not installed. */
 export function ensureWasmTranslator(): string | null {
-  return ensureAscModule(TRANSLATE_SOURCE, ASC_FLAGS, 'translate');
+  // Every source of the directory, in name order, names the build.
+  const sources = fs.readdirSync(SOURCE_DIR).filter((n) => n.endsWith('.ts')).sort().map((n) => path.join(SOURCE_DIR, n));
+  return ensureAscModule(TRANSLATE_SOURCE, ASC_FLAGS, 'translate', sources);
 }
 
 /** This thread's instance over its arena (built and compiled on first use), or null without asc. */
@@ -72,7 +88,15 @@ function instantiate(file: string): Translator {
   const module = new wasmApi.Module(fs.readFileSync(file));
   const imports = { env: { memory: arena.memory, abort: () => { throw new Error(`${TRANSLATE_SOURCE}: aborted`); } } };
   const x = new wasmApi.Instance(module, imports).exports as Translator;
-  return { cacheLookup: x.cacheLookup, cacheInsert: x.cacheInsert, translate: x.translate, walk: x.walk };
+  return {
+    cacheLookup: x.cacheLookup,
+    cacheInsert: x.cacheInsert,
+    translate: x.translate,
+    walk: x.walk,
+    dataAccess: x.dataAccess,
+    dataAbsorbWriteBack: x.dataAbsorbWriteBack,
+    throughCaches: x.throughCaches,
+  };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

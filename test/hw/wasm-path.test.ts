@@ -1,17 +1,21 @@
 /**
- * The translation path in WebAssembly (wasm/translate.ts, called by VCpu.translateSlow) against the
- * TypeScript path on the same operations: every counter and every cycle must agree. The operations
+ * The access path in WebAssembly (wasm/translate.ts, called by VCpu.translateSlow, and
+ * wasm/datacache.ts, called by VCpu.throughCaches) against the TypeScript path on the same
+ * operations: every counter and every cycle must agree. The operations
  * reach what the path does: L1 and L2 hits and misses over a working set larger than the TLBs,
  * paging-structure-cache and nested-TLB hits and misses, walks of both dimensions with 4 KiB and
  * 2 MiB pages and native walks, guest faults and EPT violations on first touch, stores to pages
  * and through read-only entries, INVLPG, VM and full flushes, vCPUs of two VMs sharing a core's
  * tagged structures, and a fault handler that translates other addresses while the faulting walk
- * waits (its output must not be overwritten under it).
+ * waits (its output must not be overwritten under it). The data caches: the presets', an LLC
+ * without private caches, and caches of a few sets, whose dirty victims leave every level and are
+ * written back to memory of both tiers (the caches' part of `throughCaches` runs in WebAssembly,
+ * the write-backs in TypeScript afterwards).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PageSize } from '../../src/base/units.ts';
-import { CPU_PRESETS, translationOnly, type CpuPreset } from '../../src/hw/cpu.ts';
+import { CPU_PRESETS, translationOnly, withoutPrivateCaches, type CpuPreset } from '../../src/hw/cpu.ts';
 import { FlatSpace } from '../../src/hw/flatspace.ts';
 import { resolveTier, TierMap, TIER_PRESETS } from '../../src/hw/tiers.ts';
 import { Machine, VCpu } from '../../src/hw/vcpu.ts';
@@ -23,6 +27,18 @@ const PRESETS: Record<string, CpuPreset> = {
   zen2: CPU_PRESETS.zen2,
   icelake: CPU_PRESETS.icelake,
   'zen2-translation': translationOnly(CPU_PRESETS.zen2),
+  'zen2-llc-only': withoutPrivateCaches(CPU_PRESETS.zen2),
+  /**
+   * Caches of a few sets, so that dirty victims leave every level and reach memory of both tiers
+   * within a few hundred accesses; the L2 has 12 sets (indexed by modulo).
+   */
+  'zen2-tiny-caches': {
+    ...CPU_PRESETS.zen2,
+    name: 'zen2-tiny-caches',
+    l1d: { bytes: 1024, ways: 4, latency: 4 },
+    l2: { bytes: 3072, ways: 4, latency: 12 },
+    llc: { bytes: 16384, ways: 8, latency: 39, scope: 'per-cluster', clusterCores: 4 },
+  },
 };
 
 /** Guest page size and EPT page size (null: native) of each VM's space. */
@@ -122,9 +138,35 @@ test('the WebAssembly translation path: a long random stream over 4 GiB with eve
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     ops.push({ vm: x % 5 === 0 ? 1 : 0, kind: x % 97 === 0 ? 'invlpg' : x % 7 === 0 ? 'store' : 'load', page: (x >>> 8) % 4000, far: (x & 64) !== 0, offset: (x >>> 3) & 4088 });
   }
-  for (const preset of ['zen2', 'icelake']) {
+  for (const preset of ['zen2', 'icelake', 'zen2-llc-only', 'zen2-tiny-caches']) {
     const a = run(ops, PRESETS[preset], [0, 2, 3], false, true);
     assert.deepEqual(a, run(ops, PRESETS[preset], [0, 2, 3], false, false));
     assert.ok(a.counters[0].walks > 1000 && a.counters[0].pscHits > 0 && a.counters[0].ntlbHits > 0, 'the stream walks and hits both caches of the walker');
+    if (preset === 'zen2-tiny-caches') {
+      const c = a.counters[0];
+      assert.ok(c['writebacks.tier0'] > 100 && c['writebacks.tier1'] > 100, 'dirty victims reach memory of both tiers');
+    }
   }
+});
+
+test('the WebAssembly path refuses a line beyond the modelled memory as the TypeScript path does', { skip: SKIP }, () => {
+  // A one-set L1D: its tags are whole line numbers, so a line at 2^30 (64 GiB) exceeds its 30 bits.
+  const cpu: CpuPreset = { ...CPU_PRESETS.zen2, name: 'zen2-one-set-l1d', l1d: { bytes: 512, ways: 8, latency: 4 } };
+  const outcome = (wasm: boolean) => {
+    const tiers = [resolveTier(TIER_PRESETS.ddr4, 0, cpu.clockGHz)];
+    const machine = new Machine(cpu, new TierMap(tiers, [2 ** 26]), { wasmAccessPath: wasm });
+    const space = new FlatSpace({ guestPageSize: PageSize.Size4K, hostPageSize: null, hostFirstFrame: 2 ** 24 - 2, hostFrames: 16 });
+    const vcpu = new VCpu(machine, space, 0);
+    let error = '';
+    let served = 0;
+    try {
+      for (; served < 8; served++) vcpu.access(space.base + served * 4096, 8, true);
+    } catch (e) {
+      error = (e as Error).message;
+    }
+    return { error, served, counters: vcpu.counters.snapshot() };
+  };
+  const a = outcome(true);
+  assert.match(a.error, /^l1d: line 1073741824 is beyond the modelled host memory/);
+  assert.deepEqual(a, outcome(false));
 });

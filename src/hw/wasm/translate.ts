@@ -757,3 +757,4 @@ export function translate(d: usize, gva: f64, write: bool, guestPt: usize, ept: 
   }
   return walkFrom(write, guestPt, ept);
 }
+export { dataAccess, dataAbsorbWriteBack, throughCaches } from './datacache';

@@ -1,0 +1,200 @@
+/**
+ * The data-cache model in WebAssembly, compiled into the module of translate.ts (which re-exports
+ * it), over the regions `DataCache` (src/hw/cache.ts) keeps in the arena. Every pointer is a byte
+ * offset into the arena.
+ *
+ * - `dataAccess` / `dataAbsorbWriteBack` are `DataCache.access` / `absorbWriteBack` step by step.
+ * - `throughCaches` is the cache part of `VCpu.throughCaches` with `writeBackBelow`: one line
+ *   through L1D, L2 and LLC (those the vCPU's descriptor names), dirty victims absorbed by the
+ *   levels below as there. What it cannot do is the memory side (tier state, counters, the
+ *   write-back's cycles): it reports the dirty victims that left the caches, in order, and VCpu
+ *   runs `writeBackToMemory` for each. That is exact because no cache reads the tier state or the
+ *   counters, and the write-backs keep their order among themselves.
+ *
+ * The arithmetic is the TypeScript code's: line numbers and tags are doubles until the tag is
+ * known to fit 30 bits; `x | 0` and `x & m` of a double are a truncation to 64 bits wrapped to 32
+ * (`toI32`, the same for every value below 2^53); `%` of two non-negative integral doubles is the
+ * 64-bit remainder. A test runs random operations through both and compares every byte.
+ */
+
+// ---- DataCache region (cache.ts): i32 fields, then f64 fields ----
+const SETS: usize = 0;
+const WAYS: usize = 4;
+const SET_MASK: usize = 8;
+const WORD: usize = 12;
+const FRONT: usize = 16;
+const SET_INVERSE: usize = 24;
+const LATENCY: usize = 32;
+const EVICTED: usize = 40;
+
+/** `TAG_LIMIT` of cache.ts: tags must fit in 30 bits. */
+const TAG_LIMIT: f64 = 1073741824.0;
+
+// ---- vCPU descriptor: the cache pointers (i32 slots 57..59) and the output from byte 1536 ----
+const D_L1D: usize = 228;
+const D_L2: usize = 232;
+const D_LLC: usize = 236;
+const CACHES_OUT: usize = 1536;
+const C_LATENCY: usize = CACHES_OUT;
+const C_VICTIMS: usize = CACHES_OUT + 8;
+const C_VICTIM: usize = CACHES_OUT + 16;
+
+/** Levels `throughCaches` returns; REFUSED + level: that level refused the line (beyond the modelled memory). */
+const SERVED_L1D: i32 = 0;
+const SERVED_L2: i32 = 1;
+const SERVED_LLC: i32 = 2;
+const SERVED_MEMORY: i32 = 3;
+const REFUSED: i32 = 4;
+
+/** `x | 0` of JavaScript for integers below 2^53 in magnitude (and their truncations). */
+@inline function toI32(x: f64): i32 {
+  return <i32><i64>x;
+}
+
+@inline function i32Field(c: usize, slot: usize): i32 {
+  return load<i32>(c + slot);
+}
+
+/** The set of `line` (`lineNumber & setMask`, or `lineNumber % sets`). */
+@inline function setOf(c: usize, line: f64): i32 {
+  const mask = i32Field(c, SET_MASK);
+  return mask >= 0 ? toI32(line) & mask : <i32>(<i64>line % <i64>i32Field(c, SETS));
+}
+
+/** `tagOf` of cache.ts: the bits above the set index, as a double. */
+@inline function tagOf(c: usize, line: f64, set: i32): f64 {
+  return i32Field(c, SET_MASK) >= 0 ? (line - <f64>set) * load<f64>(c + SET_INVERSE) : (line - <f64>set) / <f64>i32Field(c, SETS);
+}
+
+@inline function wordAt(words: usize, i: i32): i32 {
+  return load<i32>(words + (<usize>i << 2));
+}
+
+@inline function setWord(words: usize, i: i32, v: i32): void {
+  store<i32>(words + (<usize>i << 2), v);
+}
+
+/**
+ * `DataCache.access`: 1 hit, 0 miss (filled; a dirty victim's line in the header's
+ * evictedDirtyLine), -1 for a line whose tag exceeds 30 bits (where `access` throws; nothing changed).
+ */
+export function dataAccess(c: usize, line: f64, write: bool): i32 {
+  const set = setOf(c, line);
+  const tagValue = tagOf(c, line, set);
+  if (tagValue >= TAG_LIMIT) return -1;
+  const tag = toI32(tagValue);
+  const ways = i32Field(c, WAYS);
+  const base = set * ways;
+  const words = <usize>i32Field(c, WORD);
+  const frontAt = <usize>i32Field(c, FRONT) + <usize>set;
+  const f = <i32>load<u8>(frontAt);
+  store<f64>(c + EVICTED, -1);
+  const first = wordAt(words, base + f);
+  if (first >> 1 == tag) {
+    if (write) setWord(words, base + f, first | 1);
+    return 1;
+  }
+  const next = f + 1 == ways ? base : base + f + 1;
+  const second = wordAt(words, next);
+  if (second >> 1 == tag) {
+    setWord(words, next, first);
+    setWord(words, base + f, write ? second | 1 : second);
+    return 1;
+  }
+  const end = base + ways;
+  for (let i = base; i < end; i++) {
+    const w = wordAt(words, i);
+    if (w >> 1 == tag) {
+      const front = base + f;
+      if (i < front) {
+        for (let j = i; j > base; j--) setWord(words, j, wordAt(words, j - 1));
+        setWord(words, base, wordAt(words, end - 1));
+        for (let j = end - 1; j > front; j--) setWord(words, j, wordAt(words, j - 1));
+      } else {
+        for (let j = i; j > front; j--) setWord(words, j, wordAt(words, j - 1));
+      }
+      setWord(words, front, write ? w | 1 : w);
+      return 1;
+    }
+  }
+  const tail = f == 0 ? ways - 1 : f - 1;
+  const victim = wordAt(words, base + tail);
+  if (victim != -1 && (victim & 1) != 0) store<f64>(c + EVICTED, <f64>(victim >> 1) * <f64>i32Field(c, SETS) + <f64>set);
+  store<u8>(frontAt, <u8>tail);
+  setWord(words, base + tail, tag * 2 + (write ? 1 : 0));
+  return 0;
+}
+
+/** `DataCache.absorbWriteBack`: marks the line dirty if present (no LRU update); whether it was. */
+export function dataAbsorbWriteBack(c: usize, line: f64): bool {
+  const set = setOf(c, line);
+  const tagValue = tagOf(c, line, set);
+  if (tagValue >= TAG_LIMIT) return false;
+  const tag = toI32(tagValue);
+  const base = set * i32Field(c, WAYS);
+  const end = base + i32Field(c, WAYS);
+  const words = <usize>i32Field(c, WORD);
+  for (let i = base; i < end; i++) {
+    const w = wordAt(words, i);
+    if (w >> 1 == tag) {
+      setWord(words, i, w | 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Record a dirty victim that leaves the caches (a write-back to memory, run by VCpu). */
+@inline function toMemory(d: usize, victim: f64): void {
+  const n = load<f64>(d + C_VICTIMS);
+  store<f64>(d + C_VICTIM + (<usize>n << 3), victim);
+  store<f64>(d + C_VICTIMS, n + 1);
+}
+
+/** `writeBackBelow` of vcpu.ts: the first lower level holding the victim absorbs it, else it goes to memory. */
+function writeBackBelow(d: usize, victim: f64, l2: usize, llc: usize): void {
+  if (l2 != 0 && dataAbsorbWriteBack(l2, victim)) return;
+  if (llc != 0 && dataAbsorbWriteBack(llc, victim)) return;
+  toMemory(d, victim);
+}
+
+@inline function served(d: usize, c: usize, level: i32): i32 {
+  store<f64>(d + C_LATENCY, load<f64>(c + LATENCY));
+  return level;
+}
+
+/**
+ * The cache part of `VCpu.throughCaches`: returns the level that served `line` (SERVED_*), or
+ * REFUSED + level when that level's `access` would throw (VCpu then calls it to throw the same
+ * error, after the write-backs recorded so far). Output from `d + 1536` (f64): the hit level's
+ * latency (0 for memory), the count of dirty victims that left the caches, their lines in order.
+ */
+export function throughCaches(d: usize, line: f64, write: bool): i32 {
+  store<f64>(d + C_LATENCY, 0);
+  store<f64>(d + C_VICTIMS, 0);
+  const l1d = <usize>load<i32>(d + D_L1D);
+  const l2 = <usize>load<i32>(d + D_L2);
+  const llc = <usize>load<i32>(d + D_LLC);
+  if (l1d != 0) {
+    const hit = dataAccess(l1d, line, write);
+    if (hit > 0) return served(d, l1d, SERVED_L1D);
+    if (hit < 0) return REFUSED + SERVED_L1D;
+    const victim = load<f64>(l1d + EVICTED);
+    if (victim >= 0) writeBackBelow(d, victim, l2, llc);
+  }
+  if (l2 != 0) {
+    const hit = dataAccess(l2, line, write);
+    if (hit > 0) return served(d, l2, SERVED_L2);
+    if (hit < 0) return REFUSED + SERVED_L2;
+    const victim = load<f64>(l2 + EVICTED);
+    if (victim >= 0) writeBackBelow(d, victim, 0, llc);
+  }
+  if (llc != 0) {
+    const hit = dataAccess(llc, line, write);
+    if (hit > 0) return served(d, llc, SERVED_LLC);
+    if (hit < 0) return REFUSED + SERVED_LLC;
+    const victim = load<f64>(llc + EVICTED);
+    if (victim >= 0) toMemory(d, victim);
+  }
+  return SERVED_MEMORY;
+}
