@@ -11,24 +11,21 @@
  *
  * Built with AssemblyScript's asc (a dev dependency) into build/native/ of the checkout
  * (git-ignored) under a name that carries the hash of every source in src/hw/wasm/ and of the
- * flags, as the trace decoder is (src/trace/wasm-decoder.ts); scripts/install.sh builds it
+ * flags (src/base/asc.ts, as for the trace decoder); scripts/install.sh builds it
  * (`node --import tsx src/hw/wasm-translate.ts`), and the first use builds it if it is missing.
  * `translator()` is null without asc (an install without dev dependencies) or when
  * UNIMEM_WASM_TRANSLATE=0, and the callers then keep to the TypeScript path.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { xxh64 } from '@node-rs/xxhash';
+import { ensureAscModule } from '../base/asc.ts';
 import { arena } from './arena.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** The module's sources: translate.ts is the entry, which re-exports the others (wasm/datacache.ts). */
 const SOURCE_DIR = path.join(REPO, 'src/hw/wasm');
 export const TRANSLATE_SOURCE = path.join(SOURCE_DIR, 'translate.ts');
-const ASC = path.join(REPO, 'node_modules/assemblyscript/bin/asc.js');
-const BUILD_DIR = path.join(REPO, 'build/native');
 const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert', '--importMemory'];
 
 /** The part of the WebAssembly JavaScript API used here (the project's lib settings carry no DOM types). */
@@ -66,36 +63,25 @@ export interface Translator {
   tierOfFrame(desc: number, frame: number): number;
 }
 
-/** The module's sources in name order, read for the hash that names the build. */
-function moduleSources(): Buffer[] {
-  const names = fs.readdirSync(SOURCE_DIR).filter((n) => n.endsWith('.ts')).sort();
-  return names.map((n) => Buffer.concat([Buffer.from(`${n}\n`), fs.readFileSync(path.join(SOURCE_DIR, n))]));
-}
-
 /** Path of the built module, built now if needed; null when asc is not installed. */
 export function ensureWasmTranslator(): string | null {
-  const hash = xxh64(Buffer.concat([...moduleSources(), Buffer.from(ASC_FLAGS.join(' '))])).toString(16).padStart(16, '0').slice(0, 12);
-  const file = path.join(BUILD_DIR, `translate-${hash}.wasm`);
-  if (fs.existsSync(file)) return file;
-  if (!fs.existsSync(ASC)) return null;
-  fs.mkdirSync(BUILD_DIR, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  const p = spawnSync(process.execPath, [ASC, TRANSLATE_SOURCE, ...ASC_FLAGS, '-o', tmp], { encoding: 'utf8' });
-  if (p.status !== 0) {
-    fs.rmSync(tmp, { force: true });
-    throw new Error(`asc failed on ${TRANSLATE_SOURCE}:\n${p.stderr || String(p.error)}`);
-  }
-  fs.renameSync(tmp, file);
-  return file;
+  // Every source of the directory, in name order, names the build.
+  const sources = fs.readdirSync(SOURCE_DIR).filter((n) => n.endsWith('.ts')).sort().map((n) => path.join(SOURCE_DIR, n));
+  return ensureAscModule(TRANSLATE_SOURCE, ASC_FLAGS, 'translate', sources);
 }
 
-/** This thread's instance over its arena (built and compiled on first use), or null. */
+/** This thread's instance over its arena (built and compiled on first use), or null without asc. */
 let instance: Translator | null | undefined;
 
-/** The translation path in WebAssembly, or null (no asc, or UNIMEM_WASM_TRANSLATE=0): see the header. */
+/**
+ * The translation path in WebAssembly, or null (no asc, or UNIMEM_WASM_TRANSLATE=0): see the
+ * header. The variable is read on every call, so a test can build machines of both kinds in one
+ * process.
+ */
 export function translator(): Translator | null {
+  if (process.env.UNIMEM_WASM_TRANSLATE === '0') return null;
   if (instance === undefined) {
-    const file = process.env.UNIMEM_WASM_TRANSLATE === '0' ? null : ensureWasmTranslator();
+    const file = ensureWasmTranslator();
     instance = file === null ? null : instantiate(file);
   }
   return instance;

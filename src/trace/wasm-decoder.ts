@@ -11,17 +11,14 @@
  * Each decoder is an instance of its own with a fixed memory: the reader hands out views of it as
  * its batch, valid until its next block, as with the JavaScript decoder's arrays.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { xxh64 } from '@node-rs/xxhash';
+import { ensureAscModule } from '../base/asc.ts';
 import { BLOCK_EVENTS, blockColumnEnds, COLUMNS_MISMATCH, type EventColumns, MAX_RAW_BLOCK_BYTES, OP_OF_CODE, OPS_END_EARLY, SIZE_OF_CODE, SLOT_OF_CODE, unknownCode } from './format.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DECODER_SOURCE = path.join(REPO, 'src/trace/wasm/decode.ts');
-const ASC = path.join(REPO, 'node_modules/assemblyscript/bin/asc.js');
-const BUILD_DIR = path.join(REPO, 'build/native');
 const PAGE_BYTES = 65536;
 /** Memory of an instance, in 64 KiB pages: MEMORY_BYTES of the source (3.9 MB), checked at load. */
 const MEMORY_PAGES = 61;
@@ -57,20 +54,7 @@ const UNKNOWN_CODE = 2;
 
 /** Path of the built module, built now if needed; null when asc is not installed. */
 export function ensureWasmDecoder(): string | null {
-  const source = fs.readFileSync(DECODER_SOURCE);
-  const hash = xxh64(Buffer.concat([source, Buffer.from(ASC_FLAGS.join(' '))])).toString(16).padStart(16, '0').slice(0, 12);
-  const file = path.join(BUILD_DIR, `trace-decoder-${hash}.wasm`);
-  if (fs.existsSync(file)) return file;
-  if (!fs.existsSync(ASC)) return null;
-  fs.mkdirSync(BUILD_DIR, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  const p = spawnSync(process.execPath, [ASC, DECODER_SOURCE, ...ASC_FLAGS, '-o', tmp], { encoding: 'utf8' });
-  if (p.status !== 0) {
-    fs.rmSync(tmp, { force: true });
-    throw new Error(`asc failed on ${DECODER_SOURCE}:\n${p.stderr || String(p.error)}`);
-  }
-  fs.renameSync(tmp, file);
-  return file;
+  return ensureAscModule(DECODER_SOURCE, ASC_FLAGS, 'trace-decoder');
 }
 
 /** The compiled module (once per process), or null without asc. */

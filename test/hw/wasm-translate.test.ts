@@ -2,13 +2,22 @@
  * The translation path in WebAssembly (src/hw/wasm-translate.ts) against the TypeScript path:
  * `cacheLookup` / `cacheInsert` against `TranslationCache.lookup` / `insert` on random operation
  * sequences, for every geometry and mode the presets use and the odd ones the classes allow,
- * comparing return values and every byte of the caches' arena regions after every step.
+ * comparing return values and every byte of the caches' arena regions after every step; and
+ * `translate` / `walk` against `VCpu.translateSlow` on twin machines (the TypeScript path on one),
+ * comparing the result, the walk's references, the counters the status implies and every
+ * translation structure after each translation.
  */
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { PageSize } from '../../src/base/units.ts';
 import { Rng } from '../../src/base/rng.ts';
 import { arena } from '../../src/hw/arena.ts';
+import type { Core } from '../../src/hw/core.ts';
+import { CPU_PRESETS, withoutTranslationCaches, type CpuPreset } from '../../src/hw/cpu.ts';
+import { FlatSpace } from '../../src/hw/flatspace.ts';
+import { resolveTier, TierMap, TIER_PRESETS } from '../../src/hw/tiers.ts';
 import { TAG_SPAN, TranslationCache } from '../../src/hw/tlb.ts';
+import { Machine, VCpu } from '../../src/hw/vcpu.ts';
 import { translator } from '../../src/hw/wasm-translate.ts';
 
 const wasm = translator();
@@ -42,9 +51,10 @@ function regionDifference(a: TranslationCache, b: TranslationCache): string | nu
     const pb = arena.i32[(b.base + 80) / 4 + j] >>> 0;
     const bytes = lengths[j] * ARRAY_BYTES[j];
     if ((pa === 0) !== (bytes === 0) || (pb === 0) !== (bytes === 0)) return `array ${ARRAY_NAMES[j]}: offsets ${pa} and ${pb} for ${bytes} bytes`;
-    for (let i = 0; i < bytes; i++) {
-      if (arena.u8[pa + i] !== arena.u8[pb + i]) return `array ${ARRAY_NAMES[j]}, byte ${i}: ${arena.u8[pa + i]} against ${arena.u8[pb + i]}`;
-    }
+    if (Buffer.compare(arena.u8.subarray(pa, pa + bytes), arena.u8.subarray(pb, pb + bytes)) === 0) continue;
+    let i = 0;
+    while (arena.u8[pa + i] === arena.u8[pb + i]) i++;
+    return `array ${ARRAY_NAMES[j]}, byte ${i}: ${arena.u8[pa + i]} against ${arena.u8[pb + i]}`;
   }
   return null;
 }
@@ -154,6 +164,173 @@ describe('cacheLookup / cacheInsert against TranslationCache.lookup / insert', {
     });
     it(`${name}: TypeScript and WebAssembly on the same cache, interleaved`, () => {
       for (let seed = 11; seed <= 13; seed++) runDifferential(g, seed, 1500, 0.5);
+    });
+  }
+});
+
+// ---- translate / walk against VCpu.translateSlow ----
+
+/** The VCpu internals this comparison drives and reads (the TypeScript path under test). */
+interface VcpuInternals {
+  /** The vCPU's block for the WebAssembly path (descriptor, output, walk references). */
+  desc: number;
+  walkGva: number;
+  outHpa: number;
+  fastBase: number;
+  fastHostBase: number;
+  fastSize: number;
+  translateSlow(write: boolean): number;
+  walkRef(line: number, guestDimension: boolean): number;
+}
+
+/** Every translation structure of a core, in a fixed order. */
+function structures(core: Core): TranslationCache[] {
+  return [...core.l1.map((a) => a.cache), ...core.l2.map((a) => a.cache), ...core.guestPsc.slice(2), ...core.hostPsc.slice(2), core.ntlb];
+}
+
+/** A machine with one vCPU on a demand-mapped space; `wasmAccessPath` as in MachineOptions. */
+function twin(cpu: CpuPreset, guestPageSize: PageSize, hostPageSize: PageSize | null, wasmAccessPath: boolean) {
+  const tiers = new TierMap([resolveTier(TIER_PRESETS.ddr4, 0, cpu.clockGHz)], [1 << 30]);
+  const machine = new Machine(cpu, tiers, { wasmAccessPath });
+  const space = new FlatSpace({ guestPageSize, hostPageSize });
+  const vcpu = new VCpu(machine, space, 0);
+  vcpu.core.switchTo(vcpu);
+  return { space, vcpu, internals: vcpu as unknown as VcpuInternals };
+}
+
+const COUNTERS = ['l1TlbMisses', 'l2TlbMisses', 'walks', 'pscHits', 'pscMisses', 'ntlbHits', 'ntlbMisses', 'guestFaults', 'eptViolations'] as const;
+const SIZE_COUNTERS = ['l1TlbHits', 'l2TlbHits', 'walksBySize'] as const;
+
+/** The counters `translate`'s outputs stand for (what VCpu adds), as one flat list. */
+function countersOf(v: VCpu): number[] {
+  const c = v.counters;
+  return [...COUNTERS.map((k) => c[k]), ...SIZE_COUNTERS.flatMap((k) => [...c[k]])];
+}
+
+type Twin = ReturnType<typeof twin>;
+
+/**
+ * What VCpu does around the WebAssembly path, on `m` with the descriptor `desc`: `translate`, then
+ * after each fault the handler and `walk` again; the counters the statuses imply, the references
+ * of every attempt in order (line, dimension) into `refs`. Returns the statuses of the attempts.
+ */
+function translateLikeVcpu(m: Twin, desc: number, gva: number, write: boolean, refs: number[]): number[] {
+  const x = wasm!;
+  const out = desc / 8 + 32;
+  const c = m.vcpu.counters;
+  const guestPt = m.space.guest.base;
+  const ept = m.space.ept === null ? 0 : m.space.ept.base;
+  const statuses = [x.translate(desc, gva, write ? 1 : 0, guestPt, ept)];
+  for (;;) {
+    const status = statuses[statuses.length - 1];
+    for (let r = 0; r < arena.f64[out + 8]; r++) refs.push(arena.f64[desc / 8 + 64 + r], arena.u8[desc + 1024 + r]);
+    c.pscHits += arena.f64[out + 9];
+    c.pscMisses += arena.f64[out + 10];
+    c.ntlbHits += arena.f64[out + 11];
+    c.ntlbMisses += arena.f64[out + 12];
+    const size = arena.f64[out + 2];
+    if (statuses.length === 1) {
+      if (status === 0) c.l1TlbHits[size]++;
+      else c.l1TlbMisses++;
+      if (status === 1) c.l2TlbHits[size]++;
+      else if (status >= 2) {
+        c.l2TlbMisses++;
+        c.walks++;
+      }
+    }
+    if (status === 2) c.walksBySize[size]++;
+    if (status < 3) return statuses;
+    if (status === 3) {
+      c.guestFaults++;
+      m.space.guestPageFault(arena.f64[out + 6], arena.f64[out + 7] === 1);
+    } else {
+      c.eptViolations++;
+      m.space.eptViolation(arena.f64[out + 6], arena.f64[out + 7] === 1);
+    }
+    statuses.push(x.walk(desc, gva, write ? 1 : 0, guestPt, ept));
+  }
+}
+
+/**
+ * Write-protect the page of `gva` in one dimension on both machines and drop its TLB entries (or
+ * leave them stale): writes then fault, and the handlers map the page writable again.
+ */
+function writeProtect(machines: Twin[], gva: number, guestDimension: boolean, invalidate: boolean): void {
+  for (const m of machines) {
+    const gpa = m.space.guest.translate(gva);
+    if (m.space.ept === null || guestDimension) m.space.guest.protect(gva, false);
+    else if (gpa >= 0) m.space.ept.protect(gpa, false);
+    if (invalidate) m.vcpu.invalidatePage(gva);
+  }
+}
+
+/**
+ * Translate random addresses on two identical machines: through `translateSlow` on one, through
+ * `translate` (and `walk` after each fault) on the other. Compares per translation the host
+ * address, the L1 entry that becomes the fast page, the walk's references in order, the counters,
+ * and every structure's region.
+ */
+function runTranslations(cpu: CpuPreset, guestPageSize: PageSize, hostPageSize: PageSize | null, seed: number, steps: number): void {
+  // The TypeScript path on one; on the other, its vCPU's descriptor (VCpu fills it in), used here
+  // call by call.
+  const a = twin(cpu, guestPageSize, hostPageSize, false);
+  const b = twin(cpu, guestPageSize, hostPageSize, true);
+  const desc = b.internals.desc;
+  const out = desc / 8 + 32;
+  const refsTs: number[] = [];
+  const walkRef = a.internals.walkRef.bind(a.vcpu);
+  a.internals.walkRef = (line, guestDimension) => {
+    refsTs.push(line, guestDimension ? 1 : 0);
+    return walkRef(line, guestDimension);
+  };
+  const structuresA = structures(a.vcpu.core);
+  const structuresB = structures(b.vcpu.core);
+  const rng = new Rng(seed);
+  const seen = new Set<number>();
+  // A few hot regions (L1 and L2 hits, evictions between them) and now and then anywhere in 4 GiB.
+  const regions = Array.from({ length: 6 }, () => a.space.base + rng.nextInt(2 ** 32));
+  for (let step = 0; step < steps; step++) {
+    const r = rng.nextInt(8);
+    const gva = r === 7 ? a.space.base + rng.nextInt(2 ** 32) : regions[r % 6] + rng.nextInt(r < 4 ? 128 * 4096 : 2 ** 26);
+    const write = rng.nextInt(3) === 0;
+    if (rng.nextInt(16) === 0) writeProtect([a, b], gva, rng.nextInt(2) === 0, rng.nextInt(4) > 0);
+    refsTs.length = 0;
+    a.internals.walkGva = gva;
+    a.internals.translateSlow(write);
+    const refs: number[] = [];
+    const statuses = translateLikeVcpu(b, desc, gva, write, refs);
+    for (const s of statuses) seen.add(s);
+    const where = `${cpu.name} ${guestPageSize}/${hostPageSize}, seed ${seed}, step ${step}, gva 0x${gva.toString(16)}${write ? ' write' : ''}, statuses ${statuses.join(' ')}`;
+    assert.equal(arena.f64[out + 1], a.internals.outHpa, `${where}: host address`);
+    const l1Size = arena.f64[out + 4];
+    if (l1Size < 0) assert.equal(a.internals.fastBase, -1, `${where}: no L1 entry, so no fast page`);
+    else {
+      assert.equal(l1Size, a.internals.fastSize, `${where}: the fast page's size`);
+      assert.equal(arena.f64[out + 5] * 4096, a.internals.fastHostBase, `${where}: the fast page's frame`);
+    }
+    assert.deepEqual(refs, refsTs, `${where}: walk references (line, dimension)`);
+    assert.deepEqual(countersOf(b.vcpu), countersOf(a.vcpu), `${where}: counters ${COUNTERS.join(' ')} ${SIZE_COUNTERS.join(' ')}`);
+    for (let k = 0; k < structuresA.length; k++) {
+      const difference = regionDifference(structuresA[k], structuresB[k]);
+      if (difference !== null) assert.fail(`${where}: ${structuresA[k].name}: ${difference}`);
+    }
+  }
+  // The sequence reached every outcome a translation can have here.
+  for (const s of hostPageSize === null ? [0, 1, 2, 3] : [0, 1, 2, 3, 4]) assert.ok(seen.has(s), `${cpu.name} ${guestPageSize}/${hostPageSize}: no translation ended with status ${s}`);
+}
+
+describe('translate / walk against VCpu.translateSlow', { skip }, () => {
+  const spaces: [PageSize, PageSize | null][] = [
+    [PageSize.Size4K, null],
+    [PageSize.Size2M, null],
+    [PageSize.Size4K, PageSize.Size4K],
+    [PageSize.Size4K, PageSize.Size2M],
+    [PageSize.Size2M, PageSize.Size4K],
+    [PageSize.Size2M, PageSize.Size2M],
+  ];
+  for (const cpu of [CPU_PRESETS.zen2, CPU_PRESETS.icelake, CPU_PRESETS.zen4, withoutTranslationCaches(CPU_PRESETS.zen2)]) {
+    it(`${cpu.name}: native 4K and 2M, nested 4K/4K, 4K/2M, 2M/4K, 2M/2M`, () => {
+      for (const [g, h] of spaces) runTranslations(cpu, g, h, 7, 1500);
     });
   }
 });
