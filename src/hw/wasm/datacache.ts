@@ -34,17 +34,17 @@ const TAG_LIMIT: f64 = 1073741824.0;
 const D_L1D: usize = 228;
 const D_L2: usize = 232;
 const D_LLC: usize = 236;
-const CACHES_OUT: usize = 1536;
-const C_LATENCY: usize = CACHES_OUT;
-const C_VICTIMS: usize = CACHES_OUT + 8;
-const C_VICTIM: usize = CACHES_OUT + 16;
+export const CACHES_OUT: usize = 1536;
+export const C_LATENCY: usize = CACHES_OUT;
+export const C_VICTIMS: usize = CACHES_OUT + 8;
+export const C_VICTIM: usize = CACHES_OUT + 16;
 
 /** Levels `throughCaches` returns; REFUSED + level: that level refused the line (beyond the modelled memory). */
-const SERVED_L1D: i32 = 0;
-const SERVED_L2: i32 = 1;
-const SERVED_LLC: i32 = 2;
-const SERVED_MEMORY: i32 = 3;
-const REFUSED: i32 = 4;
+export const SERVED_L1D: i32 = 0;
+export const SERVED_L2: i32 = 1;
+export const SERVED_LLC: i32 = 2;
+export const SERVED_MEMORY: i32 = 3;
+export const REFUSED: i32 = 4;
 
 /** `x | 0` of JavaScript for integers below 2^53 in magnitude (and their truncations). */
 @inline function toI32(x: f64): i32 {

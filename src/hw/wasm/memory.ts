@@ -19,7 +19,7 @@
  * The arithmetic is the TypeScript code's: `Math.round` of JavaScript rounds ties up (`jsRound`),
  * unlike `f64.nearest`; every other operation is the same IEEE operation on the same doubles.
  */
-import { throughCaches } from './datacache';
+import { C_LATENCY, C_VICTIM, C_VICTIMS, REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY, throughCaches } from './datacache';
 
 // ---- vCPU descriptor: the memory part, from byte 1600 (f64 LLC latency, then i32 slots) ----
 const D_LLC_LATENCY: usize = 1600;
@@ -49,15 +49,6 @@ const W_MEM: usize = W + 64;
 const W_WRITEBACKS: usize = W + 128;
 const W_MEDIA_BYTES: usize = W + 192;
 const W_REFUSED_LINE: usize = W + 256;
-
-// ---- `throughCaches`'s output (wasm/datacache.ts) and its levels ----
-const C_LATENCY: usize = 1536;
-const C_VICTIMS: usize = 1544;
-const C_VICTIM: usize = 1552;
-const SERVED_L1D: i32 = 0;
-const SERVED_L2: i32 = 1;
-const SERVED_MEMORY: i32 = 3;
-const REFUSED: i32 = 4;
 
 // ---- A tier's constants in TierMap's table (tiers.ts TIER_CONSTANTS) ----
 const T_SEQ_READ: usize = 0;
