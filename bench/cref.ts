@@ -26,7 +26,8 @@
  * its counters compared with the C program's too: what a WebAssembly access path could give.
  *
  * The C program is built with gcc -O2 into build/cref/ (git-ignored), once per content of ref.c;
- * the WebAssembly module with AssemblyScript's asc (a dev dependency), once per content of its source.
+ * the WebAssembly module with AssemblyScript's asc (a dev dependency) into build/native/, once per
+ * content of its source (src/base/asc.ts).
  * Run alone: node --import tsx bench/cref.ts [--rounds 3]; or `npm run bench -- --only cref`.
  */
 import { spawnSync } from 'node:child_process';
@@ -34,6 +35,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ensureAscModule } from '../src/base/asc.ts';
 import { Rng } from '../src/base/rng.ts';
 import { median } from '../src/base/stats.ts';
 import { PageSize } from '../src/base/units.ts';
@@ -108,17 +110,8 @@ const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert'];
 
 /** Path of the WebAssembly module of the access path, built on first use (and whenever its source changes). */
 export function buildWasm(): string {
-  const src = fs.readFileSync(WASM_SOURCE);
-  const digest = createHash('sha256').update(src).update(ASC_FLAGS.join(' ')).digest('hex').slice(0, 16);
-  const dir = path.join(ROOT, 'build', 'cref');
-  const file = path.join(dir, `ref-wasm-${digest}.wasm`);
-  if (fs.existsSync(file)) return file;
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = `${file}.tmp${process.pid}`;
-  const asc = path.join(ROOT, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
-  const p = spawnSync(process.execPath, [asc, WASM_SOURCE, ...ASC_FLAGS, '-o', tmp], { encoding: 'utf8' });
-  if (p.status !== 0) throw new Error(`asc failed on ${WASM_SOURCE}:\n${p.stderr || String(p.error)}`);
-  fs.renameSync(tmp, file);
+  const file = ensureAscModule(WASM_SOURCE, ASC_FLAGS, 'cref-wasm');
+  if (file === null) throw new Error(`${WASM_SOURCE}: AssemblyScript (a dev dependency) is not installed: run npm ci`);
   return file;
 }
 
