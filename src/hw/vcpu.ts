@@ -18,7 +18,7 @@
 import { PageSize, PAGE_SIZE_SHIFT } from '../base/units.ts';
 import { DataCache } from './cache.ts';
 import { Core, type CoreResident, type FillTargets, type TlbArray } from './core.ts';
-import { VcpuCounters } from './counters.ts';
+import { MAX_TIERS, VcpuCounters } from './counters.ts';
 import { llcGeometry, type CpuPreset } from './cpu.ts';
 import type { TlbInvalidator, TranslationFaultHandler } from './faults.ts';
 import { PageTable, PteFlag, ENTRIES as TABLE_ENTRIES, LEVEL_SPAN as TABLE_LEVEL_SPAN } from './pagetable.ts';
@@ -100,6 +100,8 @@ export class Machine {
     options: MachineOptions = {},
   ) {
     this.tiers = tierMap.tiers;
+    // The per-tier counters have room for MAX_TIERS: a count for a tier past them would be lost.
+    if (this.tiers.length > MAX_TIERS) throw new Error(`machine: ${this.tiers.length} tiers; the counters hold at most ${MAX_TIERS}`);
     this.vpid = options.vpid ?? true;
     this.wasmAccessPath = options.wasmAccessPath ?? true;
     this.coreCount = options.cores ?? 1;
@@ -232,12 +234,10 @@ const DESC_TIER_USERS = 3;
 const DESC_USES_TIER = 4;
 const DESC_LAST_TIER_LINE = 5;
 const DESC_NO_DATA_CACHES = 6;
-/** Tiers the module's counters have room for; a machine with more keeps to the TypeScript path. */
-const MAX_WASM_TIERS = 8;
 /**
  * The walk references' pending counters (f64 slots from this byte, wasm/memory.ts): what the
  * module's `walkRef`s counted since VCpu last took them (`takeWalkRefCounters`), per tier from
- * `WALK_REFS_MEM` etc. (`MAX_WASM_TIERS` each); and a line a cache refused before the call trapped.
+ * `WALK_REFS_MEM` etc. (room for 8 tiers each; a machine has at most MAX_TIERS); and a line a cache refused before the call trapped.
  */
 const WALK_REFS_BYTE = 1664;
 const WALK_REFS_SLOTS = 33;
@@ -429,7 +429,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
 
   /** Fill in the descriptor of the structures for the WebAssembly path; false when they do not fit it. */
   private describeStructures(): boolean {
-    if (this.l1LookupCache.length > MAX_L1_LOOKUPS || this.l2.length > MAX_L2_ARRAYS || this.tiers.length > MAX_WASM_TIERS) return false;
+    if (this.l1LookupCache.length > MAX_L1_LOOKUPS || this.l2.length > MAX_L2_ARRAYS) return false;
     const d = new Int32Array(arena.memory.buffer, this.desc, OUT_BYTE / 4);
     d[DESC_L1_COUNT] = this.l1LookupCache.length;
     for (let j = 0; j < this.l1LookupCache.length; j++) {

@@ -286,3 +286,10 @@ test('the stream prefetcher decides as a plain scan of its table, also for pages
     assert.ok(covered > 10_000, `streams ${streams}: the walk should confirm streams (${covered} covered)`);
   }
 });
+
+test('a machine refuses more tiers than its counters hold', () => {
+  const cpu = CPU_PRESETS.zen2;
+  const tiers = (n: number) => new TierMap(Array.from({ length: n }, (_, i) => resolveTier(TIER_PRESETS.ddr4, i, cpu.clockGHz)), Array.from({ length: n }, () => 1024));
+  assert.equal(new Machine(cpu, tiers(4)).tiers.length, 4);
+  assert.throws(() => new Machine(cpu, tiers(5)), /machine: 5 tiers; the counters hold at most 4/);
+});
