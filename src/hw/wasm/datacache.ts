@@ -17,6 +17,8 @@
  * 64-bit remainder. A test runs random operations through both and compares every byte.
  */
 
+import { i32At, setI32, toI32 } from './memory-access';
+
 // ---- DataCache region (cache.ts): i32 fields, then f64 fields ----
 const SETS: usize = 0;
 const WAYS: usize = 4;
@@ -46,11 +48,6 @@ export const SERVED_LLC: i32 = 2;
 export const SERVED_MEMORY: i32 = 3;
 export const REFUSED: i32 = 4;
 
-/** `x | 0` of JavaScript for integers below 2^53 in magnitude (and their truncations). */
-@inline function toI32(x: f64): i32 {
-  return <i32><i64>x;
-}
-
 @inline function i32Field(c: usize, slot: usize): i32 {
   return load<i32>(c + slot);
 }
@@ -64,14 +61,6 @@ export const REFUSED: i32 = 4;
 /** `tagOf` of cache.ts: the bits above the set index, as a double. */
 @inline function tagOf(c: usize, line: f64, set: i32): f64 {
   return i32Field(c, SET_MASK) >= 0 ? (line - <f64>set) * load<f64>(c + SET_INVERSE) : (line - <f64>set) / <f64>i32Field(c, SETS);
-}
-
-@inline function wordAt(words: usize, i: i32): i32 {
-  return load<i32>(words + (<usize>i << 2));
-}
-
-@inline function setWord(words: usize, i: i32, v: i32): void {
-  store<i32>(words + (<usize>i << 2), v);
 }
 
 /**
@@ -89,39 +78,39 @@ export function dataAccess(c: usize, line: f64, write: bool): i32 {
   const frontAt = <usize>i32Field(c, FRONT) + <usize>set;
   const f = <i32>load<u8>(frontAt);
   store<f64>(c + EVICTED, -1);
-  const first = wordAt(words, base + f);
+  const first = i32At(words, base + f);
   if (first >> 1 == tag) {
-    if (write) setWord(words, base + f, first | 1);
+    if (write) setI32(words, base + f, first | 1);
     return 1;
   }
   const next = f + 1 == ways ? base : base + f + 1;
-  const second = wordAt(words, next);
+  const second = i32At(words, next);
   if (second >> 1 == tag) {
-    setWord(words, next, first);
-    setWord(words, base + f, write ? second | 1 : second);
+    setI32(words, next, first);
+    setI32(words, base + f, write ? second | 1 : second);
     return 1;
   }
   const end = base + ways;
   for (let i = base; i < end; i++) {
-    const w = wordAt(words, i);
+    const w = i32At(words, i);
     if (w >> 1 == tag) {
       const front = base + f;
       if (i < front) {
-        for (let j = i; j > base; j--) setWord(words, j, wordAt(words, j - 1));
-        setWord(words, base, wordAt(words, end - 1));
-        for (let j = end - 1; j > front; j--) setWord(words, j, wordAt(words, j - 1));
+        for (let j = i; j > base; j--) setI32(words, j, i32At(words, j - 1));
+        setI32(words, base, i32At(words, end - 1));
+        for (let j = end - 1; j > front; j--) setI32(words, j, i32At(words, j - 1));
       } else {
-        for (let j = i; j > front; j--) setWord(words, j, wordAt(words, j - 1));
+        for (let j = i; j > front; j--) setI32(words, j, i32At(words, j - 1));
       }
-      setWord(words, front, write ? w | 1 : w);
+      setI32(words, front, write ? w | 1 : w);
       return 1;
     }
   }
   const tail = f == 0 ? ways - 1 : f - 1;
-  const victim = wordAt(words, base + tail);
+  const victim = i32At(words, base + tail);
   if (victim != -1 && (victim & 1) != 0) store<f64>(c + EVICTED, <f64>(victim >> 1) * <f64>i32Field(c, SETS) + <f64>set);
   store<u8>(frontAt, <u8>tail);
-  setWord(words, base + tail, tag * 2 + (write ? 1 : 0));
+  setI32(words, base + tail, tag * 2 + (write ? 1 : 0));
   return 0;
 }
 
@@ -135,9 +124,9 @@ export function dataAbsorbWriteBack(c: usize, line: f64): bool {
   const end = base + i32Field(c, WAYS);
   const words = <usize>i32Field(c, WORD);
   for (let i = base; i < end; i++) {
-    const w = wordAt(words, i);
+    const w = i32At(words, i);
     if (w >> 1 == tag) {
-      setWord(words, i, w | 1);
+      setI32(words, i, w | 1);
       return true;
     }
   }

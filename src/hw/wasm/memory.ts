@@ -20,6 +20,7 @@
  * unlike `f64.nearest`; every other operation is the same IEEE operation on the same doubles.
  */
 import { C_LATENCY, C_VICTIM, C_VICTIMS, REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY, throughCaches } from './datacache';
+import { INV_64, pointerAt } from './memory-access';
 
 // ---- vCPU descriptor: the memory part, from byte 1600 (f64 LLC latency, then i32 slots) ----
 const D_LLC_LATENCY: usize = 1600;
@@ -57,12 +58,6 @@ const T_MEDIA_LINE: usize = 16;
 const T_WRITE_BYTES_PER_CYCLE: usize = 24;
 const T_STRIDE: usize = 32;
 
-const INV_64: f64 = 1.0 / 64.0;
-
-@inline function descPtr(d: usize, slot: usize): usize {
-  return <usize>load<u32>(d + slot);
-}
-
 @inline function bump(p: usize, v: f64): void {
   store<f64>(p, load<f64>(p) + v);
 }
@@ -74,13 +69,13 @@ const INV_64: f64 = 1.0 / 64.0;
 }
 
 @inline function tierConstant(d: usize, tier: i32, field: usize): f64 {
-  return load<f64>(descPtr(d, D_TIER_CONSTANTS) + <usize>tier * T_STRIDE + field);
+  return load<f64>(pointerAt(d, D_TIER_CONSTANTS) + <usize>tier * T_STRIDE + field);
 }
 
 /** `TierMap.tierOfFrame`. */
 export function tierOfFrame(d: usize, frame: f64): i32 {
   const n = load<i32>(d + D_TIER_COUNT);
-  const ends = descPtr(d, D_TIER_ENDS);
+  const ends = pointerAt(d, D_TIER_ENDS);
   if (frame < load<f64>(ends) || n == 1) return 0;
   for (let i = 1; i < n; i++) if (frame < load<f64>(ends + (<usize>i << 3))) return i;
   return n - 1;
@@ -88,17 +83,17 @@ export function tierOfFrame(d: usize, frame: f64): i32 {
 
 /** `VCpu.noteTierUse`: the core's first use of the tier adds it to the tier's users. */
 function noteTierUse(d: usize, tier: i32): void {
-  const uses = descPtr(d, D_USES_TIER) + <usize>tier;
+  const uses = pointerAt(d, D_USES_TIER) + <usize>tier;
   if (load<u8>(uses) == 0) {
     store<u8>(uses, 1);
-    const users = descPtr(d, D_TIER_USERS) + (<usize>tier << 2);
+    const users = pointerAt(d, D_TIER_USERS) + (<usize>tier << 2);
     store<i32>(users, load<i32>(users) + 1);
   }
 }
 
 /** `VCpu.memoryLatency`: sequential within one media line after the core's previous line of the tier. */
 function memoryLatency(d: usize, tier: i32, line: f64): f64 {
-  const last = descPtr(d, D_LAST_TIER_LINE) + (<usize>tier << 3);
+  const last = pointerAt(d, D_LAST_TIER_LINE) + (<usize>tier << 3);
   const prev = load<f64>(last);
   store<f64>(last, line);
   const linesPerMedia = tierConstant(d, tier, T_MEDIA_LINE) * INV_64;
@@ -119,7 +114,7 @@ function writeBackToMemory(d: usize, victim: f64): f64 {
   const mediaLine = tierConstant(d, tier, T_MEDIA_LINE);
   bump(d + W_WRITEBACKS + (<usize>tier << 3), 1);
   bump(d + W_MEDIA_BYTES + (<usize>tier << 3), mediaLine);
-  const users = <f64>load<i32>(descPtr(d, D_TIER_USERS) + (<usize>tier << 2));
+  const users = <f64>load<i32>(pointerAt(d, D_TIER_USERS) + (<usize>tier << 2));
   const cycles = jsRound(mediaLine / (tierConstant(d, tier, T_WRITE_BYTES_PER_CYCLE) / users));
   bump(d + W_WRITEBACK_CYCLES, cycles);
   return cycles;

@@ -26,6 +26,7 @@
  */
 
 import { beginWalkRefs, walkRef as memoryWalkRef } from './memory';
+import { i32At, INV_64, pointerAt, setI32, toI32 } from './memory-access';
 
 // ---- TranslationCache region (tlb.ts): f64 header fields, then i32 array offsets ----
 const VALID: usize = 0;
@@ -122,7 +123,6 @@ const ENTRIES: i32 = 512;
 
 const INV_2_32: f64 = 1.0 / 4294967296.0;
 const INV_4096: f64 = 1.0 / 4096.0;
-const INV_64: f64 = 1.0 / 64.0;
 
 /**
  * 1.5 * 2^52: for an integer x with |x| < 2^51, x + MAGIC is exact and lies in [2^52, 2^53), where
@@ -132,11 +132,6 @@ const INV_64: f64 = 1.0 / 64.0;
  * translation's time (about 260 against 205 ns here, measured).
  */
 const MAGIC: f64 = 6755399441055744.0;
-
-/** `x | 0` of JavaScript for |x| below 2^53 (ToInt32: truncate, then modulo 2^32). */
-@inline function toI32(x: f64): i32 {
-  return <i32><i64>x;
-}
 
 /** A small integer (|x| < 2^51) as an i32: a header field, a table index (see MAGIC). */
 @inline function smallI32(x: f64): i32 {
@@ -158,10 +153,6 @@ const MAGIC: f64 = 6755399441055744.0;
   return level == 1 ? 1.0 / 4096.0 : level == 2 ? 1.0 / 2097152.0 : level == 3 ? 1.0 / 1073741824.0 : 1.0 / 549755813888.0;
 }
 
-@inline function arrayAt(c: usize, slot: usize): usize {
-  return <usize>load<u32>(c + slot);
-}
-
 /** A header field: a small integer (see MAGIC). */
 @inline function field(c: usize, slot: usize): i32 {
   return smallI32(load<f64>(c + slot));
@@ -171,16 +162,8 @@ const MAGIC: f64 = 6755399441055744.0;
   return load<f64>(keys + (<usize>i << 3));
 }
 
-@inline function i32At(a: usize, i: i32): i32 {
-  return load<i32>(a + (<usize>i << 2));
-}
-
-@inline function setI32(a: usize, i: i32, v: i32): void {
-  store<i32>(a + (<usize>i << 2), v);
-}
-
 @inline function addSizeCount(c: usize, size: i32, delta: i32): void {
-  const p = arrayAt(c, SIZE_COUNT) + (<usize>size << 2);
+  const p = pointerAt(c, SIZE_COUNT) + (<usize>size << 2);
   store<i32>(p, load<i32>(p) + delta);
 }
 
@@ -204,14 +187,14 @@ function hashSlot(c: usize, k: f64): i32 {
 function raise(c: usize, set: i32, i: i32): i32 {
   const ways = field(c, WAYS);
   const base = set * ways;
-  const front = arrayAt(c, FRONT) + <usize>set;
+  const front = pointerAt(c, FRONT) + <usize>set;
   const f = <i32>load<u8>(front);
   let p = i - base;
   if (p == f) return i;
-  const keys = arrayAt(c, KEY);
-  const values = arrayAt(c, VALUE);
-  const flags = arrayAt(c, FLAGS);
-  const fps = arrayAt(c, FP);
+  const keys = pointerAt(c, KEY);
+  const values = pointerAt(c, VALUE);
+  const flags = pointerAt(c, FLAGS);
+  const fps = pointerAt(c, FP);
   const k = keyAt(keys, i);
   const v = load<f64>(values + (<usize>i << 3));
   const fl = load<u8>(flags + <usize>i);
@@ -238,11 +221,11 @@ function raise(c: usize, set: i32, i: i32): i32 {
 
 /** `scanFingerprints` of tlb.ts: four ways per word, full keys compared only where a byte matches. */
 function scanFingerprints(c: usize, k: f64, set: i32): i32 {
-  const keys = arrayAt(c, KEY);
+  const keys = pointerAt(c, KEY);
   const ways = field(c, WAYS);
   const base = set * ways;
   const pattern = fingerprintOf(k, field(c, FP_SHIFT)) * 0x01010101;
-  const words = arrayAt(c, FP);
+  const words = pointerAt(c, FP);
   const wordEnd = (base + ways) >> 2;
   for (let w = base >> 2; w < wordEnd; w++) {
     const x = i32At(words, w) ^ pattern;
@@ -261,52 +244,52 @@ function scanFingerprints(c: usize, k: f64, set: i32): i32 {
 // ---- indexed mode ----
 
 function unlink(c: usize, i: i32, set: i32): void {
-  const prev = arrayAt(c, PREV);
-  const next = arrayAt(c, NEXT);
+  const prev = pointerAt(c, PREV);
+  const next = pointerAt(c, NEXT);
   const p = i32At(prev, i);
   const n = i32At(next, i);
   if (p >= 0) setI32(next, p, n);
-  else setI32(arrayAt(c, HEAD), set, n);
+  else setI32(pointerAt(c, HEAD), set, n);
   if (n >= 0) setI32(prev, n, p);
-  else setI32(arrayAt(c, TAIL), set, p);
+  else setI32(pointerAt(c, TAIL), set, p);
 }
 
 function linkFront(c: usize, i: i32, set: i32): void {
-  const prev = arrayAt(c, PREV);
-  const heads = arrayAt(c, HEAD);
+  const prev = pointerAt(c, PREV);
+  const heads = pointerAt(c, HEAD);
   const h = i32At(heads, set);
   setI32(prev, i, -1);
-  setI32(arrayAt(c, NEXT), i, h);
+  setI32(pointerAt(c, NEXT), i, h);
   if (h >= 0) setI32(prev, h, i);
-  else setI32(arrayAt(c, TAIL), set, i);
+  else setI32(pointerAt(c, TAIL), set, i);
   setI32(heads, set, i);
 }
 
 @inline function touch(c: usize, i: i32, set: i32): void {
-  if (i32At(arrayAt(c, HEAD), set) != i) {
+  if (i32At(pointerAt(c, HEAD), set) != i) {
     unlink(c, i, set);
     linkFront(c, i, set);
   }
 }
 
 function hashFind(c: usize, k: f64): i32 {
-  const keys = arrayAt(c, KEY);
-  const next = arrayAt(c, CHAIN_NEXT);
-  for (let i = i32At(arrayAt(c, BUCKET_HEAD), hashSlot(c, k)); i >= 0; i = i32At(next, i)) if (keyAt(keys, i) == k) return i;
+  const keys = pointerAt(c, KEY);
+  const next = pointerAt(c, CHAIN_NEXT);
+  for (let i = i32At(pointerAt(c, BUCKET_HEAD), hashSlot(c, k)); i >= 0; i = i32At(next, i)) if (keyAt(keys, i) == k) return i;
   return -1;
 }
 
 function chain(c: usize, way: i32, bucket: i32): void {
-  const heads = arrayAt(c, BUCKET_HEAD);
-  setI32(arrayAt(c, BUCKET_OF), way, bucket);
-  setI32(arrayAt(c, CHAIN_NEXT), way, i32At(heads, bucket));
+  const heads = pointerAt(c, BUCKET_HEAD);
+  setI32(pointerAt(c, BUCKET_OF), way, bucket);
+  setI32(pointerAt(c, CHAIN_NEXT), way, i32At(heads, bucket));
   setI32(heads, bucket, way);
 }
 
 function unchain(c: usize, way: i32): void {
-  const bucket = i32At(arrayAt(c, BUCKET_OF), way);
-  const heads = arrayAt(c, BUCKET_HEAD);
-  const next = arrayAt(c, CHAIN_NEXT);
+  const bucket = i32At(pointerAt(c, BUCKET_OF), way);
+  const heads = pointerAt(c, BUCKET_HEAD);
+  const next = pointerAt(c, CHAIN_NEXT);
   let p = i32At(heads, bucket);
   if (p == way) {
     setI32(heads, bucket, i32At(next, way));
@@ -322,9 +305,9 @@ function unchain(c: usize, way: i32): void {
 /** `lookupIndexed` of tlb.ts. */
 function lookupIndexed(c: usize, k: f64, set: i32): i32 {
   const bucket = hashSlot(c, k);
-  const keys = arrayAt(c, KEY);
-  const next = arrayAt(c, CHAIN_NEXT);
-  for (let i = i32At(arrayAt(c, BUCKET_HEAD), bucket); i >= 0; i = i32At(next, i)) {
+  const keys = pointerAt(c, KEY);
+  const next = pointerAt(c, CHAIN_NEXT);
+  for (let i = i32At(pointerAt(c, BUCKET_HEAD), bucket); i >= 0; i = i32At(next, i)) {
     if (keyAt(keys, i) == k) {
       touch(c, i, set);
       return i;
@@ -339,14 +322,14 @@ function lookupIndexed(c: usize, k: f64, set: i32): i32 {
 
 /** `TranslationCache.lookup`: the way holding (pageNumber, size), raised to most recent; -1 on a miss. */
 export function cacheLookup(c: usize, pageNumber: f64, size: i32): i32 {
-  if (i32At(arrayAt(c, SIZE_COUNT), size) == 0) return -1;
+  if (i32At(pointerAt(c, SIZE_COUNT), size) == 0) return -1;
   const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
   if (load<f64>(c + INDEXED) != 0) return lookupIndexed(c, k, setOf(c, pageNumber));
   const set = setOf(c, pageNumber);
   const ways = field(c, WAYS);
   const base = set * ways;
-  const keys = arrayAt(c, KEY);
-  const mru = base + <i32>load<u8>(arrayAt(c, FRONT) + <usize>set);
+  const keys = pointerAt(c, KEY);
+  const mru = base + <i32>load<u8>(pointerAt(c, FRONT) + <usize>set);
   if (keyAt(keys, mru) == k) return mru;
   if (field(c, FP_SHIFT) >= 0) return scanFingerprints(c, k, set);
   const end = base + ways;
@@ -367,20 +350,20 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
 
 /** Store the value and flags of the entry in way `victim`. */
 @inline function storeEntry(c: usize, victim: i32, value: f64, flags: i32): void {
-  store<f64>(arrayAt(c, VALUE) + (<usize>victim << 3), value);
-  store<u8>(arrayAt(c, FLAGS) + <usize>victim, <u8>flags);
+  store<f64>(pointerAt(c, VALUE) + (<usize>victim << 3), value);
+  store<u8>(pointerAt(c, FLAGS) + <usize>victim, <u8>flags);
 }
 
 /** `fillAfterMiss` of tlb.ts: scan mode, `k` known absent: the tail way becomes the front. */
 function fillAfterMiss(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32): i32 {
   store<f64>(c + MISSED_KEY, -1);
   const ways = field(c, WAYS);
-  const front = arrayAt(c, FRONT) + <usize>set;
+  const front = pointerAt(c, FRONT) + <usize>set;
   const f = <i32>load<u8>(front);
   const newFront = f == 0 ? ways - 1 : f - 1;
   store<u8>(front, <u8>newFront);
   const victim = set * ways + newFront;
-  const keys = arrayAt(c, KEY);
+  const keys = pointerAt(c, KEY);
   const prev = keyAt(keys, victim);
   if (prev == -1) {
     store<f64>(c + VALID, load<f64>(c + VALID) + 1);
@@ -394,7 +377,7 @@ function fillAfterMiss(c: usize, k: f64, set: i32, size: i32, value: f64, flags:
   }
   store<f64>(keys + (<usize>victim << 3), k);
   const shift = field(c, FP_SHIFT);
-  if (shift >= 0) store<u8>(arrayAt(c, FP) + <usize>victim, <u8>fingerprintOf(k, shift));
+  if (shift >= 0) store<u8>(pointerAt(c, FP) + <usize>victim, <u8>fingerprintOf(k, shift));
   storeEntry(c, victim, value, flags);
   return victim;
 }
@@ -405,11 +388,11 @@ function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32
   if (knownAbsent) store<f64>(c + MISSED_KEY, -1);
   const indexed = load<f64>(c + INDEXED) != 0;
   const ways = field(c, WAYS);
-  const keys = arrayAt(c, KEY);
+  const keys = pointerAt(c, KEY);
   let victim: i32;
   if (indexed) {
     victim = knownAbsent ? -1 : hashFind(c, k);
-    const fill = arrayAt(c, FILL) + (<usize>set << 2);
+    const fill = pointerAt(c, FILL) + (<usize>set << 2);
     const used = load<i32>(fill);
     if (victim < 0 && used < ways) {
       // A way never used since the last flush: not in the recency list yet.
@@ -417,7 +400,7 @@ function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32
       store<i32>(fill, used + 1);
       linkFront(c, victim, set);
     } else {
-      if (victim < 0) victim = i32At(arrayAt(c, TAIL), set);
+      if (victim < 0) victim = i32At(pointerAt(c, TAIL), set);
       touch(c, victim, set);
     }
   } else {
@@ -433,7 +416,7 @@ function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32
       }
     }
     if (victim < 0) {
-      const front = arrayAt(c, FRONT) + <usize>set;
+      const front = pointerAt(c, FRONT) + <usize>set;
       const f = <i32>load<u8>(front);
       const newFront = f == 0 ? ways - 1 : f - 1;
       store<u8>(front, <u8>newFront);
@@ -451,7 +434,7 @@ function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32
     if (indexed) chain(c, victim, knownAbsent ? smallI32(load<f64>(c + MISSED_BUCKET)) : hashSlot(c, k));
     else {
       const shift = field(c, FP_SHIFT);
-      if (shift >= 0) store<u8>(arrayAt(c, FP) + <usize>victim, <u8>fingerprintOf(k, shift));
+      if (shift >= 0) store<u8>(pointerAt(c, FP) + <usize>victim, <u8>fingerprintOf(k, shift));
     }
   }
   storeEntry(c, victim, value, flags);
@@ -478,7 +461,7 @@ let ntlbMisses: i32 = 0;
 }
 
 @inline function descPtr(slot: usize): usize {
-  return <usize>load<u32>(desc + slot);
+  return pointerAt(desc, slot);
 }
 
 @inline function out(slot: usize, v: f64): void {
@@ -506,15 +489,15 @@ let ntlbMisses: i32 = 0;
 }
 
 @inline function sizeCountOf(c: usize, size: i32): i32 {
-  return i32At(arrayAt(c, SIZE_COUNT), size);
+  return i32At(pointerAt(c, SIZE_COUNT), size);
 }
 
 @inline function flagsAt(c: usize, way: i32): i32 {
-  return <i32>load<u8>(arrayAt(c, FLAGS) + <usize>way);
+  return <i32>load<u8>(pointerAt(c, FLAGS) + <usize>way);
 }
 
 @inline function valueAt(c: usize, way: i32): f64 {
-  return load<f64>(arrayAt(c, VALUE) + (<usize>way << 3));
+  return load<f64>(pointerAt(c, VALUE) + (<usize>way << 3));
 }
 
 function begin(d: usize, gva: f64): void {
@@ -602,8 +585,8 @@ function walkNative(write: bool, pt: usize): i32 {
   let level = pscStart(D_GUEST_PSC, gva, load<f64>(pt + PT_ROOT));
   let t = startTable;
   if (level == 4) pscMisses++;
-  const entries = arrayAt(pt, PT_ENTRY);
-  const frames = arrayAt(pt, PT_TABLE_FRAME);
+  const entries = pointerAt(pt, PT_ENTRY);
+  const frames = pointerAt(pt, PT_TABLE_FRAME);
   for (; level >= 1; level--) {
     const index = toI32(gva * invLevelSpan(level)) & 511;
     const table = smallI32(t);
@@ -634,8 +617,8 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
   let level = pscStart(D_GUEST_PSC, gva, load<f64>(pt + PT_ROOT));
   let t = startTable;
   if (level == 4) pscMisses++;
-  const entries = arrayAt(pt, PT_ENTRY);
-  const frames = arrayAt(pt, PT_TABLE_FRAME);
+  const entries = pointerAt(pt, PT_ENTRY);
+  const frames = pointerAt(pt, PT_TABLE_FRAME);
   for (; level >= 1; level--) {
     const index = toI32(gva * invLevelSpan(level)) & 511;
     const table = smallI32(t);
@@ -691,8 +674,8 @@ function nestedTranslate(gpaFrame: f64, offset: i32, write: bool, ept: usize): b
   // No paging-structure cache miss is counted in this dimension (as in vcpu.ts).
   let level = pscStart(D_HOST_PSC, gpa, load<f64>(ept + PT_ROOT));
   let t = startTable;
-  const entries = arrayAt(ept, PT_ENTRY);
-  const frames = arrayAt(ept, PT_TABLE_FRAME);
+  const entries = pointerAt(ept, PT_ENTRY);
+  const frames = pointerAt(ept, PT_TABLE_FRAME);
   for (; level >= 1; level--) {
     const index = toI32(gpa * invLevelSpan(level)) & 511;
     const table = smallI32(t);
