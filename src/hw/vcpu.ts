@@ -918,10 +918,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
   private takeL1Fill(): void {
     const out = this.out;
     const size = out[OUT_L1_SIZE];
-    if (size < 0) {
-      this.fastBase = this.fastLimit = -1;
-      this.closeLineWindow();
-    } else this.setFast(size, out[OUT_L1_FRAME], (out[OUT_FLAGS] & WRITABLE) !== 0);
+    if (size < 0) this.forgetTranslation();
+    else this.setFast(size, out[OUT_L1_FRAME], (out[OUT_FLAGS] & WRITABLE) !== 0);
   }
 
   /** Make the page of `walkGva`, of `size`, at host frame `pageFrame`, the fast path. Sets `outHpa`. */
@@ -946,8 +944,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     const gva = this.walkGva;
     const a = this.l1Fill.array[size];
     if (a < 0) {
-      this.fastBase = this.fastLimit = -1;
-      this.closeLineWindow();
+      this.forgetTranslation();
       return;
     }
     const s = this.l1Fill.size[size];
@@ -1433,8 +1430,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
       });
       core.dropGuestPscOf(this);
     }
-    this.fastBase = this.fastLimit = -1;
-    this.closeLineWindow();
+    this.forgetTranslation();
   }
 
   /** Everything cached for this VM: TLBs, both dimensions' PSCs and the nested TLB (INVEPT/INVVPID single-context). */
@@ -1457,6 +1453,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.forgetTranslation();
   }
 
+  /** Close the fast page and the line window (the next access translates again). */
   private forgetTranslation(): void {
     this.fastBase = this.fastLimit = -1;
     this.closeLineWindow();
