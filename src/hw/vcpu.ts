@@ -832,10 +832,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
         }
       }
       // Everything is read from `out` before a fault handler runs: it may translate again and overwrite it.
-      c.pscHits += out[OUT_PSC_HITS];
-      c.pscMisses += out[OUT_PSC_MISSES];
-      c.ntlbHits += out[OUT_NTLB_HITS];
-      c.ntlbMisses += out[OUT_NTLB_MISSES];
+      this.takeWalkerCounts();
       const faultAddr = out[OUT_FAULT_ADDR];
       const faultWrite = out[OUT_FAULT_WRITE] === 1;
       let r = this.takeWalkRefs();
@@ -851,7 +848,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
       r += status === OUT_STATUS_GUEST_FAULT ? this.guestFault(faultAddr, faultWrite) : this.eptFault(faultAddr, faultWrite);
       cycles += r;
     }
-    throw new Error(`vCPU ${this.id}: translation of 0x${gva.toString(16)} still faults after ${MAX_FAULT_RETRIES} retries`);
+    throw this.stillFaults(gva);
   }
 
   /**
@@ -905,13 +902,25 @@ export class VCpu implements TlbInvalidator, CoreResident {
       c.l2TlbMisses++;
       c.walks++;
     }
+    this.takeWalkerCounts();
+    this.takeWalkRefs();
+    const w = this.walkRefsOut;
+    this.refuseLine(w[WALK_REFUSED_LEVEL] - 1, w[WALK_REFUSED_LINE], false);
+  }
+
+  /** A walk whose faults the handlers did not resolve in MAX_FAULT_RETRIES attempts: a defect of the handlers. */
+  private stillFaults(gva: number): Error {
+    return new Error(`vCPU ${this.id}: translation of 0x${gva.toString(16)} still faults after ${MAX_FAULT_RETRIES} retries`);
+  }
+
+  /** The paging-structure-cache and nested-TLB counts of the last WebAssembly call. */
+  private takeWalkerCounts(): void {
+    const c = this.stats;
+    const out = this.out;
     c.pscHits += out[OUT_PSC_HITS];
     c.pscMisses += out[OUT_PSC_MISSES];
     c.ntlbHits += out[OUT_NTLB_HITS];
     c.ntlbMisses += out[OUT_NTLB_MISSES];
-    this.takeWalkRefs();
-    const w = this.walkRefsOut;
-    this.refuseLine(w[WALK_REFUSED_LEVEL] - 1, w[WALK_REFUSED_LINE], false);
   }
 
   /** The L1 fill the last WebAssembly call made becomes the fast page (or, without one, the fast page closes). */
@@ -981,7 +990,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
         return cycles;
       }
     }
-    throw new Error(`vCPU ${this.id}: translation of 0x${gva.toString(16)} still faults after ${MAX_FAULT_RETRIES} retries`);
+    throw this.stillFaults(gva);
   }
 
   /** One-dimensional walk of `space.guest` (host frames). */
