@@ -36,6 +36,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureAscModule } from '../src/base/asc.ts';
+import { wasmApi } from '../src/base/wasm-api.ts';
 import { Rng } from '../src/base/rng.ts';
 import { median } from '../src/base/stats.ts';
 import { PageSize } from '../src/base/units.ts';
@@ -114,13 +115,6 @@ export function buildWasm(): string {
   if (file === null) throw new Error(`${WASM_SOURCE}: AssemblyScript (a dev dependency) is not installed: run npm ci`);
   return file;
 }
-
-/** The part of the WebAssembly JavaScript API used here (the project's lib settings carry no DOM types). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface WasmAccessPath {
   setup(mode: number, accesses: number, spanBits: number): void;

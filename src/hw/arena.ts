@@ -12,15 +12,7 @@
  * lists per size and else from the top. The first 64 KiB are never handed out: the WebAssembly
  * module keeps its static data there.
  */
-
-/** The part of the WebAssembly JavaScript API used here (the project's lib settings carry no DOM types). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-}
-interface WasmMemoryApi {
-  Memory: new (descriptor: { initial: number; maximum: number }) => WasmMemory;
-}
-const wasmApi = (globalThis as unknown as { WebAssembly: WasmMemoryApi }).WebAssembly;
+import { wasmApi, type WasmMemory } from '../base/wasm-api.ts';
 
 /** Pages of 64 KiB: the largest memory a 32-bit index addresses, less one page (an ArrayBuffer stays below 2^32 bytes). */
 export const ARENA_PAGES = 65535;

@@ -20,6 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureAscModule } from '../base/asc.ts';
+import { wasmApi } from '../base/wasm-api.ts';
 import { arena } from './arena.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -27,13 +28,6 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const SOURCE_DIR = path.join(REPO, 'src/hw/wasm');
 export const TRANSLATE_SOURCE = path.join(SOURCE_DIR, 'translate.ts');
 const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert', '--importMemory'];
-
-/** The part of the WebAssembly JavaScript API used here (the project's lib settings carry no DOM types). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 /**
  * The module's exports; pointers are byte offsets into the arena (`TranslationCache.base`,

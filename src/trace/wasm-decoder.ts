@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureAscModule } from '../base/asc.ts';
+import { wasmApi } from '../base/wasm-api.ts';
 import { BLOCK_EVENTS, blockColumnEnds, COLUMNS_MISMATCH, type EventColumns, MAX_RAW_BLOCK_BYTES, OP_OF_CODE, OPS_END_EARLY, SIZE_OF_CODE, SLOT_OF_CODE, unknownCode } from './format.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -23,13 +24,6 @@ const PAGE_BYTES = 65536;
 /** Memory of an instance, in 64 KiB pages: MEMORY_BYTES of the source (3.9 MB), checked at load. */
 const MEMORY_PAGES = 61;
 const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert', '--initialMemory', String(MEMORY_PAGES), '--maximumMemory', String(MEMORY_PAGES)];
-
-/** The part of the WebAssembly JavaScript API used here (the project's lib settings carry no DOM types). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface DecoderExports {
   memory: { buffer: ArrayBuffer };
