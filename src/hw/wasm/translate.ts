@@ -53,6 +53,14 @@ const NEXT: usize = 120;
 const HEAD: usize = 124;
 const TAIL: usize = 128;
 const FILL: usize = 132;
+/** The geometry again, as i32 (tlb.ts `HDR_GEOMETRY`): the lookup mode (`MODE_*`), set mask, ways, fingerprint shift (-1 none). */
+const G_MODE: usize = 136;
+const G_SET_MASK: usize = 140;
+const G_WAYS: usize = 144;
+const G_FP_SHIFT: usize = 148;
+/** Scan mode with power-of-two sets, without fingerprints / with them; anything else. */
+const MODE_SCAN: i32 = 0;
+const MODE_SCAN_FINGERPRINTS: i32 = 1;
 
 // ---- PageTable header (pagetable.ts) ----
 const PT_ROOT: usize = 0;
@@ -348,6 +356,50 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
   return insertKey(c, k, set, size, value, flags);
 }
 
+/**
+ * `cacheLookup` for the walk's call sites, with the common case in line: a scanned set of
+ * power-of-two sets (every paging-structure cache, nested TLB and L2 TLB of the presets), its
+ * geometry read as i32 once, and its most recent way tried first. The rest of a scan is a call
+ * (`scanAfterFront`); any other mode goes to `cacheLookup`. `pageNumber` is an integer below
+ * 2^51 (a page or prefix number of an address), so `smallI32` is its `toI32`.
+ */
+@inline function lookupFast(c: usize, pageNumber: f64, size: i32): i32 {
+  const mode = load<i32>(c + G_MODE);
+  if (mode > MODE_SCAN_FINGERPRINTS) return cacheLookup(c, pageNumber, size);
+  if (i32At(pointerAt(c, SIZE_COUNT), size) == 0) return -1;
+  const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
+  const set = smallI32(pageNumber) & load<i32>(c + G_SET_MASK);
+  const base = set * load<i32>(c + G_WAYS);
+  const keys = pointerAt(c, KEY);
+  const mru = base + <i32>load<u8>(pointerAt(c, FRONT) + <usize>set);
+  if (keyAt(keys, mru) == k) return mru;
+  return mode == MODE_SCAN ? scanAfterFront(c, k, set, base) : scanFingerprints(c, k, set);
+}
+
+/** The scan of `lookup` past the front way (scan mode without fingerprints). */
+function scanAfterFront(c: usize, k: f64, set: i32, base: i32): i32 {
+  const keys = pointerAt(c, KEY);
+  const end = base + load<i32>(c + G_WAYS);
+  for (let i = base; i < end; i++) if (keyAt(keys, i) == k) return raise(c, set, i);
+  store<f64>(c + MISSED_KEY, k);
+  return -1;
+}
+
+/**
+ * `cacheInsert` for the walk's call sites: the fill after a lookup of the same key missed in a
+ * scanned set of power-of-two sets is in line (`fillAfterMiss`); everything else is `cacheInsert`.
+ */
+@inline function insertFast(c: usize, pageNumber: f64, size: i32, value: f64, flags: i32): void {
+  if (load<i32>(c + G_MODE) <= MODE_SCAN_FINGERPRINTS) {
+    const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
+    if (k == load<f64>(c + MISSED_KEY)) {
+      fillAfterMiss(c, k, smallI32(pageNumber) & load<i32>(c + G_SET_MASK), size, value, flags);
+      return;
+    }
+  }
+  cacheInsert(c, pageNumber, size, value, flags);
+}
+
 /** Store the value and flags of the entry in way `victim`. */
 @inline function storeEntry(c: usize, victim: i32, value: f64, flags: i32): void {
   store<f64>(pointerAt(c, VALUE) + (<usize>victim << 3), value);
@@ -355,9 +407,9 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
 }
 
 /** `fillAfterMiss` of tlb.ts: scan mode, `k` known absent: the tail way becomes the front. */
-function fillAfterMiss(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32): i32 {
+@inline function fillAfterMiss(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32): i32 {
   store<f64>(c + MISSED_KEY, -1);
-  const ways = field(c, WAYS);
+  const ways = load<i32>(c + G_WAYS);
   const front = pointerAt(c, FRONT) + <usize>set;
   const f = <i32>load<u8>(front);
   const newFront = f == 0 ? ways - 1 : f - 1;
@@ -376,7 +428,7 @@ function fillAfterMiss(c: usize, k: f64, set: i32, size: i32, value: f64, flags:
     }
   }
   store<f64>(keys + (<usize>victim << 3), k);
-  const shift = field(c, FP_SHIFT);
+  const shift = load<i32>(c + G_FP_SHIFT);
   if (shift >= 0) store<u8>(pointerAt(c, FP) + <usize>victim, <u8>fingerprintOf(k, shift));
   storeEntry(c, victim, value, flags);
   return victim;
@@ -556,7 +608,7 @@ function fillL2(size: i32, flags: i32): void {
   if (cache == 0) return;
   const gva = walkGva;
   const s = descI32(D_L2_FILL_SIZE + (<usize>size << 2));
-  cacheInsert(cache, Math.floor(gva * invPageSpan(s)), s, (outHpa - <f64>(toI32(gva) & offsetMask(s))) * INV_4096, flags);
+  insertFast(cache, Math.floor(gva * invPageSpan(s)), s, (outHpa - <f64>(toI32(gva) & offsetMask(s))) * INV_4096, flags);
 }
 
 /**
@@ -569,7 +621,7 @@ function pscStart(pscs: usize, addr: f64, root: f64): i32 {
   for (let L = 2; L <= 4; L++) {
     const psc = descPtr(pscs + (<usize>(L - 2) << 2));
     if (!cacheValid(psc)) continue;
-    const way = cacheLookup(psc, Math.floor(addr * invLevelSpan(L)), 0);
+    const way = lookupFast(psc, Math.floor(addr * invLevelSpan(L)), 0);
     if (way >= 0) {
       pscHits++;
       startTable = valueAt(psc, way);
@@ -604,7 +656,7 @@ function walkNative(write: bool, pt: usize): i32 {
       fillL1(size, flags);
       return finish(WALKED, size, flags);
     }
-    cacheInsert(descPtr(D_GUEST_PSC + (<usize>(level - 2) << 2)), Math.floor(gva * invLevelSpan(level)), 0, <f64>payload, 0);
+    insertFast(descPtr(D_GUEST_PSC + (<usize>(level - 2) << 2)), Math.floor(gva * invLevelSpan(level)), 0, <f64>payload, 0);
     t = <f64>payload;
   }
   unreachable(); // level 1 entries are leaves
@@ -640,7 +692,7 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
       fillL1(size, flags);
       return finish(WALKED, size, flags);
     }
-    cacheInsert(descPtr(D_GUEST_PSC + (<usize>(level - 2) << 2)), Math.floor(gva * invLevelSpan(level)), 0, <f64>payload, 0);
+    insertFast(descPtr(D_GUEST_PSC + (<usize>(level - 2) << 2)), Math.floor(gva * invLevelSpan(level)), 0, <f64>payload, 0);
     t = <f64>payload;
   }
   unreachable(); // level 1 entries are leaves
@@ -657,7 +709,7 @@ function nestedTranslate(gpaFrame: f64, offset: i32, write: bool, ept: usize): b
   if (cacheValid(ntlb)) {
     for (let s = 0; s < 3; s++) {
       if (sizeCountOf(ntlb, s) == 0) continue;
-      const way = cacheLookup(ntlb, Math.floor(gpa * invPageSpan(s)), s);
+      const way = lookupFast(ntlb, Math.floor(gpa * invPageSpan(s)), s);
       if (way >= 0) {
         const fl = flagsAt(ntlb, way);
         if (!write || fl & WRITABLE) {
@@ -696,10 +748,10 @@ function nestedTranslate(gpaFrame: f64, offset: i32, write: bool, ept: usize): b
       nestedHpa = <f64>payload * 4096 + <f64>(toI32(gpa) & offsetMask(size));
       nestedSize = size;
       nestedWritable = (f & PTE_WRITABLE) != 0;
-      cacheInsert(ntlb, Math.floor(gpa * invPageSpan(size)), size, <f64>payload, nestedWritable ? WRITABLE : 0);
+      insertFast(ntlb, Math.floor(gpa * invPageSpan(size)), size, <f64>payload, nestedWritable ? WRITABLE : 0);
       return true;
     }
-    cacheInsert(descPtr(D_HOST_PSC + (<usize>(level - 2) << 2)), Math.floor(gpa * invLevelSpan(level)), 0, <f64>payload, 0);
+    insertFast(descPtr(D_HOST_PSC + (<usize>(level - 2) << 2)), Math.floor(gpa * invLevelSpan(level)), 0, <f64>payload, 0);
     t = <f64>payload;
   }
   unreachable(); // level 1 entries are leaves
@@ -740,7 +792,7 @@ export function translate(d: usize, gva: f64, write: bool, guestPt: usize, ept: 
     for (let k = 0; k < sizes; k++) {
       const s = descI32(D_L2_SIZES + (<usize>(3 * a + k) << 2));
       if (sizeCountOf(cache, s) == 0) continue;
-      const way = cacheLookup(cache, Math.floor(gva * invPageSpan(s)), s);
+      const way = lookupFast(cache, Math.floor(gva * invPageSpan(s)), s);
       if (way >= 0) {
         const fl = flagsAt(cache, way);
         if (!write || fl & WRITABLE) {
