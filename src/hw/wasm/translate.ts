@@ -377,7 +377,7 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
 }
 
 /** The scan of `lookup` past the front way (scan mode without fingerprints). */
-function scanAfterFront(c: usize, k: f64, set: i32, base: i32): i32 {
+@inline function scanAfterFront(c: usize, k: f64, set: i32, base: i32): i32 {
   const keys = pointerAt(c, KEY);
   const end = base + load<i32>(c + G_WAYS);
   for (let i = base; i < end; i++) if (keyAt(keys, i) == k) return raise(c, set, i);
@@ -588,7 +588,7 @@ function setFast(size: i32, pageFrame: f64): void {
 }
 
 /** `fillL1`: insert the translation of `walkGva` to `outHpa` into the L1 array that keeps `size`. */
-function fillL1(size: i32, flags: i32): void {
+@inline function fillL1(size: i32, flags: i32): void {
   const gva = walkGva;
   const cache = descPtr(D_L1_FILL_CACHE + (<usize>size << 2));
   if (cache == 0) {
@@ -603,7 +603,7 @@ function fillL1(size: i32, flags: i32): void {
 }
 
 /** `fillL2`: insert the translation of `walkGva` to `outHpa` into the L2 array for `size`. */
-function fillL2(size: i32, flags: i32): void {
+@inline function fillL2(size: i32, flags: i32): void {
   const cache = descPtr(D_L2_FILL_CACHE + (<usize>size << 2));
   if (cache == 0) return;
   const gva = walkGva;
@@ -616,7 +616,7 @@ function fillL2(size: i32, flags: i32): void {
  * sets `startTable`, returns the level the walk starts at (4 without a hit).
  */
 let startTable: f64 = 0;
-function pscStart(pscs: usize, addr: f64, root: f64): i32 {
+@inline function pscStart(pscs: usize, addr: f64, root: f64): i32 {
   startTable = root;
   for (let L = 2; L <= 4; L++) {
     const psc = descPtr(pscs + (<usize>(L - 2) << 2));
