@@ -151,6 +151,16 @@ const MAGIC: f64 = 6755399441055744.0;
   return s == 0 ? 1.0 / 4096.0 : s == 1 ? 1.0 / 2097152.0 : 1.0 / 1073741824.0;
 }
 
+/** log2 of POW2[s] of vcpu.ts (page sizes 4 KiB, 2 MiB, 1 GiB). */
+@inline function pageShift(s: i32): i64 {
+  return <i64>(12 + 9 * s);
+}
+
+/** log2 of LEVEL_SPAN[level] of vcpu.ts, level 1..4 (the span of one entry of that level). */
+@inline function levelShift(level: i32): i64 {
+  return <i64>(3 + 9 * level);
+}
+
 /** OFFSET_MASK[s] of vcpu.ts: POW2[s] - 1. */
 @inline function offsetMask(s: i32): i32 {
   return s == 0 ? 4095 : s == 1 ? 2097151 : 1073741823;
@@ -364,11 +374,16 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
  * 2^51 (a page or prefix number of an address), so `smallI32` is its `toI32`.
  */
 @inline function lookupFast(c: usize, pageNumber: f64, size: i32): i32 {
+  return lookupPage(c, pageNumber, smallI32(pageNumber), size);
+}
+
+/** `lookupFast` with the page number's low 32 bits (its `toI32`) given. */
+@inline function lookupPage(c: usize, pageNumber: f64, pageLow: i32, size: i32): i32 {
   const mode = load<i32>(c + G_MODE);
   if (mode > MODE_SCAN_FINGERPRINTS) return cacheLookup(c, pageNumber, size);
   if (i32At(pointerAt(c, SIZE_COUNT), size) == 0) return -1;
   const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
-  const set = smallI32(pageNumber) & load<i32>(c + G_SET_MASK);
+  const set = pageLow & load<i32>(c + G_SET_MASK);
   const base = set * load<i32>(c + G_WAYS);
   const keys = pointerAt(c, KEY);
   const mru = base + <i32>load<u8>(pointerAt(c, FRONT) + <usize>set);
@@ -390,10 +405,15 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
  * scanned set of power-of-two sets is in line (`fillAfterMiss`); everything else is `cacheInsert`.
  */
 @inline function insertFast(c: usize, pageNumber: f64, size: i32, value: f64, flags: i32): void {
+  insertPage(c, pageNumber, smallI32(pageNumber), size, value, flags);
+}
+
+/** `insertFast` with the page number's low 32 bits (its `toI32`) given. */
+@inline function insertPage(c: usize, pageNumber: f64, pageLow: i32, size: i32, value: f64, flags: i32): void {
   if (load<i32>(c + G_MODE) <= MODE_SCAN_FINGERPRINTS) {
     const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
     if (k == load<f64>(c + MISSED_KEY)) {
-      fillAfterMiss(c, k, smallI32(pageNumber) & load<i32>(c + G_SET_MASK), size, value, flags);
+      fillAfterMiss(c, k, pageLow & load<i32>(c + G_SET_MASK), size, value, flags);
       return;
     }
   }
@@ -702,19 +722,26 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
 /**
  * `nestedTranslate`: guest-physical `gpaFrame * 4096 + offset` to host-physical through the nested
  * TLB or an EPT walk; sets nestedHpa/Size/Writable. False after an EPT violation (output written).
+ *
+ * The frame is a non-negative integer below 2^40 (a table's or a page's frame) and the offset one
+ * below 2^30, so the address is exact as an i64 too, and every page number, prefix, index and
+ * offset the TypeScript code takes from it as a double (`Math.floor(gpa / span)`, `(gpa / span) | 0`,
+ * `gpa & mask`: floors and truncations of a non-negative value) is a shift or a mask of that
+ * integer, converted back exactly: one conversion instead of one per use.
  */
 function nestedTranslate(gpaFrame: f64, offset: i32, write: bool, ept: usize): bool {
-  const gpa = gpaFrame * 4096 + <f64>offset;
+  const g = (reinterpret<i64>(gpaFrame + MAGIC) - reinterpret<i64>(MAGIC)) * 4096 + <i64>offset;
   const ntlb = descPtr(D_NTLB);
   if (cacheValid(ntlb)) {
     for (let s = 0; s < 3; s++) {
       if (sizeCountOf(ntlb, s) == 0) continue;
-      const way = lookupFast(ntlb, Math.floor(gpa * invPageSpan(s)), s);
+      const page = g >> pageShift(s);
+      const way = lookupPage(ntlb, <f64>page, <i32>page, s);
       if (way >= 0) {
         const fl = flagsAt(ntlb, way);
         if (!write || fl & WRITABLE) {
           ntlbHits++;
-          nestedHpa = valueAt(ntlb, way) * 4096 + <f64>(toI32(gpa) & offsetMask(s));
+          nestedHpa = valueAt(ntlb, way) * 4096 + <f64>(<i32>g & offsetMask(s));
           nestedSize = s;
           nestedWritable = (fl & WRITABLE) != 0;
           return true;
@@ -724,34 +751,47 @@ function nestedTranslate(gpaFrame: f64, offset: i32, write: bool, ept: usize): b
   }
   ntlbMisses++;
   // No paging-structure cache miss is counted in this dimension (as in vcpu.ts).
-  let level = pscStart(D_HOST_PSC, gpa, load<f64>(ept + PT_ROOT));
-  let t = startTable;
+  let level = 4;
+  let t = load<f64>(ept + PT_ROOT);
+  for (let L = 2; L <= 4; L++) {
+    const psc = descPtr(D_HOST_PSC + (<usize>(L - 2) << 2));
+    if (!cacheValid(psc)) continue;
+    const prefix = g >> levelShift(L);
+    const way = lookupPage(psc, <f64>prefix, <i32>prefix, 0);
+    if (way >= 0) {
+      pscHits++;
+      t = valueAt(psc, way);
+      level = L - 1;
+      break;
+    }
+  }
   const entries = pointerAt(ept, PT_ENTRY);
   const frames = pointerAt(ept, PT_TABLE_FRAME);
   for (; level >= 1; level--) {
-    const index = toI32(gpa * invLevelSpan(level)) & 511;
+    const prefix = g >> levelShift(level);
+    const index = <i32>prefix & 511;
     const table = smallI32(t);
     const e = i32At(entries, table * ENTRIES + index);
     walkRef(load<f64>(frames + (<usize>table << 3)) * 64 + <f64>(index >> 3), 0);
     const f = e & 7;
     if (!(f & PTE_PRESENT)) {
-      fault(EPT_VIOLATION, gpa, write);
+      fault(EPT_VIOLATION, gpaFrame * 4096 + <f64>offset, write);
       return false;
     }
     const payload = e >> 3;
     if (level == 1 || f & PTE_HUGE) {
       if (write && !(f & PTE_WRITABLE)) {
-        fault(EPT_VIOLATION, gpa, write);
+        fault(EPT_VIOLATION, gpaFrame * 4096 + <f64>offset, write);
         return false;
       }
       const size = level - 1;
-      nestedHpa = <f64>payload * 4096 + <f64>(toI32(gpa) & offsetMask(size));
+      nestedHpa = <f64>payload * 4096 + <f64>(<i32>g & offsetMask(size));
       nestedSize = size;
       nestedWritable = (f & PTE_WRITABLE) != 0;
-      insertFast(ntlb, Math.floor(gpa * invPageSpan(size)), size, <f64>payload, nestedWritable ? WRITABLE : 0);
+      insertPage(ntlb, <f64>prefix, <i32>prefix, size, <f64>payload, nestedWritable ? WRITABLE : 0);
       return true;
     }
-    insertFast(descPtr(D_HOST_PSC + (<usize>(level - 2) << 2)), Math.floor(gpa * invLevelSpan(level)), 0, <f64>payload, 0);
+    insertPage(descPtr(D_HOST_PSC + (<usize>(level - 2) << 2)), <f64>prefix, <i32>prefix, 0, <f64>payload, 0);
     t = <f64>payload;
   }
   unreachable(); // level 1 entries are leaves
