@@ -187,6 +187,8 @@ const MAX_L2_ARRAYS = 4;
 const OUT_BYTE = 256;
 const OUT_SLOTS = 14;
 /** Slot of the status; the statuses. */
+/** Guest-virtual addresses from this one up (and negative ones) are translated in TypeScript: see `translateSlow`. */
+const WASM_ADDRESS_LIMIT = 2 ** 53;
 const OUT_STATUS = 0;
 const OUT_STATUS_L1_HIT = 0;
 const OUT_STATUS_L2_HIT = 1;
@@ -736,8 +738,9 @@ export class VCpu implements TlbInvalidator, CoreResident {
 
   /** Translate `walkGva` when the fast path missed: L1 arrays, L2 arrays, then a walk. Sets `outHpa`. */
   private translateSlow(write: boolean): number {
-    if (this.wasm !== null) return this.translateInWasm(write);
     const gva = this.walkGva;
+    // The module takes addresses in [0, 2^53) as exact integers (wasm/translate.ts `walkG`).
+    if (this.wasm !== null && gva >= 0 && gva < WASM_ADDRESS_LIMIT) return this.translateInWasm(write);
     const c = this.stats;
     // L1 arrays.
     const caches = this.l1LookupCache;

@@ -16,7 +16,10 @@
  *   the handler and calls `walk` again.
  *
  * The results must be the TypeScript path's to the bit, so the arithmetic is the same: keys and
- * addresses are doubles compared as doubles; where the TypeScript code converts a double to a
+ * addresses are doubles compared as doubles, except that the walk takes the page numbers,
+ * prefixes, indices and offsets of an address from one exact i64 of it (see `walkG`), which for
+ * the addresses it is given ([0, 2^53)) are the TypeScript code's floors and truncations to the
+ * bit; where the TypeScript code converts a double to a
  * 32-bit integer (`x | 0`, `x & m`) this code truncates to 64 bits and wraps to 32 (`toI32`),
  * which is the same for every value below 2^53; `Math.imul` is a 32-bit multiplication, `>>>` a
  * shift of the unsigned value. Loads are unchecked (indices stay in range by construction). The
@@ -146,11 +149,6 @@ const MAGIC: f64 = 6755399441055744.0;
   return <i32>reinterpret<i64>(x + MAGIC);
 }
 
-/** 1 / POW2[s] of vcpu.ts (page sizes 4 KiB, 2 MiB, 1 GiB): exact powers of two. */
-@inline function invPageSpan(s: i32): f64 {
-  return s == 0 ? 1.0 / 4096.0 : s == 1 ? 1.0 / 2097152.0 : 1.0 / 1073741824.0;
-}
-
 /** log2 of POW2[s] of vcpu.ts (page sizes 4 KiB, 2 MiB, 1 GiB). */
 @inline function pageShift(s: i32): i64 {
   return <i64>(12 + 9 * s);
@@ -164,11 +162,6 @@ const MAGIC: f64 = 6755399441055744.0;
 /** OFFSET_MASK[s] of vcpu.ts: POW2[s] - 1. */
 @inline function offsetMask(s: i32): i32 {
   return s == 0 ? 4095 : s == 1 ? 2097151 : 1073741823;
-}
-
-/** INV_LEVEL_SPAN[level] of vcpu.ts, level 1..4. */
-@inline function invLevelSpan(level: i32): f64 {
-  return level == 1 ? 1.0 / 4096.0 : level == 2 ? 1.0 / 2097152.0 : level == 3 ? 1.0 / 1073741824.0 : 1.0 / 549755813888.0;
 }
 
 /** A header field: a small integer (see MAGIC). */
@@ -370,14 +363,9 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
  * `cacheLookup` for the walk's call sites, with the common case in line: a scanned set of
  * power-of-two sets (every paging-structure cache, nested TLB and L2 TLB of the presets), its
  * geometry read as i32 once, and its most recent way tried first. The rest of a scan is a call
- * (`scanAfterFront`); any other mode goes to `cacheLookup`. `pageNumber` is an integer below
- * 2^51 (a page or prefix number of an address), so `smallI32` is its `toI32`.
+ * or a short loop (`scanAfterFront`); any other mode goes to `cacheLookup`. The caller passes
+ * the page number with its low 32 bits (its `toI32`), both from one exact integer.
  */
-@inline function lookupFast(c: usize, pageNumber: f64, size: i32): i32 {
-  return lookupPage(c, pageNumber, smallI32(pageNumber), size);
-}
-
-/** `lookupFast` with the page number's low 32 bits (its `toI32`) given. */
 @inline function lookupPage(c: usize, pageNumber: f64, pageLow: i32, size: i32): i32 {
   const mode = load<i32>(c + G_MODE);
   if (mode > MODE_SCAN_FINGERPRINTS) return cacheLookup(c, pageNumber, size);
@@ -402,13 +390,9 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
 
 /**
  * `cacheInsert` for the walk's call sites: the fill after a lookup of the same key missed in a
- * scanned set of power-of-two sets is in line (`fillAfterMiss`); everything else is `cacheInsert`.
+ * scanned set of power-of-two sets is in line (`fillAfterMiss`); everything else is
+ * `cacheInsert`. The page number comes with its low 32 bits, as for `lookupPage`.
  */
-@inline function insertFast(c: usize, pageNumber: f64, size: i32, value: f64, flags: i32): void {
-  insertPage(c, pageNumber, smallI32(pageNumber), size, value, flags);
-}
-
-/** `insertFast` with the page number's low 32 bits (its `toI32`) given. */
 @inline function insertPage(c: usize, pageNumber: f64, pageLow: i32, size: i32, value: f64, flags: i32): void {
   if (load<i32>(c + G_MODE) <= MODE_SCAN_FINGERPRINTS) {
     const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
@@ -518,6 +502,13 @@ function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32
 /** The translation's state, in globals as the TypeScript path keeps it in fields. */
 let desc: usize = 0;
 let walkGva: f64 = 0;
+/**
+ * `walkGva` as an i64. The callers pass addresses in [0, 2^53) (VCpu translates any other in
+ * TypeScript), where the conversion is exact up to the fraction it drops, and every page number,
+ * prefix and index the TypeScript code takes from the address as a double (floors and
+ * truncations of a non-negative value) is a shift of this integer, its offsets masks of it.
+ */
+let walkG: i64 = 0;
 let outHpa: f64 = 0;
 let nestedHpa: f64 = 0;
 let nestedSize: i32 = 0;
@@ -575,6 +566,7 @@ let ntlbMisses: i32 = 0;
 function begin(d: usize, gva: f64): void {
   desc = d;
   walkGva = gva;
+  walkG = <i64>gva;
   refs = pscHits = pscMisses = ntlbHits = ntlbMisses = 0;
   // Thirteen stores: memory.fill is a call out of the generated code in V8.
   for (let j: usize = 0; j < OUT_SLOTS; j++) store<f64>(d + OUT + (j << 3), 0);
@@ -603,13 +595,12 @@ function fault(status: i32, addr: f64, write: bool): i32 {
 function setFast(size: i32, pageFrame: f64): void {
   out(O_L1_SIZE, <f64>size);
   out(O_L1_FRAME, pageFrame);
-  outHpa = pageFrame * 4096 + <f64>(toI32(walkGva) & offsetMask(size));
+  outHpa = pageFrame * 4096 + <f64>(<i32>walkG & offsetMask(size));
   out(O_HPA, outHpa);
 }
 
 /** `fillL1`: insert the translation of `walkGva` to `outHpa` into the L1 array that keeps `size`. */
 @inline function fillL1(size: i32, flags: i32): void {
-  const gva = walkGva;
   const cache = descPtr(D_L1_FILL_CACHE + (<usize>size << 2));
   if (cache == 0) {
     out(O_L1_SIZE, -1);
@@ -617,8 +608,8 @@ function setFast(size: i32, pageFrame: f64): void {
     return;
   }
   const s = descI32(D_L1_FILL_SIZE + (<usize>size << 2));
-  const pageFrame = (outHpa - <f64>(toI32(gva) & offsetMask(s))) * INV_4096;
-  cacheInsert(cache, Math.floor(gva * invPageSpan(s)), s, pageFrame, flags);
+  const pageFrame = (outHpa - <f64>(<i32>walkG & offsetMask(s))) * INV_4096;
+  cacheInsert(cache, <f64>(walkG >> pageShift(s)), s, pageFrame, flags);
   setFast(s, pageFrame);
 }
 
@@ -626,22 +617,24 @@ function setFast(size: i32, pageFrame: f64): void {
 @inline function fillL2(size: i32, flags: i32): void {
   const cache = descPtr(D_L2_FILL_CACHE + (<usize>size << 2));
   if (cache == 0) return;
-  const gva = walkGva;
   const s = descI32(D_L2_FILL_SIZE + (<usize>size << 2));
-  insertFast(cache, Math.floor(gva * invPageSpan(s)), s, (outHpa - <f64>(toI32(gva) & offsetMask(s))) * INV_4096, flags);
+  const page = walkG >> pageShift(s);
+  insertPage(cache, <f64>page, <i32>page, s, (outHpa - <f64>(<i32>walkG & offsetMask(s))) * INV_4096, flags);
 }
 
 /**
- * The deepest paging-structure cache hit of one dimension (levels 2..4 at `pscs`) for `addr`:
- * sets `startTable`, returns the level the walk starts at (4 without a hit).
+ * The deepest paging-structure cache hit of one dimension (levels 2..4 at `pscs`) for address
+ * `a` (an exact i64, see `walkG`): sets `startTable`, returns the level the walk starts at (4
+ * without a hit).
  */
 let startTable: f64 = 0;
-@inline function pscStart(pscs: usize, addr: f64, root: f64): i32 {
+@inline function pscStart(pscs: usize, a: i64, root: f64): i32 {
   startTable = root;
   for (let L = 2; L <= 4; L++) {
     const psc = descPtr(pscs + (<usize>(L - 2) << 2));
     if (!cacheValid(psc)) continue;
-    const way = lookupFast(psc, Math.floor(addr * invLevelSpan(L)), 0);
+    const prefix = a >> levelShift(L);
+    const way = lookupPage(psc, <f64>prefix, <i32>prefix, 0);
     if (way >= 0) {
       pscHits++;
       startTable = valueAt(psc, way);
@@ -654,13 +647,15 @@ let startTable: f64 = 0;
 /** `walkNative`: one-dimensional walk of the guest table (host frames). Returns the status. */
 function walkNative(write: bool, pt: usize): i32 {
   const gva = walkGva;
-  let level = pscStart(D_GUEST_PSC, gva, load<f64>(pt + PT_ROOT));
+  const g = walkG;
+  let level = pscStart(D_GUEST_PSC, g, load<f64>(pt + PT_ROOT));
   let t = startTable;
   if (level == 4) pscMisses++;
   const entries = pointerAt(pt, PT_ENTRY);
   const frames = pointerAt(pt, PT_TABLE_FRAME);
   for (; level >= 1; level--) {
-    const index = toI32(gva * invLevelSpan(level)) & 511;
+    const prefix = g >> levelShift(level);
+    const index = <i32>prefix & 511;
     const table = smallI32(t);
     walkRef(load<f64>(frames + (<usize>table << 3)) * 64 + <f64>(index >> 3), 1);
     const e = i32At(entries, table * ENTRIES + index);
@@ -671,12 +666,12 @@ function walkNative(write: bool, pt: usize): i32 {
       if (write && !(f & PTE_WRITABLE)) return fault(GUEST_FAULT, gva, write);
       const size = level - 1;
       const flags = f & PTE_WRITABLE ? WRITABLE : 0;
-      outHpa = <f64>payload * 4096 + <f64>(toI32(gva) & offsetMask(size));
+      outHpa = <f64>payload * 4096 + <f64>(<i32>g & offsetMask(size));
       fillL2(size, flags);
       fillL1(size, flags);
       return finish(WALKED, size, flags);
     }
-    insertFast(descPtr(D_GUEST_PSC + (<usize>(level - 2) << 2)), Math.floor(gva * invLevelSpan(level)), 0, <f64>payload, 0);
+    insertPage(descPtr(D_GUEST_PSC + (<usize>(level - 2) << 2)), <f64>prefix, <i32>prefix, 0, <f64>payload, 0);
     t = <f64>payload;
   }
   unreachable(); // level 1 entries are leaves
@@ -686,13 +681,15 @@ function walkNative(write: bool, pt: usize): i32 {
 /** `walkNested`: guest table (guest frames) through the EPT (host frames). Returns the status. */
 function walkNested(write: bool, pt: usize, ept: usize): i32 {
   const gva = walkGva;
-  let level = pscStart(D_GUEST_PSC, gva, load<f64>(pt + PT_ROOT));
+  const g = walkG;
+  let level = pscStart(D_GUEST_PSC, g, load<f64>(pt + PT_ROOT));
   let t = startTable;
   if (level == 4) pscMisses++;
   const entries = pointerAt(pt, PT_ENTRY);
   const frames = pointerAt(pt, PT_TABLE_FRAME);
   for (; level >= 1; level--) {
-    const index = toI32(gva * invLevelSpan(level)) & 511;
+    const prefix = g >> levelShift(level);
+    const index = <i32>prefix & 511;
     const table = smallI32(t);
     const e = i32At(entries, table * ENTRIES + index);
     if (!nestedTranslate(load<f64>(frames + (<usize>table << 3)), index * 8, false, ept)) return EPT_VIOLATION;
@@ -703,7 +700,7 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
     if (level == 1 || f & PTE_HUGE) {
       if (write && !(f & PTE_WRITABLE)) return fault(GUEST_FAULT, gva, write);
       const guestSize = level - 1;
-      if (!nestedTranslate(<f64>payload, toI32(gva) & offsetMask(guestSize), write, ept)) return EPT_VIOLATION;
+      if (!nestedTranslate(<f64>payload, <i32>g & offsetMask(guestSize), write, ept)) return EPT_VIOLATION;
       // The combined translation is only as large as the smaller of the two pages (splintering).
       const size = nestedSize < guestSize ? nestedSize : guestSize;
       const flags = (f & PTE_WRITABLE) != 0 && nestedWritable ? WRITABLE : 0;
@@ -712,7 +709,7 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
       fillL1(size, flags);
       return finish(WALKED, size, flags);
     }
-    insertFast(descPtr(D_GUEST_PSC + (<usize>(level - 2) << 2)), Math.floor(gva * invLevelSpan(level)), 0, <f64>payload, 0);
+    insertPage(descPtr(D_GUEST_PSC + (<usize>(level - 2) << 2)), <f64>prefix, <i32>prefix, 0, <f64>payload, 0);
     t = <f64>payload;
   }
   unreachable(); // level 1 entries are leaves
@@ -751,20 +748,8 @@ function nestedTranslate(gpaFrame: f64, offset: i32, write: bool, ept: usize): b
   }
   ntlbMisses++;
   // No paging-structure cache miss is counted in this dimension (as in vcpu.ts).
-  let level = 4;
-  let t = load<f64>(ept + PT_ROOT);
-  for (let L = 2; L <= 4; L++) {
-    const psc = descPtr(D_HOST_PSC + (<usize>(L - 2) << 2));
-    if (!cacheValid(psc)) continue;
-    const prefix = g >> levelShift(L);
-    const way = lookupPage(psc, <f64>prefix, <i32>prefix, 0);
-    if (way >= 0) {
-      pscHits++;
-      t = valueAt(psc, way);
-      level = L - 1;
-      break;
-    }
-  }
+  let level = pscStart(D_HOST_PSC, g, load<f64>(ept + PT_ROOT));
+  let t = startTable;
   const entries = pointerAt(ept, PT_ENTRY);
   const frames = pointerAt(ept, PT_TABLE_FRAME);
   for (; level >= 1; level--) {
@@ -816,7 +801,8 @@ export function translate(d: usize, gva: f64, write: bool, guestPt: usize, ept: 
     const cache = descPtr(D_L1_CACHE + (<usize>j << 2));
     const s = descI32(D_L1_SIZE + (<usize>j << 2));
     if (sizeCountOf(cache, s) == 0) continue;
-    const way = cacheLookup(cache, Math.floor(gva * invPageSpan(s)), s);
+    const page = walkG >> pageShift(s);
+    const way = lookupPage(cache, <f64>page, <i32>page, s);
     if (way >= 0) {
       const fl = flagsAt(cache, way);
       if (!write || fl & WRITABLE) {
@@ -832,11 +818,12 @@ export function translate(d: usize, gva: f64, write: bool, guestPt: usize, ept: 
     for (let k = 0; k < sizes; k++) {
       const s = descI32(D_L2_SIZES + (<usize>(3 * a + k) << 2));
       if (sizeCountOf(cache, s) == 0) continue;
-      const way = lookupFast(cache, Math.floor(gva * invPageSpan(s)), s);
+      const page = walkG >> pageShift(s);
+      const way = lookupPage(cache, <f64>page, <i32>page, s);
       if (way >= 0) {
         const fl = flagsAt(cache, way);
         if (!write || fl & WRITABLE) {
-          outHpa = valueAt(cache, way) * 4096 + <f64>(toI32(gva) & offsetMask(s));
+          outHpa = valueAt(cache, way) * 4096 + <f64>(<i32>walkG & offsetMask(s));
           fillL1(s, fl);
           return finish(L2_HIT, s, fl);
         }
