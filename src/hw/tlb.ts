@@ -64,10 +64,11 @@ const ARRAY_BYTES = [8, 8, 1, 4, 1, 1, 4, 4, 4, 4, 4, 4, 4, 4];
  */
 const HDR_GEOMETRY = HDR_ARRAYS + ARRAY_BYTES.length * 4;
 const HEADER_BYTES = HDR_GEOMETRY + 16;
-/** Scan mode with power-of-two sets, without fingerprints / with them; anything else (modulo sets, indexed, empty). */
+/** Power-of-two sets: scan mode without fingerprints, with them, indexed mode; anything else (modulo sets, empty). */
 const MODE_SCAN = 0;
 const MODE_SCAN_FINGERPRINTS = 1;
-const MODE_OTHER = 2;
+const MODE_INDEXED = 2;
+const MODE_OTHER = 3;
 
 export class TranslationCache {
   readonly sets: number;
@@ -177,8 +178,7 @@ export class TranslationCache {
     this.hdr[HDR_INDEXED] = ix;
     this.hdr[HDR_HASH_BITS] = bits;
     this.hdr[HDR_FP_SHIFT] = this.fpShift;
-    const scanned = !this.indexed && this.setMask >= 0;
-    const lookupMode = !scanned ? MODE_OTHER : fingerprinted ? MODE_SCAN_FINGERPRINTS : MODE_SCAN;
+    const lookupMode = this.setMask < 0 ? MODE_OTHER : this.indexed ? MODE_INDEXED : fingerprinted ? MODE_SCAN_FINGERPRINTS : MODE_SCAN;
     arena.i32.set([lookupMode, this.setMask, this.ways, this.fpShift], (base + HDR_GEOMETRY) / 4);
     const at = (j: number) => base + offsets[j];
     this.key = new Float64Array(buf, at(0), n).fill(-1);

@@ -61,9 +61,10 @@ const G_MODE: usize = 136;
 const G_SET_MASK: usize = 140;
 const G_WAYS: usize = 144;
 const G_FP_SHIFT: usize = 148;
-/** Scan mode with power-of-two sets, without fingerprints / with them; anything else. */
+/** Power-of-two sets: scan mode without fingerprints, with them, indexed mode; anything else (modulo sets, empty). */
 const MODE_SCAN: i32 = 0;
 const MODE_SCAN_FINGERPRINTS: i32 = 1;
+const MODE_INDEXED: i32 = 2;
 
 // ---- PageTable header (pagetable.ts) ----
 const PT_ROOT: usize = 0;
@@ -363,15 +364,17 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
  * `cacheLookup` for the walk's call sites, with the common case in line: a scanned set of
  * power-of-two sets (every paging-structure cache, nested TLB and L2 TLB of the presets), its
  * geometry read as i32 once, and its most recent way tried first. The rest of a scan is a call
- * or a short loop (`scanAfterFront`); any other mode goes to `cacheLookup`. The caller passes
- * the page number with its low 32 bits (its `toI32`), both from one exact integer.
+ * or a short loop (`scanAfterFront`); the indexed mode (the fully associative L1 TLBs) goes
+ * straight to its body, modulo-indexed sets to `cacheLookup`. The caller passes the page number
+ * with its low 32 bits (its `toI32`), both from one exact integer.
  */
 @inline function lookupPage(c: usize, pageNumber: f64, pageLow: i32, size: i32): i32 {
   const mode = load<i32>(c + G_MODE);
-  if (mode > MODE_SCAN_FINGERPRINTS) return cacheLookup(c, pageNumber, size);
+  if (mode > MODE_INDEXED) return cacheLookup(c, pageNumber, size);
   if (i32At(pointerAt(c, SIZE_COUNT), size) == 0) return -1;
   const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
   const set = pageLow & load<i32>(c + G_SET_MASK);
+  if (mode == MODE_INDEXED) return lookupIndexed(c, k, set);
   const base = set * load<i32>(c + G_WAYS);
   const keys = pointerAt(c, KEY);
   const mru = base + <i32>load<u8>(pointerAt(c, FRONT) + <usize>set);
@@ -390,18 +393,20 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
 
 /**
  * `cacheInsert` for the walk's call sites: the fill after a lookup of the same key missed in a
- * scanned set of power-of-two sets is in line (`fillAfterMiss`); everything else is
- * `cacheInsert`. The page number comes with its low 32 bits, as for `lookupPage`.
+ * scanned set of power-of-two sets is in line (`fillAfterMiss`), other inserts into power-of-two
+ * sets go straight to `insertKey`, modulo-indexed sets to `cacheInsert`. The page number comes
+ * with its low 32 bits, as for `lookupPage`.
  */
 @inline function insertPage(c: usize, pageNumber: f64, pageLow: i32, size: i32, value: f64, flags: i32): void {
-  if (load<i32>(c + G_MODE) <= MODE_SCAN_FINGERPRINTS) {
-    const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
-    if (k == load<f64>(c + MISSED_KEY)) {
-      fillAfterMiss(c, k, pageLow & load<i32>(c + G_SET_MASK), size, value, flags);
-      return;
-    }
+  const mode = load<i32>(c + G_MODE);
+  if (mode > MODE_INDEXED) {
+    cacheInsert(c, pageNumber, size, value, flags);
+    return;
   }
-  cacheInsert(c, pageNumber, size, value, flags);
+  const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
+  const set = pageLow & load<i32>(c + G_SET_MASK);
+  if (mode != MODE_INDEXED && k == load<f64>(c + MISSED_KEY)) fillAfterMiss(c, k, set, size, value, flags);
+  else insertKey(c, k, set, size, value, flags);
 }
 
 /** Store the value and flags of the entry in way `victim`. */
@@ -609,7 +614,8 @@ function setFast(size: i32, pageFrame: f64): void {
   }
   const s = descI32(D_L1_FILL_SIZE + (<usize>size << 2));
   const pageFrame = (outHpa - <f64>(<i32>walkG & offsetMask(s))) * INV_4096;
-  cacheInsert(cache, <f64>(walkG >> pageShift(s)), s, pageFrame, flags);
+  const page = walkG >> pageShift(s);
+  insertPage(cache, <f64>page, <i32>page, s, pageFrame, flags);
   setFast(s, pageFrame);
 }
 
