@@ -174,6 +174,14 @@ const MAGIC: f64 = 6755399441055744.0;
   return load<f64>(keys + (<usize>i << 3));
 }
 
+/**
+ * `keys[i] === k` by the bits: keys are -1 or sums of non-negative integers (never -0 or NaN), so
+ * equal keys have equal bits. One integer compare, where V8 tests a double equality for NaN too.
+ */
+@inline function sameKey(keys: usize, i: i32, k: f64): bool {
+  return load<i64>(keys + (<usize>i << 3)) == reinterpret<i64>(k);
+}
+
 @inline function addSizeCount(c: usize, size: i32, delta: i32): void {
   const p = pointerAt(c, SIZE_COUNT) + (<usize>size << 2);
   store<i32>(p, load<i32>(p) + delta);
@@ -243,10 +251,10 @@ function scanFingerprints(c: usize, k: f64, set: i32): i32 {
     const x = i32At(words, w) ^ pattern;
     if (((x - 0x01010101) & ~x & <i32>0x80808080) != 0) {
       const i = w << 2;
-      if (keyAt(keys, i) == k) return raise(c, set, i);
-      if (keyAt(keys, i + 1) == k) return raise(c, set, i + 1);
-      if (keyAt(keys, i + 2) == k) return raise(c, set, i + 2);
-      if (keyAt(keys, i + 3) == k) return raise(c, set, i + 3);
+      if (sameKey(keys, i, k)) return raise(c, set, i);
+      if (sameKey(keys, i + 1, k)) return raise(c, set, i + 1);
+      if (sameKey(keys, i + 2, k)) return raise(c, set, i + 2);
+      if (sameKey(keys, i + 3, k)) return raise(c, set, i + 3);
     }
   }
   store<f64>(c + MISSED_KEY, k);
@@ -287,7 +295,7 @@ function linkFront(c: usize, i: i32, set: i32): void {
 function hashFind(c: usize, k: f64): i32 {
   const keys = pointerAt(c, KEY);
   const next = pointerAt(c, CHAIN_NEXT);
-  for (let i = i32At(pointerAt(c, BUCKET_HEAD), hashSlot(c, k)); i >= 0; i = i32At(next, i)) if (keyAt(keys, i) == k) return i;
+  for (let i = i32At(pointerAt(c, BUCKET_HEAD), hashSlot(c, k)); i >= 0; i = i32At(next, i)) if (sameKey(keys, i, k)) return i;
   return -1;
 }
 
@@ -320,7 +328,7 @@ function lookupIndexed(c: usize, k: f64, set: i32): i32 {
   const keys = pointerAt(c, KEY);
   const next = pointerAt(c, CHAIN_NEXT);
   for (let i = i32At(pointerAt(c, BUCKET_HEAD), bucket); i >= 0; i = i32At(next, i)) {
-    if (keyAt(keys, i) == k) {
+    if (sameKey(keys, i, k)) {
       touch(c, i, set);
       return i;
     }
@@ -342,10 +350,10 @@ export function cacheLookup(c: usize, pageNumber: f64, size: i32): i32 {
   const base = set * ways;
   const keys = pointerAt(c, KEY);
   const mru = base + <i32>load<u8>(pointerAt(c, FRONT) + <usize>set);
-  if (keyAt(keys, mru) == k) return mru;
+  if (sameKey(keys, mru, k)) return mru;
   if (field(c, FP_SHIFT) >= 0) return scanFingerprints(c, k, set);
   const end = base + ways;
-  for (let i = base; i < end; i++) if (keyAt(keys, i) == k) return raise(c, set, i);
+  for (let i = base; i < end; i++) if (sameKey(keys, i, k)) return raise(c, set, i);
   store<f64>(c + MISSED_KEY, k);
   return -1;
 }
@@ -378,7 +386,7 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
   const base = set * load<i32>(c + G_WAYS);
   const keys = pointerAt(c, KEY);
   const mru = base + <i32>load<u8>(pointerAt(c, FRONT) + <usize>set);
-  if (keyAt(keys, mru) == k) return mru;
+  if (sameKey(keys, mru, k)) return mru;
   return mode == MODE_SCAN ? scanAfterFront(c, k, set, base) : scanFingerprints(c, k, set);
 }
 
@@ -386,7 +394,7 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
 @inline function scanAfterFront(c: usize, k: f64, set: i32, base: i32): i32 {
   const keys = pointerAt(c, KEY);
   const end = base + load<i32>(c + G_WAYS);
-  for (let i = base; i < end; i++) if (keyAt(keys, i) == k) return raise(c, set, i);
+  for (let i = base; i < end; i++) if (sameKey(keys, i, k)) return raise(c, set, i);
   store<f64>(c + MISSED_KEY, k);
   return -1;
 }
@@ -405,7 +413,7 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
   }
   const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
   const set = pageLow & load<i32>(c + G_SET_MASK);
-  if (mode != MODE_INDEXED && k == load<f64>(c + MISSED_KEY)) fillAfterMiss(c, k, set, size, value, flags);
+  if (mode != MODE_INDEXED && load<i64>(c + MISSED_KEY) == reinterpret<i64>(k)) fillAfterMiss(c, k, set, size, value, flags);
   else insertKey(c, k, set, size, value, flags);
 }
 
@@ -445,7 +453,7 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
 
 /** `insertKey` of tlb.ts: the body of `insert`. */
 function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32): i32 {
-  const knownAbsent = k == load<f64>(c + MISSED_KEY);
+  const knownAbsent = load<i64>(c + MISSED_KEY) == reinterpret<i64>(k); // as in sameKey
   if (knownAbsent) store<f64>(c + MISSED_KEY, -1);
   const indexed = load<f64>(c + INDEXED) != 0;
   const ways = field(c, WAYS);
@@ -470,7 +478,7 @@ function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32
     victim = -1;
     if (!knownAbsent) {
       for (let i = base; i < end; i++) {
-        if (keyAt(keys, i) == k) {
+        if (sameKey(keys, i, k)) {
           victim = raise(c, set, i);
           break;
         }
