@@ -59,11 +59,11 @@ const HDR_ARRAYS = HDR_SLOTS * 8;
 const ARRAY_BYTES = [8, 8, 1, 4, 1, 1, 4, 4, 4, 4, 4, 4, 4, 4];
 /**
  * After the array offsets, the geometry again as i32 (constant; written once): the lookup mode
- * (`MODE_*`), the set mask, the ways and the fingerprint shift. The WebAssembly walk reads them at
+ * (`MODE_*`), the set mask, the ways, the fingerprint shift, the sets and the hash bits. The WebAssembly walk reads them at
  * each of its lookups and fills, where a double field costs a load and a conversion.
  */
 const HDR_GEOMETRY = HDR_ARRAYS + ARRAY_BYTES.length * 4;
-const HEADER_BYTES = HDR_GEOMETRY + 16;
+const HEADER_BYTES = HDR_GEOMETRY + 24;
 /** Power-of-two sets: scan mode without fingerprints, with them, indexed mode; anything else (modulo sets, empty). */
 const MODE_SCAN = 0;
 const MODE_SCAN_FINGERPRINTS = 1;
@@ -179,7 +179,7 @@ export class TranslationCache {
     this.hdr[HDR_HASH_BITS] = bits;
     this.hdr[HDR_FP_SHIFT] = this.fpShift;
     const lookupMode = this.setMask < 0 ? MODE_OTHER : this.indexed ? MODE_INDEXED : fingerprinted ? MODE_SCAN_FINGERPRINTS : MODE_SCAN;
-    arena.i32.set([lookupMode, this.setMask, this.ways, this.fpShift], (base + HDR_GEOMETRY) / 4);
+    arena.i32.set([lookupMode, this.setMask, this.ways, this.fpShift, this.sets, bits], (base + HDR_GEOMETRY) / 4);
     const at = (j: number) => base + offsets[j];
     this.key = new Float64Array(buf, at(0), n).fill(-1);
     this.value = new Float64Array(buf, at(1), n);

@@ -31,17 +31,13 @@
 import { beginWalkRefs, walkRef as memoryWalkRef } from './memory';
 import { i32At, INV_64, pointerAt, setI32, toI32 } from './memory-access';
 
-// ---- TranslationCache region (tlb.ts): f64 header fields, then i32 array offsets ----
+// ---- TranslationCache region (tlb.ts): f64 header fields, i32 array offsets, i32 geometry ----
 const VALID: usize = 0;
 const TAG_BASE: usize = 8;
 const MISSED_KEY: usize = 16;
 const MISSED_BUCKET: usize = 24;
-const SETS: usize = 32;
-const WAYS: usize = 40;
-const SET_MASK: usize = 48;
+// (32 sets, 40 ways, 48 set mask, 64 hash bits, 72 fingerprint shift: read here as i32, G_* below.)
 const INDEXED: usize = 56;
-const HASH_BITS: usize = 64;
-const FP_SHIFT: usize = 72;
 const KEY: usize = 80;
 const VALUE: usize = 84;
 const FLAGS: usize = 88;
@@ -56,11 +52,13 @@ const NEXT: usize = 120;
 const HEAD: usize = 124;
 const TAIL: usize = 128;
 const FILL: usize = 132;
-/** The geometry again, as i32 (tlb.ts `HDR_GEOMETRY`): the lookup mode (`MODE_*`), set mask, ways, fingerprint shift (-1 none). */
+/** The geometry again, as i32 (tlb.ts `HDR_GEOMETRY`): the lookup mode (`MODE_*`), set mask, ways, fingerprint shift (-1 none), sets, hash bits. */
 const G_MODE: usize = 136;
 const G_SET_MASK: usize = 140;
 const G_WAYS: usize = 144;
 const G_FP_SHIFT: usize = 148;
+const G_SETS: usize = 152;
+const G_HASH_BITS: usize = 156;
 /** Power-of-two sets: scan mode without fingerprints, with them, indexed mode; anything else (modulo sets, empty). */
 const MODE_SCAN: i32 = 0;
 const MODE_SCAN_FINGERPRINTS: i32 = 1;
@@ -145,7 +143,7 @@ const INV_4096: f64 = 1.0 / 4096.0;
  */
 const MAGIC: f64 = 6755399441055744.0;
 
-/** A small integer (|x| < 2^51) as an i32: a header field, a table index (see MAGIC). */
+/** A small integer (|x| < 2^51) as an i32: a table index, the missed bucket (see MAGIC). */
 @inline function smallI32(x: f64): i32 {
   return <i32>reinterpret<i64>(x + MAGIC);
 }
@@ -162,12 +160,7 @@ const MAGIC: f64 = 6755399441055744.0;
 
 /** OFFSET_MASK[s] of vcpu.ts: POW2[s] - 1. */
 @inline function offsetMask(s: i32): i32 {
-  return s == 0 ? 4095 : s == 1 ? 2097151 : 1073741823;
-}
-
-/** A header field: a small integer (see MAGIC). */
-@inline function field(c: usize, slot: usize): i32 {
-  return smallI32(load<f64>(c + slot));
+  return (1 << (12 + 9 * s)) - 1;
 }
 
 @inline function keyAt(keys: usize, i: i32): f64 {
@@ -188,8 +181,8 @@ const MAGIC: f64 = 6755399441055744.0;
 }
 
 @inline function setOf(c: usize, pageNumber: f64): i32 {
-  const mask = field(c, SET_MASK);
-  return mask >= 0 ? toI32(pageNumber) & mask : <i32>(<i64>pageNumber % <i64>field(c, SETS));
+  const mask = load<i32>(c + G_SET_MASK);
+  return mask >= 0 ? toI32(pageNumber) & mask : <i32>(<i64>pageNumber % <i64>load<i32>(c + G_SETS));
 }
 
 @inline function fingerprintOf(k: f64, shift: i32): i32 {
@@ -198,14 +191,14 @@ const MAGIC: f64 = 6755399441055744.0;
 
 function hashSlot(c: usize, k: f64): i32 {
   const h = (toI32(k) ^ (toI32(k * INV_2_32) * <i32>0x85ebca6b)) * <i32>0x9e3779b1;
-  return <i32>(<u32>h >> <u32>(32 - field(c, HASH_BITS)));
+  return <i32>(<u32>h >> <u32>(32 - load<i32>(c + G_HASH_BITS)));
 }
 
 // ---- scan mode ----
 
 /** `raise` of tlb.ts: make way `i` the most recent of `set`; returns the way it is now in. */
 function raise(c: usize, set: i32, i: i32): i32 {
-  const ways = field(c, WAYS);
+  const ways = load<i32>(c + G_WAYS);
   const base = set * ways;
   const front = pointerAt(c, FRONT) + <usize>set;
   const f = <i32>load<u8>(front);
@@ -242,9 +235,9 @@ function raise(c: usize, set: i32, i: i32): i32 {
 /** `scanFingerprints` of tlb.ts: four ways per word, full keys compared only where a byte matches. */
 function scanFingerprints(c: usize, k: f64, set: i32): i32 {
   const keys = pointerAt(c, KEY);
-  const ways = field(c, WAYS);
+  const ways = load<i32>(c + G_WAYS);
   const base = set * ways;
-  const pattern = fingerprintOf(k, field(c, FP_SHIFT)) * 0x01010101;
+  const pattern = fingerprintOf(k, load<i32>(c + G_FP_SHIFT)) * 0x01010101;
   const words = pointerAt(c, FP);
   const wordEnd = (base + ways) >> 2;
   for (let w = base >> 2; w < wordEnd; w++) {
@@ -346,12 +339,12 @@ export function cacheLookup(c: usize, pageNumber: f64, size: i32): i32 {
   const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
   if (load<f64>(c + INDEXED) != 0) return lookupIndexed(c, k, setOf(c, pageNumber));
   const set = setOf(c, pageNumber);
-  const ways = field(c, WAYS);
+  const ways = load<i32>(c + G_WAYS);
   const base = set * ways;
   const keys = pointerAt(c, KEY);
   const mru = base + <i32>load<u8>(pointerAt(c, FRONT) + <usize>set);
   if (sameKey(keys, mru, k)) return mru;
-  if (field(c, FP_SHIFT) >= 0) return scanFingerprints(c, k, set);
+  if (load<i32>(c + G_FP_SHIFT) >= 0) return scanFingerprints(c, k, set);
   const end = base + ways;
   for (let i = base; i < end; i++) if (sameKey(keys, i, k)) return raise(c, set, i);
   store<f64>(c + MISSED_KEY, k);
@@ -360,7 +353,7 @@ export function cacheLookup(c: usize, pageNumber: f64, size: i32): i32 {
 
 /** `TranslationCache.insert`: insert or refresh (pageNumber, size), evicting the set's least recent way. */
 export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, flags: i32): i32 {
-  const sets = field(c, SETS);
+  const sets = load<i32>(c + G_SETS);
   if (sets == 0) return -1;
   const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
   const set = setOf(c, pageNumber);
@@ -456,7 +449,7 @@ function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32
   const knownAbsent = load<i64>(c + MISSED_KEY) == reinterpret<i64>(k); // as in sameKey
   if (knownAbsent) store<f64>(c + MISSED_KEY, -1);
   const indexed = load<f64>(c + INDEXED) != 0;
-  const ways = field(c, WAYS);
+  const ways = load<i32>(c + G_WAYS);
   const keys = pointerAt(c, KEY);
   let victim: i32;
   if (indexed) {
@@ -502,7 +495,7 @@ function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32
     store<f64>(keys + (<usize>victim << 3), k);
     if (indexed) chain(c, victim, knownAbsent ? smallI32(load<f64>(c + MISSED_BUCKET)) : hashSlot(c, k));
     else {
-      const shift = field(c, FP_SHIFT);
+      const shift = load<i32>(c + G_FP_SHIFT);
       if (shift >= 0) store<u8>(pointerAt(c, FP) + <usize>victim, <u8>fingerprintOf(k, shift));
     }
   }
