@@ -59,8 +59,9 @@ const HDR_ARRAYS = HDR_SLOTS * 8;
 const ARRAY_BYTES = [8, 8, 1, 4, 1, 1, 4, 4, 4, 4, 4, 4, 4, 4];
 /**
  * After the array offsets, the geometry again as i32 (constant; written once): the lookup mode
- * (`MODE_*`), the set mask, the ways, the fingerprint shift, the sets and the hash bits. The WebAssembly walk reads them at
- * each of its lookups and fills, where a double field costs a load and a conversion.
+ * (`MODE_*`), the set mask, the ways, the fingerprint shift, the sets and the hash bits. The
+ * WebAssembly walk reads them at each of its lookups and fills, where a double field costs a
+ * load and a conversion.
  */
 const HDR_GEOMETRY = HDR_ARRAYS + ARRAY_BYTES.length * 4;
 const HEADER_BYTES = HDR_GEOMETRY + 24;

@@ -186,9 +186,9 @@ const MAX_L1_LOOKUPS = 8;
 const MAX_L2_ARRAYS = 4;
 const OUT_BYTE = 256;
 const OUT_SLOTS = 14;
-/** Slot of the status; the statuses. */
 /** Guest-virtual addresses from this one up (and negative ones) are translated in TypeScript: see `translateSlow`. */
 const WASM_ADDRESS_LIMIT = 2 ** 53;
+/** Slot of the status; the statuses. */
 const OUT_STATUS = 0;
 const OUT_STATUS_L1_HIT = 0;
 const OUT_STATUS_L2_HIT = 1;

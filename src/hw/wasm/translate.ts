@@ -363,8 +363,8 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
 /**
  * `cacheLookup` for the walk's call sites, with the common case in line: a scanned set of
  * power-of-two sets (every paging-structure cache, nested TLB and L2 TLB of the presets), its
- * geometry read as i32 once, and its most recent way tried first. The rest of a scan is a call
- * or a short loop (`scanAfterFront`); the indexed mode (the fully associative L1 TLBs) goes
+ * geometry read as i32 once, and its most recent way tried first. The rest of a scan is a short
+ * loop in line (`scanAfterFront`) or, with fingerprints, a call; the indexed mode (the fully associative L1 TLBs) goes
  * straight to its body, modulo-indexed sets to `cacheLookup`. The caller passes the page number
  * with its low 32 bits (its `toI32`), both from one exact integer.
  */
