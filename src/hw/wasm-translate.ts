@@ -27,7 +27,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 /** The module's sources: translate.ts is the entry, which re-exports the others (wasm/datacache.ts). */
 const SOURCE_DIR = path.join(REPO, 'src/hw/wasm');
 export const TRANSLATE_SOURCE = path.join(SOURCE_DIR, 'translate.ts');
-const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert', '--importMemory'];
+const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert', '--importMemory', '--enable', 'simd'];
 
 /**
  * The module's exports; pointers are byte offsets into the arena (`TranslationCache.base`,

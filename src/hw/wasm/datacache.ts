@@ -25,6 +25,8 @@ const WAYS: usize = 4;
 const SET_MASK: usize = 8;
 const WORD: usize = 12;
 const FRONT: usize = 16;
+/** log2(sets) for a power-of-two set count, else -1. */
+const SET_SHIFT: usize = 20;
 const SET_INVERSE: usize = 24;
 const LATENCY: usize = 32;
 const EVICTED: usize = 40;
@@ -64,49 +66,97 @@ export const REFUSED: i32 = 4;
 }
 
 /**
+ * Where `line` goes: its set, and its tag (the bits above the set index) when it fits 30 bits,
+ * else -1. For a power-of-two set count both come from the line as a 64-bit integer (a mask and a
+ * shift: `tagOf`'s product by 1 / sets is exact, so it is the same integer); otherwise as
+ * `tagOf`. The set goes to `lookupSet`.
+ */
+let lookupSet: i32 = 0;
+@inline function tagAndSet(c: usize, line: f64): i32 {
+  const shift = i32Field(c, SET_SHIFT);
+  if (shift >= 0) {
+    const l = <i64>line;
+    lookupSet = <i32>l & i32Field(c, SET_MASK);
+    const t = l >> <i64>shift;
+    return t >= <i64>TAG_LIMIT ? -1 : <i32>t;
+  }
+  const set = setOf(c, line);
+  lookupSet = set;
+  const tagValue = tagOf(c, line, set);
+  return tagValue >= TAG_LIMIT ? -1 : toI32(tagValue);
+}
+
+/**
+ * The ways of the set from word `base` whose word holds `tag` (bit k: way k), for up to 32 ways:
+ * four ways per vector compare, every way compared whatever matches (no branch on the words, and
+ * the loads do not wait for the set's front). A word matches when `w >> 1 == tag`, that is
+ * `(w & -2) == tag * 2`; an invalid way (-1) never does. The last vector may read words past the
+ * set (the next set's, or the front bytes after the last set, inside the region): their bits are
+ * dropped.
+ */
+@inline function matchingWays(words: usize, base: i32, ways: i32, tag: i32): u32 {
+  const want = i32x4.splat(tag << 1);
+  const clearDirty = i32x4.splat(-2);
+  const at = words + (<usize>base << 2);
+  let m: u32 = 0;
+  for (let k = 0; k < ways; k += 4) {
+    const v = v128.and(v128.load(at + (<usize>k << 2)), clearDirty);
+    m |= <u32>i32x4.bitmask(i32x4.eq(v, want)) << <u32>k;
+  }
+  return ways >= 32 ? m : m & ((<u32>1 << <u32>ways) - 1);
+}
+
+/** Most ways `matchingWays` compares (one bit each in a 32-bit mask). */
+const VECTOR_WAYS = 32;
+
+/**
  * `DataCache.access`: 1 hit, 0 miss (filled; a dirty victim's line in the header's
  * evictedDirtyLine), -1 for a line whose tag exceeds 30 bits (where `access` throws; nothing changed).
  */
 export function dataAccess(c: usize, line: f64, write: bool): i32 {
-  const set = setOf(c, line);
-  const tagValue = tagOf(c, line, set);
-  if (tagValue >= TAG_LIMIT) return -1;
-  const tag = toI32(tagValue);
+  const tag = tagAndSet(c, line);
+  if (tag < 0) return -1;
+  const set = lookupSet;
   const ways = i32Field(c, WAYS);
+  if (ways > VECTOR_WAYS) return scanAccess(c, set, tag, write);
   const base = set * ways;
   const words = <usize>i32Field(c, WORD);
   const frontAt = <usize>i32Field(c, FRONT) + <usize>set;
+  const match = matchingWays(words, base, ways, tag);
   const f = <i32>load<u8>(frontAt);
   store<f64>(c + EVICTED, -1);
-  const first = i32At(words, base + f);
-  if (first >> 1 == tag) {
-    if (write) setI32(words, base + f, first | 1);
+  if (match == 0) return fill(c, words, base, set, f, frontAt, tag, write);
+  const i = base + <i32>ctz(match);
+  const front = base + f;
+  const w = i32At(words, i);
+  if (i == front) {
+    if (write) setI32(words, i, w | 1);
     return 1;
   }
-  const next = f + 1 == ways ? base : base + f + 1;
-  const second = i32At(words, next);
-  if (second >> 1 == tag) {
-    setI32(words, next, first);
-    setI32(words, base + f, write ? second | 1 : second);
-    return 1;
-  }
+  raiseTo(words, base, ways, front, i);
+  setI32(words, front, write ? w | 1 : w);
+  return 1;
+}
+
+/**
+ * A hit at way `i`, not the front: the more recent words move one way along the ring (two
+ * straight runs, the ring wraps at most once between the front and the hit), the front's word is
+ * then the hit's. At rank 1 that is one move.
+ */
+@inline function raiseTo(words: usize, base: i32, ways: i32, front: i32, i: i32): void {
   const end = base + ways;
-  for (let i = base; i < end; i++) {
-    const w = i32At(words, i);
-    if (w >> 1 == tag) {
-      const front = base + f;
-      if (i < front) {
-        for (let j = i; j > base; j--) setI32(words, j, i32At(words, j - 1));
-        setI32(words, base, i32At(words, end - 1));
-        for (let j = end - 1; j > front; j--) setI32(words, j, i32At(words, j - 1));
-      } else {
-        for (let j = i; j > front; j--) setI32(words, j, i32At(words, j - 1));
-      }
-      setI32(words, front, write ? w | 1 : w);
-      return 1;
-    }
+  if (i < front) {
+    for (let j = i; j > base; j--) setI32(words, j, i32At(words, j - 1));
+    setI32(words, base, i32At(words, end - 1));
+    for (let j = end - 1; j > front; j--) setI32(words, j, i32At(words, j - 1));
+  } else {
+    for (let j = i; j > front; j--) setI32(words, j, i32At(words, j - 1));
   }
-  const tail = f == 0 ? ways - 1 : f - 1;
+}
+
+/** A miss: the tail (least recently used, or invalid) becomes the front, its dirty victim noted. */
+function fill(c: usize, words: usize, base: i32, set: i32, f: i32, frontAt: usize, tag: i32, write: bool): i32 {
+  const tail = f == 0 ? i32Field(c, WAYS) - 1 : f - 1;
   const victim = i32At(words, base + tail);
   if (victim != -1 && (victim & 1) != 0) store<f64>(c + EVICTED, <f64>(victim >> 1) * <f64>i32Field(c, SETS) + <f64>set);
   store<u8>(frontAt, <u8>tail);
@@ -114,15 +164,42 @@ export function dataAccess(c: usize, line: f64, write: bool): i32 {
   return 0;
 }
 
+/** `dataAccess` for sets wider than `VECTOR_WAYS`: the scan of `DataCache.access`, way by way. */
+function scanAccess(c: usize, set: i32, tag: i32, write: bool): i32 {
+  const ways = i32Field(c, WAYS);
+  const base = set * ways;
+  const words = <usize>i32Field(c, WORD);
+  const frontAt = <usize>i32Field(c, FRONT) + <usize>set;
+  const f = <i32>load<u8>(frontAt);
+  store<f64>(c + EVICTED, -1);
+  const front = base + f;
+  const end = base + ways;
+  for (let i = base; i < end; i++) {
+    const w = i32At(words, i);
+    if (w >> 1 == tag) {
+      if (i != front) raiseTo(words, base, ways, front, i);
+      setI32(words, front, write ? w | 1 : w);
+      return 1;
+    }
+  }
+  return fill(c, words, base, set, f, frontAt, tag, write);
+}
+
 /** `DataCache.absorbWriteBack`: marks the line dirty if present (no LRU update); whether it was. */
 export function dataAbsorbWriteBack(c: usize, line: f64): bool {
-  const set = setOf(c, line);
-  const tagValue = tagOf(c, line, set);
-  if (tagValue >= TAG_LIMIT) return false;
-  const tag = toI32(tagValue);
-  const base = set * i32Field(c, WAYS);
-  const end = base + i32Field(c, WAYS);
+  const tag = tagAndSet(c, line);
+  if (tag < 0) return false;
+  const ways = i32Field(c, WAYS);
+  const base = lookupSet * ways;
   const words = <usize>i32Field(c, WORD);
+  if (ways <= VECTOR_WAYS) {
+    const match = matchingWays(words, base, ways, tag);
+    if (match == 0) return false;
+    const i = base + <i32>ctz(match);
+    setI32(words, i, i32At(words, i) | 1);
+    return true;
+  }
+  const end = base + ways;
   for (let i = base; i < end; i++) {
     const w = i32At(words, i);
     if (w >> 1 == tag) {
