@@ -96,14 +96,21 @@ let lookupSet: i32 = 0;
  */
 @inline function matchingWays(words: usize, base: i32, ways: i32, tag: i32): u32 {
   const want = i32x4.splat(tag << 1);
-  const clearDirty = i32x4.splat(-2);
   const at = words + (<usize>base << 2);
-  let m: u32 = 0;
-  for (let k = 0; k < ways; k += 4) {
-    const v = v128.and(v128.load(at + (<usize>k << 2)), clearDirty);
-    m |= <u32>i32x4.bitmask(i32x4.eq(v, want)) << <u32>k;
+  // The presets' geometries (8 and 16 ways) unrolled: no loop, no loop check.
+  if (ways == 8) return matchQuad(at, want) | (matchQuad(at + 16, want) << 4);
+  if (ways == 16) {
+    const low = matchQuad(at, want) | (matchQuad(at + 16, want) << 4);
+    return low | (matchQuad(at + 32, want) << 8) | (matchQuad(at + 48, want) << 12);
   }
+  let m: u32 = 0;
+  for (let k = 0; k < ways; k += 4) m |= matchQuad(at + (<usize>k << 2), want) << <u32>k;
   return ways >= 32 ? m : m & ((<u32>1 << <u32>ways) - 1);
+}
+
+/** Bits 0..3: which of the four words from `at` hold the tag `want` holds twice. */
+@inline function matchQuad(at: usize, want: v128): u32 {
+  return <u32>i32x4.bitmask(i32x4.eq(v128.and(v128.load(at), i32x4.splat(-2)), want));
 }
 
 /** Most ways `matchingWays` compares (one bit each in a 32-bit mask). */
