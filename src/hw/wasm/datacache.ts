@@ -110,7 +110,7 @@ let lookupSet: i32 = 0;
 
 /** Bits 0..3: which of the four words from `at` hold the tag `want` holds twice. */
 @inline function matchQuad(at: usize, want: v128): u32 {
-  return <u32>i32x4.bitmask(i32x4.eq(v128.and(v128.load(at), i32x4.splat(-2)), want));
+  return matchIn(v128.load(at), want);
 }
 
 /** Most ways `matchingWays` compares (one bit each in a 32-bit mask). */
@@ -125,10 +125,12 @@ export function dataAccess(c: usize, line: f64, write: bool): i32 {
   if (tag < 0) return -1;
   const set = lookupSet;
   const ways = i32Field(c, WAYS);
-  if (ways > VECTOR_WAYS) return scanAccess(c, set, tag, write);
   const base = set * ways;
   const words = <usize>i32Field(c, WORD);
   const frontAt = <usize>i32Field(c, FRONT) + <usize>set;
+  if (ways == 16) return access16(c, words, base, set, frontAt, tag, write);
+  if (ways == 8) return access8(c, words, base, set, frontAt, tag, write);
+  if (ways > VECTOR_WAYS) return scanAccess(c, set, tag, write);
   const match = matchingWays(words, base, ways, tag);
   const f = <i32>load<u8>(frontAt);
   store<f64>(c + EVICTED, -1);
@@ -143,6 +145,81 @@ export function dataAccess(c: usize, line: f64, write: bool): i32 {
   raiseTo(words, base, ways, front, i);
   setI32(words, front, write ? w | 1 : w);
   return 1;
+}
+
+/*
+ * `dataAccess` for the presets' set widths, 16 and 8 ways, without a branch on the hit's rank:
+ * the set is in registers (four or two vectors of four words), and a hit at rank r moves the r
+ * words after the front one way along the ring (what `raiseTo` does word by word) as one select
+ * per vector between the set and the set rotated by one way: lane j takes its predecessor's word
+ * when it lies on the ring within r ways after the front, (j - front - 1) mod ways < r. The
+ * front's lane is never among them; it then gets the hit's word. A hit at the front (r = 0)
+ * selects nothing. Every vector is stored back (unmoved lanes with their own words).
+ */
+
+/** Lane indices of the four vectors of a set. */
+const LANES0: v128 = i32x4(0, 1, 2, 3);
+const LANES1: v128 = i32x4(4, 5, 6, 7);
+const LANES2: v128 = i32x4(8, 9, 10, 11);
+const LANES3: v128 = i32x4(12, 13, 14, 15);
+
+/** Lane j of the result: word j - 1 of the ring, for `current` (words j..j+3) after `previous` (words j-4..j-1). */
+@inline function afterPrevious(previous: v128, current: v128): v128 {
+  return i8x16.shuffle(previous, current, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27);
+}
+
+/** The lanes that take their predecessor's word: (lane - from) & wrap < rank. */
+@inline function moving(lanes: v128, from: v128, wrap: v128, rank: v128): v128 {
+  return i32x4.lt_s(v128.and(i32x4.sub(lanes, from), wrap), rank);
+}
+
+function access16(c: usize, words: usize, base: i32, set: i32, frontAt: usize, tag: i32, write: bool): i32 {
+  const at = words + (<usize>base << 2);
+  const want = i32x4.splat(tag << 1);
+  const v0 = v128.load(at);
+  const v1 = v128.load(at, 16);
+  const v2 = v128.load(at, 32);
+  const v3 = v128.load(at, 48);
+  const match = matchIn(v0, want) | (matchIn(v1, want) << 4) | (matchIn(v2, want) << 8) | (matchIn(v3, want) << 12);
+  const f = <i32>load<u8>(frontAt);
+  store<f64>(c + EVICTED, -1);
+  if (match == 0) return fill(c, words, base, set, f, frontAt, tag, write);
+  const i = <i32>ctz(match);
+  const w = load<i32>(at + (<usize>i << 2));
+  const from = i32x4.splat(f + 1);
+  const wrap = i32x4.splat(15);
+  const rank = i32x4.splat((i - f) & 15);
+  v128.store(at, v128.bitselect(afterPrevious(v3, v0), v0, moving(LANES0, from, wrap, rank)));
+  v128.store(at, v128.bitselect(afterPrevious(v0, v1), v1, moving(LANES1, from, wrap, rank)), 16);
+  v128.store(at, v128.bitselect(afterPrevious(v1, v2), v2, moving(LANES2, from, wrap, rank)), 32);
+  v128.store(at, v128.bitselect(afterPrevious(v2, v3), v3, moving(LANES3, from, wrap, rank)), 48);
+  store<i32>(at + (<usize>f << 2), write ? w | 1 : w);
+  return 1;
+}
+
+function access8(c: usize, words: usize, base: i32, set: i32, frontAt: usize, tag: i32, write: bool): i32 {
+  const at = words + (<usize>base << 2);
+  const want = i32x4.splat(tag << 1);
+  const v0 = v128.load(at);
+  const v1 = v128.load(at, 16);
+  const match = matchIn(v0, want) | (matchIn(v1, want) << 4);
+  const f = <i32>load<u8>(frontAt);
+  store<f64>(c + EVICTED, -1);
+  if (match == 0) return fill(c, words, base, set, f, frontAt, tag, write);
+  const i = <i32>ctz(match);
+  const w = load<i32>(at + (<usize>i << 2));
+  const from = i32x4.splat(f + 1);
+  const wrap = i32x4.splat(7);
+  const rank = i32x4.splat((i - f) & 7);
+  v128.store(at, v128.bitselect(afterPrevious(v1, v0), v0, moving(LANES0, from, wrap, rank)));
+  v128.store(at, v128.bitselect(afterPrevious(v0, v1), v1, moving(LANES1, from, wrap, rank)), 16);
+  store<i32>(at + (<usize>f << 2), write ? w | 1 : w);
+  return 1;
+}
+
+/** Bits 0..3: which of the four words of `v` hold the tag `want` holds twice (see `matchingWays`). */
+@inline function matchIn(v: v128, want: v128): u32 {
+  return <u32>i32x4.bitmask(i32x4.eq(v128.and(v, i32x4.splat(-2)), want));
 }
 
 /**
