@@ -55,6 +55,14 @@ export interface Translator {
   throughCaches(desc: number, line: number, write: number): number;
   /** `TierMap.tierOfFrame` of the tier map the descriptor's memory part names (wasm/memory.ts, for tests). */
   tierOfFrame(desc: number, frame: number): number;
+  /**
+   * `VCpu.dataLine` past its repeat test: the line through the caches, the write-backs, and for a
+   * line from memory the tier, the stream prefetcher and its cost: returns the level as
+   * `throughCaches` does, the rest from `desc + 1536` (wasm/memory.ts).
+   */
+  dataLine(desc: number, line: number, write: number): number;
+  /** `Core.prefetchCovers` of the core whose prefetcher region is at `prefetcher` (wasm/prefetch.ts): 1 when covered. */
+  prefetchCovers(prefetcher: number, line: number): number;
 }
 
 /** Path of the built module, built now if needed; null when asc is not installed. */
@@ -94,6 +102,8 @@ function instantiate(file: string): Translator {
     dataAbsorbWriteBack: x.dataAbsorbWriteBack,
     throughCaches: x.throughCaches,
     tierOfFrame: x.tierOfFrame,
+    dataLine: x.dataLine,
+    prefetchCovers: x.prefetchCovers,
   };
 }
 

@@ -37,7 +37,7 @@ const TAG_LIMIT: f64 = 1073741824.0;
 // ---- vCPU descriptor: the cache pointers (i32 slots 57..59) and the output from byte 1536 ----
 const D_L1D: usize = 228;
 const D_L2: usize = 232;
-const D_LLC: usize = 236;
+export const D_LLC: usize = 236;
 export const CACHES_OUT: usize = 1536;
 export const C_LATENCY: usize = CACHES_OUT;
 export const C_VICTIMS: usize = CACHES_OUT + 8;
