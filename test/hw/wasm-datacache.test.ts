@@ -69,6 +69,8 @@ const GEOMETRIES: Geometry[] = [
   { name: 'L2 of icelake (20 ways)', sets: 1024, ways: 20 },
   { name: 'one set of 15 ways (the compare reads past the last set)', sets: 1, ways: 15 },
   { name: '2 sets of 32 ways (the widest vector compare)', sets: 2, ways: 32 },
+  { name: 'one set of 4 ways (one vector)', sets: 1, ways: 4 },
+  { name: '6 sets of 24 ways (modulo index, six vectors)', sets: 6, ways: 24 },
   { name: '8 sets of 33 ways (past the vector compare: the scan)', sets: 8, ways: 33 },
   { name: '4 sets of 255 ways (the most modelled)', sets: 4, ways: 255 },
 ];

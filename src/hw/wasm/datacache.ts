@@ -131,6 +131,7 @@ export function dataAccess(c: usize, line: f64, write: bool): i32 {
   if (ways == 16) return access16(c, words, base, set, frontAt, tag, write);
   if (ways == 8) return access8(c, words, base, set, frontAt, tag, write);
   if (ways > VECTOR_WAYS) return scanAccess(c, set, tag, write);
+  if ((ways & 3) == 0) return accessQuads(c, words, base, set, frontAt, tag, write, ways);
   const match = matchingWays(words, base, ways, tag);
   const f = <i32>load<u8>(frontAt);
   store<f64>(c + EVICTED, -1);
@@ -213,6 +214,36 @@ function access8(c: usize, words: usize, base: i32, set: i32, frontAt: usize, ta
   const rank = i32x4.splat((i - f) & 7);
   v128.store(at, v128.bitselect(afterPrevious(v1, v0), v0, moving(LANES0, from, wrap, rank)));
   v128.store(at, v128.bitselect(afterPrevious(v0, v1), v1, moving(LANES1, from, wrap, rank)), 16);
+  store<i32>(at + (<usize>f << 2), write ? w | 1 : w);
+  return 1;
+}
+
+/**
+ * `access16` for any multiple of four ways up to `VECTOR_WAYS` (Ice Lake's 12 and 20): the same
+ * select, vector by vector in a loop, each rotated in from the set's previous vector as it was
+ * loaded; the distance from the front wraps by adding the way count to a negative difference.
+ */
+function accessQuads(c: usize, words: usize, base: i32, set: i32, frontAt: usize, tag: i32, write: bool, ways: i32): i32 {
+  const at = words + (<usize>base << 2);
+  const match = matchingWays(words, base, ways, tag);
+  const f = <i32>load<u8>(frontAt);
+  store<f64>(c + EVICTED, -1);
+  if (match == 0) return fill(c, words, base, set, f, frontAt, tag, write);
+  const i = <i32>ctz(match);
+  const w = load<i32>(at + (<usize>i << 2));
+  const r = i - f;
+  const from = i32x4.splat(f + 1);
+  const rank = i32x4.splat(r < 0 ? r + ways : r);
+  const count = i32x4.splat(ways);
+  let previous = v128.load(at + (<usize>(ways - 4) << 2));
+  for (let k = 0; k < ways; k += 4) {
+    const q = at + (<usize>k << 2);
+    const current = v128.load(q);
+    const d = i32x4.sub(i32x4.add(LANES0, i32x4.splat(k)), from);
+    const distance = i32x4.add(d, v128.and(count, i32x4.shr_s(d, 31)));
+    v128.store(q, v128.bitselect(afterPrevious(previous, current), current, i32x4.lt_s(distance, rank)));
+    previous = current;
+  }
   store<i32>(at + (<usize>f << 2), write ? w | 1 : w);
   return 1;
 }
