@@ -1234,11 +1234,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     if (this.wasm !== null) cycles = this.dataLineInWasm(line, write);
     else {
       cycles = this.throughCaches(line, write);
-      const level = this.servedBy;
-      if (level === SERVED_L1D) c.dataL1dHits++;
-      else if (level === SERVED_L2) c.dataL2Hits++;
-      else if (level === SERVED_LLC) c.dataLlcHits++;
-      else {
+      if (!this.countDataHit(this.servedBy)) {
         c.dataMem[this.servedTier]++;
         cycles += this.dataFromMemory(this.servedTier, line, write);
       }
@@ -1266,21 +1262,26 @@ export class VCpu implements TlbInvalidator, CoreResident {
     if (level >= CACHES_REFUSED) this.refuseLine(level - CACHES_REFUSED, line, write);
     this.servedBy = level;
     const cycles = out[CACHES_OUT_WRITEBACK_CYCLES];
+    if (this.countDataHit(level)) return cycles + out[CACHES_OUT_LATENCY];
+    const tier = out[CACHES_OUT_TIER];
+    this.servedTier = tier;
+    c.dataMem[tier]++;
+    const cost = out[CACHES_OUT_MEMORY_CYCLES];
+    if (this.memoryOut[DESC_COVERED_F64] !== 0) {
+      c.prefetchedLines++;
+      return cycles + cost;
+    }
+    return cycles + (this.independentDepth > 0 ? this.overlapMiss(cost) : cost);
+  }
+
+  /** Count a data line that cache level `level` (SERVED_*) served; false for a line from memory (nothing counted). */
+  private countDataHit(level: number): boolean {
+    const c = this.stats;
     if (level === SERVED_L1D) c.dataL1dHits++;
     else if (level === SERVED_L2) c.dataL2Hits++;
     else if (level === SERVED_LLC) c.dataLlcHits++;
-    else {
-      const tier = out[CACHES_OUT_TIER];
-      this.servedTier = tier;
-      c.dataMem[tier]++;
-      const cost = out[CACHES_OUT_MEMORY_CYCLES];
-      if (this.memoryOut[DESC_COVERED_F64] !== 0) {
-        c.prefetchedLines++;
-        return cycles + cost;
-      }
-      return cycles + (this.independentDepth > 0 ? this.overlapMiss(cost) : cost);
-    }
-    return cycles + out[CACHES_OUT_LATENCY];
+    else return false;
+    return true;
   }
 
   /**

@@ -12,11 +12,12 @@ import assert from 'node:assert/strict';
 import { Rng } from '../../src/base/rng.ts';
 import { PageSize } from '../../src/base/units.ts';
 import { arena } from '../../src/hw/arena.ts';
-import { CPU_PRESETS, translationOnly, withoutPrivateCaches, type CpuPreset } from '../../src/hw/cpu.ts';
+import { CPU_PRESETS, type CpuPreset } from '../../src/hw/cpu.ts';
 import { FlatSpace } from '../../src/hw/flatspace.ts';
 import { resolveTier, TierMap, TIER_PRESETS } from '../../src/hw/tiers.ts';
 import { Machine, VCpu } from '../../src/hw/vcpu.ts';
 import { translator } from '../../src/hw/wasm-translate.ts';
+import { ACCESS_PRESETS } from './access-presets.ts';
 
 const wasm = translator();
 const SKIP = wasm === null ? 'the WebAssembly access path is not built (AssemblyScript missing, or UNIMEM_WASM_TRANSLATE=0)' : false;
@@ -56,19 +57,6 @@ test('the stream prefetcher in WebAssembly decides as Core.prefetchCovers and le
   }
 });
 
-const PRESETS: Record<string, CpuPreset> = {
-  zen2: CPU_PRESETS.zen2,
-  icelake: CPU_PRESETS.icelake,
-  'zen2-translation': translationOnly(CPU_PRESETS.zen2),
-  'zen2-llc-only': withoutPrivateCaches(CPU_PRESETS.zen2),
-  'zen2-tiny-caches': {
-    ...CPU_PRESETS.zen2,
-    name: 'zen2-tiny-caches',
-    l1d: { bytes: 1024, ways: 4, latency: 4 },
-    l2: { bytes: 3072, ways: 4, latency: 12 },
-    llc: { bytes: 16384, ways: 8, latency: 39, scope: 'per-cluster', clusterCores: 4 },
-  },
-};
 
 /** Streams, strided and plain, loads and stores, some in independent brackets, over two tiers; returns every counter and the cycles. */
 function streams(cpu: CpuPreset, useWasm: boolean, seed: number) {
@@ -92,7 +80,7 @@ function streams(cpu: CpuPreset, useWasm: boolean, seed: number) {
 }
 
 test('a data line in WebAssembly gives the TypeScript path\'s counters and cycles on covered streams, overlapped misses and write-backs', { skip: SKIP }, () => {
-  for (const [name, cpu] of Object.entries(PRESETS)) {
+  for (const [name, cpu] of Object.entries(ACCESS_PRESETS)) {
     for (const seed of [1, 2]) {
       const a = streams(cpu, true, seed);
       assert.deepEqual(a, streams(cpu, false, seed), `${name}, seed ${seed}`);
