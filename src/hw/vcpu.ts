@@ -354,6 +354,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
   private servedTier = 0;
   /** Latency of a hit in the first cache level (L1D, or the LLC when there are no private caches). */
   private lineHitLatency = 0;
+  /** The cycles of the data line `translateLineInWasm` made with the translation, for `accessGeneral`; -1 for none. */
+  private servedLineCycles = -1;
   /** Per tier, the cost of a covered line (`coveredLineCycles`) and the tier's user count it is for (0: none yet). */
   private readonly coveredLineCost: Float64Array;
   private readonly coveredLineUsers: Int32Array;
@@ -645,6 +647,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
    * tests of each level.
    */
   private lineFromTier(line: number, write: boolean): number {
+    // The module's `dataLine` does exactly this when every cache level is absent, in one call.
+    if (this.wasm !== null) return this.newDataLine(line, write);
     this.lastLine = line;
     const c = this.stats;
     const tier = this.tierMap.tierOfFrame(Math.floor(line / 64));
@@ -702,13 +706,20 @@ export class VCpu implements TlbInvalidator, CoreResident {
       hpa = this.fastHostBase + (gva - this.fastBase);
     } else {
       this.walkGva = gva;
-      cycles += this.translateSlow(write);
+      cycles += this.translateForAccess(size, write);
       hpa = this.outHpa;
     }
     const firstLine = Math.floor(hpa / 64);
     const lastLine = Math.floor((hpa + size - 1) / 64);
     let data = 0;
-    for (let line = firstLine; line <= lastLine; line++) data += this.dataLine(line, write);
+    let line = firstLine;
+    if (this.servedLineCycles >= 0) {
+      // The translation's call made the first line too (`translateLineInWasm`).
+      data = this.servedLineCycles;
+      this.servedLineCycles = -1;
+      line++;
+    }
+    for (; line <= lastLine; line++) data += this.dataLine(line, write);
     c.dataCycles += data;
     // Open the fastest path for the rest of this line when both the line and the translation are
     // the most recently used ones (a walk reference in between closed it: lastLine is then -1).
@@ -758,6 +769,19 @@ export class VCpu implements TlbInvalidator, CoreResident {
     const gva = this.walkGva;
     // The module takes addresses in [0, 2^53) as exact integers (wasm/translate.ts `walkG`).
     if (this.wasm !== null && gva >= 0 && gva < WASM_ADDRESS_LIMIT) return this.translateInWasm(write);
+    return this.translateInTypeScript(write);
+  }
+
+  /**
+   * `translateSlow` for `accessGeneral`: an access of `size` bytes inside one line takes the
+   * WebAssembly call that makes its data line too (`translateLineInWasm`).
+   */
+  private translateForAccess(size: number, write: boolean): number {
+    const gva = this.walkGva;
+    if (this.wasm !== null && gva >= 0 && gva < WASM_ADDRESS_LIMIT) {
+      // The fast page and the frames are 4 KiB aligned: the host address's offset in its line is the guest address's.
+      return size > 0 && (gva & 63) + size <= 64 ? this.translateLineInWasm(write) : this.translateInWasm(write);
+    }
     return this.translateInTypeScript(write);
   }
 
@@ -813,8 +837,6 @@ export class VCpu implements TlbInvalidator, CoreResident {
    * this vCPU's fields (`takeWalkRefs`), fault handlers and retries, and the fast page.
    */
   private translateInWasm(write: boolean): number {
-    const c = this.stats;
-    const out = this.out;
     const ept = this.space.ept;
     let status: number;
     try {
@@ -822,6 +844,38 @@ export class VCpu implements TlbInvalidator, CoreResident {
     } catch (e) {
       return this.trapped(e, true);
     }
+    return this.translatedInWasm(write, status);
+  }
+
+  /**
+   * `translateInWasm` and the data line at the translated address (`dataLine`) in one call, for an
+   * access inside one line. The call makes the data line unless the translation faulted or the
+   * line repeats the previous one (then `dataLine` serves it as usual); its output is taken here
+   * in the two parts' order (translation, then `lastLine` and the line), and the line's cycles go
+   * to `servedLineCycles` for `accessGeneral`.
+   */
+  private translateLineInWasm(write: boolean): number {
+    const ept = this.space.ept;
+    const repeatLine = write && !this.lastLineDirty ? -1 : this.lastLine;
+    let result: number;
+    try {
+      result = (this.wasm as Translator).translateLine(this.desc, this.walkGva, write ? 1 : 0, this.space.guest.base, ept === null ? 0 : ept.base, repeatLine);
+    } catch (e) {
+      return this.trapped(e, true);
+    }
+    const cycles = this.translatedInWasm(write, result & 15);
+    if (result >= 16) {
+      const line = Math.floor(this.outHpa / 64);
+      this.lastLine = line;
+      this.servedLineCycles = this.lineServedInWasm((result >> 4) - 1, line, write);
+    }
+    return cycles;
+  }
+
+  /** What VCpu takes from a `translate` call that ended with `status`: see `translateInWasm`. */
+  private translatedInWasm(write: boolean, status: number): number {
+    const c = this.stats;
+    const out = this.out;
     if (status === OUT_STATUS_L1_HIT) {
       c.l1TlbHits[out[OUT_SIZE] | 0]++;
       this.setFast(out[OUT_L1_SIZE], out[OUT_L1_FRAME], (out[OUT_FLAGS] & WRITABLE) !== 0);
@@ -1241,23 +1295,31 @@ export class VCpu implements TlbInvalidator, CoreResident {
 
   /** One data line through L1D, L2, LLC and memory. */
   private dataLine(line: number, write: boolean): number {
-    const c = this.stats;
     if (line === this.lastLine && (!write || this.lastLineDirty)) {
       // A repeat of the previous access's line: most recently used in the first cache level, or
       // without a cache model the last line its tier served (see `repeatLatency`).
       this.countLineRepeats(1);
       return this.repeatLatency;
     }
+    return this.newDataLine(line, write);
+  }
+
+  /** `dataLine` past its repeat test: a line other than the previous one, or a store to it while it is clean. */
+  private newDataLine(line: number, write: boolean): number {
     this.lastLine = line;
-    let cycles: number;
-    if (this.wasm !== null) cycles = this.dataLineInWasm(line, write);
-    else {
-      cycles = this.throughCaches(line, write);
-      if (!this.countDataHit(this.servedBy)) {
-        c.dataMem[this.servedTier]++;
-        cycles += this.dataFromMemory(this.servedTier, line, write);
-      }
+    if (this.wasm !== null) return this.lineServedInWasm(this.wasm.dataLine(this.desc, line, write ? 1 : 0), line, write);
+    const c = this.stats;
+    let cycles = this.throughCaches(line, write);
+    if (!this.countDataHit(this.servedBy)) {
+      c.dataMem[this.servedTier]++;
+      cycles += this.dataFromMemory(this.servedTier, line, write);
     }
+    this.noteLineServed(write);
+    return cycles;
+  }
+
+  /** What a new data line leaves for a repeat of it (see `repeatLatency`). */
+  private noteLineServed(write: boolean): void {
     if (this.llc === null) {
       // No cache model: a repeated load reads the same line of the same tier again, a sequential
       // read. A store goes to the tier each time (there is no line to dirty), so it never repeats.
@@ -1265,32 +1327,34 @@ export class VCpu implements TlbInvalidator, CoreResident {
       this.repeatLatency = this.llcLatency + this.tiers[this.servedTier].seqReadCycles;
       this.lastLineDirty = false;
     } else this.lastLineDirty = write;
-    return cycles;
   }
 
   /**
-   * `dataLine`'s way through the caches and memory as one WebAssembly call (wasm/memory.ts
-   * `dataLine`): the caches, the write-backs (their counts go to the pending counters, as a walk
+   * What VCpu takes from the module's `dataLine` (wasm/memory.ts), which returned `level`: the
+   * module made the caches, the write-backs (their counts go to the pending counters, as a walk
    * reference's do), the tier, the prefetcher and the line's cost. What stays here is this vCPU's
-   * state: the level's counter, `prefetchedLines`, and the overlap of an uncovered miss.
+   * state: the level's counter, `prefetchedLines`, the overlap of an uncovered miss, and what a
+   * repeat of the line costs.
    */
-  private dataLineInWasm(line: number, write: boolean): number {
+  private lineServedInWasm(level: number, line: number, write: boolean): number {
     const c = this.stats;
-    const level = this.wasm!.dataLine(this.desc, line, write ? 1 : 0);
     const out = this.cachesOut;
     if (level >= CACHES_REFUSED) this.refuseLine(level - CACHES_REFUSED, line, write);
     this.servedBy = level;
-    const cycles = out[CACHES_OUT_WRITEBACK_CYCLES];
-    if (this.countDataHit(level)) return cycles + out[CACHES_OUT_LATENCY];
-    const tier = out[CACHES_OUT_TIER];
-    this.servedTier = tier;
-    c.dataMem[tier]++;
-    const cost = out[CACHES_OUT_MEMORY_CYCLES];
-    if (this.memoryOut[DESC_COVERED_F64] !== 0) {
-      c.prefetchedLines++;
-      return cycles + cost;
+    let cycles = out[CACHES_OUT_WRITEBACK_CYCLES];
+    if (this.countDataHit(level)) cycles += out[CACHES_OUT_LATENCY];
+    else {
+      const tier = out[CACHES_OUT_TIER];
+      this.servedTier = tier;
+      c.dataMem[tier]++;
+      const cost = out[CACHES_OUT_MEMORY_CYCLES];
+      if (this.memoryOut[DESC_COVERED_F64] !== 0) {
+        c.prefetchedLines++;
+        cycles += cost;
+      } else cycles += this.independentDepth > 0 ? this.overlapMiss(cost) : cost;
     }
-    return cycles + (this.independentDepth > 0 ? this.overlapMiss(cost) : cost);
+    this.noteLineServed(write);
+    return cycles;
   }
 
   /** Count a data line that cache level `level` (SERVED_*) served; false for a line from memory (nothing counted). */
@@ -1391,7 +1455,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
    * there is nothing to call), which reports the dirty victims that left the caches in order;
    * their write-backs to memory (tier state, counters, cycles) run here afterwards, summed in the
    * same order as below. That is exact: no cache reads what a write-back changes. (A data line
-   * on the WebAssembly path takes `dataLineInWasm`, which does all of it in the module.)
+   * on the WebAssembly path takes the module's `dataLine`, which does all of it in the module.)
    */
   private throughCaches(line: number, write: boolean): number {
     let cycles = 0;

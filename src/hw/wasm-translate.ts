@@ -41,6 +41,12 @@ export interface Translator {
   cacheInsert(cache: number, pageNumber: number, size: number, value: number, flags: number): number;
   /** `VCpu.translateSlow` and the first attempt of its walk with its references, minus the counters VCpu keeps: returns the status. */
   translate(desc: number, gva: number, write: number, guestPt: number, ept: number): number;
+  /**
+   * `translate`, then, when it translated and the line of `gva` is not `repeatLine` (or a walk
+   * reference made it new), the data line at the translated address as `dataLine` makes it:
+   * returns the status, plus 16 * (the data line's level + 1) when it made one (wasm/translate.ts).
+   */
+  translateLine(desc: number, gva: number, write: number, guestPt: number, ept: number, repeatLine: number): number;
   /** The walk alone (a retry after a fault): returns the status. */
   walk(desc: number, gva: number, write: number, guestPt: number, ept: number): number;
   /** `DataCache.access` of the cache at `cache`: 1 hit, 0 miss, -1 a line beyond the modelled memory (where `access` throws). */
@@ -97,6 +103,7 @@ function instantiate(file: string): Translator {
     cacheLookup: x.cacheLookup,
     cacheInsert: x.cacheInsert,
     translate: x.translate,
+    translateLine: x.translateLine,
     walk: x.walk,
     dataAccess: x.dataAccess,
     dataAbsorbWriteBack: x.dataAbsorbWriteBack,

@@ -28,7 +28,7 @@
  * every byte.
  */
 
-import { beginWalkRefs, walkRef as memoryWalkRef } from './memory';
+import { beginWalkRefs, dataLine, walkRef as memoryWalkRef } from './memory';
 import { i32At, INV_64, pointerAt, setI32, toI32 } from './memory-access';
 
 // ---- TranslationCache region (tlb.ts): f64 header fields, i32 array offsets, i32 geometry ----
@@ -843,7 +843,26 @@ export function translate(d: usize, gva: f64, write: bool, guestPt: usize, ept: 
   }
   return walkFrom(write, guestPt, ept);
 }
+
+/**
+ * `VCpu.accessGeneral`'s common case, an access inside one line that missed the fast page, as one
+ * call: `translate`, then, when it translated (no fault) and the line is not a repeat of the
+ * previous access's, the data line at the translated address (`dataLine` of wasm/memory.ts).
+ * `repeatLine` is VCpu's last line when a repeat of it would serve this access (else -1); a walk
+ * reference makes every line new (VCpu's `lastLine` becomes -1). Returns the status, plus
+ * 16 * (`dataLine`'s level + 1) when the data line was made; VCpu then takes the translation's
+ * output first and the data line's after it, as the two calls' would be taken one after the other.
+ * That is exact because what VCpu does between the two (counters, the fast page, the line window)
+ * is nothing the data line reads.
+ */
+export function translateLine(d: usize, gva: f64, write: bool, guestPt: usize, ept: usize, repeatLine: f64): i32 {
+  const status = translate(d, gva, write, guestPt, ept);
+  if (status > WALKED) return status;
+  const line = Math.floor(outHpa * INV_64);
+  if (refs == 0 && line == repeatLine) return status;
+  return status + ((dataLine(d, line, write) + 1) << 4);
+}
+
 export { dataAccess, dataAbsorbWriteBack, throughCaches } from './datacache';
-export { tierOfFrame } from './memory';
-export { dataLine } from './memory';
+export { dataLine, tierOfFrame } from './memory';
 export { prefetchCovers } from './prefetch';
