@@ -204,10 +204,6 @@ const OUT_L1_FRAME = 5;
 const OUT_FAULT_ADDR = 6;
 const OUT_FAULT_WRITE = 7;
 const OUT_REFS = 8;
-const OUT_PSC_HITS = 9;
-const OUT_PSC_MISSES = 10;
-const OUT_NTLB_HITS = 11;
-const OUT_NTLB_MISSES = 12;
 /** The walk's cycles: the sum of its references' (wasm/memory.ts). */
 const OUT_WALK_CYCLES = 13;
 /**
@@ -254,7 +250,7 @@ const DESC_COVERED_F64 = 6;
  * `WALK_REFS_MEM` etc. (room for 8 tiers each; a machine has at most MAX_TIERS); and a line a cache refused before the call trapped.
  */
 const WALK_REFS_BYTE = 1664;
-const WALK_REFS_SLOTS = 33;
+const WALK_REFS_SLOTS = 37;
 const WALK_REFS = 0;
 const WALK_REFS_GUEST = 1;
 const WALK_REFS_HOST = 2;
@@ -267,6 +263,11 @@ const WALK_REFS_MEM = 8;
 const WALK_WRITEBACKS = 16;
 const WALK_MEDIA_BYTES = 24;
 const WALK_REFUSED_LINE = 32;
+/** The walker's paging-structure-cache and nested-TLB hits and misses (wasm/translate.ts counts them per call). */
+const WALK_PSC_HITS = 33;
+const WALK_PSC_MISSES = 34;
+const WALK_NTLB_HITS = 35;
+const WALK_NTLB_MISSES = 36;
 
 export class VCpu implements TlbInvalidator, CoreResident {
   /** Counters as of the last access; read them through `counters`, which adds the open window's accesses. */
@@ -905,7 +906,6 @@ export class VCpu implements TlbInvalidator, CoreResident {
   private walkedInWasm(): number {
     const c = this.stats;
     const out = this.out;
-    this.takeWalkerCounts();
     const r = this.takeWalkRefs();
     c.walksBySize[out[OUT_SIZE] | 0]++;
     this.outHpa = out[OUT_HPA];
@@ -921,7 +921,6 @@ export class VCpu implements TlbInvalidator, CoreResident {
     let cycles = 0;
     for (let attempt = 1; ; attempt++) {
       // Everything is read from `out` before a fault handler runs: it may translate again and overwrite it.
-      this.takeWalkerCounts();
       const faultAddr = out[OUT_FAULT_ADDR];
       const faultWrite = out[OUT_FAULT_WRITE] === 1;
       cycles += this.takeWalkRefs();
@@ -968,6 +967,10 @@ export class VCpu implements TlbInvalidator, CoreResident {
     c.walkRefsL2 += w[WALK_REFS_L2];
     c.walkRefsLlc += w[WALK_REFS_LLC];
     c.writebackCycles += w[WALK_WRITEBACK_CYCLES];
+    c.pscHits += w[WALK_PSC_HITS];
+    c.pscMisses += w[WALK_PSC_MISSES];
+    c.ntlbHits += w[WALK_NTLB_HITS];
+    c.ntlbMisses += w[WALK_NTLB_MISSES];
     for (let t = 0; t < this.tiers.length; t++) {
       c.walkRefsMem[t] += w[WALK_REFS_MEM + t];
       c.writebacks[t] += w[WALK_WRITEBACKS + t];
@@ -975,6 +978,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     }
     w.fill(0, 0, WALK_REFUSED_LEVEL);
     w.fill(0, WALK_REFS_MEM, WALK_REFUSED_LINE);
+    w.fill(0, WALK_PSC_HITS, WALK_NTLB_MISSES + 1);
   }
 
   /**
@@ -992,7 +996,6 @@ export class VCpu implements TlbInvalidator, CoreResident {
       c.l2TlbMisses++;
       c.walks++;
     }
-    this.takeWalkerCounts();
     this.takeWalkRefs();
     const w = this.walkRefsOut;
     this.refuseLine(w[WALK_REFUSED_LEVEL] - 1, w[WALK_REFUSED_LINE], false);
@@ -1001,16 +1004,6 @@ export class VCpu implements TlbInvalidator, CoreResident {
   /** A walk whose faults the handlers did not resolve in MAX_FAULT_RETRIES attempts: a defect of the handlers. */
   private stillFaults(gva: number): Error {
     return new Error(`vCPU ${this.id}: translation of 0x${gva.toString(16)} still faults after ${MAX_FAULT_RETRIES} retries`);
-  }
-
-  /** The paging-structure-cache and nested-TLB counts of the last WebAssembly call. */
-  private takeWalkerCounts(): void {
-    const c = this.stats;
-    const out = this.out;
-    c.pscHits += out[OUT_PSC_HITS];
-    c.pscMisses += out[OUT_PSC_MISSES];
-    c.ntlbHits += out[OUT_NTLB_HITS];
-    c.ntlbMisses += out[OUT_NTLB_MISSES];
   }
 
   /** The L1 fill the last WebAssembly call made becomes the fast page (or, without one, the fast page closes). */

@@ -224,10 +224,7 @@ function translateLikeVcpu(m: Twin, desc: number, gva: number, write: boolean, r
   for (;;) {
     const status = statuses[statuses.length - 1];
     for (let r = 0; r < arena.f64[out + 8]; r++) refs.push(arena.f64[desc / 8 + 64 + r], arena.u8[desc + 1024 + r]);
-    c.pscHits += arena.f64[out + 9];
-    c.pscMisses += arena.f64[out + 10];
-    c.ntlbHits += arena.f64[out + 11];
-    c.ntlbMisses += arena.f64[out + 12];
+    // The walker's hits and misses go to the pending counters, which `counters` adds.
     const size = arena.f64[out + 2];
     if (statuses.length === 1) {
       if (status === 0) c.l1TlbHits[size]++;

@@ -62,6 +62,11 @@ const W_MEM: usize = W + 64;
 const W_WRITEBACKS: usize = W + 128;
 const W_MEDIA_BYTES: usize = W + 192;
 const W_REFUSED_LINE: usize = W + 256;
+/** The paging-structure-cache and nested-TLB hits and misses of the walks (translate.ts counts them per call). */
+const W_PSC_HITS: usize = W + 264;
+const W_PSC_MISSES: usize = W + 272;
+const W_NTLB_HITS: usize = W + 280;
+const W_NTLB_MISSES: usize = W + 288;
 
 // ---- A tier's constants in TierMap's table (tiers.ts TIER_CONSTANTS) ----
 const T_SEQ_READ: usize = 0;
@@ -134,9 +139,41 @@ function writeBackToMemory(d: usize, victim: f64): f64 {
   return cycles;
 }
 
-/** Clear the walk's cycles: before the first reference of a call. */
-export function beginWalkRefs(d: usize): void {
-  store<f64>(d + O_WALK_CYCLES, 0);
+/**
+ * The references of the current call, counted here and added to the pending counters once, at
+ * the call's end (`endWalkRefs`): about five references a random access, each of which bumped
+ * three to four counters in memory.
+ */
+let refsGuest: i32 = 0;
+let refsHost: i32 = 0;
+let refsL1d: i32 = 0;
+let refsL2: i32 = 0;
+let refsLlc: i32 = 0;
+let walkCycles: f64 = 0;
+
+/** Before the first reference of a call. */
+export function beginWalkRefs(): void {
+  refsGuest = refsHost = refsL1d = refsL2 = refsLlc = 0;
+  walkCycles = 0;
+}
+
+/** At the end of a call that made references (a trap's too): their counts to the pending counters, their cycles to the walk's. */
+export function endWalkRefs(d: usize): void {
+  bump(d + W_REFS, <f64>(refsGuest + refsHost));
+  bump(d + W_GUEST, <f64>refsGuest);
+  bump(d + W_HOST, <f64>refsHost);
+  bump(d + W_L1D, <f64>refsL1d);
+  bump(d + W_L2, <f64>refsL2);
+  bump(d + W_LLC, <f64>refsLlc);
+  store<f64>(d + O_WALK_CYCLES, walkCycles);
+}
+
+/** The walker's paging-structure-cache and nested-TLB counts of a call, to the pending counters. */
+export function addWalkerCounts(d: usize, pscHits: i32, pscMisses: i32, ntlbHits: i32, ntlbMisses: i32): void {
+  bump(d + W_PSC_HITS, <f64>pscHits);
+  bump(d + W_PSC_MISSES, <f64>pscMisses);
+  bump(d + W_NTLB_HITS, <f64>ntlbHits);
+  bump(d + W_NTLB_MISSES, <f64>ntlbMisses);
 }
 
 /**
@@ -147,8 +184,8 @@ export function beginWalkRefs(d: usize): void {
  * the line are in the output, the caller stops the call (VCpu throws the TypeScript path's error).
  */
 export function walkRef(d: usize, line: f64, guestDimension: u8): bool {
-  bump(d + W_REFS, 1);
-  bump(d + (guestDimension != 0 ? W_GUEST : W_HOST), 1);
+  if (guestDimension != 0) refsGuest++;
+  else refsHost++;
   let cycles: f64 = 0;
   if (load<i32>(d + D_NO_DATA_CACHES) != 0) {
     const tier = tierOfFrame(d, Math.floor(line * INV_64));
@@ -168,11 +205,13 @@ export function walkRef(d: usize, line: f64, guestDimension: u8): bool {
       bump(d + W_MEM + (<usize>tier << 3), 1);
       cycles = cycles + load<f64>(d + D_LLC_LATENCY) + memoryRead(d, tier, line);
     } else {
-      bump(d + (level == SERVED_L1D ? W_L1D : level == SERVED_L2 ? W_L2 : W_LLC), 1);
+      if (level == SERVED_L1D) refsL1d++;
+      else if (level == SERVED_L2) refsL2++;
+      else refsLlc++;
       cycles += load<f64>(d + C_LATENCY);
     }
   }
-  bump(d + O_WALK_CYCLES, cycles);
+  walkCycles += cycles;
   return false;
 }
 

@@ -28,7 +28,7 @@
  * every byte.
  */
 
-import { beginWalkRefs, dataLine, walkRef as memoryWalkRef } from './memory';
+import { addWalkerCounts, beginWalkRefs, dataLine, endWalkRefs, walkRef as memoryWalkRef } from './memory';
 import { i32At, INV_64, pointerAt, setI32, toI32 } from './memory-access';
 
 // ---- TranslationCache region (tlb.ts): f64 header fields, i32 array offsets, i32 geometry ----
@@ -79,9 +79,10 @@ const PT_TABLE_FRAME: usize = 12;
  * The output block (f64 slots from OUT): status (L1_HIT ... EPT_VIOLATION), host address, size (the
  * L1 hit's lookup size, the L2 hit's array size, the walk's combined size), flags (bit 0
  * writable), the L1 entry that becomes the fast page (stored size, -1 for none, and page frame),
- * the fault's address and write flag, the walk-reference count and the paging-structure-cache
- * and nested-TLB hit and miss deltas. Walk references: line (f64) at REF_LINE + 8r, dimension (u8,
- * 1 guest, 0 host) at REF_DIM + r; at most 24 per attempt (a 4K/4K nested walk), room for 64.
+ * the fault's address and write flag, the walk-reference count (slots 9..12 are unused: the
+ * paging-structure-cache and nested-TLB hits and misses go to the pending counters of
+ * wasm/memory.ts). Walk references: line (f64) at REF_LINE + 8r, dimension (u8, 1 guest, 0 host)
+ * at REF_DIM + r; at most 24 per attempt (a 4K/4K nested walk), room for 64.
  */
 const D_L1_COUNT: usize = 0;
 const D_L1_CACHE: usize = 4;
@@ -110,10 +111,6 @@ const O_L1_FRAME: usize = OUT + 40;
 const O_FAULT_ADDR: usize = OUT + 48;
 const O_FAULT_WRITE: usize = OUT + 56;
 const O_REFS: usize = OUT + 64;
-const O_PSC_HITS: usize = OUT + 72;
-const O_PSC_MISSES: usize = OUT + 80;
-const O_NTLB_HITS: usize = OUT + 88;
-const O_NTLB_MISSES: usize = OUT + 96;
 const REF_LINE: usize = 512;
 const REF_DIM: usize = 1024;
 
@@ -542,7 +539,7 @@ let ntlbMisses: i32 = 0;
  * call: the counters so far, status REFUSED_LINE, then a trap.
  */
 @inline function walkRef(line: f64, guestDimension: u8): void {
-  if (refs == 0) beginWalkRefs(desc);
+  if (refs == 0) beginWalkRefs();
   store<f64>(desc + REF_LINE + (<usize>refs << 3), line);
   store<u8>(desc + REF_DIM + <usize>refs, guestDimension);
   refs++;
@@ -588,10 +585,8 @@ function finish(status: i32, size: i32, flags: i32): i32 {
   out(O_SIZE, <f64>size);
   out(O_FLAGS, <f64>flags);
   out(O_REFS, <f64>refs);
-  out(O_PSC_HITS, <f64>pscHits);
-  out(O_PSC_MISSES, <f64>pscMisses);
-  out(O_NTLB_HITS, <f64>ntlbHits);
-  out(O_NTLB_MISSES, <f64>ntlbMisses);
+  if (refs != 0) endWalkRefs(desc);
+  if ((pscHits | pscMisses | ntlbHits | ntlbMisses) != 0) addWalkerCounts(desc, pscHits, pscMisses, ntlbHits, ntlbMisses);
   return status;
 }
 
