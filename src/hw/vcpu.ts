@@ -864,7 +864,17 @@ export class VCpu implements TlbInvalidator, CoreResident {
     } catch (e) {
       return this.trapped(e, true);
     }
-    const cycles = this.translatedInWasm(write, result & 15);
+    const status = result & 15;
+    let cycles: number;
+    if (status === OUT_STATUS_WALKED) {
+      // The common case of a random access, written out (`translatedInWasm`, `walkInWasm`).
+      const c = this.stats;
+      c.l1TlbMisses++;
+      c.l2TlbMisses++;
+      c.walks++;
+      cycles = this.cpu.l2TlbLatency + this.walkedInWasm();
+      c.translationCycles += cycles;
+    } else cycles = this.translatedInWasm(write, status);
     if (result >= 16) {
       const line = Math.floor(this.outHpa / 64);
       this.lastLine = line;
