@@ -179,7 +179,8 @@ export function addWalkerCounts(d: usize, pscHits: i32, pscMisses: i32, ntlbHits
 /**
  * `VCpu.walkRef`: one page-walk reference to host-physical line `line` (1: of the guest
  * dimension, 0: of the host's), through the data caches or, without any, from its tier. Its counts
- * go to the pending counters and its cycles to the walk's. Returns true when a cache level
+ * by dimension and cache level and its cycles are kept for the call (`endWalkRefs` adds them),
+ * those by tier and its write-backs' go to the pending counters at once. Returns true when a cache level
  * refused the line (beyond the modelled memory, where `DataCache.access` throws): the level and
  * the line are in the output, the caller stops the call (VCpu throws the TypeScript path's error).
  */
