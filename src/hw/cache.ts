@@ -31,7 +31,8 @@ const TAG_LIMIT = 2 ** 30;
 /**
  * The region's header, read by wasm/datacache.ts: i32 at +0 sets, +4 ways, +8 setMask (-1: index
  * by modulo), +12 byte offset of `word` (i32[sets * ways]), +16 byte offset of `front`
- * (u8[sets]); f64 at +24 setInverse, +32 latency, +40 evictedDirtyLine (-1 none). The arrays
+ * (u8[sets]), +20 setShift (log2(sets) for a power-of-two set count, else -1); f64 at +24
+ * setInverse, +32 latency, +40 evictedDirtyLine (-1 none). The arrays
  * follow from `HEADER_BYTES` (one host cache line), `word` first.
  */
 const HDR_I32_SETS = 0;
@@ -39,6 +40,7 @@ const HDR_I32_WAYS = 1;
 const HDR_I32_SET_MASK = 2;
 const HDR_I32_WORD = 3;
 const HDR_I32_FRONT = 4;
+const HDR_I32_SET_SHIFT = 5;
 const HDR_F64_SET_INVERSE = 3;
 const HDR_F64_LATENCY = 4;
 const HDR_F64_EVICTED = 5;
@@ -89,6 +91,7 @@ export class DataCache {
     h32[HDR_I32_SET_MASK] = this.setMask;
     h32[HDR_I32_WORD] = base + HEADER_BYTES;
     h32[HDR_I32_FRONT] = base + frontAt;
+    h32[HDR_I32_SET_SHIFT] = this.setMask >= 0 ? Math.log2(this.sets) : -1;
     this.hdr = new Float64Array(buf, base, HEADER_BYTES / 8);
     this.hdr[HDR_F64_SET_INVERSE] = this.setInverse;
     this.hdr[HDR_F64_LATENCY] = latency;

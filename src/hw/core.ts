@@ -81,6 +81,22 @@ const MAX_STRIDE_LINES = 16;
 const LINES_PER_PAGE = 64;
 /** Its reciprocal: the page of a line by an exact multiplication instead of a division. */
 const INV_LINES_PER_PAGE = 1 / LINES_PER_PAGE;
+/**
+ * The prefetcher's region in the arena, read by wasm/prefetch.ts: f64 at +0 the expected line
+ * (see `Core.pfLine`); i32 at +8 the stream count, +12 the next stream to replace, +16 the
+ * expected stream, then the byte offsets of the arrays: +20 last lines (f64), +24 pages (i32),
+ * +28 strides (i32), +32 confirmations (u8), +36 buckets (i32[1024], 0 when the table is
+ * scanned). The arrays follow the header.
+ */
+const PF_HEADER_BYTES = 64;
+const PF_I32_STREAMS = 2;
+const PF_I32_VICTIM = 3;
+const PF_I32_EXPECTED_STREAM = 4;
+const PF_I32_LAST = 5;
+const PF_I32_PAGE = 6;
+const PF_I32_STRIDE = 7;
+const PF_I32_CONFIRMED = 8;
+const PF_I32_BUCKETS = 9;
 /** Buckets of the stream table's page index (see `Core.streamBuckets`). */
 const STREAM_BUCKETS = 1024;
 const STREAM_BUCKET_MASK = STREAM_BUCKETS - 1;
@@ -113,20 +129,24 @@ export class Core {
   /** Whether this core has used each tier (the cores that use a tier share its bandwidth). */
   readonly usesTier: Uint8Array;
   // Stream prefetcher: per tracked stream, the last line, the stride in lines, and whether the
-  // stride has been seen twice in a row (the stream is detected).
+  // stride has been seen twice in a row (the stream is detected). In the arena, in one region
+  // (`PF_*`), so that the WebAssembly access path (wasm/prefetch.ts) trains the same table.
   private readonly streams: number;
+  /** Arena byte offset of the prefetcher's region (layout: `PF_*` below). */
+  readonly prefetcherBase: number;
   private readonly streamLast: Float64Array;
   /** The 4 KiB page of each stream's last line (-1 when unused; host frames are below 2^28): the scan compares pages only. */
   private readonly streamPage: Int32Array;
   private readonly streamStride: Int32Array;
   private readonly streamConfirmed: Uint8Array;
-  private streamVictim = 0;
   /**
-   * The line that continues the stream matched last (`expectedStream`), or -1: the one-compare
-   * path of `prefetchCovers` for a line stream. Set only where a stream is alone in its bucket.
+   * The region's scalars: `pfLine[0]` is the line that continues the stream matched last
+   * (`expectedStream`), or -1: the one-compare path of `prefetchCovers` for a line stream, set
+   * only where a stream is alone in its bucket. `pfInt` holds the stream count, the next stream
+   * to replace (round robin) and `expectedStream` (`PF_I32_*`).
    */
-  private expectedLine = -1;
-  private expectedStream = 0;
+  private readonly pfLine: Float64Array;
+  private readonly pfInt: Int32Array;
   /**
    * Index of the stream table by page, so a miss looks at the streams of its own page only instead
    * of scanning all of them: bucket `page & STREAM_BUCKET_MASK` holds a bit per stream whose page
@@ -167,13 +187,35 @@ export class Core {
     this.lastTierLine = new Float64Array(arena.memory.buffer, tierState, tierCount).fill(-2);
     this.usesTier = new Uint8Array(arena.memory.buffer, tierState + 8 * tierCount, tierCount);
     this.streams = cpu.prefetchStreams;
-    this.streamLast = new Float64Array(this.streams).fill(-1);
-    this.streamPage = new Int32Array(this.streams).fill(-1);
-    this.streamStride = new Int32Array(this.streams);
-    this.streamConfirmed = new Uint8Array(this.streams);
-    this.streamBuckets = new Int32Array(this.streams <= 32 ? STREAM_BUCKETS : 0);
+    const n = this.streams;
+    const buckets = n <= 32 ? STREAM_BUCKETS : 0;
+    // f64 last lines, then i32 pages, strides and buckets, then the u8 confirmations.
+    const lastAt = PF_HEADER_BYTES;
+    const pageAt = lastAt + 8 * n;
+    const strideAt = pageAt + 4 * n;
+    const bucketsAt = strideAt + 4 * n;
+    const confirmedAt = bucketsAt + 4 * buckets;
+    const bytes = confirmedAt + n;
+    const base = arena.alloc(bytes);
+    arena.releaseWith(this, [base, bytes]);
+    this.prefetcherBase = base;
+    const buf = arena.memory.buffer;
+    this.pfLine = new Float64Array(buf, base, 1);
+    this.pfInt = new Int32Array(buf, base, PF_HEADER_BYTES / 4);
+    this.pfInt[PF_I32_STREAMS] = n;
+    this.pfInt[PF_I32_LAST] = base + lastAt;
+    this.pfInt[PF_I32_PAGE] = base + pageAt;
+    this.pfInt[PF_I32_STRIDE] = base + strideAt;
+    this.pfInt[PF_I32_CONFIRMED] = base + confirmedAt;
+    this.pfInt[PF_I32_BUCKETS] = buckets > 0 ? base + bucketsAt : 0;
+    this.pfLine[0] = -1;
+    this.streamLast = new Float64Array(buf, base + lastAt, n).fill(-1);
+    this.streamPage = new Int32Array(buf, base + pageAt, n).fill(-1);
+    this.streamStride = new Int32Array(buf, base + strideAt, n);
+    this.streamConfirmed = new Uint8Array(buf, base + confirmedAt, n);
+    this.streamBuckets = new Int32Array(buf, base + bucketsAt, buckets);
     // Unused streams have page -1: they sit in the bucket of page -1 and never match a real page.
-    for (let i = 0; i < this.streams && this.streams <= 32; i++) this.streamBuckets[-1 & STREAM_BUCKET_MASK] |= 1 << i;
+    for (let i = 0; i < n && buckets > 0; i++) this.streamBuckets[-1 & STREAM_BUCKET_MASK] |= 1 << i;
   }
 
   /**
@@ -260,8 +302,8 @@ export class Core {
    */
   prefetchCovers(line: number): boolean {
     // The next line of the stream that matched last, while that stream is alone in its page's
-    // bucket: what the bucket path below decides for it, without the lookup (see `expectedLine`).
-    if (line === this.expectedLine) return this.advance(this.expectedStream, line);
+    // bucket: what the bucket path below decides for it, without the lookup (see `pfLine`).
+    if (line === this.pfLine[0]) return this.advance(this.pfInt[PF_I32_EXPECTED_STREAM], line);
     return this.coversByBucket(line);
   }
 
@@ -278,14 +320,14 @@ export class Core {
     this.streamConfirmed[i] = 1;
     const stride = this.streamStride[i];
     const inPage = (line & (LINES_PER_PAGE - 1)) + stride;
-    this.expectedLine = inPage >= 0 && inPage < LINES_PER_PAGE ? line + stride : -1;
-    this.expectedStream = i;
+    this.pfLine[0] = inPage >= 0 && inPage < LINES_PER_PAGE ? line + stride : -1;
+    this.pfInt[PF_I32_EXPECTED_STREAM] = i;
     return covered;
   }
 
-  /** The line that continues the stream matched last, or -1 (see `expectedLine`). */
+  /** The line that continues the stream matched last, or -1 (see `pfLine`). */
   get nextExpectedLine(): number {
-    return this.expectedLine;
+    return this.pfLine[0];
   }
 
   /**
@@ -294,7 +336,7 @@ export class Core {
    * caller that decided the lines in advance (`VCpu`'s stream run) and counts them itself.
    */
   continueExpected(line: number): void {
-    this.advance(this.expectedStream, line);
+    this.advance(this.pfInt[PF_I32_EXPECTED_STREAM], line);
   }
 
   /** `prefetchCovers` past the expected line. */
@@ -317,7 +359,7 @@ export class Core {
 
   /** The body of `prefetchCovers`: every stream of the line's page, then a new stream. */
   private trainStreams(line: number): boolean {
-    this.expectedLine = -1;
+    this.pfLine[0] = -1;
     const streams = this.streams;
     if (streams === 0) return false;
     const last = this.streamLast;
@@ -348,8 +390,8 @@ export class Core {
       last[retrain] = line;
       return false;
     }
-    const v = this.streamVictim;
-    this.streamVictim = v + 1 === streams ? 0 : v + 1;
+    const v = this.pfInt[PF_I32_VICTIM];
+    this.pfInt[PF_I32_VICTIM] = v + 1 === streams ? 0 : v + 1;
     if (indexed) {
       const bit = 1 << v;
       this.streamBuckets[pages[v] & STREAM_BUCKET_MASK] &= ~bit;

@@ -111,7 +111,7 @@ export function resolveTier(preset: TierPreset, id: number, clockGHz: number): R
 }
 
 /** f64 constants per tier in `TierMap`'s table (see `TierMap.constantsAt`). */
-export const TIER_CONSTANTS = 4;
+export const TIER_CONSTANTS = 6;
 
 /**
  * Which tier holds a host-physical frame. Host memory is laid out tier after tier (DRAM frames
@@ -129,7 +129,8 @@ export class TierMap {
   /**
    * Arena byte offset of the tiers' constants the WebAssembly access path needs (wasm/memory.ts),
    * written once: per tier `TIER_CONSTANTS` f64, `seqReadCycles`, `randReadCycles`, `mediaLine`,
-   * `writeBytesPerCycle`, tier t's from `constantsAt + 8 * TIER_CONSTANTS * t`.
+   * `writeBytesPerCycle`, `readBytesPerCycle`, `writeCycles`, tier t's from
+   * `constantsAt + 8 * TIER_CONSTANTS * t`.
    */
   readonly constantsAt: number;
 
@@ -141,7 +142,7 @@ export class TierMap {
     this.constantsAt = this.endsAt + 8 * tiers.length;
     this.ends = new Float64Array(arena.memory.buffer, this.endsAt, tiers.length);
     const constants = new Float64Array(arena.memory.buffer, this.constantsAt, TIER_CONSTANTS * tiers.length);
-    tiers.forEach((t, i) => constants.set([t.seqReadCycles, t.randReadCycles, t.mediaLine, t.writeBytesPerCycle], TIER_CONSTANTS * i));
+    tiers.forEach((t, i) => constants.set([t.seqReadCycles, t.randReadCycles, t.mediaLine, t.writeBytesPerCycle, t.readBytesPerCycle, t.writeCycles], TIER_CONSTANTS * i));
     this.firstFrames = [];
     let end = 0;
     for (let i = 0; i < tiers.length; i++) {

@@ -213,10 +213,18 @@ const OUT_WALK_CYCLES = 13;
  * count of dirty victims that left the caches, their lines in order (at most one per level).
  */
 const CACHES_OUT_BYTE = 1536;
-const CACHES_OUT_SLOTS = 5;
+const CACHES_OUT_SLOTS = 8;
 const CACHES_OUT_LATENCY = 0;
 const CACHES_OUT_VICTIMS = 1;
 const CACHES_OUT_VICTIM = 2;
+/**
+ * `dataLine` in WebAssembly (wasm/memory.ts) goes on in the same slots: the write-backs' cycles,
+ * and for a line from memory its tier and cycles; whether a stream covered it is at
+ * `DESC_MEMORY_BYTE + 48`.
+ */
+const CACHES_OUT_WRITEBACK_CYCLES = 5;
+const CACHES_OUT_TIER = 6;
+const CACHES_OUT_MEMORY_CYCLES = 7;
 /** `throughCaches` in WebAssembly returns this plus the level when that level refused the line. */
 const CACHES_REFUSED = 4;
 /**
@@ -234,9 +242,13 @@ const DESC_TIER_USERS = 3;
 const DESC_USES_TIER = 4;
 const DESC_LAST_TIER_LINE = 5;
 const DESC_NO_DATA_CACHES = 6;
+/** The core's prefetcher region (i32), then from `DESC_MEMORY_BYTE + 40` f64: the outstanding-miss limit, and `dataLine`'s covered flag. */
+const DESC_PREFETCHER = 7;
+const DESC_MLP_LIMIT_F64 = 5;
+const DESC_COVERED_F64 = 6;
 /**
  * The walk references' pending counters (f64 slots from this byte, wasm/memory.ts): what the
- * module's `walkRef`s counted since VCpu last took them (`takeWalkRefCounters`), per tier from
+ * module's `walkRef`s (and `dataLine`s, their write-backs) counted since VCpu last took them (`takeWalkRefCounters`), per tier from
  * `WALK_REFS_MEM` etc. (room for 8 tiers each; a machine has at most MAX_TIERS); and a line a cache refused before the call trapped.
  */
 const WALK_REFS_BYTE = 1664;
@@ -367,8 +379,10 @@ export class VCpu implements TlbInvalidator, CoreResident {
   private readonly desc: number;
   private readonly out: Float64Array;
   private readonly walkRefsOut: Float64Array;
-  /** View of the block's output of `throughCaches` (`CACHES_OUT_*`). */
+  /** View of the block's output of `throughCaches` and `dataLine` (`CACHES_OUT_*`). */
   private readonly cachesOut: Float64Array;
+  /** The f64 slots of the block's memory part (`DESC_*_F64`). */
+  private readonly memoryOut: Float64Array;
 
   /**
    * `coreIndex` places the vCPU on one of the machine's cores (shared with whatever else runs
@@ -423,6 +437,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.out = new Float64Array(buf, this.desc + OUT_BYTE, OUT_SLOTS);
     this.walkRefsOut = new Float64Array(buf, this.desc + WALK_REFS_BYTE, WALK_REFS_SLOTS);
     this.cachesOut = new Float64Array(buf, this.desc + CACHES_OUT_BYTE, CACHES_OUT_SLOTS);
+    this.memoryOut = new Float64Array(buf, this.desc + DESC_MEMORY_BYTE, DESC_COVERED_F64 + 1);
     this.wasm = machine.wasmAccessPath && this.describeStructures() ? translator() : null;
     machine.vcpus.push(this);
   }
@@ -459,7 +474,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     d[DESC_DATA_L2] = this.l2cache === null ? 0 : this.l2cache.base;
     d[DESC_DATA_LLC] = this.llc === null ? 0 : this.llc.base;
     arena.f64[(this.desc + DESC_MEMORY_BYTE) / 8] = this.llcLatency;
-    const m = new Int32Array(arena.memory.buffer, this.desc + 4 * DESC_MEMORY_I32, DESC_NO_DATA_CACHES + 1);
+    const m = new Int32Array(arena.memory.buffer, this.desc + 4 * DESC_MEMORY_I32, DESC_PREFETCHER + 1);
     m[DESC_TIER_COUNT] = this.tiers.length;
     m[DESC_TIER_ENDS] = this.tierMap.endsAt;
     m[DESC_TIER_CONSTANTS] = this.tierMap.constantsAt;
@@ -467,6 +482,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
     m[DESC_USES_TIER] = this.core.usesTier.byteOffset;
     m[DESC_LAST_TIER_LINE] = this.core.lastTierLine.byteOffset;
     m[DESC_NO_DATA_CACHES] = this.noDataCaches ? 1 : 0;
+    m[DESC_PREFETCHER] = this.core.prefetcherBase;
+    this.memoryOut[DESC_MLP_LIMIT_F64] = this.mlpLimit;
     return true;
   }
 
@@ -1213,14 +1230,14 @@ export class VCpu implements TlbInvalidator, CoreResident {
       return this.repeatLatency;
     }
     this.lastLine = line;
-    let cycles = this.throughCaches(line, write);
-    const level = this.servedBy;
-    if (level === SERVED_L1D) c.dataL1dHits++;
-    else if (level === SERVED_L2) c.dataL2Hits++;
-    else if (level === SERVED_LLC) c.dataLlcHits++;
+    let cycles: number;
+    if (this.wasm !== null) cycles = this.dataLineInWasm(line, write);
     else {
-      c.dataMem[this.servedTier]++;
-      cycles += this.dataFromMemory(this.servedTier, line, write);
+      cycles = this.throughCaches(line, write);
+      if (!this.countDataHit(this.servedBy)) {
+        c.dataMem[this.servedTier]++;
+        cycles += this.dataFromMemory(this.servedTier, line, write);
+      }
     }
     if (this.llc === null) {
       // No cache model: a repeated load reads the same line of the same tier again, a sequential
@@ -1230,6 +1247,41 @@ export class VCpu implements TlbInvalidator, CoreResident {
       this.lastLineDirty = false;
     } else this.lastLineDirty = write;
     return cycles;
+  }
+
+  /**
+   * `dataLine`'s way through the caches and memory as one WebAssembly call (wasm/memory.ts
+   * `dataLine`): the caches, the write-backs (their counts go to the pending counters, as a walk
+   * reference's do), the tier, the prefetcher and the line's cost. What stays here is this vCPU's
+   * state: the level's counter, `prefetchedLines`, and the overlap of an uncovered miss.
+   */
+  private dataLineInWasm(line: number, write: boolean): number {
+    const c = this.stats;
+    const level = this.wasm!.dataLine(this.desc, line, write ? 1 : 0);
+    const out = this.cachesOut;
+    if (level >= CACHES_REFUSED) this.refuseLine(level - CACHES_REFUSED, line, write);
+    this.servedBy = level;
+    const cycles = out[CACHES_OUT_WRITEBACK_CYCLES];
+    if (this.countDataHit(level)) return cycles + out[CACHES_OUT_LATENCY];
+    const tier = out[CACHES_OUT_TIER];
+    this.servedTier = tier;
+    c.dataMem[tier]++;
+    const cost = out[CACHES_OUT_MEMORY_CYCLES];
+    if (this.memoryOut[DESC_COVERED_F64] !== 0) {
+      c.prefetchedLines++;
+      return cycles + cost;
+    }
+    return cycles + (this.independentDepth > 0 ? this.overlapMiss(cost) : cost);
+  }
+
+  /** Count a data line that cache level `level` (SERVED_*) served; false for a line from memory (nothing counted). */
+  private countDataHit(level: number): boolean {
+    const c = this.stats;
+    if (level === SERVED_L1D) c.dataL1dHits++;
+    else if (level === SERVED_L2) c.dataL2Hits++;
+    else if (level === SERVED_LLC) c.dataLlcHits++;
+    else return false;
+    return true;
   }
 
   /**
@@ -1319,7 +1371,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
    * On the WebAssembly path the caches' part is one call (wasm/datacache.ts; without any cache
    * there is nothing to call), which reports the dirty victims that left the caches in order;
    * their write-backs to memory (tier state, counters, cycles) run here afterwards, summed in the
-   * same order as below. That is exact: no cache reads what a write-back changes.
+   * same order as below. That is exact: no cache reads what a write-back changes. (A data line
+   * on the WebAssembly path takes `dataLineInWasm`, which does all of it in the module.)
    */
   private throughCaches(line: number, write: boolean): number {
     let cycles = 0;

@@ -27,7 +27,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 /** The module's sources: translate.ts is the entry, which re-exports the others (wasm/datacache.ts). */
 const SOURCE_DIR = path.join(REPO, 'src/hw/wasm');
 export const TRANSLATE_SOURCE = path.join(SOURCE_DIR, 'translate.ts');
-const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert', '--importMemory'];
+const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert', '--importMemory', '--enable', 'simd'];
 
 /**
  * The module's exports; pointers are byte offsets into the arena (`TranslationCache.base`,
@@ -55,6 +55,14 @@ export interface Translator {
   throughCaches(desc: number, line: number, write: number): number;
   /** `TierMap.tierOfFrame` of the tier map the descriptor's memory part names (wasm/memory.ts, for tests). */
   tierOfFrame(desc: number, frame: number): number;
+  /**
+   * `VCpu.dataLine` past its repeat test: the line through the caches, the write-backs, and for a
+   * line from memory the tier, the stream prefetcher and its cost: returns the level as
+   * `throughCaches` does, the rest from `desc + 1536` (wasm/memory.ts).
+   */
+  dataLine(desc: number, line: number, write: number): number;
+  /** `Core.prefetchCovers` of the core whose prefetcher region is at `prefetcher` (wasm/prefetch.ts): 1 when covered. */
+  prefetchCovers(prefetcher: number, line: number): number;
 }
 
 /** Path of the built module, built now if needed; null when asc is not installed. */
@@ -94,6 +102,8 @@ function instantiate(file: string): Translator {
     dataAbsorbWriteBack: x.dataAbsorbWriteBack,
     throughCaches: x.throughCaches,
     tierOfFrame: x.tierOfFrame,
+    dataLine: x.dataLine,
+    prefetchCovers: x.prefetchCovers,
   };
 }
 

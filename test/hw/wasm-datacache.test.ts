@@ -16,8 +16,9 @@ const wasm = translator();
 const skip = wasm === null ? 'no WebAssembly access path here (AssemblyScript, a dev dependency, is missing, or UNIMEM_WASM_TRANSLATE=0)' : false;
 
 const HEADER_BYTES = 64;
-/** Header fields (i32 at +0, +4, +8; array offsets at +12, +16; f64 at +24, +32, +40). */
+/** Header fields (i32 at +0, +4, +8; array offsets at +12, +16; i32 at +20; f64 at +24, +32, +40). */
 const I32_FIELDS = ['sets', 'ways', 'setMask'];
+const SET_SHIFT_SLOT = 5;
 const F64_FIELDS = ['setInverse', 'latency', 'evictedDirtyLine'];
 const TAG_LIMIT = 2 ** 30;
 
@@ -26,6 +27,9 @@ function regionDifference(a: DataCache, b: DataCache): string | null {
   const i32 = (c: DataCache, j: number) => arena.i32[c.base / 4 + j];
   const f64 = (c: DataCache, j: number) => arena.f64[c.base / 8 + j];
   for (let j = 0; j < I32_FIELDS.length; j++) if (i32(a, j) !== i32(b, j)) return `header ${I32_FIELDS[j]}: ${i32(a, j)} against ${i32(b, j)}`;
+  if (i32(a, SET_SHIFT_SLOT) !== i32(b, SET_SHIFT_SLOT)) return `header setShift: ${i32(a, SET_SHIFT_SLOT)} against ${i32(b, SET_SHIFT_SLOT)}`;
+  const shift = i32(a, SET_SHIFT_SLOT);
+  if (shift !== ((a.sets & (a.sets - 1)) === 0 ? Math.log2(a.sets) : -1)) return `header setShift ${shift} for ${a.sets} sets`;
   for (let j = 0; j < F64_FIELDS.length; j++) if (!Object.is(f64(a, 3 + j), f64(b, 3 + j))) return `header ${F64_FIELDS[j]}: ${f64(a, 3 + j)} against ${f64(b, 3 + j)}`;
   const lines = a.sets * a.ways;
   const arrays: [string, number, number][] = [
@@ -61,6 +65,13 @@ const GEOMETRIES: Geometry[] = [
   { name: '96 sets of 16 ways (modulo index)', sets: 96, ways: 16 },
   { name: '3 sets of 12 ways (modulo index)', sets: 3, ways: 12 },
   { name: 'one set of 2 ways', sets: 1, ways: 2 },
+  { name: 'LLC slice of sapphirerapids (15 ways: the last vector compare reads past the set)', sets: 2048, ways: 15 },
+  { name: 'L2 of icelake (20 ways)', sets: 1024, ways: 20 },
+  { name: 'one set of 15 ways (the compare reads past the last set)', sets: 1, ways: 15 },
+  { name: '2 sets of 32 ways (the widest vector compare)', sets: 2, ways: 32 },
+  { name: 'one set of 4 ways (one vector)', sets: 1, ways: 4 },
+  { name: '6 sets of 24 ways (modulo index, six vectors)', sets: 6, ways: 24 },
+  { name: '8 sets of 33 ways (past the vector compare: the scan)', sets: 8, ways: 33 },
   { name: '4 sets of 255 ways (the most modelled)', sets: 4, ways: 255 },
 ];
 

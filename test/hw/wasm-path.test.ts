@@ -17,31 +17,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PageSize } from '../../src/base/units.ts';
-import { CPU_PRESETS, translationOnly, withoutPrivateCaches, type CpuPreset } from '../../src/hw/cpu.ts';
+import { CPU_PRESETS, type CpuPreset } from '../../src/hw/cpu.ts';
 import { FlatSpace } from '../../src/hw/flatspace.ts';
 import { resolveTier, TierMap, TIER_PRESETS } from '../../src/hw/tiers.ts';
 import { Machine, VCpu } from '../../src/hw/vcpu.ts';
 import { translator } from '../../src/hw/wasm-translate.ts';
+import { ACCESS_PRESETS } from './access-presets.ts';
 
 const SKIP = translator() === null ? 'the WebAssembly translation path is not built (AssemblyScript missing, or UNIMEM_WASM_TRANSLATE=0)' : false;
 
-const PRESETS: Record<string, CpuPreset> = {
-  zen2: CPU_PRESETS.zen2,
-  icelake: CPU_PRESETS.icelake,
-  'zen2-translation': translationOnly(CPU_PRESETS.zen2),
-  'zen2-llc-only': withoutPrivateCaches(CPU_PRESETS.zen2),
-  /**
-   * Caches of a few sets, so that dirty victims leave every level and reach memory of both tiers
-   * within a few hundred accesses; the L2 has 12 sets (indexed by modulo).
-   */
-  'zen2-tiny-caches': {
-    ...CPU_PRESETS.zen2,
-    name: 'zen2-tiny-caches',
-    l1d: { bytes: 1024, ways: 4, latency: 4 },
-    l2: { bytes: 3072, ways: 4, latency: 12 },
-    llc: { bytes: 16384, ways: 8, latency: 39, scope: 'per-cluster', clusterCores: 4 },
-  },
-};
+const PRESETS = ACCESS_PRESETS;
 
 /** Guest page size and EPT page size (null: native) of each VM's space. */
 const SPACES: [PageSize, PageSize | null][] = [

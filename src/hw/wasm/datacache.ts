@@ -25,6 +25,8 @@ const WAYS: usize = 4;
 const SET_MASK: usize = 8;
 const WORD: usize = 12;
 const FRONT: usize = 16;
+/** log2(sets) for a power-of-two set count, else -1. */
+const SET_SHIFT: usize = 20;
 const SET_INVERSE: usize = 24;
 const LATENCY: usize = 32;
 const EVICTED: usize = 40;
@@ -35,7 +37,7 @@ const TAG_LIMIT: f64 = 1073741824.0;
 // ---- vCPU descriptor: the cache pointers (i32 slots 57..59) and the output from byte 1536 ----
 const D_L1D: usize = 228;
 const D_L2: usize = 232;
-const D_LLC: usize = 236;
+export const D_LLC: usize = 236;
 export const CACHES_OUT: usize = 1536;
 export const C_LATENCY: usize = CACHES_OUT;
 export const C_VICTIMS: usize = CACHES_OUT + 8;
@@ -64,49 +66,212 @@ export const REFUSED: i32 = 4;
 }
 
 /**
+ * Where `line` goes: its set, and its tag (the bits above the set index) when it fits 30 bits,
+ * else -1. For a power-of-two set count both come from the line as a 64-bit integer (a mask and a
+ * shift: `tagOf`'s product by 1 / sets is exact, so it is the same integer); otherwise as
+ * `tagOf`. The set goes to `lookupSet`.
+ */
+let lookupSet: i32 = 0;
+@inline function tagAndSet(c: usize, line: f64): i32 {
+  const shift = i32Field(c, SET_SHIFT);
+  if (shift >= 0) {
+    const l = <i64>line;
+    lookupSet = <i32>l & i32Field(c, SET_MASK);
+    const t = l >> <i64>shift;
+    return t >= <i64>TAG_LIMIT ? -1 : <i32>t;
+  }
+  const set = setOf(c, line);
+  lookupSet = set;
+  const tagValue = tagOf(c, line, set);
+  return tagValue >= TAG_LIMIT ? -1 : toI32(tagValue);
+}
+
+/**
+ * The ways of the set from word `base` whose word holds `tag` (bit k: way k), for up to 32 ways:
+ * four ways per vector compare, every way compared whatever matches (no branch on the words, and
+ * the loads do not wait for the set's front). A word matches when `w >> 1 == tag`, that is
+ * `(w & -2) == tag * 2`; an invalid way (-1) never does. The last vector may read words past the
+ * set (the next set's, or the front bytes after the last set, inside the region): their bits are
+ * dropped.
+ */
+@inline function matchingWays(words: usize, base: i32, ways: i32, tag: i32): u32 {
+  const want = i32x4.splat(tag << 1);
+  const at = words + (<usize>base << 2);
+  // The presets' geometries (8 and 16 ways) unrolled: no loop, no loop check.
+  if (ways == 8) return matchQuad(at, want) | (matchQuad(at + 16, want) << 4);
+  if (ways == 16) {
+    const low = matchQuad(at, want) | (matchQuad(at + 16, want) << 4);
+    return low | (matchQuad(at + 32, want) << 8) | (matchQuad(at + 48, want) << 12);
+  }
+  let m: u32 = 0;
+  for (let k = 0; k < ways; k += 4) m |= matchQuad(at + (<usize>k << 2), want) << <u32>k;
+  return ways >= 32 ? m : m & ((<u32>1 << <u32>ways) - 1);
+}
+
+/** Bits 0..3: which of the four words from `at` hold the tag `want` holds twice. */
+@inline function matchQuad(at: usize, want: v128): u32 {
+  return matchIn(v128.load(at), want);
+}
+
+/** Most ways `matchingWays` compares (one bit each in a 32-bit mask). */
+const VECTOR_WAYS = 32;
+
+/**
  * `DataCache.access`: 1 hit, 0 miss (filled; a dirty victim's line in the header's
  * evictedDirtyLine), -1 for a line whose tag exceeds 30 bits (where `access` throws; nothing changed).
  */
 export function dataAccess(c: usize, line: f64, write: bool): i32 {
-  const set = setOf(c, line);
-  const tagValue = tagOf(c, line, set);
-  if (tagValue >= TAG_LIMIT) return -1;
-  const tag = toI32(tagValue);
+  const tag = tagAndSet(c, line);
+  if (tag < 0) return -1;
+  const set = lookupSet;
   const ways = i32Field(c, WAYS);
   const base = set * ways;
   const words = <usize>i32Field(c, WORD);
   const frontAt = <usize>i32Field(c, FRONT) + <usize>set;
+  if (ways == 16) return access16(c, words, base, set, frontAt, tag, write);
+  if (ways == 8) return access8(c, words, base, set, frontAt, tag, write);
+  if (ways > VECTOR_WAYS) return scanAccess(c, set, tag, write);
+  if ((ways & 3) == 0) return accessQuads(c, words, base, set, frontAt, tag, write, ways);
+  const match = matchingWays(words, base, ways, tag);
   const f = <i32>load<u8>(frontAt);
   store<f64>(c + EVICTED, -1);
-  const first = i32At(words, base + f);
-  if (first >> 1 == tag) {
-    if (write) setI32(words, base + f, first | 1);
+  if (match == 0) return fill(c, words, base, set, f, frontAt, tag, write);
+  const i = base + <i32>ctz(match);
+  const front = base + f;
+  const w = i32At(words, i);
+  if (i == front) {
+    if (write) setI32(words, i, w | 1);
     return 1;
   }
-  const next = f + 1 == ways ? base : base + f + 1;
-  const second = i32At(words, next);
-  if (second >> 1 == tag) {
-    setI32(words, next, first);
-    setI32(words, base + f, write ? second | 1 : second);
-    return 1;
+  raiseTo(words, base, ways, front, i);
+  setI32(words, front, write ? w | 1 : w);
+  return 1;
+}
+
+/*
+ * `dataAccess` for the presets' set widths, 16 and 8 ways, without a branch on the hit's rank:
+ * the set is in registers (four or two vectors of four words), and a hit at rank r moves the r
+ * words after the front one way along the ring (what `raiseTo` does word by word) as one select
+ * per vector between the set and the set rotated by one way: lane j takes its predecessor's word
+ * when it lies on the ring within r ways after the front, (j - front - 1) mod ways < r. The
+ * front's lane is never among them; it then gets the hit's word. A hit at the front (r = 0)
+ * selects nothing. Every vector is stored back (unmoved lanes with their own words).
+ */
+
+/** Lane indices of the four vectors of a set. */
+const LANES0: v128 = i32x4(0, 1, 2, 3);
+const LANES1: v128 = i32x4(4, 5, 6, 7);
+const LANES2: v128 = i32x4(8, 9, 10, 11);
+const LANES3: v128 = i32x4(12, 13, 14, 15);
+
+/** Lane j of the result: word j - 1 of the ring, for `current` (words j..j+3) after `previous` (words j-4..j-1). */
+@inline function afterPrevious(previous: v128, current: v128): v128 {
+  return i8x16.shuffle(previous, current, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27);
+}
+
+/** The lanes that take their predecessor's word: (lane - from) & wrap < rank. */
+@inline function moving(lanes: v128, from: v128, wrap: v128, rank: v128): v128 {
+  return i32x4.lt_s(v128.and(i32x4.sub(lanes, from), wrap), rank);
+}
+
+function access16(c: usize, words: usize, base: i32, set: i32, frontAt: usize, tag: i32, write: bool): i32 {
+  const at = words + (<usize>base << 2);
+  const want = i32x4.splat(tag << 1);
+  const v0 = v128.load(at);
+  const v1 = v128.load(at, 16);
+  const v2 = v128.load(at, 32);
+  const v3 = v128.load(at, 48);
+  const match = matchIn(v0, want) | (matchIn(v1, want) << 4) | (matchIn(v2, want) << 8) | (matchIn(v3, want) << 12);
+  const f = <i32>load<u8>(frontAt);
+  store<f64>(c + EVICTED, -1);
+  if (match == 0) return fill(c, words, base, set, f, frontAt, tag, write);
+  const i = <i32>ctz(match);
+  const w = load<i32>(at + (<usize>i << 2));
+  const from = i32x4.splat(f + 1);
+  const wrap = i32x4.splat(15);
+  const rank = i32x4.splat((i - f) & 15);
+  v128.store(at, v128.bitselect(afterPrevious(v3, v0), v0, moving(LANES0, from, wrap, rank)));
+  v128.store(at, v128.bitselect(afterPrevious(v0, v1), v1, moving(LANES1, from, wrap, rank)), 16);
+  v128.store(at, v128.bitselect(afterPrevious(v1, v2), v2, moving(LANES2, from, wrap, rank)), 32);
+  v128.store(at, v128.bitselect(afterPrevious(v2, v3), v3, moving(LANES3, from, wrap, rank)), 48);
+  store<i32>(at + (<usize>f << 2), write ? w | 1 : w);
+  return 1;
+}
+
+function access8(c: usize, words: usize, base: i32, set: i32, frontAt: usize, tag: i32, write: bool): i32 {
+  const at = words + (<usize>base << 2);
+  const want = i32x4.splat(tag << 1);
+  const v0 = v128.load(at);
+  const v1 = v128.load(at, 16);
+  const match = matchIn(v0, want) | (matchIn(v1, want) << 4);
+  const f = <i32>load<u8>(frontAt);
+  store<f64>(c + EVICTED, -1);
+  if (match == 0) return fill(c, words, base, set, f, frontAt, tag, write);
+  const i = <i32>ctz(match);
+  const w = load<i32>(at + (<usize>i << 2));
+  const from = i32x4.splat(f + 1);
+  const wrap = i32x4.splat(7);
+  const rank = i32x4.splat((i - f) & 7);
+  v128.store(at, v128.bitselect(afterPrevious(v1, v0), v0, moving(LANES0, from, wrap, rank)));
+  v128.store(at, v128.bitselect(afterPrevious(v0, v1), v1, moving(LANES1, from, wrap, rank)), 16);
+  store<i32>(at + (<usize>f << 2), write ? w | 1 : w);
+  return 1;
+}
+
+/**
+ * `access16` for any multiple of four ways up to `VECTOR_WAYS` (Ice Lake's 12 and 20): the same
+ * select, vector by vector in a loop, each rotated in from the set's previous vector as it was
+ * loaded; the distance from the front wraps by adding the way count to a negative difference.
+ */
+function accessQuads(c: usize, words: usize, base: i32, set: i32, frontAt: usize, tag: i32, write: bool, ways: i32): i32 {
+  const at = words + (<usize>base << 2);
+  const match = matchingWays(words, base, ways, tag);
+  const f = <i32>load<u8>(frontAt);
+  store<f64>(c + EVICTED, -1);
+  if (match == 0) return fill(c, words, base, set, f, frontAt, tag, write);
+  const i = <i32>ctz(match);
+  const w = load<i32>(at + (<usize>i << 2));
+  const r = i - f;
+  const from = i32x4.splat(f + 1);
+  const rank = i32x4.splat(r < 0 ? r + ways : r);
+  const count = i32x4.splat(ways);
+  let previous = v128.load(at + (<usize>(ways - 4) << 2));
+  for (let k = 0; k < ways; k += 4) {
+    const q = at + (<usize>k << 2);
+    const current = v128.load(q);
+    const d = i32x4.sub(i32x4.add(LANES0, i32x4.splat(k)), from);
+    const distance = i32x4.add(d, v128.and(count, i32x4.shr_s(d, 31)));
+    v128.store(q, v128.bitselect(afterPrevious(previous, current), current, i32x4.lt_s(distance, rank)));
+    previous = current;
   }
+  store<i32>(at + (<usize>f << 2), write ? w | 1 : w);
+  return 1;
+}
+
+/** Bits 0..3: which of the four words of `v` hold the tag `want` holds twice (see `matchingWays`). */
+@inline function matchIn(v: v128, want: v128): u32 {
+  return <u32>i32x4.bitmask(i32x4.eq(v128.and(v, i32x4.splat(-2)), want));
+}
+
+/**
+ * A hit at way `i`, not the front: the more recent words move one way along the ring (two
+ * straight runs, the ring wraps at most once between the front and the hit), the front's word is
+ * then the hit's. At rank 1 that is one move.
+ */
+@inline function raiseTo(words: usize, base: i32, ways: i32, front: i32, i: i32): void {
   const end = base + ways;
-  for (let i = base; i < end; i++) {
-    const w = i32At(words, i);
-    if (w >> 1 == tag) {
-      const front = base + f;
-      if (i < front) {
-        for (let j = i; j > base; j--) setI32(words, j, i32At(words, j - 1));
-        setI32(words, base, i32At(words, end - 1));
-        for (let j = end - 1; j > front; j--) setI32(words, j, i32At(words, j - 1));
-      } else {
-        for (let j = i; j > front; j--) setI32(words, j, i32At(words, j - 1));
-      }
-      setI32(words, front, write ? w | 1 : w);
-      return 1;
-    }
+  if (i < front) {
+    for (let j = i; j > base; j--) setI32(words, j, i32At(words, j - 1));
+    setI32(words, base, i32At(words, end - 1));
+    for (let j = end - 1; j > front; j--) setI32(words, j, i32At(words, j - 1));
+  } else {
+    for (let j = i; j > front; j--) setI32(words, j, i32At(words, j - 1));
   }
-  const tail = f == 0 ? ways - 1 : f - 1;
+}
+
+/** A miss: the tail (least recently used, or invalid) becomes the front, its dirty victim noted. */
+function fill(c: usize, words: usize, base: i32, set: i32, f: i32, frontAt: usize, tag: i32, write: bool): i32 {
+  const tail = f == 0 ? i32Field(c, WAYS) - 1 : f - 1;
   const victim = i32At(words, base + tail);
   if (victim != -1 && (victim & 1) != 0) store<f64>(c + EVICTED, <f64>(victim >> 1) * <f64>i32Field(c, SETS) + <f64>set);
   store<u8>(frontAt, <u8>tail);
@@ -114,15 +279,42 @@ export function dataAccess(c: usize, line: f64, write: bool): i32 {
   return 0;
 }
 
+/** `dataAccess` for sets wider than `VECTOR_WAYS`: the scan of `DataCache.access`, way by way. */
+function scanAccess(c: usize, set: i32, tag: i32, write: bool): i32 {
+  const ways = i32Field(c, WAYS);
+  const base = set * ways;
+  const words = <usize>i32Field(c, WORD);
+  const frontAt = <usize>i32Field(c, FRONT) + <usize>set;
+  const f = <i32>load<u8>(frontAt);
+  store<f64>(c + EVICTED, -1);
+  const front = base + f;
+  const end = base + ways;
+  for (let i = base; i < end; i++) {
+    const w = i32At(words, i);
+    if (w >> 1 == tag) {
+      if (i != front) raiseTo(words, base, ways, front, i);
+      setI32(words, front, write ? w | 1 : w);
+      return 1;
+    }
+  }
+  return fill(c, words, base, set, f, frontAt, tag, write);
+}
+
 /** `DataCache.absorbWriteBack`: marks the line dirty if present (no LRU update); whether it was. */
 export function dataAbsorbWriteBack(c: usize, line: f64): bool {
-  const set = setOf(c, line);
-  const tagValue = tagOf(c, line, set);
-  if (tagValue >= TAG_LIMIT) return false;
-  const tag = toI32(tagValue);
-  const base = set * i32Field(c, WAYS);
-  const end = base + i32Field(c, WAYS);
+  const tag = tagAndSet(c, line);
+  if (tag < 0) return false;
+  const ways = i32Field(c, WAYS);
+  const base = lookupSet * ways;
   const words = <usize>i32Field(c, WORD);
+  if (ways <= VECTOR_WAYS) {
+    const match = matchingWays(words, base, ways, tag);
+    if (match == 0) return false;
+    const i = base + <i32>ctz(match);
+    setI32(words, i, i32At(words, i) | 1);
+    return true;
+  }
+  const end = base + ways;
   for (let i = base; i < end; i++) {
     const w = i32At(words, i);
     if (w >> 1 == tag) {

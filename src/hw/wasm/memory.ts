@@ -2,7 +2,8 @@
  * The memory side of the access path in WebAssembly, compiled into the module of translate.ts:
  * which tier holds a frame, the tier state a read or a write-back changes, and `walkRef`, one
  * page-walk reference made at the point the walk makes it (translate.ts calls it), so that a whole
- * TLB miss is one call. Every pointer is a byte offset into the arena.
+ * TLB miss is one call; and `dataLine`, a data line's way through the caches and memory, so that
+ * is one call too. Every pointer is a byte offset into the arena.
  *
  * `walkRef` is `VCpu.walkRef` step by step, with `throughCaches` (wasm/datacache.ts) for the cache
  * part and `memoryRead` / `writeBackToMemory` here: the same state changes in the same order, on
@@ -19,8 +20,9 @@
  * The arithmetic is the TypeScript code's: `Math.round` of JavaScript rounds ties up (`jsRound`),
  * unlike `f64.nearest`; every other operation is the same IEEE operation on the same doubles.
  */
-import { C_LATENCY, C_VICTIM, C_VICTIMS, REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY, throughCaches } from './datacache';
+import { C_LATENCY, C_VICTIM, C_VICTIMS, D_LLC, REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY, throughCaches } from './datacache';
 import { INV_64, pointerAt } from './memory-access';
+import { prefetchCovers } from './prefetch';
 
 // ---- vCPU descriptor: the memory part, from byte 1600 (f64 LLC latency, then i32 slots) ----
 const D_LLC_LATENCY: usize = 1600;
@@ -31,6 +33,16 @@ const D_TIER_USERS: usize = 1620;
 const D_USES_TIER: usize = 1624;
 const D_LAST_TIER_LINE: usize = 1628;
 const D_NO_DATA_CACHES: usize = 1632;
+/** The core's stream prefetcher (its region, wasm/prefetch.ts), and the core's outstanding-miss limit (f64). */
+const D_PREFETCHER: usize = 1636;
+const D_MLP_LIMIT: usize = 1640;
+
+// ---- `dataLine`'s output after throughCaches' (f64 slots from C_LATENCY): see `dataLine` ----
+const C_WRITEBACK_CYCLES: usize = C_LATENCY + 40;
+const C_TIER: usize = C_LATENCY + 48;
+const C_MEMORY_CYCLES: usize = C_LATENCY + 56;
+/** Whether a detected stream covered the line from memory (f64 0/1). */
+const D_COVERED: usize = 1648;
 
 /** The walk's cycles: f64 slot 13 of the output block (translate.ts). */
 const O_WALK_CYCLES: usize = 256 + 104;
@@ -56,7 +68,9 @@ const T_SEQ_READ: usize = 0;
 const T_RAND_READ: usize = 8;
 const T_MEDIA_LINE: usize = 16;
 const T_WRITE_BYTES_PER_CYCLE: usize = 24;
-const T_STRIDE: usize = 32;
+const T_READ_BYTES_PER_CYCLE: usize = 32;
+const T_WRITE_CYCLES: usize = 40;
+const T_STRIDE: usize = 48;
 
 @inline function bump(p: usize, v: f64): void {
   store<f64>(p, load<f64>(p) + v);
@@ -160,4 +174,53 @@ export function walkRef(d: usize, line: f64, guestDimension: u8): bool {
   }
   bump(d + O_WALK_CYCLES, cycles);
   return false;
+}
+
+/**
+ * `VCpu.dataLine` after its repeat test: one data line through the caches (`throughCaches`), the
+ * write-backs of the dirty victims that left them (`writeBackToMemory`: tier state, and their
+ * counts in the pending counters, as for a walk reference), and for a line that missed every
+ * level the memory part of `VCpu.dataFromMemory`: the tier's first use by the core, the stream
+ * prefetcher (`Core.prefetchCovers`, wasm/prefetch.ts), and the line's cost. Returns the level
+ * (SERVED_*, or REFUSED + level, after the write-backs so far); output from `d + 1536` (f64): [0]
+ * the hit's latency, [5] the write-backs' cycles, and for a line from memory [6] its tier, [7]
+ * its cycles (a covered line's share of the tier, else the LLC lookup and the read, or without an
+ * LLC a store's write), and at `d + 1648` whether a stream covered it. What stays with VCpu is
+ * its own state: the counters of the level, `prefetchedLines`, and the overlap of an uncovered
+ * miss inside a `beginIndependent` bracket, which applies to [7] alone.
+ */
+export function dataLine(d: usize, line: f64, write: bool): i32 {
+  const level = throughCaches(d, line, write);
+  const victims = <i32>load<f64>(d + C_VICTIMS);
+  let writeBacks: f64 = 0;
+  for (let v = 0; v < victims; v++) writeBacks += writeBackToMemory(d, load<f64>(d + C_VICTIM + (<usize>v << 3)));
+  store<f64>(d + C_WRITEBACK_CYCLES, writeBacks);
+  if (level != SERVED_MEMORY) return level;
+  const tier = tierOfFrame(d, Math.floor(line * INV_64));
+  store<f64>(d + C_TIER, <f64>tier);
+  noteTierUse(d, tier);
+  const last = pointerAt(d, D_LAST_TIER_LINE) + (<usize>tier << 3);
+  if (prefetchCovers(pointerAt(d, D_PREFETCHER), line)) {
+    store<f64>(last, line);
+    store<f64>(d + D_COVERED, 1);
+    store<f64>(d + C_MEMORY_CYCLES, coveredLineCycles(d, tier));
+    return level;
+  }
+  store<f64>(d + D_COVERED, 0);
+  let cost = load<f64>(d + D_LLC_LATENCY);
+  if (write && pointerAt(d, D_LLC) == 0) {
+    store<f64>(last, line);
+    cost += tierConstant(d, tier, T_WRITE_CYCLES);
+  } else cost += memoryLatency(d, tier, line);
+  store<f64>(d + C_MEMORY_CYCLES, cost);
+  return level;
+}
+
+/** `VCpu.coveredLineCycles`: a covered line's share of the tier's bandwidth, or its miss latency over the core's outstanding misses. */
+function coveredLineCycles(d: usize, tier: i32): f64 {
+  const users = <f64>load<i32>(pointerAt(d, D_TIER_USERS) + (<usize>tier << 2));
+  const share = tierConstant(d, tier, T_READ_BYTES_PER_CYCLE) / users;
+  const bandwidthBound = 64 / share;
+  const missBound = tierConstant(d, tier, T_SEQ_READ) / load<f64>(d + D_MLP_LIMIT);
+  return jsRound(bandwidthBound > missBound ? bandwidthBound : missBound);
 }

@@ -755,3 +755,5 @@ export function translate(d: usize, gva: f64, write: bool, guestPt: usize, ept: 
 }
 export { dataAccess, dataAbsorbWriteBack, throughCaches } from './datacache';
 export { tierOfFrame } from './memory';
+export { dataLine } from './memory';
+export { prefetchCovers } from './prefetch';
