@@ -41,7 +41,8 @@ export const MAX_TAGS = 2 ** 13;
  * `base + 8 * HDR_*`, then from `base + HDR_ARRAYS` one i32 per array, its absolute byte offset (0
  * when empty), in the order of `ARRAY_BYTES`: key (f64), value (f64), flags (u8), sizeCount (i32 x
  * 4), front (u8 per set, scan mode), fingerprint bytes (u8, read as i32 words), and for the indexed
- * mode bucketHead, chainNext, bucketOf, prev, next (i32) and head, tail, fill (i32 per set).
+ * mode bucketHead, chainNext, bucketOf, prev, next (i32) and head, tail, fill (i32 per set); then
+ * the geometry as i32 (`HDR_GEOMETRY`).
  */
 const HDR_VALID = 0;
 const HDR_TAG_BASE = 1;
@@ -56,7 +57,19 @@ const HDR_FP_SHIFT = 9;
 const HDR_SLOTS = 10;
 const HDR_ARRAYS = HDR_SLOTS * 8;
 const ARRAY_BYTES = [8, 8, 1, 4, 1, 1, 4, 4, 4, 4, 4, 4, 4, 4];
-const HEADER_BYTES = HDR_ARRAYS + ARRAY_BYTES.length * 4;
+/**
+ * After the array offsets, the geometry again as i32 (constant; written once): the lookup mode
+ * (`MODE_*`), the set mask, the ways, the fingerprint shift, the sets and the hash bits. The
+ * WebAssembly walk reads them at each of its lookups and fills, where a double field costs a
+ * load and a conversion.
+ */
+const HDR_GEOMETRY = HDR_ARRAYS + ARRAY_BYTES.length * 4;
+const HEADER_BYTES = HDR_GEOMETRY + 24;
+/** Power-of-two sets: scan mode without fingerprints, with them, indexed mode; anything else (modulo sets, empty). */
+const MODE_SCAN = 0;
+const MODE_SCAN_FINGERPRINTS = 1;
+const MODE_INDEXED = 2;
+const MODE_OTHER = 3;
 
 export class TranslationCache {
   readonly sets: number;
@@ -166,6 +179,8 @@ export class TranslationCache {
     this.hdr[HDR_INDEXED] = ix;
     this.hdr[HDR_HASH_BITS] = bits;
     this.hdr[HDR_FP_SHIFT] = this.fpShift;
+    const lookupMode = this.setMask < 0 ? MODE_OTHER : this.indexed ? MODE_INDEXED : fingerprinted ? MODE_SCAN_FINGERPRINTS : MODE_SCAN;
+    arena.i32.set([lookupMode, this.setMask, this.ways, this.fpShift, this.sets, bits], (base + HDR_GEOMETRY) / 4);
     const at = (j: number) => base + offsets[j];
     this.key = new Float64Array(buf, at(0), n).fill(-1);
     this.value = new Float64Array(buf, at(1), n);

@@ -186,6 +186,8 @@ const MAX_L1_LOOKUPS = 8;
 const MAX_L2_ARRAYS = 4;
 const OUT_BYTE = 256;
 const OUT_SLOTS = 14;
+/** Guest-virtual addresses from this one up (and negative ones) are translated in TypeScript: see `translateSlow`. */
+const WASM_ADDRESS_LIMIT = 2 ** 53;
 /** Slot of the status; the statuses. */
 const OUT_STATUS = 0;
 const OUT_STATUS_L1_HIT = 0;
@@ -753,7 +755,14 @@ export class VCpu implements TlbInvalidator, CoreResident {
 
   /** Translate `walkGva` when the fast path missed: L1 arrays, L2 arrays, then a walk. Sets `outHpa`. */
   private translateSlow(write: boolean): number {
-    if (this.wasm !== null) return this.translateInWasm(write);
+    const gva = this.walkGva;
+    // The module takes addresses in [0, 2^53) as exact integers (wasm/translate.ts `walkG`).
+    if (this.wasm !== null && gva >= 0 && gva < WASM_ADDRESS_LIMIT) return this.translateInWasm(write);
+    return this.translateInTypeScript(write);
+  }
+
+  /** `translateSlow` by the TypeScript path (a small `translateSlow` is inlined where it is called). */
+  private translateInTypeScript(write: boolean): number {
     const gva = this.walkGva;
     const c = this.stats;
     // L1 arrays.
@@ -834,38 +843,48 @@ export class VCpu implements TlbInvalidator, CoreResident {
 
   /** `walk` by the WebAssembly path, its first attempt already made (`status`). */
   private walkInWasm(write: boolean, status: number): number {
+    this.stats.walks++;
+    return status === OUT_STATUS_WALKED ? this.walkedInWasm() : this.walkAfterFault(write, status);
+  }
+
+  /** The last WebAssembly call walked: its counts, the host address and the L1 fill. Returns the walk's cycles. */
+  private walkedInWasm(): number {
     const c = this.stats;
     const out = this.out;
+    this.takeWalkerCounts();
+    const r = this.takeWalkRefs();
+    c.walksBySize[out[OUT_SIZE] | 0]++;
+    this.outHpa = out[OUT_HPA];
+    this.takeL1Fill();
+    c.walkCycles += r;
+    return r;
+  }
+
+  /** The walk's first attempt faulted (`status`): the handler, then `walk` again, until one walks. */
+  private walkAfterFault(write: boolean, status: number): number {
+    const out = this.out;
     const gva = this.walkGva;
-    c.walks++;
     let cycles = 0;
-    for (let attempt = 0; attempt < MAX_FAULT_RETRIES; attempt++) {
-      if (attempt > 0) {
-        const ept = this.space.ept;
-        try {
-          status = (this.wasm as Translator).walk(this.desc, gva, write ? 1 : 0, this.space.guest.base, ept === null ? 0 : ept.base);
-        } catch (e) {
-          return this.trapped(e, false);
-        }
-      }
+    for (let attempt = 1; ; attempt++) {
       // Everything is read from `out` before a fault handler runs: it may translate again and overwrite it.
       this.takeWalkerCounts();
       const faultAddr = out[OUT_FAULT_ADDR];
       const faultWrite = out[OUT_FAULT_WRITE] === 1;
-      let r = this.takeWalkRefs();
-      if (status === OUT_STATUS_WALKED) {
-        // A handler of an earlier attempt may have translated other addresses: restore the input.
-        this.walkGva = gva;
-        c.walksBySize[out[OUT_SIZE] | 0]++;
-        this.outHpa = out[OUT_HPA];
-        this.takeL1Fill();
-        c.walkCycles += r;
-        return cycles + r;
+      cycles += this.takeWalkRefs();
+      cycles += status === OUT_STATUS_GUEST_FAULT ? this.guestFault(faultAddr, faultWrite) : this.eptFault(faultAddr, faultWrite);
+      if (attempt === MAX_FAULT_RETRIES) throw this.stillFaults(gva);
+      const ept = this.space.ept;
+      try {
+        status = (this.wasm as Translator).walk(this.desc, gva, write ? 1 : 0, this.space.guest.base, ept === null ? 0 : ept.base);
+      } catch (e) {
+        return this.trapped(e, false);
       }
-      r += status === OUT_STATUS_GUEST_FAULT ? this.guestFault(faultAddr, faultWrite) : this.eptFault(faultAddr, faultWrite);
-      cycles += r;
+      if (status === OUT_STATUS_WALKED) {
+        // A handler may have translated other addresses: restore the input.
+        this.walkGva = gva;
+        return cycles + this.walkedInWasm();
+      }
     }
-    throw this.stillFaults(gva);
   }
 
   /**

@@ -328,7 +328,18 @@ describe('translate / walk against VCpu.translateSlow', { skip }, () => {
     [PageSize.Size2M, PageSize.Size4K],
     [PageSize.Size2M, PageSize.Size2M],
   ];
-  for (const cpu of [CPU_PRESETS.zen2, CPU_PRESETS.icelake, CPU_PRESETS.zen4, withoutTranslationCaches(CPU_PRESETS.zen2)]) {
+  // Every lookup mode at every call site of the walk: paging-structure caches and nested TLBs of
+  // modulo-indexed sets (with and without fingerprints), fully associative and indexed ones, an L2
+  // TLB of modulo sets with fingerprints.
+  const odd: CpuPreset = {
+    ...CPU_PRESETS.zen2,
+    name: 'zen2-odd',
+    l2Tlb: [{ entries: 96 * 16, ways: 16, sizes: [PageSize.Size4K, PageSize.Size2M] }],
+    psc: { l4: [3, 3], l3: [48, 16], l2: [40, 20] },
+    ntlb: [3 * 8, 8],
+  };
+  const oddIndexed: CpuPreset = { ...odd, name: 'zen2-odd-indexed', psc: { l4: [32, 32], l3: [16, 16], l2: [12, 4] }, ntlb: [64, 32] };
+  for (const cpu of [CPU_PRESETS.zen2, CPU_PRESETS.icelake, CPU_PRESETS.zen4, withoutTranslationCaches(CPU_PRESETS.zen2), odd, oddIndexed]) {
     it(`${cpu.name}: native 4K and 2M, nested 4K/4K, 4K/2M, 2M/4K, 2M/2M`, () => {
       for (const [g, h] of spaces) runTranslations(cpu, g, h, 7, 1500);
     });

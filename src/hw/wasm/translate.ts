@@ -16,7 +16,10 @@
  *   the handler and calls `walk` again.
  *
  * The results must be the TypeScript path's to the bit, so the arithmetic is the same: keys and
- * addresses are doubles compared as doubles; where the TypeScript code converts a double to a
+ * addresses are doubles compared as doubles, except that the walk takes the page numbers,
+ * prefixes, indices and offsets of an address from one exact i64 of it (see `walkG`), which for
+ * the addresses it is given ([0, 2^53)) are the TypeScript code's floors and truncations to the
+ * bit; where the TypeScript code converts a double to a
  * 32-bit integer (`x | 0`, `x & m`) this code truncates to 64 bits and wraps to 32 (`toI32`),
  * which is the same for every value below 2^53; `Math.imul` is a 32-bit multiplication, `>>>` a
  * shift of the unsigned value. Loads are unchecked (indices stay in range by construction). The
@@ -28,17 +31,13 @@
 import { beginWalkRefs, walkRef as memoryWalkRef } from './memory';
 import { i32At, INV_64, pointerAt, setI32, toI32 } from './memory-access';
 
-// ---- TranslationCache region (tlb.ts): f64 header fields, then i32 array offsets ----
+// ---- TranslationCache region (tlb.ts): f64 header fields, i32 array offsets, i32 geometry ----
 const VALID: usize = 0;
 const TAG_BASE: usize = 8;
 const MISSED_KEY: usize = 16;
 const MISSED_BUCKET: usize = 24;
-const SETS: usize = 32;
-const WAYS: usize = 40;
-const SET_MASK: usize = 48;
+// (32 sets, 40 ways, 48 set mask, 64 hash bits, 72 fingerprint shift: read here as i32, G_* below.)
 const INDEXED: usize = 56;
-const HASH_BITS: usize = 64;
-const FP_SHIFT: usize = 72;
 const KEY: usize = 80;
 const VALUE: usize = 84;
 const FLAGS: usize = 88;
@@ -53,6 +52,17 @@ const NEXT: usize = 120;
 const HEAD: usize = 124;
 const TAIL: usize = 128;
 const FILL: usize = 132;
+/** The geometry again, as i32 (tlb.ts `HDR_GEOMETRY`): the lookup mode (`MODE_*`), set mask, ways, fingerprint shift (-1 none), sets, hash bits. */
+const G_MODE: usize = 136;
+const G_SET_MASK: usize = 140;
+const G_WAYS: usize = 144;
+const G_FP_SHIFT: usize = 148;
+const G_SETS: usize = 152;
+const G_HASH_BITS: usize = 156;
+/** Power-of-two sets: scan mode without fingerprints, with them, indexed mode; anything else (modulo sets, empty). */
+const MODE_SCAN: i32 = 0;
+const MODE_SCAN_FINGERPRINTS: i32 = 1;
+const MODE_INDEXED: i32 = 2;
 
 // ---- PageTable header (pagetable.ts) ----
 const PT_ROOT: usize = 0;
@@ -104,7 +114,6 @@ const O_PSC_HITS: usize = OUT + 72;
 const O_PSC_MISSES: usize = OUT + 80;
 const O_NTLB_HITS: usize = OUT + 88;
 const O_NTLB_MISSES: usize = OUT + 96;
-const OUT_SLOTS: usize = 13;
 const REF_LINE: usize = 512;
 const REF_DIM: usize = 1024;
 
@@ -133,33 +142,36 @@ const INV_4096: f64 = 1.0 / 4096.0;
  */
 const MAGIC: f64 = 6755399441055744.0;
 
-/** A small integer (|x| < 2^51) as an i32: a header field, a table index (see MAGIC). */
+/** A small integer (|x| < 2^51) as an i32: a table index, the missed bucket (see MAGIC). */
 @inline function smallI32(x: f64): i32 {
   return <i32>reinterpret<i64>(x + MAGIC);
 }
 
-/** 1 / POW2[s] of vcpu.ts (page sizes 4 KiB, 2 MiB, 1 GiB): exact powers of two. */
-@inline function invPageSpan(s: i32): f64 {
-  return s == 0 ? 1.0 / 4096.0 : s == 1 ? 1.0 / 2097152.0 : 1.0 / 1073741824.0;
+/** log2 of POW2[s] of vcpu.ts (page sizes 4 KiB, 2 MiB, 1 GiB). */
+@inline function pageShift(s: i32): i64 {
+  return <i64>(12 + 9 * s);
+}
+
+/** log2 of LEVEL_SPAN[level] of vcpu.ts, level 1..4 (the span of one entry of that level). */
+@inline function levelShift(level: i32): i64 {
+  return <i64>(3 + 9 * level);
 }
 
 /** OFFSET_MASK[s] of vcpu.ts: POW2[s] - 1. */
 @inline function offsetMask(s: i32): i32 {
-  return s == 0 ? 4095 : s == 1 ? 2097151 : 1073741823;
-}
-
-/** INV_LEVEL_SPAN[level] of vcpu.ts, level 1..4. */
-@inline function invLevelSpan(level: i32): f64 {
-  return level == 1 ? 1.0 / 4096.0 : level == 2 ? 1.0 / 2097152.0 : level == 3 ? 1.0 / 1073741824.0 : 1.0 / 549755813888.0;
-}
-
-/** A header field: a small integer (see MAGIC). */
-@inline function field(c: usize, slot: usize): i32 {
-  return smallI32(load<f64>(c + slot));
+  return (1 << (12 + 9 * s)) - 1;
 }
 
 @inline function keyAt(keys: usize, i: i32): f64 {
   return load<f64>(keys + (<usize>i << 3));
+}
+
+/**
+ * `keys[i] === k` by the bits: keys are -1 or sums of non-negative integers (never -0 or NaN), so
+ * equal keys have equal bits. One integer compare, where V8 tests a double equality for NaN too.
+ */
+@inline function sameKey(keys: usize, i: i32, k: f64): bool {
+  return load<i64>(keys + (<usize>i << 3)) == reinterpret<i64>(k);
 }
 
 @inline function addSizeCount(c: usize, size: i32, delta: i32): void {
@@ -168,8 +180,8 @@ const MAGIC: f64 = 6755399441055744.0;
 }
 
 @inline function setOf(c: usize, pageNumber: f64): i32 {
-  const mask = field(c, SET_MASK);
-  return mask >= 0 ? toI32(pageNumber) & mask : <i32>(<i64>pageNumber % <i64>field(c, SETS));
+  const mask = load<i32>(c + G_SET_MASK);
+  return mask >= 0 ? toI32(pageNumber) & mask : <i32>(<i64>pageNumber % <i64>load<i32>(c + G_SETS));
 }
 
 @inline function fingerprintOf(k: f64, shift: i32): i32 {
@@ -178,14 +190,14 @@ const MAGIC: f64 = 6755399441055744.0;
 
 function hashSlot(c: usize, k: f64): i32 {
   const h = (toI32(k) ^ (toI32(k * INV_2_32) * <i32>0x85ebca6b)) * <i32>0x9e3779b1;
-  return <i32>(<u32>h >> <u32>(32 - field(c, HASH_BITS)));
+  return <i32>(<u32>h >> <u32>(32 - load<i32>(c + G_HASH_BITS)));
 }
 
 // ---- scan mode ----
 
 /** `raise` of tlb.ts: make way `i` the most recent of `set`; returns the way it is now in. */
 function raise(c: usize, set: i32, i: i32): i32 {
-  const ways = field(c, WAYS);
+  const ways = load<i32>(c + G_WAYS);
   const base = set * ways;
   const front = pointerAt(c, FRONT) + <usize>set;
   const f = <i32>load<u8>(front);
@@ -222,19 +234,19 @@ function raise(c: usize, set: i32, i: i32): i32 {
 /** `scanFingerprints` of tlb.ts: four ways per word, full keys compared only where a byte matches. */
 function scanFingerprints(c: usize, k: f64, set: i32): i32 {
   const keys = pointerAt(c, KEY);
-  const ways = field(c, WAYS);
+  const ways = load<i32>(c + G_WAYS);
   const base = set * ways;
-  const pattern = fingerprintOf(k, field(c, FP_SHIFT)) * 0x01010101;
+  const pattern = fingerprintOf(k, load<i32>(c + G_FP_SHIFT)) * 0x01010101;
   const words = pointerAt(c, FP);
   const wordEnd = (base + ways) >> 2;
   for (let w = base >> 2; w < wordEnd; w++) {
     const x = i32At(words, w) ^ pattern;
     if (((x - 0x01010101) & ~x & <i32>0x80808080) != 0) {
       const i = w << 2;
-      if (keyAt(keys, i) == k) return raise(c, set, i);
-      if (keyAt(keys, i + 1) == k) return raise(c, set, i + 1);
-      if (keyAt(keys, i + 2) == k) return raise(c, set, i + 2);
-      if (keyAt(keys, i + 3) == k) return raise(c, set, i + 3);
+      if (sameKey(keys, i, k)) return raise(c, set, i);
+      if (sameKey(keys, i + 1, k)) return raise(c, set, i + 1);
+      if (sameKey(keys, i + 2, k)) return raise(c, set, i + 2);
+      if (sameKey(keys, i + 3, k)) return raise(c, set, i + 3);
     }
   }
   store<f64>(c + MISSED_KEY, k);
@@ -275,7 +287,7 @@ function linkFront(c: usize, i: i32, set: i32): void {
 function hashFind(c: usize, k: f64): i32 {
   const keys = pointerAt(c, KEY);
   const next = pointerAt(c, CHAIN_NEXT);
-  for (let i = i32At(pointerAt(c, BUCKET_HEAD), hashSlot(c, k)); i >= 0; i = i32At(next, i)) if (keyAt(keys, i) == k) return i;
+  for (let i = i32At(pointerAt(c, BUCKET_HEAD), hashSlot(c, k)); i >= 0; i = i32At(next, i)) if (sameKey(keys, i, k)) return i;
   return -1;
 }
 
@@ -308,7 +320,7 @@ function lookupIndexed(c: usize, k: f64, set: i32): i32 {
   const keys = pointerAt(c, KEY);
   const next = pointerAt(c, CHAIN_NEXT);
   for (let i = i32At(pointerAt(c, BUCKET_HEAD), bucket); i >= 0; i = i32At(next, i)) {
-    if (keyAt(keys, i) == k) {
+    if (sameKey(keys, i, k)) {
       touch(c, i, set);
       return i;
     }
@@ -326,26 +338,75 @@ export function cacheLookup(c: usize, pageNumber: f64, size: i32): i32 {
   const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
   if (load<f64>(c + INDEXED) != 0) return lookupIndexed(c, k, setOf(c, pageNumber));
   const set = setOf(c, pageNumber);
-  const ways = field(c, WAYS);
+  const ways = load<i32>(c + G_WAYS);
   const base = set * ways;
   const keys = pointerAt(c, KEY);
   const mru = base + <i32>load<u8>(pointerAt(c, FRONT) + <usize>set);
-  if (keyAt(keys, mru) == k) return mru;
-  if (field(c, FP_SHIFT) >= 0) return scanFingerprints(c, k, set);
+  if (sameKey(keys, mru, k)) return mru;
+  if (load<i32>(c + G_FP_SHIFT) >= 0) return scanFingerprints(c, k, set);
   const end = base + ways;
-  for (let i = base; i < end; i++) if (keyAt(keys, i) == k) return raise(c, set, i);
+  for (let i = base; i < end; i++) if (sameKey(keys, i, k)) return raise(c, set, i);
   store<f64>(c + MISSED_KEY, k);
   return -1;
 }
 
 /** `TranslationCache.insert`: insert or refresh (pageNumber, size), evicting the set's least recent way. */
 export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, flags: i32): i32 {
-  const sets = field(c, SETS);
+  const sets = load<i32>(c + G_SETS);
   if (sets == 0) return -1;
   const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
   const set = setOf(c, pageNumber);
   if (k == load<f64>(c + MISSED_KEY) && load<f64>(c + INDEXED) == 0) return fillAfterMiss(c, k, set, size, value, flags);
   return insertKey(c, k, set, size, value, flags);
+}
+
+/**
+ * `cacheLookup` for the walk's call sites, with the common case in line: a scanned set of
+ * power-of-two sets (every paging-structure cache, nested TLB and L2 TLB of the presets), its
+ * geometry read as i32 once, and its most recent way tried first. The rest of a scan is a short
+ * loop in line (`scanAfterFront`) or, with fingerprints, a call; the indexed mode (the fully associative L1 TLBs) goes
+ * straight to its body, modulo-indexed sets to `cacheLookup`. The caller passes the page number
+ * with its low 32 bits (its `toI32`), both from one exact integer.
+ */
+@inline function lookupPage(c: usize, pageNumber: f64, pageLow: i32, size: i32): i32 {
+  const mode = load<i32>(c + G_MODE);
+  if (mode > MODE_INDEXED) return cacheLookup(c, pageNumber, size);
+  if (i32At(pointerAt(c, SIZE_COUNT), size) == 0) return -1;
+  const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
+  const set = pageLow & load<i32>(c + G_SET_MASK);
+  if (mode == MODE_INDEXED) return lookupIndexed(c, k, set);
+  const base = set * load<i32>(c + G_WAYS);
+  const keys = pointerAt(c, KEY);
+  const mru = base + <i32>load<u8>(pointerAt(c, FRONT) + <usize>set);
+  if (sameKey(keys, mru, k)) return mru;
+  return mode == MODE_SCAN ? scanAfterFront(c, k, set, base) : scanFingerprints(c, k, set);
+}
+
+/** The scan of `lookup` past the front way (scan mode without fingerprints). */
+@inline function scanAfterFront(c: usize, k: f64, set: i32, base: i32): i32 {
+  const keys = pointerAt(c, KEY);
+  const end = base + load<i32>(c + G_WAYS);
+  for (let i = base; i < end; i++) if (sameKey(keys, i, k)) return raise(c, set, i);
+  store<f64>(c + MISSED_KEY, k);
+  return -1;
+}
+
+/**
+ * `cacheInsert` for the walk's call sites: the fill after a lookup of the same key missed in a
+ * scanned set of power-of-two sets is in line (`fillAfterMiss`), other inserts into power-of-two
+ * sets go straight to `insertKey`, modulo-indexed sets to `cacheInsert`. The page number comes
+ * with its low 32 bits, as for `lookupPage`.
+ */
+@inline function insertPage(c: usize, pageNumber: f64, pageLow: i32, size: i32, value: f64, flags: i32): void {
+  const mode = load<i32>(c + G_MODE);
+  if (mode > MODE_INDEXED) {
+    cacheInsert(c, pageNumber, size, value, flags);
+    return;
+  }
+  const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
+  const set = pageLow & load<i32>(c + G_SET_MASK);
+  if (mode != MODE_INDEXED && load<i64>(c + MISSED_KEY) == reinterpret<i64>(k)) fillAfterMiss(c, k, set, size, value, flags);
+  else insertKey(c, k, set, size, value, flags);
 }
 
 /** Store the value and flags of the entry in way `victim`. */
@@ -355,9 +416,9 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
 }
 
 /** `fillAfterMiss` of tlb.ts: scan mode, `k` known absent: the tail way becomes the front. */
-function fillAfterMiss(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32): i32 {
+@inline function fillAfterMiss(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32): i32 {
   store<f64>(c + MISSED_KEY, -1);
-  const ways = field(c, WAYS);
+  const ways = load<i32>(c + G_WAYS);
   const front = pointerAt(c, FRONT) + <usize>set;
   const f = <i32>load<u8>(front);
   const newFront = f == 0 ? ways - 1 : f - 1;
@@ -376,7 +437,7 @@ function fillAfterMiss(c: usize, k: f64, set: i32, size: i32, value: f64, flags:
     }
   }
   store<f64>(keys + (<usize>victim << 3), k);
-  const shift = field(c, FP_SHIFT);
+  const shift = load<i32>(c + G_FP_SHIFT);
   if (shift >= 0) store<u8>(pointerAt(c, FP) + <usize>victim, <u8>fingerprintOf(k, shift));
   storeEntry(c, victim, value, flags);
   return victim;
@@ -384,10 +445,10 @@ function fillAfterMiss(c: usize, k: f64, set: i32, size: i32, value: f64, flags:
 
 /** `insertKey` of tlb.ts: the body of `insert`. */
 function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32): i32 {
-  const knownAbsent = k == load<f64>(c + MISSED_KEY);
+  const knownAbsent = load<i64>(c + MISSED_KEY) == reinterpret<i64>(k); // as in sameKey
   if (knownAbsent) store<f64>(c + MISSED_KEY, -1);
   const indexed = load<f64>(c + INDEXED) != 0;
-  const ways = field(c, WAYS);
+  const ways = load<i32>(c + G_WAYS);
   const keys = pointerAt(c, KEY);
   let victim: i32;
   if (indexed) {
@@ -409,7 +470,7 @@ function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32
     victim = -1;
     if (!knownAbsent) {
       for (let i = base; i < end; i++) {
-        if (keyAt(keys, i) == k) {
+        if (sameKey(keys, i, k)) {
           victim = raise(c, set, i);
           break;
         }
@@ -433,7 +494,7 @@ function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32
     store<f64>(keys + (<usize>victim << 3), k);
     if (indexed) chain(c, victim, knownAbsent ? smallI32(load<f64>(c + MISSED_BUCKET)) : hashSlot(c, k));
     else {
-      const shift = field(c, FP_SHIFT);
+      const shift = load<i32>(c + G_FP_SHIFT);
       if (shift >= 0) store<u8>(pointerAt(c, FP) + <usize>victim, <u8>fingerprintOf(k, shift));
     }
   }
@@ -446,6 +507,13 @@ function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32
 /** The translation's state, in globals as the TypeScript path keeps it in fields. */
 let desc: usize = 0;
 let walkGva: f64 = 0;
+/**
+ * `walkGva` as an i64. The callers pass addresses in [0, 2^53) (VCpu translates any other in
+ * TypeScript), where the conversion is exact up to the fraction it drops, and every page number,
+ * prefix and index the TypeScript code takes from the address as a double (floors and
+ * truncations of a non-negative value) is a shift of this integer, its offsets masks of it.
+ */
+let walkG: i64 = 0;
 let outHpa: f64 = 0;
 let nestedHpa: f64 = 0;
 let nestedSize: i32 = 0;
@@ -503,9 +571,15 @@ let ntlbMisses: i32 = 0;
 function begin(d: usize, gva: f64): void {
   desc = d;
   walkGva = gva;
+  walkG = <i64>gva;
   refs = pscHits = pscMisses = ntlbHits = ntlbMisses = 0;
-  // Thirteen stores: memory.fill is a call out of the generated code in V8.
-  for (let j: usize = 0; j < OUT_SLOTS; j++) store<f64>(d + OUT + (j << 3), 0);
+  // The slots `finish` does not write (every call ends there, a trap too): five stores, where
+  // memory.fill of the block is a call out of the generated code in V8.
+  out(O_HPA, 0);
+  out(O_L1_SIZE, 0);
+  out(O_L1_FRAME, 0);
+  out(O_FAULT_ADDR, 0);
+  out(O_FAULT_WRITE, 0);
 }
 
 /** Write the status and the counters; returns the status. */
@@ -531,13 +605,12 @@ function fault(status: i32, addr: f64, write: bool): i32 {
 function setFast(size: i32, pageFrame: f64): void {
   out(O_L1_SIZE, <f64>size);
   out(O_L1_FRAME, pageFrame);
-  outHpa = pageFrame * 4096 + <f64>(toI32(walkGva) & offsetMask(size));
+  outHpa = pageFrame * 4096 + <f64>(<i32>walkG & offsetMask(size));
   out(O_HPA, outHpa);
 }
 
 /** `fillL1`: insert the translation of `walkGva` to `outHpa` into the L1 array that keeps `size`. */
-function fillL1(size: i32, flags: i32): void {
-  const gva = walkGva;
+@inline function fillL1(size: i32, flags: i32): void {
   const cache = descPtr(D_L1_FILL_CACHE + (<usize>size << 2));
   if (cache == 0) {
     out(O_L1_SIZE, -1);
@@ -545,31 +618,34 @@ function fillL1(size: i32, flags: i32): void {
     return;
   }
   const s = descI32(D_L1_FILL_SIZE + (<usize>size << 2));
-  const pageFrame = (outHpa - <f64>(toI32(gva) & offsetMask(s))) * INV_4096;
-  cacheInsert(cache, Math.floor(gva * invPageSpan(s)), s, pageFrame, flags);
+  const pageFrame = (outHpa - <f64>(<i32>walkG & offsetMask(s))) * INV_4096;
+  const page = walkG >> pageShift(s);
+  insertPage(cache, <f64>page, <i32>page, s, pageFrame, flags);
   setFast(s, pageFrame);
 }
 
 /** `fillL2`: insert the translation of `walkGva` to `outHpa` into the L2 array for `size`. */
-function fillL2(size: i32, flags: i32): void {
+@inline function fillL2(size: i32, flags: i32): void {
   const cache = descPtr(D_L2_FILL_CACHE + (<usize>size << 2));
   if (cache == 0) return;
-  const gva = walkGva;
   const s = descI32(D_L2_FILL_SIZE + (<usize>size << 2));
-  cacheInsert(cache, Math.floor(gva * invPageSpan(s)), s, (outHpa - <f64>(toI32(gva) & offsetMask(s))) * INV_4096, flags);
+  const page = walkG >> pageShift(s);
+  insertPage(cache, <f64>page, <i32>page, s, (outHpa - <f64>(<i32>walkG & offsetMask(s))) * INV_4096, flags);
 }
 
 /**
- * The deepest paging-structure cache hit of one dimension (levels 2..4 at `pscs`) for `addr`:
- * sets `startTable`, returns the level the walk starts at (4 without a hit).
+ * The deepest paging-structure cache hit of one dimension (levels 2..4 at `pscs`) for address
+ * `a` (an exact i64, see `walkG`): sets `startTable`, returns the level the walk starts at (4
+ * without a hit).
  */
 let startTable: f64 = 0;
-function pscStart(pscs: usize, addr: f64, root: f64): i32 {
+@inline function pscStart(pscs: usize, a: i64, root: f64): i32 {
   startTable = root;
   for (let L = 2; L <= 4; L++) {
     const psc = descPtr(pscs + (<usize>(L - 2) << 2));
     if (!cacheValid(psc)) continue;
-    const way = cacheLookup(psc, Math.floor(addr * invLevelSpan(L)), 0);
+    const prefix = a >> levelShift(L);
+    const way = lookupPage(psc, <f64>prefix, <i32>prefix, 0);
     if (way >= 0) {
       pscHits++;
       startTable = valueAt(psc, way);
@@ -582,13 +658,15 @@ function pscStart(pscs: usize, addr: f64, root: f64): i32 {
 /** `walkNative`: one-dimensional walk of the guest table (host frames). Returns the status. */
 function walkNative(write: bool, pt: usize): i32 {
   const gva = walkGva;
-  let level = pscStart(D_GUEST_PSC, gva, load<f64>(pt + PT_ROOT));
+  const g = walkG;
+  let level = pscStart(D_GUEST_PSC, g, load<f64>(pt + PT_ROOT));
   let t = startTable;
   if (level == 4) pscMisses++;
   const entries = pointerAt(pt, PT_ENTRY);
   const frames = pointerAt(pt, PT_TABLE_FRAME);
   for (; level >= 1; level--) {
-    const index = toI32(gva * invLevelSpan(level)) & 511;
+    const prefix = g >> levelShift(level);
+    const index = <i32>prefix & 511;
     const table = smallI32(t);
     walkRef(load<f64>(frames + (<usize>table << 3)) * 64 + <f64>(index >> 3), 1);
     const e = i32At(entries, table * ENTRIES + index);
@@ -599,12 +677,12 @@ function walkNative(write: bool, pt: usize): i32 {
       if (write && !(f & PTE_WRITABLE)) return fault(GUEST_FAULT, gva, write);
       const size = level - 1;
       const flags = f & PTE_WRITABLE ? WRITABLE : 0;
-      outHpa = <f64>payload * 4096 + <f64>(toI32(gva) & offsetMask(size));
+      outHpa = <f64>payload * 4096 + <f64>(<i32>g & offsetMask(size));
       fillL2(size, flags);
       fillL1(size, flags);
       return finish(WALKED, size, flags);
     }
-    cacheInsert(descPtr(D_GUEST_PSC + (<usize>(level - 2) << 2)), Math.floor(gva * invLevelSpan(level)), 0, <f64>payload, 0);
+    insertPage(descPtr(D_GUEST_PSC + (<usize>(level - 2) << 2)), <f64>prefix, <i32>prefix, 0, <f64>payload, 0);
     t = <f64>payload;
   }
   unreachable(); // level 1 entries are leaves
@@ -614,13 +692,15 @@ function walkNative(write: bool, pt: usize): i32 {
 /** `walkNested`: guest table (guest frames) through the EPT (host frames). Returns the status. */
 function walkNested(write: bool, pt: usize, ept: usize): i32 {
   const gva = walkGva;
-  let level = pscStart(D_GUEST_PSC, gva, load<f64>(pt + PT_ROOT));
+  const g = walkG;
+  let level = pscStart(D_GUEST_PSC, g, load<f64>(pt + PT_ROOT));
   let t = startTable;
   if (level == 4) pscMisses++;
   const entries = pointerAt(pt, PT_ENTRY);
   const frames = pointerAt(pt, PT_TABLE_FRAME);
   for (; level >= 1; level--) {
-    const index = toI32(gva * invLevelSpan(level)) & 511;
+    const prefix = g >> levelShift(level);
+    const index = <i32>prefix & 511;
     const table = smallI32(t);
     const e = i32At(entries, table * ENTRIES + index);
     if (!nestedTranslate(load<f64>(frames + (<usize>table << 3)), index * 8, false, ept)) return EPT_VIOLATION;
@@ -631,7 +711,7 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
     if (level == 1 || f & PTE_HUGE) {
       if (write && !(f & PTE_WRITABLE)) return fault(GUEST_FAULT, gva, write);
       const guestSize = level - 1;
-      if (!nestedTranslate(<f64>payload, toI32(gva) & offsetMask(guestSize), write, ept)) return EPT_VIOLATION;
+      if (!nestedTranslate(<f64>payload, <i32>g & offsetMask(guestSize), write, ept)) return EPT_VIOLATION;
       // The combined translation is only as large as the smaller of the two pages (splintering).
       const size = nestedSize < guestSize ? nestedSize : guestSize;
       const flags = (f & PTE_WRITABLE) != 0 && nestedWritable ? WRITABLE : 0;
@@ -640,7 +720,7 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
       fillL1(size, flags);
       return finish(WALKED, size, flags);
     }
-    cacheInsert(descPtr(D_GUEST_PSC + (<usize>(level - 2) << 2)), Math.floor(gva * invLevelSpan(level)), 0, <f64>payload, 0);
+    insertPage(descPtr(D_GUEST_PSC + (<usize>(level - 2) << 2)), <f64>prefix, <i32>prefix, 0, <f64>payload, 0);
     t = <f64>payload;
   }
   unreachable(); // level 1 entries are leaves
@@ -650,19 +730,26 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
 /**
  * `nestedTranslate`: guest-physical `gpaFrame * 4096 + offset` to host-physical through the nested
  * TLB or an EPT walk; sets nestedHpa/Size/Writable. False after an EPT violation (output written).
+ *
+ * The frame is a non-negative integer below 2^40 (a table's or a page's frame) and the offset one
+ * below 2^30, so the address is exact as an i64 too, and every page number, prefix, index and
+ * offset the TypeScript code takes from it as a double (`Math.floor(gpa / span)`, `(gpa / span) | 0`,
+ * `gpa & mask`: floors and truncations of a non-negative value) is a shift or a mask of that
+ * integer, converted back exactly: one conversion instead of one per use.
  */
 function nestedTranslate(gpaFrame: f64, offset: i32, write: bool, ept: usize): bool {
-  const gpa = gpaFrame * 4096 + <f64>offset;
+  const g = (reinterpret<i64>(gpaFrame + MAGIC) - reinterpret<i64>(MAGIC)) * 4096 + <i64>offset;
   const ntlb = descPtr(D_NTLB);
   if (cacheValid(ntlb)) {
     for (let s = 0; s < 3; s++) {
       if (sizeCountOf(ntlb, s) == 0) continue;
-      const way = cacheLookup(ntlb, Math.floor(gpa * invPageSpan(s)), s);
+      const page = g >> pageShift(s);
+      const way = lookupPage(ntlb, <f64>page, <i32>page, s);
       if (way >= 0) {
         const fl = flagsAt(ntlb, way);
         if (!write || fl & WRITABLE) {
           ntlbHits++;
-          nestedHpa = valueAt(ntlb, way) * 4096 + <f64>(toI32(gpa) & offsetMask(s));
+          nestedHpa = valueAt(ntlb, way) * 4096 + <f64>(<i32>g & offsetMask(s));
           nestedSize = s;
           nestedWritable = (fl & WRITABLE) != 0;
           return true;
@@ -672,34 +759,35 @@ function nestedTranslate(gpaFrame: f64, offset: i32, write: bool, ept: usize): b
   }
   ntlbMisses++;
   // No paging-structure cache miss is counted in this dimension (as in vcpu.ts).
-  let level = pscStart(D_HOST_PSC, gpa, load<f64>(ept + PT_ROOT));
+  let level = pscStart(D_HOST_PSC, g, load<f64>(ept + PT_ROOT));
   let t = startTable;
   const entries = pointerAt(ept, PT_ENTRY);
   const frames = pointerAt(ept, PT_TABLE_FRAME);
   for (; level >= 1; level--) {
-    const index = toI32(gpa * invLevelSpan(level)) & 511;
+    const prefix = g >> levelShift(level);
+    const index = <i32>prefix & 511;
     const table = smallI32(t);
     const e = i32At(entries, table * ENTRIES + index);
     walkRef(load<f64>(frames + (<usize>table << 3)) * 64 + <f64>(index >> 3), 0);
     const f = e & 7;
     if (!(f & PTE_PRESENT)) {
-      fault(EPT_VIOLATION, gpa, write);
+      fault(EPT_VIOLATION, gpaFrame * 4096 + <f64>offset, write);
       return false;
     }
     const payload = e >> 3;
     if (level == 1 || f & PTE_HUGE) {
       if (write && !(f & PTE_WRITABLE)) {
-        fault(EPT_VIOLATION, gpa, write);
+        fault(EPT_VIOLATION, gpaFrame * 4096 + <f64>offset, write);
         return false;
       }
       const size = level - 1;
-      nestedHpa = <f64>payload * 4096 + <f64>(toI32(gpa) & offsetMask(size));
+      nestedHpa = <f64>payload * 4096 + <f64>(<i32>g & offsetMask(size));
       nestedSize = size;
       nestedWritable = (f & PTE_WRITABLE) != 0;
-      cacheInsert(ntlb, Math.floor(gpa * invPageSpan(size)), size, <f64>payload, nestedWritable ? WRITABLE : 0);
+      insertPage(ntlb, <f64>prefix, <i32>prefix, size, <f64>payload, nestedWritable ? WRITABLE : 0);
       return true;
     }
-    cacheInsert(descPtr(D_HOST_PSC + (<usize>(level - 2) << 2)), Math.floor(gpa * invLevelSpan(level)), 0, <f64>payload, 0);
+    insertPage(descPtr(D_HOST_PSC + (<usize>(level - 2) << 2)), <f64>prefix, <i32>prefix, 0, <f64>payload, 0);
     t = <f64>payload;
   }
   unreachable(); // level 1 entries are leaves
@@ -724,7 +812,8 @@ export function translate(d: usize, gva: f64, write: bool, guestPt: usize, ept: 
     const cache = descPtr(D_L1_CACHE + (<usize>j << 2));
     const s = descI32(D_L1_SIZE + (<usize>j << 2));
     if (sizeCountOf(cache, s) == 0) continue;
-    const way = cacheLookup(cache, Math.floor(gva * invPageSpan(s)), s);
+    const page = walkG >> pageShift(s);
+    const way = lookupPage(cache, <f64>page, <i32>page, s);
     if (way >= 0) {
       const fl = flagsAt(cache, way);
       if (!write || fl & WRITABLE) {
@@ -740,11 +829,12 @@ export function translate(d: usize, gva: f64, write: bool, guestPt: usize, ept: 
     for (let k = 0; k < sizes; k++) {
       const s = descI32(D_L2_SIZES + (<usize>(3 * a + k) << 2));
       if (sizeCountOf(cache, s) == 0) continue;
-      const way = cacheLookup(cache, Math.floor(gva * invPageSpan(s)), s);
+      const page = walkG >> pageShift(s);
+      const way = lookupPage(cache, <f64>page, <i32>page, s);
       if (way >= 0) {
         const fl = flagsAt(cache, way);
         if (!write || fl & WRITABLE) {
-          outHpa = valueAt(cache, way) * 4096 + <f64>(toI32(gva) & offsetMask(s));
+          outHpa = valueAt(cache, way) * 4096 + <f64>(<i32>walkG & offsetMask(s));
           fillL1(s, fl);
           return finish(L2_HIT, s, fl);
         }
