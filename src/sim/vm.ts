@@ -9,7 +9,8 @@
  * so the host backs all of them, exactly as the stores would fault them in one by one.
  */
 import type { TranslationFaultHandler } from '../hw/faults.ts';
-import { VCpu } from '../hw/vcpu.ts';
+import type { PageTable } from '../hw/pagetable.ts';
+import { VCpu, type AddressSpace } from '../hw/vcpu.ts';
 import type { HostVm, VmMemoryRequest } from '../host/index.ts';
 import { createGuest, type Guest, type MemoryRegion } from '../guest/index.ts';
 import type { SimHost } from './host.ts';
@@ -30,6 +31,24 @@ function guestMap(hostVm: HostVm): MemoryRegion[] {
   return hostVm.bootMemoryMap().map((e) => ({ gpaStart: e.gpaStart, bytes: e.bytes, type: e.type === 'cxl' ? 'nvm' : e.type }));
 }
 
+/**
+ * The vCPU's address space, made by a constructor so that every VM's object has one map from the
+ * start. An object literal here got its map from a boilerplate at the second VM of a process, which
+ * widened the recorded types of its fields (`guest`, `ept`, `faults`) and threw away the optimized
+ * code that had relied on them (the translation path's `translateSlow`, `translateInWasm`).
+ */
+class VmAddressSpace implements AddressSpace {
+  guest: PageTable;
+  ept: PageTable | null;
+  faults: TranslationFaultHandler;
+
+  constructor(guest: PageTable, ept: PageTable | null, faults: TranslationFaultHandler) {
+    this.guest = guest;
+    this.ept = ept;
+    this.faults = faults;
+  }
+}
+
 export class SimVm implements TranslationFaultHandler {
   readonly hostVm: HostVm;
   readonly guest: Guest;
@@ -41,7 +60,7 @@ export class SimVm implements TranslationFaultHandler {
     this.hostVm = host.backend.createVm({ memory: options.memory, hugeBacking: options.hugeBacking });
     this.id = this.hostVm.id;
     this.guest = createGuest(guestMap(this.hostVm), options.guest);
-    this.vcpu = new VCpu(host.machine, { guest: this.guest.kernel.pageTable, ept: this.hostVm.ept, faults: this }, this.id, options.core);
+    this.vcpu = new VCpu(host.machine, new VmAddressSpace(this.guest.kernel.pageTable, this.hostVm.ept, this), this.id, options.core);
     this.hostVm.setInvalidator(this.vcpu);
     this.guest.kernel.attachTlb(this.vcpu);
   }
