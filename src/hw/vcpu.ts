@@ -207,23 +207,18 @@ const OUT_REFS = 8;
 /** The walk's cycles: the sum of its references' (wasm/memory.ts). */
 const OUT_WALK_CYCLES = 13;
 /**
- * The output of `throughCaches` in WebAssembly (f64 slots from this byte): the hit's latency, the
- * count of dirty victims that left the caches, their lines in order (at most one per level).
+ * The output of `dataLine` in WebAssembly (wasm/memory.ts; f64 slots from this byte): the hit's
+ * latency; slots 1-4 are the module's own (the dirty victims its `throughCaches` reports to
+ * `dataLine`); then the write-backs' cycles, and for a line from memory its tier and cycles.
+ * Whether a stream covered the line is at `DESC_MEMORY_BYTE + 48`.
  */
 const CACHES_OUT_BYTE = 1536;
 const CACHES_OUT_SLOTS = 8;
 const CACHES_OUT_LATENCY = 0;
-const CACHES_OUT_VICTIMS = 1;
-const CACHES_OUT_VICTIM = 2;
-/**
- * `dataLine` in WebAssembly (wasm/memory.ts) goes on in the same slots: the write-backs' cycles,
- * and for a line from memory its tier and cycles; whether a stream covered it is at
- * `DESC_MEMORY_BYTE + 48`.
- */
 const CACHES_OUT_WRITEBACK_CYCLES = 5;
 const CACHES_OUT_TIER = 6;
 const CACHES_OUT_MEMORY_CYCLES = 7;
-/** `throughCaches` in WebAssembly returns this plus the level when that level refused the line. */
+/** `dataLine` in WebAssembly returns this plus the level when that level refused the line. */
 const CACHES_REFUSED = 4;
 /**
  * The memory part of the descriptor (wasm/memory.ts): from this byte an f64, the LLC latency,
@@ -1454,25 +1449,13 @@ export class VCpu implements TlbInvalidator, CoreResident {
    * and when every level missed, the tier to `servedTier`: the caller adds the LLC lookup and the
    * memory part (dependent for walks, possibly prefetched or overlapped for data). No allocation.
    *
-   * On the WebAssembly path the caches' part is one call (wasm/datacache.ts; without any cache
-   * there is nothing to call), which reports the dirty victims that left the caches in order;
-   * their write-backs to memory (tier state, counters, cycles) run here afterwards, summed in the
-   * same order as below. That is exact: no cache reads what a write-back changes. (A data line
-   * on the WebAssembly path takes the module's `dataLine`, which does all of it in the module.)
+   * The TypeScript path only: on the WebAssembly path data lines (`dataLine`) and walk references
+   * (`translate`, `walk`) go through the module's copy of this (wasm/datacache.ts) inside their
+   * own calls. A machine with the module comes here only for a walk in TypeScript (an address
+   * outside the module's range, see `translateSlow`), on the same caches in the arena.
    */
   private throughCaches(line: number, write: boolean): number {
     let cycles = 0;
-    if (this.wasm !== null && !this.noDataCaches) {
-      const level = this.wasm.throughCaches(this.desc, line, write ? 1 : 0);
-      const out = this.cachesOut;
-      const victims = out[CACHES_OUT_VICTIMS];
-      for (let v = 0; v < victims; v++) cycles += this.writeBackToMemory(out[CACHES_OUT_VICTIM + v]);
-      if (level >= CACHES_REFUSED) this.refuseLine(level - CACHES_REFUSED, line, write);
-      this.servedBy = level;
-      if (level !== SERVED_MEMORY) return cycles + out[CACHES_OUT_LATENCY];
-      this.servedTier = this.tierMap.tierOfFrame(Math.floor(line * INV_64));
-      return cycles;
-    }
     const l1d = this.l1d;
     if (l1d !== null) {
       if (l1d.access(line, write)) {

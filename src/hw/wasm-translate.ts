@@ -53,12 +53,6 @@ export interface Translator {
   dataAccess(cache: number, line: number, write: number): number;
   /** `DataCache.absorbWriteBack` of the cache at `cache`: 1 when the line was present. */
   dataAbsorbWriteBack(cache: number, line: number): number;
-  /**
-   * The cache part of `VCpu.throughCaches` (the caches at descriptor slots 57..59): the level that
-   * served the line (0 L1D, 1 L2, 2 LLC, 3 memory; 4 + level: that level refused it), with the
-   * hit's latency and the dirty victims that left the caches from `desc + 1536` (wasm/datacache.ts).
-   */
-  throughCaches(desc: number, line: number, write: number): number;
   /** `TierMap.tierOfFrame` of the tier map the descriptor's memory part names (wasm/memory.ts, for tests). */
   tierOfFrame(desc: number, frame: number): number;
   /**
@@ -107,7 +101,6 @@ function instantiate(file: string): Translator {
     walk: x.walk,
     dataAccess: x.dataAccess,
     dataAbsorbWriteBack: x.dataAbsorbWriteBack,
-    throughCaches: x.throughCaches,
     tierOfFrame: x.tierOfFrame,
     dataLine: x.dataLine,
     prefetchCovers: x.prefetchCovers,

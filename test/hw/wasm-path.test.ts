@@ -1,6 +1,6 @@
 /**
  * The access path in WebAssembly (wasm/translate.ts, called by VCpu.translateSlow, and
- * wasm/datacache.ts, called by VCpu.throughCaches) against the TypeScript path on the same
+ * wasm/memory.ts's dataLine with wasm/datacache.ts, called by VCpu.dataLine) against the TypeScript path on the same
  * operations: every counter and every cycle must agree. The operations
  * reach what the path does: L1 and L2 hits and misses over a working set larger than the TLBs,
  * paging-structure-cache and nested-TLB hits and misses, walks of both dimensions with 4 KiB and
@@ -9,8 +9,8 @@
  * tagged structures, and a fault handler that translates other addresses while the faulting walk
  * waits (its output must not be overwritten under it). The data caches: the presets', an LLC
  * without private caches, and caches of a few sets, whose dirty victims leave every level and are
- * written back to memory of both tiers (the caches' part of `throughCaches` runs in WebAssembly,
- * the write-backs of data lines in TypeScript afterwards). The walk references run in WebAssembly
+ * written back to memory of both tiers (a data line, its write-backs included, is one call
+ * into WebAssembly). The walk references run in WebAssembly
  * with their tier state (wasm/memory.ts): a tier one core streams through gains its second user
  * by another core's walk reference, three tiers, a write-back cost that Math.round rounds up.
  */

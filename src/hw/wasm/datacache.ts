@@ -7,8 +7,8 @@
  * - `throughCaches` is the cache part of `VCpu.throughCaches` with `writeBackBelow`: one line
  *   through L1D, L2 and LLC (those the vCPU's descriptor names), dirty victims absorbed by the
  *   levels below as there. What it cannot do is the memory side (tier state, counters, the
- *   write-back's cycles): it reports the dirty victims that left the caches, in order, and VCpu
- *   runs `writeBackToMemory` for each. That is exact because no cache reads the tier state or the
+ *   write-back's cycles): it reports the dirty victims that left the caches, in order, and its
+ *   callers in memory.ts (`dataLine`, `walkRef`) run `writeBackToMemory` for each. That is exact because no cache reads the tier state or the
  *   counters, and the write-backs keep their order among themselves.
  *
  * The arithmetic is the TypeScript code's: line numbers and tags are doubles until the tag is

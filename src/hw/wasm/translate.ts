@@ -858,6 +858,6 @@ export function translateLine(d: usize, gva: f64, write: bool, guestPt: usize, e
   return status + ((dataLine(d, line, write) + 1) << 4);
 }
 
-export { dataAccess, dataAbsorbWriteBack, throughCaches } from './datacache';
+export { dataAccess, dataAbsorbWriteBack } from './datacache';
 export { dataLine, tierOfFrame } from './memory';
 export { prefetchCovers } from './prefetch';
