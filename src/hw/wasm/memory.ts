@@ -139,6 +139,14 @@ function writeBackToMemory(d: usize, victim: f64): f64 {
   return cycles;
 }
 
+/** The dirty victims `throughCaches` reported (its output at `d + 1536`), written back in order; returns their cycles. */
+@inline function victimsWrittenBack(d: usize): f64 {
+  const victims = <i32>load<f64>(d + C_VICTIMS);
+  let cycles: f64 = 0;
+  for (let v = 0; v < victims; v++) cycles += writeBackToMemory(d, load<f64>(d + C_VICTIM + (<usize>v << 3)));
+  return cycles;
+}
+
 /**
  * The references of the current call, counted here and added to the pending counters once, at
  * the call's end (`endWalkRefs`): about five references a random access, each of which bumped
@@ -194,8 +202,7 @@ export function walkRef(d: usize, line: f64, guestDimension: u8): bool {
     cycles = memoryRead(d, tier, line);
   } else {
     const level = throughCaches(d, line, false);
-    const victims = <i32>load<f64>(d + C_VICTIMS);
-    for (let v = 0; v < victims; v++) cycles += writeBackToMemory(d, load<f64>(d + C_VICTIM + (<usize>v << 3)));
+    cycles = victimsWrittenBack(d);
     if (level >= REFUSED) {
       store<f64>(d + W_REFUSED, <f64>(level - REFUSED + 1));
       store<f64>(d + W_REFUSED_LINE, line);
@@ -231,10 +238,7 @@ export function walkRef(d: usize, line: f64, guestDimension: u8): bool {
  */
 export function dataLine(d: usize, line: f64, write: bool): i32 {
   const level = throughCaches(d, line, write);
-  const victims = <i32>load<f64>(d + C_VICTIMS);
-  let writeBacks: f64 = 0;
-  for (let v = 0; v < victims; v++) writeBacks += writeBackToMemory(d, load<f64>(d + C_VICTIM + (<usize>v << 3)));
-  store<f64>(d + C_WRITEBACK_CYCLES, writeBacks);
+  store<f64>(d + C_WRITEBACK_CYCLES, victimsWrittenBack(d));
   if (level != SERVED_MEMORY) return level;
   const tier = tierOfFrame(d, Math.floor(line * INV_64));
   store<f64>(d + C_TIER, <f64>tier);
