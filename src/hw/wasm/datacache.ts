@@ -151,16 +151,18 @@ export function dataAccess(c: usize, line: f64, write: bool): i32 {
 }
 
 /*
- * `dataAccess` for the presets' set widths, 16 and 8 ways, without a branch on the hit's rank:
- * the set is in registers (four or two vectors of four words), and a hit at rank r moves the r
- * words after the front one way along the ring (what `raiseTo` does word by word) as one select
- * per vector between the set and the set rotated by one way: lane j takes its predecessor's word
- * when it lies on the ring within r ways after the front, (j - front - 1) mod ways < r. The
- * front's lane is never among them; it then gets the hit's word. A hit at the front (r = 0)
- * selects nothing. Every vector is stored back (unmoved lanes with their own words).
+ * `dataAccess` for the presets' set widths, written out: 8 and 16 ways (Zen 2 and others), 12
+ * and 20 (Ice Lake: in the general loop of `accessQuads` they took a tenth of a trace replay's
+ * time on that preset). No branch on the hit's rank: the set is in registers (two to five
+ * vectors of four words), and a hit at rank r moves the r words after the front one way along
+ * the ring (what `raiseTo` does word by word) as one select per vector between the set and the
+ * set rotated by one way: lane j takes its predecessor's word when it lies on the ring within r
+ * ways after the front, (j - front - 1) mod ways < r. The front's lane is never among them; it
+ * then gets the hit's word. A hit at the front (r = 0) selects nothing. Every vector is stored
+ * back (unmoved lanes with their own words).
  */
 
-/** Lane indices of the four vectors of a set. */
+/** Lane indices of the five vectors of a set. */
 const LANES0: v128 = i32x4(0, 1, 2, 3);
 const LANES1: v128 = i32x4(4, 5, 6, 7);
 const LANES2: v128 = i32x4(8, 9, 10, 11);
@@ -172,102 +174,52 @@ const LANES4: v128 = i32x4(16, 17, 18, 19);
   return i8x16.shuffle(previous, current, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27);
 }
 
-/** The lanes that take their predecessor's word: (lane - from) & wrap < rank. */
-@inline function moving(lanes: v128, from: v128, wrap: v128, rank: v128): v128 {
-  return i32x4.lt_s(v128.and(i32x4.sub(lanes, from), wrap), rank);
-}
-
-function access16(c: usize, words: usize, base: i32, set: i32, frontAt: usize, tag: i32, write: bool): i32 {
-  const at = words + (<usize>base << 2);
-  const want = i32x4.splat(tag << 1);
-  const v0 = v128.load(at);
-  const v1 = v128.load(at, 16);
-  const v2 = v128.load(at, 32);
-  const v3 = v128.load(at, 48);
-  const match = matchIn(v0, want) | (matchIn(v1, want) << 4) | (matchIn(v2, want) << 8) | (matchIn(v3, want) << 12);
-  const f = <i32>load<u8>(frontAt);
-  store<f64>(c + EVICTED, -1);
-  if (match == 0) return fill(c, words, base, set, f, frontAt, tag, write);
-  const i = <i32>ctz(match);
-  const w = load<i32>(at + (<usize>i << 2));
-  const from = i32x4.splat(f + 1);
-  const wrap = i32x4.splat(15);
-  const rank = i32x4.splat((i - f) & 15);
-  v128.store(at, v128.bitselect(afterPrevious(v3, v0), v0, moving(LANES0, from, wrap, rank)));
-  v128.store(at, v128.bitselect(afterPrevious(v0, v1), v1, moving(LANES1, from, wrap, rank)), 16);
-  v128.store(at, v128.bitselect(afterPrevious(v1, v2), v2, moving(LANES2, from, wrap, rank)), 32);
-  v128.store(at, v128.bitselect(afterPrevious(v2, v3), v3, moving(LANES3, from, wrap, rank)), 48);
-  store<i32>(at + (<usize>f << 2), write ? w | 1 : w);
-  return 1;
-}
-
-function access8(c: usize, words: usize, base: i32, set: i32, frontAt: usize, tag: i32, write: bool): i32 {
-  const at = words + (<usize>base << 2);
-  const want = i32x4.splat(tag << 1);
-  const v0 = v128.load(at);
-  const v1 = v128.load(at, 16);
-  const match = matchIn(v0, want) | (matchIn(v1, want) << 4);
-  const f = <i32>load<u8>(frontAt);
-  store<f64>(c + EVICTED, -1);
-  if (match == 0) return fill(c, words, base, set, f, frontAt, tag, write);
-  const i = <i32>ctz(match);
-  const w = load<i32>(at + (<usize>i << 2));
-  const from = i32x4.splat(f + 1);
-  const wrap = i32x4.splat(7);
-  const rank = i32x4.splat((i - f) & 7);
-  v128.store(at, v128.bitselect(afterPrevious(v1, v0), v0, moving(LANES0, from, wrap, rank)));
-  v128.store(at, v128.bitselect(afterPrevious(v0, v1), v1, moving(LANES1, from, wrap, rank)), 16);
-  store<i32>(at + (<usize>f << 2), write ? w | 1 : w);
-  return 1;
-}
-
-/*
- * Ice Lake's set widths, 12 ways (L1D, LLC) and 20 ways (L2), written out as `access16` is: in
- * the general loop of `accessQuads` they took a tenth of a trace replay's time on that preset.
- * The ring's length is not a power of two, so the distance from the front wraps by adding the
- * way count to a negative difference (`movedIn`).
+/**
+ * Vector `current` of a set of `ways` ways after a hit at `rank` ways after the front (`from` - 1,
+ * both splat): lanes within the rank take their predecessor's word. The distance from the front
+ * wraps with a mask for a power-of-two ring, else by adding the way count to a negative difference.
  */
-
-/** Vector `current` of a set after a hit: lanes within `rank` ways after the front (`from` - 1) take their predecessor's word. */
-@inline function movedIn(previous: v128, current: v128, lanes: v128, from: v128, count: v128, rank: v128): v128 {
+@inline function movedIn(previous: v128, current: v128, lanes: v128, from: v128, ways: i32, rank: v128): v128 {
   const d = i32x4.sub(lanes, from);
-  const distance = i32x4.add(d, v128.and(count, i32x4.shr_s(d, 31)));
+  const distance = (ways & (ways - 1)) == 0
+    ? v128.and(d, i32x4.splat(ways - 1))
+    : i32x4.add(d, v128.and(i32x4.splat(ways), i32x4.shr_s(d, 31)));
   return v128.bitselect(afterPrevious(previous, current), current, i32x4.lt_s(distance, rank));
 }
 
+function access8(c: usize, words: usize, base: i32, set: i32, frontAt: usize, tag: i32, write: bool): i32 {
+  return accessVectors(c, words, base, set, frontAt, tag, write, 2);
+}
+
 function access12(c: usize, words: usize, base: i32, set: i32, frontAt: usize, tag: i32, write: bool): i32 {
-  const at = words + (<usize>base << 2);
-  const want = i32x4.splat(tag << 1);
-  const v0 = v128.load(at);
-  const v1 = v128.load(at, 16);
-  const v2 = v128.load(at, 32);
-  const match = matchIn(v0, want) | (matchIn(v1, want) << 4) | (matchIn(v2, want) << 8);
-  const f = <i32>load<u8>(frontAt);
-  store<f64>(c + EVICTED, -1);
-  if (match == 0) return fill(c, words, base, set, f, frontAt, tag, write);
-  const i = <i32>ctz(match);
-  const w = load<i32>(at + (<usize>i << 2));
-  const r = i - f;
-  const from = i32x4.splat(f + 1);
-  const count = i32x4.splat(12);
-  const rank = i32x4.splat(r < 0 ? r + 12 : r);
-  v128.store(at, movedIn(v2, v0, LANES0, from, count, rank));
-  v128.store(at, movedIn(v0, v1, LANES1, from, count, rank), 16);
-  v128.store(at, movedIn(v1, v2, LANES2, from, count, rank), 32);
-  store<i32>(at + (<usize>f << 2), write ? w | 1 : w);
-  return 1;
+  return accessVectors(c, words, base, set, frontAt, tag, write, 3);
+}
+
+function access16(c: usize, words: usize, base: i32, set: i32, frontAt: usize, tag: i32, write: bool): i32 {
+  return accessVectors(c, words, base, set, frontAt, tag, write, 4);
 }
 
 function access20(c: usize, words: usize, base: i32, set: i32, frontAt: usize, tag: i32, write: bool): i32 {
+  return accessVectors(c, words, base, set, frontAt, tag, write, 5);
+}
+
+/**
+ * `access8` to `access20`: a set of `quads` vectors (2 to 5), a constant at each call, so that the
+ * compiler drops the other widths' branches and each function comes out written out.
+ */
+@inline function accessVectors(c: usize, words: usize, base: i32, set: i32, frontAt: usize, tag: i32, write: bool, quads: i32): i32 {
+  const ways = quads << 2;
   const at = words + (<usize>base << 2);
   const want = i32x4.splat(tag << 1);
   const v0 = v128.load(at);
   const v1 = v128.load(at, 16);
-  const v2 = v128.load(at, 32);
-  const v3 = v128.load(at, 48);
-  const v4 = v128.load(at, 64);
-  const low = matchIn(v0, want) | (matchIn(v1, want) << 4) | (matchIn(v2, want) << 8);
-  const match = low | (matchIn(v3, want) << 12) | (matchIn(v4, want) << 16);
+  const v2 = quads >= 3 ? v128.load(at, 32) : v1;
+  const v3 = quads >= 4 ? v128.load(at, 48) : v2;
+  const v4 = quads >= 5 ? v128.load(at, 64) : v3;
+  let match = matchIn(v0, want) | (matchIn(v1, want) << 4);
+  if (quads >= 3) match |= matchIn(v2, want) << 8;
+  if (quads >= 4) match |= matchIn(v3, want) << 12;
+  if (quads >= 5) match |= matchIn(v4, want) << 16;
   const f = <i32>load<u8>(frontAt);
   store<f64>(c + EVICTED, -1);
   if (match == 0) return fill(c, words, base, set, f, frontAt, tag, write);
@@ -275,21 +227,20 @@ function access20(c: usize, words: usize, base: i32, set: i32, frontAt: usize, t
   const w = load<i32>(at + (<usize>i << 2));
   const r = i - f;
   const from = i32x4.splat(f + 1);
-  const count = i32x4.splat(20);
-  const rank = i32x4.splat(r < 0 ? r + 20 : r);
-  v128.store(at, movedIn(v4, v0, LANES0, from, count, rank));
-  v128.store(at, movedIn(v0, v1, LANES1, from, count, rank), 16);
-  v128.store(at, movedIn(v1, v2, LANES2, from, count, rank), 32);
-  v128.store(at, movedIn(v2, v3, LANES3, from, count, rank), 48);
-  v128.store(at, movedIn(v3, v4, LANES4, from, count, rank), 64);
+  const rank = i32x4.splat((ways & (ways - 1)) == 0 ? r & (ways - 1) : r < 0 ? r + ways : r);
+  // The last vector (v4, or the last loaded: v1 to v3 stand for it in a narrower set) rotates into the first.
+  v128.store(at, movedIn(v4, v0, LANES0, from, ways, rank));
+  v128.store(at, movedIn(v0, v1, LANES1, from, ways, rank), 16);
+  if (quads >= 3) v128.store(at, movedIn(v1, v2, LANES2, from, ways, rank), 32);
+  if (quads >= 4) v128.store(at, movedIn(v2, v3, LANES3, from, ways, rank), 48);
+  if (quads >= 5) v128.store(at, movedIn(v3, v4, LANES4, from, ways, rank), 64);
   store<i32>(at + (<usize>f << 2), write ? w | 1 : w);
   return 1;
 }
 
 /**
- * `access16` for any multiple of four ways up to `VECTOR_WAYS`: the same
- * select, vector by vector in a loop, each rotated in from the set's previous vector as it was
- * loaded; the distance from the front wraps by adding the way count to a negative difference.
+ * `accessVectors` for the other multiples of four ways up to `VECTOR_WAYS`: the same select,
+ * vector by vector in a loop, each rotated in from the set's previous vector as it was loaded.
  */
 function accessQuads(c: usize, words: usize, base: i32, set: i32, frontAt: usize, tag: i32, write: bool, ways: i32): i32 {
   const at = words + (<usize>base << 2);
@@ -302,12 +253,11 @@ function accessQuads(c: usize, words: usize, base: i32, set: i32, frontAt: usize
   const r = i - f;
   const from = i32x4.splat(f + 1);
   const rank = i32x4.splat(r < 0 ? r + ways : r);
-  const count = i32x4.splat(ways);
   let previous = v128.load(at + (<usize>(ways - 4) << 2));
   for (let k = 0; k < ways; k += 4) {
     const q = at + (<usize>k << 2);
     const current = v128.load(q);
-    v128.store(q, movedIn(previous, current, i32x4.add(LANES0, i32x4.splat(k)), from, count, rank));
+    v128.store(q, movedIn(previous, current, i32x4.add(LANES0, i32x4.splat(k)), from, ways, rank));
     previous = current;
   }
   store<i32>(at + (<usize>f << 2), write ? w | 1 : w);
