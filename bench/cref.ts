@@ -19,7 +19,10 @@
  * The order within a round: sequential (C, ours, WebAssembly), (b) likewise, (c) likewise, then
  * (b) with caches. That target is a rate, not a ratio, so it moves with the simulating host's
  * speed on the day; beside it, the same rate over the C program's on (b) in the same round
- * (`perCRandom`), which compares across runs on a faster or slower machine.
+ * (`perCRandom`), which compares across runs on a faster or slower machine. Before the sides, the
+ * host probe (bench/cref/probe.c: the core's clock and a pointer chase's latency over 256 MiB) says
+ * whether either moved on a day when the rates move (the ratios move between hosts too:
+ * docs/machine.md, issue 16's tenth round).
  *
  * And per round a third side, the same access path in WebAssembly (bench/cref/wasm/ref.ts,
  * AssemblyScript: ref.c's decisions with this model's recency-ordered LRU sets and line window),
@@ -52,6 +55,7 @@ import type { BenchFigure } from './types.ts';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 const SOURCE = path.join(HERE, 'cref', 'ref.c');
+const PROBE_SOURCE = path.join(HERE, 'cref', 'probe.c');
 const CFLAGS = ['-O2', '-std=c11', '-Wall', '-Wextra'];
 
 export const SEQUENTIAL_ACCESSES = 20_000_000;
@@ -95,17 +99,39 @@ export interface Side {
 
 /** Path of the C reference binary, built on first use (and again whenever ref.c changes). */
 export function buildReference(): string {
-  const src = fs.readFileSync(SOURCE);
+  return buildC(SOURCE, 'ref');
+}
+
+/** Path of the host probe (bench/cref/probe.c), built like the reference. */
+export function buildProbe(): string {
+  return buildC(PROBE_SOURCE, 'probe');
+}
+
+/** Build a one-file C program with gcc into build/cref/NAME-DIGEST, once per content of the file. */
+function buildC(source: string, name: string): string {
+  const src = fs.readFileSync(source);
   const digest = createHash('sha256').update(src).update(CFLAGS.join(' ')).digest('hex').slice(0, 16);
   const dir = path.join(ROOT, 'build', 'cref');
-  const bin = path.join(dir, `ref-${digest}`);
+  const bin = path.join(dir, `${name}-${digest}`);
   if (fs.existsSync(bin)) return bin;
   fs.mkdirSync(dir, { recursive: true });
   const tmp = `${bin}.tmp${process.pid}`;
-  const p = spawnSync('gcc', [...CFLAGS, '-o', tmp, SOURCE], { encoding: 'utf8' });
-  if (p.status !== 0) throw new Error(`gcc failed on ${SOURCE}:\n${p.stderr || String(p.error)}`);
+  const p = spawnSync('gcc', [...CFLAGS, '-o', tmp, source], { encoding: 'utf8' });
+  if (p.status !== 0) throw new Error(`gcc failed on ${source}:\n${p.stderr || String(p.error)}`);
   fs.renameSync(tmp, bin);
   return bin;
+}
+
+/** The simulating host's clock and memory latency (probe.c's header), read at the start of a round. */
+export interface HostProbe {
+  clockGHz: number;
+  chaseNs: number;
+}
+
+export function runProbe(bin: string): HostProbe {
+  const p = spawnSync(bin, [], { encoding: 'utf8' });
+  if (p.status !== 0) throw new Error(`${bin} failed with status ${String(p.status)}:\n${p.stderr}`);
+  return JSON.parse(p.stdout) as HostProbe;
 }
 
 const WASM_SOURCE = path.join(HERE, 'cref', 'wasm', 'ref.ts');
@@ -226,10 +252,13 @@ export interface Round {
   randomSmall: { ours: Side; c: Side; wasm: Side };
   /** Random with the full cache model (ours only; the C program has no data cache). */
   randomWithCaches: Side;
+  /** The host probe, run before the round's sides. */
+  host: HostProbe;
 }
 
 /** One interleaved round: C, ours, WebAssembly, sequential then random, then ours with caches. */
-export function runRound(bin = buildReference(), wasm = buildWasm()): Round {
+export function runRound(bin = buildReference(), wasm = buildWasm(), probe = buildProbe()): Round {
+  const host = runProbe(probe);
   const cpu = translationOnly(CPU_PRESETS.zen2);
   const cSeq = runReference(bin, 'seq', SEQUENTIAL_ACCESSES);
   const oursSeq = runOursSequential(cpu);
@@ -252,7 +281,7 @@ export function runRound(bin = buildReference(), wasm = buildWasm()): Round {
     const m = counterMismatches(side.counters, c.counters);
     if (m.length > 0) process.stderr.write(`cref ${what}: the C reference does different work:\n  ${m.join('\n  ')}\n`);
   }
-  return { sequential: { ours: oursSeq, c: cSeq, wasm: wasmSeq }, random: { ours: oursRand, c: cRand, wasm: wasmRand }, randomSmall: { ours: oursSmall, c: cSmall, wasm: wasmSmall }, randomWithCaches: withCaches };
+  return { sequential: { ours: oursSeq, c: cSeq, wasm: wasmSeq }, random: { ours: oursRand, c: cRand, wasm: wasmRand }, randomSmall: { ours: oursSmall, c: cSmall, wasm: wasmSmall }, randomWithCaches: withCaches, host };
 }
 
 /**
@@ -283,6 +312,8 @@ export function figuresOf(r: Round): BenchFigure[] {
     { name: 'cref.random8B.4GiB.nested4K4K.zen2-caches.ours', value: r.randomWithCaches.accessesPerSec / 1e6, unit: 'M accesses/s', target: '>= 1.5 (issue 16)' },
     { name: 'cref.random8B.4GiB.nested4K4K.zen2-caches.oursCpu', value: r.randomWithCaches.accessesPerCpuSec / 1e6, unit: 'M accesses/CPU s', target: '>= 1.5 (issue 16)' },
     { name: 'cref.random8B.4GiB.nested4K4K.zen2-caches.perCRandom', value: r.randomWithCaches.accessesPerCpuSec / r.random.c.accessesPerCpuSec, unit: 'x C on (b)' },
+    { name: 'cref.host.clockGHz', value: r.host.clockGHz, unit: 'GHz' },
+    { name: 'cref.host.chase256MiB', value: r.host.chaseNs, unit: 'ns/load' },
   ];
 }
 
@@ -299,9 +330,10 @@ if (isMain && wasmChild > 0) {
   const rounds = at > 0 ? Number(process.argv[at + 1]) : 3;
   const bin = buildReference();
   const wasm = buildWasm();
+  const probe = buildProbe();
   const all = new Map<string, number[]>();
   for (let i = 0; i < rounds; i++) {
-    for (const f of figuresOf(runRound(bin, wasm))) all.set(f.name, [...(all.get(f.name) ?? []), f.value]);
+    for (const f of figuresOf(runRound(bin, wasm, probe))) all.set(f.name, [...(all.get(f.name) ?? []), f.value]);
   }
   for (const [name, values] of all) console.log(`${name.padEnd(64)} ${median(values).toPrecision(4).padStart(10)}   runs ${values.map((v) => v.toPrecision(4)).join(' ')}`);
 }

@@ -29,6 +29,30 @@ interface Figure {
   unit: string;
   target: string;
   runs: number[];
+  /** The machine and day of the run that measured the figure (absent in figures of older runs). */
+  measuredOn?: MeasuredOn;
+}
+
+interface MeasuredOn {
+  cpu: string;
+  date: string;
+}
+
+/**
+ * The processor, more exactly than its model name: machines of one kind here have been Intel Xeon
+ * and AMD EPYC hosts under the same name pattern, and the access path's ratios to its C reference
+ * differ between them (docs/machine.md), so a figure says which it was measured on.
+ */
+function cpuDescription(): string {
+  const name = os.cpus()[0]?.model ?? '';
+  let info = '';
+  try {
+    info = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return name;
+  }
+  const field = (key: string) => new RegExp(`^${key}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '?';
+  return `${name} (${field('vendor_id')} family ${field('cpu family')} model ${field('model')} stepping ${field('stepping')})`;
 }
 
 function previousFigures(file: string): Figure[] {
@@ -65,17 +89,19 @@ async function main(): Promise<void> {
       }
     }
   }
-  const figures = [...samples].map(([name, s]) => ({
+  const measuredOn: MeasuredOn = { cpu: cpuDescription(), date: new Date().toISOString().slice(0, 10) };
+  const figures: Figure[] = [...samples].map(([name, s]) => ({
     name,
     median: Number(median(s.values).toPrecision(4)),
     unit: s.unit,
     target: s.target ?? '',
     runs: s.values.map((v) => Number(v.toPrecision(4))),
+    measuredOn,
   }));
   process.stdout.write(formatTable(['benchmark', 'median', 'unit', 'target', 'runs'], figures.map((f) => [f.name, f.median, f.unit, f.target, f.runs.join(' ')])));
   const resultsFile = path.join(here, 'results.json');
   const out = {
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '', node: process.version, loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))) },
+    machine: { cpus: os.cpus().length, model: measuredOn.cpu, node: process.version, loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))) },
     runsPerBenchmark: runs,
     figures: only ? mergeFigures(previousFigures(resultsFile), figures) : figures,
   };
