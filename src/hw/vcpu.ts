@@ -365,6 +365,13 @@ export class VCpu implements TlbInvalidator, CoreResident {
   private walkGva = 0;
   /** The guest-virtual address of an access on its way from `load` or `store` to `accessOutsideWindow`. */
   private accessGva = 0;
+  /**
+   * Its size, likewise. A double field from birth (0.5, never read before a write): a caller that
+   * holds the size as a double (the trace replay reads it from a Float64Array) would otherwise
+   * have it converted to a small integer for the call on every access, inside the window too,
+   * where V8 placed the conversion ahead of the window's test.
+   */
+  private accessSize = 0.5;
 
   // Results of the slow paths, written in place.
   outHpa = 0;
@@ -509,7 +516,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
       return this.repeatLatency;
     }
     this.accessGva = gva;
-    return this.accessOutsideWindow(size, false);
+    this.accessSize = size;
+    return this.accessOutsideWindow(false);
   }
 
   store(gva: number, size: number): number {
@@ -518,7 +526,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
       return this.repeatLatency;
     }
     this.accessGva = gva;
-    return this.accessOutsideWindow(size, true);
+    this.accessSize = size;
+    return this.accessOutsideWindow(true);
   }
 
   /** One access of `size` bytes at `gva`; split at 4 KiB boundaries. Returns its cycles. */
@@ -527,12 +536,13 @@ export class VCpu implements TlbInvalidator, CoreResident {
   }
 
   /**
-   * An access that `load` or `store` could not serve from the line window. Its guest address comes
-   * in `accessGva`, not as an argument: this call is not inlined, and V8 would box the address (a
-   * double above 2^31) on every such access (see `walkGva`).
+   * An access that `load` or `store` could not serve from the line window. Its guest address and
+   * size come in `accessGva` and `accessSize`, not as arguments: this call is not inlined, and V8
+   * would box the address (a double above 2^31) on every such access (see `walkGva`).
    */
-  private accessOutsideWindow(size: number, write: boolean): number {
+  private accessOutsideWindow(write: boolean): number {
     const gva = this.accessGva;
+    const size = this.accessSize;
     if (gva >= this.lineHi && gva + size <= this.runHi && !write && size > 0) return this.nextRunLine();
     // Any other access ends the run (its line or the prefetcher may change); `startRun` below
     // opens a new one where it can.
