@@ -5,6 +5,10 @@
 #   bash scripts/json-snapshot.sh /tmp/before   # on the old code
 #   bash scripts/json-snapshot.sh /tmp/after    # on the new code
 #   diff -r /tmp/before /tmp/after && echo identical
+# ucat replays real programs' traces, captured once into the trace cache (src/trace/workloads.ts:
+# ~/.cache/unimem/traces) by the first run that needs them. Two runs started together on a cold
+# cache capture a trace each, and two captures of a real program differ, so their outputs do too:
+# run the two sides one after the other, or warm the cache first.
 set -euo pipefail
 dir=${1:?usage: json-snapshot.sh DIR [SEEDS...]}
 shift
