@@ -15,6 +15,7 @@
  * repeated access to the page (and line) of the previous access takes a fast path that is exact:
  * re-touching the most recently used entry of an LRU set changes no replacement order.
  */
+import { startAsDoubles } from '../base/fields.ts';
 import { PageSize, PAGE_SIZE_SHIFT } from '../base/units.ts';
 import { DataCache } from './cache.ts';
 import { Core, type CoreResident, type FillTargets, type TlbArray } from './core.ts';
@@ -366,12 +367,12 @@ export class VCpu implements TlbInvalidator, CoreResident {
   /** The guest-virtual address of an access on its way from `load` or `store` to `accessOutsideWindow`. */
   private accessGva = 0;
   /**
-   * Its size, likewise. A double field from birth (0.5, never read before a write): a caller that
-   * holds the size as a double (the trace replay reads it from a Float64Array) would otherwise
-   * have it converted to a small integer for the call on every access, inside the window too,
-   * where V8 placed the conversion ahead of the window's test.
+   * Its size, likewise, and a double field from birth (`startAsDoubles` in the constructor): a
+   * caller that holds the size as a double (the trace replay reads it from a Float64Array) would
+   * otherwise have it converted to a small integer for the call on every access, inside the
+   * window too, where V8 placed the conversion ahead of the window's test.
    */
-  private accessSize = 0.5;
+  private accessSize = 0;
 
   // Results of the slow paths, written in place.
   outHpa = 0;
@@ -446,6 +447,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.cachesOut = new Float64Array(buf, this.desc + CACHES_OUT_BYTE, CACHES_OUT_SLOTS);
     this.memoryOut = new Float64Array(buf, this.desc + DESC_MEMORY_BYTE, DESC_COVERED_F64 + 1);
     this.wasm = machine.wasmAccessPath && this.describeStructures() ? translator() : null;
+    startAsDoubles(this as unknown as { accessSize: number }, ['accessSize']);
     machine.vcpus.push(this);
   }
 
