@@ -46,6 +46,7 @@ import { TraceOp, type TraceBatch, type TraceHeader, type TraceReader } from '..
 import { startAsDoubles } from '../base/fields.ts';
 import { growF64 } from '../base/grow.ts';
 import { LiveObjects, PageMap } from './intervals.ts';
+import * as K from '../hw/replay-block.ts';
 
 /** Marker kind of a reply the traced server sent (src/trace/lackey.ts MarkerKind.Reply). */
 export const MARKER_REPLY = 2;
@@ -67,6 +68,9 @@ const PAGE_CACHE_SLOTS = 256;
  * at every block; shorter calls let the JIT optimize the whole function.
  */
 const RANGE_EVENTS = 1024;
+/** A `replayEvents` call that served fewer events than this is followed by KERNEL_PAUSE events in `replayRange`. */
+const KERNEL_SHORT_RUN = 8;
+const KERNEL_PAUSE = 64;
 /** Slots of the direct-mapped object cache of `replayRange`, by program page (a power of two). */
 const OBJECT_CACHE_SLOTS = 1024;
 
@@ -202,8 +206,14 @@ class ProgramArea {
 
 /** A direct-mapped cache of program pages (by page number): the page and the difference to add for its guest address. */
 class PageCache {
-  readonly page = new Float64Array(PAGE_CACHE_SLOTS).fill(-1);
-  readonly delta = new Float64Array(PAGE_CACHE_SLOTS);
+  readonly page: Float64Array;
+  readonly delta: Float64Array;
+
+  /** In the kernel block's arena memory when there is one (`TracedProgram.replayInKernel` reads it there). */
+  constructor(block: K.ReplayBlock | null) {
+    this.page = (block === null ? new Float64Array(PAGE_CACHE_SLOTS) : block.f64Array(PAGE_CACHE_SLOTS)).fill(-1);
+    this.delta = block === null ? new Float64Array(PAGE_CACHE_SLOTS) : block.f64Array(PAGE_CACHE_SLOTS);
+  }
 
   /** Enter the page `area` translated last, if any. */
   enterLast(area: ProgramArea): void {
@@ -226,13 +236,23 @@ class PageCache {
  * Valid until the live objects change (every allocation event empties it).
  */
 class ObjectPageCache {
-  readonly page = new Float64Array(OBJECT_CACHE_SLOTS).fill(-1);
-  readonly lo = new Float64Array(OBJECT_CACHE_SLOTS);
-  readonly hi = new Float64Array(OBJECT_CACHE_SLOTS);
-  readonly delta = new Float64Array(OBJECT_CACHE_SLOTS);
-  readonly id = new Int32Array(OBJECT_CACHE_SLOTS);
+  readonly page: Float64Array;
+  readonly lo: Float64Array;
+  readonly hi: Float64Array;
+  readonly delta: Float64Array;
+  readonly id: Int32Array;
   /** Whether some slot is filled (so that emptying an empty cache costs nothing). */
   private filled = false;
+
+  /** In the kernel block's arena memory when there is one (see PageCache). */
+  constructor(block: K.ReplayBlock | null) {
+    const f64 = (): Float64Array => (block === null ? new Float64Array(OBJECT_CACHE_SLOTS) : block.f64Array(OBJECT_CACHE_SLOTS));
+    this.page = f64().fill(-1);
+    this.lo = f64();
+    this.hi = f64();
+    this.delta = f64();
+    this.id = block === null ? new Int32Array(OBJECT_CACHE_SLOTS) : block.i32Array(OBJECT_CACHE_SLOTS);
+  }
 
   /** Enter object `id` of `objects` for program page `page`, if it holds its part of the page alone. */
   enter(objects: LiveObjects, id: number, page: number): void {
@@ -270,6 +290,12 @@ export interface TracedProgramOptions {
    * every event through the general path, which must give the same results (tests compare).
    */
   translationCaches?: boolean;
+  /**
+   * Serve the accesses of the cached translations in one WebAssembly call per run of them where
+   * the access path offers it (`AccessPath.replayEvents`, the default); false keeps them in
+   * TypeScript (`replayRange`). The results are the same (tests compare).
+   */
+  replayKernel?: boolean;
 }
 
 /** Module-local copies of the ops `step` compares (see the speed section of docs/machine.md). */
@@ -313,6 +339,22 @@ export class TracedProgram {
     const tier = options.programTier ?? 0;
     this.fastForwardEvents = options.fastForwardEvents ?? 0;
     this.translationCaches = options.translationCaches ?? true;
+    const block = this.translationCaches && (options.replayKernel ?? true) && path.replayEvents !== undefined ? new K.ReplayBlock() : null;
+    this.kernel = block;
+    this.objectPages = new ObjectPageCache(block);
+    this.dataPages = new PageCache(block);
+    this.textPages = new PageCache(block);
+    block?.setCaches({
+      objectPage: this.objectPages.page,
+      objectLo: this.objectPages.lo,
+      objectHi: this.objectPages.hi,
+      objectDelta: this.objectPages.delta,
+      objectId: this.objectPages.id,
+      dataPage: this.dataPages.page,
+      dataDelta: this.dataPages.delta,
+      textPage: this.textPages.page,
+      textDelta: this.textPages.delta,
+    });
     this.text = new ProgramArea(kernel, tier);
     this.data = new ProgramArea(kernel, tier);
     const r = Number(this.header.meta.requests);
@@ -355,6 +397,8 @@ export class TracedProgram {
         for (let i = from; i < to; i++) this.replay(batch.op[i], batch.addr[i], batch.size[i], batch.arg[i]);
         this.fastForwarding = false;
         this.forgetObjects();
+      } else if (this.kernel !== null) {
+        for (let at = from; at < to; at += K.BLOCK_EVENTS) this.replayInKernel(batch, at, Math.min(to, at + K.BLOCK_EVENTS));
       } else if (this.translationCaches) {
         for (let at = from; at < to; at += RANGE_EVENTS) this.replayRange(batch, at, Math.min(to, at + RANGE_EVENTS));
       } else {
@@ -384,9 +428,13 @@ export class TracedProgram {
   private objLo = -1;
   private objHi = -1;
   private objDelta = 0;
-  private readonly objectPages = new ObjectPageCache();
-  private readonly dataPages = new PageCache();
-  private readonly textPages = new PageCache();
+  private readonly objectPages: ObjectPageCache;
+  private readonly dataPages: PageCache;
+  private readonly textPages: PageCache;
+  /** The kernel block of `replayInKernel`, or null (`TracedProgramOptions.replayKernel`). */
+  private readonly kernel: K.ReplayBlock | null;
+  /** Events the access path's `replayEvents` served (the rest went through TypeScript); not a result. */
+  kernelEvents = 0;
 
   /** After an event of the general path (op: its op): what `find` checks first, and the pages it placed or used. */
   private refreshCaches(op: number): void {
@@ -510,6 +558,54 @@ export class TracedProgram {
     c.instructions += instructions;
     c.objectAccesses += objectAccesses;
     c.programAccesses += programAccesses;
+  }
+
+  /**
+   * Events [from, to) of `batch` (at most BLOCK_EVENTS) as `replayRange` replays them, in calls of
+   * the access path's `replayEvents` (wasm/replay.ts): a call serves events up to the first one it
+   * does not serve, which `replayRange` replays, and the next call goes on after it. After a call
+   * that served only a few events (the events around are not its kind: a random stream that
+   * misses the L1 DTLB, allocations), `replayRange` takes the next KERNEL_PAUSE events too, so
+   * that the calls' fixed cost stays small; the results are the same either way. The replay's own
+   * state goes in and out of the block around each call: what `find` checks first (as
+   * `replayRange` refreshes it at its start), the cycle sum, and the call's counts.
+   */
+  private replayInKernel(batch: TraceBatch, from: number, to: number): void {
+    const block = this.kernel as K.ReplayBlock;
+    const path = this.path as Required<Pick<AccessPath, 'replayEvents'>>;
+    const k = block.k;
+    const c = this.counters;
+    block.copyEvents(batch.op, batch.addr, batch.size, batch.arg, from, to);
+    const n = to - from;
+    for (let i = 0; i < n; ) {
+      this.refreshCaches(OP_INSTR);
+      k[K.K_OBJ_LO] = this.objLo;
+      k[K.K_OBJ_HI] = this.objHi;
+      k[K.K_OBJ_DELTA] = this.objDelta;
+      k[K.K_FOUND_ID] = -1;
+      k[K.K_CYCLES] = c.memoryCycles;
+      const stop = path.replayEvents(block, i, n);
+      if (stop > i) {
+        this.kernelEvents += stop - i;
+        this.takeKernelCounts(k);
+      }
+      if (stop >= n) return;
+      const resume = stop - i < KERNEL_SHORT_RUN ? Math.min(n, stop + KERNEL_PAUSE) : stop + 1;
+      this.replayRange(batch, from + stop, from + resume);
+      i = resume;
+    }
+  }
+
+  /** What a `replayEvents` call left in the block for the replay: its sum, its counts, and the object `find` checks first. */
+  private takeKernelCounts(k: Float64Array): void {
+    const c = this.counters;
+    c.memoryCycles = k[K.K_CYCLES];
+    c.loads += k[K.K_R_LOADS];
+    c.stores += k[K.K_R_STORES];
+    c.instructions += k[K.K_R_INSTRUCTIONS];
+    c.objectAccesses += k[K.K_R_OBJECT];
+    c.programAccesses += k[K.K_R_PROGRAM];
+    if (k[K.K_FOUND_ID] >= 0) this.objects.noteFound(k[K.K_FOUND_ID]);
   }
 
   /** An event `replayRange` does not serve from its caches: the general path, then the caches refreshed. */

@@ -1,3 +1,5 @@
+import type { ReplayBlock } from './replay-block.ts';
+
 /**
  * The vCPU access path seam, between applications/workloads and the machine model.
  *
@@ -17,4 +19,10 @@ export interface AccessPath {
    */
   beginIndependent?(): void;
   endIndependent?(): void;
+  /**
+   * Optional: replay events [first, end) of a trace replay's kernel block in one call, as `load`
+   * and `store` would serve them, up to the first one it does not serve; returns that one's index
+   * (`first` when it serves none). src/hw/replay-block.ts, src/apps/traced.ts.
+   */
+  replayEvents?(block: ReplayBlock, first: number, end: number): number;
 }

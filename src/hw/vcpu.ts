@@ -26,6 +26,7 @@ import { PageTable, PteFlag, ENTRIES as TABLE_ENTRIES, LEVEL_SPAN as TABLE_LEVEL
 import { TierMap, type ResolvedTier } from './tiers.ts';
 import { MAX_TAGS, TranslationCache } from './tlb.ts';
 import { arena } from './arena.ts';
+import * as K from './replay-block.ts';
 import { translator, type Translator } from './wasm-translate.ts';
 
 /** Which level served the last line that went through the caches (`VCpu.servedBy`). */
@@ -739,6 +740,88 @@ export class VCpu implements TlbInvalidator, CoreResident {
       this.closeLineWindow();
     }
     return cycles + data;
+  }
+
+  /**
+   * Replay events [first, end) of a trace replay's kernel block in one WebAssembly call
+   * (wasm/replay.ts) until one it does not serve; returns that event's index. The call serves an
+   * event as `load` / `store` here would, so it runs only where its cases are this vCPU's whole
+   * state: the module's path, a cache model with an LLC (no stream runs, and a new line's repeat
+   * state is whether it is dirty), no `beginIndependent` bracket, and this vCPU on its core (a
+   * switch happens in `accessGeneral`). Otherwise it serves nothing (returns `first`).
+   */
+  replayEvents(block: K.ReplayBlock, first: number, end: number): number {
+    if (this.wasm === null || this.llc === null || this.independentDepth > 0 || this.core.current !== this) return first;
+    const k = block.k;
+    this.saveKernelState(k);
+    const stop = this.wasm.replayEvents(this.desc, block.base, first, end);
+    this.takeKernelState(k);
+    if (k[K.K_REFUSED_LEVEL] >= 0) this.refuseLine(k[K.K_REFUSED_LEVEL], k[K.K_REFUSED_LINE], k[K.K_REFUSED_WRITE] !== 0);
+    return stop;
+  }
+
+  /** This vCPU's fields and counters that `replayEvents` reads and changes, into the block. */
+  private saveKernelState(k: Float64Array): void {
+    k[K.K_LINE_LO] = this.lineLo;
+    k[K.K_LINE_HI] = this.lineHi;
+    k[K.K_LINE_WRITABLE] = this.lineWritable ? 1 : 0;
+    k[K.K_WINDOW_LOADS] = this.windowLoads;
+    k[K.K_WINDOW_STORES] = this.windowStores;
+    k[K.K_REPEAT_LATENCY] = this.repeatLatency;
+    k[K.K_FAST_BASE] = this.fastBase;
+    k[K.K_FAST_LIMIT] = this.fastLimit;
+    k[K.K_FAST_HOST_BASE] = this.fastHostBase;
+    k[K.K_FAST_WRITABLE] = this.fastWritable ? 1 : 0;
+    k[K.K_FAST_SIZE] = this.fastSize;
+    k[K.K_LAST_LINE] = this.lastLine;
+    k[K.K_LAST_LINE_DIRTY] = this.lastLineDirty ? 1 : 0;
+    k[K.K_SERVED_BY] = this.servedBy;
+    k[K.K_SERVED_TIER] = this.servedTier;
+    k[K.K_OUT_HPA] = this.outHpa;
+    k[K.K_WALK_GVA] = this.walkGva;
+    k[K.K_REPEATS_IN_L1D] = this.l1d !== null ? 1 : 0;
+    const c = this.stats;
+    k[K.K_ACCESSES] = c.accesses;
+    k[K.K_LOADS] = c.loads;
+    k[K.K_STORES] = c.stores;
+    k.set(c.l1TlbHits, K.K_L1_HITS);
+    k[K.K_DATA_L1D] = c.dataL1dHits;
+    k[K.K_DATA_L2] = c.dataL2Hits;
+    k[K.K_DATA_LLC] = c.dataLlcHits;
+    k.set(c.dataMem, K.K_DATA_MEM);
+    k[K.K_DATA_CYCLES] = c.dataCycles;
+    k[K.K_PREFETCHED] = c.prefetchedLines;
+  }
+
+  /** The block's state and counters after `replayEvents`, back into this vCPU. */
+  private takeKernelState(k: Float64Array): void {
+    this.lineLo = k[K.K_LINE_LO];
+    this.lineHi = k[K.K_LINE_HI];
+    this.lineWritable = k[K.K_LINE_WRITABLE] !== 0;
+    this.windowLoads = k[K.K_WINDOW_LOADS];
+    this.windowStores = k[K.K_WINDOW_STORES];
+    this.fastBase = k[K.K_FAST_BASE];
+    this.fastLimit = k[K.K_FAST_LIMIT];
+    this.fastHostBase = k[K.K_FAST_HOST_BASE];
+    this.fastWritable = k[K.K_FAST_WRITABLE] !== 0;
+    this.fastSize = k[K.K_FAST_SIZE];
+    this.lastLine = k[K.K_LAST_LINE];
+    this.lastLineDirty = k[K.K_LAST_LINE_DIRTY] !== 0;
+    this.servedBy = k[K.K_SERVED_BY];
+    this.servedTier = k[K.K_SERVED_TIER];
+    this.outHpa = k[K.K_OUT_HPA];
+    this.walkGva = k[K.K_WALK_GVA];
+    const c = this.stats;
+    c.accesses = k[K.K_ACCESSES];
+    c.loads = k[K.K_LOADS];
+    c.stores = k[K.K_STORES];
+    c.l1TlbHits.set(k.subarray(K.K_L1_HITS, K.K_L1_HITS + 3));
+    c.dataL1dHits = k[K.K_DATA_L1D];
+    c.dataL2Hits = k[K.K_DATA_L2];
+    c.dataLlcHits = k[K.K_DATA_LLC];
+    c.dataMem.set(k.subarray(K.K_DATA_MEM, K.K_DATA_MEM + MAX_TIERS));
+    c.dataCycles = k[K.K_DATA_CYCLES];
+    c.prefetchedLines = k[K.K_PREFETCHED];
   }
 
   private closeLineWindow(): void {

@@ -63,6 +63,11 @@ export interface Translator {
   dataLine(desc: number, line: number, write: number): number;
   /** `Core.prefetchCovers` of the core whose prefetcher region is at `prefetcher` (wasm/prefetch.ts): 1 when covered. */
   prefetchCovers(prefetcher: number, line: number): number;
+  /**
+   * Replay the kernel block's events [first, end) until one it does not serve (wasm/replay.ts):
+   * returns that event's index (`end` when it served them all).
+   */
+  replayEvents(desc: number, block: number, first: number, end: number): number;
 }
 
 /** Path of the built module, built now if needed; null when asc is not installed. */
@@ -104,6 +109,7 @@ function instantiate(file: string): Translator {
     tierOfFrame: x.tierOfFrame,
     dataLine: x.dataLine,
     prefetchCovers: x.prefetchCovers,
+    replayEvents: x.replayEvents,
   };
 }
 

@@ -272,6 +272,72 @@ test('the cached translations of a replay change no access, no counter and no cy
   );
 });
 
+/**
+ * A trace in which most events are what the replay kernel serves (loads, stores and fetches in
+ * runs on a few objects, the stack and the text), with every kind of event it leaves to TypeScript
+ * among them now and then: allocations, Modify, allocator accesses, accesses across two lines,
+ * pages no cached translation holds yet.
+ */
+function kernelTrace(seed: number, events: number): MemoryTrace {
+  let x = seed >>> 0 || 1;
+  const rand = (n: number): number => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+  const t = new TraceBuilder('kernel', { meta: { requests: 1 } });
+  const HEAP = 0x4a0000;
+  const live: number[] = [];
+  for (let k = 0; k < 8; k++) {
+    live.push(HEAP + k * 0x3000);
+    t.malloc(live[k], 4096 + rand(8000));
+  }
+  let at = live[0];
+  for (let i = 0; i < events; i++) {
+    const r = rand(1000);
+    if (r < 5) {
+      const k = rand(live.length);
+      t.free(live[k]);
+      t.malloc(live[k], 4096 + rand(8000));
+    } else if (r < 15) t.modify(at, 8);
+    else if (r < 20) t.event(TraceOp.Load, at, 8, 1);
+    else if (r < 25) t.load(at + 60, 8); // across two lines
+    else if (r < 200) t.instr(0x108000 + rand(2 * 4096), 1 + rand(7));
+    else if (r < 350) t[r % 2 ? 'store' : 'load'](0x1ffefff000 + rand(512) * 8, 8); // the stack's page
+    else {
+      if (r < 500) at = live[rand(live.length)] + rand(64) * 8;
+      else at += 8;
+      t[r % 3 === 0 ? 'store' : 'load'](at, 1 << rand(4));
+    }
+  }
+  return t.build();
+}
+
+test('the replay kernel (AccessPath.replayEvents) changes no counter, no cycle and no placement (fuzzed)', () => {
+  let kernelEvents = 0;
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 2 ** 31 }), fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 0, max: 300 }), fc.boolean(), (seed, slice, fastForwardEvents, ucat) => {
+      const trace = kernelTrace(seed, 6000);
+      const run = (replayKernel: boolean) => {
+        const v = ucat ? vm('ucat', 'tierAware') : vm('osv-4k');
+        const p = new TracedProgram(v.guest.malloc, v.guest.kernel, v.vcpu, source(trace, 1500), { costs: { cyclesPerInstruction: 1, cyclesPerRequest: 0 }, fastForwardEvents, replayKernel });
+        const probes: number[] = [];
+        while (!p.done) {
+          p.step(slice);
+          probes.push(p.objectGvaOf(0x4a0000 + (probes.length % 64) * 256));
+        }
+        kernelEvents += p.kernelEvents;
+        return { counters: p.counters.snapshot(), vcpu: JSON.stringify(v.vcpu.counters), probes };
+      };
+      assert.deepEqual(run(true), run(false));
+    }),
+    { numRuns: 20 },
+  );
+  // The kernel served a share of the events (the rest are allocations, Modify, allocator accesses, misses).
+  assert.ok(kernelEvents > 20 * 2000, `the kernel served ${kernelEvents} of ${20 * 6000} events`);
+});
+
 test('LiveObjects.holdsPageAlone: an object is alone on its part of a page unless another live object overlaps that part', () => {
   const objects = new LiveObjects();
   const a = objects.add(0x500000, 0x3000, 0); // pages 0x500-0x502

@@ -38,11 +38,11 @@ const D_PREFETCHER: usize = 1636;
 const D_MLP_LIMIT: usize = 1640;
 
 // ---- `dataLine`'s output after throughCaches' (f64 slots from C_LATENCY): see `dataLine` ----
-const C_WRITEBACK_CYCLES: usize = C_LATENCY + 40;
-const C_TIER: usize = C_LATENCY + 48;
-const C_MEMORY_CYCLES: usize = C_LATENCY + 56;
+export const C_WRITEBACK_CYCLES: usize = C_LATENCY + 40;
+export const C_TIER: usize = C_LATENCY + 48;
+export const C_MEMORY_CYCLES: usize = C_LATENCY + 56;
 /** Whether a detected stream covered the line from memory (f64 0/1). */
-const D_COVERED: usize = 1648;
+export const D_COVERED: usize = 1648;
 
 /** The walk's cycles: f64 slot 13 of the output block (translate.ts). */
 const O_WALK_CYCLES: usize = 256 + 104;

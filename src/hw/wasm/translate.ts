@@ -105,9 +105,9 @@ const OUT: usize = 256;
 const O_STATUS: usize = OUT;
 const O_HPA: usize = OUT + 8;
 const O_SIZE: usize = OUT + 16;
-const O_FLAGS: usize = OUT + 24;
-const O_L1_SIZE: usize = OUT + 32;
-const O_L1_FRAME: usize = OUT + 40;
+export const O_FLAGS: usize = OUT + 24;
+export const O_L1_SIZE: usize = OUT + 32;
+export const O_L1_FRAME: usize = OUT + 40;
 const O_FAULT_ADDR: usize = OUT + 48;
 const O_FAULT_WRITE: usize = OUT + 56;
 const O_REFS: usize = OUT + 64;
@@ -124,7 +124,7 @@ const REFUSED_LINE: i32 = 5;
 const PTE_PRESENT: i32 = 1;
 const PTE_WRITABLE: i32 = 2;
 const PTE_HUGE: i32 = 4;
-const WRITABLE: i32 = 1;
+export const WRITABLE: i32 = 1;
 const ENTRIES: i32 = 512;
 
 const INV_2_32: f64 = 1.0 / 4294967296.0;
@@ -799,9 +799,13 @@ export function walk(d: usize, gva: f64, write: bool, guestPt: usize, ept: usize
   return walkFrom(write, guestPt, ept);
 }
 
-/** `translateSlow`: L1 arrays, L2 arrays, then the walk's first attempt. Returns the status. */
-export function translate(d: usize, gva: f64, write: bool, guestPt: usize, ept: usize): i32 {
-  begin(d, gva);
+/**
+ * The L1 arrays' part of `translate` for the address `begin` set: L1_HIT, or -1 after a miss in
+ * every array, which leaves the arrays as a repeat of the lookups would (a lookup that misses
+ * changes nothing but the hint of the key it missed, and a hit the access may not use raises an
+ * entry that a repeat raises again to the same place).
+ */
+@inline function lookupL1(write: bool): i32 {
   const l1Count = descI32(D_L1_COUNT);
   for (let j = 0; j < l1Count; j++) {
     const cache = descPtr(D_L1_CACHE + (<usize>j << 2));
@@ -817,6 +821,20 @@ export function translate(d: usize, gva: f64, write: bool, guestPt: usize, ept: 
       }
     }
   }
+  return -1;
+}
+
+/** `translate` up to the L1 arrays (wasm/replay.ts): L1_HIT with its output, or -1 (see `lookupL1`). */
+export function translateL1(d: usize, gva: f64, write: bool): i32 {
+  begin(d, gva);
+  return lookupL1(write);
+}
+
+/** `translateSlow`: L1 arrays, L2 arrays, then the walk's first attempt. Returns the status. */
+export function translate(d: usize, gva: f64, write: bool, guestPt: usize, ept: usize): i32 {
+  begin(d, gva);
+  const l1 = lookupL1(write);
+  if (l1 >= 0) return l1;
   const l2Count = descI32(D_L2_COUNT);
   for (let a = 0; a < l2Count; a++) {
     const cache = descPtr(D_L2_CACHE + (<usize>a << 2));
@@ -859,5 +877,6 @@ export function translateLine(d: usize, gva: f64, write: bool, guestPt: usize, e
 }
 
 export { dataAccess, dataAbsorbWriteBack } from './datacache';
+export { replayEvents } from './replay';
 export { dataLine, tierOfFrame } from './memory';
 export { prefetchCovers } from './prefetch';

@@ -1,0 +1,404 @@
+/**
+ * A trace replay's common events in one call (`replayEvents`), compiled into the module of
+ * translate.ts: `TracedProgram.replayRange` (src/apps/traced.ts) for the accesses its cached
+ * translations serve, and for each of them `VCpu.load` / `VCpu.store` (src/hw/vcpu.ts) in the
+ * cases that need no more than this module already does: an access inside the line window, a new
+ * line on the fast page, and a change of page that hits the L1 DTLB, each inside one line. The
+ * steps, the state they change and the order of every sum are those of the TypeScript code, which
+ * stays the reference (test/hw/replay-kernel.test.ts replays with and without this call and
+ * compares every counter).
+ *
+ * The call stops before the first event it does not serve, having changed nothing for it: an
+ * event other than a load, a store or a fetch by the program, an address no cached translation
+ * serves, an access that spans two lines, and one that misses the L1 DTLB (its lookups leave the
+ * arrays as a repeat of them would, so VCpu's own path then does exactly what it does for any
+ * access). The caller replays that event in TypeScript and calls again.
+ *
+ * The vCPU's state and counters and the replay's are copied into the kernel block (`K_*`, the
+ * layout of src/hw/replay-block.ts) before the call and back after it: the sums go on from the
+ * values they had, in the order the TypeScript code adds to them. VCpu calls only where this holds
+ * (src/hw/vcpu.ts `replayEvents`): a data cache model with an LLC (so a new line's repeat state is
+ * `lastLineDirty` alone and no stream run is open), no `beginIndependent` bracket, and the vCPU
+ * running on its core.
+ */
+import { C_LATENCY, REFUSED as REFUSED_FROM, SERVED_L1D, SERVED_L2, SERVED_LLC } from './datacache';
+import { C_MEMORY_CYCLES, C_TIER, C_WRITEBACK_CYCLES, D_COVERED, dataLine } from './memory';
+import { INV_64, pointerAt, toI32 } from './memory-access';
+import { O_FLAGS, O_L1_FRAME, O_L1_SIZE, translateL1, WRITABLE } from './translate';
+
+// ---- the kernel block (src/hw/replay-block.ts) ----
+const K_LINE_LO: usize = 0;
+const K_LINE_HI: usize = 8;
+const K_LINE_WRITABLE: usize = 16;
+const K_WINDOW_LOADS: usize = 24;
+const K_WINDOW_STORES: usize = 32;
+const K_REPEAT_LATENCY: usize = 40;
+const K_FAST_BASE: usize = 48;
+const K_FAST_LIMIT: usize = 56;
+const K_FAST_HOST_BASE: usize = 64;
+const K_FAST_WRITABLE: usize = 72;
+const K_FAST_SIZE: usize = 80;
+const K_LAST_LINE: usize = 88;
+const K_LAST_LINE_DIRTY: usize = 96;
+const K_SERVED_BY: usize = 104;
+const K_SERVED_TIER: usize = 112;
+const K_OUT_HPA: usize = 120;
+const K_WALK_GVA: usize = 128;
+const K_REPEATS_IN_L1D: usize = 136;
+const K_ACCESSES: usize = 160;
+const K_LOADS: usize = 168;
+const K_STORES: usize = 176;
+const K_L1_HITS: usize = 184;
+const K_DATA_L1D: usize = 208;
+const K_DATA_L2: usize = 216;
+const K_DATA_LLC: usize = 224;
+const K_DATA_MEM: usize = 232;
+const K_DATA_CYCLES: usize = 264;
+const K_PREFETCHED: usize = 272;
+const K_OBJ_LO: usize = 320;
+const K_OBJ_HI: usize = 328;
+const K_OBJ_DELTA: usize = 336;
+const K_FOUND_ID: usize = 344;
+const K_CYCLES: usize = 352;
+const K_R_LOADS: usize = 360;
+const K_R_STORES: usize = 368;
+const K_R_INSTRUCTIONS: usize = 376;
+const K_R_OBJECT: usize = 384;
+const K_R_PROGRAM: usize = 392;
+const K_REFUSED_LEVEL: usize = 400;
+const K_REFUSED_LINE: usize = 408;
+const K_REFUSED_WRITE: usize = 416;
+const K_OPS: usize = 448;
+const K_ADDRS: usize = 452;
+const K_SIZES: usize = 456;
+const K_ARGS: usize = 460;
+const K_OBJ_PAGE: usize = 464;
+const K_OBJ_PAGE_LO: usize = 468;
+const K_OBJ_PAGE_HI: usize = 472;
+const K_OBJ_PAGE_DELTA: usize = 476;
+const K_OBJ_PAGE_ID: usize = 480;
+const K_DATA_PAGE: usize = 484;
+const K_DATA_DELTA: usize = 488;
+const K_TEXT_PAGE: usize = 492;
+const K_TEXT_DELTA: usize = 496;
+
+// ---- src/trace/types.ts TraceOp and src/apps/traced.ts's caches ----
+const OP_INSTR: i32 = 0;
+const OP_STORE: i32 = 2;
+const PAGE: f64 = 4096;
+const INV_PAGE: f64 = 1.0 / 4096.0;
+const OBJECT_CACHE_SLOTS: i32 = 1024;
+const PAGE_CACHE_SLOTS: i32 = 256;
+
+/** What a vCPU access here returns when it did nothing (VCpu's path must take the access). */
+const NOT_SERVED: f64 = -1;
+/** What it returns after a cache refused a line (the block says which; VCpu throws its error). */
+const REFUSED: f64 = -2;
+
+// VCpu's fields for the call, in globals (loaded from and stored to the block).
+let kb: usize = 0;
+let desc: usize = 0;
+let lineLo: f64 = -1;
+let lineHi: f64 = -1;
+let lineWritable = false;
+let windowLoads: f64 = 0;
+let windowStores: f64 = 0;
+let repeatLatency: f64 = 0;
+let fastBase: f64 = -1;
+let fastLimit: f64 = -1;
+let fastHostBase: f64 = 0;
+let fastWritable = false;
+let fastSize: i32 = 0;
+let lastLine: f64 = -1;
+let lastLineDirty = false;
+let servedBy: i32 = 0;
+let servedTier: i32 = 0;
+let outHpa: f64 = 0;
+let walkGva: f64 = 0;
+let repeatsInL1d = false;
+
+@inline function kf(slot: usize): f64 {
+  return load<f64>(kb + slot);
+}
+
+@inline function setKf(slot: usize, v: f64): void {
+  store<f64>(kb + slot, v);
+}
+
+@inline function bumpK(slot: usize, n: f64): void {
+  store<f64>(kb + slot, load<f64>(kb + slot) + n);
+}
+
+function loadVcpu(): void {
+  lineLo = kf(K_LINE_LO);
+  lineHi = kf(K_LINE_HI);
+  lineWritable = kf(K_LINE_WRITABLE) != 0;
+  windowLoads = kf(K_WINDOW_LOADS);
+  windowStores = kf(K_WINDOW_STORES);
+  repeatLatency = kf(K_REPEAT_LATENCY);
+  fastBase = kf(K_FAST_BASE);
+  fastLimit = kf(K_FAST_LIMIT);
+  fastHostBase = kf(K_FAST_HOST_BASE);
+  fastWritable = kf(K_FAST_WRITABLE) != 0;
+  fastSize = <i32>kf(K_FAST_SIZE);
+  lastLine = kf(K_LAST_LINE);
+  lastLineDirty = kf(K_LAST_LINE_DIRTY) != 0;
+  servedBy = <i32>kf(K_SERVED_BY);
+  servedTier = <i32>kf(K_SERVED_TIER);
+  outHpa = kf(K_OUT_HPA);
+  walkGva = kf(K_WALK_GVA);
+  repeatsInL1d = kf(K_REPEATS_IN_L1D) != 0;
+}
+
+function storeVcpu(): void {
+  setKf(K_LINE_LO, lineLo);
+  setKf(K_LINE_HI, lineHi);
+  setKf(K_LINE_WRITABLE, lineWritable ? 1 : 0);
+  setKf(K_WINDOW_LOADS, windowLoads);
+  setKf(K_WINDOW_STORES, windowStores);
+  setKf(K_FAST_BASE, fastBase);
+  setKf(K_FAST_LIMIT, fastLimit);
+  setKf(K_FAST_HOST_BASE, fastHostBase);
+  setKf(K_FAST_WRITABLE, fastWritable ? 1 : 0);
+  setKf(K_FAST_SIZE, <f64>fastSize);
+  setKf(K_LAST_LINE, lastLine);
+  setKf(K_LAST_LINE_DIRTY, lastLineDirty ? 1 : 0);
+  setKf(K_SERVED_BY, <f64>servedBy);
+  setKf(K_SERVED_TIER, <f64>servedTier);
+  setKf(K_OUT_HPA, outHpa);
+  setKf(K_WALK_GVA, walkGva);
+}
+
+/** `VCpu.countLineRepeats` with a cache model (no repeat tier). */
+@inline function countLineRepeats(n: f64): void {
+  bumpK(repeatsInL1d ? K_DATA_L1D : K_DATA_LLC, n);
+}
+
+/** `VCpu.settleWindow` (no stream run is open with a cache model). */
+function settleWindow(): void {
+  const n = windowLoads + windowStores;
+  if (n == 0) return;
+  bumpK(K_ACCESSES, n);
+  bumpK(K_LOADS, windowLoads);
+  bumpK(K_STORES, windowStores);
+  bumpK(K_L1_HITS + (<usize>fastSize << 3), n);
+  countLineRepeats(n);
+  bumpK(K_DATA_CYCLES, n * repeatLatency);
+  windowLoads = windowStores = 0;
+}
+
+@inline function closeLineWindow(): void {
+  lineLo = lineHi = -1;
+}
+
+/** `VCpu.dataLine` with `lineServedInWasm` and `noteLineServed` (an LLC, no bracket): its cycles, or REFUSED. */
+function dataLineOf(line: f64, write: bool): f64 {
+  if (line == lastLine && (!write || lastLineDirty)) {
+    countLineRepeats(1);
+    return repeatLatency;
+  }
+  lastLine = line;
+  const level = dataLine(desc, line, write);
+  if (level >= REFUSED_FROM) {
+    setKf(K_REFUSED_LEVEL, <f64>(level - REFUSED_FROM));
+    setKf(K_REFUSED_LINE, line);
+    setKf(K_REFUSED_WRITE, write ? 1 : 0);
+    return REFUSED;
+  }
+  servedBy = level;
+  let cycles = load<f64>(desc + C_WRITEBACK_CYCLES);
+  if (level == SERVED_L1D || level == SERVED_L2 || level == SERVED_LLC) {
+    bumpK(level == SERVED_L1D ? K_DATA_L1D : level == SERVED_L2 ? K_DATA_L2 : K_DATA_LLC, 1);
+    cycles += load<f64>(desc + C_LATENCY);
+  } else {
+    const tier = <i32>load<f64>(desc + C_TIER);
+    servedTier = tier;
+    bumpK(K_DATA_MEM + (<usize>tier << 3), 1);
+    const cost = load<f64>(desc + C_MEMORY_CYCLES);
+    if (load<f64>(desc + D_COVERED) != 0) bumpK(K_PREFETCHED, 1);
+    cycles += cost;
+  }
+  lastLineDirty = write;
+  return cycles;
+}
+
+/**
+ * `VCpu.accessOutsideWindow` for an access of `size` bytes at `gva` inside one line: on the fast
+ * page, or on another page that hits the L1 DTLB (`accessGeneral` with `translateLineInWasm`).
+ * Returns its cycles, NOT_SERVED (nothing changed) or REFUSED.
+ */
+function accessOutsideWindow(gva: f64, size: f64, write: bool): f64 {
+  const offset = gva - fastBase;
+  if (!(offset < 0 || gva >= fastLimit || (write && !fastWritable))) {
+    const hpa = fastHostBase + offset;
+    const inLine = <f64>(toI32(hpa) & 63);
+    if (inLine + size > 64) return NOT_SERVED;
+    // The window's pending accesses, then this one: the counts and order of `accessOutsideWindow`.
+    const pendingLoads = windowLoads;
+    const pendingStores = windowStores;
+    const pending = pendingLoads + pendingStores;
+    if (pending != 0) {
+      countLineRepeats(pending);
+      bumpK(K_DATA_CYCLES, pending * repeatLatency);
+      windowLoads = windowStores = 0;
+    }
+    bumpK(K_ACCESSES, pending + 1);
+    bumpK(K_LOADS, write ? pendingLoads : pendingLoads + 1);
+    bumpK(K_STORES, write ? pendingStores + 1 : pendingStores);
+    bumpK(K_L1_HITS + (<usize>fastSize << 3), pending + 1);
+    const line = Math.floor(hpa * INV_64);
+    const data = dataLineOf(line, write);
+    if (data == REFUSED) return REFUSED;
+    bumpK(K_DATA_CYCLES, data);
+    if (lastLine == line) {
+      lineLo = gva - inLine;
+      lineHi = lineLo + 64;
+      lineWritable = lastLineDirty && fastWritable;
+    } else closeLineWindow();
+    return data;
+  }
+  return otherPage(gva, size, write);
+}
+
+/** `accessGeneral` for an access inside one line off the fast page: served when the L1 DTLB holds its page. */
+function otherPage(gva: f64, size: f64, write: bool): f64 {
+  // translateForAccess takes the module's path for addresses in [0, 2^53), and the line call for one line.
+  if (gva < 0 || gva >= 9007199254740992.0 || <f64>(toI32(gva) & 63) + size > 64) return NOT_SERVED;
+  if (translateL1(desc, gva, write) < 0) return NOT_SERVED;
+  settleWindow();
+  bumpK(K_ACCESSES, 1);
+  bumpK(write ? K_STORES : K_LOADS, 1);
+  // translatedInWasm for an L1 hit, then setFast.
+  const size1 = <i32>load<f64>(desc + O_L1_SIZE);
+  bumpK(K_L1_HITS + (<usize>size1 << 3), 1);
+  const spanMask = (1 << (12 + 9 * size1)) - 1;
+  const inPage = <f64>(toI32(gva) & spanMask);
+  const pageHpa = load<f64>(desc + O_L1_FRAME) * 4096;
+  walkGva = gva;
+  closeLineWindow();
+  fastBase = gva - inPage;
+  fastLimit = fastBase + <f64>(spanMask + 1);
+  fastHostBase = pageHpa;
+  fastWritable = (<i32>load<f64>(desc + O_FLAGS) & WRITABLE) != 0;
+  fastSize = size1;
+  outHpa = pageHpa + inPage;
+  const hpa = outHpa;
+  const line = Math.floor(hpa * INV_64);
+  const data = dataLineOf(line, write);
+  if (data == REFUSED) return REFUSED;
+  bumpK(K_DATA_CYCLES, data);
+  if (lastLine == line && gva >= fastBase && gva < fastLimit) {
+    lineLo = gva - <f64>(toI32(hpa) & 63);
+    lineHi = lineLo + 64;
+    lineWritable = lastLineDirty && fastWritable;
+  } else closeLineWindow();
+  return data;
+}
+
+/**
+ * Replay events [first, end) of the block's columns until one this call does not serve; returns
+ * the index of that event (`end` when it served them all). `d` is the vCPU's descriptor, `k` the
+ * kernel block. A cache that refused a line stops the call with K_REFUSED_LEVEL >= 0.
+ */
+export function replayEvents(d: usize, k: usize, first: i32, end: i32): i32 {
+  kb = k;
+  desc = d;
+  loadVcpu();
+  setKf(K_REFUSED_LEVEL, -1);
+  const i = replayLoop(first, end);
+  storeVcpu();
+  return i;
+}
+
+/** The loop of `TracedProgram.replayRange` over the cached translations. */
+function replayLoop(first: i32, end: i32): i32 {
+  const ops = pointerAt(kb, K_OPS);
+  const addrs = pointerAt(kb, K_ADDRS);
+  const sizes = pointerAt(kb, K_SIZES);
+  const args = pointerAt(kb, K_ARGS);
+  const objPage = pointerAt(kb, K_OBJ_PAGE);
+  const objPageLo = pointerAt(kb, K_OBJ_PAGE_LO);
+  const objPageHi = pointerAt(kb, K_OBJ_PAGE_HI);
+  const objPageDelta = pointerAt(kb, K_OBJ_PAGE_DELTA);
+  const objPageId = pointerAt(kb, K_OBJ_PAGE_ID);
+  const dataPage = pointerAt(kb, K_DATA_PAGE);
+  const dataDelta = pointerAt(kb, K_DATA_DELTA);
+  const textPage = pointerAt(kb, K_TEXT_PAGE);
+  const textDelta = pointerAt(kb, K_TEXT_DELTA);
+  let objLo = kf(K_OBJ_LO);
+  let objHi = kf(K_OBJ_HI);
+  let objDelta = kf(K_OBJ_DELTA);
+  let foundId = <i32>kf(K_FOUND_ID);
+  let cycles = kf(K_CYCLES);
+  let loads: f64 = 0;
+  let stores: f64 = 0;
+  let instructions: f64 = 0;
+  let objectAccesses: f64 = 0;
+  let programAccesses: f64 = 0;
+  let i = first;
+  for (; i < end; i++) {
+    const op = <i32>load<u8>(ops + <usize>i);
+    if (op > OP_STORE || load<f64>(args + (<usize>i << 3)) != 0) break;
+    const a = load<f64>(addrs + (<usize>i << 3));
+    const s = load<f64>(sizes + (<usize>i << 3));
+    const bytes = s > 0 ? s : 1;
+    const last = a + bytes;
+    // The translation, as replayRange finds it; taken over only once the access is served.
+    let gva: f64 = -1;
+    let object = false;
+    let slot: i32 = -1;
+    if (op != OP_INSTR && a >= objLo && last <= objHi) {
+      object = true;
+      gva = a + objDelta;
+    } else {
+      const page = Math.floor(a * INV_PAGE);
+      const k = toI32(page) & (OBJECT_CACHE_SLOTS - 1);
+      const at = <usize>k << 3;
+      if (op != OP_INSTR && load<f64>(objPage + at) == page && a >= load<f64>(objPageLo + at) && last <= load<f64>(objPageHi + at)) {
+        object = true;
+        slot = k;
+        gva = a + load<f64>(objPageDelta + at);
+      } else if (last <= page * PAGE + PAGE) {
+        const p = <usize>(toI32(page) & (PAGE_CACHE_SLOTS - 1)) << 3;
+        if (op == OP_INSTR) {
+          if (load<f64>(textPage + p) == page) gva = a + load<f64>(textDelta + p);
+        } else if (load<f64>(dataPage + p) == page) gva = a + load<f64>(dataDelta + p);
+      }
+    }
+    if (gva < 0) break;
+    let c: f64;
+    if (op == OP_STORE) {
+      if (gva >= lineLo && gva + bytes <= lineHi && lineWritable) {
+        windowStores++;
+        c = repeatLatency;
+      } else c = accessOutsideWindow(gva, bytes, true);
+    } else if (gva >= lineLo && gva + bytes <= lineHi) {
+      windowLoads++;
+      c = repeatLatency;
+    } else c = accessOutsideWindow(gva, bytes, false);
+    if (c == NOT_SERVED) break;
+    if (c == REFUSED) break;
+    if (object) {
+      objectAccesses++;
+      if (slot >= 0) {
+        const at = <usize>slot << 3;
+        objLo = load<f64>(objPageLo + at);
+        objHi = load<f64>(objPageHi + at);
+        objDelta = load<f64>(objPageDelta + at);
+        foundId = load<i32>(objPageId + (<usize>slot << 2));
+      }
+    } else programAccesses++;
+    cycles += c;
+    if (op == OP_STORE) stores++;
+    else if (op == OP_INSTR) instructions++;
+    else loads++;
+  }
+  setKf(K_FOUND_ID, <f64>foundId);
+  setKf(K_CYCLES, cycles);
+  setKf(K_R_LOADS, loads);
+  setKf(K_R_STORES, stores);
+  setKf(K_R_INSTRUCTIONS, instructions);
+  setKf(K_R_OBJECT, objectAccesses);
+  setKf(K_R_PROGRAM, programAccesses);
+  return i;
+}
