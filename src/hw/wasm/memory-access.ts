@@ -23,3 +23,17 @@ export const INV_64: f64 = 1.0 / 64.0;
 @inline export function setI32(a: usize, i: i32, v: i32): void {
   store<i32>(a + (<usize>i << 2), v);
 }
+
+/**
+ * 1.5 * 2^52: for an integer x with |x| < 2^51, x + MAGIC is exact and lies in [2^52, 2^53), where
+ * the low bits of a double's encoding are the integer's own (two's complement, modulo 2^32). An
+ * addition and a move, where V8 compiles the saturating conversion of a double to a 32-bit integer
+ * into a longer sequence: reading the header fields that way took a fifth of a random nested
+ * translation's time (about 260 against 205 ns here, measured).
+ */
+export const MAGIC: f64 = 6755399441055744.0;
+
+/** A small integer (|x| < 2^51) as an i32, its low 32 bits: a table index, the missed bucket, an offset (see MAGIC). */
+@inline export function smallI32(x: f64): i32 {
+  return <i32>reinterpret<i64>(x + MAGIC);
+}

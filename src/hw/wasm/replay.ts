@@ -23,7 +23,7 @@
  */
 import { C_LATENCY, REFUSED as REFUSED_FROM, SERVED_L1D, SERVED_L2, SERVED_LLC } from './datacache';
 import { C_MEMORY_CYCLES, C_TIER, C_WRITEBACK_CYCLES, D_COVERED, dataLine } from './memory';
-import { INV_64, pointerAt, toI32 } from './memory-access';
+import { INV_64, pointerAt, smallI32 } from './memory-access';
 import { O_FLAGS, O_L1_FRAME, O_L1_SIZE, translateL1, WRITABLE } from './translate';
 
 // ---- the kernel block (src/hw/replay-block.ts) ----
@@ -231,7 +231,7 @@ function accessOutsideWindow(gva: f64, size: f64, write: bool): f64 {
   const offset = gva - fastBase;
   if (!(offset < 0 || gva >= fastLimit || (write && !fastWritable))) {
     const hpa = fastHostBase + offset;
-    const inLine = <f64>(toI32(hpa) & 63);
+    const inLine = <f64>(smallI32(hpa) & 63);
     if (inLine + size > 64) return NOT_SERVED;
     // The window's pending accesses, then this one: the counts and order of `accessOutsideWindow`.
     const pendingLoads = windowLoads;
@@ -262,8 +262,9 @@ function accessOutsideWindow(gva: f64, size: f64, write: bool): f64 {
 
 /** `accessGeneral` for an access inside one line off the fast page: served when the L1 DTLB holds its page. */
 function otherPage(gva: f64, size: f64, write: bool): f64 {
-  // translateForAccess takes the module's path for addresses in [0, 2^53), and the line call for one line.
-  if (gva < 0 || gva >= 9007199254740992.0 || <f64>(toI32(gva) & 63) + size > 64) return NOT_SERVED;
+  // translateForAccess takes the module's path for addresses in [0, 2^53), and the line call for
+  // one line; the offsets below take the address's low bits by MAGIC, exact below 2^51.
+  if (gva < 0 || gva >= 2251799813685248.0 || <f64>(smallI32(gva) & 63) + size > 64) return NOT_SERVED;
   if (translateL1(desc, gva, write) < 0) return NOT_SERVED;
   settleWindow();
   bumpK(K_ACCESSES, 1);
@@ -272,7 +273,7 @@ function otherPage(gva: f64, size: f64, write: bool): f64 {
   const size1 = <i32>load<f64>(desc + O_L1_SIZE);
   bumpK(K_L1_HITS + (<usize>size1 << 3), 1);
   const spanMask = (1 << (12 + 9 * size1)) - 1;
-  const inPage = <f64>(toI32(gva) & spanMask);
+  const inPage = <f64>(smallI32(gva) & spanMask);
   const pageHpa = load<f64>(desc + O_L1_FRAME) * 4096;
   walkGva = gva;
   closeLineWindow();
@@ -288,7 +289,7 @@ function otherPage(gva: f64, size: f64, write: bool): f64 {
   if (data == REFUSED) return REFUSED;
   bumpK(K_DATA_CYCLES, data);
   if (lastLine == line && gva >= fastBase && gva < fastLimit) {
-    lineLo = gva - <f64>(toI32(hpa) & 63);
+    lineLo = gva - <f64>(smallI32(hpa) & 63);
     lineHi = lineLo + 64;
     lineWritable = lastLineDirty && fastWritable;
   } else closeLineWindow();
@@ -352,14 +353,15 @@ function replayLoop(first: i32, end: i32): i32 {
       gva = a + objDelta;
     } else {
       const page = Math.floor(a * INV_PAGE);
-      const k = toI32(page) & (OBJECT_CACHE_SLOTS - 1);
+      // Beyond 2^51 the slot may not be TypeScript's, which can only miss: a slot's entry is checked against the page.
+      const k = smallI32(page) & (OBJECT_CACHE_SLOTS - 1);
       const at = <usize>k << 3;
       if (op != OP_INSTR && load<f64>(objPage + at) == page && a >= load<f64>(objPageLo + at) && last <= load<f64>(objPageHi + at)) {
         object = true;
         slot = k;
         gva = a + load<f64>(objPageDelta + at);
       } else if (last <= page * PAGE + PAGE) {
-        const p = <usize>(toI32(page) & (PAGE_CACHE_SLOTS - 1)) << 3;
+        const p = <usize>(smallI32(page) & (PAGE_CACHE_SLOTS - 1)) << 3;
         if (op == OP_INSTR) {
           if (load<f64>(textPage + p) == page) gva = a + load<f64>(textDelta + p);
         } else if (load<f64>(dataPage + p) == page) gva = a + load<f64>(dataDelta + p);
