@@ -103,6 +103,15 @@ export class LiveObjects {
   /** Object id of the most recent successful `find`. */
   foundId = -1;
 
+  /**
+   * The program range [changedLo, changedHi) that covers every object added or removed since the
+   * last `forgetChanges` (empty when changedLo >= changedHi): only pages in it can have changed
+   * whether an object holds its part alone (`holdsPageAlone`) or whether any object is there
+   * (`pageHasObjects`).
+   */
+  changedLo = Infinity;
+  changedHi = -Infinity;
+
   /** Enter a live object; throws if another object already starts at `start`. */
   add(start: number, bytes: number, gva: number): number {
     if (this.byStart.has(start)) throw new Error(`object at 0x${start.toString(16)} is already live`);
@@ -119,7 +128,19 @@ export class LiveObjects {
     const last = Math.floor((end - 1) / PAGE);
     for (let p = Math.floor(start / PAGE); p <= last; p++) this.link(p, id);
     this.live++;
+    this.noteChange(start, end);
     return id;
+  }
+
+  private noteChange(start: number, end: number): void {
+    if (start < this.changedLo) this.changedLo = start;
+    if (end > this.changedHi) this.changedHi = end;
+  }
+
+  /** Start a new changed range (see `changedLo`). */
+  forgetChanges(): void {
+    this.changedLo = Infinity;
+    this.changedHi = -Infinity;
   }
 
   /** The id of the object starting at `start`, or -1. */
@@ -132,6 +153,7 @@ export class LiveObjects {
     const start = this.start[id];
     const last = Math.floor((this.end[id] - 1) / PAGE);
     for (let p = Math.floor(start / PAGE); p <= last; p++) this.unlink(p, id);
+    this.noteChange(start, this.end[id]);
     this.byStart.delete(start);
     this.freeIds.push(id);
     if (this.lastId === id) this.lastId = -1;

@@ -227,6 +227,24 @@ class PageCache {
   clear(): void {
     this.page.fill(-1);
   }
+
+  /** Forget the entries of pages [first, last]. */
+  forgetPages(first: number, last: number): void {
+    forgetPagesOf(this.page, first, last);
+  }
+}
+
+/** Empty the slots of a direct-mapped page cache (`page`: the page per slot, -1 empty) that hold a page in [first, last]. */
+function forgetPagesOf(page: Float64Array, first: number, last: number): void {
+  const slots = page.length;
+  if (last - first + 1 >= slots) {
+    for (let k = 0; k < slots; k++) if (page[k] >= first && page[k] <= last) page[k] = -1;
+    return;
+  }
+  for (let p = first; p <= last; p++) {
+    const k = p & (slots - 1);
+    if (page[k] === p) page[k] = -1;
+  }
 }
 
 /**
@@ -271,6 +289,11 @@ class ObjectPageCache {
     if (!this.filled) return;
     this.page.fill(-1);
     this.filled = false;
+  }
+
+  /** Forget the entries of pages [first, last]. */
+  forgetPages(first: number, last: number): void {
+    if (this.filled) forgetPagesOf(this.page, first, last);
   }
 }
 
@@ -445,16 +468,33 @@ export class TracedProgram {
       this.objHi = objects.objectEnd(id);
       this.objDelta = objects.objectGva(id) - this.objLo;
     } else this.objLo = this.objHi = -1;
-    if (op >= OP_FIRST_ALLOCATION && op <= OP_LAST_ALLOCATION) this.forgetObjects();
+    if (op >= OP_FIRST_ALLOCATION && op <= OP_LAST_ALLOCATION) this.forgetChangedPages();
     const dataPage = this.data.lastPage;
     if (dataPage >= 0 && !objects.pageHasObjects(dataPage)) this.dataPages.enterLast(this.data);
     this.textPages.enterLast(this.text);
   }
 
-  /** The live objects changed: forget the caches that depend on them. */
+  /** The live objects changed anywhere: forget the caches that depend on them. */
   private forgetObjects(): void {
     this.dataPages.clear();
     this.objectPages.clear();
+    this.objects.forgetChanges();
+  }
+
+  /**
+   * The live objects changed in `objects`' changed range: forget the caches' entries for its
+   * pages, the only ones whose objects changed (an object entered for a page elsewhere still holds
+   * its part alone, a data page elsewhere still has no object).
+   */
+  private forgetChangedPages(): void {
+    const objects = this.objects;
+    if (objects.changedLo < objects.changedHi) {
+      const first = Math.floor(objects.changedLo / PAGE);
+      const last = Math.floor((objects.changedHi - 1) / PAGE);
+      this.dataPages.forgetPages(first, last);
+      this.objectPages.forgetPages(first, last);
+    }
+    objects.forgetChanges();
   }
 
   /**
