@@ -205,19 +205,24 @@ test('a fast-forwarded start-up touches each program page once and replays every
   assert.equal(fast.resident, full.resident);
 });
 
+/** A xorshift32 stream from `seed`: rand(n) is in [0, n). */
+function xorshift(seed: number): (n: number) => number {
+  let x = seed >>> 0 || 1;
+  return (n: number): number => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+}
+
 /**
  * A random program: objects allocated, reallocated and freed at addresses that may collide (stale
  * objects), accesses inside objects, across their ends, on object-free pages of the stack and of
  * static data, across pages, inside allocation calls, and instruction fetches.
  */
 function randomTrace(seed: number, events: number): MemoryTrace {
-  let x = seed >>> 0 || 1;
-  const rand = (n: number): number => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) % n;
-  };
+  const rand = xorshift(seed);
   const t = new TraceBuilder('random', { meta: { requests: 1 } });
   const live: number[] = [];
   const HEAP = 0x4a0000;
@@ -279,13 +284,7 @@ test('the cached translations of a replay change no access, no counter and no cy
  * pages no cached translation holds yet.
  */
 function kernelTrace(seed: number, events: number): MemoryTrace {
-  let x = seed >>> 0 || 1;
-  const rand = (n: number): number => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) % n;
-  };
+  const rand = xorshift(seed);
   const t = new TraceBuilder('kernel', { meta: { requests: 1 } });
   const HEAP = 0x4a0000;
   const live: number[] = [];
