@@ -38,7 +38,9 @@
  * interval map found last, or on a program page in a small direct-mapped cache, goes straight to
  * the vCPU with its guest address; every other event takes the general path above, one `find` in
  * the interval map or one page-map lookup. Nothing is allocated per event. The caches change no
- * result (a test replays with and without them).
+ * result (a test replays with and without them). Where the access path offers it
+ * (`AccessPath.replayEvents`: a vCPU), that loop and the vCPU's common cases run in WebAssembly
+ * (`replayInKernel`, src/hw/wasm/replay.ts), with the same results (tests compare).
  */
 import type { AccessPath } from '../hw/access.ts';
 import { AllocHint, OutOfMemoryError, type GuestAllocator } from '../guest/allocator.ts';
@@ -251,7 +253,7 @@ function forgetPagesOf(page: Float64Array, first: number, last: number): void {
  * A direct-mapped cache of objects by program page: for a page, an object that is the only live
  * object on its part of the page (`LiveObjects.holdsPageAlone`), so that `find` returns it for any
  * address there. Its range [lo, hi), the difference to add for its guest address, and its id.
- * Valid until the live objects change (every allocation event empties it).
+ * An allocation event forgets the entries of the pages its objects cover (`forgetChangedPages`).
  */
 class ObjectPageCache {
   readonly page: Float64Array;

@@ -311,7 +311,10 @@ export function replayEvents(d: usize, k: usize, first: i32, end: i32): i32 {
   return i;
 }
 
-/** The loop of `TracedProgram.replayRange` over the cached translations. */
+/**
+ * The loop of `TracedProgram.replayRange` over the cached translations. One function on purpose,
+ * as that one is: the columns' and caches' pointers and the counts stay in locals for the loop.
+ */
 function replayLoop(first: i32, end: i32): i32 {
   const ops = pointerAt(kb, K_OPS);
   const addrs = pointerAt(kb, K_ADDRS);
