@@ -87,6 +87,32 @@ test('PageMap stores and finds page numbers up to 2^40 across growth', () => {
   assert.equal(m.size, pages.length);
 });
 
+test('PageMap.delete keeps every other key findable (fuzzed against a Map, with growth and wrapped probe runs)', () => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 300 })), { maxLength: 400, size: 'max' }), (ops) => {
+      const m = new PageMap(4);
+      const model = new Map<number, number>();
+      ops.forEach(([put, k], i) => {
+        // Keys far apart and close together, so that runs collide and wrap around the table.
+        const key = k % 7 === 0 ? k * 2 ** 40 : k;
+        if (put) {
+          m.set(key, i);
+          model.set(key, i);
+        } else {
+          m.delete(key);
+          model.delete(key);
+        }
+        assert.equal(m.size, model.size);
+      });
+      for (let k = 0; k <= 300; k++) {
+        const key = k % 7 === 0 ? k * 2 ** 40 : k;
+        assert.equal(m.get(key), model.get(key) ?? -1);
+      }
+    }),
+    { numRuns: 200 },
+  );
+});
+
 test('LiveObjects finds the object holding an address, and forgets freed ones (fuzzed against a list)', () => {
   fc.assert(
     fc.property(
