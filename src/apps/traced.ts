@@ -647,8 +647,6 @@ export class TracedProgram {
     c.instructions += k[K.K_R_INSTRUCTIONS];
     c.objectAccesses += k[K.K_R_OBJECT];
     c.programAccesses += k[K.K_R_PROGRAM];
-    c.allocatorAccesses += k[K.K_R_ALLOCATOR];
-    c.allocatorAccessesSkipped += k[K.K_R_ALLOCATOR_SKIPPED];
     if (k[K.K_FOUND_ID] >= 0) this.objects.noteFound(k[K.K_FOUND_ID]);
   }
 

@@ -57,9 +57,6 @@ export const K_R_PROGRAM = 49;
 export const K_REFUSED_LEVEL = 50;
 export const K_REFUSED_LINE = 51;
 export const K_REFUSED_WRITE = 52;
-/** The call's accesses made inside allocation calls, and those of them it left out (see TracedProgram's `replay`). */
-export const K_R_ALLOCATOR = 53;
-export const K_R_ALLOCATOR_SKIPPED = 54;
 /** i32 slots (byte offset / 4): the arena offsets of the event columns and of the replay's caches, in `setCaches`' order. */
 export const POINTER_SLOTS = {
   K_OPS: 112,

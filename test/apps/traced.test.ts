@@ -329,7 +329,7 @@ function kernelTrace(seed: number, events: number): MemoryTrace {
     else if (r < 20) t.event(TraceOp.Load, at, 8, 1);
     else if (r < 25) t.load(at + 60, 8); // across two lines
     else if (r < 200) t.instr(0x108000 + rand(2 * 4096), 1 + rand(7));
-    else if (r < 215) t.event(TraceOp.Store, 0x1ffefff000 + rand(512) * 8, 8, 1); // left out: no object there
+    else if (r < 215) t.event(TraceOp.Store, 0x1ffefff000 + rand(512) * 8, 8, 1); // inside an allocation call: left out
     else if (r < 350) t[r % 2 ? 'store' : 'load'](0x1ffefff000 + rand(512) * 8, 8); // the stack's page
     else {
       if (r < 500) at = live[rand(live.length)] + rand(64) * 8;

@@ -9,9 +9,8 @@
  * compares every counter).
  *
  * The call stops before the first event it does not serve, having changed nothing for it: an
- * event other than a load, a store or a fetch (an access made inside an allocation call is
- * served as `replay` serves it: counted, and left out unless a cached object holds it), an
- * address no cached translation serves, an access that spans two lines, and one that misses the L1 DTLB (its lookups leave the
+ * event other than a load, a store or a fetch by the program, an address no cached translation
+ * serves, an access that spans two lines, and one that misses the L1 DTLB (its lookups leave the
  * arrays as a repeat of them would, so VCpu's own path then does exactly what it does for any
  * access). The caller replays that event in TypeScript and calls again.
  *
@@ -69,8 +68,6 @@ const K_R_PROGRAM: usize = 392;
 const K_REFUSED_LEVEL: usize = 400;
 const K_REFUSED_LINE: usize = 408;
 const K_REFUSED_WRITE: usize = 416;
-const K_R_ALLOCATOR: usize = 424;
-const K_R_ALLOCATOR_SKIPPED: usize = 432;
 const K_OPS: usize = 448;
 const K_ADDRS: usize = 452;
 const K_SIZES: usize = 456;
@@ -342,15 +339,10 @@ function replayLoop(first: i32, end: i32): i32 {
   let instructions: f64 = 0;
   let objectAccesses: f64 = 0;
   let programAccesses: f64 = 0;
-  let allocatorAccesses: f64 = 0;
-  let allocatorAccessesSkipped: f64 = 0;
   let i = first;
   for (; i < end; i++) {
     const op = <i32>load<u8>(ops + <usize>i);
-    // An access made inside an allocation call (arg 1, not a fetch) is replayed as `replay` does:
-    // counted, then left out unless it lies in a live object, which a cached object answers.
-    const arg = load<f64>(args + (<usize>i << 3));
-    if (op > OP_STORE || (arg != 0 && (arg != 1 || op == OP_INSTR))) break;
+    if (op > OP_STORE || load<f64>(args + (<usize>i << 3)) != 0) break;
     const a = load<f64>(addrs + (<usize>i << 3));
     const s = load<f64>(sizes + (<usize>i << 3));
     const bytes = s > 0 ? s : 1;
@@ -379,12 +371,6 @@ function replayLoop(first: i32, end: i32): i32 {
       }
     }
     if (gva < 0) break;
-    if (arg != 0 && !object) {
-      // A data page of the cache has no live object: `find` fails and the access is left out.
-      allocatorAccesses++;
-      allocatorAccessesSkipped++;
-      continue;
-    }
     let c: f64;
     if (op == OP_STORE) {
       if (gva >= lineLo && gva + bytes <= lineHi && lineWritable) {
@@ -397,7 +383,6 @@ function replayLoop(first: i32, end: i32): i32 {
     } else c = accessOutsideWindow(gva, bytes, false);
     if (c == NOT_SERVED) break;
     if (c == REFUSED) break;
-    if (arg != 0) allocatorAccesses++;
     if (object) {
       objectAccesses++;
       if (slot >= 0) {
@@ -420,7 +405,5 @@ function replayLoop(first: i32, end: i32): i32 {
   setKf(K_R_INSTRUCTIONS, instructions);
   setKf(K_R_OBJECT, objectAccesses);
   setKf(K_R_PROGRAM, programAccesses);
-  setKf(K_R_ALLOCATOR, allocatorAccesses);
-  setKf(K_R_ALLOCATOR_SKIPPED, allocatorAccessesSkipped);
   return i;
 }
