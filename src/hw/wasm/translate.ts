@@ -13,7 +13,9 @@
  *   translation and the result. The walk makes each reference to memory where it meets it
  *   (`walkRef` of wasm/memory.ts: data caches, tiers, the references' counters and cycles) and
  *   records it (line and dimension, in order). A fault stops the walk with its address; VCpu runs
- *   the handler and calls `walk` again.
+ *   the handler and calls `walk` again. `translateL1` is its L1 part alone.
+ * - The module's other files add a data line (wasm/memory.ts `dataLine`, with wasm/datacache.ts
+ *   and wasm/prefetch.ts) and a trace replay's common events (wasm/replay.ts `replayEvents`).
  *
  * The results must be the TypeScript path's to the bit, so the arithmetic is the same: keys and
  * addresses are doubles compared as doubles, except that the walk takes the page numbers,
