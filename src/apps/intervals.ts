@@ -266,8 +266,9 @@ export class LiveObjects {
       e = this.entNext[e];
     }
     if (e < 0) throw new Error(`object ${id} is not entered on page ${page}`);
-    if (prev < 0) this.heads.set(page, this.entNext[e]);
-    else this.entNext[prev] = this.entNext[e];
+    if (prev >= 0) this.entNext[prev] = this.entNext[e];
+    else if (this.entNext[e] >= 0) this.heads.set(page, this.entNext[e]);
+    else this.heads.delete(page); // the page's last object: its key leaves the table (see PageMap)
     this.entNext[e] = this.freeEntry;
     this.freeEntry = e;
   }
