@@ -206,15 +206,26 @@ class ProgramArea {
   }
 }
 
+/**
+ * A cache's array of `n` slots, in the kernel block's arena memory when there is one
+ * (`TracedProgram.replayInKernel` reads the caches there).
+ */
+function f64Slots(block: K.ReplayBlock | null, n: number): Float64Array {
+  return block === null ? new Float64Array(n) : block.f64Array(n);
+}
+
+function i32Slots(block: K.ReplayBlock | null, n: number): Int32Array {
+  return block === null ? new Int32Array(n) : block.i32Array(n);
+}
+
 /** A direct-mapped cache of program pages (by page number): the page and the difference to add for its guest address. */
 class PageCache {
   readonly page: Float64Array;
   readonly delta: Float64Array;
 
-  /** In the kernel block's arena memory when there is one (`TracedProgram.replayInKernel` reads it there). */
   constructor(block: K.ReplayBlock | null) {
-    this.page = (block === null ? new Float64Array(PAGE_CACHE_SLOTS) : block.f64Array(PAGE_CACHE_SLOTS)).fill(-1);
-    this.delta = block === null ? new Float64Array(PAGE_CACHE_SLOTS) : block.f64Array(PAGE_CACHE_SLOTS);
+    this.page = f64Slots(block, PAGE_CACHE_SLOTS).fill(-1);
+    this.delta = f64Slots(block, PAGE_CACHE_SLOTS);
   }
 
   /** Enter the page `area` translated last, if any. */
@@ -264,14 +275,12 @@ class ObjectPageCache {
   /** Whether some slot is filled (so that emptying an empty cache costs nothing). */
   private filled = false;
 
-  /** In the kernel block's arena memory when there is one (see PageCache). */
   constructor(block: K.ReplayBlock | null) {
-    const f64 = (): Float64Array => (block === null ? new Float64Array(OBJECT_CACHE_SLOTS) : block.f64Array(OBJECT_CACHE_SLOTS));
-    this.page = f64().fill(-1);
-    this.lo = f64();
-    this.hi = f64();
-    this.delta = f64();
-    this.id = block === null ? new Int32Array(OBJECT_CACHE_SLOTS) : block.i32Array(OBJECT_CACHE_SLOTS);
+    this.page = f64Slots(block, OBJECT_CACHE_SLOTS).fill(-1);
+    this.lo = f64Slots(block, OBJECT_CACHE_SLOTS);
+    this.hi = f64Slots(block, OBJECT_CACHE_SLOTS);
+    this.delta = f64Slots(block, OBJECT_CACHE_SLOTS);
+    this.id = i32Slots(block, OBJECT_CACHE_SLOTS);
   }
 
   /** Enter object `id` of `objects` for program page `page`, if it holds its part of the page alone. */
