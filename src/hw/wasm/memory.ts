@@ -93,6 +93,10 @@ const T_STRIDE: usize = 48;
 
 /** `TierMap.tierOfFrame`. */
 export function tierOfFrame(d: usize, frame: f64): i32 {
+  return tierOf(d, frame);
+}
+
+@inline function tierOf(d: usize, frame: f64): i32 {
   const n = load<i32>(d + D_TIER_COUNT);
   const ends = pointerAt(d, D_TIER_ENDS);
   if (frame < load<f64>(ends) || n == 1) return 0;
@@ -111,7 +115,7 @@ function noteTierUse(d: usize, tier: i32): void {
 }
 
 /** `VCpu.memoryLatency`: sequential within one media line after the core's previous line of the tier. */
-function memoryLatency(d: usize, tier: i32, line: f64): f64 {
+@inline function memoryLatency(d: usize, tier: i32, line: f64): f64 {
   const last = pointerAt(d, D_LAST_TIER_LINE) + (<usize>tier << 3);
   const prev = load<f64>(last);
   store<f64>(last, line);
@@ -192,32 +196,36 @@ export function addWalkerCounts(d: usize, pscHits: i32, pscMisses: i32, ntlbHits
  * refused the line (beyond the modelled memory, where `DataCache.access` throws): the level and
  * the line are in the output, the caller stops the call (VCpu throws the TypeScript path's error).
  */
-export function walkRef(d: usize, line: f64, guestDimension: u8): bool {
+@inline export function walkRef(d: usize, line: f64, guestDimension: u8): bool {
   if (guestDimension != 0) refsGuest++;
   else refsHost++;
-  let cycles: f64 = 0;
-  if (load<i32>(d + D_NO_DATA_CACHES) != 0) {
+  if (load<i32>(d + D_NO_DATA_CACHES) == 0) return walkRefThroughCaches(d, line);
+  // Without data caches (every reference of a translation-only model) in line where the walk makes it.
+  const tier = tierOf(d, Math.floor(line * INV_64));
+  bump(d + W_MEM + (<usize>tier << 3), 1);
+  noteTierUse(d, tier);
+  walkCycles += memoryLatency(d, tier, line);
+  return false;
+}
+
+/** `walkRef` through the data caches. */
+function walkRefThroughCaches(d: usize, line: f64): bool {
+  const level = throughCaches(d, line, false);
+  let cycles = victimsWrittenBack(d);
+  if (level >= REFUSED) {
+    store<f64>(d + W_REFUSED, <f64>(level - REFUSED + 1));
+    store<f64>(d + W_REFUSED_LINE, line);
+    return true;
+  }
+  if (level == SERVED_MEMORY) {
     const tier = tierOfFrame(d, Math.floor(line * INV_64));
     bump(d + W_MEM + (<usize>tier << 3), 1);
-    cycles = memoryRead(d, tier, line);
+    cycles = cycles + load<f64>(d + D_LLC_LATENCY) + memoryRead(d, tier, line);
   } else {
-    const level = throughCaches(d, line, false);
-    cycles = victimsWrittenBack(d);
-    if (level >= REFUSED) {
-      store<f64>(d + W_REFUSED, <f64>(level - REFUSED + 1));
-      store<f64>(d + W_REFUSED_LINE, line);
-      return true;
-    }
-    if (level == SERVED_MEMORY) {
-      const tier = tierOfFrame(d, Math.floor(line * INV_64));
-      bump(d + W_MEM + (<usize>tier << 3), 1);
-      cycles = cycles + load<f64>(d + D_LLC_LATENCY) + memoryRead(d, tier, line);
-    } else {
-      if (level == SERVED_L1D) refsL1d++;
-      else if (level == SERVED_L2) refsL2++;
-      else refsLlc++;
-      cycles += load<f64>(d + C_LATENCY);
-    }
+    if (level == SERVED_L1D) refsL1d++;
+    else if (level == SERVED_L2) refsL2++;
+    else refsLlc++;
+    cycles += load<f64>(d + C_LATENCY);
   }
   walkCycles += cycles;
   return false;
