@@ -145,20 +145,28 @@ export function buildWasm(): string {
 }
 
 interface WasmAccessPath {
-  setup(mode: number, accesses: number, spanBits: number): void;
+  setup(mode: number, accesses: number, spanBits: number, drawn: number): void;
   run(mode: number, accesses: number): bigint;
   counter(index: number): bigint;
 }
 
 /** The WebAssembly side, in a child process (see the header). */
 export function runWasm(file: string, mode: 'seq' | 'rand', accesses: number, spanBits = RANDOM_SPAN_BITS): Side {
-  const p = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--wasm-child', file, mode, String(accesses), String(spanBits)], { encoding: 'utf8' });
+  const p = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...wasmChildArgs(file, mode, accesses, spanBits)], { encoding: 'utf8' });
   if (p.status !== 0) throw new Error(`${file} ${mode} failed with status ${String(p.status)}:\n${p.stderr}`);
   return JSON.parse(p.stdout) as Side;
 }
 
-/** The child's part: a fresh instance maps its pages (and draws the random stream), then runs the timed loop in one call. */
-function runWasmHere(file: string, mode: 'seq' | 'rand', accesses: number, spanBits: number): Side {
+/** The arguments after `node --import tsx bench/cref.ts` that run the WebAssembly side in a child (see `runWasmHere`). */
+export function wasmChildArgs(file: string, mode: 'seq' | 'rand', accesses: number, spanBits: number, drawn = accesses): string[] {
+  return ['--wasm-child', file, mode, String(accesses), String(spanBits), String(drawn)];
+}
+
+/**
+ * The child's part: a fresh instance maps its pages and draws the random stream (`drawn`
+ * addresses, of which it accesses the first `accesses`), then runs the timed loop in one call.
+ */
+function runWasmHere(file: string, mode: 'seq' | 'rand', accesses: number, spanBits: number, drawn: number): Side {
   const instance = new wasmApi.Instance(new wasmApi.Module(fs.readFileSync(file)), {
     env: {
       abort: () => {
@@ -168,7 +176,7 @@ function runWasmHere(file: string, mode: 'seq' | 'rand', accesses: number, spanB
   });
   const x = instance.exports as unknown as WasmAccessPath;
   const m = mode === 'seq' ? 0 : 1;
-  x.setup(m, accesses, spanBits);
+  x.setup(m, accesses, spanBits, drawn);
   const before = COMPARED.map((_, i) => x.counter(i));
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -226,13 +234,14 @@ function timed(accesses: number, t0: number, c0: NodeJS.CpuUsage, before: Record
   return { accessesPerSec: accesses / s, accessesPerCpuSec: accesses / cpuSec, counters: comparable(diffSnapshots(before, vcpu.counters.snapshot())) };
 }
 
-export function runOursRandom(cpu: CpuPreset, accesses = RANDOM_ACCESSES, spanBits = RANDOM_SPAN_BITS): Side {
+/** Random loads over 2^spanBits bytes: `drawn` addresses of the stream (as ref.c's DRAWN), the first `accesses` timed. */
+export function runOursRandom(cpu: CpuPreset, accesses = RANDOM_ACCESSES, spanBits = RANDOM_SPAN_BITS, drawn = accesses): Side {
   const { space, vcpu } = nestedVcpu(cpu);
   const span = 2 ** spanBits;
   for (let off = 0; off < span; off += 4096) vcpu.load(space.base + off, 8); // map every page first
   const rng = new Rng(RANDOM_SEED);
-  const addrs = new Float64Array(accesses);
-  for (let i = 0; i < accesses; i++) addrs[i] = space.base + Math.floor(rng.nextFloat() * (span / 8)) * 8;
+  const addrs = new Float64Array(Math.max(accesses, drawn));
+  for (let i = 0; i < addrs.length; i++) addrs[i] = space.base + Math.floor(rng.nextFloat() * (span / 8)) * 8;
   const before = vcpu.counters.snapshot();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -323,8 +332,8 @@ export const benchmarks = [{ group: 'cref', run: () => figuresOf(runRound()) }];
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 const wasmChild = process.argv.indexOf('--wasm-child');
 if (isMain && wasmChild > 0) {
-  const [file, mode, accesses, spanBits] = process.argv.slice(wasmChild + 1);
-  process.stdout.write(JSON.stringify(runWasmHere(file, mode === 'seq' ? 'seq' : 'rand', Number(accesses), Number(spanBits))));
+  const [file, mode, accesses, spanBits, drawn] = process.argv.slice(wasmChild + 1);
+  process.stdout.write(JSON.stringify(runWasmHere(file, mode === 'seq' ? 'seq' : 'rand', Number(accesses), Number(spanBits), Number(drawn))));
 } else if (isMain) {
   const at = process.argv.indexOf('--rounds');
   const rounds = at > 0 ? Number(process.argv[at + 1]) : 3;

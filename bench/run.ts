@@ -15,13 +15,15 @@ import type { BenchFigure } from './types.ts';
 
 interface Bench {
   group: string;
+  /** Its figures are counts that do not vary between runs (bench/icount.ts): measured once. */
+  deterministic?: boolean;
   run: () => BenchFigure[] | Promise<BenchFigure[]>;
 }
 
 const benches: Bench[] = [];
 
 /** Benchmarks contributed by other layers, loaded if present (each exports `benchmarks`). */
-const OPTIONAL_MODULES = ['./host-frames.ts', './dedup.ts', './guest-malloc.ts', './trace.ts', './replay.ts', './realhost.ts', './hw-access.ts', './cref.ts', './images.ts'];
+const OPTIONAL_MODULES = ['./host-frames.ts', './dedup.ts', './guest-malloc.ts', './trace.ts', './replay.ts', './realhost.ts', './hw-access.ts', './cref.ts', './icount.ts', './images.ts'];
 
 interface Figure {
   name: string;
@@ -81,7 +83,7 @@ async function main(): Promise<void> {
   const samples = new Map<string, { values: number[]; unit: string; target?: string }>();
   for (const b of benches) {
     if (only && b.group !== only) continue;
-    for (let r = 0; r < runs; r++) {
+    for (let r = 0; r < (b.deterministic ? 1 : runs); r++) {
       for (const f of await b.run()) {
         const s = samples.get(f.name) ?? { values: [], unit: f.unit, target: f.target };
         s.values.push(f.value);

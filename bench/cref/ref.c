@@ -21,9 +21,11 @@
  * it remembers the most recent translation (an L1 hit on the most recently used entry changes no
  * LRU order); it has no line window and counts every access as it happens.
  *
- * Usage: ref seq N | ref rand N [SPAN_BITS]. `rand` draws over 2^SPAN_BITS bytes (default 32,
- * 4 GiB; 28, 256 MiB, keeps the leaf tables within the simulating host's caches). Prints one JSON
- * line: the timed accesses, their wall and CPU time and the counters of the timed region.
+ * Usage: ref seq N | ref rand N [SPAN_BITS [DRAWN]]. `rand` draws over 2^SPAN_BITS bytes (default
+ * 32, 4 GiB; 28, 256 MiB, keeps the leaf tables within the simulating host's caches); it draws
+ * DRAWN addresses (default N, at least N) and accesses the first N, so that two runs that differ
+ * only in N do the same work outside the timed loop (bench/icount.ts). Prints one JSON line: the
+ * timed accesses, their wall and CPU time and the counters of the timed region.
  */
 #define _POSIX_C_SOURCE 199309L
 #include <stdint.h>
@@ -471,12 +473,13 @@ static void print_result(const char *mode, uint64_t n, double seconds, double cp
 }
 
 int main(int argc, char **argv) {
-  const int span_bits = argc == 4 ? atoi(argv[3]) : 32;
-  if (argc < 3 || argc > 4 || (strcmp(argv[1], "seq") && strcmp(argv[1], "rand")) || span_bits < 16 || span_bits > 40) {
-    fprintf(stderr, "usage: ref seq|rand ACCESSES [SPAN_BITS 16..40]\n");
+  const int span_bits = argc >= 4 ? atoi(argv[3]) : 32;
+  const uint64_t n = argc >= 3 ? strtoull(argv[2], NULL, 10) : 0;
+  const uint64_t drawn = argc == 5 ? strtoull(argv[4], NULL, 10) : n;
+  if (argc < 3 || argc > 5 || (strcmp(argv[1], "seq") && strcmp(argv[1], "rand")) || span_bits < 16 || span_bits > 40 || drawn < n) {
+    fprintf(stderr, "usage: ref seq|rand ACCESSES [SPAN_BITS 16..40 [DRAWN >= ACCESSES]]\n");
     return 2;
   }
-  const uint64_t n = strtoull(argv[2], NULL, 10);
   const uint64_t base = 0x400000000000ull; /* FlatSpace's default guest-virtual base */
   prefetch_init();
   tlb_init(&l1, 64, 64);
@@ -514,9 +517,13 @@ int main(int argc, char **argv) {
     for (uint64_t off = 0; off < span; off += 4096) sink += load(base + off); /* map every page first */
     rng_t r;
     rng_seed(&r, 42);
-    uint64_t *addrs = malloc(sizeof(uint64_t) * n);
+    uint64_t *addrs = malloc(sizeof(uint64_t) * drawn);
+    if (!addrs) {
+      fprintf(stderr, "ref: out of memory for %llu addresses\n", (unsigned long long)drawn);
+      return 1;
+    }
     /* floor(nextFloat() * span / 8) * 8: the top span_bits - 3 of the 53 bits. */
-    for (uint64_t i = 0; i < n; i++) addrs[i] = base + (rng_next53(&r) >> (56 - span_bits)) * 8;
+    for (uint64_t i = 0; i < drawn; i++) addrs[i] = base + (rng_next53(&r) >> (56 - span_bits)) * 8;
     before = c;
     c0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
     t0 = clock_seconds(CLOCK_MONOTONIC);

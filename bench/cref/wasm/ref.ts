@@ -427,8 +427,11 @@ const BASE: u64 = 0x400000000000;
 let addrs: StaticArray<u64> = new StaticArray<u64>(0);
 let sink: u64 = 0;
 
-/** `spanBits`: the random stream's region is 2^spanBits bytes (32: 4 GiB). */
-export function setup(mode: i32, n: i32, spanBits: i32): void {
+/**
+ * `spanBits`: the random stream's region is 2^spanBits bytes (32: 4 GiB). The stream draws `drawn`
+ * addresses (at least `n`; as ref.c's DRAWN) of which `run` accesses the first `n`.
+ */
+export function setup(mode: i32, n: i32, spanBits: i32, drawn: i32): void {
   prefetchInit();
   if (mode == 0) {
     const span: u64 = 64 << 20;
@@ -440,8 +443,9 @@ export function setup(mode: i32, n: i32, spanBits: i32): void {
     s00 = ~42;
     s11 = 42;
     s10 = 0;
-    addrs = new StaticArray<u64>(n);
-    for (let i = 0; i < n; i++) {
+    const count = drawn > n ? drawn : n;
+    addrs = new StaticArray<u64>(count);
+    for (let i = 0; i < count; i++) {
       const hi = <u64>(rngNext() >>> 5);
       const lo = <u64>(rngNext() >>> 6);
       unchecked((addrs[i] = BASE + ((((hi << 26) | lo)) >> <u64>(56 - spanBits)) * 8));
