@@ -163,10 +163,26 @@ let refsL2: i32 = 0;
 let refsLlc: i32 = 0;
 let walkCycles: f64 = 0;
 
-/** Before the first reference of a call. */
-export function beginWalkRefs(): void {
+/**
+ * The descriptor's memory part for the references of the current call, read at its first
+ * reference (nothing the call does changes it): whether there are no data caches, the tier count,
+ * and the arena offsets of the core's usesTier and lastTierLine and of the tiers' constants.
+ */
+let refNoCaches = false;
+let refTierCount: i32 = 0;
+let refUses: usize = 0;
+let refLast: usize = 0;
+let refConstants: usize = 0;
+
+/** Before the first reference of a call on descriptor `d`. */
+export function beginWalkRefs(d: usize): void {
   refsGuest = refsHost = refsL1d = refsL2 = refsLlc = 0;
   walkCycles = 0;
+  refNoCaches = load<i32>(d + D_NO_DATA_CACHES) != 0;
+  refTierCount = load<i32>(d + D_TIER_COUNT);
+  refUses = pointerAt(d, D_USES_TIER);
+  refLast = pointerAt(d, D_LAST_TIER_LINE);
+  refConstants = pointerAt(d, D_TIER_CONSTANTS);
 }
 
 /** At the end of a call that made references (a trap's too): their counts to the pending counters, their cycles to the walk's. */
@@ -199,12 +215,18 @@ export function addWalkerCounts(d: usize, pscHits: i32, pscMisses: i32, ntlbHits
 @inline export function walkRef(d: usize, line: f64, guestDimension: u8): bool {
   if (guestDimension != 0) refsGuest++;
   else refsHost++;
-  if (load<i32>(d + D_NO_DATA_CACHES) == 0) return walkRefThroughCaches(d, line);
-  // Without data caches (every reference of a translation-only model) in line where the walk makes it.
-  const tier = tierOf(d, Math.floor(line * INV_64));
+  if (!refNoCaches) return walkRefThroughCaches(d, line);
+  // Without data caches (every reference of a translation-only model) in line where the walk
+  // makes it, on the offsets read at the call's first reference: `memoryRead` step by step.
+  const tier = refTierCount == 1 ? 0 : tierOf(d, Math.floor(line * INV_64));
   bump(d + W_MEM + (<usize>tier << 3), 1);
-  noteTierUse(d, tier);
-  walkCycles += memoryLatency(d, tier, line);
+  if (load<u8>(refUses + <usize>tier) == 0) noteTierUse(d, tier);
+  const last = refLast + (<usize>tier << 3);
+  const prev = load<f64>(last);
+  store<f64>(last, line);
+  const constants = refConstants + <usize>tier * T_STRIDE;
+  const delta = line - prev;
+  walkCycles += delta >= 0 && delta <= load<f64>(constants + T_MEDIA_LINE) * INV_64 ? load<f64>(constants + T_SEQ_READ) : load<f64>(constants + T_RAND_READ);
   return false;
 }
 

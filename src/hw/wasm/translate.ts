@@ -527,7 +527,7 @@ let ntlbMisses: i32 = 0;
  * call: the counters so far, status REFUSED_LINE, then a trap.
  */
 @inline function walkRef(line: f64, guestDimension: u8): void {
-  if (refs == 0) beginWalkRefs();
+  if (refs == 0) beginWalkRefs(desc);
   store<f64>(desc + REF_LINE + (<usize>refs << 3), line);
   store<u8>(desc + REF_DIM + <usize>refs, guestDimension);
   refs++;
