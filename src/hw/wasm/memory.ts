@@ -116,12 +116,16 @@ function noteTierUse(d: usize, tier: i32): void {
 
 /** `VCpu.memoryLatency`: sequential within one media line after the core's previous line of the tier. */
 @inline function memoryLatency(d: usize, tier: i32, line: f64): f64 {
-  const last = pointerAt(d, D_LAST_TIER_LINE) + (<usize>tier << 3);
+  return latencyAt(pointerAt(d, D_LAST_TIER_LINE) + (<usize>tier << 3), pointerAt(d, D_TIER_CONSTANTS) + <usize>tier * T_STRIDE, line);
+}
+
+/** `memoryLatency` on the tier's slot of the core's lastTierLine (`last`) and its constants. */
+@inline function latencyAt(last: usize, constants: usize, line: f64): f64 {
   const prev = load<f64>(last);
   store<f64>(last, line);
-  const linesPerMedia = tierConstant(d, tier, T_MEDIA_LINE) * INV_64;
+  const linesPerMedia = load<f64>(constants + T_MEDIA_LINE) * INV_64;
   const delta = line - prev;
-  return delta >= 0 && delta <= linesPerMedia ? tierConstant(d, tier, T_SEQ_READ) : tierConstant(d, tier, T_RAND_READ);
+  return delta >= 0 && delta <= linesPerMedia ? load<f64>(constants + T_SEQ_READ) : load<f64>(constants + T_RAND_READ);
 }
 
 /** `VCpu.memoryRead`: a dependent read of `line` from its tier. */
@@ -221,12 +225,7 @@ export function addWalkerCounts(d: usize, pscHits: i32, pscMisses: i32, ntlbHits
   const tier = refTierCount == 1 ? 0 : tierOf(d, Math.floor(line * INV_64));
   bump(d + W_MEM + (<usize>tier << 3), 1);
   if (load<u8>(refUses + <usize>tier) == 0) noteTierUse(d, tier);
-  const last = refLast + (<usize>tier << 3);
-  const prev = load<f64>(last);
-  store<f64>(last, line);
-  const constants = refConstants + <usize>tier * T_STRIDE;
-  const delta = line - prev;
-  walkCycles += delta >= 0 && delta <= load<f64>(constants + T_MEDIA_LINE) * INV_64 ? load<f64>(constants + T_SEQ_READ) : load<f64>(constants + T_RAND_READ);
+  walkCycles += latencyAt(refLast + (<usize>tier << 3), refConstants + <usize>tier * T_STRIDE, line);
   return false;
 }
 
