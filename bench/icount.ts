@@ -25,6 +25,7 @@
  * JavaScript), the rest is reported beside it, and the C program's is its whole count.
  *
  * One run of each side under valgrind takes up to about two minutes; the pairs run side by side.
+ * The profiles, V8's maps and the children are removed on failure and Ctrl-C as well.
  * The counts are deterministic, so `npm run bench` measures this group once whatever `--runs` says.
  * Without valgrind (scripts/install.sh installs it) the group reports nothing.
  * Run alone: node --import tsx bench/icount.ts; or `npm run bench -- --only icount`.
@@ -35,6 +36,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CPU_PRESETS, translationOnly } from '../src/hw/cpu.ts';
+import { guardChild, guardDir, onCleanup } from '../src/trace/guard.ts';
 import { buildReference, buildWasm, counterMismatches, runOursRandom, wasmChildArgs, type Side } from './cref.ts';
 import type { BenchFigure } from './types.ts';
 
@@ -141,14 +143,16 @@ function counted(dir: string, tag: string, command: string[], split: boolean): P
   const args = ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${out}`, ...(split ? ['--dump-instr=yes', '--compress-strings=no', '--compress-pos=no'] : []), ...command];
   return new Promise((resolve, reject) => {
     const child = spawn('valgrind', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    guardChild(child);
+    // V8 writes its map of generated code as /tmp/perf-PID.map, PID the process valgrind ran in.
+    const map = `/tmp/perf-${String(child.pid)}.map`;
+    const removeMap = onCleanup(() => fs.rmSync(map, { force: true }));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (status) => {
-      // V8 writes its map of generated code as /tmp/perf-PID.map, PID the process valgrind ran in.
-      const map = `/tmp/perf-${String(child.pid)}.map`;
       try {
         if (status !== 0) throw new Error(`valgrind ${command.join(' ')} failed with status ${String(status)}:\n${stderr.slice(-2000)}`);
         const profile = fs.readFileSync(out, 'utf8');
@@ -158,7 +162,7 @@ function counted(dir: string, tag: string, command: string[], split: boolean): P
         reject(e);
       } finally {
         fs.rmSync(out, { force: true });
-        if (split) fs.rmSync(map, { force: true });
+        removeMap();
       }
     });
   });
@@ -190,6 +194,8 @@ export async function countAll(): Promise<BenchFigure[]> {
   const reference = buildReference();
   const wasm = buildWasm();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unimem-icount-'));
+  // The profiles, V8's maps and the valgrind children go on failure and Ctrl-C too (src/trace/guard.ts).
+  const removeDir = guardDir(dir);
   try {
     const c = await perAccess(dir, 'c', (n) => [reference, 'rand', String(n), String(SPAN_BITS), String(MORE)], false);
     const port = await perAccess(dir, 'wasm', (n) => node(['--perf-basic-prof'], path.join(HERE, 'cref.ts'), ...wasmChildArgs(wasm, 'rand', n, SPAN_BITS, MORE)), true);
@@ -216,7 +222,7 @@ export async function countAll(): Promise<BenchFigure[]> {
       { name: `${name}.wasm.runtime`, value: w.other, unit },
     ];
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeDir();
   }
 }
 
