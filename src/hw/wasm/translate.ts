@@ -537,8 +537,9 @@ let ntlbMisses: i32 = 0;
   }
 }
 
+/** Whether a cache holds entries: its count (a double, never -0) tested by its bits, one integer compare. */
 @inline function cacheValid(c: usize): bool {
-  return load<f64>(c + VALID) != 0;
+  return load<i64>(c + VALID) != 0;
 }
 
 @inline function sizeCountOf(c: usize, size: i32): i32 {
