@@ -191,7 +191,12 @@ function runWasmHere(file: string, mode: 'seq' | 'rand', accesses: number, spanB
 export function runReference(bin: string, mode: 'seq' | 'rand', accesses: number, spanBits = RANDOM_SPAN_BITS): Side {
   const p = spawnSync(bin, mode === 'rand' ? [mode, String(accesses), String(spanBits)] : [mode, String(accesses)], { encoding: 'utf8' });
   if (p.status !== 0) throw new Error(`${bin} ${mode} failed with status ${String(p.status)}:\n${p.stderr}`);
-  const r = JSON.parse(p.stdout) as { accesses: number; seconds: number; cpuSeconds: number; counters: Counters };
+  return referenceSide(p.stdout);
+}
+
+/** The C program's result line (its timed accesses, their wall and CPU seconds, its counters) as a `Side`. */
+export function referenceSide(stdout: string): Side {
+  const r = JSON.parse(stdout) as { accesses: number; seconds: number; cpuSeconds: number; counters: Counters };
   return { accessesPerSec: r.accesses / r.seconds, accessesPerCpuSec: r.accesses / r.cpuSeconds, counters: r.counters };
 }
 

@@ -37,7 +37,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CPU_PRESETS, translationOnly } from '../src/hw/cpu.ts';
 import { guardChild, guardDir, onCleanup } from '../src/trace/guard.ts';
-import { buildReference, buildWasm, counterMismatches, runOursRandom, wasmChildArgs, type Side } from './cref.ts';
+import { buildReference, buildWasm, counterMismatches, referenceSide, runOursRandom, wasmChildArgs, type Side } from './cref.ts';
 import type { BenchFigure } from './types.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -137,8 +137,11 @@ export function valgrindAvailable(): boolean {
   return spawnSync('valgrind', ['--version'], { encoding: 'utf8' }).status === 0;
 }
 
-/** Run `command` under callgrind in `dir`; `split`: the command is node with --perf-basic-prof, split its count. */
-function counted(dir: string, tag: string, command: string[], split: boolean): Promise<Counted> {
+/**
+ * Run `command` under callgrind in `dir`; `split`: the command is node with --perf-basic-prof, split
+ * its count; `sideOf` reads the timed region's counters from what the command printed.
+ */
+function counted(dir: string, tag: string, command: string[], split: boolean, sideOf: (stdout: string) => Side): Promise<Counted> {
   const out = path.join(dir, `${tag}.callgrind`);
   const args = ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${out}`, ...(split ? ['--dump-instr=yes', '--compress-strings=no', '--compress-pos=no'] : []), ...command];
   return new Promise((resolve, reject) => {
@@ -168,16 +171,12 @@ function counted(dir: string, tag: string, command: string[], split: boolean): P
   });
 }
 
-/** The timed region's counters a side printed (bench/cref.ts's `Side`, or ref.c's result line). */
-function sideOf(stdout: string): Side {
-  const r = JSON.parse(stdout) as Side & { accesses?: number; seconds?: number; cpuSeconds?: number };
-  if (r.accessesPerSec !== undefined) return r;
-  return { accessesPerSec: (r.accesses ?? 0) / (r.seconds ?? 1), accessesPerCpuSec: (r.accesses ?? 0) / (r.cpuSeconds ?? 1), counters: r.counters };
-}
+/** What a node side prints: bench/cref.ts's `Side`. */
+const nodeSide = (stdout: string) => JSON.parse(stdout) as Side;
 
 /** Instructions per access of a side: two counted runs, FEWER and MORE accesses of one drawn stream. */
-async function perAccess(dir: string, tag: string, command: (accesses: number) => string[], split: boolean) {
-  const [a, b] = await Promise.all([counted(dir, `${tag}-${FEWER}`, command(FEWER), split), counted(dir, `${tag}-${MORE}`, command(MORE), split)]);
+async function perAccess(dir: string, tag: string, command: (accesses: number) => string[], split: boolean, sideOf: (stdout: string) => Side) {
+  const [a, b] = await Promise.all([counted(dir, `${tag}-${FEWER}`, command(FEWER), split, sideOf), counted(dir, `${tag}-${MORE}`, command(MORE), split, sideOf)]);
   const per = (x: number, y: number) => (y - x) / (MORE - FEWER);
   const parts = a.parts && b.parts ? { module: per(a.parts.module, b.parts.module), javascript: per(a.parts.javascript, b.parts.javascript), other: per(a.parts.other, b.parts.other) } : null;
   return { instructions: per(a.instructions, b.instructions), parts, side: b.side };
@@ -197,9 +196,9 @@ export async function countAll(): Promise<BenchFigure[]> {
   // The profiles, V8's maps and the valgrind children go on failure and Ctrl-C too (src/trace/guard.ts).
   const removeDir = guardDir(dir);
   try {
-    const c = await perAccess(dir, 'c', (n) => [reference, 'rand', String(n), String(SPAN_BITS), String(MORE)], false);
-    const port = await perAccess(dir, 'wasm', (n) => node(['--perf-basic-prof'], path.join(HERE, 'cref.ts'), ...wasmChildArgs(wasm, 'rand', n, SPAN_BITS, MORE)), true);
-    const ours = await perAccess(dir, 'ours', (n) => node(['--perf-basic-prof'], fileURLToPath(import.meta.url), '--ours-child', String(n)), true);
+    const c = await perAccess(dir, 'c', (n) => [reference, 'rand', String(n), String(SPAN_BITS), String(MORE)], false, referenceSide);
+    const port = await perAccess(dir, 'wasm', (n) => node(['--perf-basic-prof'], path.join(HERE, 'cref.ts'), ...wasmChildArgs(wasm, 'rand', n, SPAN_BITS, MORE)), true, nodeSide);
+    const ours = await perAccess(dir, 'ours', (n) => node(['--perf-basic-prof'], fileURLToPath(import.meta.url), '--ours-child', String(n)), true, nodeSide);
     for (const [what, side] of [['ours', ours.side], ['WebAssembly', port.side]] as const) {
       const m = counterMismatches(side.counters, c.side.counters);
       if (m.length > 0) process.stderr.write(`icount ${what}: the C reference does different work:\n  ${m.join('\n  ')}\n`);
