@@ -721,7 +721,7 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
  * `gpa & mask`: floors and truncations of a non-negative value) is a shift or a mask of that
  * integer, converted back exactly: one conversion instead of one per use.
  */
-function nestedTranslate(gpaFrame: f64, offset: i32, write: bool, ept: usize): bool {
+@inline function nestedTranslate(gpaFrame: f64, offset: i32, write: bool, ept: usize): bool {
   const g = (reinterpret<i64>(gpaFrame + MAGIC) - reinterpret<i64>(MAGIC)) * 4096 + <i64>offset;
   const ntlb = descPtr(D_NTLB);
   if (cacheValid(ntlb)) {
