@@ -11,7 +11,25 @@ export const MAX_TIERS = 4;
 /** The cycle sums of `VcpuCounters` (see its constructor). */
 const CYCLE_SUMS = ['translationCycles', 'walkCycles', 'dataCycles', 'faultCycles', 'flushCycles', 'switchCycles', 'writebackCycles'] as const;
 /** The counts the WebAssembly access path hands over as doubles, from the vCPU's block (see its constructor). */
-const MODULE_COUNTS = ['walkRefs', 'walkRefsGuest', 'walkRefsHost', 'walkRefsL1d', 'walkRefsL2', 'walkRefsLlc', 'pscHits', 'pscMisses', 'ntlbHits', 'ntlbMisses'] as const;
+const MODULE_COUNTS = [
+  'walkRefs',
+  'walkRefsGuest',
+  'walkRefsHost',
+  'walkRefsL1d',
+  'walkRefsL2',
+  'walkRefsLlc',
+  'pscHits',
+  'pscMisses',
+  'ntlbHits',
+  'ntlbMisses',
+  'l1TlbMisses',
+  'l2TlbMisses',
+  'walks',
+  'dataL1dHits',
+  'dataL2Hits',
+  'dataLlcHits',
+  'prefetchedLines',
+] as const;
 
 export class VcpuCounters {
   accesses = 0;

@@ -165,7 +165,7 @@ const MAX_FAULT_RETRIES = 8;
  * the descriptor of its structures (i32 slots), the output of a call (f64 slots from
  * `OUT_BYTE`), and the walk references a call records (lines, then their dimensions).
  */
-const DESC_BYTES = 2048;
+const DESC_BYTES = 2304;
 const DESC_L1_COUNT = 0;
 const DESC_L1_CACHE = 1;
 const DESC_L1_SIZE = 9;
@@ -206,8 +206,17 @@ const OUT_L1_FRAME = 5;
 const OUT_FAULT_ADDR = 6;
 const OUT_FAULT_WRITE = 7;
 const OUT_REFS = 8;
+/** A counted walk's translation cycles and its data line's (wasm/translate.ts `countWalkedLine`). */
+const OUT_TRANSLATION_CYCLES = 9;
+const OUT_LINE_CYCLES = 10;
 /** The walk's cycles: the sum of its references' (wasm/memory.ts). */
 const OUT_WALK_CYCLES = 13;
+/** `translateLine`'s result bits of a walk it counted (wasm/translate.ts `countWalkedLine`). */
+const LINE_COUNTED = 1 << 8;
+const LINE_FAST_SIZE_SHIFT = 9;
+const LINE_FAST_WRITABLE = 1 << 11;
+const LINE_MADE_REFS = 1 << 12;
+const LINE_TIER_SHIFT = 13;
 /**
  * The output of `dataLine` in WebAssembly (wasm/memory.ts; f64 slots from this byte): the hit's
  * latency; slots 1-4 are the module's own (the dirty victims its `throughCaches` reports to
@@ -265,6 +274,24 @@ const WALK_PSC_HITS = 33;
 const WALK_PSC_MISSES = 34;
 const WALK_NTLB_HITS = 35;
 const WALK_NTLB_MISSES = 36;
+/**
+ * The counted walks' pending counters (f64 slots from this byte, wasm/translate.ts
+ * `countWalkedLine`), taken with the walk references' (`takeWalkRefCounters`); slot 0 is the L2
+ * TLB latency, which the module reads.
+ */
+const WALKED_BYTE = 2048;
+const WALKED_SLOTS = 11 + MAX_TIERS;
+const WALKED_L2_LATENCY = 0;
+/** The counted walks: each an L1 TLB miss, an L2 TLB miss and a walk. */
+const WALKED_WALKS = 1;
+const WALKED_BY_SIZE = 2;
+const WALKED_WALK_CYCLES = 5;
+const WALKED_TRANSLATION_CYCLES = 6;
+const WALKED_DATA_L1D = 7;
+const WALKED_DATA_L2 = 8;
+const WALKED_DATA_LLC = 9;
+const WALKED_PREFETCHED = 10;
+const WALKED_DATA_MEM = 11;
 
 export class VCpu implements TlbInvalidator, CoreResident {
   /** Counters as of the last access; read them through `counters`, which adds the open window's accesses. */
@@ -392,6 +419,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
   private readonly cachesOut: Float64Array;
   /** The f64 slots of the block's memory part (`DESC_*_F64`). */
   private readonly memoryOut: Float64Array;
+  /** The counted walks' pending counters (`WALKED_*`). */
+  private readonly walkedOut: Float64Array;
 
   /**
    * `coreIndex` places the vCPU on one of the machine's cores (shared with whatever else runs
@@ -447,8 +476,12 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.walkRefsOut = new Float64Array(buf, this.desc + WALK_REFS_BYTE, WALK_REFS_SLOTS);
     this.cachesOut = new Float64Array(buf, this.desc + CACHES_OUT_BYTE, CACHES_OUT_SLOTS);
     this.memoryOut = new Float64Array(buf, this.desc + DESC_MEMORY_BYTE, DESC_COVERED_F64 + 1);
+    this.walkedOut = new Float64Array(buf, this.desc + WALKED_BYTE, WALKED_SLOTS);
+    this.walkedOut[WALKED_L2_LATENCY] = cpu.l2TlbLatency;
     this.wasm = machine.wasmAccessPath && this.describeStructures() ? translator() : null;
-    startAsDoubles(this as unknown as { accessSize: number }, ['accessSize']);
+    // servedLineCycles comes from the block's doubles (`countedWalkInWasm`).
+    startAsDoubles(this as unknown as { accessSize: number; servedLineCycles: number }, ['accessSize', 'servedLineCycles']);
+    this.servedLineCycles = -1;
     machine.vcpus.push(this);
   }
 
@@ -943,17 +976,20 @@ export class VCpu implements TlbInvalidator, CoreResident {
    * access inside one line. The call makes the data line unless the translation faulted or the
    * line repeats the previous one (then `dataLine` serves it as usual); its output is taken here
    * in the two parts' order (translation, then `lastLine` and the line), and the line's cycles go
-   * to `servedLineCycles` for `accessGeneral`.
+   * to `servedLineCycles` for `accessGeneral`. Outside a `beginIndependent` bracket the call counts
+   * a walk and its line itself (`countedWalkInWasm`), the common case of a random access.
    */
   private translateLineInWasm(write: boolean): number {
     const ept = this.space.ept;
     const repeatLine = write && !this.lastLineDirty ? -1 : this.lastLine;
     let result: number;
     try {
-      result = (this.wasm as Translator).translateLine(this.desc, this.walkGva, write ? 1 : 0, this.space.guest.base, ept === null ? 0 : ept.base, repeatLine);
+      const count = this.independentDepth === 0 ? 1 : 0;
+      result = (this.wasm as Translator).translateLine(this.desc, this.walkGva, write ? 1 : 0, this.space.guest.base, ept === null ? 0 : ept.base, repeatLine, count);
     } catch (e) {
       return this.trapped(e, true);
     }
+    if (result & LINE_COUNTED) return this.countedWalkInWasm(result, write);
     const status = result & 15;
     let cycles: number;
     if (status === OUT_STATUS_WALKED) {
@@ -971,6 +1007,34 @@ export class VCpu implements TlbInvalidator, CoreResident {
       this.servedLineCycles = this.lineServedInWasm((result >> 4) - 1, line, write);
     }
     return cycles;
+  }
+
+  /**
+   * `translateLineInWasm` after a walk and its data line that the module counted (`LINE_COUNTED`,
+   * wasm/translate.ts `countWalkedLine`): what is left is this vCPU's state, in the order the
+   * uncounted path changes it (the references' `takeWalkRefs`, the fast page, the data line's
+   * `lastLine`, level and repeat).
+   */
+  private countedWalkInWasm(result: number, write: boolean): number {
+    const out = this.out;
+    if (result & LINE_MADE_REFS) {
+      this.lastLine = -1;
+      this.closeLineWindow();
+      this.batchFill = 0;
+    }
+    const hpa = out[OUT_HPA];
+    this.outHpa = hpa;
+    const fastSize = (result >> LINE_FAST_SIZE_SHIFT) & 3;
+    // setFast with the page's frame taken back from the host address (the module's `fillL1` made the one from the other).
+    if (fastSize === 0) this.forgetTranslation();
+    else this.setFastAt(fastSize - 1, hpa, (result & LINE_FAST_WRITABLE) !== 0);
+    this.lastLine = Math.floor(hpa / 64);
+    const level = ((result >> 4) & 15) - 1;
+    this.servedBy = level;
+    if (level === SERVED_MEMORY) this.servedTier = (result >> LINE_TIER_SHIFT) & 7;
+    this.noteLineServed(write);
+    this.servedLineCycles = out[OUT_LINE_CYCLES];
+    return out[OUT_TRANSLATION_CYCLES];
   }
 
   /** What VCpu takes from a `translate` call that ended with `status`: see `translateInWasm`. */
@@ -1054,8 +1118,9 @@ export class VCpu implements TlbInvalidator, CoreResident {
   }
 
   /**
-   * Add the walk references' pending counts (wasm/memory.ts) to the counters and zero them: every
-   * count and cycle is a whole number, so adding them in bulk gives the sums one by one would.
+   * Add the walk references' pending counts (wasm/memory.ts), and the counted walks' (see
+   * `takeWalkedCounters`), to the counters and zero them: every count and cycle is a whole number,
+   * so adding them in bulk gives the sums one by one would.
    */
   private takeWalkRefCounters(): void {
     const w = this.walkRefsOut;
@@ -1079,6 +1144,26 @@ export class VCpu implements TlbInvalidator, CoreResident {
     w.fill(0, 0, WALK_REFUSED_LEVEL);
     w.fill(0, WALK_REFS_MEM, WALK_REFUSED_LINE);
     w.fill(0, WALK_PSC_HITS, WALK_NTLB_MISSES + 1);
+    this.takeWalkedCounters();
+  }
+
+  /** Add the counted walks' pending counts (`countedWalkInWasm`) to the counters and zero them, as `takeWalkRefCounters` does the references'. */
+  private takeWalkedCounters(): void {
+    const a = this.walkedOut;
+    const c = this.stats;
+    const walks = a[WALKED_WALKS];
+    c.l1TlbMisses += walks;
+    c.l2TlbMisses += walks;
+    c.walks += walks;
+    for (let s = 0; s < 3; s++) c.walksBySize[s] += a[WALKED_BY_SIZE + s];
+    c.walkCycles += a[WALKED_WALK_CYCLES];
+    c.translationCycles += a[WALKED_TRANSLATION_CYCLES];
+    c.dataL1dHits += a[WALKED_DATA_L1D];
+    c.dataL2Hits += a[WALKED_DATA_L2];
+    c.dataLlcHits += a[WALKED_DATA_LLC];
+    c.prefetchedLines += a[WALKED_PREFETCHED];
+    for (let t = 0; t < this.tiers.length; t++) c.dataMem[t] += a[WALKED_DATA_MEM + t];
+    a.fill(0, WALKED_WALKS);
   }
 
   /**
@@ -1126,6 +1211,18 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.fastWritable = writable;
     this.fastSize = size;
     this.outHpa = pageHpa + (gva & (span - 1));
+  }
+
+  /** `setFast` for the page of `walkGva` that translates to `hpa` (which `outHpa` already is). */
+  private setFastAt(size: PageSize, hpa: number, writable: boolean): void {
+    const gva = this.walkGva;
+    const offset = gva & (POW2[size] - 1);
+    this.closeLineWindow();
+    this.fastBase = gva - offset;
+    this.fastLimit = this.fastBase + POW2[size];
+    this.fastHostBase = hpa - offset;
+    this.fastWritable = writable;
+    this.fastSize = size;
   }
 
   /**

@@ -45,8 +45,10 @@ export interface Translator {
    * `translate`, then, when it translated and the line of `gva` is not `repeatLine` (or a walk
    * reference made it new), the data line at the translated address as `dataLine` makes it:
    * returns the status, plus 16 * (the data line's level + 1) when it made one (wasm/translate.ts).
+   * With `count` 1, a walk and the line it made are counted in the block too, and the result carries
+   * the bits VCpu needs for the rest (wasm/translate.ts `countWalkedLine`).
    */
-  translateLine(desc: number, gva: number, write: number, guestPt: number, ept: number, repeatLine: number): number;
+  translateLine(desc: number, gva: number, write: number, guestPt: number, ept: number, repeatLine: number, count: number): number;
   /** The walk alone (a retry after a fault): returns the status. */
   walk(desc: number, gva: number, write: number, guestPt: number, ept: number): number;
   /** `DataCache.access` of the cache at `cache`: 1 hit, 0 miss, -1 a line beyond the modelled memory (where `access` throws). */

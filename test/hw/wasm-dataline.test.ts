@@ -58,7 +58,11 @@ test('the stream prefetcher in WebAssembly decides as Core.prefetchCovers and le
 });
 
 
-/** Streams, strided and plain, loads and stores, some in independent brackets, over two tiers; returns every counter and the cycles. */
+/**
+ * Streams, strided and plain, loads and stores, some in independent brackets, some with their
+ * page's translation invalidated before accesses (a walk whose data line a stream covers), over
+ * two tiers; returns every counter and the cycles.
+ */
 function streams(cpu: CpuPreset, useWasm: boolean, seed: number) {
   const tiers = [resolveTier(TIER_PRESETS.ddr4, 0, cpu.clockGHz), resolveTier(TIER_PRESETS.optane, 1, cpu.clockGHz)];
   const machine = new Machine(cpu, new TierMap(tiers, [1 << 12, 1 << 20]), { cores: 2, wasmAccessPath: useWasm });
@@ -72,8 +76,12 @@ function streams(cpu: CpuPreset, useWasm: boolean, seed: number) {
     const n = 1 + Math.floor(rng.nextFloat() * 200);
     const write = rng.nextFloat() < 0.3;
     const independent = rng.nextFloat() < 0.4;
+    const invalidateEvery = rng.nextFloat() < 0.3 ? 1 + Math.floor(rng.nextFloat() * 4) : 0;
     if (independent) vcpu.beginIndependent();
-    for (let i = 0; i < n; i++) cycles += vcpu.access(start + i * stride, 8, write && i % 3 === 0);
+    for (let i = 0; i < n; i++) {
+      if (invalidateEvery > 0 && i % invalidateEvery === 0) vcpu.invalidatePage(start + i * stride);
+      cycles += vcpu.access(start + i * stride, 8, write && i % 3 === 0);
+    }
     if (independent) vcpu.endIndependent();
   }
   return { cycles, counters: vcpu.counters.snapshot() };

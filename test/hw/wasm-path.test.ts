@@ -150,6 +150,22 @@ test('one call for a translation and its data line: a line that repeats the prev
   }
 });
 
+test('a walk to a read-only page leaves a fast page that a store does not use: the store faults on both paths', { skip: SKIP }, () => {
+  // Copy-on-write: the page is mapped and written, made read-only and flushed; a load walks to it
+  // (the walk's L1 fill becomes the fast page, read-only), and a store to it then faults.
+  const at = (kind: Op['kind'], page: number, offset: number): Op => ({ vm: 0, kind, page, far: false, offset });
+  const ops: Op[] = [];
+  for (let page = 40; page < 48; page++) ops.push(at('store', page, 0), at('protect', page, 0), at('load', page, 64), at('store', page, 128), at('store', page, 192));
+  for (const preset of Object.keys(PRESETS)) {
+    for (let k = 0; k < SPACES.length; k++) {
+      const a = run(ops, PRESETS[preset], [k], false, true);
+      assert.deepEqual(a, run(ops, PRESETS[preset], [k], false, false), `${preset}, space kind ${k}`);
+      // Eight first stores (the guest maps the pages; 2 MiB guest pages: one), then eight write faults of the read-only pages.
+      assert.equal(a.faults[0][0], (SPACES[k][0] === PageSize.Size4K ? 8 : 1) + 8, `${preset}, space kind ${k}: guest faults`);
+    }
+  }
+});
+
 test('the WebAssembly translation path: a long random stream over 4 GiB with every structure in play', { skip: SKIP }, () => {
   const ops: Op[] = [];
   let x = 12345;

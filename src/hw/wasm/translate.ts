@@ -30,7 +30,8 @@
  * every byte.
  */
 
-import { addWalkerCounts, beginWalkRefs, dataLine, endWalkRefs, walkRef as memoryWalkRef } from './memory';
+import { C_LATENCY, REFUSED as LINE_REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY } from './datacache';
+import { addWalkerCounts, beginWalkRefs, C_MEMORY_CYCLES, C_TIER, C_WRITEBACK_CYCLES, D_COVERED, dataLine, endWalkRefs, walkRef as memoryWalkRef } from './memory';
 import { i32At, INV_64, MAGIC, pointerAt, setI32, smallI32, toI32 } from './memory-access';
 
 // ---- TranslationCache region (tlb.ts): f64 header fields, i32 array offsets, i32 geometry ----
@@ -72,7 +73,7 @@ const PT_ENTRY: usize = 8;
 const PT_TABLE_FRAME: usize = 12;
 
 /*
- * A vCPU's descriptor (VCpu allocates one, 2048 bytes): what `translate` looks up and fills, as
+ * A vCPU's descriptor (VCpu allocates one, 2304 bytes): what `translate` looks up and fills, as
  * i32 slots (byte offsets below): the L1 lookups in `translateSlow`'s order (count <= 8, then each
  * lookup's cache and page size), the L2 arrays (count <= 4, each array's cache, its size count <= 3
  * and sizes, three per array), per page size the L1 and L2 fill target (cache, 0 for none) and its
@@ -81,10 +82,11 @@ const PT_TABLE_FRAME: usize = 12;
  * The output block (f64 slots from OUT): status (L1_HIT ... EPT_VIOLATION), host address, size (the
  * L1 hit's lookup size, the L2 hit's array size, the walk's combined size), flags (bit 0
  * writable), the L1 entry that becomes the fast page (stored size, -1 for none, and page frame),
- * the fault's address and write flag, the walk-reference count (slots 9..12 are unused: the
- * paging-structure-cache and nested-TLB hits and misses go to the pending counters of
- * wasm/memory.ts). Walk references: line (f64) at REF_LINE + 8r, dimension (u8, 1 guest, 0 host)
- * at REF_DIM + r; at most 24 per attempt (a 4K/4K nested walk), room for 64.
+ * the fault's address and write flag, the walk-reference count, a counted walk's translation
+ * and data-line cycles (`countWalkedLine`; slots 11 and 12 are unused: the paging-structure-cache
+ * and nested-TLB hits and misses go to the pending counters of wasm/memory.ts), the walk's cycles
+ * (slot 13, wasm/memory.ts). Walk references: line (f64) at REF_LINE + 8r, dimension (u8, 1
+ * guest, 0 host) at REF_DIM + r; at most 24 per attempt (a 4K/4K nested walk), room for 64.
  */
 const D_L1_COUNT: usize = 0;
 const D_L1_CACHE: usize = 4;
@@ -113,7 +115,30 @@ export const O_L1_FRAME: usize = OUT + 40;
 const O_FAULT_ADDR: usize = OUT + 48;
 const O_FAULT_WRITE: usize = OUT + 56;
 const O_REFS: usize = OUT + 64;
+/** `translateLine`'s counted walk (see there): its translation's cycles and its data line's. */
+const O_TRANSLATION_CYCLES: usize = OUT + 72;
+const O_LINE_CYCLES: usize = OUT + 80;
+/** The walk's cycles (wasm/memory.ts writes them). */
+const O_WALK_CYCLES: usize = OUT + 104;
 const REF_LINE: usize = 512;
+
+/**
+ * The counted walks' pending counters (f64 slots from byte 2048, see `countWalkedLine`), which VCpu
+ * adds to its own with the walk references' (`takeWalkRefCounters`); first VCpu's L2 TLB latency,
+ * a constant it writes once.
+ */
+const A: usize = 2048;
+const A_L2_LATENCY: usize = A;
+/** The counted walks: each an L1 TLB miss, an L2 TLB miss and a walk. */
+const A_WALKS: usize = A + 8;
+const A_WALKS_BY_SIZE: usize = A + 16;
+const A_WALK_CYCLES: usize = A + 40;
+const A_TRANSLATION_CYCLES: usize = A + 48;
+const A_DATA_L1D: usize = A + 56;
+const A_DATA_L2: usize = A + 64;
+const A_DATA_LLC: usize = A + 72;
+const A_PREFETCHED: usize = A + 80;
+const A_DATA_MEM: usize = A + 88;
 const REF_DIM: usize = 1024;
 
 const L1_HIT: i32 = 0;
@@ -508,6 +533,10 @@ let pscHits: i32 = 0;
 let pscMisses: i32 = 0;
 let ntlbHits: i32 = 0;
 let ntlbMisses: i32 = 0;
+/** The last call's size and flags (`finish`) and fast page size (`setFast`, -1 for none), as in the output block. */
+let finishedSize: i32 = 0;
+let finishedFlags: i32 = 0;
+let fastSize: i32 = 0;
 
 @inline function descI32(slot: usize): i32 {
   return load<i32>(desc + slot);
@@ -570,6 +599,8 @@ function begin(d: usize, gva: f64): void {
 
 /** Write the status and the counters; returns the status. */
 function finish(status: i32, size: i32, flags: i32): i32 {
+  finishedSize = size;
+  finishedFlags = flags;
   out(O_STATUS, <f64>status);
   out(O_SIZE, <f64>size);
   out(O_FLAGS, <f64>flags);
@@ -587,6 +618,7 @@ function fault(status: i32, addr: f64, write: bool): i32 {
 
 /** `setFast`'s part that is not VCpu's own state: the L1 page and `outHpa`. */
 function setFast(size: i32, pageFrame: f64): void {
+  fastSize = size;
   out(O_L1_SIZE, <f64>size);
   out(O_L1_FRAME, pageFrame);
   outHpa = pageFrame * 4096 + <f64>(<i32>walkG & offsetMask(size));
@@ -597,6 +629,7 @@ function setFast(size: i32, pageFrame: f64): void {
 @inline function fillL1(size: i32, flags: i32): void {
   const cache = descPtr(D_L1_FILL_CACHE + (<usize>size << 2));
   if (cache == 0) {
+    fastSize = -1;
     out(O_L1_SIZE, -1);
     out(O_HPA, outHpa);
     return;
@@ -855,14 +888,64 @@ export function translate(d: usize, gva: f64, write: bool, guestPt: usize, ept: 
  * 16 * (`dataLine`'s level + 1) when the data line was made; VCpu then takes the translation's
  * output first and the data line's after it, as the two calls' would be taken one after the other.
  * That is exact because what VCpu does between the two (counters, the fast page, the line window)
- * is nothing the data line reads.
+ * is nothing the data line reads. With `count`, a walk whose line was made (and not refused) is
+ * counted here too (`countWalkedLine`), and the result carries its bits.
  */
-export function translateLine(d: usize, gva: f64, write: bool, guestPt: usize, ept: usize, repeatLine: f64): i32 {
+export function translateLine(d: usize, gva: f64, write: bool, guestPt: usize, ept: usize, repeatLine: f64, count: bool): i32 {
   const status = translate(d, gva, write, guestPt, ept);
   if (status > WALKED) return status;
   const line = Math.floor(outHpa * INV_64);
   if (refs == 0 && line == repeatLine) return status;
-  return status + ((dataLine(d, line, write) + 1) << 4);
+  const level = dataLine(d, line, write);
+  const result = status + ((level + 1) << 4);
+  return count && status == WALKED && level < LINE_REFUSED ? result | countWalkedLine(d, level) : result;
+}
+
+/** `translateLine`'s result bits of a counted walk (see `countWalkedLine`). */
+const COUNTED: i32 = 1 << 8;
+const FAST_SIZE_SHIFT: i32 = 9;
+const FAST_WRITABLE: i32 = 1 << 11;
+const MADE_REFS: i32 = 1 << 12;
+const TIER_SHIFT: i32 = 13;
+
+/**
+ * What VCpu's `translateLineInWasm` counts after a walk whose data line was made, counted here
+ * instead (when VCpu asks: outside a `beginIndependent` bracket, where a line from memory costs
+ * its cycles whole): the L1 and L2 TLB misses, the walk and its size, the walk's and the
+ * translation's cycles, the line's level (or tier and prefetch) in the pending counters; the
+ * translation's and the line's cycles in the output (the sums in VCpu's order: the L2 TLB latency
+ * plus the walk's, the write-backs' plus the hit's or the memory's). Every count and cycle is a
+ * whole number, so VCpu adding the pending sums later gives its own sums to the bit. Returns the
+ * bits that tell VCpu the rest: COUNTED, the fast page's size plus one (0: none) and whether it is
+ * writable, whether the walk made references, and the line's tier.
+ */
+function countWalkedLine(d: usize, level: i32): i32 {
+  bump(d + A_WALKS, 1);
+  const walkCycles = refs != 0 ? load<f64>(d + O_WALK_CYCLES) : 0;
+  bump(d + A_WALKS_BY_SIZE + (<usize>finishedSize << 3), 1);
+  bump(d + A_WALK_CYCLES, walkCycles);
+  const cycles = load<f64>(d + A_L2_LATENCY) + walkCycles;
+  bump(d + A_TRANSLATION_CYCLES, cycles);
+  store<f64>(d + O_TRANSLATION_CYCLES, cycles);
+  let lineCycles = load<f64>(d + C_WRITEBACK_CYCLES);
+  let tierBits = 0;
+  if (level == SERVED_MEMORY) {
+    const tier = toI32(load<f64>(d + C_TIER));
+    bump(d + A_DATA_MEM + (<usize>tier << 3), 1);
+    if (load<f64>(d + D_COVERED) != 0) bump(d + A_PREFETCHED, 1);
+    lineCycles += load<f64>(d + C_MEMORY_CYCLES);
+    tierBits = tier << TIER_SHIFT;
+  } else {
+    bump(level == SERVED_L1D ? d + A_DATA_L1D : level == SERVED_L2 ? d + A_DATA_L2 : d + A_DATA_LLC, 1);
+    lineCycles += load<f64>(d + C_LATENCY);
+  }
+  store<f64>(d + O_LINE_CYCLES, lineCycles);
+  const writable = (finishedFlags & WRITABLE) != 0 ? FAST_WRITABLE : 0;
+  return COUNTED | ((fastSize + 1) << FAST_SIZE_SHIFT) | writable | (refs != 0 ? MADE_REFS : 0) | tierBits;
+}
+
+@inline function bump(p: usize, v: f64): void {
+  store<f64>(p, load<f64>(p) + v);
 }
 
 export { dataAccess, dataAbsorbWriteBack } from './datacache';
