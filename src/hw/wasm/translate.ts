@@ -194,8 +194,14 @@ const INV_4096: f64 = 1.0 / 4096.0;
   return mask >= 0 ? toI32(pageNumber) & mask : <i32>(<i64>pageNumber % <i64>load<i32>(c + G_SETS));
 }
 
-@inline function fingerprintOf(k: f64, shift: i32): i32 {
-  return <i32>((<u32>toI32(k) >> <u32>shift) & 255);
+/**
+ * The fingerprint byte of key `k` of cache `c` (bits `shift`.. of its low 32 bits, as `toI32(k)`).
+ * The key is `c`'s tag base (a multiple of TAG_SPAN, 2^40: no low bits) plus a page number * 4 +
+ * size, below 2^38, whose low bits are the key's: taken by MAGIC, an add and a move, where V8
+ * placed the saturating conversion of the whole key (with its branch) inside the scan's loop.
+ */
+@inline function fingerprintOf(c: usize, k: f64, shift: i32): i32 {
+  return <i32>((<u32>smallI32(k - load<f64>(c + TAG_BASE)) >> <u32>shift) & 255);
 }
 
 function hashSlot(c: usize, k: f64): i32 {
@@ -241,12 +247,28 @@ function raise(c: usize, set: i32, i: i32): i32 {
   return to;
 }
 
-/** `scanFingerprints` of tlb.ts: four ways per word, full keys compared only where a byte matches. */
+/**
+ * `scanFingerprints` of tlb.ts: full keys compared only where a way's fingerprint byte matches the
+ * key's. A set of sixteen ways (the presets' L2 TLBs) is one vector compare of its sixteen bytes;
+ * other sets go four ways per word. The key is in at most one way, so the order in which the
+ * matching ways are compared does not matter.
+ */
 function scanFingerprints(c: usize, k: f64, set: i32): i32 {
   const keys = pointerAt(c, KEY);
   const ways = load<i32>(c + G_WAYS);
   const base = set * ways;
-  const pattern = fingerprintOf(k, load<i32>(c + G_FP_SHIFT)) * 0x01010101;
+  const fingerprint = fingerprintOf(c, k, load<i32>(c + G_FP_SHIFT));
+  if (ways == 16) {
+    let matches = i8x16.bitmask(i8x16.eq(v128.load(pointerAt(c, FP) + <usize>base), i8x16.splat(<i8>fingerprint)));
+    while (matches != 0) {
+      const i = base + <i32>ctz(matches);
+      if (sameKey(keys, i, k)) return raise(c, set, i);
+      matches &= matches - 1;
+    }
+    store<f64>(c + MISSED_KEY, k);
+    return -1;
+  }
+  const pattern = fingerprint * 0x01010101;
   const words = pointerAt(c, FP);
   const wordEnd = (base + ways) >> 2;
   for (let w = base >> 2; w < wordEnd; w++) {
@@ -392,10 +414,24 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
   return mode == MODE_SCAN ? scanAfterFront(c, k, set, base) : scanFingerprints(c, k, set);
 }
 
-/** The scan of `lookup` past the front way (scan mode without fingerprints). */
+/**
+ * The scan of `lookup` past the front way (scan mode without fingerprints). Sets of four and eight
+ * ways (the presets' paging-structure caches and nested TLBs) are compared two keys per vector
+ * compare, without a loop: the key is in at most one way, so this finds the way the loop finds.
+ */
 @inline function scanAfterFront(c: usize, k: f64, set: i32, base: i32): i32 {
   const keys = pointerAt(c, KEY);
-  const end = base + load<i32>(c + G_WAYS);
+  const ways = load<i32>(c + G_WAYS);
+  if (ways == 4 || ways == 8) {
+    const want = i64x2.splat(reinterpret<i64>(k));
+    const at = keys + (<usize>base << 3);
+    let matches = i64x2.bitmask(i64x2.eq(v128.load(at), want)) | (i64x2.bitmask(i64x2.eq(v128.load(at, 16), want)) << 2);
+    if (ways == 8) matches |= (i64x2.bitmask(i64x2.eq(v128.load(at, 32), want)) << 4) | (i64x2.bitmask(i64x2.eq(v128.load(at, 48), want)) << 6);
+    if (matches != 0) return raise(c, set, base + <i32>ctz(matches));
+    store<f64>(c + MISSED_KEY, k);
+    return -1;
+  }
+  const end = base + ways;
   for (let i = base; i < end; i++) if (sameKey(keys, i, k)) return raise(c, set, i);
   store<f64>(c + MISSED_KEY, k);
   return -1;
@@ -448,7 +484,7 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
   }
   store<f64>(keys + (<usize>victim << 3), k);
   const shift = load<i32>(c + G_FP_SHIFT);
-  if (shift >= 0) store<u8>(pointerAt(c, FP) + <usize>victim, <u8>fingerprintOf(k, shift));
+  if (shift >= 0) store<u8>(pointerAt(c, FP) + <usize>victim, <u8>fingerprintOf(c, k, shift));
   storeEntry(c, victim, value, flags);
   return victim;
 }
@@ -505,7 +541,7 @@ function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32
     if (indexed) chain(c, victim, knownAbsent ? smallI32(load<f64>(c + MISSED_BUCKET)) : hashSlot(c, k));
     else {
       const shift = load<i32>(c + G_FP_SHIFT);
-      if (shift >= 0) store<u8>(pointerAt(c, FP) + <usize>victim, <u8>fingerprintOf(k, shift));
+      if (shift >= 0) store<u8>(pointerAt(c, FP) + <usize>victim, <u8>fingerprintOf(c, k, shift));
     }
   }
   storeEntry(c, victim, value, flags);
