@@ -163,7 +163,8 @@ const MAX_FAULT_RETRIES = 8;
 /**
  * A vCPU's block for the translation path in WebAssembly (wasm/translate.ts, layout in its header):
  * the descriptor of its structures (i32 slots), the output of a call (f64 slots from
- * `OUT_BYTE`), and the walk references a call records (lines, then their dimensions).
+ * `OUT_BYTE`), the walk references a call records (lines, then their dimensions), and the
+ * pending counters of the references (`WALK_REFS_BYTE`) and of the counted walks (`WALKED_BYTE`).
  */
 const DESC_BYTES = 2304;
 const DESC_L1_COUNT = 0;
@@ -1201,16 +1202,9 @@ export class VCpu implements TlbInvalidator, CoreResident {
 
   /** Make the page of `walkGva`, of `size`, at host frame `pageFrame`, the fast path. Sets `outHpa`. */
   private setFast(size: PageSize, pageFrame: number, writable: boolean): void {
-    const gva = this.walkGva;
-    const span = POW2[size];
-    const pageHpa = pageFrame * 4096;
-    this.closeLineWindow();
-    this.fastBase = gva - (gva & (span - 1));
-    this.fastLimit = this.fastBase + span;
-    this.fastHostBase = pageHpa;
-    this.fastWritable = writable;
-    this.fastSize = size;
-    this.outHpa = pageHpa + (gva & (span - 1));
+    const hpa = pageFrame * 4096 + (this.walkGva & (POW2[size] - 1));
+    this.setFastAt(size, hpa, writable);
+    this.outHpa = hpa;
   }
 
   /** `setFast` for the page of `walkGva` that translates to `hpa` (which `outHpa` already is). */

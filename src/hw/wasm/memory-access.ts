@@ -37,3 +37,8 @@ export const MAGIC: f64 = 6755399441055744.0;
 @inline export function smallI32(x: f64): i32 {
   return <i32>reinterpret<i64>(x + MAGIC);
 }
+
+/** Add `v` to the f64 at `p` (a pending counter of a vCPU's block). */
+@inline export function bump(p: usize, v: f64): void {
+  store<f64>(p, load<f64>(p) + v);
+}

@@ -21,7 +21,7 @@
  * unlike `f64.nearest`; every other operation is the same IEEE operation on the same doubles.
  */
 import { C_LATENCY, C_VICTIM, C_VICTIMS, D_LLC, REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY, throughCaches } from './datacache';
-import { INV_64, pointerAt } from './memory-access';
+import { bump, INV_64, pointerAt } from './memory-access';
 import { prefetchCovers } from './prefetch';
 
 // ---- vCPU descriptor: the memory part, from byte 1600 (f64 LLC latency, then i32 slots) ----
@@ -45,7 +45,7 @@ export const C_MEMORY_CYCLES: usize = C_LATENCY + 56;
 export const D_COVERED: usize = 1648;
 
 /** The walk's cycles: f64 slot 13 of the output block (translate.ts). */
-const O_WALK_CYCLES: usize = 256 + 104;
+export const O_WALK_CYCLES: usize = 256 + 104;
 
 // ---- The references' pending counters (f64 slots from byte 1664): VCpu takes them and zeroes the slots ----
 const W: usize = 1664;
@@ -76,10 +76,6 @@ const T_WRITE_BYTES_PER_CYCLE: usize = 24;
 const T_READ_BYTES_PER_CYCLE: usize = 32;
 const T_WRITE_CYCLES: usize = 40;
 const T_STRIDE: usize = 48;
-
-@inline function bump(p: usize, v: f64): void {
-  store<f64>(p, load<f64>(p) + v);
-}
 
 /** `Math.round` of JavaScript: the nearest integer, ties towards +Infinity (exact: `x - floor(x)` is). */
 @inline function jsRound(x: f64): f64 {

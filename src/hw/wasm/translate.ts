@@ -31,8 +31,8 @@
  */
 
 import { C_LATENCY, REFUSED as LINE_REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY } from './datacache';
-import { addWalkerCounts, beginWalkRefs, C_MEMORY_CYCLES, C_TIER, C_WRITEBACK_CYCLES, D_COVERED, dataLine, endWalkRefs, walkRef as memoryWalkRef } from './memory';
-import { i32At, INV_64, MAGIC, pointerAt, setI32, smallI32, toI32 } from './memory-access';
+import { addWalkerCounts, beginWalkRefs, C_MEMORY_CYCLES, C_TIER, C_WRITEBACK_CYCLES, D_COVERED, dataLine, endWalkRefs, O_WALK_CYCLES, walkRef as memoryWalkRef } from './memory';
+import { bump, i32At, INV_64, MAGIC, pointerAt, setI32, smallI32, toI32 } from './memory-access';
 
 // ---- TranslationCache region (tlb.ts): f64 header fields, i32 array offsets, i32 geometry ----
 const VALID: usize = 0;
@@ -118,28 +118,26 @@ const O_REFS: usize = OUT + 64;
 /** `translateLine`'s counted walk (see there): its translation's cycles and its data line's. */
 const O_TRANSLATION_CYCLES: usize = OUT + 72;
 const O_LINE_CYCLES: usize = OUT + 80;
-/** The walk's cycles (wasm/memory.ts writes them). */
-const O_WALK_CYCLES: usize = OUT + 104;
 const REF_LINE: usize = 512;
+const REF_DIM: usize = 1024;
 
 /**
  * The counted walks' pending counters (f64 slots from byte 2048, see `countWalkedLine`), which VCpu
  * adds to its own with the walk references' (`takeWalkRefCounters`); first VCpu's L2 TLB latency,
  * a constant it writes once.
  */
-const A: usize = 2048;
-const A_L2_LATENCY: usize = A;
+const COUNTED_WALKS: usize = 2048;
+const WALKED_L2_LATENCY: usize = COUNTED_WALKS;
 /** The counted walks: each an L1 TLB miss, an L2 TLB miss and a walk. */
-const A_WALKS: usize = A + 8;
-const A_WALKS_BY_SIZE: usize = A + 16;
-const A_WALK_CYCLES: usize = A + 40;
-const A_TRANSLATION_CYCLES: usize = A + 48;
-const A_DATA_L1D: usize = A + 56;
-const A_DATA_L2: usize = A + 64;
-const A_DATA_LLC: usize = A + 72;
-const A_PREFETCHED: usize = A + 80;
-const A_DATA_MEM: usize = A + 88;
-const REF_DIM: usize = 1024;
+const WALKED_WALKS: usize = COUNTED_WALKS + 8;
+const WALKED_BY_SIZE: usize = COUNTED_WALKS + 16;
+const WALKED_WALK_CYCLES: usize = COUNTED_WALKS + 40;
+const WALKED_TRANSLATION_CYCLES: usize = COUNTED_WALKS + 48;
+const WALKED_DATA_L1D: usize = COUNTED_WALKS + 56;
+const WALKED_DATA_L2: usize = COUNTED_WALKS + 64;
+const WALKED_DATA_LLC: usize = COUNTED_WALKS + 72;
+const WALKED_PREFETCHED: usize = COUNTED_WALKS + 80;
+const WALKED_DATA_MEM: usize = COUNTED_WALKS + 88;
 
 const L1_HIT: i32 = 0;
 const L2_HIT: i32 = 1;
@@ -956,32 +954,28 @@ const TIER_SHIFT: i32 = 13;
  * writable, whether the walk made references, and the line's tier.
  */
 function countWalkedLine(d: usize, level: i32): i32 {
-  bump(d + A_WALKS, 1);
+  bump(d + WALKED_WALKS, 1);
   const walkCycles = refs != 0 ? load<f64>(d + O_WALK_CYCLES) : 0;
-  bump(d + A_WALKS_BY_SIZE + (<usize>finishedSize << 3), 1);
-  bump(d + A_WALK_CYCLES, walkCycles);
-  const cycles = load<f64>(d + A_L2_LATENCY) + walkCycles;
-  bump(d + A_TRANSLATION_CYCLES, cycles);
+  bump(d + WALKED_BY_SIZE + (<usize>finishedSize << 3), 1);
+  bump(d + WALKED_WALK_CYCLES, walkCycles);
+  const cycles = load<f64>(d + WALKED_L2_LATENCY) + walkCycles;
+  bump(d + WALKED_TRANSLATION_CYCLES, cycles);
   store<f64>(d + O_TRANSLATION_CYCLES, cycles);
   let lineCycles = load<f64>(d + C_WRITEBACK_CYCLES);
   let tierBits = 0;
   if (level == SERVED_MEMORY) {
     const tier = toI32(load<f64>(d + C_TIER));
-    bump(d + A_DATA_MEM + (<usize>tier << 3), 1);
-    if (load<f64>(d + D_COVERED) != 0) bump(d + A_PREFETCHED, 1);
+    bump(d + WALKED_DATA_MEM + (<usize>tier << 3), 1);
+    if (load<f64>(d + D_COVERED) != 0) bump(d + WALKED_PREFETCHED, 1);
     lineCycles += load<f64>(d + C_MEMORY_CYCLES);
     tierBits = tier << TIER_SHIFT;
   } else {
-    bump(level == SERVED_L1D ? d + A_DATA_L1D : level == SERVED_L2 ? d + A_DATA_L2 : d + A_DATA_LLC, 1);
+    bump(level == SERVED_L1D ? d + WALKED_DATA_L1D : level == SERVED_L2 ? d + WALKED_DATA_L2 : d + WALKED_DATA_LLC, 1);
     lineCycles += load<f64>(d + C_LATENCY);
   }
   store<f64>(d + O_LINE_CYCLES, lineCycles);
   const writable = (finishedFlags & WRITABLE) != 0 ? FAST_WRITABLE : 0;
   return COUNTED | ((fastSize + 1) << FAST_SIZE_SHIFT) | writable | (refs != 0 ? MADE_REFS : 0) | tierBits;
-}
-
-@inline function bump(p: usize, v: f64): void {
-  store<f64>(p, load<f64>(p) + v);
 }
 
 export { dataAccess, dataAbsorbWriteBack } from './datacache';
