@@ -21,7 +21,7 @@
  * unlike `f64.nearest`; every other operation is the same IEEE operation on the same doubles.
  */
 import { C_LATENCY, C_VICTIM, C_VICTIMS, D_LLC, REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY, throughCaches } from './datacache';
-import { bump, INV_64, pointerAt } from './memory-access';
+import { bump, INV_64, pointerAt, toI32 } from './memory-access';
 import { prefetchCovers } from './prefetch';
 
 // ---- vCPU descriptor: the memory part, from byte 1600 (f64 LLC latency, then i32 slots) ----
@@ -283,6 +283,24 @@ export function dataLine(d: usize, line: f64, write: bool): i32 {
   } else cost += memoryLatency(d, tier, line);
   store<f64>(d + C_MEMORY_CYCLES, cost);
   return level;
+}
+
+/**
+ * `VCpu.lineServedInWasm` for a line `dataLine` served at `level` (not refused), outside a
+ * `beginIndependent` bracket, into counters of the caller's: the level's count (f64 counters of
+ * the L1D, L2 and LLC one after the other from `hits`), or for a line from memory its tier's
+ * (`mem` + 8 * tier, the tier at `d + C_TIER`) and a covered line's (`prefetched`). Returns its
+ * cycles, the write-backs' plus the hit's latency or the memory's cycles, in VCpu's order.
+ */
+@inline export function countServedLine(d: usize, level: i32, hits: usize, mem: usize, prefetched: usize): f64 {
+  const cycles = load<f64>(d + C_WRITEBACK_CYCLES);
+  if (level != SERVED_MEMORY) {
+    bump(hits + (<usize>level << 3), 1);
+    return cycles + load<f64>(d + C_LATENCY);
+  }
+  bump(mem + (<usize>toI32(load<f64>(d + C_TIER)) << 3), 1);
+  if (load<f64>(d + D_COVERED) != 0) bump(prefetched, 1);
+  return cycles + load<f64>(d + C_MEMORY_CYCLES);
 }
 
 /** `VCpu.coveredLineCycles`: a covered line's share of the tier's bandwidth, or its miss latency over the core's outstanding misses. */

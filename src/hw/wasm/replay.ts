@@ -21,8 +21,8 @@
  * `lastLineDirty` alone and no stream run is open), no `beginIndependent` bracket, and the vCPU
  * running on its core.
  */
-import { C_LATENCY, REFUSED as REFUSED_FROM, SERVED_L1D, SERVED_L2, SERVED_LLC } from './datacache';
-import { C_MEMORY_CYCLES, C_TIER, C_WRITEBACK_CYCLES, D_COVERED, dataLine } from './memory';
+import { REFUSED as REFUSED_FROM, SERVED_MEMORY } from './datacache';
+import { C_TIER, countServedLine, dataLine } from './memory';
 import { INV_64, pointerAt, smallI32 } from './memory-access';
 import { O_FLAGS, O_L1_FRAME, O_L1_SIZE, translateL1, WRITABLE } from './translate';
 
@@ -206,18 +206,9 @@ function dataLineOf(line: f64, write: bool): f64 {
     return REFUSED;
   }
   servedBy = level;
-  let cycles = load<f64>(desc + C_WRITEBACK_CYCLES);
-  if (level == SERVED_L1D || level == SERVED_L2 || level == SERVED_LLC) {
-    bumpK(level == SERVED_L1D ? K_DATA_L1D : level == SERVED_L2 ? K_DATA_L2 : K_DATA_LLC, 1);
-    cycles += load<f64>(desc + C_LATENCY);
-  } else {
-    const tier = <i32>load<f64>(desc + C_TIER);
-    servedTier = tier;
-    bumpK(K_DATA_MEM + (<usize>tier << 3), 1);
-    const cost = load<f64>(desc + C_MEMORY_CYCLES);
-    if (load<f64>(desc + D_COVERED) != 0) bumpK(K_PREFETCHED, 1);
-    cycles += cost;
-  }
+  if (level == SERVED_MEMORY) servedTier = <i32>load<f64>(desc + C_TIER);
+  // The block's K_DATA_L1D, K_DATA_L2 and K_DATA_LLC are consecutive, as countServedLine takes them.
+  const cycles = countServedLine(desc, level, kb + K_DATA_L1D, kb + K_DATA_MEM, kb + K_PREFETCHED);
   lastLineDirty = write;
   return cycles;
 }

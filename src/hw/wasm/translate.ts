@@ -30,8 +30,8 @@
  * every byte.
  */
 
-import { C_LATENCY, REFUSED as LINE_REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY } from './datacache';
-import { addWalkerCounts, beginWalkRefs, C_MEMORY_CYCLES, C_TIER, C_WRITEBACK_CYCLES, D_COVERED, dataLine, endWalkRefs, O_WALK_CYCLES, walkRef as memoryWalkRef } from './memory';
+import { REFUSED as LINE_REFUSED, SERVED_MEMORY } from './datacache';
+import { addWalkerCounts, beginWalkRefs, C_TIER, countServedLine, dataLine, endWalkRefs, O_WALK_CYCLES, walkRef as memoryWalkRef } from './memory';
 import { bump, i32At, INV_64, MAGIC, pointerAt, setI32, smallI32, toI32 } from './memory-access';
 
 // ---- TranslationCache region (tlb.ts): f64 header fields, i32 array offsets, i32 geometry ----
@@ -133,9 +133,8 @@ const WALKED_WALKS: usize = COUNTED_WALKS + 8;
 const WALKED_BY_SIZE: usize = COUNTED_WALKS + 16;
 const WALKED_WALK_CYCLES: usize = COUNTED_WALKS + 40;
 const WALKED_TRANSLATION_CYCLES: usize = COUNTED_WALKS + 48;
+/** The data line's level: L1D, L2 and LLC one after the other (`countServedLine`). */
 const WALKED_DATA_L1D: usize = COUNTED_WALKS + 56;
-const WALKED_DATA_L2: usize = COUNTED_WALKS + 64;
-const WALKED_DATA_LLC: usize = COUNTED_WALKS + 72;
 const WALKED_PREFETCHED: usize = COUNTED_WALKS + 80;
 const WALKED_DATA_MEM: usize = COUNTED_WALKS + 88;
 
@@ -961,19 +960,8 @@ function countWalkedLine(d: usize, level: i32): i32 {
   const cycles = load<f64>(d + WALKED_L2_LATENCY) + walkCycles;
   bump(d + WALKED_TRANSLATION_CYCLES, cycles);
   store<f64>(d + O_TRANSLATION_CYCLES, cycles);
-  let lineCycles = load<f64>(d + C_WRITEBACK_CYCLES);
-  let tierBits = 0;
-  if (level == SERVED_MEMORY) {
-    const tier = toI32(load<f64>(d + C_TIER));
-    bump(d + WALKED_DATA_MEM + (<usize>tier << 3), 1);
-    if (load<f64>(d + D_COVERED) != 0) bump(d + WALKED_PREFETCHED, 1);
-    lineCycles += load<f64>(d + C_MEMORY_CYCLES);
-    tierBits = tier << TIER_SHIFT;
-  } else {
-    bump(level == SERVED_L1D ? d + WALKED_DATA_L1D : level == SERVED_L2 ? d + WALKED_DATA_L2 : d + WALKED_DATA_LLC, 1);
-    lineCycles += load<f64>(d + C_LATENCY);
-  }
-  store<f64>(d + O_LINE_CYCLES, lineCycles);
+  store<f64>(d + O_LINE_CYCLES, countServedLine(d, level, d + WALKED_DATA_L1D, d + WALKED_DATA_MEM, d + WALKED_PREFETCHED));
+  const tierBits = level == SERVED_MEMORY ? toI32(load<f64>(d + C_TIER)) << TIER_SHIFT : 0;
   const writable = (finishedFlags & WRITABLE) != 0 ? FAST_WRITABLE : 0;
   return COUNTED | ((fastSize + 1) << FAST_SIZE_SHIFT) | writable | (refs != 0 ? MADE_REFS : 0) | tierBits;
 }
