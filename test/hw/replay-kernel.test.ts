@@ -55,8 +55,12 @@ interface Access {
   store: boolean;
 }
 
-/** Replay `accesses` through the kernel (calls of up to BLOCK_EVENTS, `load`/`store` for any event it leaves). */
-function viaKernel(vcpu: VCpu, block: K.ReplayBlock, accesses: Access[]): { cycles: number; served: number } {
+/**
+ * Replay `accesses` through the kernel (calls of up to BLOCK_EVENTS, `load`/`store` for any event it
+ * leaves). With `object`, the replay's found object spans every address (delta 0), so that the
+ * kernel's loop over a run in the object and the line window serves them; else the data-page cache does.
+ */
+function viaKernel(vcpu: VCpu, block: K.ReplayBlock, accesses: Access[], object = false): { cycles: number; served: number } {
   let cycles = 0;
   let served = 0;
   for (let from = 0; from < accesses.length; from += K.BLOCK_EVENTS) {
@@ -65,7 +69,9 @@ function viaKernel(vcpu: VCpu, block: K.ReplayBlock, accesses: Access[]): { cycl
     block.copyEvents(op, Float64Array.from(part, (a) => a.gva), Float64Array.from(part, (a) => a.size), new Float64Array(part.length), 0, part.length);
     for (let i = 0; i < part.length; ) {
       const k = block.k;
-      k[K.K_OBJ_LO] = k[K.K_OBJ_HI] = -1;
+      k[K.K_OBJ_LO] = object ? 0 : -1;
+      k[K.K_OBJ_HI] = object ? 2 ** 52 : -1;
+      k[K.K_OBJ_DELTA] = 0;
       k[K.K_FOUND_ID] = -1;
       k[K.K_CYCLES] = cycles;
       const stop = vcpu.replayEvents(block, i, part.length);
@@ -102,8 +108,9 @@ test('the kernel serves loads and stores as load and store do: every counter and
     fc.property(
       fc.constantFrom(...(Object.keys(presets) as (keyof typeof presets)[])),
       fc.constantFrom(PageSize.Size4K, PageSize.Size2M),
+      fc.boolean(),
       fc.array(fc.record({ page: fc.integer({ min: 0, max: 39 }), line: fc.integer({ min: 0, max: 63 }), at: fc.integer({ min: 0, max: 63 }), size: fc.constantFrom(1, 4, 8, 16), stores: fc.integer({ min: 0, max: 4095 }), run: fc.integer({ min: 1, max: 12 }) }), { minLength: 1, maxLength: 300, size: 'max' }),
-      (preset, pageSize, steps) => {
+      (preset, pageSize, object, steps) => {
         const build = () => {
           const m = machineOf(presets[preset]);
           const space = new FlatSpace({ guestPageSize: pageSize, hostPageSize: pageSize });
@@ -120,7 +127,7 @@ test('the kernel serves loads and stores as load and store do: every counter and
           }
         }
         const pages = [...new Set(accesses.map((x) => Math.floor(x.gva / PAGE)))];
-        const k = viaKernel(a.vcpu, blockFor(pages), accesses);
+        const k = viaKernel(a.vcpu, blockFor(pages), accesses, object);
         const d = direct(b.vcpu, accesses);
         assert.equal(k.cycles, d);
         assert.deepEqual(a.vcpu.counters.snapshot(), b.vcpu.counters.snapshot());
