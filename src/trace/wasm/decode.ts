@@ -117,9 +117,8 @@ export function decode(rawLength: usize, n: i32, opsEnd: usize, sizesEnd: usize,
     const stops = ~x & 0x80808080;
     let d: f64;
     if (stops != 0) {
-      const bits = ctz(stops) + 1; // 8, 16, 24 or 32: the varint's bytes
-      pa += <usize>(bits >>> 3);
-      const kept = <u32>(<u64>x & ((<u64>1 << <u64>bits) - 1));
+      pa += <usize>(ctz(stops) >>> 3) + 1; // the varint's bytes: its last one holds the lowest stop bit
+      const kept = x & (stops ^ (stops - 1)); // the bits up to that stop bit
       const z = (kept & 0x7f) | ((kept >>> 1) & 0x3f80) | ((kept >>> 2) & 0x1fc000) | ((kept >>> 3) & 0xfe00000);
       d = <f64>(<i32>(z >>> 1) ^ -<i32>(z & 1));
     } else {
