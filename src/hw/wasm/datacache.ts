@@ -367,6 +367,11 @@ function writeBackBelow(d: usize, victim: f64, l2: usize, llc: usize): void {
  * latency (0 for memory), the count of dirty victims that left the caches, their lines in order.
  */
 export function throughCaches(d: usize, line: f64, write: bool): i32 {
+  return throughCachesInline(d, line, write);
+}
+
+/** `throughCaches` in line (`dataLineInline` of wasm/memory.ts). */
+@inline export function throughCachesInline(d: usize, line: f64, write: bool): i32 {
   store<f64>(d + C_LATENCY, 0);
   store<f64>(d + C_VICTIMS, 0);
   const l1d = <usize>load<i32>(d + D_L1D);

@@ -22,7 +22,7 @@
  * running on its core.
  */
 import { REFUSED as REFUSED_FROM, SERVED_MEMORY } from './datacache';
-import { C_TIER, countServedLine, dataLine } from './memory';
+import { C_TIER, countServedLine, dataLineInline } from './memory';
 import { INV_64, pointerAt, smallI32 } from './memory-access';
 import { O_FLAGS, O_L1_FRAME, O_L1_SIZE, translateL1, WRITABLE } from './translate';
 
@@ -192,13 +192,13 @@ function settleWindow(): void {
 }
 
 /** `VCpu.dataLine` with `lineServedInWasm` and `noteLineServed` (an LLC, no bracket): its cycles, or REFUSED. */
-function dataLineOf(line: f64, write: bool): f64 {
+@inline function dataLineOf(line: f64, write: bool): f64 {
   if (line == lastLine && (!write || lastLineDirty)) {
     countLineRepeats(1);
     return repeatLatency;
   }
   lastLine = line;
-  const level = dataLine(desc, line, write);
+  const level = dataLineInline(desc, line, write);
   if (level >= REFUSED_FROM) {
     setKf(K_REFUSED_LEVEL, <f64>(level - REFUSED_FROM));
     setKf(K_REFUSED_LINE, line);
