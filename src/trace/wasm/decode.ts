@@ -119,7 +119,9 @@ export function decode(rawLength: usize, n: i32, opsEnd: usize, sizesEnd: usize,
     if (stops != 0) {
       pa += <usize>(ctz(stops) >>> 3) + 1; // the varint's bytes: its last one holds the lowest stop bit
       const kept = x & (stops ^ (stops - 1)); // the bits up to that stop bit
-      const z = (kept & 0x7f) | ((kept >>> 1) & 0x3f80) | ((kept >>> 2) & 0x1fc000) | ((kept >>> 3) & 0xfe00000);
+      // The four 7-bit groups joined in two steps: bytes 0-1 and 2-3 into 14-bit fields, then those.
+      const pairs = (kept & 0x007f007f) | ((kept & 0x7f007f00) >>> 1);
+      const z = (pairs & 0x3fff) | ((pairs & 0x3fff0000) >>> 2);
       d = <f64>(<i32>(z >>> 1) ^ -<i32>(z & 1));
     } else {
       const z = varintTail(pa + 1, x & 0xff);
