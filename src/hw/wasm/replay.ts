@@ -335,14 +335,14 @@ function replayLoop(first: i32, end: i32): i32 {
     // The common event first, in a loop of its own whose few values stay in registers (the loop
     // below holds calls, so its values are spilled around them): a load or store by the program
     // inside the object found last and inside the line window. Its counts are whole numbers, added
-    // after the run; its cycles are added one by one, in the order of the loop below.
-    // The window's globals in locals: V8 loads a module global from memory at every use.
+    // after the run; its cycles are added one by one, in the order of the loop below. The window's
+    // globals are read into locals once: V8 loads a module global from memory at every use.
     const windowLo = lineLo;
     const windowHi = lineHi;
     const latency = repeatLatency;
     // A store stops the run unless the window is writable (op 2 above this bound, a load's 1 not).
     const lastOp: u32 = lineWritable ? OP_STORE : OP_STORE - 1;
-    let runLoads: i32 = 0;
+    let runEvents: i32 = 0;
     let runStores: i32 = 0;
     while (i < end) {
       const op = <i32>load<u8>(ops + <usize>i);
@@ -353,19 +353,19 @@ function replayLoop(first: i32, end: i32): i32 {
       if (!(a >= objLo && a + bytes <= objHi)) break;
       const gva = a + objDelta;
       if (!(gva >= windowLo && gva + bytes <= windowHi)) break;
-      // Branch-free: loads and stores come mixed in a program's trace.
+      // A store counted without a branch (op 2, a load's op 1): loads and stores come mixed in a program's trace.
       runStores += op - 1;
       cycles += latency;
       i++;
-      runLoads++;
+      runEvents++;
     }
-    runLoads -= runStores;
-    if (runLoads + runStores != 0) {
+    if (runEvents != 0) {
+      const runLoads = runEvents - runStores;
       windowLoads += <f64>runLoads;
       windowStores += <f64>runStores;
       loads += <f64>runLoads;
       stores += <f64>runStores;
-      objectAccesses += <f64>(runLoads + runStores);
+      objectAccesses += <f64>runEvents;
     }
     if (i >= end) break;
     const op = <i32>load<u8>(ops + <usize>i);
