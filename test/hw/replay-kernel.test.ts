@@ -161,3 +161,40 @@ test('the kernel serves nothing while another vCPU runs on the core, nor without
   v.load(space.base, 8);
   assert.equal(v.replayEvents(blockFor([Math.floor(space.base / PAGE)]), 0, 8), 0, 'no data cache model');
 });
+
+test('a change of page to a read-only page the L1 DTLB holds: the kernel leaves a store to it to load/store, and it faults', { skip }, () => {
+  for (const pageSize of [PageSize.Size4K, PageSize.Size2M]) {
+    const span = pageSize === PageSize.Size4K ? PAGE : 2 ** 21;
+    // Copy-on-write: two pages written, the second made read-only and flushed, then loaded, so that
+    // the L1 DTLB holds it read-only; the replay goes from page to page and stores to the second.
+    const build = () => {
+      const space = new FlatSpace({ guestPageSize: pageSize, hostPageSize: pageSize });
+      const vcpu = new VCpu(machineOf(CPU_PRESETS.icelake), space, 0);
+      const first = space.base;
+      const second = space.base + 4 * span;
+      vcpu.store(first, 8);
+      vcpu.store(second, 8);
+      if (space.guest.protect(second, false)) vcpu.invalidatePage(second);
+      vcpu.load(second, 8);
+      return { vcpu, space, first, second };
+    };
+    const a = build();
+    const b = build();
+    // A load that makes the read-only page the fast page by an L1 hit, then a store to another line of it.
+    const accesses: Access[] = [
+      { gva: a.first + 64, size: 8, store: false },
+      { gva: a.second + 128, size: 8, store: false },
+      { gva: a.second + 192, size: 8, store: true },
+      { gva: a.first + 256, size: 8, store: false },
+      { gva: a.second + 320, size: 8, store: true },
+    ];
+    const pages = [...new Set(accesses.map((x) => Math.floor(x.gva / PAGE)))];
+    const faultsBefore = a.space.guestFaultCount;
+    const k = viaKernel(a.vcpu, blockFor(pages), accesses);
+    assert.equal(k.cycles, direct(b.vcpu, accesses));
+    assert.deepEqual(a.vcpu.counters.snapshot(), b.vcpu.counters.snapshot());
+    assert.equal(a.space.guestFaultCount, b.space.guestFaultCount);
+    assert.equal(a.space.guestFaultCount - faultsBefore, 1, 'the first store to the read-only page faults');
+    assert.ok(k.served >= 2, `the kernel served the loads after a change of page (${k.served})`);
+  }
+});

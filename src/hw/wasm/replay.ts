@@ -24,7 +24,7 @@
 import { REFUSED as REFUSED_FROM, SERVED_MEMORY } from './datacache';
 import { C_TIER, countServedLine, dataLineInline } from './memory';
 import { INV_64, pointerAt, smallI32 } from './memory-access';
-import { O_FLAGS, O_L1_FRAME, O_L1_SIZE, translateL1, WRITABLE } from './translate';
+import { l1Flags, l1Frame, translateL1, WRITABLE } from './translate';
 
 // ---- the kernel block (src/hw/replay-block.ts) ----
 const K_LINE_LO: usize = 0;
@@ -256,22 +256,22 @@ function otherPage(gva: f64, size: f64, write: bool): f64 {
   // translateForAccess takes the module's path for addresses in [0, 2^53), and the line call for
   // one line; the offsets below take the address's low bits by MAGIC, exact below 2^51.
   if (gva < 0 || gva >= 2251799813685248.0 || <f64>(smallI32(gva) & 63) + size > 64) return NOT_SERVED;
-  if (translateL1(desc, gva, write) < 0) return NOT_SERVED;
+  const size1 = translateL1(desc, gva, write);
+  if (size1 < 0) return NOT_SERVED;
   settleWindow();
   bumpK(K_ACCESSES, 1);
   bumpK(write ? K_STORES : K_LOADS, 1);
   // translatedInWasm for an L1 hit, then setFast.
-  const size1 = <i32>load<f64>(desc + O_L1_SIZE);
   bumpK(K_L1_HITS + (<usize>size1 << 3), 1);
   const spanMask = (1 << (12 + 9 * size1)) - 1;
   const inPage = <f64>(smallI32(gva) & spanMask);
-  const pageHpa = load<f64>(desc + O_L1_FRAME) * 4096;
+  const pageHpa = l1Frame * 4096;
   walkGva = gva;
   closeLineWindow();
   fastBase = gva - inPage;
   fastLimit = fastBase + <f64>(spanMask + 1);
   fastHostBase = pageHpa;
-  fastWritable = (<i32>load<f64>(desc + O_FLAGS) & WRITABLE) != 0;
+  fastWritable = (l1Flags & WRITABLE) != 0;
   fastSize = size1;
   outHpa = pageHpa + inPage;
   const hpa = outHpa;

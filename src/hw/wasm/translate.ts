@@ -109,9 +109,9 @@ const OUT: usize = 256;
 const O_STATUS: usize = OUT;
 const O_HPA: usize = OUT + 8;
 const O_SIZE: usize = OUT + 16;
-export const O_FLAGS: usize = OUT + 24;
-export const O_L1_SIZE: usize = OUT + 32;
-export const O_L1_FRAME: usize = OUT + 40;
+const O_FLAGS: usize = OUT + 24;
+const O_L1_SIZE: usize = OUT + 32;
+const O_L1_FRAME: usize = OUT + 40;
 const O_FAULT_ADDR: usize = OUT + 48;
 const O_FAULT_WRITE: usize = OUT + 56;
 const O_REFS: usize = OUT + 64;
@@ -861,6 +861,18 @@ export function walk(d: usize, gva: f64, write: bool, guestPt: usize, ept: usize
  * entry that a repeat raises again to the same place).
  */
 @inline function lookupL1(write: bool): i32 {
+  const s = findL1(write);
+  if (s < 0) return -1;
+  setFast(s, l1Frame);
+  return finish(L1_HIT, s, l1Flags);
+}
+
+/** The entry `findL1` found: its frame and flags. */
+export let l1Frame: f64 = 0;
+export let l1Flags: i32 = 0;
+
+/** `lookupL1`'s lookups (see there) for the address in `walkG`: the size of the hit, its entry in `l1Frame` and `l1Flags`, or -1. */
+@inline function findL1(write: bool): i32 {
   const l1Count = descI32(D_L1_COUNT);
   for (let j = 0; j < l1Count; j++) {
     const cache = descPtr(D_L1_CACHE + (<usize>j << 2));
@@ -871,18 +883,25 @@ export function walk(d: usize, gva: f64, write: bool, guestPt: usize, ept: usize
     if (way >= 0) {
       const fl = flagsAt(cache, way);
       if (!write || fl & WRITABLE) {
-        setFast(s, valueAt(cache, way));
-        return finish(L1_HIT, s, fl);
+        l1Frame = valueAt(cache, way);
+        l1Flags = fl;
+        return s;
       }
     }
   }
   return -1;
 }
 
-/** `translate` up to the L1 arrays (wasm/replay.ts): L1_HIT with its output, or -1 (see `lookupL1`). */
+/**
+ * `translate` up to the L1 arrays for the replay kernel (wasm/replay.ts): the size of an L1 hit,
+ * its entry in `l1Frame` and `l1Flags`, or -1 after a miss (see `lookupL1`). It writes nothing to
+ * the output block, which VCpu reads only after its own calls, nor the counters, which an L1 hit
+ * leaves as they are.
+ */
 export function translateL1(d: usize, gva: f64, write: bool): i32 {
-  begin(d, gva);
-  return lookupL1(write);
+  desc = d;
+  walkG = <i64>gva;
+  return findL1(write);
 }
 
 /** `translateSlow`: L1 arrays, L2 arrays, then the walk's first attempt. Returns the status. */
