@@ -23,7 +23,7 @@
  */
 import { REFUSED as REFUSED_FROM, SERVED_MEMORY } from './datacache';
 import { C_TIER, countServedLine, dataLineInline } from './memory';
-import { INV_64, pointerAt, smallI32 } from './memory-access';
+import { bump, INV_64, pointerAt, smallI32 } from './memory-access';
 import { l1Flags, l1Frame, translateL1, WRITABLE } from './translate';
 
 // ---- the kernel block (src/hw/replay-block.ts) ----
@@ -126,7 +126,7 @@ let repeatsInL1d = false;
 }
 
 @inline function bumpK(slot: usize, n: f64): void {
-  store<f64>(kb + slot, load<f64>(kb + slot) + n);
+  bump(kb + slot, n);
 }
 
 function loadVcpu(): void {
