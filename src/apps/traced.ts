@@ -172,7 +172,10 @@ class ProgramArea {
   constructor(
     private readonly kernel: ProgramAreaSource,
     private readonly tier: number,
-  ) {}
+  ) {
+    // Program pages and guest addresses pass 2^30: doubles from birth (see TracedProgram).
+    startAsDoubles(this, ['lastPage', 'lastBase']);
+  }
 
   get pageCount(): number {
     return this.used;
@@ -393,6 +396,9 @@ export class TracedProgram {
     this.data = new ProgramArea(kernel, tier);
     const r = Number(this.header.meta.requests);
     this.headerRequests = Number.isFinite(r) && r > 0 ? r : 0;
+    // Trace and guest addresses: doubles from birth (see ReplayCounters), so that the first replay
+    // of a process does not give TracedProgram a new map and throw away the next one's code.
+    startAsDoubles(this as unknown as Record<'objLo' | 'objHi' | 'objDelta' | 'lastGva' | 'lastSize', number>, ['objLo', 'objHi', 'objDelta', 'lastGva', 'lastSize']);
   }
 
   get done(): boolean {
@@ -656,7 +662,9 @@ export class TracedProgram {
     c.instructions += k[K.K_R_INSTRUCTIONS];
     c.objectAccesses += k[K.K_R_OBJECT];
     c.programAccesses += k[K.K_R_PROGRAM];
-    if (k[K.K_FOUND_ID] >= 0) this.objects.noteFound(k[K.K_FOUND_ID]);
+    // An object id (an Int32Array index) as the small integer it is: stored as the block's double,
+    // it turned LiveObjects' field into a double and gave it a new map in the first replay.
+    if (k[K.K_FOUND_ID] >= 0) this.objects.noteFound(k[K.K_FOUND_ID] | 0);
   }
 
   /** An event `replayRange` does not serve from its caches: the general path, then the caches refreshed. */

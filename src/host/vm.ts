@@ -26,6 +26,7 @@
  */
 import { InvariantError } from '../base/assert.ts';
 import { UserError } from '../base/errors.ts';
+import { startAsDoubles } from '../base/fields.ts';
 import { PageSize } from '../base/units.ts';
 import type { TlbInvalidator } from '../hw/faults.ts';
 import type { TableFrameSource } from '../hw/frames.ts';
@@ -100,6 +101,8 @@ export class HostVmCounters {
     this.tableFrames = new Float64Array(tiers);
     this.sharedMapped = new Float64Array(tiers);
     this.fallbacks = new Float64Array(tiers);
+    // A cycle sum: a double from birth (see VcpuCounters).
+    startAsDoubles(this, ['faultCycles']);
   }
 
   /** Resident bytes of one tier: private frames plus this VM's table pages (shared frames excluded). */

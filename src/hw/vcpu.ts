@@ -15,7 +15,7 @@
  * repeated access to the page (and line) of the previous access takes a fast path that is exact:
  * re-touching the most recently used entry of an LRU set changes no replacement order.
  */
-import { startAsDoubles } from '../base/fields.ts';
+import { asSmallInt, startAsDoubles } from '../base/fields.ts';
 import { PageSize, PAGE_SIZE_SHIFT } from '../base/units.ts';
 import { DataCache } from './cache.ts';
 import { Core, type CoreResident, type FillTargets, type TlbArray } from './core.ts';
@@ -159,6 +159,35 @@ export interface AddressSpace {
 
 const WRITABLE = 1;
 const MAX_FAULT_RETRIES = 8;
+
+/**
+ * VCpu's numeric fields that come to hold doubles (addresses past 2^30, values read from the
+ * WebAssembly block's Float64Arrays, among them what a trace replay's kernel call leaves in its
+ * block), doubles from birth (`startAsDoubles`). Each one otherwise turned from a small integer
+ * into a double during the first vCPU's first run in a process, which gave VCpu a new map: the
+ * code V8 had optimized for the old one was thrown away in the middle of that run, and again,
+ * through its dependencies, when the next vCPU was made. The counts and levels the JavaScript
+ * side increments and compares stay small integers instead (`asSmallInt` in `takeKernelState`):
+ * as doubles they cost the sequential path about 2 %.
+ */
+const DOUBLE_FIELDS = [
+  'accessGva',
+  'accessSize',
+  'walkGva',
+  'outHpa',
+  'fastBase',
+  'fastLimit',
+  'fastHostBase',
+  'fastSize',
+  'lineLo',
+  'lineHi',
+  'runHi',
+  'runLimit',
+  'runCycles',
+  'repeatTier',
+  'servedTier',
+  'servedLineCycles',
+] as const;
 
 /**
  * A vCPU's block for the translation path in WebAssembly (wasm/translate.ts, layout in its header):
@@ -480,9 +509,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.walkedOut = new Float64Array(buf, this.desc + WALKED_BYTE, WALKED_SLOTS);
     this.walkedOut[WALKED_L2_LATENCY] = cpu.l2TlbLatency;
     this.wasm = machine.wasmAccessPath && this.describeStructures() ? translator() : null;
-    // servedLineCycles comes from the block's doubles (`countedWalkInWasm`).
-    startAsDoubles(this as unknown as { accessSize: number; servedLineCycles: number }, ['accessSize', 'servedLineCycles']);
-    this.servedLineCycles = -1;
+    startAsDoubles(this as unknown as Record<(typeof DOUBLE_FIELDS)[number], number>, DOUBLE_FIELDS);
     machine.vcpus.push(this);
   }
 
@@ -832,23 +859,24 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.lineLo = k[K.K_LINE_LO];
     this.lineHi = k[K.K_LINE_HI];
     this.lineWritable = k[K.K_LINE_WRITABLE] !== 0;
-    this.windowLoads = k[K.K_WINDOW_LOADS];
-    this.windowStores = k[K.K_WINDOW_STORES];
+    // Counts, a line and a level: small integers, as the JavaScript side keeps them (see `asSmallInt`).
+    this.windowLoads = asSmallInt(k[K.K_WINDOW_LOADS]);
+    this.windowStores = asSmallInt(k[K.K_WINDOW_STORES]);
     this.fastBase = k[K.K_FAST_BASE];
     this.fastLimit = k[K.K_FAST_LIMIT];
     this.fastHostBase = k[K.K_FAST_HOST_BASE];
     this.fastWritable = k[K.K_FAST_WRITABLE] !== 0;
     this.fastSize = k[K.K_FAST_SIZE];
-    this.lastLine = k[K.K_LAST_LINE];
+    this.lastLine = asSmallInt(k[K.K_LAST_LINE]);
     this.lastLineDirty = k[K.K_LAST_LINE_DIRTY] !== 0;
-    this.servedBy = k[K.K_SERVED_BY];
+    this.servedBy = asSmallInt(k[K.K_SERVED_BY]);
     this.servedTier = k[K.K_SERVED_TIER];
     this.outHpa = k[K.K_OUT_HPA];
     this.walkGva = k[K.K_WALK_GVA];
     const c = this.stats;
-    c.accesses = k[K.K_ACCESSES];
-    c.loads = k[K.K_LOADS];
-    c.stores = k[K.K_STORES];
+    c.accesses = asSmallInt(k[K.K_ACCESSES]);
+    c.loads = asSmallInt(k[K.K_LOADS]);
+    c.stores = asSmallInt(k[K.K_STORES]);
     c.l1TlbHits.set(k.subarray(K.K_L1_HITS, K.K_L1_HITS + 3));
     c.dataL1dHits = k[K.K_DATA_L1D];
     c.dataL2Hits = k[K.K_DATA_L2];
