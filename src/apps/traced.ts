@@ -73,6 +73,11 @@ const RANGE_EVENTS = 1024;
 /** A `replayEvents` call that served fewer events than this is followed by KERNEL_PAUSE events in `replayRange`. */
 const KERNEL_SHORT_RUN = 8;
 const KERNEL_PAUSE = 64;
+/**
+ * TracedProgram's trace and guest addresses, doubles from birth (see ReplayCounters), so that the
+ * first replay of a process does not give TracedProgram a new map and throw away the next one's code.
+ */
+const PROGRAM_DOUBLE_FIELDS = ['objLo', 'objHi', 'objDelta', 'lastGva', 'lastSize'] as const;
 /** Slots of the direct-mapped object cache of `replayRange`, by program page (a power of two). */
 const OBJECT_CACHE_SLOTS = 1024;
 
@@ -396,9 +401,7 @@ export class TracedProgram {
     this.data = new ProgramArea(kernel, tier);
     const r = Number(this.header.meta.requests);
     this.headerRequests = Number.isFinite(r) && r > 0 ? r : 0;
-    // Trace and guest addresses: doubles from birth (see ReplayCounters), so that the first replay
-    // of a process does not give TracedProgram a new map and throw away the next one's code.
-    startAsDoubles(this as unknown as Record<'objLo' | 'objHi' | 'objDelta' | 'lastGva' | 'lastSize', number>, ['objLo', 'objHi', 'objDelta', 'lastGva', 'lastSize']);
+    startAsDoubles(this as unknown as Record<(typeof PROGRAM_DOUBLE_FIELDS)[number], number>, PROGRAM_DOUBLE_FIELDS);
   }
 
   get done(): boolean {
