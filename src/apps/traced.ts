@@ -45,7 +45,7 @@
 import type { AccessPath } from '../hw/access.ts';
 import { AllocHint, OutOfMemoryError, type GuestAllocator } from '../guest/allocator.ts';
 import { TraceOp, type TraceBatch, type TraceHeader, type TraceReader } from '../trace/types.ts';
-import { startAsDoubles } from '../base/fields.ts';
+import { asSmallInt, startAsDoubles } from '../base/fields.ts';
 import { growF64 } from '../base/grow.ts';
 import { LiveObjects, PageMap } from './intervals.ts';
 import * as K from '../hw/replay-block.ts';
@@ -665,9 +665,9 @@ export class TracedProgram {
     c.instructions += k[K.K_R_INSTRUCTIONS];
     c.objectAccesses += k[K.K_R_OBJECT];
     c.programAccesses += k[K.K_R_PROGRAM];
-    // An object id (an Int32Array index) as the small integer it is: stored as the block's double,
-    // it turned LiveObjects' field into a double and gave it a new map in the first replay.
-    if (k[K.K_FOUND_ID] >= 0) this.objects.noteFound(k[K.K_FOUND_ID] | 0);
+    // An object id, a small integer however the block holds it (see `asSmallInt`): stored as the
+    // block's double, it turned LiveObjects' field into a double and gave it a new map.
+    if (k[K.K_FOUND_ID] >= 0) this.objects.noteFound(asSmallInt(k[K.K_FOUND_ID]));
   }
 
   /** An event `replayRange` does not serve from its caches: the general path, then the caches refreshed. */
