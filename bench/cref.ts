@@ -239,8 +239,11 @@ function timed(accesses: number, t0: number, c0: NodeJS.CpuUsage, before: Record
   return { accessesPerSec: accesses / s, accessesPerCpuSec: accesses / cpuSec, counters: comparable(diffSnapshots(before, vcpu.counters.snapshot())) };
 }
 
-/** Random loads over 2^spanBits bytes: `drawn` addresses of the stream (as ref.c's DRAWN), the first `accesses` timed. */
-export function runOursRandom(cpu: CpuPreset, accesses = RANDOM_ACCESSES, spanBits = RANDOM_SPAN_BITS, drawn = accesses): Side {
+/**
+ * Random loads over 2^spanBits bytes: `drawn` addresses of the stream (as ref.c's DRAWN), the
+ * first `accesses` timed; `batched`: in one `loadMany` call instead of a `load` per address.
+ */
+export function runOursRandom(cpu: CpuPreset, accesses = RANDOM_ACCESSES, spanBits = RANDOM_SPAN_BITS, drawn = accesses, batched = false): Side {
   const { space, vcpu } = nestedVcpu(cpu);
   const span = 2 ** spanBits;
   for (let off = 0; off < span; off += 4096) vcpu.load(space.base + off, 8); // map every page first
@@ -250,7 +253,8 @@ export function runOursRandom(cpu: CpuPreset, accesses = RANDOM_ACCESSES, spanBi
   const before = vcpu.counters.snapshot();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  for (let i = 0; i < accesses; i++) vcpu.load(addrs[i], 8);
+  if (batched) vcpu.loadMany(addrs, 0, accesses, 8);
+  else for (let i = 0; i < accesses; i++) vcpu.load(addrs[i], 8);
   return timed(accesses, t0, c0, before, vcpu);
 }
 
@@ -266,6 +270,8 @@ export interface Round {
   randomSmall: { ours: Side; c: Side; wasm: Side };
   /** Random with the full cache model (ours only; the C program has no data cache). */
   randomWithCaches: Side;
+  /** Ours again on (b), (c) and with caches, the addresses in one `loadMany` call. */
+  batched: { random: Side; randomSmall: Side; randomWithCaches: Side };
   /** The host probe, run before the round's sides. */
   host: HostProbe;
 }
@@ -284,10 +290,17 @@ export function runRound(bin = buildReference(), wasm = buildWasm(), probe = bui
   const oursSmall = runOursRandom(cpu, RANDOM_ACCESSES, SMALL_SPAN_BITS);
   const wasmSmall = runWasm(wasm, 'rand', RANDOM_ACCESSES, SMALL_SPAN_BITS);
   const withCaches = runOursRandom(CPU_PRESETS.zen2);
+  const batched = {
+    random: runOursRandom(cpu, RANDOM_ACCESSES, RANDOM_SPAN_BITS, RANDOM_ACCESSES, true),
+    randomSmall: runOursRandom(cpu, RANDOM_ACCESSES, SMALL_SPAN_BITS, RANDOM_ACCESSES, true),
+    randomWithCaches: runOursRandom(CPU_PRESETS.zen2, RANDOM_ACCESSES, RANDOM_SPAN_BITS, RANDOM_ACCESSES, true),
+  };
   for (const [what, side, c] of [
     ['sequential', oursSeq, cSeq],
     ['random', oursRand, cRand],
     ['random over 256 MiB', oursSmall, cSmall],
+    ['random, loadMany', batched.random, cRand],
+    ['random over 256 MiB, loadMany', batched.randomSmall, cSmall],
     ['sequential, WebAssembly', wasmSeq, cSeq],
     ['random, WebAssembly', wasmRand, cRand],
     ['random over 256 MiB, WebAssembly', wasmSmall, cSmall],
@@ -295,7 +308,7 @@ export function runRound(bin = buildReference(), wasm = buildWasm(), probe = bui
     const m = counterMismatches(side.counters, c.counters);
     if (m.length > 0) process.stderr.write(`cref ${what}: the C reference does different work:\n  ${m.join('\n  ')}\n`);
   }
-  return { sequential: { ours: oursSeq, c: cSeq, wasm: wasmSeq }, random: { ours: oursRand, c: cRand, wasm: wasmRand }, randomSmall: { ours: oursSmall, c: cSmall, wasm: wasmSmall }, randomWithCaches: withCaches, host };
+  return { sequential: { ours: oursSeq, c: cSeq, wasm: wasmSeq }, random: { ours: oursRand, c: cRand, wasm: wasmRand }, randomSmall: { ours: oursSmall, c: cSmall, wasm: wasmSmall }, randomWithCaches: withCaches, batched, host };
 }
 
 /**
@@ -326,8 +339,21 @@ export function figuresOf(r: Round): BenchFigure[] {
     { name: 'cref.random8B.4GiB.nested4K4K.zen2-caches.ours', value: r.randomWithCaches.accessesPerSec / 1e6, unit: 'M accesses/s', target: '>= 1.5 (issue 16)' },
     { name: 'cref.random8B.4GiB.nested4K4K.zen2-caches.oursCpu', value: r.randomWithCaches.accessesPerCpuSec / 1e6, unit: 'M accesses/CPU s', target: '>= 1.5 (issue 16)' },
     { name: 'cref.random8B.4GiB.nested4K4K.zen2-caches.perCRandom', value: r.randomWithCaches.accessesPerCpuSec / r.random.c.accessesPerCpuSec, unit: 'x C on (b)' },
+    ...batchedFigures(r),
     { name: 'cref.host.clockGHz', value: r.host.clockGHz, unit: 'GHz' },
     { name: 'cref.host.chase256MiB', value: r.host.chaseNs, unit: 'ns/load' },
+  ];
+}
+
+/** The `loadMany` side of (b), (c) and (b) with caches, by CPU time, with its ratio to the same round's C program. */
+function batchedFigures(r: Round): BenchFigure[] {
+  const b = r.batched;
+  return [
+    { name: 'cref.random8B.4GiB.nested4K4K.zen2.loadMany.oursCpu', value: b.random.accessesPerCpuSec / 1e6, unit: 'M accesses/CPU s' },
+    { name: 'cref.random8B.4GiB.nested4K4K.zen2.loadMany.ratioCpu', value: b.random.accessesPerCpuSec / r.random.c.accessesPerCpuSec, unit: 'x C', target: '>= 1.0 (issue 16)' },
+    { name: 'cref.random8B.256MiB.nested4K4K.zen2.loadMany.oursCpu', value: b.randomSmall.accessesPerCpuSec / 1e6, unit: 'M accesses/CPU s' },
+    { name: 'cref.random8B.256MiB.nested4K4K.zen2.loadMany.ratioCpu', value: b.randomSmall.accessesPerCpuSec / r.randomSmall.c.accessesPerCpuSec, unit: 'x C' },
+    { name: 'cref.random8B.4GiB.nested4K4K.zen2-caches.loadMany.oursCpu', value: b.randomWithCaches.accessesPerCpuSec / 1e6, unit: 'M accesses/CPU s', target: '>= 1.5 (issue 16)' },
   ];
 }
 

@@ -1,6 +1,8 @@
 /**
  * The kernel block of a trace replay in WebAssembly (wasm/replay.ts `replayEvents`): one region of
- * the arena per replaying program, holding what the call reads and writes.
+ * the arena per replaying program, holding what the call reads and writes. A vCPU's batches of
+ * accesses (`VCpu.loadMany`, wasm/replay.ts `accessEvents`) use a block of their own the same way,
+ * with the addresses in its address column.
  * - Slots the caller fills before each call and reads after it: the vCPU's line window, fast page,
  *   last line and the counters the call adds to (VCpu `replayEvents`), and the replay's object
  *   translation, cycle sum and counts (`TracedProgram`), as f64 at `K_*` (f64 indices).
@@ -31,6 +33,9 @@ export const K_SERVED_TIER = 14;
 export const K_OUT_HPA = 15;
 export const K_WALK_GVA = 16;
 export const K_REPEATS_IN_L1D = 17;
+export const K_REPEAT_TIER = 18;
+/** 1 with a cache model (an LLC), 0 without (a new line's repeat state is then its tier's, K_REPEAT_BY_TIER). */
+export const K_HAS_LLC = 19;
 /** The vCPU's counters the call adds to. */
 export const K_ACCESSES = 20;
 export const K_LOADS = 21;
@@ -42,6 +47,10 @@ export const K_DATA_LLC = 28;
 export const K_DATA_MEM = 29;
 export const K_DATA_CYCLES = 33;
 export const K_PREFETCHED = 34;
+/** A batch of accesses (VCpu `loadMany`): what a repeat of a line of each tier costs without a cache model (four slots). */
+export const K_REPEAT_BY_TIER = 35;
+/** After a batch: the sum of its served accesses' cycles. */
+export const K_BATCH_CYCLES = 39;
 /** The replay's translation and sums: in before the call, out after it (the counts are the call's own). */
 export const K_OBJ_LO = 40;
 export const K_OBJ_HI = 41;
@@ -57,6 +66,9 @@ export const K_R_PROGRAM = 49;
 export const K_REFUSED_LEVEL = 50;
 export const K_REFUSED_LINE = 51;
 export const K_REFUSED_WRITE = 52;
+/** After a batch: the translation result of the access it stopped at after translating it (-1: none), and whether a walk made references. */
+export const K_PENDING_RESULT = 53;
+export const K_MADE_REFS = 54;
 /** i32 slots (byte offset / 4): the arena offsets of the event columns and of the replay's caches, in `setCaches`' order. */
 export const POINTER_SLOTS = {
   K_OPS: 112,
@@ -140,6 +152,11 @@ export class ReplayBlock {
     this.addr.set(addr.subarray(from, to));
     this.size.set(size.subarray(from, to));
     this.arg.set(arg.subarray(from, to));
+  }
+
+  /** Copy addresses [from, to) of `gvas` (at most BLOCK_EVENTS) to the address column's [0, to - from), for a batch of accesses. */
+  copyAddresses(gvas: Float64Array, from: number, to: number): void {
+    this.addr.set(gvas.subarray(from, to));
   }
 
   private alloc(bytes: number): number {

@@ -451,6 +451,15 @@ export class VCpu implements TlbInvalidator, CoreResident {
   private readonly memoryOut: Float64Array;
   /** The counted walks' pending counters (`WALKED_*`). */
   private readonly walkedOut: Float64Array;
+  /** The kernel block of `loadMany` / `storeMany`, made on first use. */
+  private batch: K.ReplayBlock | null = null;
+  /** Accesses of `loadMany` / `storeMany` the module served whole (not a result: for tests and benchmarks). */
+  servedInModule = 0;
+  /**
+   * The `translateLine` result of the access a batch stopped at after translating it (-1: none):
+   * `translateLineInWasm` takes it instead of calling the module again.
+   */
+  private pendingLine = -1;
 
   /**
    * `coreIndex` places the vCPU on one of the machine's cores (shared with whatever else runs
@@ -821,6 +830,99 @@ export class VCpu implements TlbInvalidator, CoreResident {
     return stop;
   }
 
+  /**
+   * Loads of `size` bytes at `gvas[first]`, ..., `gvas[end - 1]`, in that order, each as `load`
+   * makes it: the same counters, state and cycles. Returns the sum of their cycles. With the
+   * WebAssembly path the accesses go to the module in calls of up to BLOCK_EVENTS
+   * (wasm/replay.ts `accessEvents`), which serves the line window, walks and, with a cache model,
+   * new lines and L1 DTLB hits without a return to JavaScript; the rest go through `load`.
+   */
+  loadMany(gvas: Float64Array, first: number, end: number, size: number): number {
+    return this.accessMany(gvas, first, end, size, false);
+  }
+
+  /** `loadMany` for stores (`store` for each). */
+  storeMany(gvas: Float64Array, first: number, end: number, size: number): number {
+    return this.accessMany(gvas, first, end, size, true);
+  }
+
+  private accessMany(gvas: Float64Array, first: number, end: number, size: number, write: boolean): number {
+    let total = 0;
+    let i = first;
+    while (i < end) {
+      if (!this.batchServes(size)) {
+        total += this.access(gvas[i], size, write);
+        i++;
+        continue;
+      }
+      // A part of the addresses into the block, then calls over it until it is done or a call's stop leaves the module's cases.
+      const block = this.batchBlock();
+      const to = Math.min(end, i + K.BLOCK_EVENTS);
+      block.copyAddresses(gvas, i, to);
+      let at = i;
+      while (at < to && this.batchServes(size)) {
+        const stop = i + this.accessInModule(block, at - i, to - i, size, write);
+        total += block.k[K.K_BATCH_CYCLES];
+        if (stop === to) {
+          at = to;
+          break;
+        }
+        // The access it stopped at, by `access`; when the module translated it already, its result stands in for the call.
+        this.pendingLine = block.k[K.K_PENDING_RESULT];
+        total += this.access(gvas[stop], size, write);
+        if (this.pendingLine >= 0) throw new Error(`vCPU ${this.id}: the access at 0x${gvas[stop].toString(16)} did not take the module's translation`);
+        at = stop + 1;
+      }
+      i = at;
+    }
+    return total;
+  }
+
+  /**
+   * Whether `accessEvents` may take the next access: the module's path, no `beginIndependent`
+   * bracket (a walk is counted whole), this vCPU on its core, no stream run open (a run's lines
+   * are `accessOutsideWindow`'s), and an access of one to 64 bytes.
+   */
+  private batchServes(size: number): boolean {
+    return this.wasm !== null && this.independentDepth === 0 && this.core.current === this && this.runHi < 0 && this.runLines === 0 && size > 0 && size <= 64;
+  }
+
+  /** This vCPU's kernel block for batches, made on first use with what a repeat of a line of each tier costs without a cache model. */
+  private batchBlock(): K.ReplayBlock {
+    if (this.batch !== null) return this.batch;
+    const b = new K.ReplayBlock();
+    for (let t = 0; t < this.tiers.length; t++) b.k[K.K_REPEAT_BY_TIER + t] = this.llcLatency + this.tiers[t].seqReadCycles;
+    this.batch = b;
+    return b;
+  }
+
+  /** The block's accesses [from, to) in one `accessEvents` call: returns the index it stopped at (see `accessMany`). */
+  private accessInModule(block: K.ReplayBlock, from: number, to: number, size: number, write: boolean): number {
+    const k = block.k;
+    const wasm = this.wasm as Translator;
+    this.saveKernelState(k);
+    const ept = this.space.ept;
+    let stop: number;
+    try {
+      stop = wasm.accessEvents(this.desc, block.base, from, to, size, write ? 1 : 0, this.space.guest.base, ept === null ? 0 : ept.base);
+    } catch (e) {
+      // A walk reference to a line a cache refused: the state the module held, the access counted
+      // as `accessGeneral` counts it before translating, then `trapped` as for one access.
+      wasm.accessEventsTrapped();
+      this.takeKernelState(k);
+      const c = this.stats;
+      c.accesses++;
+      if (write) c.stores++;
+      else c.loads++;
+      return this.trapped(e, true);
+    }
+    this.takeKernelState(k);
+    this.servedInModule += stop - from;
+    if (k[K.K_MADE_REFS] !== 0) this.batchFill = 0;
+    if (k[K.K_REFUSED_LEVEL] >= 0) this.refuseLine(k[K.K_REFUSED_LEVEL], k[K.K_REFUSED_LINE], k[K.K_REFUSED_WRITE] !== 0);
+    return stop;
+  }
+
   /** This vCPU's fields and counters that `replayEvents` reads and changes, into the block. */
   private saveKernelState(k: Float64Array): void {
     k[K.K_LINE_LO] = this.lineLo;
@@ -841,15 +943,18 @@ export class VCpu implements TlbInvalidator, CoreResident {
     k[K.K_OUT_HPA] = this.outHpa;
     k[K.K_WALK_GVA] = this.walkGva;
     k[K.K_REPEATS_IN_L1D] = this.l1d !== null ? 1 : 0;
+    k[K.K_REPEAT_TIER] = this.repeatTier;
+    k[K.K_HAS_LLC] = this.llc !== null ? 1 : 0;
     const c = this.stats;
     k[K.K_ACCESSES] = c.accesses;
     k[K.K_LOADS] = c.loads;
     k[K.K_STORES] = c.stores;
-    k.set(c.l1TlbHits, K.K_L1_HITS);
+    // Element by element: `set` and `subarray` are calls into V8's builtins, a few hundred instructions each.
+    for (let s = 0; s < 3; s++) k[K.K_L1_HITS + s] = c.l1TlbHits[s];
     k[K.K_DATA_L1D] = c.dataL1dHits;
     k[K.K_DATA_L2] = c.dataL2Hits;
     k[K.K_DATA_LLC] = c.dataLlcHits;
-    k.set(c.dataMem, K.K_DATA_MEM);
+    for (let t = 0; t < MAX_TIERS; t++) k[K.K_DATA_MEM + t] = c.dataMem[t];
     k[K.K_DATA_CYCLES] = c.dataCycles;
     k[K.K_PREFETCHED] = c.prefetchedLines;
   }
@@ -869,6 +974,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
     this.fastSize = k[K.K_FAST_SIZE];
     this.lastLine = asSmallInt(k[K.K_LAST_LINE]);
     this.lastLineDirty = k[K.K_LAST_LINE_DIRTY] !== 0;
+    this.repeatTier = k[K.K_REPEAT_TIER];
+    this.repeatLatency = asSmallInt(k[K.K_REPEAT_LATENCY]);
     this.servedBy = asSmallInt(k[K.K_SERVED_BY]);
     this.servedTier = k[K.K_SERVED_TIER];
     this.outHpa = k[K.K_OUT_HPA];
@@ -877,11 +984,11 @@ export class VCpu implements TlbInvalidator, CoreResident {
     c.accesses = asSmallInt(k[K.K_ACCESSES]);
     c.loads = asSmallInt(k[K.K_LOADS]);
     c.stores = asSmallInt(k[K.K_STORES]);
-    c.l1TlbHits.set(k.subarray(K.K_L1_HITS, K.K_L1_HITS + 3));
+    for (let s = 0; s < 3; s++) c.l1TlbHits[s] = k[K.K_L1_HITS + s];
     c.dataL1dHits = k[K.K_DATA_L1D];
     c.dataL2Hits = k[K.K_DATA_L2];
     c.dataLlcHits = k[K.K_DATA_LLC];
-    c.dataMem.set(k.subarray(K.K_DATA_MEM, K.K_DATA_MEM + MAX_TIERS));
+    for (let t = 0; t < MAX_TIERS; t++) c.dataMem[t] = k[K.K_DATA_MEM + t];
     c.dataCycles = k[K.K_DATA_CYCLES];
     c.prefetchedLines = k[K.K_PREFETCHED];
   }
@@ -1011,12 +1118,15 @@ export class VCpu implements TlbInvalidator, CoreResident {
   private translateLineInWasm(write: boolean): number {
     const ept = this.space.ept;
     const repeatLine = write && !this.lastLineDirty ? -1 : this.lastLine;
-    let result: number;
-    try {
-      const count = this.independentDepth === 0 ? 1 : 0;
-      result = (this.wasm as Translator).translateLine(this.desc, this.walkGva, write ? 1 : 0, this.space.guest.base, ept === null ? 0 : ept.base, repeatLine, count);
-    } catch (e) {
-      return this.trapped(e, true);
+    let result = this.pendingLine;
+    if (result >= 0) this.pendingLine = -1;
+    else {
+      try {
+        const count = this.independentDepth === 0 ? 1 : 0;
+        result = (this.wasm as Translator).translateLine(this.desc, this.walkGva, write ? 1 : 0, this.space.guest.base, ept === null ? 0 : ept.base, repeatLine, count);
+      } catch (e) {
+        return this.trapped(e, true);
+      }
     }
     if (result & LINE_COUNTED) return this.countedWalkInWasm(result, write);
     const status = result & 15;

@@ -70,6 +70,13 @@ export interface Translator {
    * returns that event's index (`end` when it served them all).
    */
   replayEvents(desc: number, block: number, first: number, end: number): number;
+  /**
+   * Loads (or stores, `write` 1) of `size` bytes at the block's addresses [first, end) until one
+   * it does not serve (wasm/replay.ts): returns that access's index (`end` when it served them all).
+   */
+  accessEvents(desc: number, block: number, first: number, end: number, size: number, write: number, guestPt: number, ept: number): number;
+  /** After `accessEvents` trapped: the vCPU's state it held, into the block. */
+  accessEventsTrapped(): void;
 }
 
 /** Path of the built module, built now if needed; null when asc is not installed. */
@@ -112,6 +119,8 @@ function instantiate(file: string): Translator {
     dataLine: x.dataLine,
     prefetchCovers: x.prefetchCovers,
     replayEvents: x.replayEvents,
+    accessEvents: x.accessEvents,
+    accessEventsTrapped: x.accessEventsTrapped,
   };
 }
 

@@ -1,5 +1,6 @@
 /**
- * A trace replay's common events in one call (`replayEvents`), compiled into the module of
+ * A trace replay's common events in one call (`replayEvents`), and a vCPU's batch of loads or
+ * stores (`accessEvents`, below, which serves walks too), compiled into the module of
  * translate.ts: `TracedProgram.replayRange` (src/apps/traced.ts) for the accesses its cached
  * translations serve, and for each of them `VCpu.load` / `VCpu.store` (src/hw/vcpu.ts) in the
  * cases that need no more than this module already does: an access inside the line window, a new
@@ -24,7 +25,7 @@
 import { REFUSED as REFUSED_FROM, SERVED_MEMORY } from './datacache';
 import { C_TIER, countServedLine, dataLineInline } from './memory';
 import { bump, INV_64, pointerAt, smallI32 } from './memory-access';
-import { l1Flags, l1Frame, translateL1, WRITABLE } from './translate';
+import { COUNTED, FAST_SIZE_SHIFT, FAST_WRITABLE, l1Flags, l1Frame, MADE_REFS, O_LINE_CYCLES, O_TRANSLATION_CYCLES, TIER_SHIFT, translatedHpa, translateL1, translateLineAfterL1, WRITABLE } from './translate';
 
 // ---- the kernel block (src/hw/replay-block.ts) ----
 const K_LINE_LO: usize = 0;
@@ -45,6 +46,8 @@ const K_SERVED_TIER: usize = 112;
 const K_OUT_HPA: usize = 120;
 const K_WALK_GVA: usize = 128;
 const K_REPEATS_IN_L1D: usize = 136;
+const K_REPEAT_TIER: usize = 144;
+const K_HAS_LLC: usize = 152;
 const K_ACCESSES: usize = 160;
 const K_LOADS: usize = 168;
 const K_STORES: usize = 176;
@@ -55,6 +58,8 @@ const K_DATA_LLC: usize = 224;
 const K_DATA_MEM: usize = 232;
 const K_DATA_CYCLES: usize = 264;
 const K_PREFETCHED: usize = 272;
+const K_REPEAT_BY_TIER: usize = 280;
+const K_BATCH_CYCLES: usize = 312;
 const K_OBJ_LO: usize = 320;
 const K_OBJ_HI: usize = 328;
 const K_OBJ_DELTA: usize = 336;
@@ -68,6 +73,8 @@ const K_R_PROGRAM: usize = 392;
 const K_REFUSED_LEVEL: usize = 400;
 const K_REFUSED_LINE: usize = 408;
 const K_REFUSED_WRITE: usize = 416;
+const K_PENDING_RESULT: usize = 424;
+const K_MADE_REFS: usize = 432;
 const K_OPS: usize = 448;
 const K_ADDRS: usize = 452;
 const K_SIZES: usize = 456;
@@ -94,6 +101,8 @@ const PAGE_CACHE_SLOTS: i32 = 256;
 const NOT_SERVED: f64 = -1;
 /** What it returns after a cache refused a line (the block says which; VCpu throws its error). */
 const REFUSED: f64 = -2;
+/** What a batch's access returns when its translation was made but not counted (the block has the result; VCpu goes on). */
+const HALF_DONE: f64 = -3;
 
 // VCpu's fields for the call, in globals (loaded from and stored to the block).
 let kb: usize = 0;
@@ -116,6 +125,14 @@ let servedTier: i32 = 0;
 let outHpa: f64 = 0;
 let walkGva: f64 = 0;
 let repeatsInL1d = false;
+let repeatTier: i32 = -1;
+let hasLlc = true;
+// A batch of accesses (`accessEvents`): walks are served too, with the tables and what they left.
+let serveWalks = false;
+let walkGuestPt: usize = 0;
+let walkEpt: usize = 0;
+let pendingResult: i32 = -1;
+let madeRefs = false;
 
 @inline function kf(slot: usize): f64 {
   return load<f64>(kb + slot);
@@ -148,6 +165,8 @@ function loadVcpu(): void {
   outHpa = kf(K_OUT_HPA);
   walkGva = kf(K_WALK_GVA);
   repeatsInL1d = kf(K_REPEATS_IN_L1D) != 0;
+  repeatTier = <i32>kf(K_REPEAT_TIER);
+  hasLlc = kf(K_HAS_LLC) != 0;
 }
 
 function storeVcpu(): void {
@@ -167,11 +186,24 @@ function storeVcpu(): void {
   setKf(K_SERVED_TIER, <f64>servedTier);
   setKf(K_OUT_HPA, outHpa);
   setKf(K_WALK_GVA, walkGva);
+  setKf(K_REPEAT_LATENCY, repeatLatency);
+  setKf(K_REPEAT_TIER, <f64>repeatTier);
 }
 
-/** `VCpu.countLineRepeats` with a cache model (no repeat tier). */
+/** `VCpu.countLineRepeats`. */
 @inline function countLineRepeats(n: f64): void {
-  bumpK(repeatsInL1d ? K_DATA_L1D : K_DATA_LLC, n);
+  if (repeatTier >= 0) bumpK(K_DATA_MEM + (<usize>repeatTier << 3), n);
+  else bumpK(repeatsInL1d ? K_DATA_L1D : K_DATA_LLC, n);
+}
+
+/** `VCpu.noteLineServed`: what a repeat of the new line costs (without a cache model, per tier from the block). */
+@inline function noteLineServed(write: bool): void {
+  if (hasLlc) lastLineDirty = write;
+  else {
+    repeatTier = servedTier;
+    repeatLatency = kf(K_REPEAT_BY_TIER + (<usize>servedTier << 3));
+    lastLineDirty = false;
+  }
 }
 
 /** `VCpu.settleWindow` (no stream run is open with a cache model). */
@@ -221,6 +253,8 @@ function settleWindow(): void {
 function accessOutsideWindow(gva: f64, size: f64, write: bool): f64 {
   const offset = gva - fastBase;
   if (!(offset < 0 || gva >= fastLimit || (write && !fastWritable))) {
+    // Without a cache model VCpu's line comes from its tier and may open a stream run: its path.
+    if (!hasLlc) return NOT_SERVED;
     const hpa = fastHostBase + offset;
     const inLine = <f64>(smallI32(hpa) & 63);
     if (inLine + size > 64) return NOT_SERVED;
@@ -252,12 +286,13 @@ function accessOutsideWindow(gva: f64, size: f64, write: bool): f64 {
 }
 
 /** `accessGeneral` for an access inside one line off the fast page: served when the L1 DTLB holds its page. */
-function otherPage(gva: f64, size: f64, write: bool): f64 {
+@inline function otherPage(gva: f64, size: f64, write: bool): f64 {
   // translateForAccess takes the module's path for addresses in [0, 2^53), and the line call for
   // one line; the offsets below take the address's low bits by MAGIC, exact below 2^51.
   if (gva < 0 || gva >= 2251799813685248.0 || <f64>(smallI32(gva) & 63) + size > 64) return NOT_SERVED;
   const size1 = translateL1(desc, gva, write);
-  if (size1 < 0) return NOT_SERVED;
+  if (size1 < 0) return serveWalks ? afterL1Miss(gva, write) : NOT_SERVED;
+  if (!hasLlc) return NOT_SERVED;
   settleWindow();
   bumpK(K_ACCESSES, 1);
   bumpK(write ? K_STORES : K_LOADS, 1);
@@ -285,6 +320,105 @@ function otherPage(gva: f64, size: f64, write: bool): f64 {
     lineWritable = lastLineDirty && fastWritable;
   } else closeLineWindow();
   return data;
+}
+
+/**
+ * `accessGeneral` for an access inside one line whose L1 lookups missed: the rest of
+ * `translateLineInWasm`, counted, and what VCpu's `countedWalkInWasm` and `accessGeneral` then do.
+ * A translation the module did not count (an L2 hit, a fault, a repeated or refused line) returns
+ * HALF_DONE with its result in `pendingResult`, the access not counted: VCpu makes the access
+ * with that result in place of its `translateLine` call.
+ */
+@inline function afterL1Miss(gva: f64, write: bool): f64 {
+  settleWindow();
+  walkGva = gva;
+  const result = translateLineAfterL1(desc, gva, write, walkGuestPt, walkEpt, write && !lastLineDirty ? -1 : lastLine);
+  if (!(result & COUNTED)) {
+    pendingResult = result;
+    return HALF_DONE;
+  }
+  // The access's counts, which `accessGeneral` makes before its translation (sums of whole numbers: the order does not matter).
+  bumpK(K_ACCESSES, 1);
+  bumpK(write ? K_STORES : K_LOADS, 1);
+  if (result & MADE_REFS) madeRefs = true;
+  const hpa = translatedHpa();
+  outHpa = hpa;
+  closeLineWindow();
+  const size1 = ((result >> FAST_SIZE_SHIFT) & 3) - 1;
+  if (size1 < 0) fastBase = fastLimit = -1;
+  else {
+    // setFastAt
+    const spanMask = (1 << (12 + 9 * size1)) - 1;
+    const inPage = <f64>(smallI32(gva) & spanMask);
+    fastBase = gva - inPage;
+    fastLimit = fastBase + <f64>(spanMask + 1);
+    fastHostBase = hpa - inPage;
+    fastWritable = (result & FAST_WRITABLE) != 0;
+    fastSize = size1;
+  }
+  const line = Math.floor(hpa * INV_64);
+  lastLine = line;
+  const level = ((result >> 4) & 15) - 1;
+  servedBy = level;
+  if (level == SERVED_MEMORY) servedTier = (result >> TIER_SHIFT) & 7;
+  noteLineServed(write);
+  const data = load<f64>(desc + O_LINE_CYCLES);
+  bumpK(K_DATA_CYCLES, data);
+  if (gva >= fastBase && gva < fastLimit) {
+    lineLo = gva - <f64>(smallI32(hpa) & 63);
+    lineHi = lineLo + 64;
+    lineWritable = lastLineDirty && fastWritable;
+  }
+  return load<f64>(desc + O_TRANSLATION_CYCLES) + data;
+}
+
+/**
+ * `VCpu.load` (or `store`, with `write`) of `size` bytes, one to 64, at each address of the
+ * block's address column [first, end), until one this call does not serve; returns the index of
+ * that access (`end` when it served them all). Served: the line window, a new line on the fast
+ * page and an L1 DTLB hit on another page with a cache model (as `replayEvents`), and with or
+ * without one an access inside one line whose L1 lookups missed, when the module counts its
+ * translation (a walk and its line). The sum of the served accesses' cycles goes to
+ * K_BATCH_CYCLES; an access stopped after its translation, K_PENDING_RESULT >= 0, is VCpu's to
+ * finish.
+ */
+export function accessEvents(d: usize, k: usize, first: i32, end: i32, size: f64, write: bool, guestPt: usize, ept: usize): i32 {
+  kb = k;
+  desc = d;
+  loadVcpu();
+  setKf(K_REFUSED_LEVEL, -1);
+  serveWalks = true;
+  walkGuestPt = guestPt;
+  walkEpt = ept;
+  pendingResult = -1;
+  madeRefs = false;
+  const addrs = pointerAt(kb, K_ADDRS);
+  let cycles: f64 = 0;
+  let i = first;
+  for (; i < end; i++) {
+    const gva = load<f64>(addrs + (<usize>i << 3));
+    if (gva >= lineLo && gva + size <= lineHi && (!write || lineWritable)) {
+      if (write) windowStores++;
+      else windowLoads++;
+      cycles += repeatLatency;
+      continue;
+    }
+    const c = accessOutsideWindow(gva, size, write);
+    if (c < 0) break;
+    cycles += c;
+  }
+  serveWalks = false;
+  setKf(K_BATCH_CYCLES, cycles);
+  setKf(K_PENDING_RESULT, <f64>pendingResult);
+  setKf(K_MADE_REFS, madeRefs ? 1 : 0);
+  storeVcpu();
+  return i;
+}
+
+/** After a trap in `accessEvents` (a walk reference to a line a cache refused): VCpu's state so far, into the block. */
+export function accessEventsTrapped(): void {
+  serveWalks = false;
+  storeVcpu();
 }
 
 /**

@@ -15,7 +15,8 @@
  *   records it (line and dimension, in order). A fault stops the walk with its address; VCpu runs
  *   the handler and calls `walk` again. `translateL1` is its L1 part alone.
  * - The module's other files add a data line (wasm/memory.ts `dataLine`, with wasm/datacache.ts
- *   and wasm/prefetch.ts) and a trace replay's common events (wasm/replay.ts `replayEvents`).
+ *   and wasm/prefetch.ts), a trace replay's common events (wasm/replay.ts `replayEvents`) and a
+ *   vCPU's batch of accesses (wasm/replay.ts `accessEvents`).
  *
  * The results must be the TypeScript path's to the bit, so the arithmetic is the same: keys and
  * addresses are doubles compared as doubles, except that the walk takes the page numbers,
@@ -116,8 +117,8 @@ const O_FAULT_ADDR: usize = OUT + 48;
 const O_FAULT_WRITE: usize = OUT + 56;
 const O_REFS: usize = OUT + 64;
 /** `translateLine`'s counted walk (see there): its translation's cycles and its data line's. */
-const O_TRANSLATION_CYCLES: usize = OUT + 72;
-const O_LINE_CYCLES: usize = OUT + 80;
+export const O_TRANSLATION_CYCLES: usize = OUT + 72;
+export const O_LINE_CYCLES: usize = OUT + 80;
 const REF_LINE: usize = 512;
 const REF_DIM: usize = 1024;
 
@@ -909,6 +910,11 @@ export function translate(d: usize, gva: f64, write: bool, guestPt: usize, ept: 
   begin(d, gva);
   const l1 = lookupL1(write);
   if (l1 >= 0) return l1;
+  return translateAfterL1(write, guestPt, ept);
+}
+
+/** `translate` past an L1 miss (the address `begin` set): the L2 arrays, then the walk's first attempt. */
+@inline function translateAfterL1(write: bool, guestPt: usize, ept: usize): i32 {
   const l2Count = descI32(D_L2_COUNT);
   for (let a = 0; a < l2Count; a++) {
     const cache = descPtr(D_L2_CACHE + (<usize>a << 2));
@@ -944,7 +950,25 @@ export function translate(d: usize, gva: f64, write: bool, guestPt: usize, ept: 
  * counted here too (`countWalkedLine`), and the result carries its bits.
  */
 export function translateLine(d: usize, gva: f64, write: bool, guestPt: usize, ept: usize, repeatLine: f64, count: bool): i32 {
-  const status = translate(d, gva, write, guestPt, ept);
+  return lineAfter(translate(d, gva, write, guestPt, ept), d, write, repeatLine, count);
+}
+
+/**
+ * `translateLine`, counted, for an address whose L1 lookups (`translateL1`) just missed: those
+ * lookups are not made again (a repeat of them would change nothing, see `lookupL1`).
+ */
+export function translateLineAfterL1(d: usize, gva: f64, write: bool, guestPt: usize, ept: usize, repeatLine: f64): i32 {
+  begin(d, gva);
+  return lineAfter(translateAfterL1(write, guestPt, ept), d, write, repeatLine, true);
+}
+
+/** The host address the last translation gave (VCpu's `outHpa` after it). */
+export function translatedHpa(): f64 {
+  return outHpa;
+}
+
+/** `translateLine` after its translation ended with `status`. */
+@inline function lineAfter(status: i32, d: usize, write: bool, repeatLine: f64, count: bool): i32 {
   if (status > WALKED) return status;
   const line = Math.floor(outHpa * INV_64);
   if (refs == 0 && line == repeatLine) return status;
@@ -954,11 +978,11 @@ export function translateLine(d: usize, gva: f64, write: bool, guestPt: usize, e
 }
 
 /** `translateLine`'s result bits of a counted walk (see `countWalkedLine`). */
-const COUNTED: i32 = 1 << 8;
-const FAST_SIZE_SHIFT: i32 = 9;
-const FAST_WRITABLE: i32 = 1 << 11;
-const MADE_REFS: i32 = 1 << 12;
-const TIER_SHIFT: i32 = 13;
+export const COUNTED: i32 = 1 << 8;
+export const FAST_SIZE_SHIFT: i32 = 9;
+export const FAST_WRITABLE: i32 = 1 << 11;
+export const MADE_REFS: i32 = 1 << 12;
+export const TIER_SHIFT: i32 = 13;
 
 /**
  * What VCpu's `translateLineInWasm` counts after a walk whose data line was made, counted here
@@ -971,7 +995,7 @@ const TIER_SHIFT: i32 = 13;
  * bits that tell VCpu the rest: COUNTED, the fast page's size plus one (0: none) and whether it is
  * writable, whether the walk made references, and the line's tier.
  */
-function countWalkedLine(d: usize, level: i32): i32 {
+@inline function countWalkedLine(d: usize, level: i32): i32 {
   bump(d + WALKED_WALKS, 1);
   const walkCycles = refs != 0 ? load<f64>(d + O_WALK_CYCLES) : 0;
   bump(d + WALKED_BY_SIZE + (<usize>finishedSize << 3), 1);
@@ -986,6 +1010,6 @@ function countWalkedLine(d: usize, level: i32): i32 {
 }
 
 export { dataAccess, dataAbsorbWriteBack } from './datacache';
-export { replayEvents } from './replay';
+export { accessEvents, accessEventsTrapped, replayEvents } from './replay';
 export { dataLine, tierOfFrame } from './memory';
 export { prefetchCovers } from './prefetch';
