@@ -310,7 +310,7 @@ const WALK_NTLB_MISSES = 36;
  * TLB latency, which the module reads.
  */
 const WALKED_BYTE = 2048;
-const WALKED_SLOTS = 11 + MAX_TIERS;
+const WALKED_SLOTS = 14 + MAX_TIERS;
 const WALKED_L2_LATENCY = 0;
 /** The counted walks: each an L1 TLB miss, an L2 TLB miss and a walk. */
 const WALKED_WALKS = 1;
@@ -322,6 +322,8 @@ const WALKED_DATA_L2 = 8;
 const WALKED_DATA_LLC = 9;
 const WALKED_PREFETCHED = 10;
 const WALKED_DATA_MEM = 11;
+/** The counted L2 TLB hits per page size (each an L1 TLB miss too). */
+const WALKED_L2_HITS = 11 + MAX_TIERS;
 
 export class VCpu implements TlbInvalidator, CoreResident {
   /** Counters as of the last access; read them through `counters`, which adds the open window's accesses. */
@@ -1291,9 +1293,10 @@ export class VCpu implements TlbInvalidator, CoreResident {
     const a = this.walkedOut;
     const c = this.stats;
     const walks = a[WALKED_WALKS];
-    c.l1TlbMisses += walks;
+    c.l1TlbMisses += walks + a[WALKED_L2_HITS] + a[WALKED_L2_HITS + 1] + a[WALKED_L2_HITS + 2];
     c.l2TlbMisses += walks;
     c.walks += walks;
+    for (let s = 0; s < 3; s++) c.l2TlbHits[s] += a[WALKED_L2_HITS + s];
     for (let s = 0; s < 3; s++) c.walksBySize[s] += a[WALKED_BY_SIZE + s];
     c.walkCycles += a[WALKED_WALK_CYCLES];
     c.translationCycles += a[WALKED_TRANSLATION_CYCLES];

@@ -138,6 +138,8 @@ const WALKED_TRANSLATION_CYCLES: usize = COUNTED_WALKS + 48;
 const WALKED_DATA_L1D: usize = COUNTED_WALKS + 56;
 const WALKED_PREFETCHED: usize = COUNTED_WALKS + 80;
 const WALKED_DATA_MEM: usize = COUNTED_WALKS + 88;
+/** The counted L2 TLB hits, per page size (after the four tiers' slots): each an L1 TLB miss too. */
+const WALKED_L2_HITS: usize = COUNTED_WALKS + 120;
 
 const L1_HIT: i32 = 0;
 const L2_HIT: i32 = 1;
@@ -974,7 +976,7 @@ export function translatedHpa(): f64 {
   if (refs == 0 && line == repeatLine) return status;
   const level = dataLine(d, line, write);
   const result = status + ((level + 1) << 4);
-  return count && status == WALKED && level < LINE_REFUSED ? result | countWalkedLine(d, level) : result;
+  return count && status != L1_HIT && level < LINE_REFUSED ? result | countTranslatedLine(d, status, level) : result;
 }
 
 /** `translateLine`'s result bits of a counted walk (see `countWalkedLine`). */
@@ -985,22 +987,26 @@ export const MADE_REFS: i32 = 1 << 12;
 export const TIER_SHIFT: i32 = 13;
 
 /**
- * What VCpu's `translateLineInWasm` counts after a walk whose data line was made, counted here
- * instead (when VCpu asks: outside a `beginIndependent` bracket, where a line from memory costs
- * its cycles whole): the L1 and L2 TLB misses, the walk and its size, the walk's and the
- * translation's cycles, the line's level (or tier and prefetch) in the pending counters; the
- * translation's and the line's cycles in the output (the sums in VCpu's order: the L2 TLB latency
- * plus the walk's, the write-backs' plus the hit's or the memory's). Every count and cycle is a
- * whole number, so VCpu adding the pending sums later gives its own sums to the bit. Returns the
- * bits that tell VCpu the rest: COUNTED, the fast page's size plus one (0: none) and whether it is
- * writable, whether the walk made references, and the line's tier.
+ * What VCpu's `translateLineInWasm` counts after a walk or an L2 TLB hit whose data line was made,
+ * counted here instead (when VCpu asks: outside a `beginIndependent` bracket, where a line from
+ * memory costs its cycles whole): the L1 TLB miss, the L2 TLB hit of its size or the L2 TLB miss,
+ * the walk and its size, the walk's and the translation's cycles, the line's level (or tier and
+ * prefetch) in the pending counters; the translation's and the line's cycles in the output (the
+ * sums in VCpu's order: the L2 TLB latency plus the walk's, the write-backs' plus the hit's or the
+ * memory's). Every count and cycle is a whole number, so VCpu adding the pending sums later gives
+ * its own sums to the bit. Returns the bits that tell VCpu the rest: COUNTED, the fast page's size
+ * plus one (0: none) and whether it is writable, whether the walk made references, and the line's
+ * tier.
  */
-@inline function countWalkedLine(d: usize, level: i32): i32 {
-  bump(d + WALKED_WALKS, 1);
-  const walkCycles = refs != 0 ? load<f64>(d + O_WALK_CYCLES) : 0;
-  bump(d + WALKED_BY_SIZE + (<usize>finishedSize << 3), 1);
-  bump(d + WALKED_WALK_CYCLES, walkCycles);
-  const cycles = load<f64>(d + WALKED_L2_LATENCY) + walkCycles;
+@inline function countTranslatedLine(d: usize, status: i32, level: i32): i32 {
+  let cycles = load<f64>(d + WALKED_L2_LATENCY);
+  if (status == WALKED) {
+    bump(d + WALKED_WALKS, 1);
+    const walkCycles = refs != 0 ? load<f64>(d + O_WALK_CYCLES) : 0;
+    bump(d + WALKED_BY_SIZE + (<usize>finishedSize << 3), 1);
+    bump(d + WALKED_WALK_CYCLES, walkCycles);
+    cycles += walkCycles;
+  } else bump(d + WALKED_L2_HITS + (<usize>finishedSize << 3), 1);
   bump(d + WALKED_TRANSLATION_CYCLES, cycles);
   store<f64>(d + O_TRANSLATION_CYCLES, cycles);
   store<f64>(d + O_LINE_CYCLES, countServedLine(d, level, d + WALKED_DATA_L1D, d + WALKED_DATA_MEM, d + WALKED_PREFETCHED));
