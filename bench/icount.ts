@@ -199,7 +199,8 @@ export async function countAll(): Promise<BenchFigure[]> {
     const c = await perAccess(dir, 'c', (n) => [reference, 'rand', String(n), String(SPAN_BITS), String(MORE)], false, referenceSide);
     const port = await perAccess(dir, 'wasm', (n) => node(['--perf-basic-prof'], path.join(HERE, 'cref.ts'), ...wasmChildArgs(wasm, 'rand', n, SPAN_BITS, MORE)), true, nodeSide);
     const ours = await perAccess(dir, 'ours', (n) => node(['--perf-basic-prof'], fileURLToPath(import.meta.url), '--ours-child', String(n)), true, nodeSide);
-    for (const [what, side] of [['ours', ours.side], ['WebAssembly', port.side]] as const) {
+    const many = await perAccess(dir, 'many', (n) => node(['--perf-basic-prof'], fileURLToPath(import.meta.url), '--ours-child', String(n), 'loadMany'), true, nodeSide);
+    for (const [what, side] of [['ours', ours.side], ['ours, loadMany', many.side], ['WebAssembly', port.side]] as const) {
       const m = counterMismatches(side.counters, c.side.counters);
       if (m.length > 0) process.stderr.write(`icount ${what}: the C reference does different work:\n  ${m.join('\n  ')}\n`);
     }
@@ -207,6 +208,7 @@ export async function countAll(): Promise<BenchFigure[]> {
     const unit = 'instructions/access';
     const o = ours.parts as Parts;
     const w = port.parts as Parts;
+    const b = many.parts as Parts;
     const oursCode = o.module + o.javascript;
     const portCode = w.module + w.javascript;
     return [
@@ -219,6 +221,10 @@ export async function countAll(): Promise<BenchFigure[]> {
       { name: `${name}.ours.javascript`, value: o.javascript, unit },
       { name: `${name}.ours.runtime`, value: o.other, unit },
       { name: `${name}.wasm.runtime`, value: w.other, unit },
+      { name: `${name}.ours.loadMany`, value: b.module + b.javascript, unit },
+      { name: `${name}.ours.loadMany.module`, value: b.module, unit },
+      { name: `${name}.ours.loadMany.javascript`, value: b.javascript, unit },
+      { name: `${name}.ours.loadMany.runtime`, value: b.other, unit },
     ];
   } finally {
     removeDir();
@@ -232,7 +238,8 @@ const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileUR
 const oursChild = process.argv.indexOf('--ours-child');
 if (isMain && oursChild > 0) {
   const accesses = Number(process.argv[oursChild + 1]);
-  process.stdout.write(JSON.stringify(runOursRandom(translationOnly(CPU_PRESETS.zen2), accesses, SPAN_BITS, MORE)));
+  const batched = process.argv[oursChild + 2] === 'loadMany';
+  process.stdout.write(JSON.stringify(runOursRandom(translationOnly(CPU_PRESETS.zen2), accesses, SPAN_BITS, MORE, batched)));
 } else if (isMain) {
   for (const f of await countAll()) console.log(`${f.name.padEnd(56)} ${f.value.toPrecision(5).padStart(10)} ${f.unit}`);
 }
