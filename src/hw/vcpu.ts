@@ -870,7 +870,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
           break;
         }
         // The access it stopped at, by `access`; when the module translated it already, its result stands in for the call.
-        this.pendingLine = block.k[K.K_PENDING_RESULT];
+        this.pendingLine = asSmallInt(block.k[K.K_PENDING_RESULT]);
         total += this.access(gvas[stop], size, write);
         if (this.pendingLine >= 0) throw new Error(`vCPU ${this.id}: the access at 0x${gvas[stop].toString(16)} did not take the module's translation`);
         at = stop + 1;

@@ -99,3 +99,38 @@ console.log(JSON.stringify({ fresh: same(fresh, next), used: same(used, next) })
   const all = { vcpu: true, counters: true, hostVm: true, program: true, objects: true, area: true };
   assert.deepEqual(out, { fresh: all, used: all });
 });
+
+test('loadMany and storeMany leave the vCPU and its counters with the maps they were made with', () => {
+  // Random accesses over mapped and unmapped pages: walks served in the module, faults and L2 TLB
+  // hits left to the vCPU with the module's translation (its block's numbers back in its fields).
+  const out = inChild(
+    `const { CPU_PRESETS, translationOnly } = await import(${moduleUrl('src/hw/cpu.ts')});
+const { FlatSpace } = await import(${moduleUrl('src/hw/flatspace.ts')});
+const { resolveTier, TierMap, TIER_PRESETS } = await import(${moduleUrl('src/hw/tiers.ts')});
+const { Machine, VCpu } = await import(${moduleUrl('src/hw/vcpu.ts')});
+function vcpu(cpu) {
+  const space = new FlatSpace({ guestPageSize: 0, hostPageSize: 0 });
+  const v = new VCpu(new Machine(cpu, new TierMap([resolveTier(TIER_PRESETS.ddr4, 0, cpu.clockGHz)], [1 << 30])), space, 0);
+  return { v, base: space.base };
+}
+const result = {};
+for (const [name, cpu] of [['caches', CPU_PRESETS.zen2], ['translation', translationOnly(CPU_PRESETS.zen2)]]) {
+  const fresh = vcpu(cpu);
+  const used = vcpu(cpu);
+  for (let p = 0; p < 4096; p++) used.v.load(used.base + p * 4096, 8);
+  let x = 3;
+  const gvas = Float64Array.from({ length: 20000 }, () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0), used.base + (x % 6000) * 4096 + (x % 512) * 8));
+  used.v.loadMany(gvas, 0, 10000, 8);
+  used.v.storeMany(gvas, 10000, 20000, 8);
+  if (used.v.servedInModule === 0) throw new Error('the module served no access');
+  const next = vcpu(cpu);
+  result[name] = {
+    fresh: %HaveSameMap(fresh.v, next.v) && %HaveSameMap(fresh.v.counters, next.v.counters),
+    used: %HaveSameMap(used.v, next.v) && %HaveSameMap(used.v.counters, next.v.counters),
+  };
+}
+console.log(JSON.stringify(result));
+`,
+  );
+  assert.deepEqual(out, { caches: { fresh: true, used: true }, translation: { fresh: true, used: true } });
+});
