@@ -14,23 +14,11 @@ import { FlatSpace } from '../../src/hw/flatspace.ts';
 import { resolveTier, TierMap, TIER_PRESETS } from '../../src/hw/tiers.ts';
 import { Machine, VCpu } from '../../src/hw/vcpu.ts';
 import { translator } from '../../src/hw/wasm-translate.ts';
+import { ACCESS_PRESETS } from './access-presets.ts';
 
 const skip = translator() !== null ? false : 'the WebAssembly module needs asc (npm install)';
 
-const small: CpuPreset = {
-  ...CPU_PRESETS.zen2,
-  name: 'small-caches',
-  l1d: { bytes: 4096, ways: 4, latency: 4 },
-  l2: { bytes: 8192, ways: 4, latency: 12 },
-  llc: { bytes: 16384, ways: 4, latency: 39, scope: 'per-cluster', clusterCores: 4 },
-};
-const PRESETS: Record<string, CpuPreset> = {
-  zen2: CPU_PRESETS.zen2,
-  icelake: CPU_PRESETS.icelake,
-  small,
-  'zen2-translation': translationOnly(CPU_PRESETS.zen2),
-  'icelake-translation': translationOnly(CPU_PRESETS.icelake),
-};
+const PRESETS: Record<string, CpuPreset> = { ...ACCESS_PRESETS, 'icelake-translation': translationOnly(CPU_PRESETS.icelake) };
 /** Host frames of the first tier: few (the tables and the first data pages), so that later pages come from the second. */
 const DRAM_FRAMES = 24;
 
@@ -118,6 +106,14 @@ test('random loads over a mapped region: the module serves the walks', { skip },
   }
 });
 
+/** A load batch of `x[0]` and a store batch of `x[1]`, `x[2]` on `a`, the same one by one on `b`: the same cycles and counters. */
+function loadThenStores(a: VCpu, b: VCpu, x: Float64Array, preset: string): void {
+  const many = a.loadMany(x, 0, 1, 8) + a.storeMany(x, 1, 3, 8);
+  const one = b.load(x[0], 8) + b.store(x[1], 8) + b.store(x[2], 8);
+  assert.equal(many, one, preset);
+  assert.deepEqual(a.counters.snapshot(), b.counters.snapshot(), preset);
+}
+
 test('a store batch after a load batch that walked to the same line: the line is clean until the store', { skip }, () => {
   for (const preset of Object.keys(PRESETS)) {
     const build = () => {
@@ -128,11 +124,33 @@ test('a store batch after a load batch that walked to the same line: the line is
     };
     const a = build();
     const b = build();
-    const x = Float64Array.of(a.base + 64, a.base + 72, a.base + 80);
-    const many = a.vcpu.loadMany(x, 0, 1, 8) + a.vcpu.storeMany(x, 1, 3, 8);
-    const one = b.vcpu.load(x[0], 8) + b.vcpu.store(x[1], 8) + b.vcpu.store(x[2], 8);
+    loadThenStores(a.vcpu, b.vcpu, Float64Array.of(a.base + 64, a.base + 72, a.base + 80), preset);
+  }
+});
+
+test('without a cache model, a line the batch walked to repeats at its own tier\'s cost after the batch stops', { skip }, () => {
+  for (const preset of ['zen2-translation', 'icelake-translation']) {
+    const build = () => {
+      const space = new FlatSpace({ guestPageSize: PageSize.Size4K, hostPageSize: PageSize.Size4K });
+      const vcpu = new VCpu(machineOf(PRESETS[preset]), space, 0);
+      for (let p = 0; p < 4096; p++) vcpu.load(space.base + p * 4096, 8);
+      // A line of the first tier's first page last, by `load`: the vCPU's repeat state is that tier's.
+      vcpu.load(space.base + 128, 8);
+      return { vcpu, base: space.base };
+    };
+    const a = build();
+    const b = build();
+    // A walk to a page of the second tier, a repeat in its line (the window), then another line of
+    // the page (without a cache model, `load`'s): the window's repeat is settled there at the second tier's cost.
+    const page = a.base + 3000 * 4096;
+    const x = Float64Array.of(page, page + 8, page + 64);
+    const many = a.vcpu.loadMany(x, 0, 3, 8);
+    let one = 0;
+    for (const gva of x) one += b.vcpu.load(gva, 8);
     assert.equal(many, one, preset);
     assert.deepEqual(a.vcpu.counters.snapshot(), b.vcpu.counters.snapshot(), preset);
+    assert.ok(a.vcpu.counters.dataMem[1] > 0, `${preset}: the page is on the second tier`);
+    assert.ok(a.vcpu.servedInModule >= 2, `${preset}: the module served the walk and the repeat`);
   }
 });
 
@@ -149,11 +167,7 @@ test('a walk to a read-only page in a load batch: a store batch to it faults, as
     };
     const a = build();
     const b = build();
-    const x = Float64Array.of(a.page + 64, a.page + 128, a.page + 136);
-    const many = a.vcpu.loadMany(x, 0, 1, 8) + a.vcpu.storeMany(x, 1, 3, 8);
-    const one = b.vcpu.load(x[0], 8) + b.vcpu.store(x[1], 8) + b.vcpu.store(x[2], 8);
-    assert.equal(many, one, preset);
-    assert.deepEqual(a.vcpu.counters.snapshot(), b.vcpu.counters.snapshot(), preset);
+    loadThenStores(a.vcpu, b.vcpu, Float64Array.of(a.page + 64, a.page + 128, a.page + 136), preset);
     assert.equal(a.space.guestFaultCount, 2, `${preset}: the first store to the read-only page faults`);
     assert.equal(b.space.guestFaultCount, 2);
   }

@@ -1,6 +1,6 @@
 /**
  * The CPU presets the differential tests of the access path run on (test/hw/wasm-path.test.ts,
- * test/hw/wasm-dataline.test.ts): two presets with their caches, one without any, one with an LLC
+ * test/hw/wasm-dataline.test.ts, test/hw/access-many.test.ts): two presets with their caches, one without any, one with an LLC
  * alone, and caches of a few sets, so that dirty victims leave every level and reach memory of both
  * tiers within a few hundred accesses (its L2 has 12 sets, indexed by modulo).
  */
