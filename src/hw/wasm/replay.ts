@@ -275,14 +275,30 @@ function accessOutsideWindow(gva: f64, size: f64, write: bool): f64 {
     const data = dataLineOf(line, write);
     if (data == REFUSED) return REFUSED;
     bumpK(K_DATA_CYCLES, data);
-    if (lastLine == line) {
-      lineLo = gva - inLine;
-      lineHi = lineLo + 64;
-      lineWritable = lastLineDirty && fastWritable;
-    } else closeLineWindow();
+    if (lastLine == line) openLineWindow(gva, inLine);
+    else closeLineWindow();
     return data;
   }
   return otherPage(gva, size, write);
+}
+
+/** `VCpu.setFastAt`: the page of `gva`, of `size`, which translates `gva` to `hpa`, becomes the fast page. */
+@inline function setFastAt(gva: f64, size: i32, hpa: f64, writable: bool): void {
+  const spanMask = (1 << (12 + 9 * size)) - 1;
+  const inPage = <f64>(smallI32(gva) & spanMask);
+  closeLineWindow();
+  fastBase = gva - inPage;
+  fastLimit = fastBase + <f64>(spanMask + 1);
+  fastHostBase = hpa - inPage;
+  fastWritable = writable;
+  fastSize = size;
+}
+
+/** The line window over the line of `gva`, at offset `inLine` in it, after that line was served (as `VCpu.accessGeneral` opens it). */
+@inline function openLineWindow(gva: f64, inLine: f64): void {
+  lineLo = gva - inLine;
+  lineHi = lineLo + 64;
+  lineWritable = lastLineDirty && fastWritable;
 }
 
 /** `accessGeneral` for an access inside one line off the fast page: served when the L1 DTLB holds its page. */
@@ -298,27 +314,16 @@ function accessOutsideWindow(gva: f64, size: f64, write: bool): f64 {
   bumpK(write ? K_STORES : K_LOADS, 1);
   // translatedInWasm for an L1 hit, then setFast.
   bumpK(K_L1_HITS + (<usize>size1 << 3), 1);
-  const spanMask = (1 << (12 + 9 * size1)) - 1;
-  const inPage = <f64>(smallI32(gva) & spanMask);
-  const pageHpa = l1Frame * 4096;
   walkGva = gva;
-  closeLineWindow();
-  fastBase = gva - inPage;
-  fastLimit = fastBase + <f64>(spanMask + 1);
-  fastHostBase = pageHpa;
-  fastWritable = (l1Flags & WRITABLE) != 0;
-  fastSize = size1;
-  outHpa = pageHpa + inPage;
-  const hpa = outHpa;
+  const hpa = l1Frame * 4096 + <f64>(smallI32(gva) & ((1 << (12 + 9 * size1)) - 1));
+  setFastAt(gva, size1, hpa, (l1Flags & WRITABLE) != 0);
+  outHpa = hpa;
   const line = Math.floor(hpa * INV_64);
   const data = dataLineOf(line, write);
   if (data == REFUSED) return REFUSED;
   bumpK(K_DATA_CYCLES, data);
-  if (lastLine == line && gva >= fastBase && gva < fastLimit) {
-    lineLo = gva - <f64>(smallI32(hpa) & 63);
-    lineHi = lineLo + 64;
-    lineWritable = lastLineDirty && fastWritable;
-  } else closeLineWindow();
+  if (lastLine == line && gva >= fastBase && gva < fastLimit) openLineWindow(gva, <f64>(smallI32(hpa) & 63));
+  else closeLineWindow();
   return data;
 }
 
@@ -343,18 +348,12 @@ function accessOutsideWindow(gva: f64, size: f64, write: bool): f64 {
   if (result & MADE_REFS) madeRefs = true;
   const hpa = translatedHpa();
   outHpa = hpa;
-  closeLineWindow();
   const size1 = ((result >> FAST_SIZE_SHIFT) & 3) - 1;
-  if (size1 < 0) fastBase = fastLimit = -1;
+  if (size1 >= 0) setFastAt(gva, size1, hpa, (result & FAST_WRITABLE) != 0);
   else {
-    // setFastAt
-    const spanMask = (1 << (12 + 9 * size1)) - 1;
-    const inPage = <f64>(smallI32(gva) & spanMask);
-    fastBase = gva - inPage;
-    fastLimit = fastBase + <f64>(spanMask + 1);
-    fastHostBase = hpa - inPage;
-    fastWritable = (result & FAST_WRITABLE) != 0;
-    fastSize = size1;
+    // forgetTranslation
+    closeLineWindow();
+    fastBase = fastLimit = -1;
   }
   const line = Math.floor(hpa * INV_64);
   lastLine = line;
@@ -364,11 +363,7 @@ function accessOutsideWindow(gva: f64, size: f64, write: bool): f64 {
   noteLineServed(write);
   const data = load<f64>(desc + O_LINE_CYCLES);
   bumpK(K_DATA_CYCLES, data);
-  if (gva >= fastBase && gva < fastLimit) {
-    lineLo = gva - <f64>(smallI32(hpa) & 63);
-    lineHi = lineLo + 64;
-    lineWritable = lastLineDirty && fastWritable;
-  }
+  if (gva >= fastBase && gva < fastLimit) openLineWindow(gva, <f64>(smallI32(hpa) & 63));
   return load<f64>(desc + O_TRANSLATION_CYCLES) + data;
 }
 
