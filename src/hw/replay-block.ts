@@ -69,6 +69,12 @@ export const K_REFUSED_WRITE = 52;
 /** After a batch: the translation result of the access it stopped at after translating it (-1: none), and whether a walk made references. */
 export const K_PENDING_RESULT = 53;
 export const K_MADE_REFS = 54;
+/** VCpu's stream run (`runHi`, `runLimit`, `runLines`, `runCycles`, `runFirstLine`), for a batch of accesses without data caches. */
+export const K_RUN_HI = 64;
+export const K_RUN_LIMIT = 65;
+export const K_RUN_LINES = 66;
+export const K_RUN_CYCLES = 67;
+export const K_RUN_FIRST_LINE = 68;
 /** i32 slots (byte offset / 4): the arena offsets of the event columns and of the replay's caches, in `setCaches`' order. */
 export const POINTER_SLOTS = {
   K_OPS: 112,
@@ -85,7 +91,7 @@ export const POINTER_SLOTS = {
   K_TEXT_PAGE: 123,
   K_TEXT_DELTA: 124,
 } as const;
-const BLOCK_BYTES = 512;
+const BLOCK_BYTES = 576;
 /** Events a block holds at once (a replay calls per range of at most this many). */
 export const BLOCK_EVENTS = 1024;
 

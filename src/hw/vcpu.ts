@@ -836,8 +836,8 @@ export class VCpu implements TlbInvalidator, CoreResident {
    * Loads of `size` bytes at `gvas[first]`, ..., `gvas[end - 1]`, in that order, each as `load`
    * makes it: the same counters, state and cycles. Returns the sum of their cycles. With the
    * WebAssembly path the accesses go to the module in calls of up to BLOCK_EVENTS
-   * (wasm/replay.ts `accessEvents`), which serves the line window, walks and, with a cache model,
-   * new lines and L1 DTLB hits without a return to JavaScript; the rest go through `load`.
+   * (wasm/replay.ts `accessEvents`), which serves the line window, the stream run, new lines, L1
+   * DTLB hits and walks without a return to JavaScript; the rest go through `load`.
    */
   loadMany(gvas: Float64Array, first: number, end: number, size: number): number {
     return this.accessMany(gvas, first, end, size, false);
@@ -882,11 +882,10 @@ export class VCpu implements TlbInvalidator, CoreResident {
 
   /**
    * Whether `accessEvents` may take the next access: the module's path, no `beginIndependent`
-   * bracket (a walk is counted whole), this vCPU on its core, no stream run open (a run's lines
-   * are `accessOutsideWindow`'s), and an access of one to 64 bytes.
+   * bracket (a walk is counted whole), this vCPU on its core, and an access of one to 64 bytes.
    */
   private batchServes(size: number): boolean {
-    return this.wasm !== null && this.independentDepth === 0 && this.core.current === this && this.runHi < 0 && this.runLines === 0 && size > 0 && size <= 64;
+    return this.wasm !== null && this.independentDepth === 0 && this.core.current === this && size > 0 && size <= 64;
   }
 
   /** This vCPU's kernel block for batches, made on first use with what a repeat of a line of each tier costs without a cache model. */
@@ -959,6 +958,11 @@ export class VCpu implements TlbInvalidator, CoreResident {
     for (let t = 0; t < MAX_TIERS; t++) k[K.K_DATA_MEM + t] = c.dataMem[t];
     k[K.K_DATA_CYCLES] = c.dataCycles;
     k[K.K_PREFETCHED] = c.prefetchedLines;
+    k[K.K_RUN_HI] = this.runHi;
+    k[K.K_RUN_LIMIT] = this.runLimit;
+    k[K.K_RUN_LINES] = this.runLines;
+    k[K.K_RUN_CYCLES] = this.runCycles;
+    k[K.K_RUN_FIRST_LINE] = this.runFirstLine;
   }
 
   /** The block's state and counters after `replayEvents`, back into this vCPU. */
@@ -993,6 +997,11 @@ export class VCpu implements TlbInvalidator, CoreResident {
     for (let t = 0; t < MAX_TIERS; t++) c.dataMem[t] = k[K.K_DATA_MEM + t];
     c.dataCycles = k[K.K_DATA_CYCLES];
     c.prefetchedLines = k[K.K_PREFETCHED];
+    this.runHi = k[K.K_RUN_HI];
+    this.runLimit = k[K.K_RUN_LIMIT];
+    this.runLines = asSmallInt(k[K.K_RUN_LINES]);
+    this.runCycles = k[K.K_RUN_CYCLES];
+    this.runFirstLine = asSmallInt(k[K.K_RUN_FIRST_LINE]);
   }
 
   private closeLineWindow(): void {

@@ -22,7 +22,7 @@
  */
 import { C_LATENCY, C_VICTIM, C_VICTIMS, D_LLC, REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY, throughCaches, throughCachesInline } from './datacache';
 import { bump, INV_64, pointerAt, toI32 } from './memory-access';
-import { prefetchCovers } from './prefetch';
+import { continueExpected, expectedLine, prefetchCovers } from './prefetch';
 
 // ---- vCPU descriptor: the memory part, from byte 1600 (f64 LLC latency, then i32 slots) ----
 const D_LLC_LATENCY: usize = 1600;
@@ -309,10 +309,31 @@ export function dataLine(d: usize, line: f64, write: bool): i32 {
 }
 
 /** `VCpu.coveredLineCycles`: a covered line's share of the tier's bandwidth, or its miss latency over the core's outstanding misses. */
-function coveredLineCycles(d: usize, tier: i32): f64 {
+export function coveredLineCycles(d: usize, tier: i32): f64 {
   const users = <f64>load<i32>(pointerAt(d, D_TIER_USERS) + (<usize>tier << 2));
   const share = tierConstant(d, tier, T_READ_BYTES_PER_CYCLE) / users;
   const bandwidthBound = 64 / share;
   const missBound = tierConstant(d, tier, T_SEQ_READ) / load<f64>(d + D_MLP_LIMIT);
   return jsRound(bandwidthBound > missBound ? bandwidthBound : missBound);
+}
+
+/** The users of `tier` now (`Machine.tierUsers`), on which its covered line's cost depends. */
+export function tierUsers(d: usize, tier: i32): i32 {
+  return load<i32>(pointerAt(d, D_TIER_USERS) + (<usize>tier << 2));
+}
+
+/** Whether the vCPU has no data cache at all (`VCpu.noDataCaches`), the case of its stream run. */
+export function hasNoDataCaches(d: usize): bool {
+  return load<i32>(d + D_NO_DATA_CACHES) != 0;
+}
+
+/** `Core.nextExpectedLine` of the vCPU's core. */
+export function nextExpectedLine(d: usize): f64 {
+  return expectedLine(pointerAt(d, D_PREFETCHER));
+}
+
+/** What `VCpu.settleRun` leaves in the core: the tier's last line and the prefetcher's stream at the run's last line. */
+export function endStreamRun(d: usize, tier: i32, last: f64): void {
+  store<f64>(pointerAt(d, D_LAST_TIER_LINE) + (<usize>tier << 3), last);
+  continueExpected(pointerAt(d, D_PREFETCHER), last);
 }

@@ -61,6 +61,16 @@ export function prefetchCovers(p: usize, line: f64): bool {
   return coversByBucket(p, line);
 }
 
+/** `Core.nextExpectedLine`: the line that continues the stream matched last, or -1. */
+export function expectedLine(p: usize): f64 {
+  return load<f64>(p + PF_EXPECTED_LINE);
+}
+
+/** `Core.continueExpected`: the stream matched last continued, line after expected line, up to `line`. */
+export function continueExpected(p: usize, line: f64): void {
+  advance(p, field(p, PF_EXPECTED_STREAM), line);
+}
+
 /** `Core.advance`: stream `i`, alone in its bucket, continues with `line`. */
 function advance(p: usize, i: i32, line: f64): bool {
   store<f64>(lastOf(p, i), line);

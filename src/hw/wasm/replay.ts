@@ -23,7 +23,7 @@
  * running on its core.
  */
 import { REFUSED as REFUSED_FROM, SERVED_MEMORY } from './datacache';
-import { C_TIER, countServedLine, dataLineInline } from './memory';
+import { C_TIER, countServedLine, coveredLineCycles, dataLineInline, endStreamRun, hasNoDataCaches, nextExpectedLine, tierUsers } from './memory';
 import { bump, INV_64, pointerAt, smallI32 } from './memory-access';
 import { COUNTED, FAST_SIZE_SHIFT, FAST_WRITABLE, l1Flags, l1Frame, MADE_REFS, O_LINE_CYCLES, O_TRANSLATION_CYCLES, TIER_SHIFT, translatedHpa, translateL1, translateLineAfterL1, WRITABLE } from './translate';
 
@@ -75,6 +75,11 @@ const K_REFUSED_LINE: usize = 408;
 const K_REFUSED_WRITE: usize = 416;
 const K_PENDING_RESULT: usize = 424;
 const K_MADE_REFS: usize = 432;
+const K_RUN_HI: usize = 512;
+const K_RUN_LIMIT: usize = 520;
+const K_RUN_LINES: usize = 528;
+const K_RUN_CYCLES: usize = 536;
+const K_RUN_FIRST_LINE: usize = 544;
 const K_OPS: usize = 448;
 const K_ADDRS: usize = 452;
 const K_SIZES: usize = 456;
@@ -133,6 +138,17 @@ let walkGuestPt: usize = 0;
 let walkEpt: usize = 0;
 let pendingResult: i32 = -1;
 let madeRefs = false;
+// VCpu's stream run (without any data cache: `VCpu.startRun`), and what a line of it costs, kept
+// for the tier and its user count it was worked out for (`VCpu.coveredLineCycles`), for one call.
+let runHi: f64 = -1;
+let runLimit: f64 = -1;
+let runLines: f64 = 0;
+let runCycles: f64 = 0;
+let runFirstLine: f64 = 0;
+let noDataCaches = false;
+let runCostTier: i32 = -1;
+let runCostUsers: i32 = 0;
+let runCost: f64 = 0;
 
 @inline function kf(slot: usize): f64 {
   return load<f64>(kb + slot);
@@ -167,6 +183,13 @@ function loadVcpu(): void {
   repeatsInL1d = kf(K_REPEATS_IN_L1D) != 0;
   repeatTier = <i32>kf(K_REPEAT_TIER);
   hasLlc = kf(K_HAS_LLC) != 0;
+  runHi = kf(K_RUN_HI);
+  runLimit = kf(K_RUN_LIMIT);
+  runLines = kf(K_RUN_LINES);
+  runCycles = kf(K_RUN_CYCLES);
+  runFirstLine = kf(K_RUN_FIRST_LINE);
+  noDataCaches = hasNoDataCaches(desc);
+  runCostTier = -1;
 }
 
 function storeVcpu(): void {
@@ -188,6 +211,11 @@ function storeVcpu(): void {
   setKf(K_WALK_GVA, walkGva);
   setKf(K_REPEAT_LATENCY, repeatLatency);
   setKf(K_REPEAT_TIER, <f64>repeatTier);
+  setKf(K_RUN_HI, runHi);
+  setKf(K_RUN_LIMIT, runLimit);
+  setKf(K_RUN_LINES, runLines);
+  setKf(K_RUN_CYCLES, runCycles);
+  setKf(K_RUN_FIRST_LINE, runFirstLine);
 }
 
 /** `VCpu.countLineRepeats`. */
@@ -206,7 +234,7 @@ function storeVcpu(): void {
   }
 }
 
-/** `VCpu.settleWindow` (no stream run is open with a cache model). */
+/** `VCpu.settleWindow` past its `settleRun` (its callers here settled the run already). */
 function settleWindow(): void {
   const n = windowLoads + windowStores;
   if (n == 0) return;
@@ -221,6 +249,52 @@ function settleWindow(): void {
 
 @inline function closeLineWindow(): void {
   lineLo = lineHi = -1;
+}
+
+/** `VCpu.startRun`: the stream run after the window's line, `line` the prefetcher's expected one, up to the end of the 4 KiB page of `gva`. */
+@inline function startRun(line: f64, gva: f64): void {
+  runLimit = gva - <f64>(smallI32(gva) & 4095) + 4096;
+  runHi = lineHi + 64;
+  runFirstLine = line;
+}
+
+/** `VCpu.nextRunLine`: a load in the line after the window while the run lasts, counted later by `settleRun`. */
+function nextRunLine(): f64 {
+  const lo = lineHi;
+  const hi = lo + 64;
+  lineLo = lo;
+  lineHi = hi;
+  runHi = hi + 64 <= runLimit ? hi + 64 : -1;
+  lastLine++;
+  runLines++;
+  const users = tierUsers(desc, repeatTier);
+  if (repeatTier != runCostTier || users != runCostUsers) {
+    runCost = coveredLineCycles(desc, repeatTier);
+    runCostTier = repeatTier;
+    runCostUsers = users;
+  }
+  runCycles += runCost;
+  return runCost;
+}
+
+/**
+ * `VCpu.settleRun`: the run's lines counted as one by one, the tier's last line and the
+ * prefetcher's stream at the last of them. Here the run ends with it (the caller closes it), so
+ * where the run would go on (`runFirstLine`) does not matter.
+ */
+function settleRun(): void {
+  const n = runLines;
+  if (n == 0) return;
+  bumpK(K_ACCESSES, n);
+  bumpK(K_LOADS, n);
+  bumpK(K_L1_HITS + (<usize>fastSize << 3), n);
+  bumpK(K_DATA_MEM + (<usize>repeatTier << 3), n);
+  bumpK(K_PREFETCHED, n);
+  bumpK(K_DATA_CYCLES, runCycles);
+  const last = runFirstLine + n - 1;
+  endStreamRun(desc, repeatTier, last);
+  runLines = 0;
+  runCycles = 0;
 }
 
 /** `VCpu.dataLine` with `lineServedInWasm` and `noteLineServed` (an LLC, no bracket): its cycles, or REFUSED. */
@@ -241,20 +315,24 @@ function settleWindow(): void {
   if (level == SERVED_MEMORY) servedTier = <i32>load<f64>(desc + C_TIER);
   // The block's K_DATA_L1D, K_DATA_L2 and K_DATA_LLC are consecutive, as countServedLine takes them.
   const cycles = countServedLine(desc, level, kb + K_DATA_L1D, kb + K_DATA_MEM, kb + K_PREFETCHED);
-  lastLineDirty = write;
+  noteLineServed(write);
   return cycles;
 }
 
 /**
- * `VCpu.accessOutsideWindow` for an access of `size` bytes at `gva` inside one line: on the fast
- * page, or on another page that hits the L1 DTLB (`accessGeneral` with `translateLineInWasm`).
- * Returns its cycles, NOT_SERVED (nothing changed) or REFUSED.
+ * `VCpu.accessOutsideWindow` for an access of `size` bytes at `gva` inside one line: the stream
+ * run's next line, on the fast page, or on another page that hits the L1 DTLB (`accessGeneral`
+ * with `translateLineInWasm`). Returns its cycles, NOT_SERVED (nothing changed but the run's
+ * settling, VCpu's first step too) or REFUSED.
  */
 function accessOutsideWindow(gva: f64, size: f64, write: bool): f64 {
+  if (gva >= lineHi && gva + size <= runHi && !write) return nextRunLine();
+  // Any other access ends the run, as in VCpu (an access the call does not serve too: VCpu's path
+  // would settle it first and find nothing more to settle).
+  settleRun();
+  runHi = -1;
   const offset = gva - fastBase;
   if (!(offset < 0 || gva >= fastLimit || (write && !fastWritable))) {
-    // Without a cache model VCpu's line comes from its tier and may open a stream run: its path.
-    if (!hasLlc) return NOT_SERVED;
     const hpa = fastHostBase + offset;
     const inLine = <f64>(smallI32(hpa) & 63);
     if (inLine + size > 64) return NOT_SERVED;
@@ -275,8 +353,10 @@ function accessOutsideWindow(gva: f64, size: f64, write: bool): f64 {
     const data = dataLineOf(line, write);
     if (data == REFUSED) return REFUSED;
     bumpK(K_DATA_CYCLES, data);
-    if (lastLine == line) openLineWindow(gva, inLine);
-    else closeLineWindow();
+    if (lastLine == line) {
+      openLineWindow(gva, inLine);
+      if (noDataCaches && nextExpectedLine(desc) == line + 1) startRun(line + 1, gva);
+    } else closeLineWindow();
     return data;
   }
   return otherPage(gva, size, write);
@@ -308,7 +388,6 @@ function accessOutsideWindow(gva: f64, size: f64, write: bool): f64 {
   if (gva < 0 || gva >= 2251799813685248.0 || <f64>(smallI32(gva) & 63) + size > 64) return NOT_SERVED;
   const size1 = translateL1(desc, gva, write);
   if (size1 < 0) return serveWalks ? afterL1Miss(gva, write) : NOT_SERVED;
-  if (!hasLlc) return NOT_SERVED;
   settleWindow();
   bumpK(K_ACCESSES, 1);
   bumpK(write ? K_STORES : K_LOADS, 1);
@@ -371,9 +450,9 @@ function accessOutsideWindow(gva: f64, size: f64, write: bool): f64 {
  * `VCpu.load` (or `store`, with `write`) of `size` bytes, one to 64, at each address of the
  * block's address column [first, end), until one this call does not serve; returns the index of
  * that access (`end` when it served them all). Served: the line window, a new line on the fast
- * page and an L1 DTLB hit on another page with a cache model (as `replayEvents`), and with or
- * without one an access inside one line whose L1 lookups missed, when the module counts its
- * translation (a walk and its line). The sum of the served accesses' cycles goes to
+ * page (without any data cache, the stream run's lines too, as VCpu serves them), an L1 DTLB hit
+ * on another page, and an access inside one line whose L1 lookups missed, when the module counts
+ * its translation (a walk and its line). The sum of the served accesses' cycles goes to
  * K_BATCH_CYCLES; an access stopped after its translation, K_PENDING_RESULT >= 0, is VCpu's to
  * finish.
  */
@@ -390,17 +469,30 @@ export function accessEvents(d: usize, k: usize, first: i32, end: i32, size: f64
   const addrs = pointerAt(kb, K_ADDRS);
   let cycles: f64 = 0;
   let i = first;
-  for (; i < end; i++) {
-    const gva = load<f64>(addrs + (<usize>i << 3));
-    if (gva >= lineLo && gva + size <= lineHi && (!write || lineWritable)) {
-      if (write) windowStores++;
-      else windowLoads++;
-      cycles += repeatLatency;
-      continue;
+  while (i < end) {
+    // The accesses inside the line window, in a loop of their own on locals (as `replayLoop`'s
+    // run): V8 loads and stores a module global in memory at every use, and a count kept there
+    // chains each access to the previous one's store. Their cycles are added one by one, in order.
+    if (!write || lineWritable) {
+      const windowLo = lineLo;
+      const windowHi = lineHi;
+      const latency = repeatLatency;
+      let run: i32 = 0;
+      while (i < end) {
+        const gva = load<f64>(addrs + (<usize>i << 3));
+        if (!(gva >= windowLo && gva + size <= windowHi)) break;
+        cycles += latency;
+        i++;
+        run++;
+      }
+      if (write) windowStores += <f64>run;
+      else windowLoads += <f64>run;
+      if (i >= end) break;
     }
-    const c = accessOutsideWindow(gva, size, write);
+    const c = accessOutsideWindow(load<f64>(addrs + (<usize>i << 3)), size, write);
     if (c < 0) break;
     cycles += c;
+    i++;
   }
   serveWalks = false;
   setKf(K_BATCH_CYCLES, cycles);
