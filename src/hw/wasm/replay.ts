@@ -320,17 +320,12 @@ function settleRun(): void {
 }
 
 /**
- * `VCpu.accessOutsideWindow` for an access of `size` bytes at `gva` inside one line: the stream
- * run's next line, on the fast page, or on another page that hits the L1 DTLB (`accessGeneral`
- * with `translateLineInWasm`). Returns its cycles, NOT_SERVED (nothing changed but the run's
- * settling, VCpu's first step too) or REFUSED.
+ * `VCpu.accessOutsideWindow` for an access of `size` bytes at `gva` inside one line, no stream run
+ * open (see `accessInRun`): on the fast page, or on another page that hits the L1 DTLB
+ * (`accessGeneral` with `translateLineInWasm`). Returns its cycles, NOT_SERVED (nothing changed)
+ * or REFUSED.
  */
 function accessOutsideWindow(gva: f64, size: f64, write: bool): f64 {
-  if (gva >= lineHi && gva + size <= runHi && !write) return nextRunLine();
-  // Any other access ends the run, as in VCpu (an access the call does not serve too: VCpu's path
-  // would settle it first and find nothing more to settle).
-  settleRun();
-  runHi = -1;
   const offset = gva - fastBase;
   if (!(offset < 0 || gva >= fastLimit || (write && !fastWritable))) {
     const hpa = fastHostBase + offset;
@@ -360,6 +355,19 @@ function accessOutsideWindow(gva: f64, size: f64, write: bool): f64 {
     return data;
   }
   return otherPage(gva, size, write);
+}
+
+/**
+ * `VCpu.accessOutsideWindow` while a stream run is open (only without any data cache, so never in
+ * the replay kernel, whose `accessOutsideWindow` stays without it): the run's next line, or the
+ * run settled and then the access as any other. An access the call does not serve has the run
+ * settled all the same: VCpu's path settles it first, then finds nothing more to settle.
+ */
+function accessInRun(gva: f64, size: f64, write: bool): f64 {
+  if (gva >= lineHi && gva + size <= runHi && !write) return nextRunLine();
+  settleRun();
+  runHi = -1;
+  return accessOutsideWindow(gva, size, write);
 }
 
 /** `VCpu.setFastAt`: the page of `gva`, of `size`, which translates `gva` to `hpa`, becomes the fast page. */
@@ -489,7 +497,8 @@ export function accessEvents(d: usize, k: usize, first: i32, end: i32, size: f64
       else windowLoads += <f64>run;
       if (i >= end) break;
     }
-    const c = accessOutsideWindow(load<f64>(addrs + (<usize>i << 3)), size, write);
+    const gva = load<f64>(addrs + (<usize>i << 3));
+    const c = runHi >= 0 || runLines != 0 ? accessInRun(gva, size, write) : accessOutsideWindow(gva, size, write);
     if (c < 0) break;
     cycles += c;
     i++;
