@@ -478,26 +478,26 @@ export function accessEvents(d: usize, k: usize, first: i32, end: i32, size: f64
   let cycles: f64 = 0;
   let i = first;
   while (i < end) {
-    // The accesses inside the line window, in a loop of their own on locals (as `replayLoop`'s
-    // run): V8 loads and stores a module global in memory at every use, and a count kept there
-    // chains each access to the previous one's store. Their cycles are added one by one, in order.
-    if (!write || lineWritable) {
+    let gva = load<f64>(addrs + (<usize>i << 3));
+    if (gva >= lineLo && gva + size <= lineHi && (!write || lineWritable)) {
+      // The accesses inside the line window, in a loop of their own on locals (as `replayLoop`'s
+      // run): V8 loads and stores a module global in memory at every use, and a count kept there
+      // chains each access to the previous one's store. Their cycles are added one by one, in order.
       const windowLo = lineLo;
       const windowHi = lineHi;
       const latency = repeatLatency;
       let run: i32 = 0;
-      while (i < end) {
-        const gva = load<f64>(addrs + (<usize>i << 3));
-        if (!(gva >= windowLo && gva + size <= windowHi)) break;
+      do {
         cycles += latency;
         i++;
         run++;
-      }
+        if (i == end) break;
+        gva = load<f64>(addrs + (<usize>i << 3));
+      } while (gva >= windowLo && gva + size <= windowHi);
       if (write) windowStores += <f64>run;
       else windowLoads += <f64>run;
-      if (i >= end) break;
+      if (i == end) break;
     }
-    const gva = load<f64>(addrs + (<usize>i << 3));
     const c = runHi >= 0 || runLines != 0 ? accessInRun(gva, size, write) : accessOutsideWindow(gva, size, write);
     if (c < 0) break;
     cycles += c;
