@@ -106,6 +106,14 @@ test('random loads over a mapped region: the module serves the walks', { skip },
   }
 });
 
+/** A vCPU of `preset` on 4 KiB pages in both dimensions, its first `pages` pages mapped by `load`. */
+function mappedVcpu(preset: string, pages: number): { vcpu: VCpu; base: number } {
+  const space = new FlatSpace({ guestPageSize: PageSize.Size4K, hostPageSize: PageSize.Size4K });
+  const vcpu = new VCpu(machineOf(PRESETS[preset]), space, 0);
+  for (let p = 0; p < pages; p++) vcpu.load(space.base + p * 4096, 8);
+  return { vcpu, base: space.base };
+}
+
 /** A load batch of `x[0]` and a store batch of `x[1]`, `x[2]` on `a`, the same one by one on `b`: the same cycles and counters. */
 function loadThenStores(a: VCpu, b: VCpu, x: Float64Array, preset: string): void {
   const many = a.loadMany(x, 0, 1, 8) + a.storeMany(x, 1, 3, 8);
@@ -116,14 +124,8 @@ function loadThenStores(a: VCpu, b: VCpu, x: Float64Array, preset: string): void
 
 test('a store batch after a load batch that walked to the same line: the line is clean until the store', { skip }, () => {
   for (const preset of Object.keys(PRESETS)) {
-    const build = () => {
-      const space = new FlatSpace({ guestPageSize: PageSize.Size4K, hostPageSize: PageSize.Size4K });
-      const vcpu = new VCpu(machineOf(PRESETS[preset]), space, 0);
-      for (let p = 0; p < 4096; p++) vcpu.load(space.base + p * 4096, 8);
-      return { vcpu, base: space.base };
-    };
-    const a = build();
-    const b = build();
+    const a = mappedVcpu(preset, 4096);
+    const b = mappedVcpu(preset, 4096);
     loadThenStores(a.vcpu, b.vcpu, Float64Array.of(a.base + 64, a.base + 72, a.base + 80), preset);
   }
 });
@@ -131,12 +133,10 @@ test('a store batch after a load batch that walked to the same line: the line is
 test('without a cache model, a line the batch walked to repeats at its own tier\'s cost after the batch stops', { skip }, () => {
   for (const preset of ['zen2-translation', 'icelake-translation']) {
     const build = () => {
-      const space = new FlatSpace({ guestPageSize: PageSize.Size4K, hostPageSize: PageSize.Size4K });
-      const vcpu = new VCpu(machineOf(PRESETS[preset]), space, 0);
-      for (let p = 0; p < 4096; p++) vcpu.load(space.base + p * 4096, 8);
+      const mapped = mappedVcpu(preset, 4096);
       // A line of the first tier's first page last, by `load`: the vCPU's repeat state is that tier's.
-      vcpu.load(space.base + 128, 8);
-      return { vcpu, base: space.base };
+      mapped.vcpu.load(mapped.base + 128, 8);
+      return mapped;
     };
     const a = build();
     const b = build();
@@ -208,14 +208,8 @@ test('in a beginIndependent bracket, or with another vCPU on the core, a batch i
 
 test('without a cache model, a batch serves a sequential stream\'s run of lines, and a run that load opened or a batch left open carries over', { skip }, () => {
   for (const preset of ['zen2-translation', 'icelake-translation']) {
-    const build = () => {
-      const space = new FlatSpace({ guestPageSize: PageSize.Size4K, hostPageSize: PageSize.Size4K });
-      const vcpu = new VCpu(machineOf(PRESETS[preset]), space, 0);
-      for (let p = 0; p < 16; p++) vcpu.load(space.base + p * 4096, 8);
-      return { vcpu, base: space.base };
-    };
-    const a = build();
-    const b = build();
+    const a = mappedVcpu(preset, 16);
+    const b = mappedVcpu(preset, 16);
     // Loads 8 bytes apart over three and a half pages, from inside a line of the first.
     const gvas = Float64Array.from({ length: 1800 }, (_, i) => a.base + 4096 + 40 + i * 8);
     // By `load` (the run opens there), a batch, `load` again (the batch's run goes on), a counter read (which settles the run), a batch.
