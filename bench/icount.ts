@@ -185,6 +185,13 @@ async function perAccess(dir: string, tag: string, command: (accesses: number) =
 /** A node command line with the count's V8 settings (and `extra` flags). */
 const node = (extra: string[], script: string, ...args: string[]) => [process.execPath, ...extra, ...V8_FLAGS, '--import', 'tsx', script, ...args];
 
+/**
+ * `--perf-basic-prof` for a side counted in `dir`: V8 writes the map of its generated code to
+ * /tmp/perf-PID.map (`counted` reads and removes it) and, with the flag, a log of its own, by
+ * default as isolate-*-v8.log in the working directory: here into `dir` (removed with it).
+ */
+const perfFlags = (dir: string, tag: string) => ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${path.join(dir, `${tag}.v8.log`)}`];
+
 export async function countAll(): Promise<BenchFigure[]> {
   if (!valgrindAvailable()) {
     process.stderr.write('icount: valgrind is not installed (scripts/install.sh installs it); no figures\n');
@@ -197,9 +204,9 @@ export async function countAll(): Promise<BenchFigure[]> {
   const removeDir = guardDir(dir);
   try {
     const c = await perAccess(dir, 'c', (n) => [reference, 'rand', String(n), String(SPAN_BITS), String(MORE)], false, referenceSide);
-    const port = await perAccess(dir, 'wasm', (n) => node(['--perf-basic-prof'], path.join(HERE, 'cref.ts'), ...wasmChildArgs(wasm, 'rand', n, SPAN_BITS, MORE)), true, nodeSide);
-    const ours = await perAccess(dir, 'ours', (n) => node(['--perf-basic-prof'], fileURLToPath(import.meta.url), '--ours-child', String(n)), true, nodeSide);
-    const many = await perAccess(dir, 'many', (n) => node(['--perf-basic-prof'], fileURLToPath(import.meta.url), '--ours-child', String(n), 'loadMany'), true, nodeSide);
+    const port = await perAccess(dir, 'wasm', (n) => node(perfFlags(dir, `wasm-${n}`), path.join(HERE, 'cref.ts'), ...wasmChildArgs(wasm, 'rand', n, SPAN_BITS, MORE)), true, nodeSide);
+    const ours = await perAccess(dir, 'ours', (n) => node(perfFlags(dir, `ours-${n}`), fileURLToPath(import.meta.url), '--ours-child', String(n)), true, nodeSide);
+    const many = await perAccess(dir, 'many', (n) => node(perfFlags(dir, `many-${n}`), fileURLToPath(import.meta.url), '--ours-child', String(n), 'loadMany'), true, nodeSide);
     for (const [what, side] of [['ours', ours.side], ['ours, loadMany', many.side], ['WebAssembly', port.side]] as const) {
       const m = counterMismatches(side.counters, c.side.counters);
       if (m.length > 0) process.stderr.write(`icount ${what}: the C reference does different work:\n  ${m.join('\n  ')}\n`);
