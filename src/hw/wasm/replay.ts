@@ -297,7 +297,7 @@ function settleRun(): void {
   runCycles = 0;
 }
 
-/** `VCpu.dataLine` with `lineServedInWasm` and `noteLineServed` (an LLC, no bracket): its cycles, or REFUSED. */
+/** `VCpu.dataLine` with `lineServedInWasm` and `noteLineServed` (no bracket): its cycles, or REFUSED. */
 @inline function dataLineOf(line: f64, write: bool): f64 {
   if (line == lastLine && (!write || lastLineDirty)) {
     countLineRepeats(1);
