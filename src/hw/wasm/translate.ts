@@ -451,8 +451,9 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
   }
   const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
   const set = pageLow & load<i32>(c + G_SET_MASK);
-  if (mode != MODE_INDEXED && load<i64>(c + MISSED_KEY) == reinterpret<i64>(k)) fillAfterMiss(c, k, set, size, value, flags);
-  else insertKey(c, k, set, size, value, flags);
+  if (load<i64>(c + MISSED_KEY) != reinterpret<i64>(k)) insertKey(c, k, set, size, value, flags);
+  else if (mode == MODE_INDEXED) fillIndexedAfterMiss(c, k, set, size, value, flags);
+  else fillAfterMiss(c, k, set, size, value, flags);
 }
 
 /** Store the value and flags of the entry in way `victim`. */
@@ -492,24 +493,16 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
 /** `insertKey` of tlb.ts: the body of `insert`. */
 function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32): i32 {
   const knownAbsent = load<i64>(c + MISSED_KEY) == reinterpret<i64>(k); // as in sameKey
-  if (knownAbsent) store<f64>(c + MISSED_KEY, -1);
   const indexed = load<f64>(c + INDEXED) != 0;
+  if (knownAbsent && indexed) return fillIndexedAfterMiss(c, k, set, size, value, flags);
+  if (knownAbsent) store<f64>(c + MISSED_KEY, -1);
   const ways = load<i32>(c + G_WAYS);
   const keys = pointerAt(c, KEY);
   let victim: i32;
   if (indexed) {
-    victim = knownAbsent ? -1 : hashFind(c, k);
-    const fill = pointerAt(c, FILL) + (<usize>set << 2);
-    const used = load<i32>(fill);
-    if (victim < 0 && used < ways) {
-      // A way never used since the last flush: not in the recency list yet.
-      victim = set * ways + used;
-      store<i32>(fill, used + 1);
-      linkFront(c, victim, set);
-    } else {
-      if (victim < 0) victim = i32At(pointerAt(c, TAIL), set);
-      touch(c, victim, set);
-    }
+    victim = hashFind(c, k);
+    if (victim >= 0) touch(c, victim, set);
+    else victim = newIndexedWay(c, set, ways);
   } else {
     const base = set * ways;
     const end = base + ways;
@@ -530,22 +523,53 @@ function insertKey(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32
       victim = base + newFront;
     }
   }
-  const prev = keyAt(keys, victim);
-  if (prev != k) {
-    if (prev != -1) {
-      addSizeCount(c, toI32(prev) & 3, -1);
-      if (indexed) unchain(c, victim);
-    } else store<f64>(c + VALID, load<f64>(c + VALID) + 1);
-    addSizeCount(c, size, 1);
-    store<f64>(keys + (<usize>victim << 3), k);
-    if (indexed) chain(c, victim, knownAbsent ? smallI32(load<f64>(c + MISSED_BUCKET)) : hashSlot(c, k));
-    else {
-      const shift = load<i32>(c + G_FP_SHIFT);
-      if (shift >= 0) store<u8>(pointerAt(c, FP) + <usize>victim, <u8>fingerprintOf(c, k, shift));
-    }
-  }
+  if (keyAt(keys, victim) != k) replaceKey(c, keys, victim, k, size, indexed, indexed ? hashSlot(c, k) : 0);
   storeEntry(c, victim, value, flags);
   return victim;
+}
+
+/**
+ * `insertKey` in indexed mode with `k` known absent (a lookup of it just missed, as before the
+ * walk's L1 fill), written apart for that common case: no search, and the bucket the lookup found.
+ */
+function fillIndexedAfterMiss(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32): i32 {
+  store<f64>(c + MISSED_KEY, -1);
+  const victim = newIndexedWay(c, set, load<i32>(c + G_WAYS));
+  replaceKey(c, pointerAt(c, KEY), victim, k, size, true, smallI32(load<f64>(c + MISSED_BUCKET)));
+  storeEntry(c, victim, value, flags);
+  return victim;
+}
+
+/** Indexed mode: the way of `set` a key it does not hold goes to, the next never used since the last flush or the least recent, made the most recent. */
+@inline function newIndexedWay(c: usize, set: i32, ways: i32): i32 {
+  const fill = pointerAt(c, FILL) + (<usize>set << 2);
+  const used = load<i32>(fill);
+  if (used < ways) {
+    // A way never used since the last flush: not in the recency list yet.
+    const victim = set * ways + used;
+    store<i32>(fill, used + 1);
+    linkFront(c, victim, set);
+    return victim;
+  }
+  const victim = i32At(pointerAt(c, TAIL), set);
+  touch(c, victim, set);
+  return victim;
+}
+
+/** Way `victim` takes key `k` of `size` in place of another (or none): the counts, and its place by key (indexed mode: hash `bucket`; else its fingerprint). */
+@inline function replaceKey(c: usize, keys: usize, victim: i32, k: f64, size: i32, indexed: bool, bucket: i32): void {
+  const prev = keyAt(keys, victim);
+  if (prev != -1) {
+    addSizeCount(c, toI32(prev) & 3, -1);
+    if (indexed) unchain(c, victim);
+  } else store<f64>(c + VALID, load<f64>(c + VALID) + 1);
+  addSizeCount(c, size, 1);
+  store<f64>(keys + (<usize>victim << 3), k);
+  if (indexed) chain(c, victim, bucket);
+  else {
+    const shift = load<i32>(c + G_FP_SHIFT);
+    if (shift >= 0) store<u8>(pointerAt(c, FP) + <usize>victim, <u8>fingerprintOf(c, k, shift));
+  }
 }
 
 // ---- the translation path (vcpu.ts) ----
