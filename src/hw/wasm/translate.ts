@@ -610,17 +610,24 @@ let fastSize: i32 = 0;
   store<f64>(desc + slot, v);
 }
 
+/*
+ * V8 loads a module global from memory at every use, and again after each store to the linear
+ * memory: the functions below that store several slots read `desc` (and `refs`) into locals once.
+ */
+
 /**
  * `walkRef`, made here (wasm/memory.ts): the line and its dimension (1 guest, 0 host), also
  * recorded in order (for tests: VCpu does not replay them). A line a cache refuses stops the
  * call: the counters so far, status REFUSED_LINE, then a trap.
  */
 @inline function walkRef(line: f64, guestDimension: u8): void {
-  if (refs == 0) beginWalkRefs(desc);
-  store<f64>(desc + REF_LINE + (<usize>refs << 3), line);
-  store<u8>(desc + REF_DIM + <usize>refs, guestDimension);
-  refs++;
-  if (memoryWalkRef(desc, line, guestDimension)) {
+  const d = desc;
+  const n = refs;
+  if (n == 0) beginWalkRefs(d);
+  store<f64>(d + REF_LINE + (<usize>n << 3), line);
+  store<u8>(d + REF_DIM + <usize>n, guestDimension);
+  refs = n + 1;
+  if (memoryWalkRef(d, line, guestDimension)) {
     finish(REFUSED_LINE, 0, 0);
     unreachable();
   }
@@ -650,23 +657,25 @@ function begin(d: usize, gva: f64): void {
   refs = pscHits = pscMisses = ntlbHits = ntlbMisses = 0;
   // The slots `finish` does not write (every call ends there, a trap too): five stores, where
   // memory.fill of the block is a call out of the generated code in V8.
-  out(O_HPA, 0);
-  out(O_L1_SIZE, 0);
-  out(O_L1_FRAME, 0);
-  out(O_FAULT_ADDR, 0);
-  out(O_FAULT_WRITE, 0);
+  store<f64>(d + O_HPA, 0);
+  store<f64>(d + O_L1_SIZE, 0);
+  store<f64>(d + O_L1_FRAME, 0);
+  store<f64>(d + O_FAULT_ADDR, 0);
+  store<f64>(d + O_FAULT_WRITE, 0);
 }
 
 /** Write the status and the counters; returns the status. */
 function finish(status: i32, size: i32, flags: i32): i32 {
   finishedSize = size;
   finishedFlags = flags;
-  out(O_STATUS, <f64>status);
-  out(O_SIZE, <f64>size);
-  out(O_FLAGS, <f64>flags);
-  out(O_REFS, <f64>refs);
-  if (refs != 0) endWalkRefs(desc);
-  if ((pscHits | pscMisses | ntlbHits | ntlbMisses) != 0) addWalkerCounts(desc, pscHits, pscMisses, ntlbHits, ntlbMisses);
+  const d = desc;
+  const n = refs;
+  store<f64>(d + O_STATUS, <f64>status);
+  store<f64>(d + O_SIZE, <f64>size);
+  store<f64>(d + O_FLAGS, <f64>flags);
+  store<f64>(d + O_REFS, <f64>n);
+  if (n != 0) endWalkRefs(d);
+  if ((pscHits | pscMisses | ntlbHits | ntlbMisses) != 0) addWalkerCounts(d, pscHits, pscMisses, ntlbHits, ntlbMisses);
   return status;
 }
 
@@ -678,23 +687,26 @@ function fault(status: i32, addr: f64, write: bool): i32 {
 
 /** `setFast`'s part that is not VCpu's own state: the L1 page and `outHpa`. */
 function setFast(size: i32, pageFrame: f64): void {
+  const d = desc;
   fastSize = size;
-  out(O_L1_SIZE, <f64>size);
-  out(O_L1_FRAME, pageFrame);
-  outHpa = pageFrame * 4096 + <f64>(<i32>walkG & offsetMask(size));
-  out(O_HPA, outHpa);
+  store<f64>(d + O_L1_SIZE, <f64>size);
+  store<f64>(d + O_L1_FRAME, pageFrame);
+  const hpa = pageFrame * 4096 + <f64>(<i32>walkG & offsetMask(size));
+  outHpa = hpa;
+  store<f64>(d + O_HPA, hpa);
 }
 
 /** `fillL1`: insert the translation of `walkGva` to `outHpa` into the L1 array that keeps `size`. */
 @inline function fillL1(size: i32, flags: i32): void {
-  const cache = descPtr(D_L1_FILL_CACHE + (<usize>size << 2));
+  const d = desc;
+  const cache = pointerAt(d, D_L1_FILL_CACHE + (<usize>size << 2));
   if (cache == 0) {
     fastSize = -1;
-    out(O_L1_SIZE, -1);
-    out(O_HPA, outHpa);
+    store<f64>(d + O_L1_SIZE, -1);
+    store<f64>(d + O_HPA, outHpa);
     return;
   }
-  const s = descI32(D_L1_FILL_SIZE + (<usize>size << 2));
+  const s = load<i32>(d + D_L1_FILL_SIZE + (<usize>size << 2));
   const pageFrame = (outHpa - <f64>(<i32>walkG & offsetMask(s))) * INV_4096;
   const page = walkG >> pageShift(s);
   insertPage(cache, <f64>page, <i32>page, s, pageFrame, flags);
@@ -703,9 +715,10 @@ function setFast(size: i32, pageFrame: f64): void {
 
 /** `fillL2`: insert the translation of `walkGva` to `outHpa` into the L2 array for `size`. */
 @inline function fillL2(size: i32, flags: i32): void {
-  const cache = descPtr(D_L2_FILL_CACHE + (<usize>size << 2));
+  const d = desc;
+  const cache = pointerAt(d, D_L2_FILL_CACHE + (<usize>size << 2));
   if (cache == 0) return;
-  const s = descI32(D_L2_FILL_SIZE + (<usize>size << 2));
+  const s = load<i32>(d + D_L2_FILL_SIZE + (<usize>size << 2));
   const page = walkG >> pageShift(s);
   insertPage(cache, <f64>page, <i32>page, s, (outHpa - <f64>(<i32>walkG & offsetMask(s))) * INV_4096, flags);
 }
@@ -718,8 +731,9 @@ function setFast(size: i32, pageFrame: f64): void {
 let startTable: f64 = 0;
 @inline function pscStart(pscs: usize, a: i64, root: f64): i32 {
   startTable = root;
+  const d = desc;
   for (let L = 2; L <= 4; L++) {
-    const psc = descPtr(pscs + (<usize>(L - 2) << 2));
+    const psc = pointerAt(d, pscs + (<usize>(L - 2) << 2));
     if (!cacheValid(psc)) continue;
     const prefix = a >> levelShift(L);
     const way = lookupPage(psc, <f64>prefix, <i32>prefix, 0);
@@ -741,6 +755,7 @@ function walkNative(write: bool, pt: usize): i32 {
   if (level == 4) pscMisses++;
   const entries = pointerAt(pt, PT_ENTRY);
   const frames = pointerAt(pt, PT_TABLE_FRAME);
+  const guestPscs = desc + D_GUEST_PSC;
   for (; level >= 1; level--) {
     const prefix = g >> levelShift(level);
     const index = <i32>prefix & 511;
@@ -759,7 +774,7 @@ function walkNative(write: bool, pt: usize): i32 {
       fillL1(size, flags);
       return finish(WALKED, size, flags);
     }
-    insertPage(descPtr(D_GUEST_PSC + (<usize>(level - 2) << 2)), <f64>prefix, <i32>prefix, 0, <f64>payload, 0);
+    insertPage(pointerAt(guestPscs, <usize>(level - 2) << 2), <f64>prefix, <i32>prefix, 0, <f64>payload, 0);
     t = <f64>payload;
   }
   unreachable(); // level 1 entries are leaves
@@ -775,6 +790,7 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
   if (level == 4) pscMisses++;
   const entries = pointerAt(pt, PT_ENTRY);
   const frames = pointerAt(pt, PT_TABLE_FRAME);
+  const guestPscs = desc + D_GUEST_PSC;
   for (; level >= 1; level--) {
     const prefix = g >> levelShift(level);
     const index = <i32>prefix & 511;
@@ -797,7 +813,7 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
       fillL1(size, flags);
       return finish(WALKED, size, flags);
     }
-    insertPage(descPtr(D_GUEST_PSC + (<usize>(level - 2) << 2)), <f64>prefix, <i32>prefix, 0, <f64>payload, 0);
+    insertPage(pointerAt(guestPscs, <usize>(level - 2) << 2), <f64>prefix, <i32>prefix, 0, <f64>payload, 0);
     t = <f64>payload;
   }
   unreachable(); // level 1 entries are leaves
@@ -816,7 +832,8 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
  */
 @inline function nestedTranslate(gpaFrame: f64, offset: i32, write: bool, ept: usize): bool {
   const g = (reinterpret<i64>(gpaFrame + MAGIC) - reinterpret<i64>(MAGIC)) * 4096 + <i64>offset;
-  const ntlb = descPtr(D_NTLB);
+  const d = desc;
+  const ntlb = pointerAt(d, D_NTLB);
   if (cacheValid(ntlb)) {
     for (let s = 0; s < 3; s++) {
       if (sizeCountOf(ntlb, s) == 0) continue;
@@ -864,7 +881,7 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
       insertPage(ntlb, <f64>prefix, <i32>prefix, size, <f64>payload, nestedWritable ? WRITABLE : 0);
       return true;
     }
-    insertPage(descPtr(D_HOST_PSC + (<usize>(level - 2) << 2)), <f64>prefix, <i32>prefix, 0, <f64>payload, 0);
+    insertPage(pointerAt(d, D_HOST_PSC + (<usize>(level - 2) << 2)), <f64>prefix, <i32>prefix, 0, <f64>payload, 0);
     t = <f64>payload;
   }
   unreachable(); // level 1 entries are leaves
