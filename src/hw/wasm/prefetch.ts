@@ -85,8 +85,8 @@ function advance(p: usize, i: i32, line: f64): bool {
 
 /** `Core.coversByBucket`. */
 function coversByBucket(p: usize, line: f64): bool {
+  const page = toI32(Math.floor(line * INV_LINES_PER_PAGE));
   if (array(p, PF_BUCKETS) != 0) {
-    const page = toI32(Math.floor(line * INV_LINES_PER_PAGE));
     const m = load<i32>(bucketOf(p, page));
     if ((m & (m - 1)) == 0 && m != 0) {
       const i = 31 - clz(m);
@@ -94,7 +94,7 @@ function coversByBucket(p: usize, line: f64): bool {
       if (load<i32>(pageOf(p, i)) == page && d == <f64>load<i32>(strideOf(p, i)) && d != 0) return advance(p, i, line);
     }
   }
-  return trainStreams(p, line);
+  return trainStreams(p, line, page);
 }
 
 /** `nextStream` of core.ts: the lowest set bit's index, 32 when none. */
@@ -102,12 +102,11 @@ function coversByBucket(p: usize, line: f64): bool {
   return mask == 0 ? 32 : ctz(mask);
 }
 
-/** `Core.trainStreams`: every stream of the line's page, then a new stream. */
-function trainStreams(p: usize, line: f64): bool {
+/** `Core.trainStreams`: every stream of the line's page (`page`, as coversByBucket took it), then a new stream. */
+function trainStreams(p: usize, line: f64, page: i32): bool {
   store<f64>(p + PF_EXPECTED_LINE, -1);
   const streams = field(p, PF_STREAMS);
   if (streams == 0) return false;
-  const page = toI32(Math.floor(line * INV_LINES_PER_PAGE));
   let retrain = -1;
   const indexed = array(p, PF_BUCKETS) != 0;
   let candidates = indexed ? load<i32>(bucketOf(p, page)) : 0;

@@ -598,14 +598,6 @@ let finishedSize: i32 = 0;
 let finishedFlags: i32 = 0;
 let fastSize: i32 = 0;
 
-@inline function descI32(slot: usize): i32 {
-  return load<i32>(desc + slot);
-}
-
-@inline function descPtr(slot: usize): usize {
-  return pointerAt(desc, slot);
-}
-
 @inline function out(slot: usize, v: f64): void {
   store<f64>(desc + slot, v);
 }
@@ -917,10 +909,11 @@ export let l1Flags: i32 = 0;
 
 /** `lookupL1`'s lookups (see there) for the address in `walkG`: the size of the hit, its entry in `l1Frame` and `l1Flags`, or -1. */
 @inline function findL1(write: bool): i32 {
-  const l1Count = descI32(D_L1_COUNT);
+  const d = desc;
+  const l1Count = load<i32>(d + D_L1_COUNT);
   for (let j = 0; j < l1Count; j++) {
-    const cache = descPtr(D_L1_CACHE + (<usize>j << 2));
-    const s = descI32(D_L1_SIZE + (<usize>j << 2));
+    const cache = pointerAt(d, D_L1_CACHE + (<usize>j << 2));
+    const s = load<i32>(d + D_L1_SIZE + (<usize>j << 2));
     if (sizeCountOf(cache, s) == 0) continue;
     const page = walkG >> pageShift(s);
     const way = lookupPage(cache, <f64>page, <i32>page, s);
@@ -958,12 +951,13 @@ export function translate(d: usize, gva: f64, write: bool, guestPt: usize, ept: 
 
 /** `translate` past an L1 miss (the address `begin` set): the L2 arrays, then the walk's first attempt. */
 @inline function translateAfterL1(write: bool, guestPt: usize, ept: usize): i32 {
-  const l2Count = descI32(D_L2_COUNT);
+  const d = desc;
+  const l2Count = load<i32>(d + D_L2_COUNT);
   for (let a = 0; a < l2Count; a++) {
-    const cache = descPtr(D_L2_CACHE + (<usize>a << 2));
-    const sizes = descI32(D_L2_SIZE_COUNT + (<usize>a << 2));
+    const cache = pointerAt(d, D_L2_CACHE + (<usize>a << 2));
+    const sizes = load<i32>(d + D_L2_SIZE_COUNT + (<usize>a << 2));
     for (let k = 0; k < sizes; k++) {
-      const s = descI32(D_L2_SIZES + (<usize>(3 * a + k) << 2));
+      const s = load<i32>(d + D_L2_SIZES + (<usize>(3 * a + k) << 2));
       if (sizeCountOf(cache, s) == 0) continue;
       const page = walkG >> pageShift(s);
       const way = lookupPage(cache, <f64>page, <i32>page, s);
