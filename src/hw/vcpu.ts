@@ -236,12 +236,12 @@ const OUT_L1_FRAME = 5;
 const OUT_FAULT_ADDR = 6;
 const OUT_FAULT_WRITE = 7;
 const OUT_REFS = 8;
-/** A counted walk's translation cycles and its data line's (wasm/translate.ts `countWalkedLine`). */
+/** A counted walk's translation cycles and its data line's (wasm/translate.ts `countTranslatedLine`). */
 const OUT_TRANSLATION_CYCLES = 9;
 const OUT_LINE_CYCLES = 10;
 /** The walk's cycles: the sum of its references' (wasm/memory.ts). */
 const OUT_WALK_CYCLES = 13;
-/** `translateLine`'s result bits of a walk it counted (wasm/translate.ts `countWalkedLine`). */
+/** `translateLine`'s result bits of a walk it counted (wasm/translate.ts `countTranslatedLine`). */
 const LINE_COUNTED = 1 << 8;
 const LINE_FAST_SIZE_SHIFT = 9;
 const LINE_FAST_WRITABLE = 1 << 11;
@@ -306,7 +306,7 @@ const WALK_NTLB_HITS = 35;
 const WALK_NTLB_MISSES = 36;
 /**
  * The counted walks' pending counters (f64 slots from this byte, wasm/translate.ts
- * `countWalkedLine`), taken with the walk references' (`takeWalkRefCounters`); slot 0 is the L2
+ * `countTranslatedLine`), taken with the walk references' (`takeWalkRefCounters`); slot 0 is the L2
  * TLB latency, which the module reads.
  */
 const WALKED_BYTE = 2048;
@@ -1161,7 +1161,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
 
   /**
    * `translateLineInWasm` after a walk and its data line that the module counted (`LINE_COUNTED`,
-   * wasm/translate.ts `countWalkedLine`): what is left is this vCPU's state, in the order the
+   * wasm/translate.ts `countTranslatedLine`): what is left is this vCPU's state, in the order the
    * uncounted path changes it (the references' `takeWalkRefs`, the fast page, the data line's
    * `lastLine`, level and repeat).
    */

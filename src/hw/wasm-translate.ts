@@ -46,7 +46,7 @@ export interface Translator {
    * reference made it new), the data line at the translated address as `dataLine` makes it:
    * returns the status, plus 16 * (the data line's level + 1) when it made one (wasm/translate.ts).
    * With `count` 1, a walk and the line it made are counted in the block too, and the result carries
-   * the bits VCpu needs for the rest (wasm/translate.ts `countWalkedLine`).
+   * the bits VCpu needs for the rest (wasm/translate.ts `countTranslatedLine`).
    */
   translateLine(desc: number, gva: number, write: number, guestPt: number, ept: number, repeatLine: number, count: number): number;
   /** The walk alone (a retry after a fault): returns the status. */

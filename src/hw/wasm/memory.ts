@@ -310,7 +310,7 @@ export function dataLine(d: usize, line: f64, write: bool): i32 {
 
 /** `VCpu.coveredLineCycles`: a covered line's share of the tier's bandwidth, or its miss latency over the core's outstanding misses. */
 export function coveredLineCycles(d: usize, tier: i32): f64 {
-  const users = <f64>load<i32>(pointerAt(d, D_TIER_USERS) + (<usize>tier << 2));
+  const users = <f64>tierUsers(d, tier);
   const share = tierConstant(d, tier, T_READ_BYTES_PER_CYCLE) / users;
   const bandwidthBound = 64 / share;
   const missBound = tierConstant(d, tier, T_SEQ_READ) / load<f64>(d + D_MLP_LIMIT);

@@ -84,7 +84,7 @@ const PT_TABLE_FRAME: usize = 12;
  * L1 hit's lookup size, the L2 hit's array size, the walk's combined size), flags (bit 0
  * writable), the L1 entry that becomes the fast page (stored size, -1 for none, and page frame),
  * the fault's address and write flag, the walk-reference count, a counted walk's translation
- * and data-line cycles (`countWalkedLine`; slots 11 and 12 are unused: the paging-structure-cache
+ * and data-line cycles (`countTranslatedLine`; slots 11 and 12 are unused: the paging-structure-cache
  * and nested-TLB hits and misses go to the pending counters of wasm/memory.ts), the walk's cycles
  * (slot 13, wasm/memory.ts). Walk references: line (f64) at REF_LINE + 8r, dimension (u8, 1
  * guest, 0 host) at REF_DIM + r; at most 24 per attempt (a 4K/4K nested walk), room for 64.
@@ -123,7 +123,7 @@ const REF_LINE: usize = 512;
 const REF_DIM: usize = 1024;
 
 /**
- * The counted walks' pending counters (f64 slots from byte 2048, see `countWalkedLine`), which VCpu
+ * The counted walks' pending counters (f64 slots from byte 2048, see `countTranslatedLine`), which VCpu
  * adds to its own with the walk references' (`takeWalkRefCounters`); first VCpu's L2 TLB latency,
  * a constant it writes once.
  */
@@ -984,7 +984,7 @@ export function translate(d: usize, gva: f64, write: bool, guestPt: usize, ept: 
  * output first and the data line's after it, as the two calls' would be taken one after the other.
  * That is exact because what VCpu does between the two (counters, the fast page, the line window)
  * is nothing the data line reads. With `count`, a walk whose line was made (and not refused) is
- * counted here too (`countWalkedLine`), and the result carries its bits.
+ * counted here too (`countTranslatedLine`), and the result carries its bits.
  */
 export function translateLine(d: usize, gva: f64, write: bool, guestPt: usize, ept: usize, repeatLine: f64, count: bool): i32 {
   return lineAfter(translate(d, gva, write, guestPt, ept), d, write, repeatLine, count);
@@ -1014,7 +1014,7 @@ export function translatedHpa(): f64 {
   return count && status != L1_HIT && level < LINE_REFUSED ? result | countTranslatedLine(d, status, level) : result;
 }
 
-/** `translateLine`'s result bits of a counted walk (see `countWalkedLine`). */
+/** `translateLine`'s result bits of a counted walk (see `countTranslatedLine`). */
 export const COUNTED: i32 = 1 << 8;
 export const FAST_SIZE_SHIFT: i32 = 9;
 export const FAST_WRITABLE: i32 = 1 << 11;
