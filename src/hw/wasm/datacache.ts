@@ -370,33 +370,91 @@ export function throughCaches(d: usize, line: f64, write: bool): i32 {
   return throughCachesInline(d, line, write);
 }
 
+/**
+ * `dataAccess` at one level of `throughCaches`, on the line as a 64-bit integer (`l`, converted
+ * once for the three levels): for a power-of-two set count of 8 ways (Zen 2's L1D and L2) in
+ * line, for 16 (its LLC) straight to `access16`; any other geometry through `dataAccess`.
+ */
+@inline function levelAccess(c: usize, line: f64, l: i64, write: bool): i32 {
+  const shift = i32Field(c, SET_SHIFT);
+  if (shift >= 0) {
+    const ways = i32Field(c, WAYS);
+    if (ways == 8 || ways == 16) {
+      const t = l >> <i64>shift;
+      if (t >= <i64>TAG_LIMIT) return -1;
+      const set = <i32>l & i32Field(c, SET_MASK);
+      const words = <usize>i32Field(c, WORD);
+      const frontAt = <usize>i32Field(c, FRONT) + <usize>set;
+      if (ways == 8) return accessVectors(c, words, set << 3, set, frontAt, <i32>t, write, 2);
+      return access16(c, words, set << 4, set, frontAt, <i32>t, write);
+    }
+  }
+  return dataAccess(c, line, write);
+}
+
 /** `throughCaches` in line (`dataLineInline` of wasm/memory.ts). */
 @inline export function throughCachesInline(d: usize, line: f64, write: bool): i32 {
+  return throughCachesFrom(d, line, write, false);
+}
+
+/**
+ * `throughCaches`, or with `l1dDone` its way on after `readInL1d` missed the L1D and filled the
+ * line there (its dirty victim, if any, in the L1D's header).
+ */
+@inline export function throughCachesFrom(d: usize, line: f64, write: bool, l1dDone: bool): i32 {
   store<f64>(d + C_LATENCY, 0);
   store<f64>(d + C_VICTIMS, 0);
   const l1d = <usize>load<i32>(d + D_L1D);
   const l2 = <usize>load<i32>(d + D_L2);
   const llc = <usize>load<i32>(d + D_LLC);
+  const l = <i64>line;
   if (l1d != 0) {
-    const hit = dataAccess(l1d, line, write);
-    if (hit > 0) return served(d, l1d, SERVED_L1D);
-    if (hit < 0) return REFUSED + SERVED_L1D;
+    if (!l1dDone) {
+      const hit = levelAccess(l1d, line, l, write);
+      if (hit > 0) return served(d, l1d, SERVED_L1D);
+      if (hit < 0) return REFUSED + SERVED_L1D;
+    }
     const victim = load<f64>(l1d + EVICTED);
     if (victim >= 0) writeBackBelow(d, victim, l2, llc);
   }
   if (l2 != 0) {
-    const hit = dataAccess(l2, line, write);
+    const hit = levelAccess(l2, line, l, write);
     if (hit > 0) return served(d, l2, SERVED_L2);
     if (hit < 0) return REFUSED + SERVED_L2;
     const victim = load<f64>(l2 + EVICTED);
     if (victim >= 0) writeBackBelow(d, victim, 0, llc);
   }
   if (llc != 0) {
-    const hit = dataAccess(llc, line, write);
+    const hit = levelAccess(llc, line, l, write);
     if (hit > 0) return served(d, llc, SERVED_LLC);
     if (hit < 0) return REFUSED + SERVED_LLC;
     const victim = load<f64>(llc + EVICTED);
     if (victim >= 0) toMemory(d, victim);
   }
   return SERVED_MEMORY;
+}
+
+/** `readInL1d`: the L1D missed the line and filled it; `throughCachesFrom` goes on from its victim. */
+export const L1D_MISSED: f64 = -1;
+/** `readInL1d`: nothing done (no L1D, another geometry, or a line it refuses); `throughCaches` runs the line. */
+export const L1D_NOT_READ: f64 = -2;
+
+/**
+ * A read of `line` at the vCPU's L1D when it has the presets' geometry (a power-of-two set count,
+ * 8 ways), as `throughCaches` does it there: the L1D's latency for a hit, else `L1D_MISSED` or
+ * `L1D_NOT_READ`. For the walk's references, most of which hit the L1D: a hit costs a small
+ * function without the spills of the whole way down.
+ */
+@inline export function readInL1d(d: usize, line: f64): f64 {
+  const c = <usize>load<i32>(d + D_L1D);
+  if (c == 0) return L1D_NOT_READ;
+  const shift = i32Field(c, SET_SHIFT);
+  if (shift < 0 || i32Field(c, WAYS) != 8) return L1D_NOT_READ;
+  const l = <i64>line;
+  const t = l >> <i64>shift;
+  if (t >= <i64>TAG_LIMIT) return L1D_NOT_READ;
+  const set = <i32>l & i32Field(c, SET_MASK);
+  const frontAt = <usize>i32Field(c, FRONT) + <usize>set;
+  if (accessVectors(c, <usize>i32Field(c, WORD), set << 3, set, frontAt, <i32>t, false, 2) == 0) return L1D_MISSED;
+  return load<f64>(c + LATENCY);
 }

@@ -20,7 +20,7 @@
  * The arithmetic is the TypeScript code's: `Math.round` of JavaScript rounds ties up (`jsRound`),
  * unlike `f64.nearest`; every other operation is the same IEEE operation on the same doubles.
  */
-import { C_LATENCY, C_VICTIM, C_VICTIMS, D_LLC, REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY, throughCaches, throughCachesInline } from './datacache';
+import { C_LATENCY, C_VICTIM, C_VICTIMS, D_LLC, L1D_MISSED, readInL1d, REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY, throughCachesFrom, throughCachesInline } from './datacache';
 import { bump, INV_64, pointerAt, toI32 } from './memory-access';
 import { continueExpected, expectedLine, prefetchCovers } from './prefetch';
 
@@ -225,9 +225,18 @@ export function addWalkerCounts(d: usize, pscHits: i32, pscMisses: i32, ntlbHits
   return false;
 }
 
-/** `walkRef` through the data caches. */
+/** `walkRef` through the data caches: a hit in the L1D here, the rest in `walkRefBelowL1d`. */
 function walkRefThroughCaches(d: usize, line: f64): bool {
-  const level = throughCaches(d, line, false);
+  const latency = readInL1d(d, line);
+  if (latency < 0) return walkRefBelowL1d(d, line, latency == L1D_MISSED);
+  refsL1d++;
+  walkCycles += latency;
+  return false;
+}
+
+/** `walkRef` through the data caches for a line the L1D did not serve (`l1dMissed`: it missed, see `readInL1d`). */
+function walkRefBelowL1d(d: usize, line: f64, l1dMissed: bool): bool {
+  const level = throughCachesFrom(d, line, false, l1dMissed);
   let cycles = victimsWrittenBack(d);
   if (level >= REFUSED) {
     store<f64>(d + W_REFUSED, <f64>(level - REFUSED + 1));
