@@ -407,6 +407,8 @@ export function throughCaches(d: usize, line: f64, write: bool): i32 {
   const l1d = <usize>load<i32>(d + D_L1D);
   const l2 = <usize>load<i32>(d + D_L2);
   const llc = <usize>load<i32>(d + D_LLC);
+  // Without caches (a translation-only model's data line) not even the line's conversion.
+  if ((l1d | l2 | llc) == 0) return SERVED_MEMORY;
   const l = <i64>line;
   if (l1d != 0) {
     if (!l1dDone) {
