@@ -8,23 +8,22 @@
  */
 import { CPU_PRESETS, translationOnly, withoutPrivateCaches, type CpuPreset } from '../../src/hw/cpu.ts';
 
+/** Zen 2 with caches of a few sets: bytes and ways of its L1D, L2 and LLC (Zen 2's latencies). */
+function zen2WithSmallCaches(name: string, l1d: [number, number], l2: [number, number], llc: [number, number]): CpuPreset {
+  return {
+    ...CPU_PRESETS.zen2,
+    name,
+    l1d: { bytes: l1d[0], ways: l1d[1], latency: 4 },
+    l2: { bytes: l2[0], ways: l2[1], latency: 12 },
+    llc: { bytes: llc[0], ways: llc[1], latency: 39, scope: 'per-cluster', clusterCores: 4 },
+  };
+}
+
 export const ACCESS_PRESETS: Record<string, CpuPreset> = {
   zen2: CPU_PRESETS.zen2,
   icelake: CPU_PRESETS.icelake,
   'zen2-translation': translationOnly(CPU_PRESETS.zen2),
   'zen2-llc-only': withoutPrivateCaches(CPU_PRESETS.zen2),
-  'zen2-tiny-caches': {
-    ...CPU_PRESETS.zen2,
-    name: 'zen2-tiny-caches',
-    l1d: { bytes: 1024, ways: 4, latency: 4 },
-    l2: { bytes: 3072, ways: 4, latency: 12 },
-    llc: { bytes: 16384, ways: 8, latency: 39, scope: 'per-cluster', clusterCores: 4 },
-  },
-  'zen2-small-caches': {
-    ...CPU_PRESETS.zen2,
-    name: 'zen2-small-caches',
-    l1d: { bytes: 2048, ways: 8, latency: 4 },
-    l2: { bytes: 4096, ways: 8, latency: 12 },
-    llc: { bytes: 16384, ways: 16, latency: 39, scope: 'per-cluster', clusterCores: 4 },
-  },
+  'zen2-tiny-caches': zen2WithSmallCaches('zen2-tiny-caches', [1024, 4], [3072, 4], [16384, 8]),
+  'zen2-small-caches': zen2WithSmallCaches('zen2-small-caches', [2048, 8], [4096, 8], [16384, 16]),
 };
