@@ -373,7 +373,9 @@ export function throughCaches(d: usize, line: f64, write: bool): i32 {
 /**
  * `dataAccess` at one level of `throughCaches`, on the line as a 64-bit integer (`l`, converted
  * once for the three levels): for a power-of-two set count of 8 ways (Zen 2's L1D and L2) in
- * line, for 16 (its LLC) straight to `access16`; any other geometry through `dataAccess`.
+ * line, for 16 (its LLC) straight to `access16`; any other geometry through `dataAccess`. The tag's
+ * test is written out here and in `readInL1d`: a shared helper returning -1 for a tag over 30 bits
+ * (as `tagAndSet` does) compiled to a select and a second compare, 43 instructions more an access.
  */
 @inline function levelAccess(c: usize, line: f64, l: i64, write: bool): i32 {
   const shift = i32Field(c, SET_SHIFT);
