@@ -366,8 +366,8 @@ function writeBackBelow(d: usize, victim: f64, l2: usize, llc: usize): void {
  * error, after the write-backs recorded so far). Output from `d + 1536` (f64): the hit level's
  * latency (0 for memory), the count of dirty victims that left the caches, their lines in order.
  */
-export function throughCaches(d: usize, line: f64, write: bool): i32 {
-  return throughCachesInline(d, line, write);
+@inline export function throughCaches(d: usize, line: f64, write: bool): i32 {
+  return throughCachesFrom(d, line, write, false);
 }
 
 /**
@@ -392,11 +392,6 @@ export function throughCaches(d: usize, line: f64, write: bool): i32 {
     }
   }
   return dataAccess(c, line, write);
-}
-
-/** `throughCaches` in line (`dataLineInline` of wasm/memory.ts). */
-@inline export function throughCachesInline(d: usize, line: f64, write: bool): i32 {
-  return throughCachesFrom(d, line, write, false);
 }
 
 /**

@@ -20,7 +20,7 @@
  * The arithmetic is the TypeScript code's: `Math.round` of JavaScript rounds ties up (`jsRound`),
  * unlike `f64.nearest`; every other operation is the same IEEE operation on the same doubles.
  */
-import { C_LATENCY, C_VICTIM, C_VICTIMS, D_LLC, L1D_MISSED, readInL1d, REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY, throughCachesFrom, throughCachesInline } from './datacache';
+import { C_LATENCY, C_VICTIM, C_VICTIMS, D_LLC, L1D_MISSED, readInL1d, REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY, throughCaches, throughCachesFrom } from './datacache';
 import { bump, INV_64, pointerAt, toI32 } from './memory-access';
 import { continueExpected, expectedLine, prefetchCovers } from './prefetch';
 
@@ -276,7 +276,7 @@ export function dataLine(d: usize, line: f64, write: bool): i32 {
 
 /** `dataLine` in line, for the replay kernel's new line (wasm/replay.ts): one call less per line, and the spills around it. */
 @inline export function dataLineInline(d: usize, line: f64, write: bool): i32 {
-  const level = throughCachesInline(d, line, write);
+  const level = throughCaches(d, line, write);
   store<f64>(d + C_WRITEBACK_CYCLES, victimsWrittenBack(d));
   if (level != SERVED_MEMORY) return level;
   const tier = tierOfFrame(d, Math.floor(line * INV_64));
