@@ -65,6 +65,10 @@ node --import tsx src/trace/shim.ts >/dev/null
 node --import tsx src/trace/wasm-decoder.ts >/dev/null
 # The translation path in WebAssembly (src/hw/wasm/translate.ts), built the same way into build/native/.
 node --import tsx src/hw/wasm-translate.ts >/dev/null
+# The huge-page advice for the model's memory (native/hugepages, src/base/hugepages.ts), a Node-API
+# addon built with gcc against Node's headers into build/native/; without it the model runs on 4 KiB
+# pages (same results, slower). gcc comes with the trace packages above.
+node --import tsx src/base/hugepages.ts
 # The unikernel images' real library code (docs/dependencies.md): the tools to fetch Debian source
 # packages and build them with musl, then the one-time library build into the cache outside the repo.
 need=()

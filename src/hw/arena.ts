@@ -6,12 +6,15 @@
  * One memory per thread, reserved at its full size up front (4 GiB less one 64 KiB page, the most
  * a 32-bit memory holds): it never grows, so a view taken once stays valid for the memory's life
  * (growing a memory detaches every view of it). Linux commits a page of it on first touch, so the
- * reservation costs address space, not memory.
+ * reservation costs address space, not memory. Linux is asked to back it with 2 MiB pages
+ * (src/base/hugepages.ts): the access path reads its state at random, and on 4 KiB pages nearly
+ * every such read also missed the simulating host's TLB.
  *
  * Regions are handed out in multiples of 64 bytes (cache lines of the simulating host), from free
  * lists per size and else from the top. The first 64 KiB are never handed out: the WebAssembly
  * module keeps its static data there.
  */
+import { adviseHugePages, type HugePageAdvice } from '../base/hugepages.ts';
 import { wasmApi, type WasmMemory } from '../base/wasm-api.ts';
 
 /** Pages of 64 KiB: the largest memory a 32-bit index addresses, less one page (an ArrayBuffer stays below 2^32 bytes). */
@@ -25,6 +28,8 @@ export class Arena {
   readonly f64: Float64Array;
   readonly i32: Int32Array;
   readonly u8: Uint8Array;
+  /** Whether Linux was asked to back the memory with 2 MiB pages (src/base/hugepages.ts). */
+  readonly hugePages: HugePageAdvice;
   private top = ARENA_RESERVED;
   private readonly freeBySize = new Map<number, number[]>();
   private readonly finalizer = new FinalizationRegistry<number[]>((regions) => {
@@ -35,6 +40,7 @@ export class Arena {
 
   constructor(pages: number = ARENA_PAGES) {
     this.memory = new wasmApi.Memory({ initial: pages, maximum: pages });
+    this.hugePages = adviseHugePages(this.memory.buffer);
     this.f64 = new Float64Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
     this.u8 = new Uint8Array(this.memory.buffer);
