@@ -15,6 +15,8 @@
  * process the quartiles lie within about 1 %; between processes the median ratio moves by a few
  * per cent (where each arena lands in the host's memory), so run it in several processes. The
  * other checkout needs its dependencies (a `node_modules`, a link does) and builds its own module.
+ * Each checkout's arena takes its own memory, advised for huge pages as that checkout's code does
+ * (src/base/hugepages.ts; a checkout from before the advice runs on 4 KiB pages).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';

@@ -32,6 +32,11 @@
  * of its memory would run on V8's threads during our next timed loop and count as our CPU time),
  * its counters compared with the C program's too: what a WebAssembly access path could give.
  *
+ * All three sides keep their tables in memory advised for 2 MiB pages (ours in the arena,
+ * src/base/hugepages.ts; the C program in reservations it advises itself; the WebAssembly side in
+ * a memory made as the arena's), or all on 4 KiB pages with UNIMEM_HUGEPAGES=0, so a ratio
+ * compares the models and not the simulating host's page sizes.
+ *
  * The C program is built with gcc -O2 into build/cref/ (git-ignored), once per content of ref.c;
  * the WebAssembly module with AssemblyScript's asc (a dev dependency) into build/native/, once per
  * content of its source (src/base/asc.ts).
@@ -43,10 +48,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureAscModule } from '../src/base/asc.ts';
-import { wasmApi } from '../src/base/wasm-api.ts';
+import { adviseHugePages } from '../src/base/hugepages.ts';
+import { wasmApi, type WasmMemory } from '../src/base/wasm-api.ts';
 import { Rng } from '../src/base/rng.ts';
 import { median } from '../src/base/stats.ts';
 import { PageSize } from '../src/base/units.ts';
+import { ARENA_PAGES } from '../src/hw/arena.ts';
 import { diffSnapshots } from '../src/hw/counters.ts';
 import { CPU_PRESETS, translationOnly, type CpuPreset } from '../src/hw/cpu.ts';
 import { FlatSpace } from '../src/hw/flatspace.ts';
@@ -137,7 +144,8 @@ export function runProbe(bin: string): HostProbe {
 }
 
 const WASM_SOURCE = path.join(HERE, 'cref', 'wasm', 'ref.ts');
-const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert'];
+/** Its memory is imported: the child creates it as src/hw/arena.ts creates the model's (`wasmMemory`). */
+const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert', '--importMemory'];
 
 /** Path of the WebAssembly module of the access path, built on first use (and whenever its source changes). */
 export function buildWasm(): string {
@@ -165,12 +173,24 @@ export function wasmChildArgs(file: string, mode: 'seq' | 'rand', accesses: numb
 }
 
 /**
+ * The WebAssembly side's memory, made as the model's arena is (src/hw/arena.ts): reserved at its
+ * full size, never grown, advised to be backed by 2 MiB pages (unless UNIMEM_HUGEPAGES=0), so the
+ * three sides read their tables through the same kind of host pages.
+ */
+function wasmMemory(): WasmMemory {
+  const memory = new wasmApi.Memory({ initial: ARENA_PAGES, maximum: ARENA_PAGES });
+  adviseHugePages(memory.buffer);
+  return memory;
+}
+
+/**
  * The child's part: a fresh instance maps its pages and draws the random stream (`drawn`
  * addresses, of which it accesses the first `accesses`), then runs the timed loop in one call.
  */
 function runWasmHere(file: string, mode: 'seq' | 'rand', accesses: number, spanBits: number, drawn: number): Side {
   const instance = new wasmApi.Instance(new wasmApi.Module(fs.readFileSync(file)), {
     env: {
+      memory: wasmMemory(),
       abort: () => {
         throw new Error(`${file}: aborted`);
       },

@@ -8,9 +8,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { thpMode } from '../src/base/hugepages.ts';
 import { median } from '../src/base/stats.ts';
 import { writeFileAtomic } from '../src/base/system.ts';
 import { formatTable } from '../src/base/table.ts';
+import { arena } from '../src/hw/arena.ts';
 import type { BenchFigure } from './types.ts';
 
 interface Bench {
@@ -38,6 +40,8 @@ interface Figure {
 interface MeasuredOn {
   cpu: string;
   date: string;
+  /** Whether the model's memory was advised for 2 MiB pages (src/base/hugepages.ts), and the host's THP mode (absent in older runs). */
+  hugePages?: string;
 }
 
 /**
@@ -91,7 +95,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  const measuredOn: MeasuredOn = { cpu: cpuDescription(), date: new Date().toISOString().slice(0, 10) };
+  const measuredOn: MeasuredOn = { cpu: cpuDescription(), date: new Date().toISOString().slice(0, 10), hugePages: `${arena.hugePages} (THP ${thpMode()})` };
   const figures: Figure[] = [...samples].map(([name, s]) => ({
     name,
     median: Number(median(s.values).toPrecision(4)),

@@ -27,14 +27,16 @@
  * only in N do the same work outside the timed loop (bench/icount.ts). Prints one JSON line: the
  * timed accesses, their wall and CPU time and the counters of the timed region.
  */
-#define _POSIX_C_SOURCE 199309L
+#define _DEFAULT_SOURCE /* clock_gettime, and mmap's MAP_ANONYMOUS and madvise's MADV_HUGEPAGE */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #define ENTRIES 512
+#define MAX_TABLES (1u << 20) /* per table set: enough for a 2^40-byte span */
 #define INVALID UINT64_MAX
 #define SEQ_CYCLES 180  /* round(80 ns * 2.25 GHz) */
 #define RAND_CYCLES 225 /* round(100 ns * 2.25 GHz) */
@@ -105,30 +107,42 @@ static inline void tlb_insert(tlb_t *t, uint64_t number, uint64_t value) {
 typedef struct {
   uint32_t *entry;
   uint64_t *frame; /* frame of each table page */
-  uint32_t count, cap;
+  uint32_t count;
   uint32_t root;
   uint64_t *next_frame; /* the frame source the table pages come from */
 } pt_t;
 
+/*
+ * Storage for a table set, reserved once (address space only; Linux commits a page on first
+ * touch), as src/hw/arena.ts reserves the model's memory, and like it advised to be backed by
+ * 2 MiB pages unless UNIMEM_HUGEPAGES=0: the two sides then read their tables through the same
+ * kind of host pages (docs/machine.md, "Huge pages for the arena").
+ */
+static void *reserve(size_t bytes) {
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) {
+    fprintf(stderr, "ref: cannot reserve %zu bytes\n", bytes);
+    exit(1);
+  }
+  const char *advice = getenv("UNIMEM_HUGEPAGES");
+  if (!(advice && !strcmp(advice, "0"))) madvise(p, bytes, MADV_HUGEPAGE);
+  return p;
+}
+
 static uint32_t pt_new_table(pt_t *p) {
-  uint64_t f = (*p->next_frame)++;
-  if (p->count == p->cap) {
-    p->cap = p->cap ? p->cap * 2 : 16;
-    p->entry = realloc(p->entry, sizeof(uint32_t) * ENTRIES * p->cap);
-    p->frame = realloc(p->frame, sizeof(uint64_t) * p->cap);
-    if (!p->entry || !p->frame) {
-      fprintf(stderr, "ref: out of memory\n");
-      exit(1);
-    }
+  if (p->count == MAX_TABLES) {
+    fprintf(stderr, "ref: more than %u table pages\n", MAX_TABLES);
+    exit(1);
   }
   uint32_t t = p->count++;
-  p->frame[t] = f;
-  memset(p->entry + (size_t)t * ENTRIES, 0, sizeof(uint32_t) * ENTRIES);
-  return t;
+  p->frame[t] = (*p->next_frame)++;
+  return t; /* its entries are still zero: reserved memory reads zero until written */
 }
 
 static void pt_init(pt_t *p, uint64_t *frames) {
   memset(p, 0, sizeof *p);
+  p->entry = reserve(sizeof(uint32_t) * ENTRIES * MAX_TABLES);
+  p->frame = reserve(sizeof(uint64_t) * MAX_TABLES);
   p->next_frame = frames;
   p->root = pt_new_table(p);
 }
