@@ -7,8 +7,8 @@
  * a 32-bit memory holds): it never grows, so a view taken once stays valid for the memory's life
  * (growing a memory detaches every view of it). Linux commits a page of it on first touch, so the
  * reservation costs address space, not memory. Linux is asked to back it with 2 MiB pages
- * (src/base/hugepages.ts): the access path reads its state at random, and on 4 KiB pages nearly
- * every such read also missed the simulating host's TLB.
+ * (src/base/hugepages.ts): the access path reads its state at random, and on 4 KiB pages such a
+ * read can also miss the simulating host's TLB.
  *
  * Regions are handed out in multiples of 64 bytes (cache lines of the simulating host), from free
  * lists per size and else from the top. The first 64 KiB are never handed out: the WebAssembly
