@@ -48,12 +48,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureAscModule } from '../src/base/asc.ts';
-import { adviseHugePages } from '../src/base/hugepages.ts';
-import { wasmApi, type WasmMemory } from '../src/base/wasm-api.ts';
+import { wasmApi } from '../src/base/wasm-api.ts';
 import { Rng } from '../src/base/rng.ts';
 import { median } from '../src/base/stats.ts';
 import { PageSize } from '../src/base/units.ts';
-import { ARENA_PAGES } from '../src/hw/arena.ts';
+import { Arena } from '../src/hw/arena.ts';
 import { diffSnapshots } from '../src/hw/counters.ts';
 import { CPU_PRESETS, translationOnly, type CpuPreset } from '../src/hw/cpu.ts';
 import { FlatSpace } from '../src/hw/flatspace.ts';
@@ -144,7 +143,7 @@ export function runProbe(bin: string): HostProbe {
 }
 
 const WASM_SOURCE = path.join(HERE, 'cref', 'wasm', 'ref.ts');
-/** Its memory is imported: the child creates it as src/hw/arena.ts creates the model's (`wasmMemory`). */
+/** Its memory is imported: the child takes a fresh `Arena`'s (see `runWasmHere`). */
 const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert', '--importMemory'];
 
 /** Path of the WebAssembly module of the access path, built on first use (and whenever its source changes). */
@@ -173,24 +172,15 @@ export function wasmChildArgs(file: string, mode: 'seq' | 'rand', accesses: numb
 }
 
 /**
- * The WebAssembly side's memory, made as the model's arena is (src/hw/arena.ts): reserved at its
- * full size, never grown, advised to be backed by 2 MiB pages (unless UNIMEM_HUGEPAGES=0), so the
- * three sides read their tables through the same kind of host pages.
- */
-function wasmMemory(): WasmMemory {
-  const memory = new wasmApi.Memory({ initial: ARENA_PAGES, maximum: ARENA_PAGES });
-  adviseHugePages(memory.buffer);
-  return memory;
-}
-
-/**
  * The child's part: a fresh instance maps its pages and draws the random stream (`drawn`
  * addresses, of which it accesses the first `accesses`), then runs the timed loop in one call.
  */
 function runWasmHere(file: string, mode: 'seq' | 'rand', accesses: number, spanBits: number, drawn: number): Side {
   const instance = new wasmApi.Instance(new wasmApi.Module(fs.readFileSync(file)), {
     env: {
-      memory: wasmMemory(),
+      // A memory of its own, made by an Arena as the model's is (reserved at its full size, never
+      // grown, advised for 2 MiB pages unless UNIMEM_HUGEPAGES=0): the sides' tables on the same pages.
+      memory: new Arena().memory,
       abort: () => {
         throw new Error(`${file}: aborted`);
       },
