@@ -48,6 +48,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureAscModule } from '../src/base/asc.ts';
+import { GccFailure, gccInto } from '../src/base/gcc.ts';
 import { wasmApi } from '../src/base/wasm-api.ts';
 import { Rng } from '../src/base/rng.ts';
 import { median } from '../src/base/stats.ts';
@@ -122,11 +123,12 @@ function buildC(source: string, name: string): string {
   const dir = path.join(ROOT, 'build', 'cref');
   const bin = path.join(dir, `${name}-${digest}`);
   if (fs.existsSync(bin)) return bin;
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = `${bin}.tmp${process.pid}`;
-  const p = spawnSync('gcc', [...CFLAGS, '-o', tmp, source], { encoding: 'utf8' });
-  if (p.status !== 0) throw new Error(`gcc failed on ${source}:\n${p.stderr || String(p.error)}`);
-  fs.renameSync(tmp, bin);
+  try {
+    gccInto(bin, [...CFLAGS, source]);
+  } catch (e) {
+    if (!(e instanceof GccFailure)) throw e;
+    throw new Error(`gcc failed on ${source}:\n${e.detail}`);
+  }
   return bin;
 }
 

@@ -11,12 +11,12 @@
  * an edited addon is rebuilt and a stale one never loaded. Without it (no gcc or no Node headers),
  * or with UNIMEM_HUGEPAGES=0 in the environment, memory is not advised.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GccFailure, gccInto } from './gcc.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SOURCE = path.join(REPO, 'native/hugepages/hugepages.c');
@@ -77,16 +77,12 @@ export function buildHugePageAddon(): string | undefined {
   if (fs.existsSync(lib)) return undefined;
   const headers = nodeHeaders();
   if (headers === undefined) return "Node's headers (node_api.h) are missing";
-  fs.mkdirSync(BUILD_DIR, { recursive: true });
-  const tmp = `${lib}.${process.pid}.tmp`;
   try {
-    execFileSync('gcc', ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-I', headers, '-o', tmp, SOURCE], { stdio: ['ignore', 'pipe', 'pipe'] });
-    fs.renameSync(tmp, lib);
+    gccInto(lib, ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-I', headers, SOURCE]);
     return undefined;
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    const err = e as { code?: string; stderr?: Buffer };
-    return err.code === 'ENOENT' ? 'gcc is not installed' : `gcc failed: ${err.stderr?.toString().trim() ?? String(e)}`;
+    if (!(e instanceof GccFailure)) throw e;
+    return e.missing ? 'gcc is not installed' : `gcc failed: ${e.detail.trim()}`;
   }
 }
 

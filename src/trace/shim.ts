@@ -5,12 +5,12 @@
  * is never used. scripts/install.sh builds it (`node --import tsx src/trace/shim.ts`); a capture
  * builds it itself if it is missing.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { xxh64 } from '@node-rs/xxhash';
 import { UserError } from '../base/errors.ts';
+import { GccFailure, gccInto } from '../base/gcc.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const SHIM_SOURCE = path.join(REPO, 'native/shim/unimem_shim.c');
@@ -28,16 +28,12 @@ export function ensureShim(): string {
   const lib = path.join(BUILD_DIR, `unimem_shim-${hash}.so`);
   if (fs.existsSync(lib)) return lib;
   if (!fs.existsSync(VALGRIND_HEADER)) throw new UserError(`${VALGRIND_HEADER} is missing: install Debian's valgrind package (scripts/install.sh does)`);
-  fs.mkdirSync(BUILD_DIR, { recursive: true });
-  const tmp = `${lib}.${process.pid}.tmp`;
   try {
-    execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-o', tmp, SHIM_SOURCE, '-ldl'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    fs.renameSync(tmp, lib);
+    gccInto(lib, ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', SHIM_SOURCE, '-ldl']);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    const err = e as { code?: string; stderr?: Buffer };
-    if (err.code === 'ENOENT') throw new UserError('gcc is not installed: it builds the allocation shim (scripts/install.sh installs it)');
-    throw new Error(`building ${SHIM_SOURCE} failed:\n${err.stderr?.toString() ?? String(e)}`);
+    if (!(e instanceof GccFailure)) throw e;
+    if (e.missing) throw new UserError('gcc is not installed: it builds the allocation shim (scripts/install.sh installs it)');
+    throw new Error(`building ${SHIM_SOURCE} failed:\n${e.detail}`);
   }
   return lib;
 }
