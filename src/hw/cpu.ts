@@ -70,7 +70,13 @@ export interface CpuPreset {
 }
 
 const ALL = [PageSize.Size4K, PageSize.Size2M, PageSize.Size1G];
-const CHAMPSIM_PSC = { l4: [4, 4] as [number, number], l3: [8, 4] as [number, number], l2: [32, 8] as [number, number] };
+/**
+ * The walker's caches of every preset: ChampSim's paging-structure caches and the nested TLB. The
+ * WebAssembly walk has this shape compiled in (src/hw/wasm/translate.ts `D_PRESET_WALKER`); any
+ * other shape runs there too, reading its geometry at each lookup.
+ */
+export const PRESET_PSC: CpuPreset['psc'] = { l4: [4, 4], l3: [8, 4], l2: [32, 8] };
+export const PRESET_NTLB: CpuPreset['ntlb'] = [32, 4];
 
 /**
  * Invalidation costs (all presets): INVLPG about 200 cycles, a full or per-VPID flush about 500
@@ -116,8 +122,8 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     l2Tlb: [{ entries: 2048, ways: 16, sizes: [PageSize.Size4K, PageSize.Size2M] }],
     l1TlbLatency: 1,
     l2TlbLatency: 7,
-    psc: CHAMPSIM_PSC,
-    ntlb: [32, 4],
+    psc: PRESET_PSC,
+    ntlb: PRESET_NTLB,
     l1d: { bytes: 32 * 1024, ways: 8, latency: 4 },
     l2: { bytes: 512 * 1024, ways: 8, latency: 12 },
     llc: { bytes: 16 * 1024 * 1024, ways: 16, latency: 39, scope: 'per-cluster', clusterCores: 4 },
@@ -139,8 +145,8 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     l2Tlb: [{ entries: 2048, ways: 16, sizes: [PageSize.Size4K, PageSize.Size2M] }],
     l1TlbLatency: 1,
     l2TlbLatency: 7,
-    psc: CHAMPSIM_PSC,
-    ntlb: [32, 4],
+    psc: PRESET_PSC,
+    ntlb: PRESET_NTLB,
     l1d: { bytes: 32 * 1024, ways: 8, latency: 4 },
     l2: { bytes: 512 * 1024, ways: 8, latency: 12 },
     llc: { bytes: 32 * 1024 * 1024, ways: 16, latency: 46, scope: 'per-cluster', clusterCores: 8 },
@@ -162,8 +168,8 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     l2Tlb: [{ entries: 3072, ways: 24, sizes: ALL }],
     l1TlbLatency: 1,
     l2TlbLatency: 7,
-    psc: CHAMPSIM_PSC,
-    ntlb: [32, 4],
+    psc: PRESET_PSC,
+    ntlb: PRESET_NTLB,
     l1d: { bytes: 32 * 1024, ways: 8, latency: 4 },
     l2: { bytes: 1024 * 1024, ways: 8, latency: 14 },
     llc: { bytes: 32 * 1024 * 1024, ways: 16, latency: 50, scope: 'per-cluster', clusterCores: 8 },
@@ -194,8 +200,8 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     ],
     l1TlbLatency: 1,
     l2TlbLatency: 9,
-    psc: CHAMPSIM_PSC,
-    ntlb: [32, 4],
+    psc: PRESET_PSC,
+    ntlb: PRESET_NTLB,
     l1d: { bytes: 48 * 1024, ways: 12, latency: 5 },
     l2: { bytes: 1280 * 1024, ways: 20, latency: 14 },
     llc: { bytes: 1536 * 1024, ways: 12, latency: 50, scope: 'per-core' },
@@ -226,8 +232,8 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     ],
     l1TlbLatency: 1,
     l2TlbLatency: 9,
-    psc: CHAMPSIM_PSC,
-    ntlb: [32, 4],
+    psc: PRESET_PSC,
+    ntlb: PRESET_NTLB,
     l1d: { bytes: 48 * 1024, ways: 12, latency: 5 },
     l2: { bytes: 2 * 1024 * 1024, ways: 16, latency: 16 },
     llc: { bytes: 1920 * 1024, ways: 15, latency: 60, scope: 'per-core' },
@@ -251,8 +257,8 @@ export const CPU_PRESETS: Record<string, CpuPreset> = {
     l2Tlb: [{ entries: 1536, ways: 12, sizes: ALL }],
     l1TlbLatency: 1,
     l2TlbLatency: 8,
-    psc: CHAMPSIM_PSC,
-    ntlb: [32, 4],
+    psc: PRESET_PSC,
+    ntlb: PRESET_NTLB,
     l1d: { bytes: 48 * 1024, ways: 12, latency: 5 },
     l2: { bytes: 512 * 1024, ways: 8, latency: 10 },
     llc: { bytes: 2 * 1024 * 1024, ways: 16, latency: 20, scope: 'per-core' },

@@ -127,6 +127,8 @@ export class TranslationCache {
   private readonly fpWords: Int32Array;
   /** Right shift of a key's low 32 bits to its fingerprint byte (past the size and set bits); -1 without fingerprints. */
   private readonly fpShift: number;
+  /** The lookup mode the WebAssembly path reads (`MODE_*`, in the header's geometry). */
+  private readonly lookupMode: number;
 
   /** `mode` forces an implementation (for differential tests); by default it follows associativity. */
   constructor(
@@ -179,8 +181,8 @@ export class TranslationCache {
     this.hdr[HDR_INDEXED] = ix;
     this.hdr[HDR_HASH_BITS] = bits;
     this.hdr[HDR_FP_SHIFT] = this.fpShift;
-    const lookupMode = this.setMask < 0 ? MODE_OTHER : this.indexed ? MODE_INDEXED : fingerprinted ? MODE_SCAN_FINGERPRINTS : MODE_SCAN;
-    arena.i32.set([lookupMode, this.setMask, this.ways, this.fpShift, this.sets, bits], (base + HDR_GEOMETRY) / 4);
+    this.lookupMode = this.setMask < 0 ? MODE_OTHER : this.indexed ? MODE_INDEXED : fingerprinted ? MODE_SCAN_FINGERPRINTS : MODE_SCAN;
+    arena.i32.set([this.lookupMode, this.setMask, this.ways, this.fpShift, this.sets, bits], (base + HDR_GEOMETRY) / 4);
     const at = (j: number) => base + offsets[j];
     this.key = new Float64Array(buf, at(0), n).fill(-1);
     this.value = new Float64Array(buf, at(1), n);
@@ -222,6 +224,11 @@ export class TranslationCache {
 
   get entries(): number {
     return this.sets * this.ways;
+  }
+
+  /** Whether this cache has `entries` in `ways` ways, in power-of-two sets scanned without fingerprints (the WebAssembly path's MODE_SCAN). */
+  isScanned(entries: number, ways: number): boolean {
+    return this.lookupMode === MODE_SCAN && this.entries === entries && this.ways === ways;
   }
 
   private setOf(pageNumber: number): number {

@@ -20,7 +20,7 @@ import { PageSize, PAGE_SIZE_SHIFT } from '../base/units.ts';
 import { DataCache } from './cache.ts';
 import { Core, type CoreResident, type FillTargets, type TlbArray } from './core.ts';
 import { MAX_TIERS, VcpuCounters } from './counters.ts';
-import { llcGeometry, type CpuPreset } from './cpu.ts';
+import { llcGeometry, PRESET_NTLB, PRESET_PSC, type CpuPreset } from './cpu.ts';
 import type { TlbInvalidator, TranslationFaultHandler } from './faults.ts';
 import { PageTable, PteFlag, ENTRIES as TABLE_ENTRIES, LEVEL_SPAN as TABLE_LEVEL_SPAN } from './pagetable.ts';
 import { TierMap, type ResolvedTier } from './tiers.ts';
@@ -214,6 +214,8 @@ const DESC_NTLB = 56;
 const DESC_DATA_L1D = 57;
 const DESC_DATA_L2 = 58;
 const DESC_DATA_LLC = 59;
+/** 1 when the walker's caches have the presets' shape, compiled into the module's walk (cpu.ts `PRESET_PSC`). */
+const DESC_PRESET_WALKER = 60;
 const MAX_L1_LOOKUPS = 8;
 const MAX_L2_ARRAYS = 4;
 const OUT_BYTE = 256;
@@ -552,6 +554,7 @@ export class VCpu implements TlbInvalidator, CoreResident {
       d[DESC_HOST_PSC + level - 2] = this.hostPsc[level].base;
     }
     d[DESC_NTLB] = this.ntlb.base;
+    d[DESC_PRESET_WALKER] = this.hasPresetWalker() ? 1 : 0;
     d[DESC_DATA_L1D] = this.l1d === null ? 0 : this.l1d.base;
     d[DESC_DATA_L2] = this.l2cache === null ? 0 : this.l2cache.base;
     d[DESC_DATA_LLC] = this.llc === null ? 0 : this.llc.base;
@@ -567,6 +570,13 @@ export class VCpu implements TlbInvalidator, CoreResident {
     m[DESC_PREFETCHER] = this.core.prefetcherBase;
     this.memoryOut[DESC_MLP_LIMIT_F64] = this.mlpLimit;
     return true;
+  }
+
+  /** Whether the paging-structure caches of both dimensions and the nested TLB have the presets' shape (`PRESET_PSC`, `PRESET_NTLB`). */
+  private hasPresetWalker(): boolean {
+    const levels = [PRESET_PSC.l2, PRESET_PSC.l3, PRESET_PSC.l4];
+    const presetPscs = (pscs: TranslationCache[]) => levels.every(([entries, ways], k) => pscs[k + 2].isScanned(entries, ways));
+    return presetPscs(this.guestPsc) && presetPscs(this.hostPsc) && this.ntlb.isScanned(PRESET_NTLB[0], PRESET_NTLB[1]);
   }
 
   get nested(): boolean {

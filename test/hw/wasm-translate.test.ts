@@ -336,7 +336,14 @@ describe('translate / walk against VCpu.translateSlow', { skip }, () => {
     ntlb: [3 * 8, 8],
   };
   const oddIndexed: CpuPreset = { ...odd, name: 'zen2-odd-indexed', psc: { l4: [32, 32], l3: [16, 16], l2: [12, 4] }, ntlb: [64, 32] };
-  for (const cpu of [CPU_PRESETS.zen2, CPU_PRESETS.icelake, CPU_PRESETS.zen4, withoutTranslationCaches(CPU_PRESETS.zen2), odd, oddIndexed]) {
+  const cpus = [CPU_PRESETS.zen2, CPU_PRESETS.icelake, CPU_PRESETS.zen4, withoutTranslationCaches(CPU_PRESETS.zen2), odd, oddIndexed];
+  it('the presets take the walk with their walker caches compiled in, the other shapes the one that reads them', () => {
+    // The descriptor's slot 60 (vcpu.ts DESC_PRESET_WALKER): so the runs below cover both copies of the walk.
+    const presetWalker = (cpu: CpuPreset) => arena.i32[twin(cpu, PageSize.Size4K, PageSize.Size4K, true).internals.desc / 4 + 60];
+    assert.deepEqual(cpus.map(presetWalker), [1, 1, 1, 0, 0, 0]);
+    for (const name of Object.keys(CPU_PRESETS)) assert.equal(presetWalker(CPU_PRESETS[name]), 1, name);
+  });
+  for (const cpu of cpus) {
     it(`${cpu.name}: native 4K and 2M, nested 4K/4K, 4K/2M, 2M/4K, 2M/2M`, () => {
       for (const [g, h] of spaces) runTranslations(cpu, g, h, 7, 1500);
     });

@@ -78,7 +78,8 @@ const PT_TABLE_FRAME: usize = 12;
  * i32 slots (byte offsets below): the L1 lookups in `translateSlow`'s order (count <= 8, then each
  * lookup's cache and page size), the L2 arrays (count <= 4, each array's cache, its size count <= 3
  * and sizes, three per array), per page size the L1 and L2 fill target (cache, 0 for none) and its
- * stored size, the guest and host paging-structure caches of levels 2..4 and the nested TLB.
+ * stored size, the guest and host paging-structure caches of levels 2..4 and the nested TLB, and
+ * whether those have the presets' shape (D_PRESET_WALKER, below).
  *
  * The output block (f64 slots from OUT): status (L1_HIT ... EPT_VIOLATION), host address, size (the
  * L1 hit's lookup size, the L2 hit's array size, the walk's combined size), flags (bit 0
@@ -213,7 +214,11 @@ function hashSlot(c: usize, k: f64): i32 {
 
 /** `raise` of tlb.ts: make way `i` the most recent of `set`; returns the way it is now in. */
 function raise(c: usize, set: i32, i: i32): i32 {
-  const ways = load<i32>(c + G_WAYS);
+  return raiseWith(c, set, i, load<i32>(c + G_WAYS));
+}
+
+/** `raise` with the cache's ways given (a constant in the walk's copy for the presets' walker caches). */
+@inline function raiseWith(c: usize, set: i32, i: i32, ways: i32): i32 {
   const base = set * ways;
   const front = pointerAt(c, FRONT) + <usize>set;
   const f = <i32>load<u8>(front);
@@ -403,15 +408,20 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
 @inline function lookupPage(c: usize, pageNumber: f64, pageLow: i32, size: i32): i32 {
   const mode = load<i32>(c + G_MODE);
   if (mode > MODE_INDEXED) return cacheLookup(c, pageNumber, size);
+  return lookupPageWith(c, pageNumber, pageLow, size, mode, load<i32>(c + G_SET_MASK), load<i32>(c + G_WAYS));
+}
+
+/** `lookupPage` past its modulo-sets test, with the cache's mode, set mask and ways given (constants at the call sites of `walkerLookup`). */
+@inline function lookupPageWith(c: usize, pageNumber: f64, pageLow: i32, size: i32, mode: i32, setMask: i32, ways: i32): i32 {
   if (i32At(pointerAt(c, SIZE_COUNT), size) == 0) return -1;
   const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
-  const set = pageLow & load<i32>(c + G_SET_MASK);
+  const set = pageLow & setMask;
   if (mode == MODE_INDEXED) return lookupIndexed(c, k, set);
-  const base = set * load<i32>(c + G_WAYS);
+  const base = set * ways;
   const keys = pointerAt(c, KEY);
   const mru = base + <i32>load<u8>(pointerAt(c, FRONT) + <usize>set);
   if (sameKey(keys, mru, k)) return mru;
-  return mode == MODE_SCAN ? scanAfterFront(c, k, set, base) : scanFingerprints(c, k, set);
+  return mode == MODE_SCAN ? scanAfterFront(c, k, set, base, ways) : scanFingerprints(c, k, set);
 }
 
 /**
@@ -419,15 +429,14 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
  * ways (the presets' paging-structure caches and nested TLBs) are compared two keys per vector
  * compare, without a loop: the key is in at most one way, so this finds the way the loop finds.
  */
-@inline function scanAfterFront(c: usize, k: f64, set: i32, base: i32): i32 {
+@inline function scanAfterFront(c: usize, k: f64, set: i32, base: i32, ways: i32): i32 {
   const keys = pointerAt(c, KEY);
-  const ways = load<i32>(c + G_WAYS);
   if (ways == 4 || ways == 8) {
     const want = i64x2.splat(reinterpret<i64>(k));
     const at = keys + (<usize>base << 3);
     let matches = i64x2.bitmask(i64x2.eq(v128.load(at), want)) | (i64x2.bitmask(i64x2.eq(v128.load(at, 16), want)) << 2);
     if (ways == 8) matches |= (i64x2.bitmask(i64x2.eq(v128.load(at, 32), want)) << 4) | (i64x2.bitmask(i64x2.eq(v128.load(at, 48), want)) << 6);
-    if (matches != 0) return raise(c, set, base + <i32>ctz(matches));
+    if (matches != 0) return raiseWith(c, set, base + <i32>ctz(matches), ways);
     store<f64>(c + MISSED_KEY, k);
     return -1;
   }
@@ -449,11 +458,16 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
     cacheInsert(c, pageNumber, size, value, flags);
     return;
   }
+  insertPageWith(c, pageNumber, pageLow, size, value, flags, mode, load<i32>(c + G_SET_MASK), load<i32>(c + G_WAYS), load<i32>(c + G_FP_SHIFT));
+}
+
+/** `insertPage` past its modulo-sets test, with the cache's geometry given (constants at the call sites of `walkerInsert`). */
+@inline function insertPageWith(c: usize, pageNumber: f64, pageLow: i32, size: i32, value: f64, flags: i32, mode: i32, setMask: i32, ways: i32, fpShift: i32): void {
   const k = pageNumber * 4 + <f64>size + load<f64>(c + TAG_BASE);
-  const set = pageLow & load<i32>(c + G_SET_MASK);
+  const set = pageLow & setMask;
   if (load<i64>(c + MISSED_KEY) != reinterpret<i64>(k)) insertKey(c, k, set, size, value, flags);
   else if (mode == MODE_INDEXED) fillIndexedAfterMiss(c, k, set, size, value, flags);
-  else fillAfterMiss(c, k, set, size, value, flags);
+  else fillAfterMissWith(c, k, set, size, value, flags, ways, fpShift);
 }
 
 /** Store the value and flags of the entry in way `victim`. */
@@ -464,8 +478,12 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
 
 /** `fillAfterMiss` of tlb.ts: scan mode, `k` known absent: the tail way becomes the front. */
 @inline function fillAfterMiss(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32): i32 {
+  return fillAfterMissWith(c, k, set, size, value, flags, load<i32>(c + G_WAYS), load<i32>(c + G_FP_SHIFT));
+}
+
+/** `fillAfterMiss` with the cache's ways and fingerprint shift given. */
+@inline function fillAfterMissWith(c: usize, k: f64, set: i32, size: i32, value: f64, flags: i32, ways: i32, shift: i32): i32 {
   store<f64>(c + MISSED_KEY, -1);
-  const ways = load<i32>(c + G_WAYS);
   const front = pointerAt(c, FRONT) + <usize>set;
   const f = <i32>load<u8>(front);
   const newFront = f == 0 ? ways - 1 : f - 1;
@@ -484,7 +502,6 @@ export function cacheInsert(c: usize, pageNumber: f64, size: i32, value: f64, fl
     }
   }
   store<f64>(keys + (<usize>victim << 3), k);
-  const shift = load<i32>(c + G_FP_SHIFT);
   if (shift >= 0) store<u8>(pointerAt(c, FP) + <usize>victim, <u8>fingerprintOf(c, k, shift));
   storeEntry(c, victim, value, flags);
   return victim;
@@ -715,34 +732,76 @@ function setFast(size: i32, pageFrame: f64): void {
   insertPage(cache, <f64>page, <i32>page, s, (outHpa - <f64>(<i32>walkG & offsetMask(s))) * INV_4096, flags);
 }
 
+/*
+ * The walker's caches of every CPU preset (cpu.ts `PRESET_PSC`, `PRESET_NTLB`): paging-structure
+ * caches of 4 entries in 4 ways (level 4), 8 in 4 (level 3) and 32 in 8 (level 2), a nested TLB of
+ * 32 entries in 4 ways, each of power-of-two sets scanned without fingerprints (MODE_SCAN). VCpu
+ * sets D_PRESET_WALKER when a vCPU's are those; its walks then run a copy of the walk with their
+ * set masks and ways as constants (`walkNestedPreset`, `walkNativePreset`), which drops per lookup
+ * and fill the loads of the geometry, the tests of the mode and the multiplications by the ways.
+ * Any other shape takes the copy that reads the geometry (`walkNestedAny`, `walkNativeAny`).
+ */
+const D_PRESET_WALKER: usize = 240;
+const PRESET_NTLB_SET_MASK: i32 = 7;
+const PRESET_NTLB_WAYS: i32 = 4;
+
+/** The presets' paging-structure cache of `level` (2..4): its set mask (4, 2 and 1 sets) and ways. */
+@inline function presetPscSetMask(level: i32): i32 {
+  return (4 >> (level - 2)) - 1;
+}
+
+@inline function presetPscWays(level: i32): i32 {
+  return level == 2 ? 8 : 4;
+}
+
+/** `lookupPage` of a walker's cache, of the presets' shape (`setMask`, `ways`) when `preset`. */
+@inline function walkerLookup(c: usize, pageNumber: f64, pageLow: i32, size: i32, preset: bool, setMask: i32, ways: i32): i32 {
+  return preset ? lookupPageWith(c, pageNumber, pageLow, size, MODE_SCAN, setMask, ways) : lookupPage(c, pageNumber, pageLow, size);
+}
+
+/** `insertPage` into a walker's cache, of the presets' shape (`setMask`, `ways`) when `preset`. */
+@inline function walkerInsert(c: usize, pageNumber: f64, pageLow: i32, size: i32, value: f64, flags: i32, preset: bool, setMask: i32, ways: i32): void {
+  if (preset) insertPageWith(c, pageNumber, pageLow, size, value, flags, MODE_SCAN, setMask, ways, -1);
+  else insertPage(c, pageNumber, pageLow, size, value, flags);
+}
+
+/** Insert the entry of `level` (2..4) for prefix `prefix` into its paging-structure cache of the dimension at `pscs`. */
+@inline function pscInsert(pscs: usize, level: i32, prefix: i64, payload: f64, preset: bool): void {
+  const psc = pointerAt(pscs, <usize>(level - 2) << 2);
+  walkerInsert(psc, <f64>prefix, <i32>prefix, 0, payload, 0, preset, presetPscSetMask(level), presetPscWays(level));
+}
+
 /**
  * The deepest paging-structure cache hit of one dimension (levels 2..4 at `pscs`) for address
  * `a` (an exact i64, see `walkG`): sets `startTable`, returns the level the walk starts at (4
  * without a hit).
  */
 let startTable: f64 = 0;
-@inline function pscStart(pscs: usize, a: i64, root: f64): i32 {
+@inline function pscStart(pscs: usize, a: i64, root: f64, preset: bool): i32 {
   startTable = root;
   const d = desc;
-  for (let L = 2; L <= 4; L++) {
-    const psc = pointerAt(d, pscs + (<usize>(L - 2) << 2));
-    if (!cacheValid(psc)) continue;
-    const prefix = a >> levelShift(L);
-    const way = lookupPage(psc, <f64>prefix, <i32>prefix, 0);
-    if (way >= 0) {
-      pscHits++;
-      startTable = valueAt(psc, way);
-      return L - 1;
-    }
-  }
+  if (pscHit(pointerAt(d, pscs), a, 2, preset)) return 1;
+  if (pscHit(pointerAt(d, pscs + 4), a, 3, preset)) return 2;
+  if (pscHit(pointerAt(d, pscs + 8), a, 4, preset)) return 3;
   return 4;
 }
 
+/** `pscStart`'s lookup of level `L`: on a hit, counts it and sets `startTable`. */
+@inline function pscHit(psc: usize, a: i64, L: i32, preset: bool): bool {
+  if (!cacheValid(psc)) return false;
+  const prefix = a >> levelShift(L);
+  const way = walkerLookup(psc, <f64>prefix, <i32>prefix, 0, preset, presetPscSetMask(L), presetPscWays(L));
+  if (way < 0) return false;
+  pscHits++;
+  startTable = valueAt(psc, way);
+  return true;
+}
+
 /** `walkNative`: one-dimensional walk of the guest table (host frames). Returns the status. */
-function walkNative(write: bool, pt: usize): i32 {
+@inline function walkNative(write: bool, pt: usize, preset: bool): i32 {
   const gva = walkGva;
   const g = walkG;
-  let level = pscStart(D_GUEST_PSC, g, load<f64>(pt + PT_ROOT));
+  let level = pscStart(D_GUEST_PSC, g, load<f64>(pt + PT_ROOT), preset);
   let t = startTable;
   if (level == 4) pscMisses++;
   const entries = pointerAt(pt, PT_ENTRY);
@@ -766,7 +825,7 @@ function walkNative(write: bool, pt: usize): i32 {
       fillL1(size, flags);
       return finish(WALKED, size, flags);
     }
-    insertPage(pointerAt(guestPscs, <usize>(level - 2) << 2), <f64>prefix, <i32>prefix, 0, <f64>payload, 0);
+    pscInsert(guestPscs, level, prefix, <f64>payload, preset);
     t = <f64>payload;
   }
   unreachable(); // level 1 entries are leaves
@@ -774,10 +833,10 @@ function walkNative(write: bool, pt: usize): i32 {
 }
 
 /** `walkNested`: guest table (guest frames) through the EPT (host frames). Returns the status. */
-function walkNested(write: bool, pt: usize, ept: usize): i32 {
+@inline function walkNested(write: bool, pt: usize, ept: usize, preset: bool): i32 {
   const gva = walkGva;
   const g = walkG;
-  let level = pscStart(D_GUEST_PSC, g, load<f64>(pt + PT_ROOT));
+  let level = pscStart(D_GUEST_PSC, g, load<f64>(pt + PT_ROOT), preset);
   let t = startTable;
   if (level == 4) pscMisses++;
   const entries = pointerAt(pt, PT_ENTRY);
@@ -788,7 +847,7 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
     const index = <i32>prefix & 511;
     const table = smallI32(t);
     const e = i32At(entries, table * ENTRIES + index);
-    if (!nestedTranslate(load<f64>(frames + (<usize>table << 3)), index * 8, false, ept)) return EPT_VIOLATION;
+    if (!nestedTranslate(load<f64>(frames + (<usize>table << 3)), index * 8, false, ept, preset)) return EPT_VIOLATION;
     walkRef(Math.floor(nestedHpa * INV_64), 1);
     const f = e & 7;
     if (!(f & PTE_PRESENT)) return fault(GUEST_FAULT, gva, write);
@@ -796,7 +855,7 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
     if (level == 1 || f & PTE_HUGE) {
       if (write && !(f & PTE_WRITABLE)) return fault(GUEST_FAULT, gva, write);
       const guestSize = level - 1;
-      if (!nestedTranslate(<f64>payload, <i32>g & offsetMask(guestSize), write, ept)) return EPT_VIOLATION;
+      if (!nestedTranslate(<f64>payload, <i32>g & offsetMask(guestSize), write, ept, preset)) return EPT_VIOLATION;
       // The combined translation is only as large as the smaller of the two pages (splintering).
       const size = nestedSize < guestSize ? nestedSize : guestSize;
       const flags = (f & PTE_WRITABLE) != 0 && nestedWritable ? WRITABLE : 0;
@@ -805,11 +864,27 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
       fillL1(size, flags);
       return finish(WALKED, size, flags);
     }
-    insertPage(pointerAt(guestPscs, <usize>(level - 2) << 2), <f64>prefix, <i32>prefix, 0, <f64>payload, 0);
+    pscInsert(guestPscs, level, prefix, <f64>payload, preset);
     t = <f64>payload;
   }
   unreachable(); // level 1 entries are leaves
   return -1;
+}
+
+function walkNativePreset(write: bool, pt: usize): i32 {
+  return walkNative(write, pt, true);
+}
+
+function walkNativeAny(write: bool, pt: usize): i32 {
+  return walkNative(write, pt, false);
+}
+
+function walkNestedPreset(write: bool, pt: usize, ept: usize): i32 {
+  return walkNested(write, pt, ept, true);
+}
+
+function walkNestedAny(write: bool, pt: usize, ept: usize): i32 {
+  return walkNested(write, pt, ept, false);
 }
 
 /**
@@ -822,7 +897,7 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
  * `gpa & mask`: floors and truncations of a non-negative value) is a shift or a mask of that
  * integer, converted back exactly: one conversion instead of one per use.
  */
-@inline function nestedTranslate(gpaFrame: f64, offset: i32, write: bool, ept: usize): bool {
+@inline function nestedTranslate(gpaFrame: f64, offset: i32, write: bool, ept: usize, preset: bool): bool {
   const g = (reinterpret<i64>(gpaFrame + MAGIC) - reinterpret<i64>(MAGIC)) * 4096 + <i64>offset;
   const d = desc;
   const ntlb = pointerAt(d, D_NTLB);
@@ -830,7 +905,7 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
     for (let s = 0; s < 3; s++) {
       if (sizeCountOf(ntlb, s) == 0) continue;
       const page = g >> pageShift(s);
-      const way = lookupPage(ntlb, <f64>page, <i32>page, s);
+      const way = walkerLookup(ntlb, <f64>page, <i32>page, s, preset, PRESET_NTLB_SET_MASK, PRESET_NTLB_WAYS);
       if (way >= 0) {
         const fl = flagsAt(ntlb, way);
         if (!write || fl & WRITABLE) {
@@ -845,7 +920,7 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
   }
   ntlbMisses++;
   // No paging-structure cache miss is counted in this dimension (as in vcpu.ts).
-  let level = pscStart(D_HOST_PSC, g, load<f64>(ept + PT_ROOT));
+  let level = pscStart(D_HOST_PSC, g, load<f64>(ept + PT_ROOT), preset);
   let t = startTable;
   const entries = pointerAt(ept, PT_ENTRY);
   const frames = pointerAt(ept, PT_TABLE_FRAME);
@@ -870,10 +945,10 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
       nestedHpa = <f64>payload * 4096 + <f64>(<i32>g & offsetMask(size));
       nestedSize = size;
       nestedWritable = (f & PTE_WRITABLE) != 0;
-      insertPage(ntlb, <f64>prefix, <i32>prefix, size, <f64>payload, nestedWritable ? WRITABLE : 0);
+      walkerInsert(ntlb, <f64>prefix, <i32>prefix, size, <f64>payload, nestedWritable ? WRITABLE : 0, preset, PRESET_NTLB_SET_MASK, PRESET_NTLB_WAYS);
       return true;
     }
-    insertPage(pointerAt(d, D_HOST_PSC + (<usize>(level - 2) << 2)), <f64>prefix, <i32>prefix, 0, <f64>payload, 0);
+    pscInsert(d + D_HOST_PSC, level, prefix, <f64>payload, preset);
     t = <f64>payload;
   }
   unreachable(); // level 1 entries are leaves
@@ -881,7 +956,9 @@ function walkNested(write: bool, pt: usize, ept: usize): i32 {
 }
 
 function walkFrom(write: bool, guestPt: usize, ept: usize): i32 {
-  return ept == 0 ? walkNative(write, guestPt) : walkNested(write, guestPt, ept);
+  const preset = load<i32>(desc + D_PRESET_WALKER) != 0;
+  if (ept == 0) return preset ? walkNativePreset(write, guestPt) : walkNativeAny(write, guestPt);
+  return preset ? walkNestedPreset(write, guestPt, ept) : walkNestedAny(write, guestPt, ept);
 }
 
 /** The walk alone (a retry after a fault): see the header. Returns the status. */
