@@ -43,12 +43,12 @@
  * Run alone: node --import tsx bench/cref.ts [--rounds 3]; or `npm run bench -- --only cref`.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureAscModule } from '../src/base/asc.ts';
 import { GccFailure, gccInto } from '../src/base/gcc.ts';
+import { contentHash } from '../src/base/hash.ts';
 import { wasmApi } from '../src/base/wasm-api.ts';
 import { Rng } from '../src/base/rng.ts';
 import { median } from '../src/base/stats.ts';
@@ -119,7 +119,7 @@ export function buildProbe(): string {
 /** Build a one-file C program with gcc into build/cref/NAME-DIGEST, once per content of the file. */
 function buildC(source: string, name: string): string {
   const src = fs.readFileSync(source);
-  const digest = createHash('sha256').update(src).update(CFLAGS.join(' ')).digest('hex').slice(0, 16);
+  const digest = contentHash(Buffer.concat([src, Buffer.from(CFLAGS.join(' '))]));
   const dir = path.join(ROOT, 'build', 'cref');
   const bin = path.join(dir, `${name}-${digest}`);
   if (fs.existsSync(bin)) return bin;

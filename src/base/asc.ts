@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { xxh64 } from '@node-rs/xxhash';
+import { contentHash } from './hash.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ASC = path.join(REPO, 'node_modules/assemblyscript/bin/asc.js');
@@ -22,7 +22,7 @@ const BUILD_DIR = path.join(REPO, 'build/native');
  */
 export function ensureAscModule(source: string, flags: readonly string[], name: string, sources: readonly string[] = [source]): string | null {
   const parts = sources.map((f) => Buffer.concat([Buffer.from(`${path.basename(f)}\n`), fs.readFileSync(f)]));
-  const hash = xxh64(Buffer.concat([...parts, Buffer.from(flags.join(' '))])).toString(16).padStart(16, '0').slice(0, 12);
+  const hash = contentHash(Buffer.concat([...parts, Buffer.from(flags.join(' '))]));
   const file = path.join(BUILD_DIR, `${name}-${hash}.wasm`);
   if (fs.existsSync(file)) return file;
   if (!fs.existsSync(ASC)) return null;

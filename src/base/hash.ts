@@ -8,6 +8,15 @@ import { xxh64 } from '@node-rs/xxhash';
 
 const MASK53 = (1n << 53n) - 1n;
 
+/**
+ * Twelve hex digits of xxh64 of `bytes`: the name of a build of those inputs (sources and flags),
+ * so that an edited input builds anew and a stale build is never used (src/base/asc.ts, the trace
+ * shim, the huge-page addon, the benchmarks' C programs).
+ */
+export function contentHash(bytes: Uint8Array): string {
+  return xxh64(bytes).toString(16).padStart(16, '0').slice(0, 12);
+}
+
 /** Fingerprint of the zero-filled page. */
 export const ZERO_FINGERPRINT = 0;
 

@@ -11,12 +11,12 @@
  * an edited addon is rebuilt and a stale one never loaded. Without it (no gcc or no Node headers),
  * or with UNIMEM_HUGEPAGES=0 in the environment, memory is not advised.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GccFailure, gccInto } from './gcc.ts';
+import { contentHash } from './hash.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SOURCE = path.join(REPO, 'native/hugepages/hugepages.c');
@@ -34,8 +34,7 @@ interface Addon {
 
 /** The built addon's path for the current source. */
 function addonPath(): string {
-  const hash = createHash('sha256').update(fs.readFileSync(SOURCE)).digest('hex').slice(0, 12);
-  return path.join(BUILD_DIR, `hugepages-${hash}.node`);
+  return path.join(BUILD_DIR, `hugepages-${contentHash(fs.readFileSync(SOURCE))}.node`);
 }
 
 let loaded: Addon | undefined;

@@ -8,9 +8,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { xxh64 } from '@node-rs/xxhash';
 import { UserError } from '../base/errors.ts';
 import { GccFailure, gccInto } from '../base/gcc.ts';
+import { contentHash } from '../base/hash.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const SHIM_SOURCE = path.join(REPO, 'native/shim/unimem_shim.c');
@@ -19,7 +19,7 @@ const VALGRIND_HEADER = '/usr/include/valgrind/valgrind.h';
 
 /** Hash of the shim's source: names the built library and keys cached captures. */
 export function shimSourceHash(): string {
-  return xxh64(fs.readFileSync(SHIM_SOURCE)).toString(16).padStart(16, '0').slice(0, 12);
+  return contentHash(fs.readFileSync(SHIM_SOURCE));
 }
 
 /** Path of the shim library, built now if needed. Throws UserError if gcc or the header is missing. */
