@@ -93,7 +93,7 @@ export const POINTER_SLOTS = {
 } as const;
 const BLOCK_BYTES = 576;
 /** Events a block holds at once (a replay calls per range of at most this many). */
-export const BLOCK_EVENTS = 1024;
+export const BLOCK_EVENTS = 4096;
 
 /** The arrays of the replay's caches, in the order wasm/replay.ts reads their pointers. */
 export interface ReplayCacheArrays {

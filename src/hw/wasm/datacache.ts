@@ -372,23 +372,28 @@ function writeBackBelow(d: usize, victim: f64, l2: usize, llc: usize): void {
 
 /**
  * `dataAccess` at one level of `throughCaches`, on the line as a 64-bit integer (`l`, converted
- * once for the three levels): for a power-of-two set count of 8 ways (Zen 2's L1D and L2) in
- * line, for 16 (its LLC) straight to `access16`; any other geometry through `dataAccess`. The tag's
- * test is written out here and in `readInL1d`: a shared helper returning -1 for a tag over 30 bits
- * (as `tagAndSet` does) compiled to a select and a second compare, 43 instructions more an access.
+ * once for the three levels), for a power-of-two set count of the presets' set widths: 8 ways
+ * (Zen 2's L1D and L2) in line, 16 (its LLC), 12 and 20 (Ice Lake's levels) straight to their
+ * written-out functions; any other geometry through `dataAccess`. Ice Lake's levels went through
+ * `dataAccess` too until it took, with its call, a tenth of the instructions of a trace replay on
+ * that preset. The tag's test is written out here and in `readInL1d`: a shared helper returning
+ * -1 for a tag over 30 bits (as `tagAndSet` does) compiled to a select and a second compare, 43
+ * instructions more an access.
  */
 @inline function levelAccess(c: usize, line: f64, l: i64, write: bool): i32 {
   const shift = i32Field(c, SET_SHIFT);
   if (shift >= 0) {
     const ways = i32Field(c, WAYS);
-    if (ways == 8 || ways == 16) {
+    if (ways == 8 || ways == 16 || ways == 12 || ways == 20) {
       const t = l >> <i64>shift;
       if (t >= <i64>TAG_LIMIT) return -1;
       const set = <i32>l & i32Field(c, SET_MASK);
       const words = <usize>i32Field(c, WORD);
       const frontAt = <usize>i32Field(c, FRONT) + <usize>set;
       if (ways == 8) return accessVectors(c, words, set << 3, set, frontAt, <i32>t, write, 2);
-      return access16(c, words, set << 4, set, frontAt, <i32>t, write);
+      if (ways == 16) return access16(c, words, set << 4, set, frontAt, <i32>t, write);
+      if (ways == 12) return access12(c, words, set * 12, set, frontAt, <i32>t, write);
+      return access20(c, words, set * 20, set, frontAt, <i32>t, write);
     }
   }
   return dataAccess(c, line, write);
@@ -431,6 +436,25 @@ function writeBackBelow(d: usize, victim: f64, l2: usize, llc: usize): void {
     if (victim >= 0) toMemory(d, victim);
   }
   return SERVED_MEMORY;
+}
+
+/**
+ * The L1D's part of `throughCaches` for a data line, made on its own (the replay kernel's new
+ * lines, most of which hit there): on a hit its latency, with what `throughCaches` leaves in the
+ * output for one (that latency, no victims); `L1D_MISSED` when it missed and filled the line
+ * (`throughCachesFrom` goes on from its victim with `l1dDone`); `L1D_NOT_READ` without an L1D or
+ * for a line it refuses (nothing changed: `throughCaches` runs the line and finds the refusal).
+ */
+@inline export function accessInL1d(d: usize, line: f64, write: bool): f64 {
+  const c = <usize>load<i32>(d + D_L1D);
+  if (c == 0) return L1D_NOT_READ;
+  const hit = levelAccess(c, line, <i64>line, write);
+  if (hit < 0) return L1D_NOT_READ;
+  if (hit == 0) return L1D_MISSED;
+  const latency = load<f64>(c + LATENCY);
+  store<f64>(d + C_LATENCY, latency);
+  store<f64>(d + C_VICTIMS, 0);
+  return latency;
 }
 
 /** `readInL1d`: the L1D missed the line and filled it; `throughCachesFrom` goes on from its victim. */

@@ -271,12 +271,16 @@ function walkRefBelowL1d(d: usize, line: f64, l1dMissed: bool): bool {
  * miss inside a `beginIndependent` bracket, which applies to [7] alone.
  */
 export function dataLine(d: usize, line: f64, write: bool): i32 {
-  return dataLineInline(d, line, write);
+  return dataLineFrom(d, line, write, false);
 }
 
-/** `dataLine` in line, for the replay kernel's new line (wasm/replay.ts): one call less per line, and the spills around it. */
-@inline export function dataLineInline(d: usize, line: f64, write: bool): i32 {
-  const level = throughCaches(d, line, write);
+/**
+ * `dataLine` in line, for the replay kernel's new line (wasm/replay.ts): one call less per line,
+ * and the spills around it; with `l1dDone` after `accessInL1d` missed the L1D (and filled the
+ * line there), the way down goes on from the L1D's victim.
+ */
+@inline export function dataLineFrom(d: usize, line: f64, write: bool, l1dDone: bool): i32 {
+  const level = throughCachesFrom(d, line, write, l1dDone);
   store<f64>(d + C_WRITEBACK_CYCLES, victimsWrittenBack(d));
   if (level != SERVED_MEMORY) return level;
   const tier = tierOfFrame(d, Math.floor(line * INV_64));

@@ -22,8 +22,8 @@
  * `lastLineDirty` alone and no stream run is open), no `beginIndependent` bracket, and the vCPU
  * running on its core.
  */
-import { REFUSED as REFUSED_FROM, SERVED_MEMORY } from './datacache';
-import { C_TIER, countServedLine, coveredLineCycles, dataLineInline, endStreamRun, hasNoDataCaches, nextExpectedLine, tierUsers } from './memory';
+import { accessInL1d, L1D_MISSED, REFUSED as REFUSED_FROM, SERVED_L1D, SERVED_MEMORY } from './datacache';
+import { C_TIER, C_WRITEBACK_CYCLES, countServedLine, coveredLineCycles, dataLineFrom, endStreamRun, hasNoDataCaches, nextExpectedLine, tierUsers } from './memory';
 import { bump, INV_64, pointerAt, smallI32 } from './memory-access';
 import { COUNTED, FAST_SIZE_SHIFT, FAST_WRITABLE, l1Flags, l1Frame, MADE_REFS, O_LINE_CYCLES, O_TRANSLATION_CYCLES, TIER_SHIFT, translatedHpa, translateL1, translateLineAfterL1, WRITABLE } from './translate';
 
@@ -96,6 +96,7 @@ const K_TEXT_DELTA: usize = 496;
 
 // ---- src/trace/types.ts TraceOp and src/apps/traced.ts's caches ----
 const OP_INSTR: i32 = 0;
+const OP_LOAD: i32 = 1;
 const OP_STORE: i32 = 2;
 const PAGE: f64 = 4096;
 const INV_PAGE: f64 = 1.0 / 4096.0;
@@ -304,7 +305,17 @@ function settleRun(): void {
     return repeatLatency;
   }
   lastLine = line;
-  const level = dataLineInline(desc, line, write);
+  // The L1D first, on its own: a hit (most new lines) ends there, with what the way below leaves
+  // for one (no write-backs, the L1D's count, its latency after the write-backs' 0).
+  const inL1d = accessInL1d(desc, line, write);
+  if (inL1d >= 0) {
+    store<f64>(desc + C_WRITEBACK_CYCLES, 0);
+    servedBy = SERVED_L1D;
+    bumpK(K_DATA_L1D, 1);
+    noteLineServed(write);
+    return inL1d;
+  }
+  const level = dataLineFrom(desc, line, write, inL1d == L1D_MISSED);
   if (level >= REFUSED_FROM) {
     setKf(K_REFUSED_LEVEL, <f64>(level - REFUSED_FROM));
     setKf(K_REFUSED_LINE, line);
@@ -589,14 +600,14 @@ function replayLoop(first: i32, end: i32): i32 {
       i++;
       runEvents++;
     }
-    if (runEvents != 0) {
-      const runLoads = runEvents - runStores;
-      windowLoads += <f64>runLoads;
-      windowStores += <f64>runStores;
-      loads += <f64>runLoads;
-      stores += <f64>runStores;
-      objectAccesses += <f64>runEvents;
-    }
+    // Added after an empty run too (adding 0 changes no count): a branch on the run's length,
+    // which a program's mix of runs makes hard to predict, costs more than the adds.
+    const runLoads = runEvents - runStores;
+    windowLoads += <f64>runLoads;
+    windowStores += <f64>runStores;
+    loads += <f64>runLoads;
+    stores += <f64>runStores;
+    objectAccesses += <f64>runEvents;
     if (i >= end) break;
     const op = <i32>load<u8>(ops + <usize>i);
     if (op > OP_STORE || load<f64>(args + (<usize>i << 3)) != 0) break;
@@ -628,32 +639,30 @@ function replayLoop(first: i32, end: i32): i32 {
       }
     }
     if (gva < 0) break;
+    // The event's kind and where it was found, counted without branches (whole numbers: the
+    // order of the adds does not matter), as loads, stores, stack and heap come mixed.
+    const write = op == OP_STORE;
     let c: f64;
-    if (op == OP_STORE) {
-      if (gva >= lineLo && gva + bytes <= lineHi && lineWritable) {
-        windowStores++;
-        c = repeatLatency;
-      } else c = accessOutsideWindow(gva, bytes, true);
-    } else if (gva >= lineLo && gva + bytes <= lineHi) {
-      windowLoads++;
+    if (gva >= lineLo && gva + bytes <= lineHi && (!write || lineWritable)) {
+      windowStores += <f64>write;
+      windowLoads += <f64>!write;
       c = repeatLatency;
-    } else c = accessOutsideWindow(gva, bytes, false);
-    if (c == NOT_SERVED) break;
-    if (c == REFUSED) break;
-    if (object) {
-      objectAccesses++;
-      if (slot >= 0) {
-        const at = <usize>slot << 3;
-        objLo = load<f64>(objPageLo + at);
-        objHi = load<f64>(objPageHi + at);
-        objDelta = load<f64>(objPageDelta + at);
-        foundId = load<i32>(objPageId + (<usize>slot << 2));
-      }
-    } else programAccesses++;
+    } else c = accessOutsideWindow(gva, bytes, write);
+    // NOT_SERVED or REFUSED (this call serves no walk, so never HALF_DONE).
+    if (c < 0) break;
+    objectAccesses += <f64>object;
+    programAccesses += <f64>!object;
+    if (slot >= 0) {
+      const at = <usize>slot << 3;
+      objLo = load<f64>(objPageLo + at);
+      objHi = load<f64>(objPageHi + at);
+      objDelta = load<f64>(objPageDelta + at);
+      foundId = load<i32>(objPageId + (<usize>slot << 2));
+    }
     cycles += c;
-    if (op == OP_STORE) stores++;
-    else if (op == OP_INSTR) instructions++;
-    else loads++;
+    stores += <f64>write;
+    instructions += <f64>(op == OP_INSTR);
+    loads += <f64>(op == OP_LOAD);
   }
   setKf(K_FOUND_ID, <f64>foundId);
   setKf(K_CYCLES, cycles);
