@@ -375,7 +375,7 @@ function writeBackBelow(d: usize, victim: f64, l2: usize, llc: usize): void {
  * once for the three levels), for a power-of-two set count of the presets' set widths: 8 ways
  * (Zen 2's L1D and L2) in line, 16 (its LLC), 12 and 20 (Ice Lake's levels) straight to their
  * written-out functions; any other geometry through `dataAccess`. Ice Lake's levels went through
- * `dataAccess` too until it took, with its call, a tenth of the instructions of a trace replay on
+ * `dataAccess` too until it took, with its call, one instruction in twenty of a trace replay on
  * that preset. The tag's test is written out here and in `readInL1d`: a shared helper returning
  * -1 for a tag over 30 bits (as `tagAndSet` does) compiled to a select and a second compare, 43
  * instructions more an access.
@@ -457,9 +457,9 @@ function writeBackBelow(d: usize, victim: f64, l2: usize, llc: usize): void {
   return latency;
 }
 
-/** `readInL1d`: the L1D missed the line and filled it; `throughCachesFrom` goes on from its victim. */
+/** `readInL1d`, `accessInL1d`: the L1D missed the line and filled it; `throughCachesFrom` goes on from its victim. */
 export const L1D_MISSED: f64 = -1;
-/** `readInL1d`: nothing done (no L1D, another geometry, or a line it refuses); `throughCaches` runs the line. */
+/** `readInL1d`, `accessInL1d`: nothing done (no L1D, another geometry, or a line it refuses); `throughCaches` runs the line. */
 export const L1D_NOT_READ: f64 = -2;
 
 /**

@@ -20,7 +20,7 @@
  * The arithmetic is the TypeScript code's: `Math.round` of JavaScript rounds ties up (`jsRound`),
  * unlike `f64.nearest`; every other operation is the same IEEE operation on the same doubles.
  */
-import { C_LATENCY, C_VICTIM, C_VICTIMS, D_LLC, L1D_MISSED, readInL1d, REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY, throughCaches, throughCachesFrom } from './datacache';
+import { C_LATENCY, C_VICTIM, C_VICTIMS, D_LLC, L1D_MISSED, readInL1d, REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY, throughCachesFrom } from './datacache';
 import { bump, INV_64, pointerAt, toI32 } from './memory-access';
 import { continueExpected, expectedLine, prefetchCovers } from './prefetch';
 
