@@ -20,7 +20,7 @@
  * The arithmetic is the TypeScript code's: `Math.round` of JavaScript rounds ties up (`jsRound`),
  * unlike `f64.nearest`; every other operation is the same IEEE operation on the same doubles.
  */
-import { C_LATENCY, C_VICTIM, C_VICTIMS, D_LLC, L1D_MISSED, readInL1d, REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY, throughCachesFrom } from './datacache';
+import { accessInL1d, C_LATENCY, C_VICTIM, C_VICTIMS, D_LLC, L1D_MISSED, readInL1d, REFUSED, SERVED_L1D, SERVED_L2, SERVED_MEMORY, throughCachesFrom } from './datacache';
 import { bump, INV_64, pointerAt, toI32 } from './memory-access';
 import { continueExpected, expectedLine, prefetchCovers } from './prefetch';
 
@@ -272,6 +272,17 @@ function walkRefBelowL1d(d: usize, line: f64, l1dMissed: bool): bool {
  */
 export function dataLine(d: usize, line: f64, write: bool): i32 {
   return dataLineFrom(d, line, write, false);
+}
+
+/**
+ * The replay kernel's new line (wasm/replay.ts) at the L1D alone, before `dataLineFrom`: on a hit
+ * (`accessInL1d`) its latency, with what `dataLine` leaves in the output for one (no write-backs);
+ * else `L1D_MISSED` (`dataLineFrom` goes on with `l1dDone`) or `L1D_NOT_READ`.
+ */
+@inline export function dataLineInL1d(d: usize, line: f64, write: bool): f64 {
+  // Stored whatever the L1D did: after a miss or no read, `dataLineFrom` stores its own.
+  store<f64>(d + C_WRITEBACK_CYCLES, 0);
+  return accessInL1d(d, line, write);
 }
 
 /**

@@ -22,8 +22,8 @@
  * `lastLineDirty` alone and no stream run is open), no `beginIndependent` bracket, and the vCPU
  * running on its core.
  */
-import { accessInL1d, L1D_MISSED, REFUSED as REFUSED_FROM, SERVED_L1D, SERVED_MEMORY } from './datacache';
-import { C_TIER, C_WRITEBACK_CYCLES, countServedLine, coveredLineCycles, dataLineFrom, endStreamRun, hasNoDataCaches, nextExpectedLine, tierUsers } from './memory';
+import { L1D_MISSED, REFUSED as REFUSED_FROM, SERVED_L1D, SERVED_MEMORY } from './datacache';
+import { C_TIER, countServedLine, coveredLineCycles, dataLineFrom, dataLineInL1d, endStreamRun, hasNoDataCaches, nextExpectedLine, tierUsers } from './memory';
 import { bump, INV_64, pointerAt, smallI32 } from './memory-access';
 import { COUNTED, FAST_SIZE_SHIFT, FAST_WRITABLE, l1Flags, l1Frame, MADE_REFS, O_LINE_CYCLES, O_TRANSLATION_CYCLES, TIER_SHIFT, translatedHpa, translateL1, translateLineAfterL1, WRITABLE } from './translate';
 
@@ -305,11 +305,10 @@ function settleRun(): void {
     return repeatLatency;
   }
   lastLine = line;
-  // The L1D first, on its own: a hit (most new lines) ends there, with what the way below leaves
-  // for one (no write-backs, the L1D's count, its latency after the write-backs' 0).
-  const inL1d = accessInL1d(desc, line, write);
+  // The L1D first, on its own: a hit (most new lines) ends there, counted as `countServedLine`
+  // counts one (the L1D's count; its latency after the write-backs' 0).
+  const inL1d = dataLineInL1d(desc, line, write);
   if (inL1d >= 0) {
-    store<f64>(desc + C_WRITEBACK_CYCLES, 0);
     servedBy = SERVED_L1D;
     bumpK(K_DATA_L1D, 1);
     noteLineServed(write);
